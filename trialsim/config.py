@@ -1,0 +1,155 @@
+"""Hydra structured-config schema: the types of every key a planner can set.
+
+The values (and the table each default comes from) live in `conf/config.yaml` and
+the scenario YAMLs; this schema only fixes names and types, so that a misspelt key or
+a word where a number belongs is caught by Hydra before the model runs. Range checks
+(a proportion above 1, a negative rate) are done in `trialsim.params`, which turns this
+config into the frozen parameters the model reads.
+
+Proportions and rates are typed `Any` on purpose: each may be written either as a
+plain number (a planning assumption) or as the pilot's evidence, `{k, n}` for a
+proportion and `{events, exposure}` for a rate, so that its uncertainty can later be
+sampled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class OpeningConfig:
+    months: Optional[list[float]] = None  # explicit opening month per site
+    first_month: float = MISSING
+    interval_months: float = MISSING  # gap between successive openings
+    setup_delay_mean_months: float = MISSING  # random extra delay per site (Gamma)
+    setup_delay_shape: float = MISSING
+    active_months: Optional[float] = None  # recruiting span per site; None = to the end
+
+
+@dataclass
+class ScreeningStagesConfig:
+    contact: Any = MISSING
+    eligible: Any = MISSING
+    consent: Any = MISSING
+
+
+@dataclass
+class PoissonChannelConfig(ScreeningStagesConfig):
+    uptake: float = MISSING  # share of sites of this type running the channel
+    rate: Any = MISSING  # per site-month
+
+
+@dataclass
+class MailshotConfig(ScreeningStagesConfig):
+    uptake: float = MISSING
+    packs_per_1000: float = MISSING
+    batches: int = MISSING
+    batch_interval_months: float = MISSING
+    reply: Any = MISSING
+    reply_delay_mean_days: float = MISSING
+
+
+@dataclass
+class HandSearchConfig(ScreeningStagesConfig):
+    uptake: float = MISSING
+    yield_per_nurse_day: Any = MISSING
+    nurse_days_per_practice: float = MISSING
+    nurses: int = MISSING
+    nurse_day_budget: float = MISSING
+
+
+@dataclass
+class GPPracticesConfig:
+    count: int = MISSING
+    list_size: int = MISSING
+    frailty_shape: float = MISSING
+    opening: OpeningConfig = field(default_factory=OpeningConfig)
+    mailshot: MailshotConfig = field(default_factory=MailshotConfig)
+    hand_search: HandSearchConfig = field(default_factory=HandSearchConfig)
+    opportunistic: PoissonChannelConfig = field(default_factory=PoissonChannelConfig)
+    posters: PoissonChannelConfig = field(default_factory=PoissonChannelConfig)
+
+
+@dataclass
+class PainServicesConfig:
+    count: int = MISSING
+    frailty_shape: float = MISSING
+    opening: OpeningConfig = field(default_factory=OpeningConfig)
+    clinics: PoissonChannelConfig = field(default_factory=PoissonChannelConfig)
+
+
+@dataclass
+class SitesConfig:
+    gp_practices: GPPracticesConfig = field(default_factory=GPPracticesConfig)
+    pain_services: PainServicesConfig = field(default_factory=PainServicesConfig)
+
+
+@dataclass
+class ScreeningConfig:
+    delay_mean_days: float = MISSING
+    coordinators: Optional[int] = MISSING  # None = unlimited
+    calls_per_day: float = MISSING
+
+
+@dataclass
+class PilotCapacityConfig:
+    random_until_month: float = MISSING
+    ips_until_month: float = MISSING
+    ips_places: Optional[int] = MISSING  # None: no cap
+
+
+@dataclass
+class TrialConfig:
+    target_n: int = MISSING
+    recruitment_months: float = MISSING
+    allocation: str = MISSING  # blocks | pilot_capacity
+    block_sizes: list[int] = MISSING
+    localities: int = MISSING
+    pilot_capacity: PilotCapacityConfig = field(default_factory=PilotCapacityConfig)
+
+
+@dataclass
+class YearsOutOfWorkConfig:
+    q25: float = MISSING
+    median: float = MISSING
+    q75: float = MISSING
+    minimum: float = MISSING
+
+
+@dataclass
+class ParticipantsConfig:
+    years_out_of_work: YearsOutOfWorkConfig = field(default_factory=YearsOutOfWorkConfig)
+
+
+@dataclass
+class OutputConfig:
+    participants_csv: bool = MISSING
+    charts: bool = MISSING
+    print_table: bool = MISSING
+
+
+@dataclass
+class TrialsimConfig:
+    scenario_name: str = MISSING
+    description: str = ""
+    replications: int = MISSING
+    seed: int = MISSING
+    n_jobs: int = MISSING
+    trial: TrialConfig = field(default_factory=TrialConfig)
+    screening: ScreeningConfig = field(default_factory=ScreeningConfig)
+    participants: ParticipantsConfig = field(default_factory=ParticipantsConfig)
+    sites: SitesConfig = field(default_factory=SitesConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+SCHEMA_NAME = "trialsim_schema"
+
+
+def register_configs() -> None:
+    """Register the schema so that `conf/config.yaml` can name it in its defaults."""
+    ConfigStore.instance().store(name=SCHEMA_NAME, node=TrialsimConfig)

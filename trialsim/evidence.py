@@ -1,0 +1,64 @@
+"""Pilot evidence as counts: proportions (k of n) and rates (events over exposure).
+
+A parameter estimated from the pilot keeps its counts, so that its uncertainty can be
+sampled (Beta for k of n, Gamma for events over exposure); a plain number from the
+planner is a fixed assumption. Parsing checks ranges and names the offending key.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trialsim.errors import ConfigError
+
+PROPORTION_ALLOWED = "a proportion is a number in [0, 1] or {k, n} with 0 <= k <= n and n > 0"
+RATE_ALLOWED = "a rate is a number >= 0 or {events, exposure} with events >= 0 and exposure > 0"
+
+
+@dataclass(frozen=True)
+class Proportion:
+    value: float
+    k: float | None = None  # pilot successes, None for a planning assumption
+    n: float | None = None
+
+
+@dataclass(frozen=True)
+class Rate:
+    value: float  # events per unit of exposure
+    events: float | None = None
+    exposure: float | None = None
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
+
+
+def parse_proportion(key: str, raw: Any) -> Proportion:
+    if _is_number(raw):
+        if 0.0 <= raw <= 1.0:
+            return Proportion(float(raw))
+        raise ConfigError(key, raw, PROPORTION_ALLOWED)
+    if isinstance(raw, Mapping) and set(raw) == {"k", "n"}:
+        k, n = raw["k"], raw["n"]
+        if _is_number(k) and _is_number(n) and n > 0 and 0 <= k <= n:
+            return Proportion(k / n, float(k), float(n))
+    raise ConfigError(key, _plain(raw), PROPORTION_ALLOWED)
+
+
+def parse_rate(key: str, raw: Any) -> Rate:
+    if _is_number(raw):
+        if 0.0 <= raw < math.inf:
+            return Rate(float(raw))
+        raise ConfigError(key, raw, RATE_ALLOWED)
+    if isinstance(raw, Mapping) and set(raw) == {"events", "exposure"}:
+        e, x = raw["events"], raw["exposure"]
+        if _is_number(e) and _is_number(x) and e >= 0 and 0 < x < math.inf:
+            return Rate(e / x, float(e), float(x))
+    raise ConfigError(key, _plain(raw), RATE_ALLOWED)
+
+
+def _plain(raw: Any) -> Any:
+    return dict(raw) if isinstance(raw, Mapping) else raw

@@ -1,0 +1,64 @@
+"""Allocation: 1:1 permuted blocks stratified by setting, and the pilot's compromise."""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+
+from trialsim.records import IPS, TAU
+
+
+class Allocator(Protocol):
+    def allocate(self, stratum: str, day: float) -> str: ...
+
+
+class StratifiedBlocks:
+    """1:1 permuted blocks, a block size drawn at random for each new block.
+
+    Within a stratum the imbalance between arms never exceeds half the largest block.
+    """
+
+    def __init__(self, block_sizes: tuple[int, ...], rng: np.random.Generator) -> None:
+        self.block_sizes = block_sizes
+        self.rng = rng
+        self._pending: dict[str, list[str]] = {}
+
+    def allocate(self, stratum: str, day: float) -> str:
+        pending = self._pending.setdefault(stratum, [])
+        if not pending:
+            half = int(self.rng.choice(self.block_sizes)) // 2
+            pending.extend(self.rng.permutation([IPS] * half + [TAU] * half).tolist())
+        return pending.pop()
+
+
+class PilotCapacity:
+    """The pilot's compromise (WP4 "Randomisation"): random blocks at first, then IPS
+    for every recruit while IPS places remain and IPS could still give 12 months of
+    support, then TAU."""
+
+    def __init__(self, blocks: StratifiedBlocks, random_until_day: float,
+                 ips_until_day: float, ips_places: int | None) -> None:
+        self.blocks = blocks
+        self.random_until_day = random_until_day
+        self.ips_until_day = ips_until_day
+        self.ips_left = math.inf if ips_places is None else ips_places
+
+    def allocate(self, stratum: str, day: float) -> str:
+        if day < self.random_until_day and self.ips_left > 0:
+            arm = self.blocks.allocate(stratum, day)
+        else:
+            arm = IPS if day < self.ips_until_day and self.ips_left > 0 else TAU
+        if arm == IPS:
+            self.ips_left -= 1
+        return arm
+
+
+def make_allocator(kind: str, block_sizes: tuple[int, ...], rng: np.random.Generator,
+                   random_until_day: float = 0.0, ips_until_day: float = 0.0,
+                   ips_places: int | None = None) -> Allocator:
+    blocks = StratifiedBlocks(block_sizes, rng)
+    if kind == "blocks":
+        return blocks
+    return PilotCapacity(blocks, random_until_day, ips_until_day, ips_places)

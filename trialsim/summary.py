@@ -1,0 +1,70 @@
+"""The run's answer for humans: summary.json's content, computed from the tidy tables."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trialsim.params import ModelParams, RunSettings
+from trialsim.records import ARMS, STAGES
+from trialsim.runner import RunResult
+from trialsim.units import DAYS_PER_MONTH
+
+QUANTILES = {"p10": 0.1, "p50": 0.5, "p90": 0.9}
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def distribution(values: np.ndarray) -> dict[str, float | None]:
+    """Mean and 10/50/90% quantiles. NaN counts as 'never' (infinitely late): a quantile
+    that falls among them is null, and so is the mean unless every value is finite."""
+    v = np.where(np.isnan(values), np.inf, values.astype(float))
+    out = {"mean": _finite_or_none(float(v.mean())) if np.isfinite(v).all() else None}
+    for name, q in QUANTILES.items():
+        out[name] = _finite_or_none(float(np.quantile(v, q, method="inverted_cdf")))
+    return out
+
+
+def share(flags: pd.Series) -> dict[str, float]:
+    """A proportion over replications with its Monte Carlo standard error."""
+    p = float(flags.mean())
+    return {"estimate": p, "mc_se": math.sqrt(p * (1 - p) / len(flags))}
+
+
+def summarise(settings: RunSettings, params: ModelParams, result: RunResult) -> dict[str, Any]:
+    reps = result.replications
+    channels = params.channel_names()
+    reached = reps["months_to_target"].to_numpy()
+    recruitment = {
+        "months_to_target": distribution(reached),
+        "months_to_target_if_reached": (float(np.nanmean(reached))
+                                        if np.isfinite(reached).any() else None),
+        "prob_target_by_end": float(reps["target_reached"].mean()),
+        "prob_target_by_end_mc_se": share(reps["target_reached"])["mc_se"],
+        "randomised": distribution(reps["randomised"].to_numpy()),
+        "by_channel": {c: float(reps[f"randomised_{c}"].mean()) for c in channels},
+        "funnel": {s: float(reps[f"funnel_{s}"].mean()) for s in STAGES},
+        "funnel_by_channel": {c: {s: float(reps[f"funnel_{c}_{s}"].mean()) for s in STAGES}
+                              for c in channels},
+        "sites_opened": float(reps["sites_opened"].mean()),
+        "curve": {
+            "months": result.curve_months.tolist(),
+            **{name: np.quantile(result.curves, q, axis=0, method="inverted_cdf").tolist()
+               for name, q in QUANTILES.items()},
+            "mean": result.curves.mean(axis=0).tolist(),
+        },
+    }
+    return {
+        "scenario": settings.scenario,
+        "replications": settings.replications,
+        "seed": settings.seed,
+        "target_n": params.target_n,
+        "recruitment_months": params.window_days / DAYS_PER_MONTH,
+        "recruitment": recruitment,
+        "allocation": {arm: float(reps[arm].mean()) for arm in ARMS},
+    }
