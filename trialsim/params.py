@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig
+from scipy.special import ndtr, ndtri
 
 from trialsim.errors import ConfigError
 from trialsim.evidence import Proportion, Rate, parse_proportion, parse_rate
@@ -107,11 +108,28 @@ class Screening:
 
 @dataclass(frozen=True)
 class YearsOutOfWork:
-    """Log-normal fitted to the quartiles, truncated below at the eligibility minimum."""
+    """Split log-normal through the three quartiles (one log-scale spread below the
+    median, another above), truncated below at the eligibility minimum."""
 
     mu: float
-    sigma: float
+    sigma_below: float
+    sigma_above: float
     minimum: float
+
+    @property
+    def floor(self) -> float:
+        """Probability mass below the minimum, cut away by the truncation."""
+        if self.minimum <= 0:
+            return 0.0
+        return float(ndtr((math.log(self.minimum) - self.mu) / self.sigma_below))
+
+    def draw(self, u: float) -> float:
+        """Inverse CDF at a uniform u, given the precomputed `floor`."""
+        return self.quantile(self.floor + (1.0 - self.floor) * u)
+
+    def quantile(self, level: float) -> float:
+        z = float(ndtri(level))
+        return math.exp(self.mu + (self.sigma_below if z < 0 else self.sigma_above) * z)
 
 
 @dataclass(frozen=True)
@@ -268,8 +286,10 @@ def _years_out_of_work(c: DictConfig) -> YearsOutOfWork:
     q25 = _num(f"{key}.q25", c.q25, lo=0, lo_open=True)
     median = _num(f"{key}.median", c.median, lo=q25, lo_open=True)
     q75 = _num(f"{key}.q75", c.q75, lo=median, lo_open=True)
-    sigma = (math.log(q75) - math.log(q25)) / (2 * Z75)
-    return YearsOutOfWork(mu=math.log(median), sigma=sigma, minimum=minimum)
+    if minimum >= median:
+        raise ConfigError(f"{key}.minimum", minimum, f"a number below the median ({median:g})")
+    return YearsOutOfWork(mu=math.log(median), sigma_below=math.log(median / q25) / Z75,
+                          sigma_above=math.log(q75 / median) / Z75, minimum=minimum)
 
 
 def build_params(cfg: DictConfig) -> ModelParams:

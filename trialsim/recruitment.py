@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import simpy
-from scipy.special import ndtr, ndtri
 
 from trialsim.params import (
     HandSearchChannel,
@@ -66,9 +65,6 @@ class Recruitment:
         self.nurses: simpy.Resource | None = None
         self.nurse_days: simpy.Container | None = None
         self._years = streams["participants/years_out_of_work"]
-        y = params.years_out_of_work
-        self._years_floor = (float(ndtr((math.log(y.minimum) - y.mu) / y.sigma))
-                             if y.minimum > 0 else 0.0)
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -201,7 +197,6 @@ class Recruitment:
 
     def _randomise(self, site: Site, channel: str) -> None:
         now = self.env.now
-        y = self.p.years_out_of_work
         self.participants.append(Participant(
             id=len(self.participants),
             site=site.index,
@@ -211,14 +206,8 @@ class Recruitment:
             channel=channel,
             arm=self.allocator.allocate(site.type.setting, now),
             randomised_day=now,
-            years_out_of_work=draw_years_out_of_work(y.mu, y.sigma, self._years_floor,
-                                                     self._years.random()),
+            years_out_of_work=self.p.years_out_of_work.draw(self._years.random()),
         ))
         self._log(site, channel, RANDOMISED)
         if len(self.participants) >= self.p.target_n:
             self._close("target")
-
-
-def draw_years_out_of_work(mu: float, sigma: float, floor: float, u: float) -> float:
-    """Log-normal truncated below (floor = its CDF at the minimum), by inversion."""
-    return math.exp(mu + sigma * float(ndtri(floor + (1.0 - floor) * u)))
