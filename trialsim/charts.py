@@ -26,7 +26,7 @@ def recruitment_fan_chart(summary: dict[str, Any], path: Path) -> None:
     ax.set_xlabel("months from the start of recruitment")
     ax.set_ylabel("participants randomised")
     ax.set_xlim(0, months[-1])
-    ax.set_ylim(0, None)
+    ax.set_ylim(0, 1.2 * max(summary["target_n"], max(curve["p90"])))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", frameon=False)
     fig.tight_layout()
