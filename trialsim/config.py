@@ -127,6 +127,113 @@ class ParticipantsConfig:
 
 
 @dataclass
+class EswConfig:
+    per_locality: int = MISSING
+    caseload: float = MISSING  # places per ESW; inf = no limit
+    first_appointment_mean_days: float = MISSING
+    disengage_wait_per_month: float = MISSING
+    disengage_after_assessment: Any = MISSING
+    support_months: Optional[float] = MISSING  # None = time-unlimited
+    in_work_support_months: float = MISSING
+
+
+@dataclass
+class OtConfig:
+    count: int = MISSING
+    sessions_per_week: float = MISSING
+    joint_delay_mean_days: float = MISSING
+
+
+@dataclass
+class BookletConfig:
+    delay_mean_days: float = MISSING
+    appointment_hours: float = MISSING
+
+
+@dataclass
+class DeliveryConfig:
+    esw: EswConfig = field(default_factory=EswConfig)
+    ot: OtConfig = field(default_factory=OtConfig)
+    booklet: BookletConfig = field(default_factory=BookletConfig)
+
+
+@dataclass
+class ReadyConfig:
+    primary_care: Any = MISSING
+    pain_service: Any = MISSING
+    odds_ratio_per_year_out: float = MISSING
+
+
+@dataclass
+class ArmPair:
+    ips: Any = MISSING
+    tau: Any = MISSING
+
+
+@dataclass
+class EmploymentConfig:
+    ready: ReadyConfig = field(default_factory=ReadyConfig)
+    readiness_per_month: Any = MISSING
+    ips_job_entry_per_month: Any = MISSING
+    tau_job_entry_per_month: Any = MISSING
+    job_loss_per_month: Any = MISSING
+    withdraw_on_job: ArmPair = field(default_factory=ArmPair)
+
+
+@dataclass
+class ReturnConfig:
+    first: Any = MISSING
+    after_return: Any = MISSING
+    after_miss: Any = MISSING
+
+
+@dataclass
+class ReturnByArm:
+    ips: ReturnConfig = field(default_factory=ReturnConfig)
+    tau: ReturnConfig = field(default_factory=ReturnConfig)
+
+
+@dataclass
+class EswCompletionConfig:
+    enabled: bool = MISSING
+    return_prob: Any = MISSING
+
+
+@dataclass
+class TextFollowUpConfig:
+    enabled: bool = MISSING
+    response: Any = MISSING
+
+
+@dataclass
+class FollowUpConfig:
+    months: list[float] = MISSING
+    reminder_weeks: float = MISSING
+    after_reminder: Any = MISSING
+    returns: ReturnByArm = field(default_factory=ReturnByArm)
+    work_return_ratio: float = MISSING
+    esw_completion: EswCompletionConfig = field(default_factory=EswCompletionConfig)
+    text_followup: TextFollowUpConfig = field(default_factory=TextFollowUpConfig)
+    linkage: bool = MISSING
+
+
+@dataclass
+class ControlTrajectoryConfig:
+    months: list[float] = MISSING
+    means: list[float] = MISSING
+    sds: list[float] = MISSING
+
+
+@dataclass
+class OutcomeConfig:
+    effect_m12: float = MISSING
+    work_effect: float = MISSING
+    within_person_corr: float = MISSING
+    esw_icc: float = MISSING
+    control: ControlTrajectoryConfig = field(default_factory=ControlTrajectoryConfig)
+
+
+@dataclass
 class OutputConfig:
     participants_csv: bool = MISSING
     charts: bool = MISSING
@@ -144,6 +251,10 @@ class TrialsimConfig:
     screening: ScreeningConfig = field(default_factory=ScreeningConfig)
     participants: ParticipantsConfig = field(default_factory=ParticipantsConfig)
     sites: SitesConfig = field(default_factory=SitesConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    employment: EmploymentConfig = field(default_factory=EmploymentConfig)
+    follow_up: FollowUpConfig = field(default_factory=FollowUpConfig)
+    outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import simpy
 
+from trialsim.delivery import Delivery
+from trialsim.followup import Waves, follow_up
+from trialsim.outcomes import rtw_self_efficacy
 from trialsim.params import ModelParams
-from trialsim.records import FunnelEvent, Participant
+from trialsim.records import IPS, FunnelEvent, Participant
 from trialsim.recruitment import Recruitment
 from trialsim.sites import Site
 from trialsim.streams import Streams
@@ -21,19 +25,37 @@ class ReplicationResult:
     sites: tuple[Site, ...]
     participants: tuple[Participant, ...]
     funnel: tuple[FunnelEvent, ...]
+    waves: Waves
+    rtw_se: np.ndarray  # (participants, 1 + waves): baseline then each wave
 
 
 def simulate_replication(params: ModelParams, seed: int, rep: int) -> ReplicationResult:
-    """Run replication `rep` from its own streams; nothing is shared between runs."""
+    """Run replication `rep` from its own streams; nothing is shared between runs.
+
+    The SimPy run goes on after recruitment closes until every participant's pathway
+    has ended; follow-up and outcomes are then drawn from the recorded pathways."""
     env = simpy.Environment()
-    recruitment = Recruitment(env, params, Streams(seed, rep))
+    streams = Streams(seed, rep)
+    recruitment = Recruitment(env, params, streams)
+    delivery = Delivery(env, params, streams, recruitment.coordinator)
+    recruitment.on_randomised = delivery.start
     recruitment.start()
-    reason = env.run(until=recruitment.closed)
+    env.run()
+    people = recruitment.participants
+    waves = follow_up(people, params.follow_up, streams["follow_up"])
+    d = params.delivery
+    scores = rtw_self_efficacy(
+        ips=np.array([p.arm == IPS for p in people], dtype=bool),
+        esw=np.array([p.esw for p in people], dtype=int),
+        working=waves.working, months=waves.months, o=params.outcome,
+        n_esw=params.localities * d.esw_per_locality, rng=streams["outcome"])
     return ReplicationResult(
         rep=rep,
-        close_reason=reason,
+        close_reason=recruitment.closed.value,
         close_day=recruitment.close_day,
         sites=tuple(recruitment.sites),
-        participants=tuple(recruitment.participants),
+        participants=tuple(people),
         funnel=tuple(recruitment.funnel),
+        waves=waves,
+        rtw_se=scores,
     )

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from omegaconf import DictConfig
 from scipy.special import ndtr, ndtri
 
+from trialsim.checks import Z75, number
 from trialsim.errors import ConfigError
 from trialsim.evidence import Proportion, Rate, parse_proportion, parse_rate
+from trialsim.pathway_params import (
+    Delivery,
+    Employment,
+    FollowUp,
+    Outcome,
+    build_delivery,
+    build_employment,
+    build_follow_up,
+    build_outcome,
+)
 from trialsim.units import DAYS_PER_WEEK, WORKING_DAYS_PER_WEEK, months_to_days
 
 ALLOCATIONS = ("blocks", "pilot_capacity")
@@ -145,6 +155,10 @@ class ModelParams:
     screening: Screening
     years_out_of_work: YearsOutOfWork
     site_types: tuple[SiteType, ...]
+    delivery: Delivery
+    employment: Employment
+    follow_up: FollowUp
+    outcome: Outcome
 
     def channel_names(self) -> tuple[str, ...]:
         return tuple(ch.name for st in self.site_types for ch in st.channels)
@@ -158,29 +172,7 @@ class RunSettings:
     n_jobs: int
 
 
-# --- checks ---------------------------------------------------------------------------
-
-Z75 = 0.6744897501960817  # standard normal 75% quantile
-
-
-def _num(key: str, value: Any, *, lo: float = -math.inf, hi: float = math.inf,
-         lo_open: bool = False, integer: bool = False, allow_inf: bool = False) -> float:
-    kind = "an integer" if integer else "a number"
-    bound = f"{'>' if lo_open else '>='} {lo:g}" if lo > -math.inf else ""
-    if hi < math.inf:
-        bound += f"{' and ' if bound else ''}<= {hi:g}"
-    allowed = f"{kind} {bound}".strip() + (" (inf allowed)" if allow_inf else "")
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
-    if ok and integer and not (isinstance(value, int) or float(value).is_integer()):
-        ok = False
-    if ok and math.isinf(value) and not (allow_inf and value > 0):
-        ok = False
-    if ok and (value < lo or value > hi or (lo_open and value == lo)):
-        ok = False
-    if not ok:
-        raise ConfigError(key, value, allowed)
-    return int(value) if integer else float(value)
-
+# --- building from the config ---------------------------------------------------------
 
 def _stages(key: str, c: DictConfig) -> Stages:
     return Stages(
@@ -191,7 +183,7 @@ def _stages(key: str, c: DictConfig) -> Stages:
 
 
 def _uptake(key: str, c: DictConfig) -> float:
-    return _num(f"{key}.uptake", c.uptake, lo=0, hi=1)
+    return number(f"{key}.uptake", c.uptake, lo=0, hi=1)
 
 
 def _poisson(name: str, key: str, c: DictConfig) -> PoissonChannel:
@@ -203,12 +195,12 @@ def _mailshot(key: str, c: DictConfig) -> MailshotChannel:
         name="mailshot",
         uptake=_uptake(key, c),
         stages=_stages(key, c),
-        packs_per_1000=_num(f"{key}.packs_per_1000", c.packs_per_1000, lo=0),
-        batches=_num(f"{key}.batches", c.batches, lo=1, integer=True),
+        packs_per_1000=number(f"{key}.packs_per_1000", c.packs_per_1000, lo=0),
+        batches=number(f"{key}.batches", c.batches, lo=1, integer=True),
         batch_interval_days=months_to_days(
-            _num(f"{key}.batch_interval_months", c.batch_interval_months, lo=0)),
+            number(f"{key}.batch_interval_months", c.batch_interval_months, lo=0)),
         reply=parse_proportion(f"{key}.reply", c.reply),
-        reply_delay_mean_days=_num(f"{key}.reply_delay_mean_days", c.reply_delay_mean_days, lo=0),
+        reply_delay_mean_days=number(f"{key}.reply_delay_mean_days", c.reply_delay_mean_days, lo=0),
     )
 
 
@@ -218,10 +210,10 @@ def _hand_search(key: str, c: DictConfig) -> HandSearchChannel:
         uptake=_uptake(key, c),
         stages=_stages(key, c),
         yield_per_nurse_day=parse_rate(f"{key}.yield_per_nurse_day", c.yield_per_nurse_day),
-        nurse_days_per_practice=_num(f"{key}.nurse_days_per_practice",
+        nurse_days_per_practice=number(f"{key}.nurse_days_per_practice",
                                      c.nurse_days_per_practice, lo=0),
-        nurses=_num(f"{key}.nurses", c.nurses, lo=1, integer=True),
-        nurse_day_budget=_num(f"{key}.nurse_day_budget", c.nurse_day_budget, lo=0),
+        nurses=number(f"{key}.nurses", c.nurses, lo=1, integer=True),
+        nurse_day_budget=number(f"{key}.nurse_day_budget", c.nurse_day_budget, lo=0),
     )
 
 
@@ -232,25 +224,25 @@ def _opening(key: str, c: DictConfig, count: int) -> Opening:
         if len(months) != count:
             raise ConfigError(f"{key}.months", months,
                               f"a list of {count} opening months, one per site (or null)")
-        days = tuple(months_to_days(_num(f"{key}.months[{i}]", m, lo=0))
+        days = tuple(months_to_days(number(f"{key}.months[{i}]", m, lo=0))
                      for i, m in enumerate(months))
     active = c.active_months
     return Opening(
         days=days,
-        first_day=months_to_days(_num(f"{key}.first_month", c.first_month, lo=0)),
-        interval_days=months_to_days(_num(f"{key}.interval_months", c.interval_months, lo=0)),
+        first_day=months_to_days(number(f"{key}.first_month", c.first_month, lo=0)),
+        interval_days=months_to_days(number(f"{key}.interval_months", c.interval_months, lo=0)),
         setup_delay_mean_days=months_to_days(
-            _num(f"{key}.setup_delay_mean_months", c.setup_delay_mean_months, lo=0)),
-        setup_delay_shape=_num(f"{key}.setup_delay_shape", c.setup_delay_shape, lo=0,
+            number(f"{key}.setup_delay_mean_months", c.setup_delay_mean_months, lo=0)),
+        setup_delay_shape=number(f"{key}.setup_delay_shape", c.setup_delay_shape, lo=0,
                                lo_open=True),
         active_days=math.inf if active is None else months_to_days(
-            _num(f"{key}.active_months", active, lo=0, lo_open=True)),
+            number(f"{key}.active_months", active, lo=0, lo_open=True)),
     )
 
 
 def _site_common(key: str, c: DictConfig) -> tuple[int, float]:
-    count = _num(f"{key}.count", c.count, lo=0, integer=True)
-    shape = _num(f"{key}.frailty_shape", c.frailty_shape, lo=0, lo_open=True, allow_inf=True)
+    count = number(f"{key}.count", c.count, lo=0, integer=True)
+    shape = number(f"{key}.frailty_shape", c.frailty_shape, lo=0, lo_open=True, allow_inf=True)
     return count, shape
 
 
@@ -259,7 +251,7 @@ def _gp_practices(c: DictConfig) -> SiteType:
     count, shape = _site_common(key, c)
     return SiteType(
         name="gp_practices", setting=PRIMARY_CARE, count=count,
-        list_size=_num(f"{key}.list_size", c.list_size, lo=1, integer=True),
+        list_size=number(f"{key}.list_size", c.list_size, lo=1, integer=True),
         frailty_shape=shape, opening=_opening(f"{key}.opening", c.opening, count),
         channels=(
             _mailshot(f"{key}.mailshot", c.mailshot),
@@ -282,10 +274,10 @@ def _pain_services(c: DictConfig) -> SiteType:
 
 def _years_out_of_work(c: DictConfig) -> YearsOutOfWork:
     key = "participants.years_out_of_work"
-    minimum = _num(f"{key}.minimum", c.minimum, lo=0)
-    q25 = _num(f"{key}.q25", c.q25, lo=0, lo_open=True)
-    median = _num(f"{key}.median", c.median, lo=q25, lo_open=True)
-    q75 = _num(f"{key}.q75", c.q75, lo=median, lo_open=True)
+    minimum = number(f"{key}.minimum", c.minimum, lo=0)
+    q25 = number(f"{key}.q25", c.q25, lo=0, lo_open=True)
+    median = number(f"{key}.median", c.median, lo=q25, lo_open=True)
+    q75 = number(f"{key}.q75", c.q75, lo=median, lo_open=True)
     if minimum >= median:
         raise ConfigError(f"{key}.minimum", minimum, f"a number below the median ({median:g})")
     return YearsOutOfWork(mu=math.log(median), sigma_below=math.log(median / q25) / Z75,
@@ -295,8 +287,8 @@ def _years_out_of_work(c: DictConfig) -> YearsOutOfWork:
 def build_params(cfg: DictConfig) -> ModelParams:
     """Check the config and return the frozen parameters the model runs on."""
     t = cfg.trial
-    target_n = _num("trial.target_n", t.target_n, lo=4, integer=True)
-    window = months_to_days(_num("trial.recruitment_months", t.recruitment_months, lo=0,
+    target_n = number("trial.target_n", t.target_n, lo=4, integer=True)
+    window = months_to_days(number("trial.recruitment_months", t.recruitment_months, lo=0,
                                  lo_open=True))
     if t.allocation not in ALLOCATIONS:
         raise ConfigError("trial.allocation", t.allocation, f"one of {', '.join(ALLOCATIONS)}")
@@ -304,24 +296,24 @@ def build_params(cfg: DictConfig) -> ModelParams:
     if not blocks:
         raise ConfigError("trial.block_sizes", blocks, "a non-empty list of even sizes >= 2")
     for i, b in enumerate(blocks):
-        _num(f"trial.block_sizes[{i}]", b, lo=2, integer=True)
+        number(f"trial.block_sizes[{i}]", b, lo=2, integer=True)
         if b % 2:
             raise ConfigError(f"trial.block_sizes[{i}]", b, "an even block size (1:1 allocation)")
     pc = t.pilot_capacity
-    random_until = _num("trial.pilot_capacity.random_until_month", pc.random_until_month, lo=0)
-    ips_until = _num("trial.pilot_capacity.ips_until_month", pc.ips_until_month, lo=random_until)
+    random_until = number("trial.pilot_capacity.random_until_month", pc.random_until_month, lo=0)
+    ips_until = number("trial.pilot_capacity.ips_until_month", pc.ips_until_month, lo=random_until)
     ips_places = pc.ips_places
     if ips_places is not None:
-        ips_places = _num("trial.pilot_capacity.ips_places", ips_places, lo=0, integer=True)
+        ips_places = number("trial.pilot_capacity.ips_places", ips_places, lo=0, integer=True)
 
     s = cfg.screening
     coordinators = s.coordinators
     if coordinators is not None:
-        coordinators = _num("screening.coordinators", coordinators, lo=1, integer=True)
+        coordinators = number("screening.coordinators", coordinators, lo=1, integer=True)
     screening = Screening(
-        delay_mean_days=_num("screening.delay_mean_days", s.delay_mean_days, lo=0),
+        delay_mean_days=number("screening.delay_mean_days", s.delay_mean_days, lo=0),
         coordinators=coordinators,
-        call_days=1.0 / _num("screening.calls_per_day", s.calls_per_day, lo=0, lo_open=True),
+        call_days=1.0 / number("screening.calls_per_day", s.calls_per_day, lo=0, lo_open=True),
     )
     site_types = (_gp_practices(cfg.sites.gp_practices), _pain_services(cfg.sites.pain_services))
     if sum(st.count for st in site_types) == 0:
@@ -332,23 +324,27 @@ def build_params(cfg: DictConfig) -> ModelParams:
         window_days=window,
         allocation=t.allocation,
         block_sizes=tuple(int(b) for b in blocks),
-        localities=_num("trial.localities", t.localities, lo=1, integer=True),
+        localities=number("trial.localities", t.localities, lo=1, integer=True),
         random_until_day=months_to_days(random_until),
         ips_until_day=months_to_days(ips_until),
         ips_places=ips_places,
         screening=screening,
         years_out_of_work=_years_out_of_work(cfg.participants.years_out_of_work),
         site_types=site_types,
+        delivery=build_delivery(cfg.delivery),
+        employment=build_employment(cfg.employment),
+        follow_up=build_follow_up(cfg.follow_up),
+        outcome=build_outcome(cfg.outcome),
     )
 
 
 def build_run_settings(cfg: DictConfig) -> RunSettings:
     n_jobs = cfg.n_jobs
     if n_jobs != -1:
-        n_jobs = _num("n_jobs", n_jobs, lo=1, integer=True)
+        n_jobs = number("n_jobs", n_jobs, lo=1, integer=True)
     return RunSettings(
         scenario=str(cfg.scenario_name),
-        replications=_num("replications", cfg.replications, lo=1, integer=True),
-        seed=_num("seed", cfg.seed, lo=0, integer=True),
+        replications=number("replications", cfg.replications, lo=1, integer=True),
+        seed=number("seed", cfg.seed, lo=0, integer=True),
         n_jobs=int(n_jobs),
     )

@@ -8,6 +8,7 @@ of people who respond, not with the number of packs. Time is in days.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import simpy
@@ -65,6 +66,7 @@ class Recruitment:
         self.nurses: simpy.Resource | None = None
         self.nurse_days: simpy.Container | None = None
         self._years = streams["participants/years_out_of_work"]
+        self.on_randomised: Callable[[Participant], None] = lambda person: None
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -197,7 +199,7 @@ class Recruitment:
 
     def _randomise(self, site: Site, channel: str) -> None:
         now = self.env.now
-        self.participants.append(Participant(
+        person = Participant(
             id=len(self.participants),
             site=site.index,
             site_type=site.type.name,
@@ -207,7 +209,9 @@ class Recruitment:
             arm=self.allocator.allocate(site.type.setting, now),
             randomised_day=now,
             years_out_of_work=self.p.years_out_of_work.draw(self._years.random()),
-        ))
+        )
+        self.participants.append(person)
         self._log(site, channel, RANDOMISED)
+        self.on_randomised(person)
         if len(self.participants) >= self.p.target_n:
             self._close("target")

@@ -30,4 +30,25 @@ def result_table(summary: dict[str, Any]) -> str:
         "  funnel (mean)             "
         + " > ".join(f"{s} {v:.0f}" for s, v in r["funnel"].items()),
     ]
+    d, e, ret, o = (summary["delivery"], summary["employment"], summary["retention"],
+                    summary["outcome"])
+    lines += [
+        f"  ESW wait (days)           mean {_f(d['mean_wait_days'])}, p90 "
+        f"{_f(d['p90_wait_days'])}; peak caseload {_f(d['max_caseload'])}, utilisation "
+        f"{_f(d['esw_utilisation'], '.2f')}",
+        f"  in work at 12 months      IPS {_f(e['m12']['ips'], '.2f')}, "
+        f"TAU {_f(e['m12']['tau'], '.2f')}",
+        "  questionnaires returned   "
+        + "; ".join(f"{m} IPS {_f(ret['ips'][m], '.2f')} TAU {_f(ret['tau'][m], '.2f')}"
+                    for m in ret["ips"]),
+        f"  complete at 12 months     IPS {_f(o['complete_m12']['ips'])}, "
+        f"TAU {_f(o['complete_m12']['tau'])}",
+        f"  RTW-SE at 12 months       IPS {_f(o['rtw_se_m12']['ips'], '.2f')}, "
+        f"TAU {_f(o['rtw_se_m12']['tau'], '.2f')} (true means; effect set "
+        f"{o['effect_m12']:g})",
+    ]
     return "\n".join(lines)
+
+
+def _f(x: float | None, fmt: str = ".1f") -> str:
+    return "n/a" if x is None else format(x, fmt)

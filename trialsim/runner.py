@@ -6,13 +6,18 @@ Each replication is seeded by (seed, rep) alone, so the tables are identical wha
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from trialsim.metrics import curve_months, recruitment_curve, replication_row
+from trialsim.metrics import (
+    curve_months,
+    participant_rows,
+    recruitment_curve,
+    replication_row,
+)
 from trialsim.model import simulate_replication
 from trialsim.params import ModelParams
 
@@ -27,8 +32,7 @@ class RunResult:
 
 def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool):
     result = simulate_replication(params, seed, rep)
-    people = ([{"rep": rep, **asdict(p)} for p in result.participants]
-              if keep_participants else None)
+    people = participant_rows(result) if keep_participants else None
     return replication_row(result, params), recruitment_curve(result, params), people
 
 

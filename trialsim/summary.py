@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trialsim.metrics import wave_label
 from trialsim.params import ModelParams, RunSettings
 from trialsim.records import ARMS, STAGES
 from trialsim.runner import RunResult
@@ -67,4 +68,34 @@ def summarise(settings: RunSettings, params: ModelParams, result: RunResult) -> 
         "recruitment_months": params.window_days / DAYS_PER_MONTH,
         "recruitment": recruitment,
         "allocation": {arm: float(reps[arm].mean()) for arm in ARMS},
+        **pathway_summary(reps, params),
+    }
+
+
+def _mean(col: pd.Series) -> float | None:
+    """Mean over replications where defined (a replication with no IPS participants has
+    no wait); null if defined in none."""
+    x = col.to_numpy(dtype=float)
+    return float(np.nanmean(x)) if np.isfinite(x).any() else None
+
+
+def pathway_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
+    months = [wave_label(m) for m in params.follow_up.months]
+    delivery_keys = ("mean_wait_days", "p90_wait_days", "max_caseload", "esw_utilisation",
+                     "ot_wait_days", "booklet_wait_days", "disengaged")
+    return {
+        "delivery": {k: _mean(reps[f"delivery_{k}"]) for k in delivery_keys},
+        "employment": {
+            "m12": {arm: _mean(reps[f"employment_m12_{arm}"]) for arm in ARMS},
+            "ever_by_m12": {arm: _mean(reps[f"employment_ever_{arm}"]) for arm in ARMS},
+            "known_m12": {arm: _mean(reps[f"employment_known_m12_{arm}"]) for arm in ARMS},
+        },
+        "withdrawn": {arm: _mean(reps[f"withdrawn_{arm}"]) for arm in ARMS},
+        "retention": {arm: {m: _mean(reps[f"retention_{arm}_{m}"]) for m in months}
+                      for arm in ARMS},
+        "outcome": {
+            "complete_m12": {arm: _mean(reps[f"complete_m12_{arm}"]) for arm in ARMS},
+            "rtw_se_m12": {arm: _mean(reps[f"rtw_se_m12_{arm}"]) for arm in ARMS},
+            "effect_m12": params.outcome.effect_m12,
+        },
     }
