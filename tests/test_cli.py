@@ -19,6 +19,12 @@ BAD_INPUT = [
     ("replications=0", "replications=0"),
     ("trial.allocation=minimisation", "trial.allocation='minimisation'"),
     ("trial.target_n=many", "trial.target_n=many"),
+    ("delivery.esw.caseload=0", "delivery.esw.caseload=0"),
+    ("outcome.esw_icc=1.0", "outcome.esw_icc=1.0"),
+    ("outcome.esw_icc=-0.1", "outcome.esw_icc=-0.1"),
+    ("employment.job_loss_per_month=-0.1", "employment.job_loss_per_month=-0.1"),
+    ("follow_up.returns.ips.first=1.2", "follow_up.returns.ips.first=1.2"),
+    ("follow_up.months=[3,6]", "follow_up.months="),
 ]
 
 

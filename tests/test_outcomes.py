@@ -1,0 +1,77 @@
+"""The RTW self-efficacy generator against its own stated moments."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from conftest import make_cfg
+
+from trialsim.outcomes import rtw_self_efficacy
+from trialsim.params import build_params
+
+MONTHS = (3.0, 6.0, 12.0)
+
+
+def outcome(**changes):
+    return dataclasses.replace(build_params(make_cfg()).outcome, **changes)
+
+
+def draw(o, n=40000, n_esw=0, working=None, seed=1):
+    rng = np.random.default_rng(seed)
+    ips = np.arange(n) % 2 == 0
+    esw = np.where(ips, (np.arange(n) // 2) % max(n_esw, 1), -1) if n_esw else np.full(n, -1)
+    working = np.zeros((n, len(MONTHS)), bool) if working is None else working
+    return ips, rtw_self_efficacy(ips, esw, working, MONTHS, o, n_esw, rng)
+
+
+def test_means_effect_and_correlation_match_the_parameters():
+    # centred on 5 with SD 1 so that clipping to 0-10 is negligible
+    o = outcome(control_means=(5.0, 5.0, 5.0, 5.0), control_sds=(1.0, 1.0, 1.0, 1.0),
+                work_effect=0.0, esw_icc=0.0, effect_m12=0.8, within_person_corr=0.5)
+    ips, y = draw(o)
+    n_arm = ips.sum()
+    se = np.sqrt(2 / n_arm)  # SD 1 in each arm
+    assert abs((y[ips, 3].mean() - y[~ips, 3].mean()) - 0.8) <= 4 * se
+    assert abs((y[ips, 1].mean() - y[~ips, 1].mean()) - 0.2) <= 4 * se  # linear: 3/12
+    assert abs(y[~ips, 0].mean() - 5.0) <= 4 / np.sqrt(n_arm)
+    r = np.corrcoef(y[~ips, 0], y[~ips, 3])[0, 1]
+    assert abs(np.arctanh(r) - np.arctanh(0.5)) <= 4 / np.sqrt(n_arm - 3)
+
+
+def test_table_10_control_trajectory_after_clipping():
+    o = outcome(work_effect=0.0, esw_icc=0.0)
+    ips, y = draw(o)
+    for col, (mean, sd) in enumerate(zip((5.1, 3.9, 2.7, 3.4), (2.2, 2.5, 2.6, 2.2),
+                                         strict=True)):
+        # clipping at 0 lifts a low mean by up to about 0.2 points: the tolerance is that
+        assert abs(y[~ips, col].mean() - mean) <= 0.25
+        assert y[~ips, col].std() <= sd + 0.05
+
+
+def test_esw_icc_is_the_share_of_ips_variance_between_esws():
+    o = outcome(control_means=(5.0,) * 4, control_sds=(1.0,) * 4, work_effect=0.0,
+                esw_icc=0.1, effect_m12=0.0)
+    n_esw, m = 200, 50
+    ips, y = draw(o, n=2 * n_esw * m, n_esw=n_esw)
+    esw = ((np.arange(len(ips)) // 2) % n_esw)[ips]
+    y12 = y[ips, 3]
+    means = np.array([y12[esw == j].mean() for j in range(n_esw)])
+    within = np.mean([y12[esw == j].var(ddof=1) for j in range(n_esw)])
+    between = means.var(ddof=1) - within / m
+    icc = between / (between + within)
+    se = np.sqrt(2 * (1 - 0.1) ** 2 * (1 + (m - 1) * 0.1) ** 2 / (m * (m - 1) * (n_esw - 1)))
+    assert abs(icc - 0.1) <= 4 * se
+    assert (y[~ips, 3].std() - 1.0) < 0.05  # no ESW effect in TAU
+
+
+def test_work_effect_leaves_arm_means_but_separates_workers():
+    o = outcome(control_means=(5.0,) * 4, control_sds=(1.0,) * 4, work_effect=1.0,
+                esw_icc=0.0, effect_m12=0.0)
+    n = 40000
+    working = np.random.default_rng(3).random((n, 3)) < 0.3
+    ips, y = draw(o, n=n, working=working)
+    se = np.sqrt(2 / (n / 2))
+    assert abs(y[ips, 3].mean() - y[~ips, 3].mean()) <= 4 * se
+    gap = y[working[:, 2], 3].mean() - y[~working[:, 2], 3].mean()
+    assert abs(gap - 1.0) <= 4 * np.sqrt(1 / working[:, 2].sum() + 1 / (~working[:, 2]).sum())

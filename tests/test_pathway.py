@@ -1,0 +1,128 @@
+"""IPS delivery, employment and follow-up: extreme values, invariants and analytic laws."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import make_cfg, z_share
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trialsim.employment import employment_path
+from trialsim.model import simulate_replication
+from trialsim.params import build_params
+from trialsim.records import IPS
+from trialsim.runner import run_replications
+
+SMALL = ("scenario=pain_services", "sites.pain_services.count=6", "trial.target_n=120")
+
+
+def reps(*overrides, n=20, seed=1):
+    return run_replications(build_params(make_cfg(*SMALL, *overrides)), n, seed).replications
+
+
+def test_infinite_caseload_means_no_wait():
+    rows = reps("delivery.esw.caseload=inf")
+    assert (rows["delivery_mean_wait_days"] == 0).all()
+    assert rows["delivery_esw_utilisation"].isna().all()
+
+
+def test_caseload_of_one_makes_long_waits():
+    rows = reps("delivery.esw.caseload=1", "trial.localities=1", "delivery.esw.per_locality=1")
+    assert (rows["delivery_max_caseload"] == 1).all()
+    assert rows["delivery_mean_wait_days"].mean() > 365
+
+
+@pytest.mark.parametrize("arm", ["ips", "tau"])
+def test_certain_returns_give_complete_follow_up(arm):
+    sure = [f"follow_up.returns.{arm}.{k}=1.0" for k in ("first", "after_return", "after_miss")]
+    rows = reps(*sure, "follow_up.work_return_ratio=1.0", "employment.withdraw_on_job.ips=0.0",
+                "employment.withdraw_on_job.tau=0.0")
+    for wave in ("m3", "m6", "m12"):
+        assert (rows[f"retention_{arm}_{wave}"] == 1.0).all()
+    assert (rows[f"complete_m12_{arm}"] == rows[arm]).all()
+
+
+def test_linkage_gives_complete_12_month_employment_data():
+    rows = reps("follow_up.linkage=true")
+    assert (rows["employment_known_m12_ips"] == 1.0).all()
+    assert (rows["employment_known_m12_tau"] == 1.0).all()
+    assert (reps()["employment_known_m12_ips"] < 1.0).all()
+
+
+def test_retention_strategies_raise_returns():
+    base = reps(n=40, seed=2)
+    esw = reps("follow_up.esw_completion.enabled=true", n=40, seed=2)
+    text = reps("follow_up.text_followup.enabled=true", n=40, seed=2)
+    for wave in ("m3", "m6"):  # ESW support lasts 6 months and longer in work
+        assert esw[f"retention_ips_{wave}"].mean() > base[f"retention_ips_{wave}"].mean()
+    assert (esw["retention_tau_m3"] == base["retention_tau_m3"]).all()
+    assert text["retention_tau_m12"].mean() > base["retention_tau_m12"].mean()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(caseload=st.integers(1, 6), per_locality=st.integers(1, 3), rep=st.integers(0, 10**6),
+       disengage=st.sampled_from([0.0, 0.5]), support=st.sampled_from(["6", "null"]))
+def test_nobody_is_in_two_places_at_once(caseload, per_locality, rep, disengage, support):
+    params = build_params(make_cfg(
+        *SMALL, f"delivery.esw.caseload={caseload}", f"delivery.esw.per_locality={per_locality}",
+        f"delivery.esw.disengage_wait_per_month={disengage}",
+        f"delivery.esw.support_months={support}"))
+    result = simulate_replication(params, seed=3, rep=rep)
+    people = result.participants
+    # caseload: at no instant does an ESW hold more than its limit
+    for esw in {p.esw for p in people if p.esw >= 0}:
+        ev = sorted([(p.first_appointment_day, 1) for p in people if p.esw == esw]
+                    + [(p.support_end_day, -1) for p in people if p.esw == esw])
+        assert max(np.cumsum([d for _, d in ev])) <= caseload
+    for p in people:
+        if p.arm == IPS and p.esw >= 0:
+            for start, _ in p.jobs:  # a supported job starts only once ready
+                if p.first_appointment_day <= start < p.support_end_day:
+                    assert start >= p.ready_day
+        assert all(a[1] <= b[0] for a, b in zip(p.jobs, p.jobs[1:], strict=False))
+    # no questionnaire returned after withdrawal
+    waves = result.waves
+    withdrawn = np.array([p.withdrawn_day for p in people])
+    returned_days = np.where(waves.returned, waves.return_day, -np.inf)
+    assert (returned_days.max(axis=1, initial=-np.inf) < withdrawn).all()
+    assert not (waves.returned & waves.withdrawn).any()
+
+
+def test_self_directed_employment_follows_the_two_state_markov_law():
+    """Without support: P(ever in work by t) = 1 - exp(-a t) and
+    P(in work at t) = a / (a + b) (1 - exp(-(a + b) t))."""
+    e = build_params(make_cfg()).employment
+    a, b = e.tau_entry_per_day.value, e.loss_per_day.value
+    t = 365.25
+    rng = np.random.default_rng(8)
+    n = 20000
+    ever = at_t = 0
+    for _ in range(n):
+        path = employment_path(rng, e, start=0.0, horizon=t, support_start=math.inf,
+                               support_days=0.0, in_work_days=0.0, ready_at_assessment=False,
+                               withdraw_on_job=0.0)
+        ever += bool(path.jobs)
+        at_t += bool(path.jobs) and path.jobs[-1][1] == math.inf
+    assert abs(z_share(ever, n, 1 - math.exp(-a * t))) <= 4
+    assert abs(z_share(at_t, n, a / (a + b) * (1 - math.exp(-(a + b) * t)))) <= 4
+
+
+def test_supported_job_entry_waits_for_readiness():
+    """Inside unlimited support with no self-directed phase: time to the first job is
+    the sum of two exponentials (readiness, then job entry) when not ready at first."""
+    e = build_params(make_cfg()).employment
+    r, j = e.readiness_per_day.value, e.ips_entry_per_day.value
+    t = 180.0
+    rng = np.random.default_rng(9)
+    n = 20000
+    hits = 0
+    for _ in range(n):
+        path = employment_path(rng, e, start=0.0, horizon=t, support_start=0.0,
+                               support_days=math.inf, in_work_days=0.0,
+                               ready_at_assessment=False, withdraw_on_job=0.0)
+        hits += bool(path.jobs)
+    hypoexp = 1 - (j * math.exp(-r * t) - r * math.exp(-j * t)) / (j - r)
+    assert abs(z_share(hits, n, hypoexp)) <= 4
