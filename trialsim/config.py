@@ -234,6 +234,18 @@ class OutcomeConfig:
 
 
 @dataclass
+class AnalysisConfig:
+    alpha: float = MISSING
+    method: str = MISSING  # auto | ancova | partially_nested
+
+
+@dataclass
+class UncertaintyConfig:
+    mode: str = MISSING  # none | pilot
+    effect_prior_sd: float = MISSING
+
+
+@dataclass
 class OutputConfig:
     participants_csv: bool = MISSING
     charts: bool = MISSING
@@ -255,6 +267,8 @@ class TrialsimConfig:
     employment: EmploymentConfig = field(default_factory=EmploymentConfig)
     follow_up: FollowUpConfig = field(default_factory=FollowUpConfig)
     outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 

@@ -17,10 +17,12 @@ from trialsim.checks import Z75, number
 from trialsim.errors import ConfigError
 from trialsim.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.pathway_params import (
+    Analysis,
     Delivery,
     Employment,
     FollowUp,
     Outcome,
+    build_analysis,
     build_delivery,
     build_employment,
     build_follow_up,
@@ -159,6 +161,7 @@ class ModelParams:
     employment: Employment
     follow_up: FollowUp
     outcome: Outcome
+    analysis: Analysis
 
     def channel_names(self) -> tuple[str, ...]:
         return tuple(ch.name for st in self.site_types for ch in st.channels)
@@ -315,6 +318,7 @@ def build_params(cfg: DictConfig) -> ModelParams:
         coordinators=coordinators,
         call_days=1.0 / number("screening.calls_per_day", s.calls_per_day, lo=0, lo_open=True),
     )
+    outcome = build_outcome(cfg.outcome)
     site_types = (_gp_practices(cfg.sites.gp_practices), _pain_services(cfg.sites.pain_services))
     if sum(st.count for st in site_types) == 0:
         counts = ", ".join(f"sites.{st.name}.count=0" for st in site_types)
@@ -334,7 +338,8 @@ def build_params(cfg: DictConfig) -> ModelParams:
         delivery=build_delivery(cfg.delivery),
         employment=build_employment(cfg.employment),
         follow_up=build_follow_up(cfg.follow_up),
-        outcome=build_outcome(cfg.outcome),
+        outcome=outcome,
+        analysis=build_analysis(cfg.analysis, outcome),
     )
 
 

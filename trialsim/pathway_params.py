@@ -84,6 +84,24 @@ class Outcome:
                 np.interp(m, self.control_months, self.control_sds))
 
 
+ANALYSIS_METHODS = ("auto", "ancova", "partially_nested")
+UNCERTAINTY_MODES = ("none", "pilot")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    alpha: float
+    clustered: bool  # the partially nested model rather than ANCOVA
+
+
+def build_analysis(c: DictConfig, outcome: Outcome) -> Analysis:
+    if c.method not in ANALYSIS_METHODS:
+        raise ConfigError("analysis.method", c.method, f"one of {', '.join(ANALYSIS_METHODS)}")
+    clustered = c.method == "partially_nested" or (c.method == "auto" and outcome.esw_icc > 0)
+    return Analysis(alpha=number("analysis.alpha", c.alpha, lo=0, hi=1, lo_open=True,
+                                 hi_open=True), clustered=clustered)
+
+
 def _rate_per_day(key: str, raw) -> Rate:
     r = parse_rate(key, raw)
     return Rate(per_month_to_per_day(r.value), r.events, r.exposure)

@@ -47,6 +47,15 @@ def result_table(summary: dict[str, Any]) -> str:
         f"TAU {_f(o['rtw_se_m12']['tau'], '.2f')} (true means; effect set "
         f"{o['effect_m12']:g})",
     ]
+    pw, es = summary["power"], summary["estimate"]
+    lines += [
+        f"  analysed at 12 months     IPS {summary['analysed']['ips']:.1f}, "
+        f"TAU {summary['analysed']['tau']:.1f}",
+        f"  power, primary            {pw['primary']:.3f} (MC SE {pw['primary_mc_se']:.3f}); "
+        f"bias {_f(es['bias'], '+.3f')}, CI coverage {_f(es['coverage'], '.3f')}",
+        f"  power, employment         {pw['employment']:.3f} "
+        f"(MC SE {pw['employment_mc_se']:.3f})",
+    ]
     return "\n".join(lines)
 
 

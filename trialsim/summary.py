@@ -69,6 +69,51 @@ def summarise(settings: RunSettings, params: ModelParams, result: RunResult) -> 
         "recruitment": recruitment,
         "allocation": {arm: float(reps[arm].mean()) for arm in ARMS},
         **pathway_summary(reps, params),
+        **analysis_summary(reps),
+    }
+
+
+def share_with_ci(flags: pd.Series) -> dict[str, Any]:
+    s = share(flags)
+    half = 1.959963984540054 * s["mc_se"]
+    return {**s, "ci95": [max(0.0, s["estimate"] - half), min(1.0, s["estimate"] + half)]}
+
+
+def analysis_summary(reps: pd.DataFrame) -> dict[str, Any]:
+    """Power with its Monte Carlo error, and how the primary estimate behaves: bias
+    against the full-data effect (the mean over replications of the difference in
+    true 12-month means among all randomised), and CI coverage of that effect."""
+    primary, employment = share_with_ci(reps["primary_reject"]), \
+        share_with_ci(reps["employment_reject"])
+    est = reps["primary_estimate"].dropna()
+    truth = float(reps["primary_true"].mean())
+    fitted = reps.dropna(subset=["primary_estimate"])
+    covered = (fitted["primary_ci_low"] <= truth) & (truth <= fitted["primary_ci_high"])
+    emp = reps["employment_estimate"].dropna()
+    emp_truth = float(reps["employment_true"].mean())
+    n = len(est)
+    return {
+        "power": {
+            "primary": primary["estimate"], "primary_mc_se": primary["mc_se"],
+            "primary_ci95": primary["ci95"],
+            "employment": employment["estimate"], "employment_mc_se": employment["mc_se"],
+            "employment_ci95": employment["ci95"],
+        },
+        "estimate": {
+            "true_effect": truth,
+            "mean": float(est.mean()) if n else None,
+            "bias": float(est.mean() - truth) if n else None,
+            "bias_mc_se": float(est.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+            "empirical_se": float(est.std(ddof=1)) if n > 1 else None,
+            "mean_model_se": float(reps["primary_se"].mean()) if n else None,
+            "coverage": float(covered.mean()) if n else None,
+            "coverage_mc_se": share(covered)["mc_se"] if n else None,
+            "not_estimable": int(len(reps) - n),
+            "employment_true_effect": emp_truth,
+            "employment_bias": float(emp.mean() - emp_truth) if len(emp) else None,
+        },
+        "analysed": {"ips": float(reps["primary_n_ips"].mean()),
+                     "tau": float(reps["primary_n_tau"].mean())},
     }
 
 

@@ -1,0 +1,171 @@
+"""The planned analysis: against statsmodels, against closed-form power, type I error,
+and the bias theory predicts from job-linked non-return."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from conftest import make_cfg, z_share
+from scipy import stats
+from statsmodels.stats.power import NormalIndPower, TTestIndPower
+
+from trialsim.analysis import _PartiallyNested, ancova, partially_nested, two_proportions
+from trialsim.params import build_params
+from trialsim.runner import run_replications
+
+# --- the estimators against statsmodels ----------------------------------------------
+
+
+def clustered_data(seed=1, n_esw=8, m=15, n_tau=120, sd_u=0.7):
+    rng = np.random.default_rng(seed)
+    esw = np.concatenate([np.repeat(np.arange(n_esw), m), np.full(n_tau, -1)])
+    arm = esw >= 0
+    base = rng.normal(5, 2, len(arm))
+    u = rng.normal(0, sd_u, n_esw)
+    y = 3 + 0.8 * arm + 0.5 * base + np.where(arm, u[np.maximum(esw, 0)], 0) + \
+        rng.normal(0, 2, len(arm))
+    return y, arm, base, esw
+
+
+def test_ancova_matches_statsmodels_ols():
+    y, arm, base, _ = clustered_data(sd_u=0.0)
+    r = ancova(y, arm, base, 0.05)
+    fit = sm.OLS(y, np.column_stack([np.ones(len(y)), arm.astype(float), base])).fit()
+    lo, hi = fit.conf_int(0.05)[1]
+    assert (r.estimate, r.se, r.p_value, r.ci_low, r.ci_high) == pytest.approx(
+        (fit.params[1], fit.bse[1], fit.pvalues[1], lo, hi), rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 4, 5])
+def test_partially_nested_reml_matches_statsmodels_mixedlm(seed):
+    y, arm, base, esw = clustered_data(seed)
+    r = partially_nested(y, arm, base, esw, 0.05, equal_variances=True)
+    groups = np.where(arm, esw, 1000 + np.arange(len(arm)))
+    x = np.column_stack([np.ones(len(y)), arm.astype(float), base])
+    fit = sm.MixedLM(y, x, groups=groups, exog_re=arm.astype(float)[:, None]).fit(reml=True)
+    assert fit.converged
+    assert r.estimate == pytest.approx(fit.params[1], abs=1e-4)
+    assert r.se == pytest.approx(fit.bse[1], rel=1e-3)
+
+
+def test_closed_form_gls_equals_dense_matrix_algebra():
+    y, arm, base, esw = clustered_data(4, n_esw=5, m=6, n_tau=30)
+    x = np.column_stack([np.ones(len(y)), arm.astype(float), base])
+    s2i, s2t, tau2 = 3.0, 5.0, 0.8
+    a, b, yvy, logdet = _PartiallyNested(y, x, arm, esw).gls(s2i, s2t, tau2)
+    v = np.diag(np.where(arm, s2i, s2t))
+    same = (esw[:, None] == esw[None, :]) & arm[:, None] & arm[None, :]
+    v = v + tau2 * same
+    vi = np.linalg.inv(v)
+    assert a == pytest.approx(x.T @ vi @ x)
+    assert b == pytest.approx(x.T @ vi @ y)
+    assert yvy == pytest.approx(y @ vi @ y)
+    assert logdet == pytest.approx(np.linalg.slogdet(v)[1])
+
+
+def test_two_proportions_matches_statsmodels_z_test():
+    from statsmodels.stats.proportion import proportions_ztest
+    rng = np.random.default_rng(5)
+    arm = np.arange(300) % 2 == 0
+    success = rng.random(300) < np.where(arm, 0.4, 0.25)
+    r = two_proportions(success, arm, 0.05)
+    _, p = proportions_ztest([success[arm].sum(), success[~arm].sum()],
+                             [arm.sum(), (~arm).sum()])
+    assert r.p_value == pytest.approx(p, rel=1e-9)
+
+
+# --- simulated trials against closed-form power --------------------------------------
+
+CLEAN = (  # identical sites open at once, no attrition, outcome far from the 0-10 bounds
+    "scenario=pain_services", "sites.pain_services.count=20", "screening.delay_mean_days=0",
+    "screening.coordinators=null",
+    "sites.pain_services.frailty_shape=inf", "sites.pain_services.opening.first_month=0",
+    "sites.pain_services.opening.interval_months=0",
+    "sites.pain_services.opening.setup_delay_mean_months=0",
+    "trial.recruitment_months=120", "trial.target_n=200", "trial.localities=1",
+    "delivery.esw.caseload=inf", "delivery.esw.disengage_after_assessment=0.0",
+    "follow_up.returns.ips.first=1.0", "follow_up.returns.ips.after_return=1.0",
+    "follow_up.returns.tau.first=1.0", "follow_up.returns.tau.after_return=1.0",
+    "follow_up.work_return_ratio=1.0", "employment.withdraw_on_job.ips=0.0",
+    "outcome.work_effect=0.0", "outcome.control.means=[5,5,5,5]",
+    "outcome.control.sds=[1.5,1.5,1.5,1.5]",
+)
+R = 800
+MORE_WORK = ("employment.ips_job_entry_per_month=0.15", "employment.ready.primary_care=0.6",
+             "employment.ready.pain_service=0.6")
+
+
+def runs(*overrides, reps=R, seed=31):
+    return run_replications(build_params(make_cfg(*CLEAN, *overrides)), reps, seed).replications
+
+
+def assert_share(flags, p):
+    assert abs(z_share(int(flags.sum()), len(flags), p)) <= 4, (flags.mean(), p)
+
+
+def test_ancova_power_matches_t_test_power_with_adjusted_effect_size():
+    rows = runs("outcome.esw_icc=0.0", "outcome.effect_m12=0.5",
+                "outcome.within_person_corr=0.5")
+    n_ips, n_tau = rows["primary_n_ips"].mean(), rows["primary_n_tau"].mean()
+    d = 0.5 / (1.5 * math.sqrt(1 - 0.5**2))
+    power = TTestIndPower().power(effect_size=d, nobs1=n_ips, ratio=n_tau / n_ips, alpha=0.05)
+    assert_share(rows["primary_reject"], power)
+
+
+def welch_power(effect, var_ips, var_tau, n_esw, n_tau, alpha=0.05):
+    df = (var_ips + var_tau) ** 2 / (var_ips**2 / (n_esw - 1) + var_tau**2 / (n_tau - 1))
+    ncp = effect / math.sqrt(var_ips + var_tau)
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    return stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp)
+
+
+def test_partially_nested_power_matches_moerbeek_wong_variance():
+    """Var = sd^2 (1 + (m - 1) icc) / (J m) + sd^2 / n_tau (Moerbeek and Wong 2008),
+    with no baseline correlation so that the baseline covariate removes nothing."""
+    icc, j, sd = 0.1, 20, 1.5
+    rows = runs(f"outcome.esw_icc={icc}", "outcome.effect_m12=0.7",
+                "outcome.within_person_corr=0.0", f"delivery.esw.per_locality={j}")
+    n_ips, n_tau = rows["primary_n_ips"].mean(), rows["primary_n_tau"].mean()
+    m = n_ips / j
+    var_ips = sd**2 * (1 + (m - 1) * icc) / (j * m)
+    power = welch_power(0.7, var_ips, sd**2 / n_tau, j, n_tau)
+    assert_share(rows["primary_reject"], power)
+
+
+@pytest.mark.parametrize(("icc", "esws"), [(0.0, 4), (0.1, 8)])
+def test_no_effect_rejects_at_alpha(icc, esws):
+    rows = runs(f"outcome.esw_icc={icc}", "outcome.effect_m12=0.0",
+                f"delivery.esw.per_locality={esws}", reps=1000, seed=41)
+    assert_share(rows["primary_p"] < 0.05, 0.05)
+
+
+def test_employment_power_matches_normal_power_with_arcsine_effect_size():
+    rows = runs("follow_up.linkage=true", *MORE_WORK)
+    p1, p0 = rows["employment_m12_ips"].mean(), rows["employment_m12_tau"].mean()
+    h = 2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p0))
+    n1, n0 = rows["ips"].mean(), rows["tau"].mean()
+    power = NormalIndPower().power(effect_size=h, nobs1=n1, ratio=n0 / n1, alpha=0.05)
+    assert 0.3 < power < 0.95
+    assert_share(rows["employment_reject"], power)
+
+
+def test_job_linked_non_return_biases_complete_cases_and_linkage_removes_it():
+    """Workers return less: the employment rate of returners is too low in both arms,
+    more so in IPS with more workers (the difference shrinks); workers score higher on
+    RTW self-efficacy, so losing more of them from IPS lowers its complete-case mean."""
+    common = (*MORE_WORK, "outcome.esw_icc=0.0", "outcome.work_effect=2.0",
+              "follow_up.returns.ips.first=0.9", "follow_up.returns.tau.first=0.9",
+              "follow_up.returns.ips.after_return=0.9",
+              "follow_up.returns.tau.after_return=0.9")
+    biased = runs(*common, "follow_up.work_return_ratio=0.3", reps=400)
+    linked = runs(*common, "follow_up.work_return_ratio=0.3", "follow_up.linkage=true",
+                  reps=400)
+    for rows, column, truth in ((biased, "employment_estimate", "employment_true"),
+                                (biased, "primary_estimate", "primary_true")):
+        diff = rows[column] - rows[truth]
+        assert diff.mean() < -4 * diff.std(ddof=1) / math.sqrt(len(diff)), column
+    diff = linked["employment_estimate"] - linked["employment_true"]
+    assert abs(diff.mean()) <= 4 * diff.std(ddof=1) / math.sqrt(len(diff))
