@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from omegaconf import DictConfig
 from trialsim.outputs import write_outputs
 from trialsim.params import build_params, build_run_settings
 from trialsim.runner import run_replications
-from trialsim.summary import summarise
+from trialsim.summary import assurance_summary, summarise
 
 
 def validate(cfg: DictConfig) -> None:
@@ -24,12 +25,24 @@ def validate(cfg: DictConfig) -> None:
 
 
 def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
+    """Simulate the configured trial `replications` times and summarise.
+
+    With `uncertainty.mode=pilot` it runs twice from the same seeds: once at the
+    parameters' estimates (conventional power) and once drawing them per replication
+    (assurance), reported side by side."""
     settings = build_run_settings(cfg)
     params = build_params(cfg)
-    result = run_replications(params, settings.replications, settings.seed, settings.n_jobs,
-                              keep_participants=bool(cfg.output.participants_csv))
-    summary = summarise(settings, params, result)
+    keep = bool(cfg.output.participants_csv)
+    point = dataclasses.replace(params, uncertainty=None)
+    result = run_replications(point, settings.replications, settings.seed, settings.n_jobs,
+                              keep_participants=keep)
+    summary = summarise(settings, point, result)
+    uncertain = None
+    if params.uncertainty is not None:
+        uncertain = run_replications(params, settings.replications, settings.seed,
+                                     settings.n_jobs)
+        summary["assurance"] = assurance_summary(uncertain.replications, params)
     if out_dir is not None:
         write_outputs(Path(out_dir), summary, result, charts=bool(cfg.output.charts),
-                      participants=bool(cfg.output.participants_csv))
+                      participants=keep, assurance=uncertain)
     return summary

@@ -27,9 +27,10 @@ class Proportion:
 
 @dataclass(frozen=True)
 class Rate:
-    value: float  # events per unit of exposure
+    value: float  # scale * events / exposure: per unit of exposure, in the model's units
     events: float | None = None
     exposure: float | None = None
+    scale: float = 1.0  # converts the evidence's unit (per month) to the model's (per day)
 
 
 def _is_number(x: Any) -> bool:

@@ -15,6 +15,7 @@ from trialsim.records import IPS, FunnelEvent, Participant
 from trialsim.recruitment import Recruitment
 from trialsim.sites import Site
 from trialsim.streams import Streams
+from trialsim.uncertainty import sample_params
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,14 @@ class ReplicationResult:
 def simulate_replication(params: ModelParams, seed: int, rep: int) -> ReplicationResult:
     """Run replication `rep` from its own streams; nothing is shared between runs.
 
-    The SimPy run goes on after recruitment closes until every participant's pathway
-    has ended; follow-up and outcomes are then drawn from the recorded pathways."""
-    env = simpy.Environment()
+    With `params.uncertainty`, the replication first draws its own parameters from
+    their pilot evidence (assurance). The SimPy run goes on after recruitment closes
+    until every participant's pathway has ended; follow-up and outcomes are then drawn
+    from the recorded pathways."""
     streams = Streams(seed, rep)
+    if params.uncertainty is not None:
+        params = sample_params(params, streams["uncertainty"])
+    env = simpy.Environment()
     recruitment = Recruitment(env, params, streams)
     delivery = Delivery(env, params, streams, recruitment.coordinator)
     recruitment.on_randomised = delivery.start

@@ -26,10 +26,12 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_outputs(out_dir: Path, summary: dict[str, Any], result: RunResult, *,
-                  charts: bool, participants: bool) -> None:
+                  charts: bool, participants: bool, assurance: RunResult | None = None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / SUMMARY).unlink(missing_ok=True)
     result.replications.to_csv(out_dir / "replications.csv", index=False)
+    if assurance is not None:
+        assurance.replications.to_csv(out_dir / "replications_assurance.csv", index=False)
     curve = summary["recruitment"]["curve"]
     pd.DataFrame(curve).to_csv(out_dir / "recruitment_curve.csv", index=False)
     if participants and result.participants is not None:

@@ -22,11 +22,13 @@ from trialsim.pathway_params import (
     Employment,
     FollowUp,
     Outcome,
+    Uncertainty,
     build_analysis,
     build_delivery,
     build_employment,
     build_follow_up,
     build_outcome,
+    build_uncertainty,
 )
 from trialsim.units import DAYS_PER_WEEK, WORKING_DAYS_PER_WEEK, months_to_days
 
@@ -162,6 +164,7 @@ class ModelParams:
     follow_up: FollowUp
     outcome: Outcome
     analysis: Analysis
+    uncertainty: Uncertainty | None = None  # None: parameters fixed at their estimates
 
     def channel_names(self) -> tuple[str, ...]:
         return tuple(ch.name for st in self.site_types for ch in st.channels)
@@ -340,6 +343,7 @@ def build_params(cfg: DictConfig) -> ModelParams:
         follow_up=build_follow_up(cfg.follow_up),
         outcome=outcome,
         analysis=build_analysis(cfg.analysis, outcome),
+        uncertainty=build_uncertainty(cfg.uncertainty),
     )
 
 

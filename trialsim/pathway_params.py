@@ -89,6 +89,20 @@ UNCERTAINTY_MODES = ("none", "pilot")
 
 
 @dataclass(frozen=True)
+class Uncertainty:
+    """Assurance: each replication draws its parameters from their pilot evidence."""
+
+    effect_prior_sd: float
+
+
+def build_uncertainty(c: DictConfig) -> Uncertainty | None:
+    if c.mode not in UNCERTAINTY_MODES:
+        raise ConfigError("uncertainty.mode", c.mode, f"one of {', '.join(UNCERTAINTY_MODES)}")
+    sd = number("uncertainty.effect_prior_sd", c.effect_prior_sd, lo=0)
+    return Uncertainty(sd) if c.mode == "pilot" else None
+
+
+@dataclass(frozen=True)
 class Analysis:
     alpha: float
     clustered: bool  # the partially nested model rather than ANCOVA
@@ -104,7 +118,8 @@ def build_analysis(c: DictConfig, outcome: Outcome) -> Analysis:
 
 def _rate_per_day(key: str, raw) -> Rate:
     r = parse_rate(key, raw)
-    return Rate(per_month_to_per_day(r.value), r.events, r.exposure)
+    return Rate(per_month_to_per_day(r.value), r.events, r.exposure,
+                scale=per_month_to_per_day(1.0))
 
 
 def build_delivery(c: DictConfig) -> Delivery:

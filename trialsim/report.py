@@ -56,6 +56,11 @@ def result_table(summary: dict[str, Any]) -> str:
         f"  power, employment         {pw['employment']:.3f} "
         f"(MC SE {pw['employment_mc_se']:.3f})",
     ]
+    if "assurance" in summary:
+        a = summary["assurance"]
+        lines.append(f"  assurance (pilot)         primary {a['primary']:.3f}, recruitment "
+                     f"{a['recruitment']:.3f}, joint {a['joint']:.3f} "
+                     f"(MC SE {a['joint_mc_se']:.3f})")
     return "\n".join(lines)
 
 

@@ -1,7 +1,7 @@
 """Replications, in sequence or in parallel with joblib, gathered into tidy tables.
 
-Each replication is seeded by (seed, rep) alone, so the tables are identical whatever
-`n_jobs` is; joblib returns results in submission order.
+Each replication is seeded by (seed, rep) alone and runs with one BLAS thread, so the
+tables are identical whatever `n_jobs` is; joblib returns results in submission order.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from threadpoolctl import threadpool_limits
 
 from trialsim.metrics import (
     curve_months,
@@ -38,11 +39,14 @@ def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool):
 
 def run_replications(params: ModelParams, replications: int, seed: int, n_jobs: int = 1,
                      keep_participants: bool = False) -> RunResult:
+    # One BLAS thread everywhere: a multi-threaded BLAS sums in another order, and the
+    # analysis would then differ in the last bits between n_jobs=1 and n_jobs>1.
     tasks = (delayed(_one)(params, seed, rep, keep_participants) for rep in range(replications))
     if n_jobs == 1:
-        outputs = [_one(params, seed, rep, keep_participants) for rep in range(replications)]
+        with threadpool_limits(limits=1):
+            outputs = [_one(params, seed, rep, keep_participants) for rep in range(replications)]
     else:
-        outputs = Parallel(n_jobs=n_jobs)(tasks)
+        outputs = Parallel(n_jobs=n_jobs, inner_max_num_threads=1)(tasks)
     rows, curves, people = zip(*outputs, strict=True)
     participants = None
     if keep_participants:

@@ -79,6 +79,18 @@ def share_with_ci(flags: pd.Series) -> dict[str, Any]:
     return {**s, "ci95": [max(0.0, s["estimate"] - half), min(1.0, s["estimate"] + half)]}
 
 
+def assurance_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
+    """Probability of success with the parameters uncertain as the pilot left them:
+    the primary analysis rejects, the target is recruited in time, and both."""
+    joint = reps["primary_reject"].astype(bool) & reps["target_reached"].astype(bool)
+    out: dict[str, Any] = {"effect_prior_sd": params.uncertainty.effect_prior_sd}
+    for name, flags in (("primary", reps["primary_reject"]),
+                        ("recruitment", reps["target_reached"]), ("joint", joint)):
+        s = share(flags.astype(float))
+        out[name], out[f"{name}_mc_se"] = s["estimate"], s["mc_se"]
+    return out
+
+
 def analysis_summary(reps: pd.DataFrame) -> dict[str, Any]:
     """Power with its Monte Carlo error, and how the primary estimate behaves: bias
     against the full-data effect (the mean over replications of the difference in
