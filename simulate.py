@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from trialsim.app import run
@@ -14,6 +16,7 @@ from trialsim.cli import fail, preflight
 from trialsim.config import register_configs
 from trialsim.errors import ConfigError
 from trialsim.report import result_table
+from trialsim.sweep import ERROR_FILE
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 register_configs()
@@ -21,11 +24,20 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    hc = HydraConfig.get()
+    out_dir = Path(hc.runtime.output_dir)
     try:
         summary = run(cfg, out_dir)
-    except ConfigError as ex:
-        fail(str(ex))
+    except Exception as ex:
+        if hc.mode != RunMode.MULTIRUN:
+            if isinstance(ex, ConfigError):
+                fail(str(ex))
+            raise
+        # in a sweep a failed job is recorded, not fatal: sweep_summary.csv lists it
+        message = str(ex) if isinstance(ex, ConfigError) else f"{type(ex).__name__}: {ex}"
+        (out_dir / ERROR_FILE).write_text(json.dumps({"error": message}) + "\n")
+        print(f"trialsim: error: {message}", file=sys.stderr)
+        return
     if cfg.output.print_table:
         print(result_table(summary))
         print(f"  results in {out_dir}")
