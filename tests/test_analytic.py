@@ -34,7 +34,7 @@ def pain_service_only(count: int, rate: float, shape: str, target: int):
         "screening.delay_mean_days=0",
         "screening.coordinators=null",
         f"trial.target_n={target}",
-        "trial.recruitment_months=10000",
+        "trial.recruitment_months=1200",
     )
 
 

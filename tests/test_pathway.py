@@ -29,6 +29,14 @@ def test_infinite_caseload_means_no_wait():
     assert rows["delivery_esw_utilisation"].isna().all()
 
 
+def test_waits_count_those_who_gave_up_and_sites_open_only_before_closure():
+    rows = reps("delivery.esw.caseload=2", "delivery.esw.disengage_wait_per_month=0.5",
+                "trial.target_n=60", "sites.pain_services.count=12")
+    assert rows["delivery_gave_up_waiting"].sum() > 0
+    assert (rows["delivery_gave_up_waiting"] <= rows["delivery_disengaged"]).all()
+    assert (rows["sites_opened"] < 12).any()  # the target closes recruitment first
+
+
 def test_caseload_of_one_makes_long_waits():
     rows = reps("delivery.esw.caseload=1", "trial.localities=1", "delivery.esw.per_locality=1")
     assert (rows["delivery_max_caseload"] == 1).all()
@@ -108,6 +116,16 @@ def test_self_directed_employment_follows_the_two_state_markov_law():
         at_t += bool(path.jobs) and path.jobs[-1][1] == math.inf
     assert abs(z_share(ever, n, 1 - math.exp(-a * t))) <= 4
     assert abs(z_share(at_t, n, a / (a + b) * (1 - math.exp(-(a + b) * t)))) <= 4
+
+
+def test_ready_at_assessment_counts_even_when_support_starts_at_once():
+    e = build_params(make_cfg()).employment
+    rng = np.random.default_rng(10)
+    for start in (0.0, 5.0):
+        path = employment_path(rng, e, start=0.0, horizon=365.0, support_start=start,
+                               support_days=180.0, in_work_days=180.0,
+                               ready_at_assessment=True, withdraw_on_job=0.0)
+        assert path.ready_day == start
 
 
 def test_supported_job_entry_waits_for_readiness():

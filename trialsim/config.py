@@ -119,6 +119,7 @@ class YearsOutOfWorkConfig:
     median: float = MISSING
     q75: float = MISSING
     minimum: float = MISSING
+    maximum: float = MISSING
 
 
 @dataclass

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import simpy
+from scipy.special import expit
 
 from trialsim.employment import employment_path
 from trialsim.params import PRIMARY_CARE, ModelParams
@@ -43,8 +44,8 @@ def p_ready(params: ModelParams, person: Participant) -> float:
     p = (e.ready_primary_care if person.setting == PRIMARY_CARE else e.ready_pain_service).value
     if e.ready_odds_ratio_per_year == 1.0 or p in (0.0, 1.0):
         return p
-    odds = p / (1 - p) * e.ready_odds_ratio_per_year ** (person.years_out_of_work - 3.0)
-    return odds / (1 + odds)
+    shift = (person.years_out_of_work - 3.0) * math.log(e.ready_odds_ratio_per_year)
+    return float(expit(math.log(p / (1 - p)) + shift))
 
 
 class Delivery:
@@ -88,8 +89,8 @@ class Delivery:
         if req is not None:
             if d.disengage_wait_per_day > 0:
                 patience = env.timeout(self.rng_delays.exponential(1 / d.disengage_wait_per_day))
-                got = yield req | patience
-                if req not in got:
+                yield req | patience
+                if not req.triggered:  # gave up first (a grant at the same instant wins)
                     req.cancel()
                     person.disengaged, person.esw_wait_days = True, env.now - asked
                     self._path(person, math.inf, 0.0, False, withdraw)
@@ -97,14 +98,19 @@ class Delivery:
             else:
                 yield req
         person.esw_wait_days = env.now - asked
+        disengaged = self.rng_assess.random() < d.disengage_after_assessment.value
+        ready = self.rng_assess.random() < p_ready(self.p, person)
+        path = self._path(person, env.now, 0.0 if disengaged else d.support_days, ready,
+                          withdraw)
+        if path.withdrawn_day < env.now:  # moved away before the first appointment
+            if req is not None:
+                team.places.release(req)
+            return
         person.first_appointment_day = env.now
         person.esw = team.assign()
-        person.disengaged = self.rng_assess.random() < d.disengage_after_assessment.value
-        person.ready_at_assessment = self.rng_assess.random() < p_ready(self.p, person)
-        if not person.disengaged:
+        person.disengaged, person.ready_at_assessment = disengaged, ready
+        if not disengaged:
             env.process(self._joint_appointment(person))
-        path = self._path(person, env.now, 0.0 if person.disengaged else d.support_days,
-                          person.ready_at_assessment, withdraw)
         # time-unlimited support with no job runs to the end of follow-up
         end = path.support_end if math.isfinite(path.support_end) else (
             person.randomised_day + self.horizon_days)

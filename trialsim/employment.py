@@ -39,8 +39,13 @@ def employment_path(rng: np.random.Generator, e: Employment, *, start: float, ho
     support_end = support_start + support_days
     t, working, ready, ready_day = start, False, False, math.inf
     withdrawn, job_start = math.inf, math.nan
+    assessed = False
     jobs: list[tuple[float, float]] = []
     while True:
+        if not assessed and support_start <= t < support_end:
+            assessed = True  # the ESW assessment opens support
+            if ready_at_assessment:
+                ready, ready_day = True, t
         if t < support_start:
             in_support, boundary = False, support_start
         elif t < support_end:
@@ -59,8 +64,6 @@ def employment_path(rng: np.random.Generator, e: Employment, *, start: float, ho
             if boundary >= horizon:
                 break
             t = boundary
-            if t == support_start and support_end > support_start and ready_at_assessment:
-                ready, ready_day = True, t
             continue
         t += step
         if working:

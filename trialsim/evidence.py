@@ -15,7 +15,9 @@ from typing import Any
 from trialsim.errors import ConfigError
 
 PROPORTION_ALLOWED = "a proportion is a number in [0, 1] or {k, n} with 0 <= k <= n and n > 0"
-RATE_ALLOWED = "a rate is a number >= 0 or {events, exposure} with events >= 0 and exposure > 0"
+MAX_RATE = 1e4  # per site-month or nurse-day: far beyond any site, and keeps runs finite
+RATE_ALLOWED = (f"a rate is a number in [0, {MAX_RATE:g}] or {{events, exposure}} with "
+                "events >= 0 and exposure > 0 (finite)")
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Rate:
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def parse_proportion(key: str, raw: Any) -> Proportion:
@@ -51,12 +53,12 @@ def parse_proportion(key: str, raw: Any) -> Proportion:
 
 def parse_rate(key: str, raw: Any) -> Rate:
     if _is_number(raw):
-        if 0.0 <= raw < math.inf:
+        if 0.0 <= raw <= MAX_RATE:
             return Rate(float(raw))
         raise ConfigError(key, raw, RATE_ALLOWED)
     if isinstance(raw, Mapping) and set(raw) == {"events", "exposure"}:
         e, x = raw["events"], raw["exposure"]
-        if _is_number(e) and _is_number(x) and e >= 0 and 0 < x < math.inf:
+        if _is_number(e) and _is_number(x) and e >= 0 and x > 0 and e / x <= MAX_RATE:
             return Rate(e / x, float(e), float(x))
     raise ConfigError(key, _plain(raw), RATE_ALLOWED)
 

@@ -28,7 +28,7 @@ def replication_row(result: ReplicationResult, params: ModelParams) -> dict[str,
         "randomised": len(result.participants),
         "target_reached": int(reached),
         "months_to_target": result.close_day / DAYS_PER_MONTH if reached else math.nan,
-        "sites_opened": sum(s.open_day < params.window_days for s in result.sites),
+        "sites_opened": sum(s.open_day < result.close_day for s in result.sites),
     }
     for arm in ARMS:
         row[arm] = sum(p.arm == arm for p in result.participants)
@@ -65,7 +65,8 @@ def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str,
     waves = result.waves
     ips = np.array([p.arm == IPS for p in people], dtype=bool)
     seen = [p for p in people if p.esw >= 0]
-    waits = np.array([p.esw_wait_days for p in seen])
+    # everyone who queued, including those who gave up (their waits cut short)
+    waits = np.array([p.esw_wait_days for p in people if not math.isnan(p.esw_wait_days)])
     spans = [(p.first_appointment_day, p.support_end_day) for p in seen]
     d = params.delivery
     places = params.localities * d.esw_per_locality * d.caseload
@@ -85,6 +86,8 @@ def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str,
         "delivery_ot_wait_days": _mean(ot),
         "delivery_booklet_wait_days": _mean(booklet),
         "delivery_disengaged": sum(p.disengaged for p in people),
+        "delivery_gave_up_waiting": sum(p.disengaged and p.esw < 0 and p.arm == IPS
+                                        for p in people),
     }
     k12 = waves.months.index(12.0)
     horizon_days = np.array([p.randomised_day for p in people]) + 12 * DAYS_PER_MONTH

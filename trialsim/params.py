@@ -30,7 +30,10 @@ from trialsim.pathway_params import (
     build_outcome,
     build_uncertainty,
 )
-from trialsim.units import DAYS_PER_WEEK, WORKING_DAYS_PER_WEEK, months_to_days
+from trialsim.units import (
+    CALENDAR_PER_WORKING_DAY,
+    months_to_days,
+)
 
 ALLOCATIONS = ("blocks", "pilot_capacity")
 PRIMARY_CARE, PAIN_SERVICE = "primary_care", "pain_service"
@@ -84,7 +87,7 @@ class HandSearchChannel:
 
     @property
     def calendar_days_per_nurse_day(self) -> float:
-        return DAYS_PER_WEEK / WORKING_DAYS_PER_WEEK
+        return CALENDAR_PER_WORKING_DAY
 
 
 Channel = PoissonChannel | MailshotChannel | HandSearchChannel
@@ -129,17 +132,26 @@ class YearsOutOfWork:
     sigma_below: float
     sigma_above: float
     minimum: float
+    maximum: float
+
+    def cdf(self, years: float) -> float:
+        if years <= 0:
+            return 0.0
+        z = math.log(years) - self.mu
+        return float(ndtr(z / (self.sigma_below if z < 0 else self.sigma_above)))
 
     @property
     def floor(self) -> float:
         """Probability mass below the minimum, cut away by the truncation."""
-        if self.minimum <= 0:
-            return 0.0
-        return float(ndtr((math.log(self.minimum) - self.mu) / self.sigma_below))
+        return self.cdf(self.minimum)
+
+    @property
+    def ceiling(self) -> float:
+        return self.cdf(self.maximum)
 
     def draw(self, u: float) -> float:
-        """Inverse CDF at a uniform u, given the precomputed `floor`."""
-        return self.quantile(self.floor + (1.0 - self.floor) * u)
+        """Inverse CDF at a uniform u, within [minimum, maximum]."""
+        return self.quantile(self.floor + (self.ceiling - self.floor) * u)
 
     def quantile(self, level: float) -> float:
         z = float(ndtri(level))
@@ -286,8 +298,10 @@ def _years_out_of_work(c: DictConfig) -> YearsOutOfWork:
     q75 = number(f"{key}.q75", c.q75, lo=median, lo_open=True)
     if minimum >= median:
         raise ConfigError(f"{key}.minimum", minimum, f"a number below the median ({median:g})")
+    maximum = number(f"{key}.maximum", c.maximum, lo=q75, lo_open=True, hi=80)
     return YearsOutOfWork(mu=math.log(median), sigma_below=math.log(median / q25) / Z75,
-                          sigma_above=math.log(q75 / median) / Z75, minimum=minimum)
+                          sigma_above=math.log(q75 / median) / Z75, minimum=minimum,
+                          maximum=maximum)
 
 
 def build_params(cfg: DictConfig) -> ModelParams:
@@ -295,7 +309,7 @@ def build_params(cfg: DictConfig) -> ModelParams:
     t = cfg.trial
     target_n = number("trial.target_n", t.target_n, lo=4, integer=True)
     window = months_to_days(number("trial.recruitment_months", t.recruitment_months, lo=0,
-                                 lo_open=True))
+                                   lo_open=True, hi=1200))
     if t.allocation not in ALLOCATIONS:
         raise ConfigError("trial.allocation", t.allocation, f"one of {', '.join(ALLOCATIONS)}")
     blocks = list(t.block_sizes)
@@ -319,7 +333,8 @@ def build_params(cfg: DictConfig) -> ModelParams:
     screening = Screening(
         delay_mean_days=number("screening.delay_mean_days", s.delay_mean_days, lo=0),
         coordinators=coordinators,
-        call_days=1.0 / number("screening.calls_per_day", s.calls_per_day, lo=0, lo_open=True),
+        call_days=CALENDAR_PER_WORKING_DAY / number("screening.calls_per_day", s.calls_per_day,
+                                                    lo=0, lo_open=True),
     )
     outcome = build_outcome(cfg.outcome)
     site_types = (_gp_practices(cfg.sites.gp_practices), _pain_services(cfg.sites.pain_services))

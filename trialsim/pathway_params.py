@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 from trialsim.checks import number
 from trialsim.errors import ConfigError
 from trialsim.evidence import Proportion, Rate, parse_proportion, parse_rate
-from trialsim.units import months_to_days, per_month_to_per_day
+from trialsim.units import CALENDAR_PER_WORKING_DAY, months_to_days, per_month_to_per_day
 
 WORKING_HOURS_PER_DAY = 7.5
 
@@ -146,7 +146,7 @@ def build_delivery(c: DictConfig) -> Delivery:
         booklet_delay_mean_days=number("delivery.booklet.delay_mean_days", b.delay_mean_days,
                                        lo=0),
         booklet_days=number("delivery.booklet.appointment_hours", b.appointment_hours,
-                            lo=0) / WORKING_HOURS_PER_DAY,
+                            lo=0) / WORKING_HOURS_PER_DAY * CALENDAR_PER_WORKING_DAY,
     )
 
 
@@ -206,6 +206,8 @@ def build_outcome(c: DictConfig) -> Outcome:
             months != sorted(set(months)):
         raise ConfigError(f"{k}.control.months", months,
                           "increasing months from 0, one mean and one SD for each")
+    for i, month in enumerate(months):
+        number(f"{k}.control.months[{i}]", month, lo=0, hi=600)
     for i, (m, s) in enumerate(zip(means, sds, strict=True)):
         number(f"{k}.control.means[{i}]", m, lo=0, hi=10)
         number(f"{k}.control.sds[{i}]", s, lo=0, lo_open=True)

@@ -28,10 +28,13 @@ def gamma_frailty(shape: float, rng) -> float:
     return 1.0 if math.isinf(shape) else float(rng.gamma(shape, 1.0 / shape))
 
 
-def channel_uptake(count: int, uptake: float, rng) -> set[int]:
-    """Which sites run a channel: round(uptake * count) of them, chosen at random."""
-    n_running = int(math.floor(uptake * count + 0.5))
-    return set(rng.permutation(count)[:n_running].tolist())
+def channel_uptake(st: SiteType, channel: str, uptake: float, streams: Streams) -> set[int]:
+    """Which sites run a channel: the round(uptake * count) with the smallest of one
+    uniform draw per site (per-site streams, so a site keeps its draw when sites are
+    added)."""
+    n_running = int(math.floor(uptake * st.count + 0.5))
+    u = [streams[f"uptake/{st.name}/{i}/{channel}"].random() for i in range(st.count)]
+    return set(sorted(range(st.count), key=u.__getitem__)[:n_running])
 
 
 def _open_day(st: SiteType, i: int, streams: Streams) -> float:
@@ -48,8 +51,7 @@ def _open_day(st: SiteType, i: int, streams: Streams) -> float:
 def build_sites(params: ModelParams, streams: Streams) -> list[Site]:
     sites: list[Site] = []
     for st in params.site_types:
-        running = {ch.name: channel_uptake(st.count, ch.uptake,
-                                           streams[f"uptake/{st.name}/{ch.name}"])
+        running = {ch.name: channel_uptake(st, ch.name, ch.uptake, streams)
                    for ch in st.channels}
         for i in range(st.count):
             open_day = _open_day(st, i, streams)
@@ -57,7 +59,7 @@ def build_sites(params: ModelParams, streams: Streams) -> list[Site]:
                 index=len(sites),
                 key=f"{st.name}/{i}",
                 type=st,
-                locality=i % params.localities,
+                locality=len(sites) % params.localities,
                 open_day=open_day,
                 close_day=min(open_day + st.opening.active_days, params.window_days),
                 frailty=gamma_frailty(st.frailty_shape, streams[f"frailty/{st.name}/{i}"]),

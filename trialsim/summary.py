@@ -139,7 +139,7 @@ def _mean(col: pd.Series) -> float | None:
 def pathway_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
     months = [wave_label(m) for m in params.follow_up.months]
     delivery_keys = ("mean_wait_days", "p90_wait_days", "max_caseload", "esw_utilisation",
-                     "ot_wait_days", "booklet_wait_days", "disengaged")
+                     "ot_wait_days", "booklet_wait_days", "disengaged", "gave_up_waiting")
     return {
         "delivery": {k: _mean(reps[f"delivery_{k}"]) for k in delivery_keys},
         "employment": {

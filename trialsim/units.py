@@ -3,6 +3,7 @@
 DAYS_PER_MONTH = 365.25 / 12
 DAYS_PER_WEEK = 7.0
 WORKING_DAYS_PER_WEEK = 5.0
+CALENDAR_PER_WORKING_DAY = DAYS_PER_WEEK / WORKING_DAYS_PER_WEEK  # staff time on the clock
 
 
 def months_to_days(months: float) -> float:
