@@ -11,9 +11,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from trialsim.app import run
+from trialsim.app import run, validate
 from trialsim.cli import fail, preflight
 from trialsim.config import register_configs
+from trialsim.design import design_table, run_design
 from trialsim.errors import ConfigError
 from trialsim.report import result_table
 from trialsim.sweep import ERROR_FILE
@@ -27,6 +28,11 @@ def main(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
     out_dir = Path(hc.runtime.output_dir)
     try:
+        validate(cfg)
+        if cfg.mode == "design":
+            print(design_table(run_design(cfg, out_dir)))
+            print(f"  design.json in {out_dir}")
+            return
         summary = run(cfg, out_dir)
     except Exception as ex:
         if hc.mode != RunMode.MULTIRUN:

@@ -12,16 +12,24 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from trialsim.design import DesignSearch
+from trialsim.errors import ConfigError
 from trialsim.outputs import write_outputs
 from trialsim.params import build_params, build_run_settings
 from trialsim.runner import run_replications
 from trialsim.summary import assurance_summary, summarise
 
+MODES = ("run", "design")
+
 
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first bad value, before anything is run or written."""
+    if cfg.mode not in MODES:
+        raise ConfigError("mode", cfg.mode, f"one of {', '.join(MODES)}")
     build_run_settings(cfg)
     build_params(cfg)
+    if cfg.mode == "design":
+        DesignSearch(cfg)
 
 
 def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:

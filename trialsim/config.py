@@ -247,6 +247,22 @@ class UncertaintyConfig:
 
 
 @dataclass
+class DesignConfig:
+    target_power: float = MISSING
+    n_start: int = MISSING
+    n_stop: int = MISSING
+    n_step: int = MISSING
+    site_kind: str = MISSING
+    max_sites: int = MISSING
+    months: list[float] = MISSING
+    prob_target: float = MISSING
+    max_esw_per_locality: int = MISSING
+    max_wait_days: float = MISSING
+    wait_statistic: str = MISSING
+    confidence: float = MISSING
+
+
+@dataclass
 class OutputConfig:
     participants_csv: bool = MISSING
     charts: bool = MISSING
@@ -256,6 +272,7 @@ class OutputConfig:
 @dataclass
 class TrialsimConfig:
     scenario_name: str = MISSING
+    mode: str = MISSING  # run | design
     description: str = ""
     replications: int = MISSING
     seed: int = MISSING
@@ -270,6 +287,7 @@ class TrialsimConfig:
     outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
+    design: DesignConfig = field(default_factory=DesignConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 

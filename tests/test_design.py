@@ -1,0 +1,40 @@
+"""Design mode: its answer holds up when rerun as a plain run with new seeds."""
+
+from __future__ import annotations
+
+from conftest import make_cfg
+
+from trialsim.app import run
+from trialsim.design import run_design, smallest
+
+FAST_OPENING = ("sites.pain_services.opening.interval_months=0.25", "outcome.esw_icc=0")
+
+
+def test_bisection_finds_the_smallest_passing_candidate():
+    calls = []
+
+    def passes(x):
+        calls.append(x)
+        return x >= 37
+
+    assert smallest(list(range(1, 101)), passes) == 37
+    assert len(calls) <= 7
+    assert smallest([1, 2, 3], lambda x: False) is None
+
+
+def test_design_services_and_months_reach_the_target_when_rerun(tmp_path):
+    cfg = make_cfg(*FAST_OPENING, "mode=design", "replications=60", "design.n_start=300",
+                   "design.n_stop=300", "design.target_power=0.8", "design.months=[24]",
+                   "design.max_sites=24", "design.prob_target=0.8")
+    design = run_design(cfg, tmp_path)
+    assert (tmp_path / "design.json").exists()
+    rec = design["recommended"]
+    assert design["target_n"] == 300 and rec is not None and rec["sites"] is not None
+    # one fewer service must have failed the search (it is the smallest)
+    assert any(e["step"] == "sites" and e["sites"] == rec["sites"] - 1 and not e["passes"]
+               for e in design["evaluations"]) or rec["sites"] == 1
+    rerun = run(make_cfg(*FAST_OPENING, "replications=200", "seed=777", "output.charts=false",
+                         "trial.target_n=300", f"trial.recruitment_months={rec['months']}",
+                         f"sites.pain_services.count={rec['sites']}"), None)
+    assert rerun["recruitment"]["prob_target_by_end"] >= 0.8
+    assert rerun["delivery"]["mean_wait_days"] <= 28
