@@ -27,6 +27,8 @@ register_configs()
 def main(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
     out_dir = Path(hc.runtime.output_dir)
+    for stale in ("summary.json", "design.json", ERROR_FILE):  # a reused sweep directory
+        (out_dir / stale).unlink(missing_ok=True)
     try:
         validate(cfg)
         if cfg.mode == "design":

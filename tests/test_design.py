@@ -33,8 +33,12 @@ def test_design_services_and_months_reach_the_target_when_rerun(tmp_path):
     # one fewer service must have failed the search (it is the smallest)
     assert any(e["step"] == "sites" and e["sites"] == rec["sites"] - 1 and not e["passes"]
                for e in design["evaluations"]) or rec["sites"] == 1
+    assert rec["esw_per_locality"] is not None
     rerun = run(make_cfg(*FAST_OPENING, "replications=200", "seed=777", "output.charts=false",
                          "trial.target_n=300", f"trial.recruitment_months={rec['months']}",
-                         f"sites.pain_services.count={rec['sites']}"), None)
+                         f"sites.pain_services.count={rec['sites']}",
+                         f"delivery.esw.per_locality={rec['esw_per_locality']}"), None)
     assert rerun["recruitment"]["prob_target_by_end"] >= 0.8
     assert rerun["delivery"]["mean_wait_days"] <= 28
+    # the power goal, within Monte Carlo error of the rerun
+    assert rerun["power"]["primary"] >= 0.8 - 2 * rerun["power"]["primary_mc_se"]

@@ -35,6 +35,13 @@ def test_two_point_sweep_with_a_failing_job_lists_all_jobs(tmp_path):
     assert ok.loc[8, "randomised_mean"] >= ok.loc[4, "randomised_mean"]
 
 
+def test_a_reused_sweep_directory_reports_the_new_results(tmp_path):
+    assert sweep(tmp_path, "sites.pain_services.count=4").returncode == 0
+    assert sweep(tmp_path, "sites.pain_services.count=4", "trial.target_n=2").returncode == 0
+    table = pd.read_csv(tmp_path / "sweep_summary.csv")
+    assert list(table["status"]) == ["failed"]
+
+
 def test_submitit_local_launcher_runs_a_sweep(tmp_path):
     proc = sweep(tmp_path, "hydra/launcher=submitit_local", "sites.pain_services.count=4,6")
     assert proc.returncode == 0, proc.stderr

@@ -123,8 +123,10 @@ def partially_nested(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray,
     statsmodels' MixedLM, which has one)."""
     ips = arm.astype(bool)
     n_tau = int((~ips).sum())
-    clusters = np.unique(esw[ips])
-    if len(y) < 6 or n_tau < 2 or len(clusters) < 2:
+    n_esw = len(np.unique(esw[ips & (esw >= 0)]))  # real ESWs: the degrees of freedom
+    # IPS participants never seen by an ESW (esw < 0) are clusters of one each
+    esw = np.where(esw >= 0, esw, -1 - np.arange(len(esw)))
+    if len(y) < 6 or n_tau < 2 or n_esw < 2:
         return NOT_ESTIMABLE
     x = np.column_stack([np.ones(len(y)), ips.astype(float), baseline])
     model = _PartiallyNested(y, x, ips, esw, equal_variances)
@@ -140,13 +142,16 @@ def partially_nested(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray,
     s2i, s2t, ratio = model.unpack(fit.x)
     tau2 = ratio * s2i
     a, b, _, _ = model.gls(s2i, s2t, tau2)
-    cov = np.linalg.inv(a)
+    try:
+        cov = np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        return NOT_ESTIMABLE
     beta = cov @ b
     se = math.sqrt(cov[1, 1])
     # Welch-Satterthwaite: the IPS mean's variance rests on the ESWs, TAU's on people
     v_ips = 1.0 / float((model.m / (s2i + model.m * tau2)).sum())
     v_tau = s2t / n_tau
-    df = (v_ips + v_tau) ** 2 / (v_ips**2 / (model.n_cl - 1) + v_tau**2 / (n_tau - 1))
+    df = (v_ips + v_tau) ** 2 / (v_ips**2 / (n_esw - 1) + v_tau**2 / (n_tau - 1))
     return _t_result(float(beta[1]), se, df, alpha)
 
 

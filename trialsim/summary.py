@@ -99,6 +99,8 @@ def analysis_summary(reps: pd.DataFrame) -> dict[str, Any]:
         share_with_ci(reps["employment_reject"])
     est = reps["primary_estimate"].dropna()
     truth = float(reps["primary_true"].mean())
+    # paired: each estimate against its own trial's full-data effect
+    error = (reps["primary_estimate"] - reps["primary_true"]).dropna()
     fitted = reps.dropna(subset=["primary_estimate"])
     covered = (fitted["primary_ci_low"] <= truth) & (truth <= fitted["primary_ci_high"])
     emp = reps["employment_estimate"].dropna()
@@ -114,8 +116,8 @@ def analysis_summary(reps: pd.DataFrame) -> dict[str, Any]:
         "estimate": {
             "true_effect": truth,
             "mean": float(est.mean()) if n else None,
-            "bias": float(est.mean() - truth) if n else None,
-            "bias_mc_se": float(est.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+            "bias": float(error.mean()) if n else None,
+            "bias_mc_se": float(error.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
             "empirical_se": float(est.std(ddof=1)) if n > 1 else None,
             "mean_model_se": float(reps["primary_se"].mean()) if n else None,
             "coverage": float(covered.mean()) if n else None,

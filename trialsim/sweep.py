@@ -3,18 +3,23 @@
 At the end of a multirun it reads every job directory of the sweep, whatever launcher
 ran it (basic, joblib, submitit), and writes `sweep_summary.csv` there: one row per job,
 its overrides as columns, its key results, and `status` (ok, failed with its `error`, or
-incomplete when the job left no summary). Every job uses the same seed, so replication
-r of each sweep point draws the same random numbers (common random numbers).
+incomplete when the job left no summary). The table is rewritten after every job as
+well, and `python -m trialsim.sweep DIR` rebuilds it by hand. Every job uses the same
+seed, so replication r of each sweep point draws the same random numbers (common random
+numbers).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 ERROR_FILE = "error.json"
@@ -53,7 +58,14 @@ def job_row(job_dir: Path) -> dict[str, Any]:
         key, _, value = o.partition("=")
         row[key.lstrip("+~")] = value
     summary, error = job_dir / "summary.json", job_dir / ERROR_FILE
-    if summary.exists():
+    design = job_dir / "design.json"
+    if design.exists() and not summary.exists():
+        data = json.loads(design.read_text())
+        row["status"] = "ok"
+        row["design_target_n"] = data.get("target_n")
+        for key, value in (data.get("recommended") or {}).items():
+            row[f"design_{key}"] = value
+    elif summary.exists():
         data = json.loads(summary.read_text())
         row["status"] = "ok"
         row.update({col: _get(data, path) for col, path in KEY_RESULTS.items()})
@@ -68,11 +80,20 @@ def write_sweep_summary(sweep_dir: Path) -> pd.DataFrame:
     jobs = sorted((d for d in sweep_dir.iterdir() if (d / ".hydra" / "overrides.yaml").exists()),
                   key=lambda d: (len(d.name), d.name))
     table = pd.DataFrame([job_row(d) for d in jobs])
-    table.to_csv(sweep_dir / SWEEP_SUMMARY, index=False)
+    tmp = sweep_dir / f".{SWEEP_SUMMARY}.{os.getpid()}.tmp"
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, sweep_dir / SWEEP_SUMMARY)  # atomic: jobs may finish at once
     return table
 
 
 class SweepSummary(Callback):
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        """Keep the table current after every job, so that a sweep whose launcher dies
+        (a killed worker, a cluster time-out) still leaves the finished jobs listed."""
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if config.hydra.mode == RunMode.MULTIRUN and sweep_dir.is_dir():
+            write_sweep_summary(sweep_dir)
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.is_dir():
@@ -83,3 +104,7 @@ class SweepSummary(Callback):
               f"{sweep_dir / SWEEP_SUMMARY}")
         for _, r in failed.iterrows():
             print(f"  job {r['job']} {r['status']}: {r.get('error', '')} [{r['overrides']}]")
+
+
+if __name__ == "__main__":  # rebuild the table by hand: python -m trialsim.sweep DIR
+    print(write_sweep_summary(Path(sys.argv[1])).to_string(index=False))

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from trialsim.evidence import Proportion, Rate
+from trialsim.evidence import MAX_RATE, Proportion, Rate
 from trialsim.params import ModelParams
 
 
@@ -27,8 +27,8 @@ def _draw(value: Any, rng: np.random.Generator) -> Any:
     if isinstance(value, Rate):
         if value.events is None:
             return value
-        return dataclasses.replace(
-            value, value=value.scale * float(rng.gamma(value.events + 0.5)) / value.exposure)
+        per_unit = min(float(rng.gamma(value.events + 0.5)) / value.exposure, MAX_RATE)
+        return dataclasses.replace(value, value=value.scale * per_unit)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {f.name: _draw(getattr(value, f.name), rng) for f in dataclasses.fields(value)}
         return dataclasses.replace(value, **changes)
