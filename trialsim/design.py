@@ -38,8 +38,7 @@ UNCONSTRAINED_MONTHS = 1200
 
 
 def _with(cfg: DictConfig, **changes: Any) -> DictConfig:
-    out = OmegaConf.to_container(cfg, resolve=False)
-    out = OmegaConf.create(out)
+    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
     for key, value in changes.items():
         OmegaConf.update(out, key.replace("__", "."), value, merge=False)
     return out

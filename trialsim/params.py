@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 from omegaconf import DictConfig
 from scipy.special import ndtr, ndtri
@@ -126,7 +127,7 @@ class Screening:
 @dataclass(frozen=True)
 class YearsOutOfWork:
     """Split log-normal through the three quartiles (one log-scale spread below the
-    median, another above), truncated below at the eligibility minimum."""
+    median, another above), truncated to [eligibility minimum, a working life]."""
 
     mu: float
     sigma_below: float
@@ -140,12 +141,13 @@ class YearsOutOfWork:
         z = math.log(years) - self.mu
         return float(ndtr(z / (self.sigma_below if z < 0 else self.sigma_above)))
 
-    @property
+    # cached: draw() runs once per randomised participant, the bounds never change
+    @cached_property
     def floor(self) -> float:
         """Probability mass below the minimum, cut away by the truncation."""
         return self.cdf(self.minimum)
 
-    @property
+    @cached_property
     def ceiling(self) -> float:
         return self.cdf(self.maximum)
 
