@@ -13,11 +13,11 @@ from omegaconf import DictConfig
 
 from trialsim.app import run, validate
 from trialsim.cli import fail, preflight
-from trialsim.config import register_configs
-from trialsim.design import design_table, run_design
 from trialsim.errors import ConfigError
-from trialsim.report import result_table
-from trialsim.sweep import ERROR_FILE
+from trialsim.experiments.design import design_table, run_design
+from trialsim.experiments.sweep import ERROR_FILE
+from trialsim.inputs.schema import register_configs
+from trialsim.reporting.terminal import result_table
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 register_configs()

@@ -19,9 +19,9 @@ from hydra import compose, initialize_config_dir
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from trialsim.config import register_configs  # noqa: E402
-from trialsim.params import build_params  # noqa: E402
-from trialsim.runner import run_replications  # noqa: E402
+from trialsim.experiments.runner import run_replications  # noqa: E402
+from trialsim.inputs.params import build_params  # noqa: E402
+from trialsim.inputs.schema import register_configs  # noqa: E402
 
 
 def per_replication_ms(overrides: list[str], reps: int) -> tuple[float, float]:

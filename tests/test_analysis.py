@@ -12,9 +12,9 @@ from conftest import make_cfg, z_share
 from scipy import stats
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 
-from trialsim.analysis import _PartiallyNested, ancova, partially_nested, two_proportions
-from trialsim.params import build_params
-from trialsim.runner import run_replications
+from trialsim.analysis.estimators import _PartiallyNested, ancova, partially_nested, two_proportions
+from trialsim.experiments.runner import run_replications
+from trialsim.inputs.params import build_params
 
 # --- the estimators against statsmodels ----------------------------------------------
 

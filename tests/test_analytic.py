@@ -13,8 +13,8 @@ import pytest
 from conftest import make_cfg, z_share
 from scipy import stats
 
-from trialsim.params import build_params
-from trialsim.runner import run_replications
+from trialsim.experiments.runner import run_replications
+from trialsim.inputs.params import build_params
 
 LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import make_cfg
 
 from trialsim.app import run
-from trialsim.design import run_design, smallest
+from trialsim.experiments.design import run_design, smallest
 
 FAST_OPENING = ("sites.pain_services.opening.interval_months=0.25", "outcome.esw_icc=0")
 

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 from conftest import make_cfg
 
-from trialsim.outcomes import rtw_self_efficacy
-from trialsim.params import build_params
+from trialsim.inputs.params import build_params
+from trialsim.model.outcomes import rtw_self_efficacy
 
 MONTHS = (3.0, 6.0, 12.0)
 

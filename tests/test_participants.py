@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from conftest import make_cfg, z_share
 
-from trialsim.params import build_params
+from trialsim.inputs.params import build_params
 
 
 def test_years_out_of_work_match_table_4_quartiles():

@@ -10,11 +10,11 @@ from conftest import make_cfg, z_share
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trialsim.employment import employment_path
-from trialsim.model import simulate_replication
-from trialsim.params import build_params
-from trialsim.records import IPS
-from trialsim.runner import run_replications
+from trialsim.experiments.runner import run_replications
+from trialsim.inputs.params import build_params
+from trialsim.model.employment import employment_path
+from trialsim.model.records import IPS
+from trialsim.model.trial import simulate_replication
 
 SMALL = ("scenario=pain_services", "sites.pain_services.count=6", "trial.target_n=120")
 

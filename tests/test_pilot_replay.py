@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import make_cfg
 
-from trialsim.params import build_params
-from trialsim.runner import run_replications
+from trialsim.experiments.runner import run_replications
+from trialsim.inputs.params import build_params
 
 R = 1000
 PILOT = {  # Table 3

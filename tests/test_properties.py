@@ -7,10 +7,10 @@ from conftest import make_cfg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trialsim.model import simulate_replication
-from trialsim.params import build_params
-from trialsim.randomisation import PilotCapacity, StratifiedBlocks
-from trialsim.records import IPS, STAGES, TAU
+from trialsim.inputs.params import build_params
+from trialsim.model.randomisation import PilotCapacity, StratifiedBlocks
+from trialsim.model.records import IPS, STAGES, TAU
+from trialsim.model.trial import simulate_replication
 
 even_sizes = st.lists(st.sampled_from([2, 4, 6, 8, 10]), min_size=1, max_size=3)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from conftest import make_cfg
 
 from trialsim.app import run
-from trialsim.params import build_params
-from trialsim.sites import build_sites
-from trialsim.streams import Streams
+from trialsim.inputs.params import build_params
+from trialsim.model.sites import build_sites
+from trialsim.model.streams import Streams
 
 SMALL = ("scenario=mixed", "replications=12", "output.charts=false",
          "output.participants_csv=true")

@@ -6,8 +6,8 @@ import numpy as np
 from conftest import make_cfg
 
 from trialsim.app import run
-from trialsim.params import build_params
-from trialsim.uncertainty import sample_params
+from trialsim.inputs.params import build_params
+from trialsim.inputs.uncertainty import sample_params
 from trialsim.units import DAYS_PER_MONTH
 
 

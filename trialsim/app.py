@@ -12,12 +12,12 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from trialsim.design import DesignSearch
 from trialsim.errors import ConfigError
-from trialsim.outputs import write_outputs
-from trialsim.params import build_params, build_run_settings
-from trialsim.runner import run_replications
-from trialsim.summary import assurance_summary, summarise
+from trialsim.experiments.design import DesignSearch
+from trialsim.experiments.runner import run_replications
+from trialsim.inputs.params import build_params, build_run_settings
+from trialsim.reporting.outputs import write_outputs
+from trialsim.reporting.summary import assurance_summary, summarise
 
 MODES = ("run", "design")
 

@@ -1,7 +1,7 @@
 """IPS delivery and TAU as SimPy processes: ESW caseload places (FIFO per locality),
 the joint ESW + pain OT appointment, and TAU's booklet appointment with the study
 coordinator. A few events per participant; employment is computed in bulk per person
-(`trialsim.employment`). Time in days."""
+(`trialsim.model.employment`). Time in days."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import numpy as np
 import simpy
 from scipy.special import expit
 
-from trialsim.employment import employment_path
-from trialsim.params import PRIMARY_CARE, ModelParams
-from trialsim.records import IPS, Participant
-from trialsim.streams import Streams
+from trialsim.inputs.params import PRIMARY_CARE, ModelParams
+from trialsim.model.employment import employment_path
+from trialsim.model.records import IPS, Participant
+from trialsim.model.streams import Streams
 from trialsim.units import months_to_days
 
 

@@ -4,7 +4,7 @@ At the end of a multirun it reads every job directory of the sweep, whatever lau
 ran it (basic, joblib, submitit), and writes `sweep_summary.csv` there: one row per job,
 its overrides as columns, its key results, and `status` (ok, failed with its `error`, or
 incomplete when the job left no summary). The table is rewritten after every job as
-well, and `python -m trialsim.sweep DIR` rebuilds it by hand. Every job uses the same
+well, and `python -m trialsim.experiments.sweep DIR` rebuilds it by hand. Every job uses the same
 seed, so replication r of each sweep point draws the same random numbers (common random
 numbers).
 """
@@ -106,5 +106,5 @@ class SweepSummary(Callback):
             print(f"  job {r['job']} {r['status']}: {r.get('error', '')} [{r['overrides']}]")
 
 
-if __name__ == "__main__":  # rebuild the table by hand: python -m trialsim.sweep DIR
+if __name__ == "__main__":  # rebuild the table by hand: python -m trialsim.experiments.sweep DIR
     print(write_sweep_summary(Path(sys.argv[1])).to_string(index=False))

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trialsim.pathway_params import FollowUp
-from trialsim.records import IPS, Participant
+from trialsim.inputs.pathway_params import FollowUp
+from trialsim.model.records import IPS, Participant
 from trialsim.units import months_to_days
 
 

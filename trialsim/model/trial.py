@@ -7,15 +7,15 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from trialsim.delivery import Delivery
-from trialsim.followup import Waves, follow_up
-from trialsim.outcomes import rtw_self_efficacy
-from trialsim.params import ModelParams
-from trialsim.records import IPS, FunnelEvent, Participant
-from trialsim.recruitment import Recruitment
-from trialsim.sites import Site
-from trialsim.streams import Streams
-from trialsim.uncertainty import sample_params
+from trialsim.inputs.params import ModelParams
+from trialsim.inputs.uncertainty import sample_params
+from trialsim.model.delivery import Delivery
+from trialsim.model.followup import Waves, follow_up
+from trialsim.model.outcomes import rtw_self_efficacy
+from trialsim.model.records import IPS, FunnelEvent, Participant
+from trialsim.model.recruitment import Recruitment
+from trialsim.model.sites import Site
+from trialsim.model.streams import Streams
 
 
 @dataclass(frozen=True)

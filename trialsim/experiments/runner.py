@@ -13,14 +13,14 @@ import pandas as pd
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from trialsim.metrics import (
+from trialsim.inputs.params import ModelParams
+from trialsim.model.trial import simulate_replication
+from trialsim.reporting.tables import (
     curve_months,
     participant_rows,
     recruitment_curve,
     replication_row,
 )
-from trialsim.model import simulate_replication
-from trialsim.params import ModelParams
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from trialsim.charts import recruitment_fan_chart
-from trialsim.runner import RunResult
+from trialsim.experiments.runner import RunResult
+from trialsim.reporting.charts import recruitment_fan_chart
 
 SUMMARY = "summary.json"
 

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from trialsim.records import IPS, TAU
+from trialsim.model.records import IPS, TAU
 
 
 class Allocator(Protocol):

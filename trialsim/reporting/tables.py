@@ -7,11 +7,11 @@ from dataclasses import fields
 
 import numpy as np
 
-from trialsim.analysis import TestResult, ancova, partially_nested, two_proportions
-from trialsim.delivery import caseload_peak
-from trialsim.model import ReplicationResult
-from trialsim.params import SETTINGS, ModelParams
-from trialsim.records import ARMS, IPS, STAGES, Participant
+from trialsim.analysis.estimators import TestResult, ancova, partially_nested, two_proportions
+from trialsim.inputs.params import SETTINGS, ModelParams
+from trialsim.model.delivery import caseload_peak
+from trialsim.model.records import ARMS, IPS, STAGES, Participant
+from trialsim.model.trial import ReplicationResult
 from trialsim.units import DAYS_PER_MONTH
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trialsim.pathway_params import Employment
+from trialsim.inputs.pathway_params import Employment
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,10 @@ from functools import cached_property
 from omegaconf import DictConfig
 from scipy.special import ndtr, ndtri
 
-from trialsim.checks import Z75, number
 from trialsim.errors import ConfigError
-from trialsim.evidence import Proportion, Rate, parse_proportion, parse_rate
-from trialsim.pathway_params import (
+from trialsim.inputs.checks import Z75, number
+from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
+from trialsim.inputs.pathway_params import (
     Analysis,
     Delivery,
     Employment,

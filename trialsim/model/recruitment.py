@@ -13,15 +13,15 @@ from collections.abc import Callable
 import numpy as np
 import simpy
 
-from trialsim.params import (
+from trialsim.inputs.params import (
     HandSearchChannel,
     MailshotChannel,
     ModelParams,
     PoissonChannel,
     Stages,
 )
-from trialsim.randomisation import make_allocator
-from trialsim.records import (
+from trialsim.model.randomisation import make_allocator
+from trialsim.model.records import (
     APPROACHED,
     CONSENTED,
     CONTACTED,
@@ -31,8 +31,8 @@ from trialsim.records import (
     FunnelEvent,
     Participant,
 )
-from trialsim.sites import Site, build_sites
-from trialsim.streams import Streams
+from trialsim.model.sites import Site, build_sites
+from trialsim.model.streams import Streams
 from trialsim.units import DAYS_PER_MONTH
 
 

@@ -3,7 +3,7 @@
 The values (and the table each default comes from) live in `conf/config.yaml` and
 the scenario YAMLs; this schema only fixes names and types, so that a misspelt key or
 a word where a number belongs is caught by Hydra before the model runs. Range checks
-(a proportion above 1, a negative rate) are done in `trialsim.params`, which turns this
+(a proportion above 1, a negative rate) are done in `trialsim.inputs.params`, which turns this
 config into the frozen parameters the model reads.
 
 Proportions and rates are typed `Any` on purpose: each may be written either as a

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 from omegaconf import DictConfig
 
-from trialsim.checks import number
 from trialsim.errors import ConfigError
-from trialsim.evidence import Proportion, Rate, parse_proportion, parse_rate
+from trialsim.inputs.checks import number
+from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.units import CALENDAR_PER_WORKING_DAY, months_to_days, per_month_to_per_day
 
 WORKING_HOURS_PER_DAY = 7.5

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trialsim.metrics import wave_label
-from trialsim.params import ModelParams, RunSettings
-from trialsim.records import ARMS, STAGES
-from trialsim.runner import RunResult
+from trialsim.experiments.runner import RunResult
+from trialsim.inputs.params import ModelParams, RunSettings
+from trialsim.model.records import ARMS, STAGES
+from trialsim.reporting.tables import wave_label
 from trialsim.units import DAYS_PER_MONTH
 
 QUANTILES = {"p10": 0.1, "p50": 0.5, "p90": 0.9}

@@ -25,12 +25,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from scipy.special import ndtri
 
-from trialsim.checks import number
 from trialsim.errors import ConfigError
-from trialsim.outputs import write_json_atomic
-from trialsim.params import build_params, build_run_settings
-from trialsim.runner import run_replications
-from trialsim.summary import share
+from trialsim.experiments.runner import run_replications
+from trialsim.inputs.checks import number
+from trialsim.inputs.params import build_params, build_run_settings
+from trialsim.reporting.outputs import write_json_atomic
+from trialsim.reporting.summary import share
 
 SITE_KINDS = ("gp_practices", "pain_services")
 WAIT_STATISTICS = ("mean", "p90")

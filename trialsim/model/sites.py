@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from trialsim.params import Channel, ModelParams, SiteType
-from trialsim.streams import Streams
+from trialsim.inputs.params import Channel, ModelParams, SiteType
+from trialsim.model.streams import Streams
 
 
 @dataclass(frozen=True, slots=True)

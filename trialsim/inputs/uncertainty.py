@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from trialsim.evidence import MAX_RATE, Proportion, Rate
-from trialsim.params import ModelParams
+from trialsim.inputs.evidence import MAX_RATE, Proportion, Rate
+from trialsim.inputs.params import ModelParams
 
 
 def _draw(value: Any, rng: np.random.Generator) -> Any:

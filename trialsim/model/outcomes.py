@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trialsim.pathway_params import Outcome
+from trialsim.inputs.pathway_params import Outcome
 
 
 def rtw_self_efficacy(ips: np.ndarray, esw: np.ndarray, working: np.ndarray,

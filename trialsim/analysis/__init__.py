@@ -1,0 +1,1 @@
+"""How a simulated trial is analysed: the estimators the real trial would run."""

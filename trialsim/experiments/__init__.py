@@ -1,0 +1,1 @@
+"""Many trials: replications in sequence or parallel, the design search, sweeps."""

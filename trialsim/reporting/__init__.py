@@ -1,0 +1,1 @@
+"""From replications to answers: tidy tables, summary.json, charts, the terminal table."""
