@@ -232,6 +232,10 @@ def replay(params: ModelParams, replications: int, seed: int, n_jobs: int = 1) -
     return rows
 
 
+def _num(x: float) -> str:
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:.2f}"
+
+
 def markdown(rows: Sequence[Row], replications: int, seed: int) -> str:
     head = [f"Pilot replay: `scenario=pilot`, {replications} replications, seed {seed}. "
             "Interval: 5th-95th percentiles of the simulated count.", "",
@@ -241,7 +245,8 @@ def markdown(rows: Sequence[Row], replications: int, seed: int) -> str:
     for r in rows:
         status = r.status if not r.reason else f"{r.status}: {r.reason}"
         body.append(f"| {r.source} | {r.quantity} | {r.observed:g} | {r.mean:.2f} | "
-                    f"[{r.low:g}, {r.high:g}] | {'yes' if r.inside else 'NO'} | {status} |")
+                    f"[{_num(r.low)}, {_num(r.high)}] | {'yes' if r.inside else 'NO'} | "
+                    f"{status} |")
     return "\n".join(head + body) + "\n"
 
 
