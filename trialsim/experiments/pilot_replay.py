@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from trialsim.inputs.params import PAIN_SERVICE, PRIMARY_CARE, ModelParams
 from trialsim.model.records import IPS, RANDOMISED, STAGES, TAU
+from trialsim.model.streams import Streams
 from trialsim.model.trial import ReplicationResult, simulate_replication
 from trialsim.units import months_to_days
 
@@ -202,7 +203,6 @@ def _pathway_counts(result: ReplicationResult) -> dict[str, float]:
 
 
 def _one(params: ModelParams, seed: int, rep: int) -> dict[str, float]:
-    from trialsim.model.streams import Streams
     result = simulate_replication(params, seed, rep)
     return replication_counts(result, params, Streams(seed, rep)["pilot_replay/missing_years"])
 
