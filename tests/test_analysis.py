@@ -91,7 +91,7 @@ CLEAN = (  # identical sites open at once, no attrition, outcome far from the 0-
     "follow_up.returns.tau.first=1.0", "follow_up.returns.tau.after_return=1.0",
     "follow_up.work_return_ratio=1.0", "employment.withdraw_on_job.ips=0.0",
     "outcome.work_effect=0.0", "outcome.control.means=[5,5,5,5]",
-    "outcome.control.sds=[1.5,1.5,1.5,1.5]",
+    "outcome.control.sds=[1.5,1.5,1.5,1.5]", "outcome.ips_sds=null",
 )
 R = 800
 MORE_WORK = ("employment.ips_job_entry_per_month=0.15", "employment.ready.primary_care=0.6",

@@ -85,6 +85,7 @@ class HandSearchChannel:
     nurse_days_per_practice: float
     nurses: int
     nurse_day_budget: float
+    start_day: float = 0.0  # the nurse starts at a practice no earlier than this
 
     @property
     def calendar_days_per_nurse_day(self) -> float:
@@ -234,6 +235,8 @@ def _hand_search(key: str, c: DictConfig) -> HandSearchChannel:
                                      c.nurse_days_per_practice, lo=0),
         nurses=number(f"{key}.nurses", c.nurses, lo=1, integer=True),
         nurse_day_budget=number(f"{key}.nurse_day_budget", c.nurse_day_budget, lo=0),
+        start_day=0.0 if c.start_month is None else months_to_days(
+            number(f"{key}.start_month", c.start_month, lo=0)),
     )
 
 

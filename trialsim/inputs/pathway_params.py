@@ -76,12 +76,18 @@ class Outcome:
     control_months: tuple[float, ...]
     control_means: tuple[float, ...]
     control_sds: tuple[float, ...]
+    ips_sds: tuple[float, ...]  # at control_months; the first equals control_sds[0] (one baseline)
 
     def control_at(self, months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Control-arm mean and SD at each month, linear between the table's waves."""
         m = np.asarray(months, dtype=float)
         return (np.interp(m, self.control_months, self.control_means),
                 np.interp(m, self.control_months, self.control_sds))
+
+    def ips_sd_at(self, months: np.ndarray) -> np.ndarray:
+        """IPS-arm SD at each month, linear between the table's waves (Table 10 reports
+        larger SDs under IPS than under TAU at 12 months)."""
+        return np.interp(np.asarray(months, dtype=float), self.control_months, self.ips_sds)
 
 
 ANALYSIS_METHODS = ("auto", "ancova", "partially_nested")
@@ -211,6 +217,15 @@ def build_outcome(c: DictConfig) -> Outcome:
     for i, (m, s) in enumerate(zip(means, sds, strict=True)):
         number(f"{k}.control.means[{i}]", m, lo=0, hi=10)
         number(f"{k}.control.sds[{i}]", s, lo=0, lo_open=True)
+    ips_sds = sds if c.ips_sds is None else list(c.ips_sds)
+    if len(ips_sds) != len(months):
+        raise ConfigError(f"{k}.ips_sds", ips_sds,
+                          f"null or {len(months)} SDs, one at each of outcome.control.months")
+    for i, s in enumerate(ips_sds):
+        number(f"{k}.ips_sds[{i}]", s, lo=0, lo_open=True)
+    if ips_sds[0] != sds[0]:
+        raise ConfigError(f"{k}.ips_sds[0]", ips_sds[0],
+                          f"the control's baseline SD {sds[0]:g} (randomised arms share one)")
     return Outcome(
         effect_m12=number(f"{k}.effect_m12", c.effect_m12, lo=-10, hi=10),
         work_effect=number(f"{k}.work_effect", c.work_effect, lo=-10, hi=10),
@@ -220,4 +235,5 @@ def build_outcome(c: DictConfig) -> Outcome:
         control_months=tuple(float(m) for m in months),
         control_means=tuple(float(m) for m in means),
         control_sds=tuple(float(s) for s in sds),
+        ips_sds=tuple(float(s) for s in ips_sds),
     )

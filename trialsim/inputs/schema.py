@@ -61,6 +61,7 @@ class HandSearchConfig(ScreeningStagesConfig):
     nurse_days_per_practice: float = MISSING
     nurses: int = MISSING
     nurse_day_budget: float = MISSING
+    start_month: Optional[float] = None  # the nurse starts no earlier than this; None: on opening
 
 
 @dataclass
@@ -232,6 +233,7 @@ class OutcomeConfig:
     within_person_corr: float = MISSING
     esw_icc: float = MISSING
     control: ControlTrajectoryConfig = field(default_factory=ControlTrajectoryConfig)
+    ips_sds: Optional[list[float]] = None  # IPS arm's SDs at control.months; None: the control's
 
 
 @dataclass

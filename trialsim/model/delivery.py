@@ -109,8 +109,10 @@ class Delivery:
         person.first_appointment_day = env.now
         person.esw = team.assign()
         person.disengaged, person.ready_at_assessment = disengaged, ready
-        if not disengaged:
-            env.process(self._joint_appointment(person))
+        # everyone seen by an ESW has the joint ESW + OT appointment, even if they later
+        # disengage: "all 22 IPS participants attended an appointment held jointly with
+        # the pain specialist ... and their ESW early after recruitment" (WP4 "IPS Arm")
+        env.process(self._joint_appointment(person))
         # time-unlimited support with no job runs to the end of follow-up
         end = path.support_end if math.isfinite(path.support_end) else (
             person.randomised_day + self.horizon_days)

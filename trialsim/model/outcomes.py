@@ -1,11 +1,13 @@
 """Return-to-work self-efficacy (0-10) at baseline and each wave, drawn after the run.
 
 The control arm follows Table 10's TAU trajectory; IPS adds the planner's effect,
-growing linearly to `effect_m12` at 12 months. Waves share a person effect (correlation
-`within_person_corr`); IPS follow-ups share an ESW effect (`esw_icc` of the variance);
-being in work adds `work_effect`, centred within arm and wave so that the arm means
-(and so the true effect) stay as set, while non-return of those in work still biases
-complete cases. Values are clipped to 0-10."""
+growing linearly to `effect_m12` at 12 months, with its own SDs (Table 10's IPS SDs
+are larger than TAU's at 12 months), so `effect_m12` is the true difference in arm
+means. Waves share a person effect (correlation `within_person_corr`); IPS follow-ups
+share an ESW effect (`esw_icc` of the variance); being in work adds `work_effect`,
+centred within arm and wave so that the arm means (and so the true effect) stay as set,
+while non-return of those in work still biases complete cases. Values are clipped to
+0-10."""
 
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ def rtw_self_efficacy(ips: np.ndarray, esw: np.ndarray, working: np.ndarray,
     seen = ips & (esw >= 0)
     if icc > 0 and seen.any():
         z[seen, 1:] = np.sqrt(1 - icc) * z[seen, 1:] + np.sqrt(icc) * u[esw[seen]][:, None]
-    y = mean[None, :] + sd[None, :] * z + np.where(ips[:, None], effect[None, :], 0.0)
+    sd_arm = np.where(ips[:, None], o.ips_sd_at(t)[None, :], sd[None, :])
+    y = mean[None, :] + sd_arm * z + np.where(ips[:, None], effect[None, :], 0.0)
     if o.work_effect and n:
         w = working.astype(float)
         for arm in (ips, ~ips):

@@ -147,9 +147,10 @@ class Recruitment:
                                               capacity=max(ch.nurse_day_budget, 1e-9))
 
     def _hand_search(self, site: Site, ch: HandSearchChannel):
-        if site.open_day >= site.close_day:
+        start = max(site.open_day, ch.start_day)
+        if start >= site.close_day:
             return
-        yield self.env.timeout(site.open_day)
+        yield self.env.timeout(start)
         with self.nurses.request() as req:
             yield req
             days = min(ch.nurse_days_per_practice, self.nurse_days.level)
