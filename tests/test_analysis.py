@@ -12,7 +12,9 @@ from conftest import make_cfg, z_share
 from scipy import stats
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 
-from trialsim.analysis.estimators import _PartiallyNested, ancova, partially_nested, two_proportions
+from trialsim.analysis.estimators import ancova, partially_nested, two_proportions
+from trialsim.analysis.partially_nested import PartiallyNestedModel
+from trialsim.errors import ConfigError
 from trialsim.experiments.runner import run_replications
 from trialsim.inputs.params import build_params
 
@@ -42,7 +44,8 @@ def test_ancova_matches_statsmodels_ols():
 @pytest.mark.parametrize("seed", [1, 2, 4, 5])
 def test_partially_nested_reml_matches_statsmodels_mixedlm(seed):
     y, arm, base, esw = clustered_data(seed)
-    r = partially_nested(y, arm, base, esw, 0.05, equal_variances=True)
+    r = partially_nested(y, arm, base, esw, 0.05, equal_variances=True,
+                         small_sample="satterthwaite")
     groups = np.where(arm, esw, 1000 + np.arange(len(arm)))
     x = np.column_stack([np.ones(len(y)), arm.astype(float), base])
     fit = sm.MixedLM(y, x, groups=groups, exog_re=arm.astype(float)[:, None]).fit(reml=True)
@@ -51,19 +54,33 @@ def test_partially_nested_reml_matches_statsmodels_mixedlm(seed):
     assert r.se == pytest.approx(fit.bse[1], rel=1e-3)
 
 
-def test_closed_form_gls_equals_dense_matrix_algebra():
+def dense_v(arm, esw, s2i, s2t, tau2):
+    same = (esw[:, None] == esw[None, :]) & arm[:, None] & arm[None, :]
+    return np.diag(np.where(arm, s2i, s2t)) + tau2 * same
+
+
+def test_closed_form_reml_algebra_equals_dense_matrix_algebra():
+    """GLS terms, the REML gradient and the expected information against n x n algebra."""
     y, arm, base, esw = clustered_data(4, n_esw=5, m=6, n_tau=30)
     x = np.column_stack([np.ones(len(y)), arm.astype(float), base])
-    s2i, s2t, tau2 = 3.0, 5.0, 0.8
-    a, b, yvy, logdet = _PartiallyNested(y, x, arm, esw).gls(s2i, s2t, tau2)
-    v = np.diag(np.where(arm, s2i, s2t))
-    same = (esw[:, None] == esw[None, :]) & arm[:, None] & arm[None, :]
-    v = v + tau2 * same
+    phi = (3.0, 5.0, 0.8)
+    model = PartiallyNestedModel(y, x, arm, esw)
+    vi_op = model.vinv(*phi)
+    v = dense_v(arm, esw, *phi)
     vi = np.linalg.inv(v)
-    assert a == pytest.approx(x.T @ vi @ x)
-    assert b == pytest.approx(x.T @ vi @ y)
-    assert yvy == pytest.approx(y @ vi @ y)
-    assert logdet == pytest.approx(np.linalg.slogdet(v)[1])
+    assert model.xmx(vi_op) == pytest.approx(x.T @ vi @ x)
+    assert model.xmy(vi_op) == pytest.approx(x.T @ vi @ y)
+    assert model.logdet_v(*phi) == pytest.approx(np.linalg.slogdet(v)[1])
+    c = np.linalg.inv(x.T @ vi @ x)
+    p = vi - vi @ x @ c @ x.T @ vi
+    dvs = [np.diag(arm.astype(float)), np.diag((~arm).astype(float)), dense_v(arm, esw, 0, 0, 1)]
+    _, grad = model.criterion(phi, gradient=True)
+    assert grad == pytest.approx([np.trace(p @ d) - y @ p @ d @ p @ y for d in dvs], rel=1e-8)
+    info = np.array([[0.5 * np.trace(p @ a @ p @ b) for b in dvs] for a in dvs])
+    g = np.array([(c @ x.T @ vi @ d @ vi @ x @ c)[1, 1] for d in dvs])
+    _, c2, df, _ = model.inference(phi, list(model.dv))
+    assert c2[1, 1] == pytest.approx(c[1, 1])
+    assert df == pytest.approx(2 * c[1, 1] ** 2 / (g @ np.linalg.inv(info) @ g), rel=1e-8)
 
 
 def test_two_proportions_matches_statsmodels_z_test():
@@ -108,7 +125,7 @@ def assert_share(flags, p):
 
 def test_ancova_power_matches_t_test_power_with_adjusted_effect_size():
     rows = runs("outcome.esw_icc=0.0", "outcome.effect_m12=0.5",
-                "outcome.within_person_corr=0.5")
+                "outcome.within_person_corr=0.5", "analysis.method=ancova")
     n_ips, n_tau = rows["primary_n_ips"].mean(), rows["primary_n_tau"].mean()
     d = 0.5 / (1.5 * math.sqrt(1 - 0.5**2))
     power = TTestIndPower().power(effect_size=d, nobs1=n_ips, ratio=n_tau / n_ips, alpha=0.05)
@@ -135,11 +152,40 @@ def test_partially_nested_power_matches_moerbeek_wong_variance():
     assert_share(rows["primary_reject"], power)
 
 
-@pytest.mark.parametrize(("icc", "esws"), [(0.0, 4), (0.1, 8)])
-def test_no_effect_rejects_at_alpha(icc, esws):
+@pytest.mark.parametrize(("icc", "esws"), [(0.0, 4), (0.2, 4)])
+def test_no_effect_rejects_at_most_alpha_with_four_esws(icc, esws):
+    """The fast seeded subset of scripts/validate_analysis.py on full simulated trials:
+    never liberal beyond 3 MC SE; at ICC 0.2 within 3 MC SE of alpha. (At ICC 0 with
+    4 ESWs the pre-specified analysis is knowingly conservative, about 0.03.)"""
     rows = runs(f"outcome.esw_icc={icc}", "outcome.effect_m12=0.0",
-                f"delivery.esw.per_locality={esws}", reps=1000, seed=41)
+                f"delivery.esw.per_locality={esws}", reps=400, seed=41)
+    ok = rows[rows["primary_estimable"] == 1]
+    assert len(ok) >= 390
+    z = z_share(int((ok["primary_p"] < 0.05).sum()), len(ok), 0.05)
+    assert z <= 3 if icc == 0 else abs(z) <= 3
+
+
+def test_ancova_rejects_at_alpha_with_no_esw_clustering():
+    rows = runs("outcome.esw_icc=0.0", "outcome.effect_m12=0.0", "analysis.method=ancova",
+                reps=400, seed=43)
     assert_share(rows["primary_p"] < 0.05, 0.05)
+
+
+def test_method_is_never_chosen_from_the_truth():
+    with pytest.raises(ConfigError, match="analysis.method='auto'.*partially_nested, ancova"):
+        build_params(make_cfg("analysis.method=auto"))
+    with pytest.raises(ConfigError, match="analysis.primary"):
+        build_params(make_cfg("analysis.primary=quality_of_life"))
+    a = build_params(make_cfg("outcome.esw_icc=0.0")).analysis
+    assert a.method == "partially_nested" and a.primary == "rtw_se"
+
+
+def test_employment_primary_swaps_primary_and_secondary_columns():
+    rtw = runs(reps=20, seed=5)
+    emp = runs("analysis.primary=employment", reps=20, seed=5)
+    for a, b in (("primary", "secondary"), ("secondary", "primary")):
+        assert np.array_equal(rtw[f"{a}_estimate"].to_numpy(), emp[f"{b}_estimate"].to_numpy(),
+                              equal_nan=True)
 
 
 def test_employment_power_matches_normal_power_with_arcsine_effect_size():
@@ -149,23 +195,24 @@ def test_employment_power_matches_normal_power_with_arcsine_effect_size():
     n1, n0 = rows["ips"].mean(), rows["tau"].mean()
     power = NormalIndPower().power(effect_size=h, nobs1=n1, ratio=n0 / n1, alpha=0.05)
     assert 0.3 < power < 0.95
-    assert_share(rows["employment_reject"], power)
+    assert_share(rows["secondary_reject"], power)
 
 
 def test_job_linked_non_return_biases_complete_cases_and_linkage_removes_it():
     """Workers return less: the employment rate of returners is too low in both arms,
     more so in IPS with more workers (the difference shrinks); workers score higher on
     RTW self-efficacy, so losing more of them from IPS lowers its complete-case mean."""
-    common = (*MORE_WORK, "outcome.esw_icc=0.0", "outcome.work_effect=2.0",
+    common = (*MORE_WORK, "outcome.esw_icc=0.0", "analysis.method=ancova",
+              "outcome.work_effect=2.0",
               "follow_up.returns.ips.first=0.9", "follow_up.returns.tau.first=0.9",
               "follow_up.returns.ips.after_return=0.9",
               "follow_up.returns.tau.after_return=0.9")
     biased = runs(*common, "follow_up.work_return_ratio=0.3", reps=400)
     linked = runs(*common, "follow_up.work_return_ratio=0.3", "follow_up.linkage=true",
                   reps=400)
-    for rows, column, truth in ((biased, "employment_estimate", "employment_true"),
+    for rows, column, truth in ((biased, "secondary_estimate", "secondary_true"),
                                 (biased, "primary_estimate", "primary_true")):
         diff = rows[column] - rows[truth]
         assert diff.mean() < -4 * diff.std(ddof=1) / math.sqrt(len(diff)), column
-    diff = linked["employment_estimate"] - linked["employment_true"]
+    diff = linked["secondary_estimate"] - linked["secondary_true"]
     assert abs(diff.mean()) <= 4 * diff.std(ddof=1) / math.sqrt(len(diff))

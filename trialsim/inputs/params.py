@@ -362,7 +362,7 @@ def build_params(cfg: DictConfig) -> ModelParams:
         employment=build_employment(cfg.employment),
         follow_up=build_follow_up(cfg.follow_up),
         outcome=outcome,
-        analysis=build_analysis(cfg.analysis, outcome),
+        analysis=build_analysis(cfg.analysis),
         uncertainty=build_uncertainty(cfg.uncertainty),
     )
 

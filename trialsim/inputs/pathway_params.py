@@ -90,7 +90,10 @@ class Outcome:
         return np.interp(np.asarray(months, dtype=float), self.control_months, self.ips_sds)
 
 
-ANALYSIS_METHODS = ("auto", "ancova", "partially_nested")
+ANALYSIS_METHODS = ("partially_nested", "ancova")
+PRIMARY_OUTCOMES = ("rtw_se", "employment")
+ESW_VARIANCES = ("unbounded", "nonnegative")
+SMALL_SAMPLE = ("kenward_roger", "satterthwaite")
 UNCERTAINTY_MODES = ("none", "pilot")
 
 
@@ -110,16 +113,28 @@ def build_uncertainty(c: DictConfig) -> Uncertainty | None:
 
 @dataclass(frozen=True)
 class Analysis:
+    """The trial's pre-specified analysis: never chosen from the simulated truth."""
+
     alpha: float
-    clustered: bool  # the partially nested model rather than ANCOVA
+    method: str  # partially_nested | ancova (RTW-SE)
+    primary: str  # rtw_se | employment
+    esw_variance: str  # unbounded | nonnegative (partially nested ESW variance)
+    small_sample: str  # kenward_roger | satterthwaite
 
 
-def build_analysis(c: DictConfig, outcome: Outcome) -> Analysis:
-    if c.method not in ANALYSIS_METHODS:
-        raise ConfigError("analysis.method", c.method, f"one of {', '.join(ANALYSIS_METHODS)}")
-    clustered = c.method == "partially_nested" or (c.method == "auto" and outcome.esw_icc > 0)
-    return Analysis(alpha=number("analysis.alpha", c.alpha, lo=0, hi=1, lo_open=True,
-                                 hi_open=True), clustered=clustered)
+def _choice(key: str, value, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(key, value, f"one of {', '.join(allowed)}")
+    return str(value)
+
+
+def build_analysis(c: DictConfig) -> Analysis:
+    return Analysis(
+        alpha=number("analysis.alpha", c.alpha, lo=0, hi=1, lo_open=True, hi_open=True),
+        method=_choice("analysis.method", c.method, ANALYSIS_METHODS),
+        primary=_choice("analysis.primary", c.primary, PRIMARY_OUTCOMES),
+        esw_variance=_choice("analysis.esw_variance", c.esw_variance, ESW_VARIANCES),
+        small_sample=_choice("analysis.small_sample", c.small_sample, SMALL_SAMPLE))
 
 
 def _rate_per_day(key: str, raw) -> Rate:

@@ -239,7 +239,10 @@ class OutcomeConfig:
 @dataclass
 class AnalysisConfig:
     alpha: float = MISSING
-    method: str = MISSING  # auto | ancova | partially_nested
+    method: str = MISSING  # partially_nested | ancova
+    primary: str = MISSING  # rtw_se | employment
+    esw_variance: str = MISSING  # unbounded | nonnegative
+    small_sample: str = MISSING  # kenward_roger | satterthwaite
 
 
 @dataclass

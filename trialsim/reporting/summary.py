@@ -69,7 +69,7 @@ def summarise(settings: RunSettings, params: ModelParams, result: RunResult) -> 
         "recruitment": recruitment,
         "allocation": {arm: float(reps[arm].mean()) for arm in ARMS},
         **pathway_summary(reps, params),
-        **analysis_summary(reps),
+        **analysis_summary(reps, params),
     }
 
 
@@ -81,9 +81,11 @@ def share_with_ci(flags: pd.Series) -> dict[str, Any]:
 
 def assurance_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
     """Probability of success with the parameters uncertain as the pilot left them:
-    the primary analysis rejects, the target is recruited in time, and both."""
+    the pre-specified primary analysis rejects, the target is recruited in time, and
+    both."""
     joint = reps["primary_reject"].astype(bool) & reps["target_reached"].astype(bool)
-    out: dict[str, Any] = {"effect_prior_sd": params.uncertainty.effect_prior_sd}
+    out: dict[str, Any] = {"effect_prior_sd": params.uncertainty.effect_prior_sd,
+                           "primary_outcome": params.analysis.primary}
     for name, flags in (("primary", reps["primary_reject"]),
                         ("recruitment", reps["target_reached"]), ("joint", joint)):
         s = share(flags.astype(float))
@@ -91,43 +93,65 @@ def assurance_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]
     return out
 
 
-def analysis_summary(reps: pd.DataFrame) -> dict[str, Any]:
-    """Power with its Monte Carlo error, and how the primary estimate behaves: bias
-    against the full-data effect (the mean over replications of the difference in
-    true 12-month means among all randomised), and CI coverage of that effect."""
-    primary, employment = share_with_ci(reps["primary_reject"]), \
-        share_with_ci(reps["employment_reject"])
-    est = reps["primary_estimate"].dropna()
-    truth = float(reps["primary_true"].mean())
-    # paired: each estimate against its own trial's full-data effect
-    error = (reps["primary_estimate"] - reps["primary_true"]).dropna()
-    fitted = reps.dropna(subset=["primary_estimate"])
-    covered = (fitted["primary_ci_low"] <= truth) & (truth <= fitted["primary_ci_high"])
-    emp = reps["employment_estimate"].dropna()
-    emp_truth = float(reps["employment_true"].mean())
+def _power(name: str, flags: pd.Series) -> dict[str, Any]:
+    """`name`, `name_mc_se`, `name_ci95` over the replications given (null if none)."""
+    s = share_with_ci(flags.astype(float)) if len(flags) else \
+        {"estimate": None, "mc_se": None, "ci95": None}
+    return {name: s["estimate"], f"{name}_mc_se": s["mc_se"], f"{name}_ci95": s["ci95"]}
+
+
+def _estimate(reps: pd.DataFrame, prefix: str) -> dict[str, Any]:
+    """Bias against the full-data effect (paired: each estimate against its own trial's
+    difference in true 12-month values among all randomised), spread, CI coverage of
+    the mean full-data effect, and how many fits failed."""
+    est = reps[f"{prefix}_estimate"].dropna()
+    truth = float(reps[f"{prefix}_true"].mean())
+    error = (reps[f"{prefix}_estimate"] - reps[f"{prefix}_true"]).dropna()
+    fitted = reps.dropna(subset=[f"{prefix}_estimate"])
+    covered = (fitted[f"{prefix}_ci_low"] <= truth) & (truth <= fitted[f"{prefix}_ci_high"])
     n = len(est)
     return {
-        "power": {
-            "primary": primary["estimate"], "primary_mc_se": primary["mc_se"],
-            "primary_ci95": primary["ci95"],
-            "employment": employment["estimate"], "employment_mc_se": employment["mc_se"],
-            "employment_ci95": employment["ci95"],
-        },
-        "estimate": {
-            "true_effect": truth,
-            "mean": float(est.mean()) if n else None,
-            "bias": float(error.mean()) if n else None,
-            "bias_mc_se": float(error.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
-            "empirical_se": float(est.std(ddof=1)) if n > 1 else None,
-            "mean_model_se": float(reps["primary_se"].mean()) if n else None,
-            "coverage": float(covered.mean()) if n else None,
-            "coverage_mc_se": share(covered)["mc_se"] if n else None,
-            "not_estimable": int(len(reps) - n),
-            "employment_true_effect": emp_truth,
-            "employment_bias": float(emp.mean() - emp_truth) if len(emp) else None,
-        },
-        "analysed": {"ips": float(reps["primary_n_ips"].mean()),
-                     "tau": float(reps["primary_n_tau"].mean())},
+        "true_effect": truth,
+        "mean": float(est.mean()) if n else None,
+        "bias": float(error.mean()) if n else None,
+        "bias_mc_se": float(error.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+        "empirical_se": float(est.std(ddof=1)) if n > 1 else None,
+        "mean_model_se": float(reps[f"{prefix}_se"].mean()) if n else None,
+        "coverage": float(covered.mean()) if n else None,
+        "coverage_mc_se": share(covered)["mc_se"] if n else None,
+        "not_estimable": int((reps[f"{prefix}_estimable"] == 0).sum()),
+        "not_converged": int(reps[f"{prefix}_not_converged"].sum()),
+    }
+
+
+def analysis_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
+    """Power of the pre-specified primary and secondary analyses, unconditionally (a
+    trial that missed its target is analysed as it stands) and among trials that reached
+    the target N, each with its Monte Carlo error; the estimates' behaviour; the
+    numbers analysed per arm."""
+    a = params.analysis
+    secondary = "employment" if a.primary == "rtw_se" else "rtw_se"
+    reached = reps["target_reached"].astype(bool)
+    power: dict[str, Any] = {"replications_target_reached": int(reached.sum())}
+    for prefix in ("primary", "secondary"):
+        power.update(_power(prefix, reps[f"{prefix}_reject"]))
+        power.update(_power(f"{prefix}_if_target_reached",
+                            reps.loc[reached, f"{prefix}_reject"]))
+    analysed: dict[str, Any] = {}
+    for prefix, label in (("primary", ""), ("secondary", "secondary_")):
+        for arm in ARMS:
+            col = reps[f"{prefix}_n_{arm}"]
+            analysed[f"{label}{arm}"] = float(col.mean())
+            analysed[f"{label}{arm}_if_target_reached"] = (
+                float(col[reached].mean()) if reached.any() else None)
+    return {
+        "analysis": {"primary": a.primary, "secondary": secondary,
+                     "rtw_se_method": a.method, "esw_variance": a.esw_variance,
+                     "small_sample": a.small_sample, "alpha": a.alpha},
+        "power": power,
+        "estimate": _estimate(reps, "primary"),
+        "secondary_estimate": _estimate(reps, "secondary"),
+        "analysed": analysed,
     }
 
 

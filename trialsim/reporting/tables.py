@@ -7,7 +7,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from trialsim.analysis.estimators import TestResult, ancova, partially_nested, two_proportions
+from trialsim.analysis.trial_analysis import analysis_columns
 from trialsim.inputs.params import SETTINGS, ModelParams
 from trialsim.model.delivery import caseload_peak
 from trialsim.model.records import ARMS, IPS, STAGES, Participant
@@ -47,7 +47,7 @@ def replication_row(result: ReplicationResult, params: ModelParams) -> dict[str,
         for s, stage in enumerate(STAGES):
             row[f"funnel_{channel}_{stage}"] = int(stage_by_channel[c, s])
     row.update(pathway_metrics(result, params))
-    row.update(analysis_metrics(result, params))
+    row.update(analysis_columns(result, params.analysis))
     return row
 
 
@@ -103,36 +103,6 @@ def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str,
             row[f"retention_{arm}_{wave_label(month)}"] = _mean(waves.returned[sent, k])
         row[f"complete_m12_{arm}"] = int(waves.returned[mask, k12].sum())
         row[f"rtw_se_m12_{arm}"] = _mean(result.rtw_se[mask, 1 + k12])
-    return row
-
-
-def _test_columns(prefix: str, r: TestResult, alpha: float) -> dict[str, float]:
-    return {f"{prefix}_estimate": r.estimate, f"{prefix}_se": r.se,
-            f"{prefix}_p": r.p_value, f"{prefix}_ci_low": r.ci_low,
-            f"{prefix}_ci_high": r.ci_high, f"{prefix}_df": r.df,
-            f"{prefix}_reject": int(r.rejects(alpha))}
-
-
-def analysis_metrics(result: ReplicationResult, params: ModelParams) -> dict[str, float]:
-    """The planned analysis of this trial, and the full-data truth to judge it by."""
-    people, waves, a = result.participants, result.waves, params.analysis
-    k12 = waves.months.index(12.0)
-    ips = np.array([p.arm == IPS for p in people], dtype=bool)
-    esw = np.array([p.esw for p in people], dtype=int)
-    y12, base = result.rtw_se[:, 1 + k12], result.rtw_se[:, 0]
-    cc = waves.returned[:, k12]
-    if a.clustered:
-        primary = partially_nested(y12[cc], ips[cc], base[cc], esw[cc], a.alpha)
-    else:
-        primary = ancova(y12[cc], ips[cc], base[cc], a.alpha)
-    known = waves.employment_known[:, k12]
-    work = waves.working[:, k12]
-    employment = two_proportions(work[known], ips[known], a.alpha)
-    row = _test_columns("primary", primary, a.alpha)
-    row.update(_test_columns("employment", employment, a.alpha))
-    row["primary_n_ips"], row["primary_n_tau"] = int((cc & ips).sum()), int((cc & ~ips).sum())
-    row["primary_true"] = _mean(y12[ips]) - _mean(y12[~ips])  # full data, all randomised
-    row["employment_true"] = _mean(work[ips]) - _mean(work[~ips])
     return row
 
 

@@ -47,14 +47,21 @@ def result_table(summary: dict[str, Any]) -> str:
         f"TAU {_f(o['rtw_se_m12']['tau'], '.2f')} (true means; effect set "
         f"{o['effect_m12']:g})",
     ]
-    pw, es = summary["power"], summary["estimate"]
+    pw, es, an, a = (summary["power"], summary["estimate"], summary["analysed"],
+                     summary["analysis"])
     lines += [
-        f"  analysed at 12 months     IPS {summary['analysed']['ips']:.1f}, "
-        f"TAU {summary['analysed']['tau']:.1f}",
-        f"  power, primary            {pw['primary']:.3f} (MC SE {pw['primary_mc_se']:.3f}); "
-        f"bias {_f(es['bias'], '+.3f')}, CI coverage {_f(es['coverage'], '.3f')}",
-        f"  power, employment         {pw['employment']:.3f} "
-        f"(MC SE {pw['employment_mc_se']:.3f})",
+        f"  analysed ({a['primary']})     IPS {an['ips']:.1f}, TAU {an['tau']:.1f}; if target "
+        f"reached IPS {_f(an['ips_if_target_reached'])}, TAU {_f(an['tau_if_target_reached'])}",
+        f"  power, primary {a['primary']:<10} {_f(pw['primary'], '.3f')} "
+        f"(MC SE {_f(pw['primary_mc_se'], '.3f')}); if target reached "
+        f"{_f(pw['primary_if_target_reached'], '.3f')} "
+        f"(MC SE {_f(pw['primary_if_target_reached_mc_se'], '.3f')}, "
+        f"{pw['replications_target_reached']} trials)",
+        f"    bias {_f(es['bias'], '+.3f')}, CI coverage {_f(es['coverage'], '.3f')}; "
+        f"not estimable {es['not_estimable']} (not converged {es['not_converged']})",
+        f"  power, secondary {a['secondary']:<8} {_f(pw['secondary'], '.3f')} "
+        f"(MC SE {_f(pw['secondary_mc_se'], '.3f')}); if target reached "
+        f"{_f(pw['secondary_if_target_reached'], '.3f')}",
     ]
     if "assurance" in summary:
         a = summary["assurance"]
