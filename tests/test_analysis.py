@@ -104,14 +104,16 @@ CLEAN = (  # identical sites open at once, no attrition, outcome far from the 0-
     "sites.pain_services.opening.setup_delay_mean_months=0",
     "trial.recruitment_months=120", "trial.target_n=200", "trial.localities=1",
     "delivery.esw.caseload=inf", "delivery.esw.disengage_after_assessment=0.0",
-    "follow_up.returns.ips.first=1.0", "follow_up.returns.ips.after_return=1.0",
-    "follow_up.returns.tau.first=1.0", "follow_up.returns.tau.after_return=1.0",
+    "follow_up.returns.ips.first=1.0", "follow_up.returns.ips.m6_after_return=1.0",
+    "follow_up.returns.ips.m12_after_return=1.0",
+    "follow_up.returns.tau.first=1.0", "follow_up.returns.tau.m6_after_return=1.0",
+    "follow_up.returns.tau.m12_after_return=1.0",
     "follow_up.work_return_ratio=1.0", "employment.withdraw_on_job.ips=0.0",
     "outcome.work_effect=0.0", "outcome.control.means=[5,5,5,5]",
     "outcome.control.sds=[1.5,1.5,1.5,1.5]", "outcome.ips_sds=null",
 )
 R = 800
-MORE_WORK = ("employment.ips_job_entry_per_month=0.15", "employment.ready.primary_care=0.6",
+MORE_WORK = ("employment.ips_relative_risk_m12=1.8", "employment.ready.primary_care=0.6",
              "employment.ready.pain_service=0.6")
 
 
@@ -205,8 +207,8 @@ def test_job_linked_non_return_biases_complete_cases_and_linkage_removes_it():
     common = (*MORE_WORK, "outcome.esw_icc=0.0", "analysis.method=ancova",
               "outcome.work_effect=2.0",
               "follow_up.returns.ips.first=0.9", "follow_up.returns.tau.first=0.9",
-              "follow_up.returns.ips.after_return=0.9",
-              "follow_up.returns.tau.after_return=0.9")
+              *(f"follow_up.returns.{arm}.m{m}_after_return=0.9" for arm in ("ips", "tau")
+                for m in (6, 12)))
     biased = runs(*common, "follow_up.work_return_ratio=0.3", reps=400)
     linked = runs(*common, "follow_up.work_return_ratio=0.3", "follow_up.linkage=true",
                   reps=400)

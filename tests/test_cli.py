@@ -25,6 +25,8 @@ BAD_INPUT = [
     ("employment.job_loss_per_month=-0.1", "employment.job_loss_per_month=-0.1"),
     ("follow_up.returns.ips.first=1.2", "follow_up.returns.ips.first=1.2"),
     ("follow_up.months=[3,6]", "follow_up.months="),
+    ("follow_up.linkage=-1", "follow_up.linkage=-1"),
+    ("employment.ips_relative_risk_m12=9", "employment.ips_relative_risk_m12=9"),
 ]
 
 

@@ -28,7 +28,7 @@ def test_bisection_finds_the_smallest_passing_candidate():
 def test_design_services_and_months_reach_the_target_when_rerun(tmp_path):
     cfg = make_cfg(*FAST_OPENING, "mode=design", "replications=60", "design.n_start=300",
                    "analysis.method=ancova",  # the search, not the analysis, is tested here
-                   "design.n_stop=300", "design.target_power=0.8", "design.months=[24]",
+                   "design.n_stop=300", "design.target_power=0.7", "design.months=[24]",
                    "design.max_sites=24", "design.prob_target=0.8")
     design = run_design(cfg, tmp_path)
     assert (tmp_path / "design.json").exists()
@@ -46,4 +46,4 @@ def test_design_services_and_months_reach_the_target_when_rerun(tmp_path):
     assert rerun["recruitment"]["prob_target_by_end"] >= 0.8
     assert rerun["delivery"]["mean_wait_days"] <= 28
     # the power goal, within Monte Carlo error of the rerun
-    assert rerun["power"]["primary"] >= 0.8 - 2 * rerun["power"]["primary_mc_se"]
+    assert rerun["power"]["primary"] >= 0.7 - 2 * rerun["power"]["primary_mc_se"]

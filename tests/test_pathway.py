@@ -10,10 +10,12 @@ from conftest import make_cfg, z_share
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from trialsim.errors import ConfigError
 from trialsim.experiments.runner import run_replications
 from trialsim.inputs.params import build_params
+from trialsim.inputs.pathway_params import TRANSITIONS
 from trialsim.model.employment import employment_path
-from trialsim.model.records import IPS
+from trialsim.model.followup import follow_up
 from trialsim.model.trial import simulate_replication
 
 SMALL = ("scenario=pain_services", "sites.pain_services.count=6", "trial.target_n=120")
@@ -45,7 +47,7 @@ def test_caseload_of_one_makes_long_waits():
 
 @pytest.mark.parametrize("arm", ["ips", "tau"])
 def test_certain_returns_give_complete_follow_up(arm):
-    sure = [f"follow_up.returns.{arm}.{k}=1.0" for k in ("first", "after_return", "after_miss")]
+    sure = [f"follow_up.returns.{arm}.{k}=1.0" for k in TRANSITIONS]
     rows = reps(*sure, "follow_up.work_return_ratio=1.0", "employment.withdraw_on_job.ips=0.0",
                 "employment.withdraw_on_job.tau=0.0")
     for wave in ("m3", "m6", "m12"):
@@ -85,11 +87,7 @@ def test_nobody_is_in_two_places_at_once(caseload, per_locality, rep, disengage,
         ev = sorted([(p.first_appointment_day, 1) for p in people if p.esw == esw]
                     + [(p.support_end_day, -1) for p in people if p.esw == esw])
         assert max(np.cumsum([d for _, d in ev])) <= caseload
-    for p in people:
-        if p.arm == IPS and p.esw >= 0:
-            for start, _ in p.jobs:  # a supported job starts only once ready
-                if p.first_appointment_day <= start < p.support_end_day:
-                    assert start >= p.ready_day
+    for p in people:  # one job at a time
         assert all(a[1] <= b[0] for a, b in zip(p.jobs, p.jobs[1:], strict=False))
     # no questionnaire returned after withdrawal
     waves = result.waves
@@ -103,7 +101,7 @@ def test_self_directed_employment_follows_the_two_state_markov_law():
     """Without support: P(ever in work by t) = 1 - exp(-a t) and
     P(in work at t) = a / (a + b) (1 - exp(-(a + b) t))."""
     e = build_params(make_cfg()).employment
-    a, b = e.tau_entry_per_day.value, e.loss_per_day.value
+    a, b = e.self_entry_per_day.value, e.loss_per_day.value
     t = 365.25
     rng = np.random.default_rng(8)
     n = 20000
@@ -128,11 +126,13 @@ def test_ready_at_assessment_counts_even_when_support_starts_at_once():
         assert path.ready_day == start
 
 
-def test_supported_job_entry_waits_for_readiness():
-    """Inside unlimited support with no self-directed phase: time to the first job is
-    the sum of two exponentials (readiness, then job entry) when not ready at first."""
+def test_supported_job_entry_waits_for_readiness_but_self_directed_does_not():
+    """Inside unlimited support, never in work yet, not ready at first: not ready leaves
+    at a + r (a job at a, readiness at r), ready at a + b (a job). P(no job by t) =
+    exp(-(a + r) t) + r / (r - b) (exp(-(a + b) t) - exp(-(a + r) t))."""
     e = build_params(make_cfg()).employment
-    r, j = e.readiness_per_day.value, e.ips_entry_per_day.value
+    a, r, b = (e.self_entry_per_day.value, e.readiness_per_day.value,
+               e.supported_entry_per_day)
     t = 180.0
     rng = np.random.default_rng(9)
     n = 20000
@@ -142,5 +142,63 @@ def test_supported_job_entry_waits_for_readiness():
                                support_days=math.inf, in_work_days=0.0,
                                ready_at_assessment=False, withdraw_on_job=0.0)
         hits += bool(path.jobs)
-    hypoexp = 1 - (j * math.exp(-r * t) - r * math.exp(-j * t)) / (j - r)
-    assert abs(z_share(hits, n, hypoexp)) <= 4
+    none = math.exp(-(a + r) * t) + r / (r - b) * (math.exp(-(a + b) * t)
+                                                   - math.exp(-(a + r) * t))
+    assert abs(z_share(hits, n, 1 - none)) <= 4
+
+
+def test_a_9_month_contact_raises_12_month_returns_in_both_arms():
+    base = reps(n=120, seed=4)
+    more = reps("follow_up.months=[3,6,9,12]", n=120, seed=4)
+    for arm in ("ips", "tau"):
+        diff = more[f"retention_{arm}_m12"] - base[f"retention_{arm}_m12"]
+        se = diff.std(ddof=1) / math.sqrt(len(diff))
+        assert diff.mean() > 3 * se, (arm, diff.mean(), se)
+
+
+STRATEGIES = {  # key: (off, on) overrides that only change its strength
+    "follow_up.esw_completion.return_prob": ("follow_up.esw_completion.enabled=true",),
+    "follow_up.text_followup.response": ("follow_up.text_followup.enabled=true",),
+    "follow_up.interim_contact.retained": ("follow_up.months=[3,6,9,12]",),
+}
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key=st.sampled_from(list(STRATEGIES)), low=st.floats(0, 1), step=st.floats(0, 1),
+       rep=st.integers(0, 10**6))
+def test_returns_are_monotone_in_each_strategys_strength(key, low, step, rep):
+    """Same pathways, same random numbers: a stronger strategy returns every
+    questionnaire the weaker one did, and maybe more."""
+    high = min(1.0, low + step)
+    weak = build_params(make_cfg(*SMALL, *STRATEGIES[key], f"{key}={low}"))
+    strong = build_params(make_cfg(*SMALL, *STRATEGIES[key], f"{key}={high}"))
+    people = list(simulate_replication(weak, seed=6, rep=rep).participants)
+    a = follow_up(people, weak.follow_up, np.random.default_rng(rep))
+    b = follow_up(people, strong.follow_up, np.random.default_rng(rep))
+    assert (b.returned >= a.returned).all()
+
+
+NEW_KEYS_BAD = [  # every new employment / follow-up key, strategies enabled or not
+    ("employment.self_job_entry_per_month", "-0.1"),
+    ("employment.readiness_per_month", "-1"),
+    ("employment.ips_relative_risk_m12", "0.5"),
+    ("follow_up.returns.ips.m6_after_return", "1.5"),
+    ("follow_up.returns.tau.m12_after_miss", "{k:5,n:4}"),
+    ("follow_up.share_in_work.tau.first", "1.2"),
+    ("follow_up.share_in_work.ips.m12_after_miss", "-0.1"),
+    ("follow_up.work_return_ratio", "1.3"),
+    ("follow_up.interim_contact.retained", "-0.2"),
+    ("follow_up.esw_completion.enabled", "-1"),
+    ("follow_up.esw_completion.return_prob", "2"),  # checked while disabled
+    ("follow_up.text_followup.enabled", "yes_please"),
+    ("follow_up.text_followup.response", "-0.5"),
+    ("follow_up.linkage", "-1"),
+    ("follow_up.linkage", "1"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), NEW_KEYS_BAD)
+def test_bad_input_on_every_new_key_names_it(key, value):
+    with pytest.raises(ConfigError) as err:
+        build_params(make_cfg(f"{key}={value}"))
+    assert err.value.key.startswith(key), (err.value.key, key)

@@ -7,12 +7,14 @@ the model itself can trust them. Every check names the full config key.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
 from omegaconf import DictConfig
-from scipy.special import ndtr, ndtri
+from scipy.special import expit, ndtr, ndtri
 
 from trialsim.errors import ConfigError
 from trialsim.inputs.checks import Z75, number
@@ -31,8 +33,10 @@ from trialsim.inputs.pathway_params import (
     build_outcome,
     build_uncertainty,
 )
+from trialsim.model.employment_law import LawInputs, solve_supported_entry
 from trialsim.units import (
     CALENDAR_PER_WORKING_DAY,
+    DAYS_PER_MONTH,
     months_to_days,
 )
 
@@ -346,7 +350,7 @@ def build_params(cfg: DictConfig) -> ModelParams:
     if sum(st.count for st in site_types) == 0:
         counts = ", ".join(f"sites.{st.name}.count=0" for st in site_types)
         raise ConfigError("sites", counts, "at least one site of some kind (a count >= 1)")
-    return ModelParams(
+    params = ModelParams(
         target_n=target_n,
         window_days=window,
         allocation=t.allocation,
@@ -365,6 +369,86 @@ def build_params(cfg: DictConfig) -> ModelParams:
         analysis=build_analysis(cfg.analysis),
         uncertainty=build_uncertainty(cfg.uncertainty),
     )
+    return with_supported_entry(params)
+
+
+# --- the IPS employment effect, solved from the planner's relative risk -----------------
+
+def _stage_yield(st: Stages) -> float:
+    return st.contact.value * st.eligible.value * st.consent.value
+
+
+def setting_mix(params: ModelParams) -> dict[str, float]:
+    """Expected share of recruits by setting: each site's channels at their mean yields
+    over the months it is open within the window (mean set-up delay, mean frailty 1,
+    no stop at the target; the allocation rule is ignored)."""
+    totals = dict.fromkeys(SETTINGS, 0.0)
+    for st in params.site_types:
+        o = st.opening
+        for i in range(st.count):
+            start = o.days[i] if o.days is not None else (
+                o.first_day + i * o.interval_days + o.setup_delay_mean_days)
+            months = max(0.0, min(params.window_days, start + o.active_days) - start) \
+                / DAYS_PER_MONTH
+            for ch in st.channels:
+                if isinstance(ch, PoissonChannel):
+                    per_site = ch.rate.value * months
+                elif isinstance(ch, MailshotChannel):
+                    per_site = ch.packs_per_1000 * st.list_size / 1000 * ch.reply.value
+                else:
+                    searching = max(1.0, round(ch.uptake * st.count))
+                    per_site = ch.yield_per_nurse_day.value * min(
+                        ch.nurse_days_per_practice, ch.nurse_day_budget / searching)
+                totals[st.setting] += ch.uptake * per_site * _stage_yield(ch.stages)
+    total = sum(totals.values())
+    if total <= 0:
+        return {s: 1.0 / len(SETTINGS) for s in SETTINGS}
+    return {s: v / total for s, v in totals.items()}
+
+
+def ready_share(params: ModelParams, mix: dict[str, float]) -> float:
+    """P(ready at the ESW assessment) averaged over the setting mix and the years out of
+    work (the same odds shift as trialsim.model.delivery.p_ready), by quadrature."""
+    e, y = params.employment, params.years_out_of_work
+    u = (np.arange(200) + 0.5) / 200
+    years = np.array([y.draw(v) for v in u])
+    out = 0.0
+    for setting, weight in mix.items():
+        p = (e.ready_primary_care if setting == PRIMARY_CARE else e.ready_pain_service).value
+        if e.ready_odds_ratio_per_year != 1.0 and 0.0 < p < 1.0:
+            shift = (years - 3.0) * math.log(e.ready_odds_ratio_per_year)
+            p = float(expit(math.log(p / (1 - p)) + shift).mean())
+        out += weight * p
+    return out
+
+
+def law_inputs(params: ModelParams) -> LawInputs:
+    e, d = params.employment, params.delivery
+    return LawInputs(
+        horizon=months_to_days(12.0), self_entry=e.self_entry_per_day.value,
+        readiness=e.readiness_per_day.value, loss=e.loss_per_day.value,
+        ready_share=ready_share(params, setting_mix(params)),
+        disengage=d.disengage_after_assessment.value, first_mean=d.first_appointment_mean_days,
+        support=d.support_days, in_work=d.in_work_support_days,
+        withdraw=e.withdraw_on_job_ips.value)
+
+
+def with_supported_entry(params: ModelParams, strict: bool = True) -> ModelParams:
+    """Solve the ESW-supported entry rate from `employment.ips_relative_risk_m12`.
+
+    `strict`: a relative risk beyond what the model can reach is a ConfigError; in an
+    assurance draw (not strict) the rate is capped at the most the model can do."""
+    e = params.employment
+    solved = solve_supported_entry(law_inputs(params), e.ips_relative_risk_m12)
+    if strict and e.ips_relative_risk_m12 > 1.0 and not (
+            e.ips_relative_risk_m12 < solved.rr_max):
+        raise ConfigError("employment.ips_relative_risk_m12", e.ips_relative_risk_m12,
+                          f"a number >= 1 and below {solved.rr_max:.3g}, the most IPS can "
+                          "reach with these readiness, support and self-directed rates")
+    employment = dataclasses.replace(
+        e, supported_entry_per_day=solved.supported_entry, expected_m12_ips=solved.p_ips,
+        expected_m12_tau=solved.p_tau, relative_risk_max=solved.rr_max)
+    return dataclasses.replace(params, employment=employment)
 
 
 def build_run_settings(cfg: DictConfig) -> RunSettings:

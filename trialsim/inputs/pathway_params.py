@@ -40,18 +40,43 @@ class Employment:
     ready_pain_service: Proportion
     ready_odds_ratio_per_year: float
     readiness_per_day: Rate
-    ips_entry_per_day: Rate
-    tau_entry_per_day: Rate
+    self_entry_per_day: Rate
     loss_per_day: Rate
     withdraw_on_job_ips: Proportion
     withdraw_on_job_tau: Proportion
+    ips_relative_risk_m12: float  # the planner's IPS effect: P(in work at 12 m) IPS / TAU
+    supported_entry_per_day: float = 0.0  # solved from the relative risk when params are built
+    expected_m12_ips: float = math.nan  # P(in work at 12 months) under the law, per arm
+    expected_m12_tau: float = math.nan
+    relative_risk_max: float = math.nan  # the largest relative risk the model can reach
+
+
+TRANSITIONS = ("first", "m6_after_return", "m6_after_miss", "m12_after_return",
+               "m12_after_miss")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One return probability of Table 8's chain: observed among everyone in the group
+    (workers included); the share of the group in work at that wave in the pilot, under
+    the calibrated model; and so the base rate for non-workers,
+    observed = base (1 - share + share x work_return_ratio)."""
+
+    observed: Proportion
+    share_in_work: float
+
+    def base(self, work_return_ratio: float) -> float:
+        s = self.share_in_work
+        return min(1.0, self.observed.value / (1.0 - s + s * work_return_ratio))
 
 
 @dataclass(frozen=True)
 class Returns:
-    first: Proportion
-    after_return: Proportion
-    after_miss: Proportion
+    first: Transition  # the first wave
+    m6_after_return: Transition  # 6 months, by the 3-month return
+    m6_after_miss: Transition
+    m12_after_return: Transition  # 12 months, by the 6-month return
+    m12_after_miss: Transition
 
 
 @dataclass(frozen=True)
@@ -61,7 +86,8 @@ class FollowUp:
     after_reminder: Proportion
     returns_ips: Returns
     returns_tau: Returns
-    work_return_ratio: float
+    work_return_ratio: Proportion  # a worker's return probability relative to a non-worker's
+    interim_retained: float  # share of would-be non-returners an interim contact retains
     esw_completion: Proportion | None  # None: strategy off
     text_followup: Proportion | None
     linkage: bool
@@ -172,6 +198,8 @@ def build_delivery(c: DictConfig) -> Delivery:
 
 
 def build_employment(c: DictConfig) -> Employment:
+    """The rates as given; the supported entry rate is solved later, once the delivery,
+    the setting mix and the years out of work are known (trialsim.inputs.params)."""
     k = "employment"
     return Employment(
         ready_primary_care=parse_proportion(f"{k}.ready.primary_care", c.ready.primary_care),
@@ -179,19 +207,30 @@ def build_employment(c: DictConfig) -> Employment:
         ready_odds_ratio_per_year=number(f"{k}.ready.odds_ratio_per_year_out",
                                          c.ready.odds_ratio_per_year_out, lo=0, lo_open=True),
         readiness_per_day=_rate_per_day(f"{k}.readiness_per_month", c.readiness_per_month),
-        ips_entry_per_day=_rate_per_day(f"{k}.ips_job_entry_per_month",
-                                        c.ips_job_entry_per_month),
-        tau_entry_per_day=_rate_per_day(f"{k}.tau_job_entry_per_month",
-                                        c.tau_job_entry_per_month),
+        self_entry_per_day=_rate_per_day(f"{k}.self_job_entry_per_month",
+                                         c.self_job_entry_per_month),
         loss_per_day=_rate_per_day(f"{k}.job_loss_per_month", c.job_loss_per_month),
         withdraw_on_job_ips=parse_proportion(f"{k}.withdraw_on_job.ips", c.withdraw_on_job.ips),
         withdraw_on_job_tau=parse_proportion(f"{k}.withdraw_on_job.tau", c.withdraw_on_job.tau),
+        ips_relative_risk_m12=number(f"{k}.ips_relative_risk_m12", c.ips_relative_risk_m12,
+                                     lo=1),
     )
 
 
-def _returns(key: str, c: DictConfig) -> Returns:
-    return Returns(*(parse_proportion(f"{key}.{name}", c[name])
-                     for name in ("first", "after_return", "after_miss")))
+def _returns(key: str, c: DictConfig, shares: DictConfig) -> Returns:
+    out = {}
+    for name in TRANSITIONS:
+        out[name] = Transition(
+            parse_proportion(f"{key}.{name}", c[name]),
+            number(f"{key.replace('returns', 'share_in_work')}.{name}", shares[name], lo=0,
+                   hi=1))
+    return Returns(**out)
+
+
+def _flag(key: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(key, value, "true or false")
+    return value
 
 
 def build_follow_up(c: DictConfig) -> FollowUp:
@@ -203,19 +242,23 @@ def build_follow_up(c: DictConfig) -> FollowUp:
         raise ConfigError(f"{k}.months", months,
                           "increasing months after randomisation that include 12 (the primary "
                           "outcome)")
+    # every strategy's keys are checked, enabled or not
+    esw_on = _flag(f"{k}.esw_completion.enabled", c.esw_completion.enabled)
+    esw = parse_proportion(f"{k}.esw_completion.return_prob", c.esw_completion.return_prob)
+    text_on = _flag(f"{k}.text_followup.enabled", c.text_followup.enabled)
+    text = parse_proportion(f"{k}.text_followup.response", c.text_followup.response)
     return FollowUp(
         months=tuple(float(m) for m in months),
         reminder_days=7.0 * number(f"{k}.reminder_weeks", c.reminder_weeks, lo=0),
         after_reminder=parse_proportion(f"{k}.after_reminder", c.after_reminder),
-        returns_ips=_returns(f"{k}.returns.ips", c.returns.ips),
-        returns_tau=_returns(f"{k}.returns.tau", c.returns.tau),
-        work_return_ratio=number(f"{k}.work_return_ratio", c.work_return_ratio, lo=0, hi=1),
-        esw_completion=(parse_proportion(f"{k}.esw_completion.return_prob",
-                                         c.esw_completion.return_prob)
-                        if c.esw_completion.enabled else None),
-        text_followup=(parse_proportion(f"{k}.text_followup.response", c.text_followup.response)
-                       if c.text_followup.enabled else None),
-        linkage=bool(c.linkage),
+        returns_ips=_returns(f"{k}.returns.ips", c.returns.ips, c.share_in_work.ips),
+        returns_tau=_returns(f"{k}.returns.tau", c.returns.tau, c.share_in_work.tau),
+        work_return_ratio=parse_proportion(f"{k}.work_return_ratio", c.work_return_ratio),
+        interim_retained=number(f"{k}.interim_contact.retained", c.interim_contact.retained,
+                                lo=0, hi=1),
+        esw_completion=esw if esw_on else None,
+        text_followup=text if text_on else None,
+        linkage=_flag(f"{k}.linkage", c.linkage),
     )
 
 

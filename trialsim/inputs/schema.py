@@ -175,18 +175,23 @@ class ArmPair:
 @dataclass
 class EmploymentConfig:
     ready: ReadyConfig = field(default_factory=ReadyConfig)
-    readiness_per_month: Any = MISSING
-    ips_job_entry_per_month: Any = MISSING
-    tau_job_entry_per_month: Any = MISSING
+    ips_relative_risk_m12: Any = MISSING
+    self_job_entry_per_month: Any = MISSING
     job_loss_per_month: Any = MISSING
+    readiness_per_month: Any = MISSING
     withdraw_on_job: ArmPair = field(default_factory=ArmPair)
 
 
 @dataclass
 class ReturnConfig:
+    """Table 8's chain: the first wave, then 6 months by the 3-month return and 12 by
+    the 6-month return."""
+
     first: Any = MISSING
-    after_return: Any = MISSING
-    after_miss: Any = MISSING
+    m6_after_return: Any = MISSING
+    m6_after_miss: Any = MISSING
+    m12_after_return: Any = MISSING
+    m12_after_miss: Any = MISSING
 
 
 @dataclass
@@ -196,14 +201,19 @@ class ReturnByArm:
 
 
 @dataclass
+class InterimContactConfig:
+    retained: Any = MISSING
+
+
+@dataclass
 class EswCompletionConfig:
-    enabled: bool = MISSING
+    enabled: Any = MISSING  # checked as a real boolean
     return_prob: Any = MISSING
 
 
 @dataclass
 class TextFollowUpConfig:
-    enabled: bool = MISSING
+    enabled: Any = MISSING
     response: Any = MISSING
 
 
@@ -213,10 +223,12 @@ class FollowUpConfig:
     reminder_weeks: float = MISSING
     after_reminder: Any = MISSING
     returns: ReturnByArm = field(default_factory=ReturnByArm)
-    work_return_ratio: float = MISSING
+    share_in_work: ReturnByArm = field(default_factory=ReturnByArm)
+    work_return_ratio: Any = MISSING
+    interim_contact: InterimContactConfig = field(default_factory=InterimContactConfig)
     esw_completion: EswCompletionConfig = field(default_factory=EswCompletionConfig)
     text_followup: TextFollowUpConfig = field(default_factory=TextFollowUpConfig)
-    linkage: bool = MISSING
+    linkage: Any = MISSING  # checked as a real boolean: -1 is an error, not true
 
 
 @dataclass

@@ -1,8 +1,29 @@
-"""A participant's employment path: readiness, job entry and job loss as competing
-exponential hazards that change at the edges of ESW support.
+"""A participant's employment path: competing exponential hazards that change at the
+edges of ESW support.
 
-Computed in plain Python when the participant's support starts (or at randomisation
-for TAU): nothing after that depends on other participants, except the caseload place,
+The hazards (per day), all constant between the edges of support:
+
+- self-directed job entry `a` (`employment.self_job_entry_per_month`): open to everyone
+  who is not in work, in both arms, in and out of ESW support, ready or not. It is the
+  whole of TAU's path, and of an IPS participant's before the first ESW appointment,
+  after support ends, after disengaging and after moving away.
+- ESW-supported job entry `b`, ADDED to `a` for an IPS participant who is in support
+  and ready for work. `b` is not a config value: it is solved from the planner's
+  `employment.ips_relative_risk_m12` (trialsim.model.employment_law); b = 0 makes IPS
+  and TAU equal in law.
+- readiness `r` (`employment.readiness_per_month`): a not-ready participant in support
+  becomes ready (readiness at the assessment itself is drawn by the caller, by setting
+  and years out of work).
+- job loss `l` (`employment.job_loss_per_month`) while in work.
+
+Support runs from `support_start` (the first ESW appointment) for `support_days`; a job
+started inside support (by either route) extends it to at least `in_work_days` after
+the start (in-work support). On a job start a participant may move away and withdraw
+(`withdraw_on_job`); support then ends, the path goes on with the self-directed hazards.
+Nobody holds two jobs: entry hazards act only while not in work.
+
+Computed in plain Python when the participant's support starts (or at randomisation for
+TAU): nothing after that depends on other participants, except the caseload place,
 which is held until the support end this path returns. Time in days.
 """
 
@@ -27,13 +48,11 @@ class EmploymentPath:
 def employment_path(rng: np.random.Generator, e: Employment, *, start: float, horizon: float,
                     support_start: float, support_days: float, in_work_days: float,
                     ready_at_assessment: bool, withdraw_on_job: float) -> EmploymentPath:
-    """Self-directed hazards (TAU's) outside support; readiness then IPS job entry inside.
+    """One path from `start` (randomisation, not in work) to `horizon`.
 
-    Support runs from `support_start` for `support_days`, and for at least `in_work_days`
-    after a job start inside it; it ends early if the participant moves away.
-    """
-    entry_self = e.tau_entry_per_day.value
-    entry_ips = e.ips_entry_per_day.value
+    `support_start` inf (TAU, or an IPS participant never seen) means no support."""
+    a = e.self_entry_per_day.value
+    b = e.supported_entry_per_day
     readiness = e.readiness_per_day.value
     loss = e.loss_per_day.value
     support_end = support_start + support_days
@@ -54,11 +73,12 @@ def employment_path(rng: np.random.Generator, e: Employment, *, start: float, ho
             in_support, boundary = False, math.inf
         boundary = min(boundary, horizon)
         if working:
+            other, entry = 0.0, 0.0
             rate = loss
-        elif in_support:
-            rate = entry_ips if ready else readiness
         else:
-            rate = entry_self
+            entry = a + (b if in_support and ready else 0.0)
+            other = readiness if in_support and not ready else 0.0
+            rate = entry + other
         step = rng.exponential(1.0 / rate) if rate > 0 else math.inf
         if t + step >= boundary:
             if boundary >= horizon:
@@ -69,7 +89,7 @@ def employment_path(rng: np.random.Generator, e: Employment, *, start: float, ho
         if working:
             jobs.append((job_start, t))
             working = False
-        elif in_support and not ready:
+        elif other > 0 and rng.random() * rate < other:
             ready, ready_day = True, t
         else:
             working, job_start = True, t

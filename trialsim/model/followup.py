@@ -1,8 +1,23 @@
 """Postal follow-up, applied to the participants' recorded pathways after the run.
 
-Returns are a Markov chain over waves (return given the previous return, per arm,
-Table 8), lowered while in work, with the retention strategies layered on top. Nothing
-here feeds back into the SimPy model, so it is vectorised over participants."""
+Returns follow Table 8's chain, per arm and wave: the first wave, then the 6-month wave
+by the 3-month return and the 12-month wave by the 6-month return (the Table 8 waves
+are 3, 6 and 12 months). A worker returns with `work_return_ratio` times a non-worker's
+probability, and the non-worker's base rate is solved so that the group's observed
+rate is kept at the pilot's share in work (trialsim.inputs.pathway_params.Transition),
+not multiplied on top of it.
+
+Any other month is an interim contact (e.g. 9 months): its questionnaire returns with
+the probability of the next Table 8 wave (the 12-month one after the last), and it
+never enters the chain, which always conditions on the last Table 8 wave. Each interim
+contact sent since that wave retains `interim_retained` of those who would not return
+at the next Table 8 wave. The retention strategies can only add returns: ESW
+completion lifts an IPS participant's return while in support, text / e-mail reaches a
+share of non-returners, linkage makes employment known for all. Since a return never
+lowers the next wave's probability (after_return >= after_miss in Table 8), no strategy
+lowers a later return. Nothing here feeds back into the SimPy model, so it is
+vectorised over participants.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trialsim.inputs.pathway_params import FollowUp
+from trialsim.inputs.pathway_params import FollowUp, Returns
 from trialsim.model.records import IPS, Participant
 from trialsim.units import months_to_days
+
+TABLE8_MONTHS = (3.0, 6.0, 12.0)
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,45 @@ def in_support_at(people: list[Participant], days: np.ndarray) -> np.ndarray:
     return engaged & (first <= days) & (days < end)  # nan compares False
 
 
+def counted(people: list[Participant], fu: FollowUp) -> np.ndarray:
+    """(n, waves): not withdrawn before the wave's last possible return day, the
+    denominators of Table 8 (which leaves the pilot's withdrawals out)."""
+    rand_day = np.array([p.randomised_day for p in people])
+    withdrawn_day = np.array([p.withdrawn_day for p in people])[:, None]
+    last = rand_day[:, None] + np.array([months_to_days(m) for m in fu.months])[None, :] \
+        + 2 * fu.reminder_days
+    return withdrawn_day > last
+
+
+def wave_plan(months: tuple[float, ...]) -> list[tuple[str, int]]:
+    """For each wave: the transition row family ('first', 'm6', 'm12') its return uses,
+    and the index of the Table 8 wave it conditions on (-1: none)."""
+    table8 = [k for k, m in enumerate(months) if m in TABLE8_MONTHS]
+    plan = []
+    for k, m in enumerate(months):
+        before = [j for j in table8 if j < k]
+        if m in TABLE8_MONTHS:
+            target = k
+        else:  # an interim contact: the next Table 8 wave's probability
+            later = [j for j in table8 if j > k]
+            target = later[0] if later else (before[-1] if before else k)
+        prev = [j for j in table8 if j < target]
+        if not prev:
+            plan.append(("first", -1))
+        else:
+            family = "m6" if months[target] <= 6.0 else "m12"
+            plan.append((family, prev[-1]))
+    return plan
+
+
+def _base(r: Returns, family: str, prev_returned: np.ndarray | None,
+          ratio: float) -> np.ndarray | float:
+    if family == "first":
+        return r.first.base(ratio)
+    ok, miss = getattr(r, f"{family}_after_return"), getattr(r, f"{family}_after_miss")
+    return np.where(prev_returned, ok.base(ratio), miss.base(ratio))
+
+
 def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator) -> Waves:
     n, w = len(people), len(fu.months)
     ips = np.array([p.arm == IPS for p in people], dtype=bool)
@@ -52,15 +108,19 @@ def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator)
     support = in_support_at(people, days) if fu.esw_completion is not None else None
     returned = np.zeros((n, w), dtype=bool)
     return_day = np.full((n, w), np.nan)
-    r_ips, r_tau = fu.returns_ips, fu.returns_tau
-    for k in range(w):
-        if k == 0:
-            p = np.where(ips, r_ips.first.value, r_tau.first.value)
+    ratio = fu.work_return_ratio.value
+    is_table8 = [m in TABLE8_MONTHS for m in fu.months]
+    interim_sent = np.zeros(n)  # interim contacts sent since the last Table 8 wave
+    for k, (family, prev) in enumerate(wave_plan(fu.months)):
+        prev_returned = returned[:, prev] if prev >= 0 else None
+        p = np.where(ips, _base(fu.returns_ips, family, prev_returned, ratio),
+                     _base(fu.returns_tau, family, prev_returned, ratio))
+        p = np.where(working[:, k], p * ratio, p)
+        if is_table8[k]:
+            p = 1.0 - (1.0 - p) * (1.0 - fu.interim_retained) ** interim_sent
+            interim_sent[:] = 0.0
         else:
-            prev = returned[:, k - 1]
-            p = np.where(ips, np.where(prev, r_ips.after_return.value, r_ips.after_miss.value),
-                         np.where(prev, r_tau.after_return.value, r_tau.after_miss.value))
-        p = np.where(working[:, k], p * fu.work_return_ratio, p)
+            interim_sent += ~withdrawn[:, k]
         if support is not None:
             p = np.where(ips & support[:, k], np.maximum(p, fu.esw_completion.value), p)
         u, late, when = rng.random(n), rng.random(n), rng.random(n)

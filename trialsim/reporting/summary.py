@@ -162,14 +162,40 @@ def _mean(col: pd.Series) -> float | None:
     return float(np.nanmean(x)) if np.isfinite(x).any() else None
 
 
+def _ratio_se(reps: pd.DataFrame, rr: float | None) -> float | None:
+    """Monte Carlo SE of the pooled relative risk mean(ips) / mean(tau) (delta method
+    over replications)."""
+    x = reps["employment_m12_ips"].to_numpy(dtype=float)
+    y = reps["employment_m12_tau"].to_numpy(dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if rr is None or ok.sum() < 2:
+        return None
+    x, y = x[ok], y[ok]
+    resid = (x - rr * y) / y.mean()
+    return float(resid.std(ddof=1) / math.sqrt(len(x)))
+
+
 def pathway_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
     months = [wave_label(m) for m in params.follow_up.months]
+    e = params.employment
+    m12 = {arm: _mean(reps[f"employment_m12_{arm}"]) for arm in ARMS}
+    # pooled over replications: the ratio of mean shares, not a mean of ratios
+    rr = (m12["ips"] / m12["tau"]) if m12["ips"] is not None and m12["tau"] else None
+    diff = (m12["ips"] - m12["tau"]) if None not in m12.values() else None
     delivery_keys = ("mean_wait_days", "p90_wait_days", "max_caseload", "esw_utilisation",
                      "ot_wait_days", "booklet_wait_days", "disengaged", "gave_up_waiting")
     return {
         "delivery": {k: _mean(reps[f"delivery_{k}"]) for k in delivery_keys},
         "employment": {
-            "m12": {arm: _mean(reps[f"employment_m12_{arm}"]) for arm in ARMS},
+            "m12": m12,
+            "relative_risk_m12": rr,
+            "relative_risk_m12_mc_se": _ratio_se(reps, rr),
+            "difference_m12": diff,
+            "relative_risk_set": e.ips_relative_risk_m12,
+            "relative_risk_max": _finite_or_none(e.relative_risk_max),
+            "expected_m12": {"ips": _finite_or_none(e.expected_m12_ips),
+                             "tau": _finite_or_none(e.expected_m12_tau)},
+            "supported_entry_per_month": e.supported_entry_per_day * DAYS_PER_MONTH,
             "ever_by_m12": {arm: _mean(reps[f"employment_ever_{arm}"]) for arm in ARMS},
             "known_m12": {arm: _mean(reps[f"employment_known_m12_{arm}"]) for arm in ARMS},
         },

@@ -10,6 +10,7 @@ import numpy as np
 from trialsim.analysis.trial_analysis import analysis_columns
 from trialsim.inputs.params import SETTINGS, ModelParams
 from trialsim.model.delivery import caseload_peak
+from trialsim.model.followup import counted
 from trialsim.model.records import ARMS, IPS, STAGES, Participant
 from trialsim.model.trial import ReplicationResult
 from trialsim.units import DAYS_PER_MONTH
@@ -93,14 +94,18 @@ def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str,
     horizon_days = np.array([p.randomised_day for p in people]) + 12 * DAYS_PER_MONTH
     ever = np.array([any(s < h for s, _ in p.jobs) for p, h in zip(people, horizon_days,
                                                                      strict=True)], dtype=bool)
+    reported = waves.returned & waves.working  # what the questionnaires show
+    at_risk = counted(list(people), params.follow_up)
     for arm, mask in (("ips", ips), ("tau", ~ips)):
         row[f"employment_m12_{arm}"] = _mean(waves.working[mask, k12])
         row[f"employment_ever_{arm}"] = _mean(ever[mask])
         row[f"employment_known_m12_{arm}"] = _mean(waves.employment_known[mask, k12])
         row[f"withdrawn_{arm}"] = int(waves.withdrawn[mask, -1].sum())
+        row[f"reported_work_any_{arm}"] = int((reported[mask]).any(axis=1).sum())
         for k, month in enumerate(waves.months):
-            sent = mask & ~waves.withdrawn[:, k]
+            sent = mask & at_risk[:, k]
             row[f"retention_{arm}_{wave_label(month)}"] = _mean(waves.returned[sent, k])
+            row[f"reported_work_{arm}_{wave_label(month)}"] = int(reported[mask, k].sum())
         row[f"complete_m12_{arm}"] = int(waves.returned[mask, k12].sum())
         row[f"rtw_se_m12_{arm}"] = _mean(result.rtw_se[mask, 1 + k12])
     return row

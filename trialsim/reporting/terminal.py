@@ -37,7 +37,8 @@ def result_table(summary: dict[str, Any]) -> str:
         f"{_f(d['p90_wait_days'])}; peak caseload {_f(d['max_caseload'])}, utilisation "
         f"{_f(d['esw_utilisation'], '.2f')}",
         f"  in work at 12 months      IPS {_f(e['m12']['ips'], '.2f')}, "
-        f"TAU {_f(e['m12']['tau'], '.2f')}",
+        f"TAU {_f(e['m12']['tau'], '.2f')}; relative risk {_f(e['relative_risk_m12'], '.2f')}"
+        f" (set {e['relative_risk_set']:g}), difference {_f(e['difference_m12'], '+.3f')}",
         "  questionnaires returned   "
         + "; ".join(f"{m} IPS {_f(ret['ips'][m], '.2f')} TAU {_f(ret['tau'][m], '.2f')}"
                     for m in ret["ips"]),
