@@ -1,11 +1,10 @@
 """The pilot replay as a validation table: `scenario=pilot` run R times, every count the
 InSTEP report gives set against its simulated 90% interval (5th-95th percentiles).
 
-Each row names the report's table or section. Rows are `settled` (recruitment,
-participants, allocation: the model part is calibrated), `awaits` (returns, reported
-work and the ESW records, which depend on the employment and retention models under
-recalibration), `unreproducible` (the report's own figures disagree) or `misfit` (a
-known shortfall of a settled part); the last two give their reason. An interval is never
+Each row names the report's table or section. Rows are `settled` (the model part is
+calibrated and the count must fall inside), `unreproducible` (the report's own figures
+disagree) or `misfit` (a known shortfall of the model, or a planner's assumption that the
+pilot does not support); the last two give their reason. An interval is never
 widened: a row outside is reported as outside.
 
     python -m trialsim.experiments.pilot_replay --replications 1000 --out docs/pilot_replay
@@ -31,8 +30,7 @@ from trialsim.model.streams import Streams
 from trialsim.model.trial import ReplicationResult, simulate_replication
 from trialsim.units import months_to_days
 
-SETTLED, AWAITS, UNREPRODUCIBLE, MISFIT = "settled", "awaits", "unreproducible", "misfit"
-AWAITS_REASON = "awaits the employment/retention calibration (branch pathway)"
+SETTLED, UNREPRODUCIBLE, MISFIT = "settled", "unreproducible", "misfit"
 YEARS_REPORTED = 39  # Table 4: time since last paid work known for 39 of 50 (11 missing)
 LEVEL = 0.90
 
@@ -68,7 +66,10 @@ def _checks() -> list[Check]:
     a = "Limitations, \"Randomisation\"; WP4 \"Randomisation\""
     t8, t12, t13 = "Table 8", "Table 12", "Table 13"
     esw = "WP4 \"Employment outcomes - data from ESWs\""
-    w = (AWAITS, AWAITS_REASON)
+    early_tau = (MISFIT, "a constant self-directed entry rate, fitted to all of Table 12, cannot "
+                 "give TAU's early 8 of 26 in work at 3 months together with 3 of 21 at 12: the "
+                 "pilot suggests entry that is fast at first (people near work) and slow after; "
+                 "heterogeneity in the entry rate is the next step")
     checks = [
         Check("randomised_mailshot", "randomised via database search + mailshot", 26, t3),
         Check("randomised_hand_search", "randomised via hand-searching records", 6, t3),
@@ -103,15 +104,15 @@ def _checks() -> list[Check]:
         Check("ips", "allocated IPS", 22, a),
         Check("tau", "allocated TAU", 28, a),
         Check("withdrawn_ips", "IPS withdrawn (found work, moved away)", 2,
-              "WP4 \"Withdrawals\"", *w),
-        Check("withdrawn_tau", "TAU withdrawn", 0, "WP4 \"Withdrawals\"", *w),
+              "WP4 \"Withdrawals\""),
+        Check("withdrawn_tau", "TAU withdrawn", 0, "WP4 \"Withdrawals\""),
     ]
     for arm, counts in ((IPS, (15, 14, 10)), (TAU, (26, 24, 20))):
         n = 20 if arm == IPS else 28
         for month, k in zip((3, 6, 12), counts, strict=True):
             checks.append(Check(f"returned_{arm}_m{month}",
                                 f"{arm.upper()} returned the {month}-month questionnaire "
-                                f"(of {n} not withdrawn)", k, t8, *w))
+                                f"(of {n} not withdrawn)", k, t8))
     patterns = {"baseline_only": ((), 4, 1), "m3_only": ((3,), 2, 2), "m6_only": ((6,), 1, 1),
                 "m3_m6": ((3, 6), 3, 4), "m3_m12": ((3, 12), 0, 1),
                 "all_three": ((3, 6, 12), 10, 19)}
@@ -119,18 +120,23 @@ def _checks() -> list[Check]:
         for arm, k in ((IPS, k_ips), (TAU, k_tau)):
             checks.append(Check(f"pattern_{arm}_{name}",
                                 f"{arm.upper()} return pattern {name.replace('_', ' ')}",
-                                k, t8, *w))
+                                k, t8))
     for arm, src, counts, any_wave in ((TAU, t12, (8, 9, 3), 11), (IPS, t13, (3, 6, 3), 6)):
         for month, k in zip((3, 6, 12), counts, strict=True):
             checks.append(Check(f"working_{arm}_m{month}",
                                 f"{arm.upper()} reported work at {month} months (returners)",
-                                k, src, *w))
+                                k, src, *(early_tau if arm == TAU and month < 12 else ())))
         checks.append(Check(f"working_{arm}_any", f"{arm.upper()} reported work at any wave",
-                            any_wave, src, *w))
+                            any_wave, src))
     checks += [
-        Check("esw_job_ips", "IPS attained a job by the end of the study", 8, esw, *w),
+        Check("esw_job_ips", "IPS attained a job by the end of the study", 8, esw, MISFIT,
+              "the default IPS effect (relative risk 1.5 in work at 12 months) is the planner's "
+              "assumption from the IPS literature; with the fitted self-directed entry even TAU "
+              "starts a job by 12 months at about 0.48, so the ESW records alone (8 of 22; they "
+              "may miss self-directed jobs) suggest no benefit: relative risk at most about 1.18 "
+              "(scripts/calibrate_pathway.py)"),
         Check("moved_within_m3_ips", "IPS found work within 3 months and moved away", 2,
-              "WP4 \"Withdrawals\"; " + esw, *w),
+              "WP4 \"Withdrawals\"; " + esw),
     ]
     return checks
 
