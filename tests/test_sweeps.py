@@ -12,8 +12,9 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import CONF_DIR, ROOT
 
+from trialsim.cli import preflight
 from trialsim.experiments.cluster import record_status, scheduler_status
 from trialsim.experiments.sweep import write_manifest, write_sweep_summary
 
@@ -25,9 +26,10 @@ def command(sweep_dir, *args):
             *BASE, *args]
 
 
-def sweep(tmp_path, *args):
+def sweep(sweep_dir, *args):
     return subprocess.run(
-        command(tmp_path, *args), cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        command(sweep_dir, *args), cwd=sweep_dir.parent, capture_output=True, text=True,
+        timeout=600,
         # submitit's workers unpickle the job: they need trialsim importable from anywhere
         env={**os.environ, "PYTHONPATH": str(ROOT)})
 
@@ -51,8 +53,9 @@ def test_two_point_sweep_with_a_failing_job_lists_all_jobs(tmp_path):
     again = sweep(tmp_path, "sites.pain_services.count=4")
     assert again.returncode == 2 and "hydra.sweep.dir" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
-    other = sweep(tmp_path, "sites.pain_services.count=4", "resume=true")
-    assert other.returncode == 2 and "different sweep" in other.stderr
+    other = preflight(["-m", f"hydra.sweep.dir={tmp_path}", *BASE,
+                       "sites.pain_services.count=4", "resume=true"], CONF_DIR)
+    assert len(other) == 1 and "different sweep" in other[0]
     assert len(pd.read_csv(tmp_path / "sweep_summary.csv")) == 4
 
 

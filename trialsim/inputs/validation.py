@@ -16,6 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from trialsim.errors import ConfigError, ConfigErrors
 from trialsim.inputs.checks import collecting, number, reject
+from trialsim.inputs.evidence import parse_proportion
 from trialsim.inputs.params import (
     build_run_settings,
     build_screening,
@@ -59,6 +60,13 @@ def unknown_keys(cfg: DictConfig) -> list[str]:
     return found
 
 
+def _strategies(cfg: DictConfig) -> None:
+    """Retention strategies' values are checked even while the strategy is off."""
+    for key in ("follow_up.esw_completion.return_prob", "follow_up.text_followup.response"):
+        if OmegaConf.select(cfg, key, default=None) is not None:
+            parse_proportion(key, OmegaConf.select(cfg, key))
+
+
 def _limits(cfg: DictConfig) -> None:
     number("limits.max_participant_replications", cfg.limits.max_participant_replications,
            lo=1, integer=True)
@@ -84,6 +92,7 @@ def _sections(cfg: DictConfig) -> list[tuple[str, Callable[[], Any]]]:
         ("delivery", lambda: build_delivery(cfg.delivery)),
         ("employment", lambda: build_employment(cfg.employment)),
         ("follow_up", lambda: build_follow_up(cfg.follow_up)),
+        ("follow_up", lambda: _strategies(cfg)),
         ("outcome", lambda: build_analysis(cfg.analysis, build_outcome(cfg.outcome))),
         ("uncertainty", lambda: build_uncertainty(cfg.uncertainty)),
         ("design", lambda: DesignSearch(cfg)),
