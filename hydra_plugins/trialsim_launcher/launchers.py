@@ -18,8 +18,10 @@ from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
 
 from trialsim.experiments.cluster import record_status, scheduler_status
+from trialsim.run_dirs import register_resolvers
 
 log = logging.getLogger(__name__)
+register_resolvers()  # a worker resolves ${trialsim_unique:} in hydra.sweep.dir again
 
 
 class _Collecting:
