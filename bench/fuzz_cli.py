@@ -71,6 +71,7 @@ def main() -> None:
             except Exception:  # noqa: BLE001 - what this script looks for
                 counts["bug"] += 1
                 print(f"BUG {key}={value}:\n{traceback.format_exc(limit=3)}", file=sys.stderr)
+        print(f"{key}: {counts}", flush=True)
     total = sum(counts.values())
     print(f"{len(keys)} keys x {len(VALUES)} values = {total}: {counts['refused']} refused "
           f"in one line per problem, {counts['ran']} ran with a valid summary.json, "
