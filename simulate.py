@@ -11,48 +11,78 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from trialsim.app import run, validate
-from trialsim.cli import fail, preflight
-from trialsim.errors import ConfigError
+from trialsim.app import run, validate, warnings_for
+from trialsim.cli import fail, preflight, warn
+from trialsim.errors import ConfigError, ConfigErrors
+from trialsim.experiments.cluster import clear_status
 from trialsim.experiments.design import design_table, run_design
-from trialsim.experiments.sweep import ERROR_FILE
+from trialsim.experiments.sweep import ERROR_FILE, completed_hash
 from trialsim.inputs.schema import register_configs
+from trialsim.provenance import config_hash, write_provenance
 from trialsim.reporting.terminal import result_table
+from trialsim.run_dirs import claim, clear_results, register_resolvers
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 register_configs()
+register_resolvers()
+
+
+def _simulate(cfg: DictConfig, out_dir: Path) -> None:
+    validate(cfg)
+    write_provenance(out_dir, cfg)
+    for line in warnings_for(cfg):
+        warn(line)
+    if cfg.mode == "design":
+        print(design_table(run_design(cfg, out_dir)))
+        print(f"  design.json in {out_dir}")
+        return
+    summary = run(cfg, out_dir)
+    for line in summary["warnings"][len(warnings_for(cfg)):]:
+        warn(line)
+    if cfg.output.print_table:
+        print(result_table(summary))
+        print(f"  results in {out_dir}")
+
+
+def _sweep_job(cfg: DictConfig, out_dir: Path, hc) -> None:
+    """One job of a sweep: skipped if already complete (resume), recorded if it fails."""
+    num = int(hc.job.num)
+    clear_status(Path(hc.sweep.dir), num)
+    if completed_hash(out_dir) == config_hash(cfg):
+        print(f"trialsim: job {num} already complete for this config: skipped")
+        return
+    if cfg.get("resume", False) is True:
+        clear_results(out_dir)  # an earlier attempt's partial files
+    try:
+        claim(out_dir, "hydra.sweep.dir")
+        _simulate(cfg, out_dir)
+    except Exception as ex:  # a failed point is recorded, not fatal: the table lists it
+        if isinstance(ex, ConfigErrors):
+            message = "; ".join(ex.lines())
+        elif isinstance(ex, ConfigError):
+            message = str(ex)
+        else:
+            message = f"{type(ex).__name__}: {ex}"
+        (out_dir / ERROR_FILE).write_text(json.dumps({"error": message}) + "\n")
+        print(f"trialsim: error: job {num}: {message}", file=sys.stderr)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
     out_dir = Path(hc.runtime.output_dir)
-    for stale in ("summary.json", "design.json", ERROR_FILE):  # a reused sweep directory
-        (out_dir / stale).unlink(missing_ok=True)
-    try:
-        validate(cfg)
-        if cfg.mode == "design":
-            print(design_table(run_design(cfg, out_dir)))
-            print(f"  design.json in {out_dir}")
-            return
-        summary = run(cfg, out_dir)
-    except Exception as ex:
-        if hc.mode != RunMode.MULTIRUN:
-            if isinstance(ex, ConfigError):
-                fail(str(ex))
-            raise
-        # in a sweep a failed job is recorded, not fatal: sweep_summary.csv lists it
-        message = str(ex) if isinstance(ex, ConfigError) else f"{type(ex).__name__}: {ex}"
-        (out_dir / ERROR_FILE).write_text(json.dumps({"error": message}) + "\n")
-        print(f"trialsim: error: {message}", file=sys.stderr)
+    if hc.mode == RunMode.MULTIRUN:
+        _sweep_job(cfg, out_dir, hc)
         return
-    if cfg.output.print_table:
-        print(result_table(summary))
-        print(f"  results in {out_dir}")
+    try:
+        claim(out_dir, "hydra.run.dir")
+        _simulate(cfg, out_dir)
+    except ConfigError as ex:
+        fail(str(ex))
 
 
 if __name__ == "__main__":
-    error = preflight(sys.argv[1:], CONF_DIR)
-    if error:
-        fail(error)
+    errors = preflight(sys.argv[1:], CONF_DIR)
+    if errors:
+        fail("\n".join(errors))
     main()

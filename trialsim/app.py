@@ -12,24 +12,28 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from trialsim.errors import ConfigError
-from trialsim.experiments.design import DesignSearch
 from trialsim.experiments.runner import run_replications
+from trialsim.inputs import validation
 from trialsim.inputs.params import build_params, build_run_settings
+from trialsim.inputs.warnings import config_warnings, result_warnings
+from trialsim.inputs.workload import check_workload
+from trialsim.provenance import config_hash
 from trialsim.reporting.outputs import write_outputs
 from trialsim.reporting.summary import assurance_summary, summarise
 
-MODES = ("run", "design")
+MODES = validation.MODES
 
 
 def validate(cfg: DictConfig) -> None:
-    """Raise ConfigError for the first bad value, before anything is run or written."""
-    if cfg.mode not in MODES:
-        raise ConfigError("mode", cfg.mode, f"one of {', '.join(MODES)}")
-    build_run_settings(cfg)
-    build_params(cfg)
-    if cfg.mode == "design":
-        DesignSearch(cfg)
+    """Raise ConfigErrors naming every bad key (ConfigError when the run is too big),
+    before anything is run or written."""
+    validation.validate(cfg)
+    check_workload(cfg, build_params(cfg))
+
+
+def warnings_for(cfg: DictConfig) -> list[str]:
+    """Legal but likely mistaken settings of a valid config, one line each."""
+    return config_warnings(build_params(cfg), str(cfg.scenario_name))
 
 
 def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
@@ -50,6 +54,10 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
         uncertain = run_replications(params, settings.replications, settings.seed,
                                      settings.n_jobs)
         summary["assurance"] = assurance_summary(uncertain.replications, params)
+    summary["seed"] = settings.seed
+    summary["config_hash"] = config_hash(cfg)
+    summary["warnings"] = (config_warnings(params, settings.scenario)
+                           + result_warnings(summary))
     if out_dir is not None:
         write_outputs(Path(out_dir), summary, result, charts=bool(cfg.output.charts),
                       participants=keep, assurance=uncertain)

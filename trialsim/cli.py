@@ -1,29 +1,46 @@
-"""Command-line guard rails: bad input becomes one line on stderr and exit status 2.
+"""Command-line guard rails: bad input becomes one line per problem on stderr, exit 2,
+and nothing written.
 
 Hydra reports a bad override over several lines, and only after it has made the run
-directory. `preflight` composes the config once before Hydra's own run and checks it,
-so a bad value stops the command before any output directory exists.
+directory. `preflight` checks everything it can before Hydra's own run: the scenario
+files (data only), the launcher's required settings, the composed config (every
+problem at once, see `trialsim.inputs.validation`), the run's size, and whether the
+chosen run or sweep directory already holds results.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import NoReturn
 
+import yaml
 from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from trialsim.app import validate
-from trialsim.errors import ConfigError
+from trialsim.errors import ConfigError, ConfigErrors
+from trialsim.inputs.scenario_files import check_scenario_file
+from trialsim.run_dirs import holds_results, register_resolvers
 
 EXIT_BAD_INPUT = 2
+MULTIRUN_FLAGS = ("-m", "--multirun")
+CONFIG_SOURCE_FLAGS = ("-cd", "--config-dir", "-cp", "--config-path", "-cn", "--config-name")
+RAW_LAUNCHERS = {"submitit_slurm": "slurm", "submitit_local": "local"}
 
 
 def fail(message: str) -> NoReturn:
-    print(f"trialsim: error: {message}", file=sys.stderr)
+    for line in message.splitlines() or [message]:
+        print(f"trialsim: error: {line}", file=sys.stderr)
     sys.exit(EXIT_BAD_INPUT)
+
+
+def warn(message: str) -> None:
+    print(f"trialsim: warning: {message}", file=sys.stderr)
 
 
 def _first_line(ex: BaseException) -> str:
@@ -41,31 +58,155 @@ def scenario_names(conf_dir: Path) -> list[str]:
     return sorted(p.stem for p in (conf_dir / "scenario").glob("*.yaml"))
 
 
-def check_scenarios(overrides: list[str], conf_dir: Path) -> str | None:
+def default_scenario(conf_dir: Path) -> str | None:
+    defaults = (yaml.safe_load((conf_dir / "config.yaml").read_text()) or {}).get("defaults", [])
+    return next((d["scenario"] for d in defaults if isinstance(d, dict) and "scenario" in d),
+                None)
+
+
+def check_scenarios(overrides: list[str], conf_dir: Path) -> list[str]:
+    """Unknown scenario names, and scenario files that are not plain data."""
     known = scenario_names(conf_dir)
+    chosen: list[str] = []
     for override in overrides:
         key, _, value = override.partition("=")
-        if key.lstrip("+~") != "scenario" or not value:
+        if key.lstrip("+~") == "scenario" and value:
+            chosen.extend(value.split(","))
+    if not chosen:
+        chosen = [s for s in [default_scenario(conf_dir)] if s]
+    errors = []
+    for name in dict.fromkeys(chosen):
+        if name not in known:
+            errors.append(f"scenario={name!r} is not allowed: one of {', '.join(known)}")
             continue
-        for name in value.split(","):
-            if name not in known:
-                return f"scenario={name!r} is not allowed: one of {', '.join(known)}"
-    return None
+        error = check_scenario_file(conf_dir / "scenario" / f"{name}.yaml")
+        if error:
+            errors.append(error)
+    return errors
 
 
-def preflight(args: list[str], conf_dir: Path) -> str | None:
-    """One line describing the first bad input in `args` (sys.argv[1:]), or None."""
+def _is_group(override: str) -> bool:
+    key = override.partition("=")[0].lstrip("+~")
+    return key == "scenario" or "/" in key
+
+
+def _compose(overrides: list[str]) -> DictConfig:
+    return compose("config", overrides=overrides, return_hydra_config=True)
+
+
+def compose_all(overrides: list[str]) -> tuple[DictConfig | None, list[str]]:
+    """The composed config, or the composable part of it and one line for each override
+    that Hydra refuses (a word where a number belongs, a key in no schema)."""
+    try:
+        return _compose(overrides), []
+    except (HydraException, OmegaConfBaseException) as ex:
+        first = _one_line(ex)
+    groups = [o for o in overrides if _is_group(o)]
+    errors, good = [], []
+    for o in overrides:
+        if _is_group(o):
+            continue
+        try:
+            _compose([*groups, o])
+            good.append(o)
+        except (HydraException, OmegaConfBaseException) as ex:
+            errors.append(_one_line(ex))
+    try:
+        return _compose([*groups, *good]), errors or [first]
+    except (HydraException, OmegaConfBaseException) as ex:
+        return None, errors or [_one_line(ex)]
+
+
+def required_launcher_keys(conf_dir: Path, name: str) -> list[str]:
+    """Keys left `???` in conf/hydra/launcher/<name>.yaml: the user must set them there
+    or on the command line (Hydra would silently keep the plugin's default)."""
+    path = conf_dir / "hydra" / "launcher" / f"{name}.yaml"
+    if not path.is_file():
+        return []
+    data = yaml.safe_load(path.read_text()) or {}
+    return [k for k, v in data.items() if v == "???"]
+
+
+def launcher_problems(conf_dir: Path, overrides: list[str]) -> list[str]:
+    errors = []
+    given = {o.partition("=")[0].lstrip("+~") for o in overrides}
+    for o in overrides:
+        key, _, value = o.partition("=")
+        if key.lstrip("+~") != "hydra/launcher":
+            continue
+        if value in RAW_LAUNCHERS:
+            errors.append(f"hydra/launcher={value} is not allowed: use hydra/launcher="
+                          f"{RAW_LAUNCHERS[value]} (trialsim's wrapper of it, which lists "
+                          "cancelled and timed-out jobs)")
+            continue
+        for req in required_launcher_keys(conf_dir, value):
+            if f"hydra.launcher.{req}" not in given:
+                errors.append(f"hydra.launcher.{req} is not set: hydra/launcher={value} needs "
+                              f"it (add hydra.launcher.{req}=... or set it in "
+                              f"conf/hydra/launcher/{value}.yaml)")
+        if value == "slurm" and not errors and shutil.which("sbatch") is None:
+            errors.append("hydra/launcher=slurm is not allowed here: no SLURM on this machine "
+                          "(sbatch not found); run the sweep on the cluster's login node")
+    return errors
+
+
+def _dir_override(overrides: list[str], key: str) -> bool:
+    return any(o.partition("=")[0].lstrip("+~") == key for o in overrides)
+
+
+def preflight(args: list[str], conf_dir: Path) -> list[str]:
+    """One line per bad input in `args` (sys.argv[1:]); empty when the run may start."""
+    register_resolvers()
     overrides = [a for a in args if not a.startswith("-")]
     flags = [a for a in args if a.startswith("-")]
-    error = check_scenarios(overrides, conf_dir)
-    if error or flags:  # sweeps and Hydra's own flags (--help, --cfg) are Hydra's to check
-        return error
+    for f in flags:
+        if f.split("=")[0] in CONFIG_SOURCE_FLAGS:
+            return [f"{f} is not allowed: trialsim reads its config and scenarios from its "
+                    "own conf/ directory only (checked scenario files)"]
+    if any(f not in MULTIRUN_FLAGS for f in flags):  # --help, --cfg ...: Hydra's own
+        return []
+    errors = check_scenarios(overrides, conf_dir)
+    if errors:
+        return errors
+    multirun = bool(flags)
+    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        if multirun:
+            return _preflight_sweep(overrides, conf_dir)
+        cfg, errors = compose_all(overrides)
+        if cfg is None:
+            return errors
+        try:
+            validate(cfg)
+        except ConfigErrors as ex:
+            errors += ex.lines()
+        except ConfigError as ex:
+            errors.append(str(ex))
+        if not errors and _dir_override(overrides, "hydra.run.dir"):
+            run_dir = Path(str(cfg.hydra.run.dir))
+            if holds_results(run_dir):
+                errors.append(f"hydra.run.dir={str(run_dir)!r} is not allowed: it holds "
+                              "another run's results (choose a new directory)")
+    return errors
+
+
+def _preflight_sweep(overrides: list[str], conf_dir: Path) -> list[str]:
+    """A sweep's points are checked in their jobs (a bad point is a failed job); here
+    only what would stop the whole sweep: the launcher and a used sweep directory."""
+    from trialsim.experiments.sweep import reuse_problem, task_jobs
+
+    parser = OverridesParser.create()
     try:
-        with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
-            cfg = compose("config", overrides=overrides, return_hydra_config=True)
-        validate(cfg)
-    except ConfigError as ex:
-        return str(ex)
+        parsed = parser.parse_overrides(overrides)
     except (HydraException, OmegaConfBaseException) as ex:
-        return _one_line(ex)
-    return None
+        return [_one_line(ex)]
+    fixed = [o for o, p in zip(overrides, parsed, strict=True) if not p.is_sweep_override()]
+    cfg, errors = compose_all(fixed)
+    if cfg is None:
+        return errors
+    errors = errors + launcher_problems(conf_dir, overrides)
+    if not errors and _dir_override(overrides, "hydra.sweep.dir"):
+        problem = reuse_problem(Path(str(cfg.hydra.sweep.dir)), task_jobs(parsed),
+                                cfg.get("resume") is True)
+        if problem:
+            errors.append(problem)
+    return errors

@@ -11,3 +11,16 @@ class ConfigError(ValueError):
     def __init__(self, key: str, value: object, allowed: str) -> None:
         self.key, self.value, self.allowed = key, value, allowed
         super().__init__(f"{key}={value!r} is not allowed: {allowed}")
+
+
+class ConfigErrors(ConfigError):
+    """Every bad value of a config, found in one pass: one line per problem."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        self.problems = list(problems)
+        first = self.problems[0]
+        self.key, self.value, self.allowed = first.key, first.value, first.allowed
+        ValueError.__init__(self, "\n".join(str(p) for p in self.problems))
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems]

@@ -1,13 +1,60 @@
-"""Range checks that name the config key, the value and what is allowed."""
+"""Range checks that name the config key, the value and what is allowed.
+
+Outside `collecting()` a bad value raises ConfigError at once. Inside it (only
+`trialsim.inputs.validation` opens one) the error is recorded and a safe placeholder is
+returned instead, so that building goes on and every bad key is reported in one pass.
+The collector lives in a ContextVar: no module-level mutable state, safe under threads.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from trialsim.errors import ConfigError
 
 Z75 = 0.6744897501960817  # standard normal 75% quantile
+
+_PROBLEMS: ContextVar[list[ConfigError] | None] = ContextVar("trialsim_problems", default=None)
+
+T = TypeVar("T")
+
+
+@contextmanager
+def collecting() -> Iterator[list[ConfigError]]:
+    """Record ConfigErrors from `number`, `reject` and the evidence parsers in a list."""
+    problems: list[ConfigError] = []
+    token = _PROBLEMS.set(problems)
+    try:
+        yield problems
+    finally:
+        _PROBLEMS.reset(token)
+
+
+def reject(error: ConfigError, placeholder: T) -> T:
+    """Raise `error`, or inside `collecting()` record it and go on with `placeholder`."""
+    problems = _PROBLEMS.get()
+    if problems is None:
+        raise error
+    if not any(p.key == error.key for p in problems):  # one line per key
+        problems.append(error)
+    return placeholder
+
+
+def _placeholder(lo: float, hi: float, integer: bool) -> float:
+    """A value inside [lo, hi] for building to go on with after a recorded error."""
+    if math.isfinite(lo) and math.isfinite(hi):
+        x = (lo + hi) / 2
+    elif math.isfinite(lo):
+        x = lo + 1
+    elif math.isfinite(hi):
+        x = hi - 1
+    else:
+        x = 0.0
+    return int(math.ceil(x)) if integer else float(x)
 
 
 def number(key: str, value: Any, *, lo: float = -math.inf, hi: float = math.inf,
@@ -28,7 +75,7 @@ def number(key: str, value: Any, *, lo: float = -math.inf, hi: float = math.inf,
     if ok and (value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi)):
         ok = False
     if not ok:
-        raise ConfigError(key, value, allowed)
+        return reject(ConfigError(key, value, allowed), _placeholder(lo, hi, integer))
     if math.isinf(value):
         return math.inf
     return int(value) if integer else float(value)

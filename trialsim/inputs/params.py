@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from scipy.special import expit, ndtr, ndtri
 
 from trialsim.errors import ConfigError
-from trialsim.inputs.checks import Z75, number
+from trialsim.inputs.checks import Z75, number, reject
 from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.inputs.pathway_params import (
     Analysis,
@@ -43,6 +43,9 @@ from trialsim.units import (
 ALLOCATIONS = ("blocks", "pilot_capacity")
 PRIMARY_CARE, PAIN_SERVICE = "primary_care", "pain_service"
 SETTINGS = (PRIMARY_CARE, PAIN_SERVICE)
+MAX_DELAY_DAYS = 365.0  # a mean delay longer than a year is a typo, not a plan
+MAX_MONTHS = 1200.0  # 100 years: the longest window, opening month or set-up delay
+MIN_PER_DAY = 0.1  # capacities (calls a day, OT sessions a week) below this block for ever
 
 
 @dataclass(frozen=True)
@@ -223,9 +226,11 @@ def _mailshot(key: str, c: DictConfig) -> MailshotChannel:
         packs_per_1000=number(f"{key}.packs_per_1000", c.packs_per_1000, lo=0),
         batches=number(f"{key}.batches", c.batches, lo=1, integer=True),
         batch_interval_days=months_to_days(
-            number(f"{key}.batch_interval_months", c.batch_interval_months, lo=0)),
+            number(f"{key}.batch_interval_months", c.batch_interval_months, lo=0,
+                   hi=MAX_MONTHS)),
         reply=parse_proportion(f"{key}.reply", c.reply),
-        reply_delay_mean_days=number(f"{key}.reply_delay_mean_days", c.reply_delay_mean_days, lo=0),
+        reply_delay_mean_days=number(f"{key}.reply_delay_mean_days", c.reply_delay_mean_days, lo=0,
+                                     hi=MAX_DELAY_DAYS),
     )
 
 
@@ -249,17 +254,21 @@ def _opening(key: str, c: DictConfig, count: int) -> Opening:
     if c.months is not None:
         months = list(c.months)
         if len(months) != count:
-            raise ConfigError(f"{key}.months", months,
-                              f"a list of {count} opening months, one per site (or null)")
-        days = tuple(months_to_days(number(f"{key}.months[{i}]", m, lo=0))
+            reject(ConfigError(f"{key}.months", months,
+                               f"a list of {count} opening months, one per site (or null)"),
+                   None)
+        days = tuple(months_to_days(number(f"{key}.months[{i}]", m, lo=0, hi=MAX_MONTHS))
                      for i, m in enumerate(months))
     active = c.active_months
     return Opening(
         days=days,
-        first_day=months_to_days(number(f"{key}.first_month", c.first_month, lo=0)),
-        interval_days=months_to_days(number(f"{key}.interval_months", c.interval_months, lo=0)),
+        first_day=months_to_days(number(f"{key}.first_month", c.first_month, lo=0,
+                                        hi=MAX_MONTHS)),
+        interval_days=months_to_days(number(f"{key}.interval_months", c.interval_months, lo=0,
+                                            hi=MAX_MONTHS)),
         setup_delay_mean_days=months_to_days(
-            number(f"{key}.setup_delay_mean_months", c.setup_delay_mean_months, lo=0)),
+            number(f"{key}.setup_delay_mean_months", c.setup_delay_mean_months, lo=0,
+                   hi=MAX_MONTHS)),
         setup_delay_shape=number(f"{key}.setup_delay_shape", c.setup_delay_shape, lo=0,
                                lo_open=True),
         active_days=math.inf if active is None else months_to_days(
@@ -306,62 +315,93 @@ def _years_out_of_work(c: DictConfig) -> YearsOutOfWork:
     median = number(f"{key}.median", c.median, lo=q25, lo_open=True)
     q75 = number(f"{key}.q75", c.q75, lo=median, lo_open=True)
     if minimum >= median:
-        raise ConfigError(f"{key}.minimum", minimum, f"a number below the median ({median:g})")
+        minimum = reject(ConfigError(f"{key}.minimum", minimum,
+                                     f"a number below the median ({median:g})"), 0.0)
     maximum = number(f"{key}.maximum", c.maximum, lo=q75, lo_open=True, hi=80)
     return YearsOutOfWork(mu=math.log(median), sigma_below=math.log(median / q25) / Z75,
                           sigma_above=math.log(q75 / median) / Z75, minimum=minimum,
                           maximum=maximum)
 
 
-def build_params(cfg: DictConfig) -> ModelParams:
-    """Check the config and return the frozen parameters the model runs on."""
-    t = cfg.trial
+@dataclass(frozen=True)
+class TrialDesign:
+    target_n: int
+    window_days: float
+    allocation: str
+    block_sizes: tuple[int, ...]
+    localities: int
+    random_until_day: float
+    ips_until_day: float
+    ips_places: int | None
+
+
+def build_trial(t: DictConfig) -> TrialDesign:
     target_n = number("trial.target_n", t.target_n, lo=4, integer=True)
     window = months_to_days(number("trial.recruitment_months", t.recruitment_months, lo=0,
                                    lo_open=True, hi=1200))
-    if t.allocation not in ALLOCATIONS:
-        raise ConfigError("trial.allocation", t.allocation, f"one of {', '.join(ALLOCATIONS)}")
+    allocation = t.allocation
+    if allocation not in ALLOCATIONS:
+        allocation = reject(ConfigError("trial.allocation", allocation,
+                                        f"one of {', '.join(ALLOCATIONS)}"), ALLOCATIONS[0])
     blocks = list(t.block_sizes)
     if not blocks:
-        raise ConfigError("trial.block_sizes", blocks, "a non-empty list of even sizes >= 2")
+        blocks = reject(ConfigError("trial.block_sizes", blocks,
+                                    "a non-empty list of even sizes >= 2"), [2])
     for i, b in enumerate(blocks):
-        number(f"trial.block_sizes[{i}]", b, lo=2, integer=True)
+        b = number(f"trial.block_sizes[{i}]", b, lo=2, integer=True)
         if b % 2:
-            raise ConfigError(f"trial.block_sizes[{i}]", b, "an even block size (1:1 allocation)")
+            reject(ConfigError(f"trial.block_sizes[{i}]", b,
+                               "an even block size (1:1 allocation)"), None)
+        blocks[i] = b + b % 2
     pc = t.pilot_capacity
-    random_until = number("trial.pilot_capacity.random_until_month", pc.random_until_month, lo=0)
-    ips_until = number("trial.pilot_capacity.ips_until_month", pc.ips_until_month, lo=random_until)
+    random_until = number("trial.pilot_capacity.random_until_month", pc.random_until_month,
+                          lo=0, hi=1200)
+    ips_until = number("trial.pilot_capacity.ips_until_month", pc.ips_until_month,
+                       lo=random_until, hi=1200)
     ips_places = pc.ips_places
     if ips_places is not None:
         ips_places = number("trial.pilot_capacity.ips_places", ips_places, lo=0, integer=True)
+    return TrialDesign(
+        target_n=target_n, window_days=window, allocation=allocation,
+        block_sizes=tuple(int(b) for b in blocks),
+        localities=number("trial.localities", t.localities, lo=1, integer=True),
+        random_until_day=months_to_days(random_until), ips_until_day=months_to_days(ips_until),
+        ips_places=ips_places,
+    )
 
-    s = cfg.screening
+
+def build_screening(s: DictConfig) -> Screening:
     coordinators = s.coordinators
     if coordinators is not None:
         coordinators = number("screening.coordinators", coordinators, lo=1, integer=True)
-    screening = Screening(
-        delay_mean_days=number("screening.delay_mean_days", s.delay_mean_days, lo=0),
+    return Screening(
+        delay_mean_days=number("screening.delay_mean_days", s.delay_mean_days, lo=0,
+                               hi=MAX_DELAY_DAYS),
         coordinators=coordinators,
+        # a floor on capacity: a near-zero rate would hold the coordinator for ever
         call_days=CALENDAR_PER_WORKING_DAY / number("screening.calls_per_day", s.calls_per_day,
-                                                    lo=0, lo_open=True),
+                                                    lo=MIN_PER_DAY, hi=1000),
     )
-    outcome = build_outcome(cfg.outcome)
-    site_types = (_gp_practices(cfg.sites.gp_practices), _pain_services(cfg.sites.pain_services))
+
+
+def build_sites(c: DictConfig) -> tuple[SiteType, ...]:
+    site_types = (_gp_practices(c.gp_practices), _pain_services(c.pain_services))
     if sum(st.count for st in site_types) == 0:
         counts = ", ".join(f"sites.{st.name}.count=0" for st in site_types)
-        raise ConfigError("sites", counts, "at least one site of some kind (a count >= 1)")
+        reject(ConfigError("sites", counts, "at least one site of some kind (a count >= 1)"),
+               None)
+    return site_types
+
+
+def build_params(cfg: DictConfig) -> ModelParams:
+    """Check the config and return the frozen parameters the model runs on."""
+    trial = build_trial(cfg.trial)
+    outcome = build_outcome(cfg.outcome)
     params = ModelParams(
-        target_n=target_n,
-        window_days=window,
-        allocation=t.allocation,
-        block_sizes=tuple(int(b) for b in blocks),
-        localities=number("trial.localities", t.localities, lo=1, integer=True),
-        random_until_day=months_to_days(random_until),
-        ips_until_day=months_to_days(ips_until),
-        ips_places=ips_places,
-        screening=screening,
+        **{f.name: getattr(trial, f.name) for f in dataclasses.fields(TrialDesign)},
+        screening=build_screening(cfg.screening),
         years_out_of_work=_years_out_of_work(cfg.participants.years_out_of_work),
-        site_types=site_types,
+        site_types=build_sites(cfg.sites),
         delivery=build_delivery(cfg.delivery),
         employment=build_employment(cfg.employment),
         follow_up=build_follow_up(cfg.follow_up),

@@ -169,31 +169,44 @@ def _rate_per_day(key: str, raw) -> Rate:
                 scale=per_month_to_per_day(1.0))
 
 
+MAX_DELAY_DAYS = 365.0  # mean delays: longer than a year is a typo, not a plan
+MAX_SUPPORT_MONTHS = 120.0  # support windows (inf: time-unlimited pre-placement support)
+MAX_APPOINTMENT_HOURS = 37.5  # one appointment at most a working week of coordinator time
+MIN_SESSIONS_PER_WEEK = 0.1  # fewer joint sessions would hold the OT for months per appointment
+
+
 def build_delivery(c: DictConfig) -> Delivery:
+    """Every duration has an upper bound (and every capacity a floor): a mistyped
+    1e12 would otherwise hold an ESW, the OT or the coordinator for ever, silently."""
     e, o, b = c.esw, c.ot, c.booklet
     support = e.support_months
     return Delivery(
-        esw_per_locality=number("delivery.esw.per_locality", e.per_locality, lo=1, integer=True),
+        esw_per_locality=number("delivery.esw.per_locality", e.per_locality, lo=1, hi=1000,
+                                integer=True),
         caseload=number("delivery.esw.caseload", e.caseload, lo=1, integer=True, allow_inf=True),
         first_appointment_mean_days=number("delivery.esw.first_appointment_mean_days",
-                                           e.first_appointment_mean_days, lo=0),
+                                           e.first_appointment_mean_days, lo=0,
+                                           hi=MAX_DELAY_DAYS),
         disengage_wait_per_day=per_month_to_per_day(number(
-            "delivery.esw.disengage_wait_per_month", e.disengage_wait_per_month, lo=0)),
+            "delivery.esw.disengage_wait_per_month", e.disengage_wait_per_month, lo=0, hi=100)),
         disengage_after_assessment=parse_proportion("delivery.esw.disengage_after_assessment",
                                                     e.disengage_after_assessment),
         support_days=math.inf if support is None else months_to_days(
-            number("delivery.esw.support_months", support, lo=0, lo_open=True, allow_inf=True)),
+            number("delivery.esw.support_months", support, lo=0, lo_open=True,
+                   hi=MAX_SUPPORT_MONTHS, allow_inf=True)),
         in_work_support_days=months_to_days(number("delivery.esw.in_work_support_months",
-                                                   e.in_work_support_months, lo=0)),
-        ot_count=number("delivery.ot.count", o.count, lo=1, integer=True),
+                                                   e.in_work_support_months, lo=0,
+                                                   hi=MAX_SUPPORT_MONTHS)),
+        ot_count=number("delivery.ot.count", o.count, lo=1, hi=1000, integer=True),
         ot_appointment_days=7.0 / number("delivery.ot.sessions_per_week", o.sessions_per_week,
-                                         lo=0, lo_open=True),
+                                         lo=MIN_SESSIONS_PER_WEEK, hi=1000),
         joint_delay_mean_days=number("delivery.ot.joint_delay_mean_days",
-                                     o.joint_delay_mean_days, lo=0),
+                                     o.joint_delay_mean_days, lo=0, hi=MAX_DELAY_DAYS),
         booklet_delay_mean_days=number("delivery.booklet.delay_mean_days", b.delay_mean_days,
-                                       lo=0),
+                                       lo=0, hi=MAX_DELAY_DAYS),
         booklet_days=number("delivery.booklet.appointment_hours", b.appointment_hours,
-                            lo=0) / WORKING_HOURS_PER_DAY * CALENDAR_PER_WORKING_DAY,
+                            lo=0, hi=MAX_APPOINTMENT_HOURS)
+        / WORKING_HOURS_PER_DAY * CALENDAR_PER_WORKING_DAY,
     )
 
 

@@ -287,6 +287,11 @@ class OutputConfig:
 
 
 @dataclass
+class LimitsConfig:
+    max_participant_replications: int = MISSING  # refuse bigger runs (participants x reps)
+
+
+@dataclass
 class TrialsimConfig:
     scenario_name: str = MISSING
     mode: str = MISSING  # run | design
@@ -294,6 +299,7 @@ class TrialsimConfig:
     replications: int = MISSING
     seed: int = MISSING
     n_jobs: int = MISSING
+    resume: bool = False  # sweeps: skip jobs already complete for the same config
     trial: TrialConfig = field(default_factory=TrialConfig)
     screening: ScreeningConfig = field(default_factory=ScreeningConfig)
     participants: ParticipantsConfig = field(default_factory=ParticipantsConfig)
@@ -306,6 +312,7 @@ class TrialsimConfig:
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     design: DesignConfig = field(default_factory=DesignConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 SCHEMA_NAME = "trialsim_schema"

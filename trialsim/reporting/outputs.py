@@ -1,16 +1,21 @@
 """Writing a run's results into its directory.
 
-summary.json is written last and atomically (temporary file, then rename), so a run
-that failed part-way leaves no summary.json: its absence marks the run incomplete.
+Every file is written to a temporary name and renamed, so no file is ever seen half
+written; summary.json comes last, so that its absence marks a run incomplete and it
+never stands beside a partial replications.csv. Values that JSON cannot hold (NaN,
+inf: e.g. the mean wait of a run that randomised nobody) are written as null.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from trialsim.experiments.runner import RunResult
@@ -19,23 +24,49 @@ from trialsim.reporting.charts import recruitment_fan_chart
 SUMMARY = "summary.json"
 
 
+def json_safe(data: Any) -> Any:
+    """`data` with NaN and inf as None and numpy scalars as Python numbers."""
+    if isinstance(data, dict):
+        return {str(k): json_safe(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_safe(v) for v in data]
+    if isinstance(data, np.generic):
+        data = data.item()
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    return data
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")  # keeps the format
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n"
+    _atomic(path, lambda p: p.write_text(text))
+
+
+def _csv(path: Path, frame: pd.DataFrame) -> None:
+    _atomic(path, lambda p: frame.to_csv(p, index=False))
 
 
 def write_outputs(out_dir: Path, summary: dict[str, Any], result: RunResult, *,
                   charts: bool, participants: bool, assurance: RunResult | None = None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / SUMMARY).unlink(missing_ok=True)
-    result.replications.to_csv(out_dir / "replications.csv", index=False)
+    _csv(out_dir / "replications.csv", result.replications)
     if assurance is not None:
-        assurance.replications.to_csv(out_dir / "replications_assurance.csv", index=False)
+        _csv(out_dir / "replications_assurance.csv", assurance.replications)
     curve = summary["recruitment"]["curve"]
-    pd.DataFrame(curve).to_csv(out_dir / "recruitment_curve.csv", index=False)
+    _csv(out_dir / "recruitment_curve.csv", pd.DataFrame(curve))
     if participants and result.participants is not None:
-        result.participants.to_csv(out_dir / "participants.csv", index=False)
+        _csv(out_dir / "participants.csv", result.participants)
     if charts:
-        recruitment_fan_chart(summary, out_dir / "recruitment.png")
+        _atomic(out_dir / "recruitment.png",
+                lambda p: recruitment_fan_chart(summary, p))
     write_json_atomic(out_dir / SUMMARY, summary)

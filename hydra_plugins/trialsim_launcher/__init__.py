@@ -1,0 +1,1 @@
+"""trialsim's submitit launchers (see trialsim.experiments.cluster)."""

@@ -1,0 +1,81 @@
+"""How many people the configured sites can be expected to randomise, and how much work
+a run is, estimated from the parameters before anything is simulated.
+
+The expectation uses the mean of every random element (frailty mean 1, set-up delay at
+its mean, each stage's probability): it sizes a run and flags implausible targets; it
+is not a forecast (the simulation is).
+"""
+
+from __future__ import annotations
+
+import math
+
+from omegaconf import DictConfig
+
+from trialsim.errors import ConfigError
+from trialsim.inputs.params import (
+    HandSearchChannel,
+    MailshotChannel,
+    ModelParams,
+    SiteType,
+)
+from trialsim.units import DAYS_PER_MONTH
+
+
+def _stage_share(ch) -> float:
+    s = ch.stages
+    return s.contact.value * s.eligible.value * s.consent.value
+
+
+def _open_days(st: SiteType, i: int, window_days: float) -> float:
+    o = st.opening
+    start = (o.days[i] if o.days is not None else o.first_day + i * o.interval_days)
+    start += o.setup_delay_mean_days
+    return max(0.0, min(window_days - start, o.active_days))
+
+
+def expected_randomised(params: ModelParams) -> float:
+    """Expected recruits over the whole window if recruitment never stopped at target."""
+    total = 0.0
+    for st in params.site_types:
+        open_days = [_open_days(st, i, params.window_days) for i in range(st.count)]
+        site_months = sum(open_days) / DAYS_PER_MONTH
+        opened = sum(d > 0 for d in open_days)
+        for ch in st.channels:
+            share = ch.uptake * _stage_share(ch)
+            if isinstance(ch, MailshotChannel):
+                packs = ch.packs_per_1000 * st.list_size / 1000
+                total += share * opened * packs * ch.reply.value
+            elif isinstance(ch, HandSearchChannel):
+                days = min(ch.nurse_day_budget, opened * ch.uptake * ch.nurse_days_per_practice)
+                total += _stage_share(ch) * days * ch.yield_per_nurse_day.value
+            else:
+                total += share * site_months * ch.rate.value
+    return total
+
+
+def participant_replications(cfg: DictConfig, params: ModelParams) -> float:
+    """Participants simulated over the run: min(target, expected) per replication, twice
+    with assurance, and for every candidate a design search may evaluate."""
+    per_rep = max(1.0, min(params.target_n, expected_randomised(params)))
+    runs = 2 if params.uncertainty is not None else 1
+    if cfg.mode == "design":
+        d = cfg.design
+        per_rep = max(per_rep, float(d.n_stop))
+        steps = lambda n: math.ceil(math.log2(max(n, 1))) + 1  # noqa: E731 - bisection steps
+        grid_n = max(1, (int(d.n_stop) - int(d.n_start)) // int(d.n_step) + 1)
+        runs = (steps(grid_n) + len(d.months) * steps(int(d.max_sites))
+                + steps(int(d.max_esw_per_locality)))
+    return per_rep * int(cfg.replications) * runs
+
+
+def check_workload(cfg: DictConfig, params: ModelParams) -> None:
+    """Refuse a run above `limits.max_participant_replications`, naming the override."""
+    limit = int(cfg.limits.max_participant_replications)
+    work = participant_replications(cfg, params)
+    if work > limit:
+        raise ConfigError(
+            "limits.max_participant_replications", limit,
+            f"a run this size is about {work:.3g} participant-replications "
+            f"(replications={cfg.replications}, target_n={params.target_n}); lower them or "
+            f"allow it with limits.max_participant_replications={math.ceil(work)}")

@@ -1,0 +1,60 @@
+"""Run directories that never collide and are never written over.
+
+Hydra names the directory (`${trialsim_unique:}` gives runs started in the same second
+different names); before writing, a run claims its directory by creating a claim file
+exclusively (O_EXCL: atomic, also on a shared filesystem's local view). A directory
+already claimed, or holding another run's results, is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from trialsim.errors import ConfigError
+
+CLAIM = ".trialsim_claim"
+RESULT_FILES = ("summary.json", "design.json", "error.json", "replications.csv",
+                "replications_assurance.csv", "recruitment_curve.csv", "participants.csv",
+                "recruitment.png", "provenance.json", "config_resolved.yaml")
+
+
+def unique_suffix() -> str:
+    """Process id and a random part: distinct for runs started together, even on
+    different nodes."""
+    return f"{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def register_resolvers() -> None:
+    """`${trialsim_unique:}`, cached per config so that every read gives one value."""
+    if not OmegaConf.has_resolver("trialsim_unique"):
+        OmegaConf.register_new_resolver("trialsim_unique", unique_suffix, use_cache=True)
+
+
+def holds_results(path: Path) -> bool:
+    return path.is_dir() and any((path / f).exists() for f in (CLAIM, *RESULT_FILES))
+
+
+def claim(out_dir: Path, key: str) -> None:
+    """Claim `out_dir` for this run, or ConfigError naming the override `key`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if any((out_dir / f).exists() for f in RESULT_FILES):
+        raise ConfigError(key, str(out_dir), "a directory that holds no other run's results")
+    try:
+        fd = os.open(out_dir / CLAIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        raise ConfigError(key, str(out_dir),
+                          "a directory no other run has claimed (another run uses it)") from None
+    with os.fdopen(fd, "w") as f:
+        json.dump({"pid": os.getpid(), "host": socket.gethostname()}, f)
+
+
+def clear_results(out_dir: Path) -> None:
+    """Remove an incomplete job's files before it is rerun (resumed sweeps only)."""
+    for name in (CLAIM, *RESULT_FILES):
+        (out_dir / name).unlink(missing_ok=True)
