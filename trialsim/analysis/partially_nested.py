@@ -176,7 +176,22 @@ def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster:
     on a boundary). `equal_variances` ties the residual variances (statsmodels' MixedLM,
     the test oracle, has one)."""
     model = PartiallyNestedModel(y, x, ips, cluster)
-    ips = ips.astype(bool)
+    fit = _fit(model, y, ips.astype(bool), equal_variances, nonnegative)
+    if fit is _EDGE:
+        # No interior REML maximum with tau2 free: the criterion is unbounded as
+        # s2_ips + m_max tau2 -> 0 (V singular, the IPS mean set by the largest ESW's
+        # clients alone). The pre-specified fallback is the fit with tau2 >= 0, with
+        # tau2 kept among the estimated parameters of the degrees of freedom (dropping
+        # it, as for a boundary estimate, made the test liberal: 0.067 at ICC 0.2).
+        fit = _fit(model, y, ips.astype(bool), equal_variances, True, keep_tau2=True)
+    return None if fit is _EDGE else fit
+
+
+_EDGE = object()  # the unbounded fit ran to the edge where V is singular
+
+
+def _fit(model: PartiallyNestedModel, y: np.ndarray, ips: np.ndarray, equal_variances: bool,
+         nonnegative: bool, keep_tau2: bool = False):
     r_i, r_t = y[ips] - y[ips].mean(), y[~ips] - y[~ips].mean()
     start = np.array([math.log(max(float(r_i @ r_i) / max(len(r_i) - 1, 1), 1e-6)),
                       math.log(max(float(r_t @ r_t) / max(len(r_t) - 1, 1), 1e-6)), 0.05])
@@ -211,16 +226,18 @@ def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster:
     # a variance at an edge other than tau2 = 0 (when held non-negative) means the data
     # cannot identify it, or V is nearly singular
     edge = (at_lo | at_hi).copy()
-    edge[-1] = at_hi[-1] or (at_lo[-1] and low < 0)
+    edge[-1] = at_hi[-1]
     if edge.any():
         return None
+    if at_lo[-1] and low < 0:
+        return _EDGE
     projected = np.where(at_lo & (grad > 0), 0.0, grad)
     converged = bool(np.isfinite(projected).all() and
                      np.abs(projected).max() <= GRAD_TOL * len(y))
     phi = _unpack(theta, equal_variances)
     d_ips, d_tau, d_esw = model.dv
     dvs = [_Op(d_ips.a, d_ips.b, 1.0)] if equal_variances else [d_ips, d_tau]
-    if not at_lo[-1]:
+    if keep_tau2 or not at_lo[-1]:
         dvs.append(d_esw)
     try:
         with np.errstate(all="ignore"):
