@@ -52,5 +52,5 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
         summary["assurance"] = assurance_summary(uncertain.replications, params)
     if out_dir is not None:
         write_outputs(Path(out_dir), summary, result, charts=bool(cfg.output.charts),
-                      participants=keep, assurance=uncertain)
+                      participants=keep, assurance=uncertain, report=bool(cfg.output.report))
     return summary

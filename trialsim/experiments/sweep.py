@@ -22,6 +22,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from trialsim.reporting.report import build_sweep
+
 ERROR_FILE = "error.json"
 SWEEP_SUMMARY = "sweep_summary.csv"
 
@@ -99,6 +101,8 @@ class SweepSummary(Callback):
         if not sweep_dir.is_dir():
             return
         table = write_sweep_summary(sweep_dir)
+        if config.get("output", {}).get("charts", True):  # heatmaps from sweep_summary.csv
+            build_sweep(sweep_dir)
         failed = table[table["status"] != "ok"] if len(table) else table
         print(f"trialsim: {len(table)} jobs, {len(failed)} not ok; "
               f"{sweep_dir / SWEEP_SUMMARY}")

@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 
 from trialsim.experiments.runner import RunResult
-from trialsim.reporting.charts import recruitment_fan_chart
+from trialsim.reporting.figure_data import write_figure_data
+from trialsim.reporting.report import publish
 
 SUMMARY = "summary.json"
 
@@ -26,7 +27,8 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_outputs(out_dir: Path, summary: dict[str, Any], result: RunResult, *,
-                  charts: bool, participants: bool, assurance: RunResult | None = None) -> None:
+                  charts: bool, participants: bool, assurance: RunResult | None = None,
+                  report: bool = True) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / SUMMARY).unlink(missing_ok=True)
     result.replications.to_csv(out_dir / "replications.csv", index=False)
@@ -36,6 +38,6 @@ def write_outputs(out_dir: Path, summary: dict[str, Any], result: RunResult, *,
     pd.DataFrame(curve).to_csv(out_dir / "recruitment_curve.csv", index=False)
     if participants and result.participants is not None:
         result.participants.to_csv(out_dir / "participants.csv", index=False)
-    if charts:
-        recruitment_fan_chart(summary, out_dir / "recruitment.png")
+    write_figure_data(out_dir, result)  # small CSVs the figures are drawn from
     write_json_atomic(out_dir / SUMMARY, summary)
+    publish(out_dir, charts=charts, report=report)  # figures and report, from the files

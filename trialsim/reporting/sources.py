@@ -1,0 +1,122 @@
+"""Where each parameter's value comes from, read from the comments beside it in
+conf/config.yaml and the scenario's YAML: the citation lives next to the value in one
+place, so the report's table stays true when a default is recalibrated. A run saves the
+result as `parameter_sources.csv`, so that the report can be rebuilt from the run alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "conf" / "config.yaml"
+SCENARIOS = ROOT / "scenarios"
+SECTIONS = ("trial", "screening", "participants", "sites", "delivery", "employment",
+            "follow_up", "outcome", "analysis", "uncertainty")
+_KEY = re.compile(r"^(\s*)([A-Za-z_][\w]*):(.*)$")
+
+
+def yaml_comments(text: str) -> dict[str, str]:
+    """{dotted key: comment} for `key: value  # comment` lines; comment-only lines
+    indented under a key continue its comment."""
+    out: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    last: str | None = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or line.startswith("#"):
+            last = None if not stripped else last
+            continue
+        if stripped.startswith("#"):
+            if last is not None:
+                out[last] = (out.get(last, "") + " " + stripped.lstrip("# ").strip()).strip()
+            continue
+        m = _KEY.match(line)
+        if not m:
+            continue
+        indent, key, rest = len(m.group(1)), m.group(2), m.group(3)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, key))
+        dotted = ".".join(k for _, k in stack)
+        value, _, comment = _split_comment(rest)
+        last = dotted
+        if comment:
+            out[dotted] = comment.strip()
+    return out
+
+
+def _split_comment(rest: str) -> tuple[str, str, str]:
+    """Split `value  # comment`, ignoring a '#' inside quotes."""
+    quote = None
+    for i, ch in enumerate(rest):
+        if ch in "'\"":
+            quote = None if quote == ch else (quote or ch)
+        elif ch == "#" and quote is None and (i == 0 or rest[i - 1].isspace()):
+            return rest[:i].strip(), "#", rest[i + 1:]
+    return rest.strip(), "", ""
+
+
+def leaves(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted leaf keys; `{k, n}` and `{events, exposure}` counts stay one value."""
+    if isinstance(data, dict) and set(data) not in ({"k", "n"}, {"events", "exposure"}):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(leaves(v, f"{prefix}{k}."))
+        return out
+    return {prefix.rstrip("."): data}
+
+
+def format_value(v: Any) -> str:
+    if isinstance(v, dict) and set(v) == {"k", "n"}:
+        return f"{v['k']}/{v['n']}"
+    if isinstance(v, dict) and set(v) == {"events", "exposure"}:
+        return f"{v['events']} per {v['exposure']}"
+    if isinstance(v, list):
+        return "[" + ", ".join(format_value(x) for x in v) + "]"
+    return "null" if v is None else str(v)
+
+
+def _comment_for(key: str, comments: dict[str, str]) -> str | None:
+    """The comment on the key, or on its nearest parent that has one."""
+    parts = key.split(".")
+    for i in range(len(parts), 0, -1):
+        c = comments.get(".".join(parts[:i]))
+        if c:
+            return c if i == len(parts) else f"(under {'.'.join(parts[:i])}) {c}"
+    return None
+
+
+def parameter_sources(config: dict[str, Any], overrides: list[str],
+                      config_text: str, scenario_text: str | None) -> list[dict[str, str]]:
+    """One row per model parameter of the run: key, value, source. A scenario's comment
+    wins over the default's; a command-line override is named as the planner's choice."""
+    defaults = yaml_comments(config_text)
+    scenario = yaml_comments(scenario_text) if scenario_text else {}
+    overridden = {o.partition("=")[0].lstrip("+~") for o in overrides}
+    rows = []
+    for key, value in leaves({k: config[k] for k in SECTIONS if k in config}).items():
+        if key in overridden:
+            source = "set on the command line for this run (planner's choice)"
+        elif key in scenario:
+            source = f"scenario: {scenario[key]}"
+        else:
+            source = _comment_for(key, defaults) or "not documented"
+        rows.append({"key": key, "value": format_value(value), "source": source})
+    return rows
+
+
+def write_parameter_sources(out_dir: Path, config: dict[str, Any], overrides: list[str],
+                            scenario_name: str | None) -> None:
+    scen = SCENARIOS / f"{scenario_name}.yaml" if scenario_name else None
+    rows = parameter_sources(config, overrides, CONFIG.read_text() if CONFIG.is_file() else "",
+                             scen.read_text() if scen and scen.is_file() else None)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["key", "value", "source"], lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    (out_dir / "parameter_sources.csv").write_text(buf.getvalue())
