@@ -101,8 +101,7 @@ class SweepSummary(Callback):
         if not sweep_dir.is_dir():
             return
         table = write_sweep_summary(sweep_dir)
-        if config.get("output", {}).get("charts", True):  # heatmaps from sweep_summary.csv
-            build_sweep(sweep_dir)
+        build_sweep(sweep_dir)  # heatmaps from sweep_summary.csv, even with output.charts=false
         failed = table[table["status"] != "ok"] if len(table) else table
         print(f"trialsim: {len(table)} jobs, {len(failed)} not ok; "
               f"{sweep_dir / SWEEP_SUMMARY}")

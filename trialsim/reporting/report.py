@@ -171,7 +171,9 @@ def sample_size_paragraph(run: RunDir) -> str:
         effect = "the effect" if d is None else f"{d:g} point{'' if d == 1 else 's'}"
         if sd is not None:
             outcome += f" (SD {sd:g})"
-    cluster = ("with no clustering by ESW (ICC 0)" if not icc else
+    cluster = ("and clustering by ESW as configured (the run directory has no saved "
+               "configuration)" if icc is None or per_loc is None or loc is None else
+               "with no clustering by ESW (ICC 0)" if not icc else
                f"and clustering by ESW in the IPS arm (ICC {icc:g}, "
                f"{per_loc * loc} ESWs: {per_loc} in each of {loc} localities), "
                "analysed by a partially nested mixed model")
@@ -284,7 +286,9 @@ def design_report(run: RunDir) -> tuple[str, list[Block]]:
             for r in d.get("sites_by_months", [])]
     rec = d.get("recommended")
     if rec is None:
-        rec_text = ("No design in the grid meets every goal." if d.get("target_n") is None
+        rec_text = (f"No target N in the grid reaches power {g.get('target_power')}: widen "
+                    "the grid (design.n_stop) or change the design (more ESWs, a smaller ICC)."
+                    if d.get("target_n") is None
                     else f"N = {d['target_n']} reaches the power goal, but no window in the "
                          "grid recruits it with the required probability.")
     else:
@@ -305,16 +309,20 @@ def design_report(run: RunDir) -> tuple[str, list[Block]]:
         ("h", 2, "Recommended design"),
         ("p", rec_text),
         ("table", ["item", "value"],
-         [["smallest target N with the power goal", str(d.get("target_n"))]]
+         [["smallest target N with the power goal",
+           "none in the grid" if d.get("target_n") is None else str(d["target_n"])]]
          + ([[k, str(v)] for k, v in rec.items()] if rec else [])),
         ("h", 2, "Feasible designs: sites needed per recruitment window"),
-        ("table", ["months", f"{d.get('site_kind')} needed"], rows),
+        ("table", ["months", f"{d.get('site_kind')} needed"], rows) if rows else
+        ("p", "Not searched: no target N passed the power goal."),
         ("h", 2, "Every candidate evaluated"),
         ("table", ["step", "candidate", "estimate", "MC SE", "passes"],
          [_evaluation_row(e) for e in d.get("evaluations", [])]),
         ("h", 2, "Figures"),
         *_figure_blocks(run),
         ("h", 2, "Parameters and their sources"),
+        ("p", "The search varies the target N, the number of sites, the months and the ESWs "
+              "per locality; the other values below are held as configured."),
         *_parameter_table(run),
         ("h", 2, "Provenance"),
         ("table", ["item", "value"], _provenance_rows(run)),

@@ -23,7 +23,17 @@ _KEY = re.compile(r"^(\s*)([A-Za-z_][\w]*):(.*)$")
 def yaml_comments(text: str) -> dict[str, str]:
     """{dotted key: comment} for `key: value  # comment` lines; comment-only lines
     indented under a key continue its comment."""
+    return _parse(text)[0]
+
+
+def yaml_keys(text: str) -> set[str]:
+    """Every dotted key the YAML text sets (parents included)."""
+    return _parse(text)[1]
+
+
+def _parse(text: str) -> tuple[dict[str, str], set[str]]:
     out: dict[str, str] = {}
+    seen: set[str] = set()
     stack: list[tuple[int, str]] = []
     last: str | None = None
     for line in text.splitlines():
@@ -43,11 +53,12 @@ def yaml_comments(text: str) -> dict[str, str]:
             stack.pop()
         stack.append((indent, key))
         dotted = ".".join(k for _, k in stack)
+        seen.add(dotted)
         value, _, comment = _split_comment(rest)
         last = dotted
         if comment:
             out[dotted] = comment.strip()
-    return out
+    return out, seen
 
 
 def _split_comment(rest: str) -> tuple[str, str, str]:
@@ -96,7 +107,7 @@ def parameter_sources(config: dict[str, Any], overrides: list[str],
     """One row per model parameter of the run: key, value, source. A scenario's comment
     wins over the default's; a command-line override is named as the planner's choice."""
     defaults = yaml_comments(config_text)
-    scenario = yaml_comments(scenario_text) if scenario_text else {}
+    scenario, scenario_keys = _parse(scenario_text) if scenario_text else ({}, set())
     overridden = {o.partition("=")[0].lstrip("+~") for o in overrides}
     rows = []
     for key, value in leaves({k: config[k] for k in SECTIONS if k in config}).items():
@@ -104,6 +115,9 @@ def parameter_sources(config: dict[str, Any], overrides: list[str],
             source = "set on the command line for this run (planner's choice)"
         elif key in scenario:
             source = f"scenario: {scenario[key]}"
+        elif key in scenario_keys:
+            source = ("scenario's choice; default: "
+                      + (_comment_for(key, defaults) or "not documented"))
         else:
             source = _comment_for(key, defaults) or "not documented"
         rows.append({"key": key, "value": format_value(value), "source": source})
