@@ -461,7 +461,7 @@ def build_sweep(sweep_dir: Path) -> list[Path]:
     table = pd.read_csv(path)
     jobs = [d for d in sorted(sweep_dir.iterdir()) if (d / ".hydra" / "config.yaml").is_file()]
     first = RunDir(jobs[0]) if jobs else RunDir(sweep_dir)
-    caption = (f"sweep {sweep_dir.name}: {len(table)} jobs  |  "
+    caption = (f"sweep of {len(table)} jobs, scenario {first.cfg('scenario_name')}  |  "
                f"{first.cfg('replications')} replications each, seed {first.cfg('seed')} "
                "(common random numbers)")
     return sweep_figure(table, sweep_thresholds(sweep_dir), sweep_dir, caption)

@@ -31,7 +31,8 @@ DERIVED = {"no_reply": ("approached", "responded"), "not_contacted": ("responded
 LABELS = {
     "approached": "Approached (packs posted or people asked)", "responded": "Responded",
     "contacted": "Contacted and screened", "eligible": "Eligible", "consented": "Consented",
-    "randomised": "Randomised", "no_reply": "No reply", "not_contacted": "Could not be contacted",
+    "randomised": "Randomised", "no_reply": "No reply",
+    "not_contacted": "Not contacted (unreachable, or\nstill to be called at the close)",
     "ineligible": "Ineligible", "declined": "Declined",
     "not_randomised": "Not randomised (recruitment closed)",
     "ips": "Allocated to IPS", "tau": "Allocated to TAU",

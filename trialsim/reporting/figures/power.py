@@ -23,7 +23,7 @@ def _points(ax, x, y, se, colour, label, marker="o"):
     order = x.argsort()
     x, y, se = x.iloc[order], y.iloc[order], se.iloc[order]
     ax.errorbar(x, y, yerr=Z95 * se, fmt=marker + "-", color=colour, capsize=3, lw=1.2,
-                ms=4, label=label)
+                ms=4, label=label, clip_on=False, zorder=3)
 
 
 def power_figure(run: RunDir, out: Path) -> list[Path]:
@@ -47,7 +47,7 @@ def power_figure(run: RunDir, out: Path) -> list[Path]:
                             ss.get("assurance_mc_se", ss["mc_se"] * 0), OKABE_ITO["orange"],
                             "assurance (pilot uncertainty)", marker="s")
                 if design.get("target_n") is not None:
-                    ax.axvline(design["target_n"], color=OKABE_ITO["green"], lw=1.2,
+                    ax.axvline(design["target_n"], color=OKABE_ITO["green"], lw=1.2, ls=":",
                                label=f"smallest N passing: {design['target_n']}")
                 ax.set_xlabel("target N (total randomised)")
                 ax.set_title("Power against total N\n(window unconstrained)", loc="left")
@@ -72,6 +72,7 @@ def power_figure(run: RunDir, out: Path) -> list[Path]:
                     ax.axhline(prob_target, color=OKABE_ITO["vermillion"], ls="--", lw=1.1,
                                label=f"required P(target) {prob_target:g}")
                 ax.set_xlabel(f"number of {design.get('site_kind', 'sites')}")
+                ax.xaxis.get_major_locator().set_params(integer=True)
                 ax.set_ylabel("P(target N randomised within the window)")
                 ax.set_ylim(0, 1.02)
                 ax.set_title("Recruitment against sites\n(bisection points per window)",

@@ -70,6 +70,6 @@ def recruitment_figure(run: RunDir, out: Path) -> list[Path]:
         bottom.set_title("Mean cumulative randomised by channel", loc="left")
         bottom.set_ylabel("participants (mean)")
         bottom.set_xlabel("months from the start of recruitment")
-        bottom.set_xlim(0, float(m.iloc[-1]))
+        bottom.set_xlim(0, float(m.iloc[-1]) + 0.3)  # the window's end stays visible
         bottom.grid(alpha=0.3)
         return save(fig, out / "recruitment.png")
