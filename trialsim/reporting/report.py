@@ -416,8 +416,11 @@ def _html_blocks(blocks: list[Block], base: Path) -> list[str]:
                            for row in b[2])
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif kind == "fig":
-            data = base64.b64encode((base / b[1]).read_bytes()).decode("ascii")
-            out.append(f'<figure><img alt="{e(b[2])}" src="data:image/png;base64,{data}">'
+            raw = (base / b[1]).read_bytes()
+            width = int.from_bytes(raw[16:20], "big") // 2  # PNG header; 200 dpi at 100 px/in
+            data = base64.b64encode(raw).decode("ascii")
+            out.append(f'<figure><img alt="{e(b[2])}" width="{width}" '
+                       f'src="data:image/png;base64,{data}">'
                        f"<figcaption>{e(b[2])}</figcaption></figure>")
         elif kind == "pre":
             out.append(f"<pre>{e(b[1])}</pre>")

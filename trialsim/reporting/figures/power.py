@@ -36,7 +36,7 @@ def power_figure(run: RunDir, out: Path) -> list[Path]:
     ss, esw, sites = (evaluations(design, s) for s in ("sample_size", "esw", "sites"))
     panels = [p for p, d in (("n", ss), ("esw", esw), ("sites", sites)) if len(d)]
     with figure_style():
-        fig = new_figure(3.6 * max(len(panels), 1), 4.0, caption)
+        fig = new_figure(max(3.6 * len(panels), 6.5), 4.0, caption)
         axes = fig.subplots(1, max(len(panels), 1), squeeze=False)[0]
         for ax, panel in zip(axes, panels, strict=False):
             if panel == "n":
