@@ -1,12 +1,15 @@
 """The one place the figures and the report read summary.json: a name for each value
-they use and its path in the file. A key renamed elsewhere is a one-line change here;
-a key that is missing reads as None (the report then says "not available")."""
+they use and its path in the file (or several paths, the first present wins, so that
+summaries written before and after a rename both read). A key renamed elsewhere is a
+one-line change here; a key that is missing reads as None (the report says "n/a")."""
 
 from __future__ import annotations
 
 from typing import Any
 
-PATHS: dict[str, tuple[str, ...]] = {
+Path = tuple[str, ...]
+
+PATHS: dict[str, Path | list[Path]] = {
     "scenario": ("scenario",),
     "replications": ("replications",),
     "seed": ("seed",),
@@ -35,10 +38,13 @@ PATHS: dict[str, tuple[str, ...]] = {
     "power_primary": ("power", "primary"),
     "power_primary_mc_se": ("power", "primary_mc_se"),
     "power_primary_ci95": ("power", "primary_ci95"),
-    "power_primary_if_reached": ("power", "primary_if_reached"),
-    "power_employment": ("power", "employment"),
-    "power_employment_mc_se": ("power", "employment_mc_se"),
-    "primary_outcome": ("power", "primary_outcome"),
+    "power_primary_if_reached": [("power", "primary_if_target_reached"),
+                                 ("power", "primary_if_reached")],
+    "power_secondary": [("power", "secondary"), ("power", "employment")],
+    "power_secondary_mc_se": [("power", "secondary_mc_se"), ("power", "employment_mc_se")],
+    "primary_outcome": [("analysis", "primary"), ("assurance", "primary_outcome")],
+    "secondary_outcome": ("analysis", "secondary"),
+    "alpha": ("analysis", "alpha"),
     "assurance_primary": ("assurance", "primary"),
     "assurance_recruitment": ("assurance", "recruitment"),
     "assurance_joint": ("assurance", "joint"),
@@ -49,11 +55,16 @@ PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
-def get(summary: dict[str, Any], name: str, default: Any = None) -> Any:
+def get(summary: dict[str, Any] | None, name: str, default: Any = None) -> Any:
     """summary.json's value for `name` (a key of PATHS), or `default` when absent."""
-    data: Any = summary
-    for key in PATHS[name]:
-        if not isinstance(data, dict) or key not in data:
-            return default
-        data = data[key]
-    return default if data is None else data
+    paths = PATHS[name]
+    for path in paths if isinstance(paths, list) else [paths]:
+        data: Any = summary
+        for key in path:
+            if not isinstance(data, dict) or key not in data:
+                data = None
+                break
+            data = data[key]
+        if data is not None:
+            return data
+    return default

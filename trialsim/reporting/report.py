@@ -57,6 +57,9 @@ def draw_figures(run: RunDir) -> list[Path]:
 
 # ---------------------------------------------------------------- number formatting
 
+OUTCOME_NAMES = {"rtw_se": "RTW self-efficacy at 12 months",
+                 "employment": "in work at 12 months"}
+
 def _p(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
@@ -82,6 +85,7 @@ def key_facts(run: RunDir) -> list[Fact]:
     s, c = run.summary, run.cfg
     g = lambda name: keys.get(s, name)  # noqa: E731
     per_loc, localities = c("delivery.esw.per_locality"), c("trial.localities")
+    primary = g("primary_outcome") or "rtw_se"
     facts = [
         Fact("target N (randomised)", "target_n", f"{g('target_n')}"),
         Fact("recruitment window (months)", "recruitment_months",
@@ -100,14 +104,16 @@ def key_facts(run: RunDir) -> list[Fact]:
              if per_loc is not None and localities is not None else "n/a"),
         Fact("wait for an ESW caseload place, days (mean)", "mean_wait_days",
              _n(g("mean_wait_days")), f"90th percentile {_n(g('p90_wait_days'))}"),
-        Fact("power, primary analysis", "power_primary", _p(g("power_primary")),
-             f"MC SE {_p(g('power_primary_mc_se'))}"),
+        Fact(f"power, primary analysis ({OUTCOME_NAMES.get(primary, primary)})",
+             "power_primary", _p(g("power_primary")), f"MC SE {_p(g('power_primary_mc_se'))}"),
     ]
     if g("power_primary_if_reached") is not None:
         facts.append(Fact("power, primary, in trials reaching the target",
                           "power_primary_if_reached", _p(g("power_primary_if_reached"))))
-    facts.append(Fact("power, employment at 12 months", "power_employment",
-                      _p(g("power_employment")), f"MC SE {_p(g('power_employment_mc_se'))}"))
+    secondary = g("secondary_outcome") or "employment"
+    facts.append(Fact(f"power, secondary analysis ({OUTCOME_NAMES.get(secondary, secondary)})",
+                      "power_secondary", _p(g("power_secondary")),
+                      f"MC SE {_p(g('power_secondary_mc_se'))}"))
     if g("assurance_joint") is not None:
         facts += [
             Fact("assurance: primary rejects (pilot uncertainty)", "assurance_primary",
@@ -156,15 +162,17 @@ def sample_size_paragraph(run: RunDir) -> str:
     ctrl_months, sds = c("outcome.control.months", []), c("outcome.control.sds", [])
     if 12 in ctrl_months and len(sds) == len(ctrl_months):
         sd = sds[ctrl_months.index(12)]
-    alpha = c("analysis.alpha", 0.05)
+    alpha = g("alpha") or c("analysis.alpha", 0.05)
     icc, per_loc, loc = c("outcome.esw_icc"), c("delivery.esw.per_locality"), \
         c("trial.localities")
     loss = loss_to_follow_up(s)
     primary = g("primary_outcome") or "rtw_se"
     if primary == "employment":
-        outcome = "employment at 12 months"
-        power = g("power_employment")
-        effect = "the simulated difference"
+        ips, tau = g("employment_m12_ips"), g("employment_m12_tau")
+        outcome = "the proportion in work at 12 months"
+        effect = ("the simulated difference" if ips is None or tau is None else
+                  f"{100 * (ips - tau):.0f} percentage points ({_pct(ips)} IPS vs "
+                  f"{_pct(tau)} TAU, all randomised)")
     else:
         outcome = "return-to-work self-efficacy (0-10) at 12 months"
         d = g("effect_m12")

@@ -105,6 +105,14 @@ def _arrow(ax, xy0, xy1) -> None:
 def flow_figure(run: RunDir, out: Path) -> list[Path]:
     t = flow_table(run.csv("flow.csv"))
     summary = run.summary
+    reps = run.csv("replications.csv")
+    for arm in ("ips", "tau"):  # analysed as the primary analysis counted them, if saved
+        col = f"primary_n_{arm}"
+        if reps is not None and col in reps and len(reps) == len(t):
+            t[f"{arm}_analysed"] = reps[col].to_numpy()
+    primary = keys.get(summary, "primary_outcome") or "rtw_se"
+    outcome = {"rtw_se": "12-month RTW self-efficacy",
+               "employment": "in work at 12 months"}.get(primary, primary)
     waves = wave_labels(t)
     grey, black = OKABE_ITO["grey"], OKABE_ITO["black"]
     with figure_style():
@@ -143,7 +151,7 @@ def flow_figure(run: RunDir, out: Path) -> list[Path]:
                            for level in rows[arm]]
             levels[arm] += [f"Follow-up at month {w[1:]} (of all allocated)\n" + "\n".join(
                 f"{lab}: {_text(t, f'{arm}_{w}_{k}')}" for k, lab in parts) for w in waves]
-            levels[arm].append("Analysed (12-month primary outcome)\n"
+            levels[arm].append(f"Analysed (primary outcome: {outcome})\n"
                                f"{_text(t, f'{arm}_analysed')}")
         n_levels = len(levels["ips"])
         gap = (y - 0.04) / (n_levels - 1)
