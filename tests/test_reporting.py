@@ -204,10 +204,13 @@ def test_parameter_sources_come_from_the_yaml_comments():
     text = ("trial:\n  target_n: 300  # planning assumption\n"
             "rate: {events: 5, exposure: 10}  # Table 3\n"
             "                                 # exposure assumed\n"
-            "follow_up:   # Table 8\n  first: {k: 15, n: 20}\n")
+            "follow_up:   # Table 8\n  first: {k: 15, n: 20}\n"
+            "  # Table 10: two scales\n  sds: [2.2]\n")
     comments = yaml_comments(text)
     assert comments["trial.target_n"] == "planning assumption"
     assert comments["rate"] == "Table 3 exposure assumed"
+    assert comments["follow_up.sds"] == "Table 10: two scales"  # a comment above its key
+    assert "follow_up.first" not in comments
     config = {"trial": {"target_n": 80}, "follow_up": {"first": {"k": 15, "n": 20}}}
     rows = parameter_sources(config, [], text.replace("rate", "x"),
                              "trial:\n  target_n: 80  # the pilot's plan\n")

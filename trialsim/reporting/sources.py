@@ -35,15 +35,20 @@ def _parse(text: str) -> tuple[dict[str, str], set[str]]:
     out: dict[str, str] = {}
     seen: set[str] = set()
     stack: list[tuple[int, str]] = []
-    last: str | None = None
+    last: tuple[str, int] | None = None  # the previous key and its indentation
+    leading: list[str] = []  # comment lines standing above the next key
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped or line.startswith("#"):
-            last = None if not stripped else last
+            last, leading = (None, []) if not stripped else (last, leading)
             continue
         if stripped.startswith("#"):
-            if last is not None:
-                out[last] = (out.get(last, "") + " " + stripped.lstrip("# ").strip()).strip()
+            note = stripped.lstrip("# ").strip()
+            indent = len(line) - len(line.lstrip())
+            if last is not None and indent > last[1] and not leading:  # continues a comment
+                out[last[0]] = (out.get(last[0], "") + " " + note).strip()
+            else:  # a comment above the next key
+                leading.append(note)
             continue
         m = _KEY.match(line)
         if not m:
@@ -54,10 +59,12 @@ def _parse(text: str) -> tuple[dict[str, str], set[str]]:
         stack.append((indent, key))
         dotted = ".".join(k for _, k in stack)
         seen.add(dotted)
-        value, _, comment = _split_comment(rest)
-        last = dotted
-        if comment:
-            out[dotted] = comment.strip()
+        _value, _, comment = _split_comment(rest)
+        last = (dotted, indent)
+        note = " ".join([*leading, comment.strip()]).strip()
+        leading = []
+        if note:
+            out[dotted] = note
     return out, seen
 
 
