@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench figures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/benchmark.py
+
+figures: $(STAMP)  # the gallery in docs/figures/ (a few minutes)
+	$(PY) docs/gallery.py
 
 clean:
 	rm -rf $(VENV) outputs/* .pytest_cache

@@ -60,5 +60,5 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
                            + result_warnings(summary))
     if out_dir is not None:
         write_outputs(Path(out_dir), summary, result, charts=bool(cfg.output.charts),
-                      participants=keep, assurance=uncertain)
+                      participants=keep, assurance=uncertain, report=bool(cfg.output.report))
     return summary

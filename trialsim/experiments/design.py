@@ -30,6 +30,7 @@ from trialsim.experiments.runner import run_replications
 from trialsim.inputs.checks import number
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.reporting.outputs import write_json_atomic
+from trialsim.reporting.report import publish
 from trialsim.reporting.summary import share
 
 SITE_KINDS = ("gp_practices", "pain_services")
@@ -192,4 +193,5 @@ def run_design(cfg: DictConfig, out_dir: Path | None) -> dict[str, Any]:
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out_dir / "design.json", result)
+        publish(out_dir, charts=bool(cfg.output.charts), report=bool(cfg.output.report))
     return result

@@ -15,6 +15,8 @@ from threadpoolctl import threadpool_limits
 
 from trialsim.inputs.params import ModelParams
 from trialsim.model.trial import simulate_replication
+from trialsim.progress import progress
+from trialsim.reporting.figure_data import replication_extras
 from trialsim.reporting.tables import (
     curve_months,
     participant_rows,
@@ -29,12 +31,14 @@ class RunResult:
     curve_months: np.ndarray  # month grid
     curves: np.ndarray  # (replications, months): cumulative randomised
     participants: pd.DataFrame | None  # one row per participant and replication
+    extras: tuple[dict, ...] = ()  # per replication: what the figures need (figure_data.py)
 
 
 def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool):
     result = simulate_replication(params, seed, rep)
     people = participant_rows(result) if keep_participants else None
-    return replication_row(result, params), recruitment_curve(result, params), people
+    extras = replication_extras(result, params, curve_months(params))
+    return replication_row(result, params), recruitment_curve(result, params), people, extras
 
 
 def run_replications(params: ModelParams, replications: int, seed: int, n_jobs: int = 1,
@@ -44,10 +48,13 @@ def run_replications(params: ModelParams, replications: int, seed: int, n_jobs: 
     tasks = (delayed(_one)(params, seed, rep, keep_participants) for rep in range(replications))
     if n_jobs == 1:
         with threadpool_limits(limits=1):
-            outputs = [_one(params, seed, rep, keep_participants) for rep in range(replications)]
-    else:
-        outputs = Parallel(n_jobs=n_jobs, inner_max_num_threads=1)(tasks)
-    rows, curves, people = zip(*outputs, strict=True)
+            outputs = [_one(params, seed, rep, keep_participants)
+                       for rep in progress(range(replications), replications, "replications")]
+    else:  # results come back in submission order; the bar only counts them
+        outputs = list(progress(Parallel(n_jobs=n_jobs, inner_max_num_threads=1,
+                                         return_as="generator")(tasks),
+                                replications, "replications"))
+    rows, curves, people, extras = zip(*outputs, strict=True)
     participants = None
     if keep_participants:
         participants = pd.DataFrame([p for per_rep in people for p in per_rep])
@@ -56,4 +63,5 @@ def run_replications(params: ModelParams, replications: int, seed: int, n_jobs: 
         curve_months=curve_months(params),
         curves=np.vstack(curves),
         participants=participants,
+        extras=tuple(extras),
     )

@@ -283,6 +283,7 @@ class DesignConfig:
 class OutputConfig:
     participants_csv: bool = MISSING
     charts: bool = MISSING
+    report: bool = MISSING
     print_table: bool = MISSING
 
 

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from trialsim.experiments.runner import RunResult
-from trialsim.reporting.charts import recruitment_fan_chart
+from trialsim.reporting.figure_data import write_figure_data
+from trialsim.reporting.report import publish
 
 SUMMARY = "summary.json"
 
@@ -56,7 +57,8 @@ def _csv(path: Path, frame: pd.DataFrame) -> None:
 
 
 def write_outputs(out_dir: Path, summary: dict[str, Any], result: RunResult, *,
-                  charts: bool, participants: bool, assurance: RunResult | None = None) -> None:
+                  charts: bool, participants: bool, assurance: RunResult | None = None,
+                  report: bool = True) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / SUMMARY).unlink(missing_ok=True)
     _csv(out_dir / "replications.csv", result.replications)
@@ -66,7 +68,6 @@ def write_outputs(out_dir: Path, summary: dict[str, Any], result: RunResult, *,
     _csv(out_dir / "recruitment_curve.csv", pd.DataFrame(curve))
     if participants and result.participants is not None:
         _csv(out_dir / "participants.csv", result.participants)
-    if charts:
-        _atomic(out_dir / "recruitment.png",
-                lambda p: recruitment_fan_chart(summary, p))
+    write_figure_data(out_dir, result)  # small CSVs the figures are drawn from
     write_json_atomic(out_dir / SUMMARY, summary)
+    publish(out_dir, charts=charts, report=report)  # figures and report, from the files

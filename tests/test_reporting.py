@@ -1,0 +1,252 @@
+"""Planning figures and the report: produced, non-trivial, consistent with summary.json,
+and rebuilt byte for byte from the run directory's files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from trialsim.experiments.runner import run_replications
+from trialsim.inputs.params import build_params
+from trialsim.report import main as report_main
+from trialsim.reporting import keys
+from trialsim.reporting.figures.assurance import assurance_figure, sensitivity
+from trialsim.reporting.figures.flow import check_flow, flow_table
+from trialsim.reporting.figures.power import power_figure
+from trialsim.reporting.figures.sweep import heatmap_grid, sweep_figure, swept_knobs
+from trialsim.reporting.report import key_facts, loss_to_follow_up
+from trialsim.reporting.rundir import RunDir
+from trialsim.reporting.sources import parameter_sources, yaml_comments
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN_FIGURES = ("recruitment", "flow", "capacity", "retention")
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "CI": "1"}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """One small pilot replay through the command line, as a planner would run it."""
+    out = tmp_path_factory.mktemp("run") / "pilot"
+    subprocess.run([sys.executable, "simulate.py", "scenario=pilot", "replications=30",
+                    "output.print_table=false", f"hydra.run.dir={out}"],
+                   cwd=ROOT, check=True, env=_env(), capture_output=True, timeout=300)
+    return out
+
+
+def test_every_figure_is_produced_and_non_trivial(run_dir):
+    for name in RUN_FIGURES:
+        png, svg = run_dir / f"{name}.png", run_dir / f"{name}.svg"
+        assert png.stat().st_size > 30_000, name
+        assert svg.stat().st_size > 20_000, name
+        h, w = mpimg.imread(png).shape[:2]
+        assert w >= 1200 and h >= 800, (name, w, h)  # 200 dpi on a 6-9 inch figure
+        assert "<svg" in svg.read_text()[:1000]
+    assert (run_dir / "report.md").stat().st_size > 2_000
+    assert (run_dir / "report.html").stat().st_size > 100_000
+
+
+def _key_answers(md: str) -> dict[str, str]:
+    section = md.split("## Key answers", 1)[1].split("\n## ", 1)[0]
+    rows = [ln.split("|")[1:-1] for ln in section.splitlines() if ln.startswith("| ")]
+    return {r[0].strip(): r[1].strip() for r in rows[1:]}
+
+
+def test_report_numbers_equal_summary(run_dir):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    md = (run_dir / "report.md").read_text()
+    table = _key_answers(md)
+    run = RunDir(run_dir)
+    checked = 0
+    for fact in key_facts(run):
+        value = keys.get(summary, fact.key) if fact.key else None
+        if value is None or not isinstance(value, (int, float)):
+            continue
+        shown = table[fact.label].replace(",", "")
+        decimals = len(shown.split(".")[1]) if "." in shown else 0
+        assert float(shown) == pytest.approx(value, abs=0.5 * 10 ** -decimals + 1e-12), fact
+        checked += 1
+    assert checked >= 12
+    # the same facts read independently of the report builder's key list
+    assert table["P(target reached within the window)"] == \
+        f"{summary['recruitment']['prob_target_by_end']:.3f}"
+    power_row = next(v for k, v in table.items() if k.startswith("power, primary analysis"))
+    assert power_row == f"{summary['power']['primary']:.3f}"
+    assert table["analysed at 12 months, TAU (mean)"] == f"{summary['analysed']['tau']:.1f}"
+    paragraph = md.split("## Sample-size justification", 1)[1].split("\n## ", 1)[0]
+    n, power = summary["target_n"], summary["power"]["primary"]
+    assert f"A total of {n} participants ({n / 2:g} per arm)" in paragraph
+    assert f"gives {100 * power:.0f}% power" in paragraph
+    assert f"allowing for {100 * loss_to_follow_up(summary):.0f}% loss to follow-up" in paragraph
+    assert f"{summary['replications']} simulated trials" in paragraph
+
+
+def test_flow_boxes_add_up(run_dir):
+    flow = pd.read_csv(run_dir / "flow.csv")
+    reps = pd.read_csv(run_dir / "replications.csv")
+    assert check_flow(flow) == []
+    assert len(flow) == len(reps) == 30
+    t = flow_table(flow)
+    for col in ("randomised", "ips", "tau"):
+        assert (t[col] == reps[col]).all(), col
+    assert (t["ips_analysed"] == reps["primary_n_ips"]).all()
+    assert (t["tau_analysed"] == reps["primary_n_tau"]).all()
+    assert (t["ips_m12_returned"] == reps["complete_m12_ips"]).all()
+    # a broken box is reported, not hidden
+    broken = flow.copy()
+    broken.loc[0, "ips_seen"] += 1
+    assert any(p.startswith("ips ") for p in check_flow(broken))
+
+
+def test_rebuild_reproduces_report_and_figures_byte_for_byte(run_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    built = [p for p in copy.iterdir() if p.suffix in (".png", ".svg", ".md", ".html")]
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in built}
+    for p in built:
+        p.unlink()
+    assert report_main([str(copy)]) == 0  # what `python -m trialsim.report DIR` runs
+    after = {n: hashlib.sha256((copy / n).read_bytes()).hexdigest() for n in before}
+    assert after == before
+    assert len(before) == 2 * len(RUN_FIGURES) + 2
+
+
+def test_charts_and_report_can_be_skipped(cfg_factory, tmp_path):
+    from trialsim.app import run
+
+    cfg = cfg_factory("scenario=pilot", "replications=3", "output.charts=false",
+                      "output.report=false")
+    run(cfg, tmp_path)
+    assert (tmp_path / "summary.json").exists() and (tmp_path / "flow.csv").exists()
+    assert not list(tmp_path.glob("*.png")) and not (tmp_path / "report.html").exists()
+
+
+def _sweep_table() -> pd.DataFrame:
+    rows = []
+    for i, (sites, months) in enumerate((s, m) for s in (4, 8, 12) for m in (18, 24)):
+        rows.append({"job": i, "status": "ok",
+                     "overrides": f"sites.pain_services.count={sites} "
+                                  f"trial.recruitment_months={months} replications=50",
+                     "sites.pain_services.count": sites, "trial.recruitment_months": months,
+                     "replications": 50, "prob_target_by_end": sites * months / 300,
+                     "power_primary": 0.5 + sites / 40})
+    return pd.DataFrame(rows)
+
+
+def test_sweep_heatmap_has_one_cell_per_swept_pair(tmp_path):
+    table = _sweep_table()
+    assert swept_knobs(table) == ["sites.pain_services.count", "trial.recruitment_months"]
+    xs, ys, grid = heatmap_grid(table, *swept_knobs(table), "prob_target_by_end")
+    assert grid.shape == (2, 3) and np.isfinite(grid).all()
+    assert grid[ys.index(24), xs.index(12)] == pytest.approx(12 * 24 / 300)
+    table.loc[0, "status"] = "failed"  # a failed job leaves its cell empty, not shifted
+    _, _, grid = heatmap_grid(table, *swept_knobs(table), "prob_target_by_end")
+    assert np.isnan(grid).sum() == 1
+    made = sweep_figure(table, {"prob_target": 0.8, "target_power": 0.9}, tmp_path, "test")
+    assert [p.name for p in made] == ["sweep_heatmaps.png", "sweep_heatmaps.svg"]
+    assert made[0].stat().st_size > 20_000
+    one = table[table["trial.recruitment_months"] == 24]
+    assert [p.name for p in sweep_figure(one, {}, tmp_path, "one knob")][0] == "sweep.png"
+
+
+def test_tornado_ranks_the_input_that_drives_success(tmp_path):
+    rng = np.random.default_rng(7)
+    n = 2000
+    table = pd.DataFrame({"outcome.effect_m12": rng.normal(1, 0.5, n),
+                          "noise": rng.uniform(size=n)})
+    p = 1 / (1 + np.exp(-3 * (table["outcome.effect_m12"] - 1)))
+    table["success"] = (rng.uniform(size=n) < p).astype(int)
+    sens = sensitivity(table)
+    assert list(sens["input"]) == ["outcome.effect_m12", "noise"]
+    top, noise = sens.iloc[0], sens.iloc[1]
+    # top fifth vs bottom fifth of a logistic in 3 x (effect - 1) with SD 0.5: about
+    # 0.88 vs 0.12; noise: a gap within 4 Monte Carlo SE (400 per fifth) of zero
+    assert top["high"] - top["low"] > 0.6
+    assert abs(noise["high"] - noise["low"]) < 4 * np.sqrt(2 * 0.25 / 400)
+    table.to_csv(tmp_path / "assurance_parameters.csv", index=False)
+    made = assurance_figure(RunDir(tmp_path), tmp_path)
+    assert made[0].stat().st_size > 20_000
+
+
+def test_power_curve_from_design_evaluations(tmp_path):
+    design = {"scenario": "pain_services", "replications": 50, "seed": 1,
+              "site_kind": "pain_services", "target_n": 240,
+              "goals": {"target_power": 0.9, "prob_target": 0.8},
+              "evaluations": [
+                  *({"step": "sample_size", "target_n": n, "power": p, "mc_se": 0.03,
+                     "passes": p > 0.9} for n, p in ((200, 0.85), (240, 0.93), (300, 0.97))),
+                  {"step": "sites", "months": 24, "sites": 10, "prob_target": 0.6,
+                   "mc_se": 0.07, "passes": False},
+                  {"step": "esw", "per_locality": 2, "wait_days": 10, "mc_se": 1,
+                   "power": 0.9, "power_mc_se": 0.04, "passes": True}]}
+    (tmp_path / "design.json").write_text(json.dumps(design))
+    made = power_figure(RunDir(tmp_path), tmp_path)
+    h, w = mpimg.imread(made[0]).shape[:2]
+    assert w > 1500 and h > 600  # three panels side by side
+
+
+def test_parameter_sources_come_from_the_yaml_comments():
+    text = ("trial:\n  target_n: 300  # planning assumption\n"
+            "rate: {events: 5, exposure: 10}  # Table 3\n"
+            "                                 # exposure assumed\n"
+            "follow_up:   # Table 8\n  first: {k: 15, n: 20}\n"
+            "  # Table 10: two scales\n  sds: [2.2]\n")
+    comments = yaml_comments(text)
+    assert comments["trial.target_n"] == "planning assumption"
+    assert comments["rate"] == "Table 3 exposure assumed"
+    assert comments["follow_up.sds"] == "Table 10: two scales"  # a comment above its key
+    assert "follow_up.first" not in comments
+    config = {"trial": {"target_n": 80}, "follow_up": {"first": {"k": 15, "n": 20}}}
+    rows = parameter_sources(config, [], text.replace("rate", "x"),
+                             "trial:\n  target_n: 80  # the pilot's plan\n")
+    by_key = {r["key"]: r for r in rows}
+    assert by_key["trial.target_n"]["source"] == "scenario: the pilot's plan"
+    assert by_key["follow_up.first"]["value"] == "15/20"
+    assert "Table 8" in by_key["follow_up.first"]["source"]
+
+
+def test_progress_bar_does_not_change_results(monkeypatch, cfg_factory):
+    import trialsim.progress as progress
+
+    params = build_params(cfg_factory("scenario=pilot"))
+    quiet = run_replications(params, 3, 11).replications
+    monkeypatch.setattr(progress, "wanted", lambda: True)
+    shown = run_replications(params, 3, 11).replications
+    pd.testing.assert_frame_equal(quiet, shown)
+    monkeypatch.undo()
+    monkeypatch.setenv("CI", "true")
+    assert progress.wanted() is False  # silent in CI even at a terminal
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(),
+                    reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)")
+def test_report_html_renders_offline_in_chromium(run_dir, tmp_path):
+    html = (run_dir / "report.html").read_text()
+    assert not re.search(r"(src|href)=\"(https?:|//)", html)  # nothing fetched online
+    assert html.count("data:image/png;base64,") == len(RUN_FIGURES)
+    shot = tmp_path / "shot.png"
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                        "--disable-background-networking", "--disable-component-update",
+                        "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+                        "--window-size=1000,3000", f"--screenshot={shot}",
+                        (run_dir / "report.html").as_uri()],
+                       check=True, capture_output=True, timeout=120)
+    image = mpimg.imread(shot)
+    assert image.shape[:2] == (3000, 1000)
+    assert image[..., :3].std() > 0.05  # not a blank page: text and figures drawn

@@ -1,0 +1,189 @@
+"""What the planning figures need beyond replications.csv, taken from each replication's
+records after the run (never inside the SimPy processes), then reduced to small CSVs.
+
+Per replication (`replication_extras`, hot path: numpy only): the expected CONSORT flow
+counts, the caseload each locality's ESWs hold at each month (from first appointment to
+the end of support), the waits for a caseload place, each channel's cumulative
+recruitment and the months the sites opened. `write_figure_data` reduces them over
+replications into the run directory's `flow.csv`, `recruitment_bands.csv`,
+`site_openings.csv`, `caseload_by_month.csv` and `esw_waits.csv`; the figures and the
+report are drawn from those files alone, so they can be rebuilt without simulating.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trialsim.model.records import IPS, STAGES
+from trialsim.units import DAYS_PER_MONTH, DAYS_PER_WEEK
+
+BANDS = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
+WAIT_BIN_WEEKS = 26  # weekly bins of the wait for a caseload place; the last is open
+EXTRA_FOLLOW_MONTHS = 24  # caseload grid beyond the window: 12-month follow-up + support
+
+
+def _label(month: float) -> str:
+    return f"m{month:g}"
+
+
+def flow_counts(result: Any) -> dict[str, int]:
+    """One replication's expected-CONSORT boxes: every parent equals the sum of its
+    branches (flow.FLOW lists them)."""
+    funnel = np.zeros(len(STAGES), dtype=np.int64)
+    for ev in result.funnel:
+        funnel[ev.stage] += ev.n
+    row = {f"{s}": int(funnel[i]) for i, s in enumerate(STAGES)}
+    people = result.participants
+    waves = result.waves
+    ips = np.array([p.arm == IPS for p in people], dtype=bool)
+    seen = np.array([p.esw >= 0 for p in people], dtype=bool)
+    diseng = np.array([p.disengaged for p in people], dtype=bool)
+    booklet = np.array([not math.isnan(p.booklet_wait_days) for p in people], dtype=bool)
+    row["ips"], row["tau"] = int(ips.sum()), int((~ips).sum())
+    row["ips_seen"] = int((ips & seen).sum())
+    row["ips_not_seen"] = int((ips & ~seen).sum())
+    row["ips_engaged"] = int((ips & seen & ~diseng).sum())
+    row["ips_disengaged_after_assessment"] = int((ips & seen & diseng).sum())
+    row["tau_booklet"] = int((~ips & booklet).sum())
+    row["tau_no_booklet"] = int((~ips & ~booklet).sum())
+    for k, month in enumerate(waves.months):
+        lab = _label(month)
+        for arm, mask in (("ips", ips), ("tau", ~ips)):
+            w = waves.withdrawn[mask, k]
+            r = waves.returned[mask, k]
+            row[f"{arm}_{lab}_withdrawn"] = int(w.sum())
+            row[f"{arm}_{lab}_returned"] = int(r.sum())
+            row[f"{arm}_{lab}_not_returned"] = int((~w & ~r).sum())
+    k12 = waves.months.index(12.0)
+    for arm, mask in (("ips", ips), ("tau", ~ips)):
+        row[f"{arm}_analysed"] = int(waves.returned[mask, k12].sum())
+    return row
+
+
+def caseload_by_month(people: Any, localities: int, months: np.ndarray) -> np.ndarray:
+    """(localities, months): IPS participants holding a caseload place at each month,
+    from their first ESW appointment to the end of their support."""
+    out = np.zeros((localities, len(months)), dtype=np.int32)
+    t = months * DAYS_PER_MONTH
+    for p in people:
+        if p.esw < 0 or math.isnan(p.first_appointment_day):
+            continue
+        end = p.support_end_day if not math.isnan(p.support_end_day) else math.inf
+        out[p.locality % localities] += (p.first_appointment_day <= t) & (t < end)
+    return out
+
+
+def caseload_months(params: Any) -> np.ndarray:
+    return np.arange(0, math.ceil(params.window_days / DAYS_PER_MONTH)
+                     + EXTRA_FOLLOW_MONTHS + 1, dtype=float)
+
+
+def replication_extras(result: Any, params: Any, curve_months: np.ndarray) -> dict[str, Any]:
+    """Everything the figures need from one replication, as small numpy arrays."""
+    channels = params.channel_names()
+    index = {c: i for i, c in enumerate(channels)}
+    by_channel = np.zeros((len(channels), len(curve_months)), dtype=np.int32)
+    grid = curve_months * DAYS_PER_MONTH
+    for p in result.participants:
+        by_channel[index[p.channel]] += p.randomised_day <= grid
+    waits = np.array([p.esw_wait_days for p in result.participants
+                      if not math.isnan(p.esw_wait_days)], dtype=float)
+    return {
+        "flow": flow_counts(result),
+        "caseload": caseload_by_month(result.participants, params.localities,
+                                      caseload_months(params)),
+        "waits": waits,
+        "channel_curves": by_channel,
+        "site_open_months": np.array([s.open_day / DAYS_PER_MONTH for s in result.sites]),
+        "site_kinds": tuple(s.key.split("/")[0] for s in result.sites),
+        "channels": channels,
+        "places_per_locality": params.delivery.esw_per_locality * params.delivery.caseload,
+    }
+
+
+def _quantiles(x: np.ndarray, axis: int = 0) -> dict[str, np.ndarray]:
+    return {name: np.quantile(x, q, axis=axis, method="inverted_cdf")
+            for name, q in BANDS.items()}
+
+
+def _write_csv(path: Path, columns: dict[str, Any]) -> None:
+    """A plain CSV with fixed number formatting (identical bytes on every rebuild)."""
+    names = list(columns)
+    n = len(next(iter(columns.values())))
+    lines = [",".join(names)]
+    for i in range(n):
+        cells = []
+        for name in names:
+            v = columns[name][i]
+            if isinstance(v, str):
+                cells.append(v)
+            elif isinstance(v, (int, np.integer)):
+                cells.append(str(int(v)))
+            else:
+                cells.append("" if not math.isfinite(float(v)) else repr(round(float(v), 6)))
+        lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_figure_data(out_dir: Path, result: Any) -> None:
+    """Reduce a RunResult's per-replication extras to the run directory's small CSVs."""
+    extras, curve_months, curves = result.extras, result.curve_months, result.curves
+    if not extras:
+        return
+    channels = extras[0]["channels"]
+    localities = extras[0]["caseload"].shape[0]
+    capacity = float(extras[0]["places_per_locality"])
+    flow_names = list(extras[0]["flow"])
+    _write_csv(out_dir / "flow.csv",
+               {"rep": list(range(len(extras))),
+                **{k: [e["flow"][k] for e in extras] for k in flow_names}})
+
+    bands = _quantiles(curves)
+    chan = np.stack([e["channel_curves"] for e in extras])  # (reps, channels, months)
+    _write_csv(out_dir / "recruitment_bands.csv",
+               {"months": curve_months.tolist(), **{k: v.tolist() for k, v in bands.items()},
+                "mean": curves.mean(axis=0).tolist(),
+                **{f"mean_{c}": chan[:, i].mean(axis=0).tolist()
+                   for i, c in enumerate(channels)}})
+
+    opens = np.stack([e["site_open_months"] for e in extras])  # (reps, sites)
+    kinds = extras[0]["site_kinds"]
+    _write_csv(out_dir / "site_openings.csv",
+               {"site": list(range(opens.shape[1])), "kind": list(kinds),
+                "open_month_p50": np.median(opens, axis=0).tolist() if opens.size else [],
+                "open_month_p05": (np.quantile(opens, 0.05, axis=0).tolist()
+                                   if opens.size else []),
+                "open_month_p95": (np.quantile(opens, 0.95, axis=0).tolist()
+                                   if opens.size else [])})
+
+    load = np.stack([e["caseload"] for e in extras])  # (reps, localities, months)
+    months = np.arange(load.shape[2], dtype=float)
+    active = np.nonzero(load.max(axis=(0, 1)) > 0)[0]
+    last = int(active[-1]) + 2 if len(active) else 1
+    last = min(max(last, len(curve_months)), load.shape[2])
+    cols: dict[str, list] = {"locality": [], "month": [], "mean": [],
+                             **{k: [] for k in BANDS}, "places": []}
+    for loc in range(localities):
+        q = _quantiles(load[:, loc, :last])
+        for m in range(last):
+            cols["locality"].append(loc + 1)
+            cols["month"].append(months[m])
+            cols["mean"].append(float(load[:, loc, m].mean()))
+            for k in BANDS:
+                cols[k].append(float(q[k][m]))
+            cols["places"].append(capacity)
+    _write_csv(out_dir / "caseload_by_month.csv", cols)
+
+    waits = np.concatenate([e["waits"] for e in extras]) if extras else np.array([])
+    edges = np.arange(WAIT_BIN_WEEKS + 1) * DAYS_PER_WEEK
+    counts = np.histogram(np.minimum(waits, edges[-1] - 1e-9), bins=edges)[0]
+    total = max(len(waits), 1)
+    _write_csv(out_dir / "esw_waits.csv",
+               {"from_days": edges[:-1].tolist(),
+                "to_days": [*edges[1:-1].tolist(), math.inf],
+                "participants": counts.tolist(),
+                "share": (counts / total).tolist()})

@@ -1,0 +1,70 @@
+"""The one place the figures and the report read summary.json: a name for each value
+they use and its path in the file (or several paths, the first present wins, so that
+summaries written before and after a rename both read). A key renamed elsewhere is a
+one-line change here; a key that is missing reads as None (the report says "n/a")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Path = tuple[str, ...]
+
+PATHS: dict[str, Path | list[Path]] = {
+    "scenario": ("scenario",),
+    "replications": ("replications",),
+    "seed": ("seed",),
+    "target_n": ("target_n",),
+    "recruitment_months": ("recruitment_months",),
+    "prob_target": ("recruitment", "prob_target_by_end"),
+    "prob_target_mc_se": ("recruitment", "prob_target_by_end_mc_se"),
+    "months_to_target_p10": ("recruitment", "months_to_target", "p10"),
+    "months_to_target_p50": ("recruitment", "months_to_target", "p50"),
+    "months_to_target_p90": ("recruitment", "months_to_target", "p90"),
+    "months_if_reached": ("recruitment", "months_to_target_if_reached"),
+    "randomised_mean": ("recruitment", "randomised", "mean"),
+    "randomised_p10": ("recruitment", "randomised", "p10"),
+    "randomised_p90": ("recruitment", "randomised", "p90"),
+    "by_channel": ("recruitment", "by_channel"),
+    "sites_opened": ("recruitment", "sites_opened"),
+    "allocation_ips": ("allocation", "ips"),
+    "allocation_tau": ("allocation", "tau"),
+    "mean_wait_days": ("delivery", "mean_wait_days"),
+    "p90_wait_days": ("delivery", "p90_wait_days"),
+    "esw_utilisation": ("delivery", "esw_utilisation"),
+    "employment_m12_ips": ("employment", "m12", "ips"),
+    "employment_m12_tau": ("employment", "m12", "tau"),
+    "retention": ("retention",),
+    "effect_m12": ("outcome", "effect_m12"),
+    "power_primary": ("power", "primary"),
+    "power_primary_mc_se": ("power", "primary_mc_se"),
+    "power_primary_ci95": ("power", "primary_ci95"),
+    "power_primary_if_reached": [("power", "primary_if_target_reached"),
+                                 ("power", "primary_if_reached")],
+    "power_secondary": [("power", "secondary"), ("power", "employment")],
+    "power_secondary_mc_se": [("power", "secondary_mc_se"), ("power", "employment_mc_se")],
+    "primary_outcome": [("analysis", "primary"), ("assurance", "primary_outcome")],
+    "secondary_outcome": ("analysis", "secondary"),
+    "alpha": ("analysis", "alpha"),
+    "assurance_primary": ("assurance", "primary"),
+    "assurance_recruitment": ("assurance", "recruitment"),
+    "assurance_joint": ("assurance", "joint"),
+    "assurance_joint_mc_se": ("assurance", "joint_mc_se"),
+    "analysed_ips": ("analysed", "ips"),
+    "analysed_tau": ("analysed", "tau"),
+    "warnings": ("warnings",),
+}
+
+
+def get(summary: dict[str, Any] | None, name: str, default: Any = None) -> Any:
+    """summary.json's value for `name` (a key of PATHS), or `default` when absent."""
+    paths = PATHS[name]
+    for path in paths if isinstance(paths, list) else [paths]:
+        data: Any = summary
+        for key in path:
+            if not isinstance(data, dict) or key not in data:
+                data = None
+                break
+            data = data[key]
+        if data is not None:
+            return data
+    return default

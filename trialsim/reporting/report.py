@@ -1,0 +1,525 @@
+"""A grant-ready report in the run directory (`report.md` and a self-contained
+`report.html`), with its figures, built from the run directory's files alone.
+
+    python -m trialsim.reporting.report RUN_DIR [--no-charts] [--no-report]
+
+rebuilds every figure and the report of a finished run (or design search, or a sweep
+directory's heatmaps) without simulating again; the files come out byte for byte the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trialsim import __version__
+from trialsim.reporting import keys
+from trialsim.reporting.figures.assurance import FILE as ASSURANCE_FILE
+from trialsim.reporting.figures.assurance import assurance_figure
+from trialsim.reporting.figures.capacity import capacity_figure
+from trialsim.reporting.figures.flow import flow_figure
+from trialsim.reporting.figures.power import power_figure
+from trialsim.reporting.figures.recruitment import recruitment_figure
+from trialsim.reporting.figures.retention import retention_figure
+from trialsim.reporting.figures.sweep import sweep_figure
+from trialsim.reporting.rundir import RunDir
+from trialsim.reporting.sources import ROOT, write_parameter_sources
+
+# figure file, what it needs in the run directory, how to draw it, its title
+FIGURES = (
+    ("recruitment.png", ("summary.json", "recruitment_bands.csv"), recruitment_figure,
+     "Recruitment projection"),
+    ("flow.png", ("summary.json", "flow.csv"), flow_figure, "Expected CONSORT flow"),
+    ("capacity.png", ("summary.json", "caseload_by_month.csv", "esw_waits.csv"),
+     capacity_figure, "ESW capacity and waits"),
+    ("retention.png", ("summary.json", "replications.csv"), retention_figure,
+     "Questionnaire returns against the pilot"),
+    ("assurance.png", (ASSURANCE_FILE,), assurance_figure, "Assurance and sensitivity"),
+    ("power_curve.png", ("design.json",), power_figure, "Design search: power and recruitment"),
+)
+SWEEP_SUMMARY = "sweep_summary.csv"
+
+
+def draw_figures(run: RunDir) -> list[Path]:
+    """Every figure whose input files are in the run directory."""
+    made: list[Path] = []
+    for _name, needs, draw, _title in FIGURES:
+        if all(run.has(n) for n in needs):
+            made += draw(run, run.path)
+    return made
+
+
+# ---------------------------------------------------------------- number formatting
+
+OUTCOME_NAMES = {"rtw_se": "RTW self-efficacy at 12 months",
+                 "employment": "in work at 12 months"}
+
+def _p(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _n(x: float | None, digits: int = 1) -> str:
+    return "n/a" if x is None else f"{x:,.{digits}f}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A row of the key-answers table: its estimate is summary.json's value `key`."""
+    label: str
+    key: str | None  # keys.PATHS name; None for values taken from the config
+    estimate: str
+    uncertainty: str = ""
+
+
+def key_facts(run: RunDir) -> list[Fact]:
+    s, c = run.summary, run.cfg
+    g = lambda name: keys.get(s, name)  # noqa: E731
+    per_loc, localities = c("delivery.esw.per_locality"), c("trial.localities")
+    primary = g("primary_outcome") or "rtw_se"
+    facts = [
+        Fact("target N (randomised)", "target_n", f"{g('target_n')}"),
+        Fact("recruitment window (months)", "recruitment_months",
+             f"{g('recruitment_months'):g}"),
+        Fact("sites opened within the window (mean)", "sites_opened", _n(g("sites_opened"))),
+        Fact("P(target reached within the window)", "prob_target", _p(g("prob_target")),
+             f"MC SE {_p(g('prob_target_mc_se'))}"),
+        Fact("months to the target (median)", "months_to_target_p50",
+             _n(g("months_to_target_p50")) if g("months_to_target_p50") is not None
+             else "not reached",
+             f"10%: {_n(g('months_to_target_p10'))}, 90%: {_n(g('months_to_target_p90'))}"
+             + (" (n/a: beyond the window)" if g("months_to_target_p90") is None else "")),
+        Fact("randomised (mean)", "randomised_mean", _n(g("randomised_mean")),
+             f"10%: {_n(g('randomised_p10'), 0)}, 90%: {_n(g('randomised_p90'), 0)}"),
+        Fact("ESWs", None, f"{per_loc} per locality x {localities} localities"
+             if per_loc is not None and localities is not None else "n/a"),
+        Fact("wait for an ESW caseload place, days (mean)", "mean_wait_days",
+             _n(g("mean_wait_days")), f"90th percentile {_n(g('p90_wait_days'))}"),
+        Fact(f"power, primary analysis ({OUTCOME_NAMES.get(primary, primary)})",
+             "power_primary", _p(g("power_primary")), f"MC SE {_p(g('power_primary_mc_se'))}"),
+    ]
+    if g("power_primary_if_reached") is not None:
+        facts.append(Fact("power, primary, in trials reaching the target",
+                          "power_primary_if_reached", _p(g("power_primary_if_reached"))))
+    secondary = g("secondary_outcome") or "employment"
+    facts.append(Fact(f"power, secondary analysis ({OUTCOME_NAMES.get(secondary, secondary)})",
+                      "power_secondary", _p(g("power_secondary")),
+                      f"MC SE {_p(g('power_secondary_mc_se'))}"))
+    if g("assurance_joint") is not None:
+        facts += [
+            Fact("assurance: primary rejects (pilot uncertainty)", "assurance_primary",
+                 _p(g("assurance_primary"))),
+            Fact("assurance: target reached in time", "assurance_recruitment",
+                 _p(g("assurance_recruitment"))),
+            Fact("assurance: both", "assurance_joint", _p(g("assurance_joint")),
+                 f"MC SE {_p(g('assurance_joint_mc_se'))}"),
+        ]
+    facts += [
+        Fact("analysed at 12 months, IPS (mean)", "analysed_ips", _n(g("analysed_ips"))),
+        Fact("analysed at 12 months, TAU (mean)", "analysed_tau", _n(g("analysed_tau"))),
+        Fact("in work at 12 months, IPS", "employment_m12_ips", _p(g("employment_m12_ips"))),
+        Fact("in work at 12 months, TAU", "employment_m12_tau", _p(g("employment_m12_tau"))),
+    ]
+    return facts
+
+
+def loss_to_follow_up(summary: dict[str, Any]) -> float | None:
+    """1 - analysed / randomised, from summary.json's means."""
+    a = [keys.get(summary, k) for k in ("analysed_ips", "analysed_tau", "allocation_ips",
+                                        "allocation_tau")]
+    if any(v is None for v in a) or a[2] + a[3] <= 0:
+        return None
+    return 1 - (a[0] + a[1]) / (a[2] + a[3])
+
+
+def _sites_phrase(run: RunDir) -> str:
+    parts = []
+    for kind, label in (("pain_services", "community pain services"),
+                        ("gp_practices", "GP practices")):
+        count = run.cfg(f"sites.{kind}.count", 0) or 0
+        if count:
+            parts.append(f"{count} {label}")
+    return " and ".join(parts) or "the configured sites"
+
+
+def sample_size_paragraph(run: RunDir) -> str:
+    """The NIHR-style justification, every number from summary.json or the config."""
+    s, c = run.summary, run.cfg
+    g = lambda name: keys.get(s, name)  # noqa: E731
+    n, power = g("target_n"), g("power_primary")
+    ci = g("power_primary_ci95") or [None, None]
+    months = g("recruitment_months")
+    sd = None
+    ctrl_months, sds = c("outcome.control.months", []), c("outcome.control.sds", [])
+    if 12 in ctrl_months and len(sds) == len(ctrl_months):
+        sd = sds[ctrl_months.index(12)]
+    alpha = g("alpha") or c("analysis.alpha", 0.05)
+    icc, per_loc, loc = c("outcome.esw_icc"), c("delivery.esw.per_locality"), \
+        c("trial.localities")
+    loss = loss_to_follow_up(s)
+    primary = g("primary_outcome") or "rtw_se"
+    if primary == "employment":
+        ips, tau = g("employment_m12_ips"), g("employment_m12_tau")
+        outcome = "the proportion in work at 12 months"
+        effect = ("the simulated difference" if ips is None or tau is None else
+                  f"{100 * (ips - tau):.0f} percentage points ({_pct(ips)} IPS vs "
+                  f"{_pct(tau)} TAU, all randomised)")
+    else:
+        outcome = "return-to-work self-efficacy (0-10) at 12 months"
+        d = g("effect_m12")
+        effect = "the effect" if d is None else f"{d:g} point{'' if d == 1 else 's'}"
+        if sd is not None:
+            outcome += f" (SD {sd:g})"
+    cluster = ("and clustering by ESW as configured (the run directory has no saved "
+               "configuration)" if icc is None or per_loc is None or loc is None else
+               "with no clustering by ESW (ICC 0)" if not icc else
+               f"and clustering by ESW in the IPS arm (ICC {icc:g}, "
+               f"{per_loc * loc} ESWs: {per_loc} in each of {loc} localities), "
+               "analysed by a partially nested mixed model")
+    text = (f"A total of {n} participants ({n / 2:g} per arm) gives {_pct(power)} power "
+            f"(Monte Carlo 95% interval {_pct(ci[0])} to {_pct(ci[1])}, "
+            f"{g('replications')} simulated trials) to detect a difference of {effect} in "
+            f"{outcome} at the {_pct(alpha)} level (two-sided), allowing for "
+            f"{_pct(loss)} loss to follow-up (on average {_n(g('analysed_ips'))} IPS and "
+            f"{_n(g('analysed_tau'))} TAU participants analysed) {cluster}. "
+            f"Recruiting through {_sites_phrase(run)} for {months:g} months, the simulated "
+            f"trials reach {n} randomised in {_pct(g('prob_target'))} of cases")
+    if g("months_to_target_p50") is not None:
+        text += f" (median {_n(g('months_to_target_p50'))} months)"
+    text += "; power counts every simulated trial, including those that stop short."
+    if g("assurance_joint") is not None:
+        text += (f" Allowing for the uncertainty of the pilot's estimates and a prior on the "
+                 f"effect, the probability of recruiting in time and showing a significant "
+                 f"benefit (assurance) is {_pct(g('assurance_joint'))}.")
+    return text
+
+
+# ------------------------------------------------------------------ document model
+
+Block = tuple  # ("h", level, text) | ("p", text) | ("table", header, rows) | ("fig", file,
+#               title) | ("pre", text) | ("details", summary, blocks)
+
+
+def _provenance_rows(run: RunDir) -> list[list[str]]:
+    prov = run.provenance
+    rows = [[k, str(v)] for k, v in prov.items()]
+    if not any("commit" in k for k in prov):
+        rows.append(["trialsim version (report build)", __version__])
+        rows.append(["git commit (report build; the run saved none)", _git_commit()])
+    seed = run.cfg("seed")
+    rows.insert(0, ["seed", str(seed)])
+    rows.insert(1, ["overrides", " ".join(run.overrides) or "(none)"])
+    return rows
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, check=True, timeout=10)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _config_text(run: RunDir) -> str:
+    path = run.path / ".hydra" / "config.yaml"
+    return path.read_text() if path.is_file() else "(no .hydra/config.yaml in the run directory)"
+
+
+def _parameter_table(run: RunDir) -> list[Block]:
+    table = run.csv("parameter_sources.csv")
+    if table is None:
+        return [("p", "parameter_sources.csv is missing from the run directory.")]
+    rows = [[r.key, r.value, r.source] for r in table.fillna("").itertuples()]
+    return [("p", "Each value as the run used it, with the citation written beside it in "
+                  "conf/config.yaml or the scenario file ('assumption' where the pilot "
+                  "report does not give it)."),
+            ("table", ["key", "value", "source"], rows)]
+
+
+def _figure_blocks(run: RunDir) -> list[Block]:
+    return [("fig", name, title) for name, _n_, _d, title in FIGURES if run.has(name)]
+
+
+def run_report(run: RunDir) -> tuple[str, list[Block]]:
+    s = run.summary
+    scenario = keys.get(s, "scenario")
+    desc = " ".join(str(run.cfg("description", "") or "").split())
+    title = f"trialsim planning report: {scenario}"
+    blocks: list[Block] = []
+    if desc:
+        blocks.append(("p", desc))
+    warnings = keys.get(s, "warnings") or []
+    if warnings:
+        blocks += [("h", 2, "Warnings"), ("ul", [str(w) for w in warnings])]
+    blocks += [
+        ("h", 2, "The question"),
+        ("p", f"Can {_sites_phrase(run)} randomise {keys.get(s, 'target_n')} participants "
+              f"within {keys.get(s, 'recruitment_months'):g} months, how long do IPS "
+              "participants wait for an employment support worker, how many return the "
+              "12-month questionnaire, and what power does the planned analysis have? "
+              f"Answered by {keys.get(s, 'replications')} simulated trials (seed "
+              f"{keys.get(s, 'seed')}); intervals are over simulated trials, MC SE is the "
+              "Monte Carlo standard error."),
+        ("h", 2, "Key answers"),
+        ("table", ["quantity", "estimate", "uncertainty"],
+         [[f.label, f.estimate, f.uncertainty] for f in key_facts(run)]),
+        ("h", 2, "Sample-size justification (ready to edit)"),
+        ("quote", sample_size_paragraph(run)),
+        ("h", 2, "Figures"),
+        *_figure_blocks(run),
+        ("h", 2, "Parameters and their sources"),
+        *_parameter_table(run),
+        ("h", 2, "Provenance"),
+        ("table", ["item", "value"], _provenance_rows(run)),
+        ("details", "Resolved configuration (.hydra/config.yaml)", [("pre", _config_text(run))]),
+    ]
+    return title, blocks
+
+
+def design_report(run: RunDir) -> tuple[str, list[Block]]:
+    d = run.design
+    g = d.get("goals", {})
+    title = f"trialsim design search: {d.get('scenario')}"
+    rows = [[f"{r['months']:g}", "none in the grid" if r["sites"] is None else str(r["sites"])]
+            for r in d.get("sites_by_months", [])]
+    rec = d.get("recommended")
+    if rec is None:
+        rec_text = (f"No target N in the grid reaches power {g.get('target_power')}: widen "
+                    "the grid (design.n_stop) or change the design (more ESWs, a smaller ICC)."
+                    if d.get("target_n") is None
+                    else f"N = {d['target_n']} reaches the power goal, but no window in the "
+                         "grid recruits it with the required probability.")
+    else:
+        esw = ("none in the grid" if rec["esw_per_locality"] is None
+               else f"{rec['esw_per_locality']} ESW(s) per locality")
+        rec_text = (f"Randomise {rec['target_n']} participants through {rec['sites']} "
+                    f"{d.get('site_kind')} over {rec['months']:g} months, with {esw} in each "
+                    f"of {rec['localities']} localities.")
+    blocks: list[Block] = [
+        ("p", " ".join(str(run.cfg("description", "") or "").split())),
+        ("h", 2, "The question"),
+        ("p", f"The smallest design meeting the goals: power of the primary analysis at least "
+              f"{g.get('target_power')}, P(target N randomised within the window) at least "
+              f"{g.get('prob_target')}, {g.get('wait_statistic')} wait for an ESW caseload "
+              f"place at most {g.get('max_wait_days')} days; each candidate passes only if its "
+              f"one-sided Monte Carlo bound (z = {_n(g.get('confidence_z'), 2)}) clears the "
+              f"goal. {d.get('replications')} replications per candidate, seed {d.get('seed')}."),
+        ("h", 2, "Recommended design"),
+        ("p", rec_text),
+        ("table", ["item", "value"],
+         [["smallest target N with the power goal",
+           "none in the grid" if d.get("target_n") is None else str(d["target_n"])]]
+         + ([[k, str(v)] for k, v in rec.items()] if rec else [])),
+        ("h", 2, "Feasible designs: sites needed per recruitment window"),
+        ("table", ["months", f"{d.get('site_kind')} needed"], rows) if rows else
+        ("p", "Not searched: no target N passed the power goal."),
+        ("h", 2, "Every candidate evaluated"),
+        ("table", ["step", "candidate", "estimate", "MC SE", "passes"],
+         [_evaluation_row(e) for e in d.get("evaluations", [])]),
+        ("h", 2, "Figures"),
+        *_figure_blocks(run),
+        ("h", 2, "Parameters and their sources"),
+        ("p", "The search varies the target N, the number of sites, the months and the ESWs "
+              "per locality; the other values below are held as configured."),
+        *_parameter_table(run),
+        ("h", 2, "Provenance"),
+        ("table", ["item", "value"], _provenance_rows(run)),
+        ("details", "Resolved configuration (.hydra/config.yaml)", [("pre", _config_text(run))]),
+    ]
+    return title, blocks
+
+
+def _evaluation_row(e: dict[str, Any]) -> list[str]:
+    step = e.get("step", "")
+    if step == "sample_size":
+        return [step, f"N = {e['target_n']}", f"power {_p(e['power'])}", _p(e["mc_se"]),
+                str(e["passes"])]
+    if step == "sites":
+        return [step, f"{e['sites']} sites, {e['months']:g} months",
+                f"P(target) {_p(e['prob_target'])}", _p(e["mc_se"]), str(e["passes"])]
+    if step == "esw":
+        return [step, f"{e['per_locality']} per locality",
+                f"wait {_n(e['wait_days'])} days, power {_p(e['power'])}",
+                f"{_n(e['mc_se'], 2)}, {_p(e['power_mc_se'])}", str(e["passes"])]
+    return [step, "", "", "", str(e.get("passes", ""))]
+
+
+# ------------------------------------------------------------------------- renderers
+
+def to_markdown(title: str, blocks: list[Block]) -> str:
+    out = [f"# {title}", ""]
+    for b in blocks:
+        kind = b[0]
+        if kind == "h":
+            out += ["#" * b[1] + " " + b[2], ""]
+        elif kind == "p":
+            out += [b[1], ""] if b[1] else []
+        elif kind == "quote":
+            out += ["> " + b[1], ""]
+        elif kind == "ul":
+            out += [f"- {x}" for x in b[1]] + [""]
+        elif kind == "table":
+            esc = lambda x: str(x).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+            out.append("| " + " | ".join(b[1]) + " |")
+            out.append("|" + "---|" * len(b[1]))
+            out += ["| " + " | ".join(esc(x) for x in row) + " |" for row in b[2]]
+            out.append("")
+        elif kind == "fig":
+            out += [f"![{b[2]}]({b[1]})", "", f"*{b[2]}* ({b[1]}, {Path(b[1]).stem}.svg)", ""]
+        elif kind == "pre":
+            out += ["```", b[1].rstrip("\n"), "```", ""]
+        elif kind == "details":
+            out += [f"<details><summary>{b[1]}</summary>", ""]
+            out += to_markdown("", b[2]).split("\n")[2:]
+            out += ["</details>", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:980px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:0.9em}
+th,td{border:1px solid #ccc;padding:0.25em 0.55em;text-align:left;vertical-align:top}
+th{background:#f2f2f2} blockquote{border-left:4px solid #0072B2;margin:1em 0;
+padding:0.4em 1em;background:#f5f9fc} figure{margin:1.2em 0} img{max-width:100%}
+figcaption{font-size:0.9em;color:#444} pre{background:#f7f7f7;padding:0.8em;
+overflow-x:auto;font-size:0.8em} h1{font-size:1.6em} h2{border-bottom:1px solid #ddd}"""
+
+
+def to_html(title: str, blocks: list[Block], base: Path) -> str:
+    e = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           f"<title>{e(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
+           f"<h1>{e(title)}</h1>"]
+    out += _html_blocks(blocks, base)
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+def _html_blocks(blocks: list[Block], base: Path) -> list[str]:
+    e = html.escape
+    out: list[str] = []
+    for b in blocks:
+        kind = b[0]
+        if kind == "h":
+            out.append(f"<h{b[1]}>{e(b[2])}</h{b[1]}>")
+        elif kind == "p" and b[1]:
+            out.append(f"<p>{e(b[1])}</p>")
+        elif kind == "quote":
+            out.append(f"<blockquote>{e(b[1])}</blockquote>")
+        elif kind == "ul":
+            out.append("<ul>" + "".join(f"<li>{e(x)}</li>" for x in b[1]) + "</ul>")
+        elif kind == "table":
+            head = "".join(f"<th>{e(h)}</th>" for h in b[1])
+            body = "".join("<tr>" + "".join(f"<td>{e(str(x))}</td>" for x in row) + "</tr>"
+                           for row in b[2])
+            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        elif kind == "fig":
+            raw = (base / b[1]).read_bytes()
+            width = int.from_bytes(raw[16:20], "big") // 2  # PNG header; 200 dpi at 100 px/in
+            data = base64.b64encode(raw).decode("ascii")
+            out.append(f'<figure><img alt="{e(b[2])}" width="{width}" '
+                       f'src="data:image/png;base64,{data}">'
+                       f"<figcaption>{e(b[2])}</figcaption></figure>")
+        elif kind == "pre":
+            out.append(f"<pre>{e(b[1])}</pre>")
+        elif kind == "details":
+            out.append(f"<details><summary>{e(b[1])}</summary>")
+            out += _html_blocks(b[2], base)
+            out.append("</details>")
+    return out
+
+
+def write_report(run: RunDir) -> list[Path]:
+    if run.summary is not None:
+        title, blocks = run_report(run)
+    elif run.design is not None:
+        title, blocks = design_report(run)
+    else:
+        return []
+    md, page = run.path / "report.md", run.path / "report.html"
+    md.write_text(to_markdown(title, blocks))
+    page.write_text(to_html(title, blocks, run.path))
+    return [md, page]
+
+
+def sweep_thresholds(sweep_dir: Path) -> dict[str, float]:
+    """The planner's goals (design.target_power, design.prob_target) from a job's config."""
+    for job in sorted(sweep_dir.iterdir()):
+        run = RunDir(job)
+        if run.config:
+            return {k: float(run.cfg(f"design.{k}")) for k in ("target_power", "prob_target")
+                    if run.cfg(f"design.{k}") is not None}
+    return {}
+
+
+def build_sweep(sweep_dir: Path) -> list[Path]:
+    """The sweep's heatmaps (or line chart) from its sweep_summary.csv."""
+    import pandas as pd
+
+    path = sweep_dir / SWEEP_SUMMARY
+    if not path.is_file():
+        return []
+    table = pd.read_csv(path)
+    jobs = [d for d in sorted(sweep_dir.iterdir()) if (d / ".hydra" / "config.yaml").is_file()]
+    first = RunDir(jobs[0]) if jobs else RunDir(sweep_dir)
+    caption = (f"sweep of {len(table)} jobs, scenario {first.cfg('scenario_name')}  |  "
+               f"{first.cfg('replications')} replications each, seed {first.cfg('seed')} "
+               "(common random numbers)")
+    return sweep_figure(table, sweep_thresholds(sweep_dir), sweep_dir, caption)
+
+
+def build(path: Path, *, charts: bool = True, report: bool = True) -> list[Path]:
+    """Every figure and the report for a run, design-search or sweep directory."""
+    path = Path(path)
+    if (path / SWEEP_SUMMARY).is_file():
+        return build_sweep(path) if charts else []
+    run = RunDir(path)
+    if not run.has("parameter_sources.csv") and run.config:
+        write_parameter_sources(path, run.config, run.overrides, run.cfg("scenario_name"))
+    made = draw_figures(run) if charts else []
+    if report:
+        made += write_report(run)
+    return made
+
+
+def publish(out_dir: Path, *, charts: bool, report: bool) -> list[Path]:
+    """At the end of a run or design search: note each parameter's source beside the
+    results, then draw the figures and write the report from the directory's files."""
+    run = RunDir(Path(out_dir))
+    write_parameter_sources(run.path, run.config, run.overrides, run.cfg("scenario_name"))
+    return build(run.path, charts=charts, report=report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m trialsim.reporting.report",
+                                 description="Rebuild a finished run's figures and report "
+                                             "from its files (no simulation).")
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--no-charts", action="store_true", help="skip the figures")
+    ap.add_argument("--no-report", action="store_true", help="skip report.md / report.html")
+    args = ap.parse_args(argv)
+    if not args.run_dir.is_dir():
+        print(f"trialsim: error: {args.run_dir} is not a directory", file=sys.stderr)
+        return 2
+    made = build(args.run_dir, charts=not args.no_charts, report=not args.no_report)
+    for p in made:
+        print(p)
+    if not made:
+        print(f"trialsim: nothing to build in {args.run_dir} (no summary.json, design.json "
+              f"or {SWEEP_SUMMARY})", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
