@@ -16,7 +16,9 @@ from trialsim.model.trial import simulate_replication
 def test_disengaged_after_assessment_still_attend_the_joint_appointment():
     params = build_params(make_cfg(
         "scenario=pain_services", "sites.pain_services.count=6", "trial.target_n=120",
-        "delivery.esw.disengage_after_assessment=0.5"))
+        "delivery.esw.disengage_after_assessment=0.5",
+        # half disengaged caps what IPS can add to employment (at most 1.4 here)
+        "employment.ips_relative_risk_m12=1.2"))
     seen = disengaged = 0
     for rep in range(5):
         for p in simulate_replication(params, 3, rep).participants:
