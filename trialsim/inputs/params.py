@@ -169,7 +169,7 @@ class YearsOutOfWork:
 
 
 @dataclass(frozen=True)
-class ModelParams:
+class TrialDesign:
     target_n: int
     window_days: float
     allocation: str
@@ -178,6 +178,12 @@ class ModelParams:
     random_until_day: float
     ips_until_day: float
     ips_places: int | None
+
+
+@dataclass(frozen=True)
+class ModelParams(TrialDesign):
+    """The trial's design (recruitment target, window, allocation) and everything else."""
+
     screening: Screening
     years_out_of_work: YearsOutOfWork
     site_types: tuple[SiteType, ...]
@@ -323,16 +329,6 @@ def _years_out_of_work(c: DictConfig) -> YearsOutOfWork:
                           maximum=maximum)
 
 
-@dataclass(frozen=True)
-class TrialDesign:
-    target_n: int
-    window_days: float
-    allocation: str
-    block_sizes: tuple[int, ...]
-    localities: int
-    random_until_day: float
-    ips_until_day: float
-    ips_places: int | None
 
 
 def build_trial(t: DictConfig) -> TrialDesign:
