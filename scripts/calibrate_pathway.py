@@ -13,7 +13,7 @@ pilot, and check the IPS arm against what the pilot saw. Re-runnable and seeded:
    <= 8)); a Jeffreys log-prior on the five return probabilities keeps them off the
    boundary (penalised likelihood). Uncertainty:
    observed information (numerical Hessian on the log / logit scale), Wald intervals
-   there, and the equivalent {events, exposure} / {k, n} that conf/config.yaml keeps so
+   there, and the {estimate, se} that conf/config.yaml keeps so
    that assurance can sample them.
 2. The pilot's share in work of each Table 8 group (both arms) under the calibrated
    model: the pilot replay (scenario=pilot, no stop at 80) is simulated, the shares
@@ -147,15 +147,11 @@ def fit() -> dict:
     a, lo = v["self_entry"], v["job_loss"]
     p12 = a / (a + lo) * (1 - math.exp(-(a + lo) * 12))
     out["tau_in_work_m12"] = {"share": p12, "of_28": 28 * p12, "pilot_range_of_28": [3, 8]}
-    # equivalent evidence for assurance: Gamma(events + 1/2) / exposure, Beta(k + 1/2, ...)
-    eq = {}
-    for name in ("self_entry", "job_loss"):
-        p = out["parameters"][name]
-        events = (p["estimate"] / p["se"]) ** 2
-        eq[name] = {"events": round(events, 1), "exposure": round(events / p["estimate"], 1)}
-    p = out["parameters"]["work_return_ratio"]
-    n = max(p["estimate"] * (1 - p["estimate"]) / p["se"] ** 2 - 1, 1.0)
-    eq["work_return_ratio"] = {"k": round(p["estimate"] * n, 1), "n": round(n, 1)}
+    # as conf/config.yaml keeps a fit: {estimate, se}; assurance draws it from the Gamma
+    # (rates) or Beta (the ratio) with that mean and SD (trialsim.inputs.evidence)
+    eq = {name: {"estimate": round(out["parameters"][name]["estimate"], 4),
+                 "se": round(out["parameters"][name]["se"], 4)}
+          for name in ("self_entry", "job_loss", "work_return_ratio")}
     out["config_evidence"] = eq
     return out
 
@@ -167,10 +163,9 @@ def make_cfg(*overrides: str):
 
 def fitted_overrides(eq: dict) -> list[str]:
     s, j, r = eq["self_entry"], eq["job_loss"], eq["work_return_ratio"]
-    return [f"employment.self_job_entry_per_month={{events:{s['events']},"
-            f"exposure:{s['exposure']}}}",
-            f"employment.job_loss_per_month={{events:{j['events']},exposure:{j['exposure']}}}",
-            f"follow_up.work_return_ratio={{k:{r['k']},n:{r['n']}}}"]
+    return [f"employment.self_job_entry_per_month={{estimate:{s['estimate']},se:{s['se']}}}",
+            f"employment.job_loss_per_month={{estimate:{j['estimate']},se:{j['se']}}}",
+            f"follow_up.work_return_ratio={{estimate:{r['estimate']},se:{r['se']}}}"]
 
 
 def share_overrides(shares: dict) -> list[str]:

@@ -28,6 +28,7 @@ from trialsim.inputs.params import PAIN_SERVICE, PRIMARY_CARE, ModelParams
 from trialsim.model.records import IPS, RANDOMISED, STAGES, TAU
 from trialsim.model.streams import Streams
 from trialsim.model.trial import ReplicationResult, simulate_replication
+from trialsim.reporting.pilot_observed import RETENTION_TABLE8
 from trialsim.units import months_to_days
 
 SETTLED, UNREPRODUCIBLE, MISFIT = "settled", "unreproducible", "misfit"
@@ -107,9 +108,9 @@ def _checks() -> list[Check]:
               "WP4 \"Withdrawals\""),
         Check("withdrawn_tau", "TAU withdrawn", 0, "WP4 \"Withdrawals\""),
     ]
-    for arm, counts in ((IPS, (15, 14, 10)), (TAU, (26, 24, 20))):
-        n = 20 if arm == IPS else 28
-        for month, k in zip((3, 6, 12), counts, strict=True):
+    for arm in (IPS, TAU):
+        for month in (3, 6, 12):
+            k, n = RETENTION_TABLE8[arm][f"m{month}"]
             checks.append(Check(f"returned_{arm}_m{month}",
                                 f"{arm.upper()} returned the {month}-month questionnaire "
                                 f"(of {n} not withdrawn)", k, t8))
