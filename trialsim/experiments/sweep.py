@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from trialsim.experiments.cluster import read_status
 from trialsim.provenance import PROVENANCE
+from trialsim.reporting import keys
 from trialsim.reporting.report import build_sweep
 
 ERROR_FILE = "error.json"
@@ -39,31 +40,23 @@ MANIFEST = "sweep.json"
 EXIT_INTERRUPTED = 130
 EXIT_NOT_OK = 1
 
-KEY_RESULTS = {  # column: path in summary.json
-    "prob_target_by_end": ("recruitment", "prob_target_by_end"),
-    "months_to_target_p50": ("recruitment", "months_to_target", "p50"),
-    "months_to_target_p90": ("recruitment", "months_to_target", "p90"),
-    "randomised_mean": ("recruitment", "randomised", "mean"),
-    "power_primary": ("power", "primary"),
-    "power_primary_mc_se": ("power", "primary_mc_se"),
-    "power_primary_if_target_reached": ("power", "primary_if_target_reached"),
-    "power_secondary": ("power", "secondary"),
-    "assurance_joint": ("assurance", "joint"),
-    "mean_wait_days": ("delivery", "mean_wait_days"),
-    "p90_wait_days": ("delivery", "p90_wait_days"),
-    "analysed_ips": ("analysed", "ips"),
-    "analysed_tau": ("analysed", "tau"),
-    "bias": ("estimate", "bias"),
-    "coverage": ("estimate", "coverage"),
+KEY_RESULTS = {  # sweep_summary.csv column: its name in trialsim.reporting.keys
+    "prob_target_by_end": "prob_target",
+    "months_to_target_p50": "months_to_target_p50",
+    "months_to_target_p90": "months_to_target_p90",
+    "randomised_mean": "randomised_mean",
+    "power_primary": "power_primary",
+    "power_primary_mc_se": "power_primary_mc_se",
+    "power_primary_if_target_reached": "power_primary_if_reached",
+    "power_secondary": "power_secondary",
+    "assurance_joint": "assurance_joint",
+    "mean_wait_days": "mean_wait_days",
+    "p90_wait_days": "p90_wait_days",
+    "analysed_ips": "analysed_ips",
+    "analysed_tau": "analysed_tau",
+    "bias": "bias",
+    "coverage": "coverage",
 }
-
-
-def _get(data: dict[str, Any], path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return data
 
 
 def sweep_jobs(config: DictConfig) -> list[list[str]]:
@@ -115,7 +108,7 @@ def job_row(job_dir: Path, num: int | None = None, overrides: list[str] | None =
     elif summary.exists():
         data = json.loads(summary.read_text())
         row["status"] = "ok"
-        row.update({col: _get(data, path) for col, path in KEY_RESULTS.items()})
+        row.update({col: keys.get(data, name) for col, name in KEY_RESULTS.items()})
     elif error.exists():
         row["status"], row["error"] = "failed", json.loads(error.read_text())["error"]
     elif scheduler is not None:

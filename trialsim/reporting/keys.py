@@ -1,5 +1,5 @@
-"""The one place the figures and the report read summary.json: a name for each value
-they use and its path in the file (or several paths, the first present wins, so that
+"""The one place the figures, the report and the sweep table read summary.json: a name
+for each value they use and its path in the file (or several paths, the first present wins, so that
 summaries written before and after a rename both read). A key renamed elsewhere is a
 one-line change here; a key that is missing reads as None (the report says "n/a")."""
 
@@ -51,6 +51,8 @@ PATHS: dict[str, Path | list[Path]] = {
     "assurance_joint_mc_se": ("assurance", "joint_mc_se"),
     "analysed_ips": ("analysed", "ips"),
     "analysed_tau": ("analysed", "tau"),
+    "bias": ("estimate", "bias"),
+    "coverage": ("estimate", "coverage"),
     "warnings": ("warnings",),
 }
 
