@@ -18,12 +18,12 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
-from threadpoolctl import threadpool_limits
 
+from trialsim.experiments.runner import map_replications
 from trialsim.inputs.params import PAIN_SERVICE, PRIMARY_CARE, ModelParams
 from trialsim.model.records import IPS, RANDOMISED, STAGES, TAU
 from trialsim.model.streams import Streams
@@ -218,12 +218,7 @@ def _one(params: ModelParams, seed: int, rep: int) -> dict[str, float]:
 
 def replay(params: ModelParams, replications: int, seed: int, n_jobs: int = 1) -> list[Row]:
     """Run the replay and set each of the report's counts against its 90% interval."""
-    if n_jobs == 1:
-        with threadpool_limits(limits=1):
-            counts = [_one(params, seed, r) for r in range(replications)]
-    else:
-        counts = Parallel(n_jobs=n_jobs)(delayed(_one)(params, seed, r)
-                                         for r in range(replications))
+    counts = map_replications(partial(_one, params, seed), replications, n_jobs, "pilot replay")
     rows = []
     tail = (1 - LEVEL) / 2
     for c in _checks():

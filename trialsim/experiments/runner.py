@@ -6,7 +6,10 @@ tables are identical whatever `n_jobs` is; joblib returns results in submission 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -23,6 +26,8 @@ from trialsim.reporting.tables import (
     recruitment_curve,
     replication_row,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,19 +46,25 @@ def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool):
     return replication_row(result, params), recruitment_curve(result, params), people, extras
 
 
-def run_replications(params: ModelParams, replications: int, seed: int, n_jobs: int = 1,
-                     keep_participants: bool = False) -> RunResult:
-    # One BLAS thread everywhere: a multi-threaded BLAS sums in another order, and the
-    # analysis would then differ in the last bits between n_jobs=1 and n_jobs>1.
-    tasks = (delayed(_one)(params, seed, rep, keep_participants) for rep in range(replications))
+def map_replications(one: Callable[[int], T], replications: int, n_jobs: int = 1,
+                     label: str = "replications") -> list[T]:
+    """`one(rep)` for every replication, in order, in sequence or with joblib workers.
+
+    One BLAS thread everywhere: a multi-threaded BLAS sums in another order, and the
+    analysis would then differ in the last bits between n_jobs=1 and n_jobs>1."""
     if n_jobs == 1:
         with threadpool_limits(limits=1):
-            outputs = [_one(params, seed, rep, keep_participants)
-                       for rep in progress(range(replications), replications, "replications")]
-    else:  # results come back in submission order; the bar only counts them
-        outputs = list(progress(Parallel(n_jobs=n_jobs, inner_max_num_threads=1,
-                                         return_as="generator")(tasks),
-                                replications, "replications"))
+            return [one(rep) for rep in progress(range(replications), replications, label)]
+    tasks = (delayed(one)(rep) for rep in range(replications))
+    # results come back in submission order; the bar only counts them
+    return list(progress(Parallel(n_jobs=n_jobs, inner_max_num_threads=1,
+                                  return_as="generator")(tasks), replications, label))
+
+
+def run_replications(params: ModelParams, replications: int, seed: int, n_jobs: int = 1,
+                     keep_participants: bool = False) -> RunResult:
+    outputs = map_replications(partial(_one, params, seed, keep_participants=keep_participants),
+                               replications, n_jobs)
     rows, curves, people, extras = zip(*outputs, strict=True)
     participants = None
     if keep_participants:
