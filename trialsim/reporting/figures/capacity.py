@@ -68,10 +68,16 @@ def capacity_figure(run: RunDir, out: Path) -> list[Path]:
         right.set_title(f"Wait for a caseload place\n({n:,} IPS participants, all trials)",
                         loc="left")
         right.set_xlabel(f"weeks waited (last bar: {len(weeks) - 1} weeks or more)")
-        right.set_ylabel("share of IPS participants (log scale)")
-        right.set_yscale("log")
-        right.set_ylim(min(1e-3, 0.5 / max(n, 1)), 1.5)
+        if (waits["share"] > 0).any():  # a log axis needs a positive bar
+            right.set_ylabel("share of IPS participants (log scale)")
+            right.set_yscale("log")
+            right.set_ylim(min(1e-3, 0.5 / max(n, 1)), 1.5)
+        else:
+            right.set_ylabel("share of IPS participants")
+            right.text(0.5, 0.5, "no IPS participants", transform=right.transAxes,
+                       ha="center", va="center", fontsize=8)
         right.set_xlim(0, max(4, float(np.max(weeks[waits['share'] > 0], initial=0)) + 2))
         right.grid(alpha=0.3)
-        right.legend(loc="upper right", frameon=False, fontsize=7)
+        if right.get_legend_handles_labels()[0]:
+            right.legend(loc="upper right", frameon=False, fontsize=7)
         return save(fig, out / "capacity.png")
