@@ -294,3 +294,21 @@ def test_a_beta_prior_wider_than_its_mean_allows_is_refused_with_assurance_on():
     problems = find_problems(make_cfg(
         "+delivery.esw.disengage_after_assessment.sites=2"))
     assert [p.key for p in problems] == ["delivery.esw.disengage_after_assessment"]
+
+
+def test_a_bad_prior_on_the_command_line_exits_2_without_output(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "simulate.py"), f"hydra.run.dir={tmp_path / 'run'}",
+         "uncertainty.mode=pilot", "uncertainty.esw_icc_sd=0.3"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr + proc.stdout
+    assert lines[0].startswith("trialsim: error: uncertainty.esw_icc_sd=0.3")
+    assert "outcome.esw_icc" in lines[0]
+    assert not (tmp_path / "run").exists()
