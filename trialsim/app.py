@@ -15,10 +15,12 @@ from omegaconf import DictConfig
 from trialsim.experiments.runner import run_replications
 from trialsim.inputs import validation
 from trialsim.inputs.params import build_params, build_run_settings
+from trialsim.inputs.uncertainty import drawn_inputs
 from trialsim.inputs.warnings import config_warnings, result_warnings
 from trialsim.inputs.workload import check_workload
 from trialsim.provenance import config_hash
 from trialsim.reporting.outputs import write_outputs
+from trialsim.reporting.sensitivity import parameters_table
 from trialsim.reporting.summary import assurance_summary, summarise
 
 MODES = validation.MODES
@@ -41,7 +43,7 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
 
     With `uncertainty.mode=pilot` it runs twice from the same seeds: once at the
     parameters' estimates (conventional power) and once drawing them per replication
-    (assurance), reported side by side."""
+    (assurance), reported side by side, with each replication's drawn inputs."""
     settings = build_run_settings(cfg)
     params = build_params(cfg)
     keep = bool(cfg.output.participants_csv)
@@ -49,16 +51,19 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
     result = run_replications(point, settings.replications, settings.seed, settings.n_jobs,
                               keep_participants=keep)
     summary = summarise(settings, point, result)
-    uncertain = None
+    uncertain = inputs = None
     if params.uncertainty is not None:
         uncertain = run_replications(params, settings.replications, settings.seed,
                                      settings.n_jobs)
-        summary["assurance"] = assurance_summary(uncertain.replications, params)
+        inputs = parameters_table(drawn_inputs(params, settings.seed, settings.replications),
+                                  uncertain.replications)
+        summary["assurance"] = assurance_summary(uncertain.replications, params, inputs)
     summary["seed"] = settings.seed
     summary["config_hash"] = config_hash(cfg)
     summary["warnings"] = (config_warnings(params, settings.scenario)
                            + result_warnings(summary))
     if out_dir is not None:
         write_outputs(Path(out_dir), summary, result, charts=bool(cfg.output.charts),
-                      participants=keep, assurance=uncertain, report=bool(cfg.output.report))
+                      participants=keep, assurance=uncertain, assurance_inputs=inputs,
+                      report=bool(cfg.output.report))
     return summary

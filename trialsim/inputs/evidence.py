@@ -3,16 +3,22 @@
 A parameter counted in the pilot keeps its counts, so that its uncertainty can be
 sampled (Beta for k of n, Gamma for events over exposure); a parameter fitted by a
 calibration script keeps its estimate and standard error, `{estimate, se}`, sampled from
-the Beta or Gamma with that mean and SD; a plain number from the planner is a fixed
-assumption. Counts are whole numbers. Parsing checks ranges and names the offending key.
-Internally a fitted value is held as the pseudo-counts that give the same draws.
+the Beta or Gamma with that mean and SD (a fitted number with no natural bound, parsed
+by `parse_estimate`, from the Normal); a plain number from the planner is a fixed
+assumption. Counts are whole numbers. A channel's recruitment rate or mailshot reply may
+also say how many pilot sites its counts came from, `{events, exposure, sites}` or
+`{k, n, sites}`, so that assurance can carry the variation between sites
+(trialsim.inputs.predictive). Parsing checks ranges and names the offending key, and
+every value keeps its config key, which names its draw in `assurance_parameters.csv`.
+Internally a fitted proportion or rate is held as the pseudo-counts that give the same
+draws.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trialsim.errors import ConfigError
@@ -25,6 +31,9 @@ MAX_RATE = 1e4  # per site-month or nurse-day: far beyond any site, and keeps ru
 RATE_ALLOWED = (f"a rate is a number in [0, {MAX_RATE:g}], {{events, exposure}} with whole "
                 "events >= 0 and exposure > 0 (finite), or a fit {estimate, se} with "
                 f"0 < estimate <= {MAX_RATE:g} and se > 0")
+MAX_SITES = 100_000
+PER_SITE = (f"; the counts may add sites, the number of pilot sites they came from (a whole "
+            f"number from 1 to {MAX_SITES:,})")
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,9 @@ class Proportion:
     value: float
     k: float | None = None  # pilot successes, None for a planning assumption
     n: float | None = None
+    sites: int | None = None  # pilot sites the counts came from (None: not said)
+    fitted: bool = False  # k and n are a fit's pseudo-counts, not people
+    key: str = field(default="", compare=False)  # the config key: names the draw
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,24 @@ class Rate:
     events: float | None = None
     exposure: float | None = None
     scale: float = 1.0  # converts the evidence's unit (per month) to the model's (per day)
+    sites: int | None = None  # pilot sites the counts came from (None: not said)
+    fitted: bool = False  # events and exposure are a fit's pseudo-counts
+    key: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A fitted number with no natural bound (a log hazard ratio, an exponent):
+    `{estimate, se}`, drawn from Normal(estimate, se) truncated to [lo, hi]."""
+
+    value: float
+    se: float | None = None  # None: a planning assumption, fixed
+    lo: float = -math.inf
+    hi: float = math.inf
+    key: str = field(default="", compare=False)
+
+
+Evidence = Proportion | Rate | Estimate
 
 
 def _is_number(x: Any) -> bool:
@@ -50,35 +80,71 @@ def _is_count(x: Any) -> bool:
     return _is_number(x) and float(x).is_integer()
 
 
-def parse_proportion(key: str, raw: Any) -> Proportion:
+def _counts(raw: Any, names: tuple[str, str],
+            per_site: bool) -> tuple[Any, Any, int | None] | None:
+    """The two counts and the pilot sites (None) of `{a, b}` or, where allowed,
+    `{a, b, sites}`; None when `raw` is neither."""
+    if not isinstance(raw, Mapping):
+        return None
+    if set(raw) == set(names):
+        return raw[names[0]], raw[names[1]], None
+    s = raw.get("sites") if per_site and set(raw) == {*names, "sites"} else None
+    if _is_count(s) and 1 <= s <= MAX_SITES:
+        return raw[names[0]], raw[names[1]], int(s)
+    return None
+
+
+def parse_proportion(key: str, raw: Any, *, per_site: bool = False) -> Proportion:
+    """`per_site`: a channel's evidence, which may name its pilot sites."""
     if _is_number(raw) and 0.0 <= raw <= 1.0:
-        return Proportion(float(raw))
-    if isinstance(raw, Mapping) and set(raw) == {"k", "n"}:
-        k, n = raw["k"], raw["n"]
+        return Proportion(float(raw), key=key)
+    counts = _counts(raw, ("k", "n"), per_site)
+    if counts is not None:
+        k, n, sites = counts
         if _is_count(k) and _is_count(n) and n > 0 and 0 <= k <= n:
-            return Proportion(k / n, float(k), float(n))
+            return Proportion(k / n, float(k), float(n), sites, key=key)
     if _is_fit(raw):
         m, s = raw["estimate"], raw["se"]
         if 0 < m < 1 and 0 < s < math.sqrt(m * (1 - m)):
             total = m * (1 - m) / s**2 - 1  # Beta(a, b) with mean m and SD s: a + b
             a = m * total  # drawn as Beta(k + 1/2, n - k + 1/2), as counts are
-            return Proportion(float(m), a - 0.5, total - 1.0)
-    return reject(ConfigError(key, _plain(raw), PROPORTION_ALLOWED), Proportion(0.5))
+            return Proportion(float(m), a - 0.5, total - 1.0, fitted=True, key=key)
+    allowed = PROPORTION_ALLOWED + (PER_SITE if per_site else "")
+    return reject(ConfigError(key, _plain(raw), allowed), Proportion(0.5, key=key))
 
 
-def parse_rate(key: str, raw: Any) -> Rate:
+def parse_rate(key: str, raw: Any, *, per_site: bool = False) -> Rate:
+    """`per_site`: a channel's evidence, which may name its pilot sites."""
     if _is_number(raw) and 0.0 <= raw <= MAX_RATE:
-        return Rate(float(raw))
-    if isinstance(raw, Mapping) and set(raw) == {"events", "exposure"}:
-        e, x = raw["events"], raw["exposure"]
+        return Rate(float(raw), key=key)
+    counts = _counts(raw, ("events", "exposure"), per_site)
+    if counts is not None:
+        e, x, sites = counts
         if _is_count(e) and _is_number(x) and e >= 0 and x > 0 and e / x <= MAX_RATE:
-            return Rate(e / x, float(e), float(x))
+            return Rate(e / x, float(e), float(x), sites=sites, key=key)
     if _is_fit(raw):
         m, s = raw["estimate"], raw["se"]
         if 0 < m <= MAX_RATE and s > 0:
             shape = (m / s) ** 2  # Gamma with mean m and SD s, drawn as
-            return Rate(float(m), shape - 0.5, shape / m)  # Gamma(events + 1/2) / exposure
-    return reject(ConfigError(key, _plain(raw), RATE_ALLOWED), Rate(1.0))
+            return Rate(float(m), shape - 0.5, shape / m,  # Gamma(events + 1/2) / exposure
+                        fitted=True, key=key)
+    allowed = RATE_ALLOWED + (PER_SITE if per_site else "")
+    return reject(ConfigError(key, _plain(raw), allowed), Rate(1.0, key=key))
+
+
+def parse_estimate(key: str, raw: Any, *, lo: float = -math.inf,
+                   hi: float = math.inf) -> Estimate:
+    """A plain number in [lo, hi] (fixed) or a fit `{estimate, se}` with the estimate in
+    [lo, hi] and se > 0 (drawn in assurance)."""
+    if _is_number(raw) and lo <= raw <= hi:
+        return Estimate(float(raw), lo=lo, hi=hi, key=key)
+    if _is_fit(raw) and lo <= raw["estimate"] <= hi and raw["se"] > 0:
+        return Estimate(float(raw["estimate"]), float(raw["se"]), lo, hi, key=key)
+    within = f"in [{lo:g}, {hi:g}]" if math.isfinite(lo) or math.isfinite(hi) else "finite"
+    return reject(ConfigError(key, _plain(raw),
+                              f"a number {within}, or a fit {{estimate, se}} with the "
+                              "estimate there and se > 0"),
+                  Estimate(min(max(0.0, lo), hi), lo=lo, hi=hi, key=key))
 
 
 def _is_fit(raw: Any) -> bool:

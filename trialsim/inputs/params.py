@@ -25,14 +25,13 @@ from trialsim.inputs.pathway_params import (
     Employment,
     FollowUp,
     Outcome,
-    Uncertainty,
     build_analysis,
     build_delivery,
     build_employment,
     build_follow_up,
     build_outcome,
-    build_uncertainty,
 )
+from trialsim.inputs.priors import Uncertainty, build_uncertainty
 from trialsim.model.employment_law import LawInputs, solve_supported_entry
 from trialsim.units import (
     CALENDAR_PER_WORKING_DAY,
@@ -221,7 +220,8 @@ def _uptake(key: str, c: DictConfig) -> float:
 
 
 def _poisson(name: str, key: str, c: DictConfig) -> PoissonChannel:
-    return PoissonChannel(name, _uptake(key, c), _stages(key, c), parse_rate(f"{key}.rate", c.rate))
+    return PoissonChannel(name, _uptake(key, c), _stages(key, c),
+                          parse_rate(f"{key}.rate", c.rate, per_site=True))
 
 
 def _mailshot(key: str, c: DictConfig) -> MailshotChannel:
@@ -234,7 +234,7 @@ def _mailshot(key: str, c: DictConfig) -> MailshotChannel:
         batch_interval_days=months_to_days(
             number(f"{key}.batch_interval_months", c.batch_interval_months, lo=0,
                    hi=MAX_MONTHS)),
-        reply=parse_proportion(f"{key}.reply", c.reply),
+        reply=parse_proportion(f"{key}.reply", c.reply, per_site=True),
         reply_delay_mean_days=number(f"{key}.reply_delay_mean_days", c.reply_delay_mean_days, lo=0,
                                      hi=MAX_DELAY_DAYS),
     )
@@ -245,7 +245,8 @@ def _hand_search(key: str, c: DictConfig) -> HandSearchChannel:
         name="hand_search",
         uptake=_uptake(key, c),
         stages=_stages(key, c),
-        yield_per_nurse_day=parse_rate(f"{key}.yield_per_nurse_day", c.yield_per_nurse_day),
+        yield_per_nurse_day=parse_rate(f"{key}.yield_per_nurse_day", c.yield_per_nurse_day,
+                                       per_site=True),
         nurse_days_per_practice=number(f"{key}.nurse_days_per_practice",
                                      c.nurse_days_per_practice, lo=0),
         nurses=number(f"{key}.nurses", c.nurses, lo=1, integer=True),
@@ -403,7 +404,7 @@ def build_params(cfg: DictConfig) -> ModelParams:
         follow_up=build_follow_up(cfg.follow_up),
         outcome=outcome,
         analysis=build_analysis(cfg.analysis),
-        uncertainty=build_uncertainty(cfg.uncertainty),
+        uncertainty=build_uncertainty(cfg.uncertainty, cfg.outcome),
     )
     return with_supported_entry(params)
 

@@ -4,6 +4,7 @@ per day, proportions as probabilities)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -120,21 +121,6 @@ ANALYSIS_METHODS = ("partially_nested", "ancova")
 PRIMARY_OUTCOMES = ("rtw_se", "employment")
 ESW_VARIANCES = ("unbounded", "nonnegative")
 SMALL_SAMPLE = ("kenward_roger", "satterthwaite")
-UNCERTAINTY_MODES = ("none", "pilot")
-
-
-@dataclass(frozen=True)
-class Uncertainty:
-    """Assurance: each replication draws its parameters from their pilot evidence."""
-
-    effect_prior_sd: float
-
-
-def build_uncertainty(c: DictConfig) -> Uncertainty | None:
-    if c.mode not in UNCERTAINTY_MODES:
-        raise ConfigError("uncertainty.mode", c.mode, f"one of {', '.join(UNCERTAINTY_MODES)}")
-    sd = number("uncertainty.effect_prior_sd", c.effect_prior_sd, lo=0)
-    return Uncertainty(sd) if c.mode == "pilot" else None
 
 
 @dataclass(frozen=True)
@@ -165,8 +151,8 @@ def build_analysis(c: DictConfig) -> Analysis:
 
 def _rate_per_day(key: str, raw) -> Rate:
     r = parse_rate(key, raw)
-    return Rate(per_month_to_per_day(r.value), r.events, r.exposure,
-                scale=per_month_to_per_day(1.0))
+    return dataclasses.replace(r, value=per_month_to_per_day(r.value),
+                               scale=per_month_to_per_day(1.0))
 
 
 MAX_DELAY_DAYS = 365.0  # mean delays: longer than a year is a typo, not a plan

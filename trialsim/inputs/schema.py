@@ -261,6 +261,10 @@ class AnalysisConfig:
 class UncertaintyConfig:
     mode: str = MISSING  # none | pilot
     effect_prior_sd: float = MISSING
+    frailty_shape_log_sd: float = MISSING  # log-normal prior on each kind's frailty shape
+    outcome_sd_df: float = MISSING  # outcome SDs x sqrt(df / chi2_df); inf: fixed
+    within_person_corr_sd: float = MISSING  # Beta prior around outcome.within_person_corr
+    esw_icc_sd: float = MISSING  # Beta prior around outcome.esw_icc
 
 
 @dataclass

@@ -30,8 +30,8 @@ from trialsim.inputs.pathway_params import (
     build_employment,
     build_follow_up,
     build_outcome,
-    build_uncertainty,
 )
+from trialsim.inputs.priors import build_uncertainty
 from trialsim.inputs.schema import TrialsimConfig
 
 MODES = ("run", "design")
@@ -96,7 +96,7 @@ def _sections(cfg: DictConfig) -> list[tuple[str, Callable[[], Any]]]:
         ("follow_up", lambda: _strategies(cfg)),
         ("outcome", lambda: build_outcome(cfg.outcome)),
         ("analysis", lambda: build_analysis(cfg.analysis)),
-        ("uncertainty", lambda: build_uncertainty(cfg.uncertainty)),
+        ("uncertainty", lambda: build_uncertainty(cfg.uncertainty, cfg.outcome)),
         ("design", lambda: DesignSearch(cfg)),
         ("limits", lambda: _limits(cfg)),
         ("output", lambda: _output(cfg)),

@@ -8,7 +8,7 @@ import numpy as np
 import simpy
 
 from trialsim.inputs.params import ModelParams
-from trialsim.inputs.uncertainty import sample_params
+from trialsim.inputs.uncertainty import STREAM, sample_params
 from trialsim.model.delivery import Delivery
 from trialsim.model.followup import Waves, follow_up
 from trialsim.model.outcomes import rtw_self_efficacy
@@ -39,7 +39,7 @@ def simulate_replication(params: ModelParams, seed: int, rep: int) -> Replicatio
     from the recorded pathways."""
     streams = Streams(seed, rep)
     if params.uncertainty is not None:
-        params = sample_params(params, streams["uncertainty"])
+        params = sample_params(params, streams[STREAM])
     env = simpy.Environment()
     recruitment = Recruitment(env, params, streams)
     delivery = Delivery(env, params, streams, recruitment.coordinator)

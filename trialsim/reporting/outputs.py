@@ -20,9 +20,10 @@ import pandas as pd
 
 from trialsim.experiments.runner import RunResult
 from trialsim.reporting.figure_data import write_figure_data
-from trialsim.reporting.report import publish
 
 SUMMARY = "summary.json"
+ASSURANCE_REPLICATIONS = "replications_assurance.csv"
+ASSURANCE_PARAMETERS = "assurance_parameters.csv"  # the figures read it by this name
 
 
 def json_safe(data: Any) -> Any:
@@ -58,12 +59,19 @@ def _csv(path: Path, frame: pd.DataFrame) -> None:
 
 def write_outputs(out_dir: Path, summary: dict[str, Any], result: RunResult, *,
                   charts: bool, participants: bool, assurance: RunResult | None = None,
-                  report: bool = True) -> None:
+                  assurance_inputs: pd.DataFrame | None = None, report: bool = True) -> None:
+    """`assurance_inputs`: each assurance replication's drawn inputs and flags
+    (trialsim.reporting.sensitivity)."""
+    # imported here: the figures import this module for the file names
+    from trialsim.reporting.report import publish
+
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / SUMMARY).unlink(missing_ok=True)
     _csv(out_dir / "replications.csv", result.replications)
     if assurance is not None:
-        _csv(out_dir / "replications_assurance.csv", assurance.replications)
+        _csv(out_dir / ASSURANCE_REPLICATIONS, assurance.replications)
+    if assurance_inputs is not None:
+        _csv(out_dir / ASSURANCE_PARAMETERS, assurance_inputs)
     curve = summary["recruitment"]["curve"]
     _csv(out_dir / "recruitment_curve.csv", pd.DataFrame(curve))
     if participants and result.participants is not None:

@@ -79,9 +79,17 @@ def _split_comment(rest: str) -> tuple[str, str, str]:
     return rest.strip(), "", ""
 
 
+COUNTS = ({"k", "n"}, {"events", "exposure"})
+
+
+def _counts(v: Any) -> bool:
+    """`{k, n}` or `{events, exposure}`, with or without the pilot `sites` they came from."""
+    return isinstance(v, dict) and (set(v) - {"sites"}) in COUNTS
+
+
 def leaves(data: Any, prefix: str = "") -> dict[str, Any]:
     """Dotted leaf keys; `{k, n}` and `{events, exposure}` counts stay one value."""
-    if isinstance(data, dict) and set(data) not in ({"k", "n"}, {"events", "exposure"}):
+    if isinstance(data, dict) and not _counts(data):
         out: dict[str, Any] = {}
         for k, v in data.items():
             out.update(leaves(v, f"{prefix}{k}."))
@@ -90,10 +98,11 @@ def leaves(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def format_value(v: Any) -> str:
-    if isinstance(v, dict) and set(v) == {"k", "n"}:
-        return f"{v['k']}/{v['n']}"
-    if isinstance(v, dict) and set(v) == {"events", "exposure"}:
-        return f"{v['events']} per {v['exposure']}"
+    if _counts(v):
+        text = f"{v['k']}/{v['n']}" if "k" in v else f"{v['events']} per {v['exposure']}"
+        if "sites" in v:
+            text += f" from {v['sites']} site{'' if v['sites'] == 1 else 's'}"
+        return text
     if isinstance(v, list):
         return "[" + ", ".join(format_value(x) for x in v) + "]"
     return "null" if v is None else str(v)

@@ -11,6 +11,7 @@ import pandas as pd
 from trialsim.experiments.runner import RunResult
 from trialsim.inputs.params import ModelParams, RunSettings
 from trialsim.model.records import ARMS, STAGES
+from trialsim.reporting.sensitivity import SUCCESS, TARGET, ranked
 from trialsim.reporting.tables import wave_label
 from trialsim.units import DAYS_PER_MONTH
 
@@ -79,17 +80,30 @@ def share_with_ci(flags: pd.Series) -> dict[str, Any]:
     return {**s, "ci95": [max(0.0, s["estimate"] - half), min(1.0, s["estimate"] + half)]}
 
 
-def assurance_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
-    """Probability of success with the parameters uncertain as the pilot left them:
-    the pre-specified primary analysis rejects, the target is recruited in time, and
-    both."""
-    joint = reps["primary_reject"].astype(bool) & reps["target_reached"].astype(bool)
+def assurance_summary(reps: pd.DataFrame, params: ModelParams,
+                      table: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Probability of success with the inputs uncertain as the pilot and the priors leave
+    them: the pre-specified primary analysis rejects (`primary`), the target is recruited
+    in time (`recruitment`), both (`joint`); success among the trials that reached the
+    target and among those that missed it; and, from the table of drawn inputs, which
+    inputs move success and the target (`sensitivity`, `sensitivity_target`, ranked)."""
+    success = reps["primary_reject"].astype(bool)
+    reached = reps["target_reached"].astype(bool)
     out: dict[str, Any] = {"effect_prior_sd": params.uncertainty.effect_prior_sd,
                            "primary_outcome": params.analysis.primary}
-    for name, flags in (("primary", reps["primary_reject"]),
-                        ("recruitment", reps["target_reached"]), ("joint", joint)):
+    for name, flags in (("primary", success), ("recruitment", reached),
+                        ("joint", success & reached)):
         s = share(flags.astype(float))
         out[name], out[f"{name}_mc_se"] = s["estimate"], s["mc_se"]
+    out["replications_target_reached"] = int(reached.sum())
+    for name, rows in (("primary_if_target_reached", reached),
+                       ("primary_if_target_missed", ~reached)):
+        s = share(success[rows].astype(float)) if rows.any() else \
+            {"estimate": None, "mc_se": None}
+        out[name], out[f"{name}_mc_se"] = s["estimate"], s["mc_se"]
+    if table is not None:
+        out["sensitivity"] = ranked(table, SUCCESS)
+        out["sensitivity_target"] = ranked(table, TARGET)
     return out
 
 
