@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench figures clean
+.PHONY: run test lint bench figures validate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench: $(STAMP)
 
 figures: $(STAMP)  # the gallery in docs/figures/ (a few minutes)
 	$(PY) docs/gallery.py
+
+validate: $(STAMP)  # every validation case at full size: docs/validation.md (about 15 minutes)
+	$(PY) -m trialsim.validate --out docs/validation.md
 
 clean:
 	rm -rf $(VENV) outputs/* .pytest_cache

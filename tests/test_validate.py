@@ -1,0 +1,56 @@
+"""The validation command (`python -m trialsim.validate`): its fast subset passes, a
+deliberately broken parameter makes it fail, and it writes its document and figures.
+
+The fast subset is the cases the rest of the suite does not already check at an equal
+or larger size (staggered-opening recruitment laws, the selection formula of job-linked
+non-return, Table 8's returns, the pilot replay); each case's own rule (4 Monte Carlo
+SE, or the simulated 90% interval for a pilot count) is the tolerance.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from trialsim import validate
+from trialsim.experiments.validation import CASES
+from trialsim.experiments.validation.core import FAIL, Context
+from trialsim.experiments.validation.missingness import selected_share
+
+FAST = [c for c in CASES if c.fast]
+CTX = Context(fast=True, seed=validate.SEED)
+
+
+@pytest.mark.parametrize("case", FAST, ids=[c.id for c in FAST])
+def test_fast_case_passes(case):
+    results = case.run(CTX)
+    assert results
+    assert not [r for r in results if r.status == FAIL], [r for r in results if r.status == FAIL]
+
+
+def test_a_halved_12_month_return_makes_validation_fail(capsys):
+    """IPS returns 12 months after a 6-month return: 5 of 14 instead of Table 8's 10 of 14."""
+    code = validate.main(["--fast", "--case", "table8_returns",
+                          "--set", "follow_up.returns.ips.m12_after_return={k:5,n:14}"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "FAIL table8_returns: IPS 12-month return" in out
+
+
+def test_selection_formula():
+    assert selected_share(0.5, 1.0) == pytest.approx(0.5)
+    assert selected_share(0.5, 0.5) == pytest.approx(1 / 3)
+    assert selected_share(0.0, 0.3) == 0.0
+
+
+def test_document_and_figures_are_written(tmp_path):
+    out = tmp_path / "docs" / "validation.md"
+    code = validate.main(["--fast", "--case", "table8_returns", "--case", "replay_counts",
+                          "--out", str(out)])
+    assert code == 0
+    text = out.read_text()
+    assert "### table8_returns" in text and "### replay_counts" in text
+    assert "python -m trialsim.validate --fast" in text
+    for name in ("checks", "pilot_replay"):
+        png = out.parent / "validation" / f"{name}.png"
+        assert png.stat().st_size > 20_000
+        assert f"validation/{name}.png" in text

@@ -1,0 +1,7 @@
+"""Fixed, seeded validation cases: analytic laws, closed-form power, the selection formula
+of job-linked non-return, and the pilot replay (`python -m trialsim.validate`)."""
+
+from trialsim.experiments.validation import missingness, pilot, power, recruitment
+from trialsim.experiments.validation.core import Case
+
+CASES: list[Case] = [*recruitment.CASES, *power.CASES, *missingness.CASES, *pilot.CASES]

@@ -1,0 +1,23 @@
+"""A config composed exactly as the command line composes it, for code that runs the
+model outside `simulate.py` (the validation cases, scripts): Hydra's compose API on the
+project's own conf/ directory, with trialsim's schema and resolvers registered."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
+    from trialsim.inputs.schema import register_configs
+    from trialsim.run_dirs import register_resolvers
+
+    register_configs()
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
