@@ -22,29 +22,12 @@ from conftest import make_cfg
 from scipy import stats
 
 from trialsim.experiments.runner import run_replications
-from trialsim.inputs.evidence import Estimate, Proportion, Rate
 from trialsim.inputs.params import build_params, with_supported_entry
+from trialsim.inputs.uncertainty import at_estimates
 
 MU, SD, SEED, R = 1.0, 0.6, 4242, 150
 NODES, WEIGHTS = np.polynomial.hermite_e.hermegauss(5)
 WEIGHTS = WEIGHTS / WEIGHTS.sum()  # probabilists' Hermite: weights of N(0, 1)
-
-
-def _plain(obj):
-    """Every piece of evidence a plain number (its estimate), so that nothing but the
-    effect is drawn."""
-    if isinstance(obj, Proportion):
-        return dataclasses.replace(obj, k=None, n=None, sites=None)
-    if isinstance(obj, Rate):
-        return dataclasses.replace(obj, events=None, exposure=None, sites=None)
-    if isinstance(obj, Estimate):
-        return dataclasses.replace(obj, se=None)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.replace(obj, **{f.name: _plain(getattr(obj, f.name))
-                                           for f in dataclasses.fields(obj) if f.init})
-    if isinstance(obj, tuple):
-        return tuple(_plain(v) for v in obj)
-    return obj
 
 
 def test_quadrature_of_a_probit_power_curve_is_accurate():
@@ -60,7 +43,7 @@ def test_effect_only_assurance_is_the_power_averaged_over_the_prior():
                    f"outcome.effect_m12={MU}", f"uncertainty.effect_prior_sd={SD}",
                    "uncertainty.frailty_shape_log_sd=0", "uncertainty.outcome_sd_df=inf",
                    "uncertainty.within_person_corr_sd=0", "uncertainty.esw_icc_sd=0")
-    params = with_supported_entry(_plain(build_params(cfg)))
+    params = with_supported_entry(at_estimates(build_params(cfg)))
     assert params.uncertainty is not None
     assured = run_replications(params, R, SEED).replications["primary_reject"].to_numpy()
     point = dataclasses.replace(params, uncertainty=None)

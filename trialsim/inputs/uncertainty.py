@@ -182,3 +182,21 @@ def drawn_inputs(params: ModelParams, seed: int, replications: int) -> list[dict
     made again here without simulating, so the table never travels with the results."""
     return [{"rep": rep, **draw_inputs(params, Streams(seed, rep)[STREAM])[1]}
             for rep in range(replications)]
+
+
+def at_estimates(obj: Any) -> Any:
+    """Every piece of evidence as a plain number (its estimate), so that with
+    `uncertainty.mode=pilot` nothing but the priors is drawn: the setting in which
+    assurance must equal the power averaged over the effect prior (validation)."""
+    if isinstance(obj, Proportion):
+        return dataclasses.replace(obj, k=None, n=None, sites=None)
+    if isinstance(obj, Rate):
+        return dataclasses.replace(obj, events=None, exposure=None, sites=None)
+    if isinstance(obj, Estimate):
+        return dataclasses.replace(obj, se=None)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.replace(obj, **{f.name: at_estimates(getattr(obj, f.name))
+                                           for f in dataclasses.fields(obj) if f.init})
+    if isinstance(obj, tuple):
+        return tuple(at_estimates(v) for v in obj)
+    return obj

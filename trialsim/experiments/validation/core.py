@@ -17,7 +17,7 @@ import numpy as np
 
 from trialsim.experiments.runner import run_replications
 from trialsim.inputs.compose import compose_config
-from trialsim.inputs.params import build_params
+from trialsim.inputs.params import ModelParams, build_params
 
 Z_MC = 4.0  # a simulated mean or share passes within 4 Monte Carlo SE of the expected value
 PASS, FAIL, LISTED = "pass", "FAIL", "listed"
@@ -65,11 +65,13 @@ class Context:
     def reps(self, full: int, fast: int) -> int:
         return fast if self.fast else full
 
+    def params(self, overrides: Sequence[str]) -> ModelParams:
+        """The parameters the overrides compose, with the context's own overrides on top."""
+        return build_params(compose_config([*overrides, *self.overrides]))
+
     def replications(self, overrides: Sequence[str], reps: int, seed_offset: int = 0):
-        """`reps` replications of the config the overrides compose, then the context's own
-        overrides on top; their tidy table."""
-        cfg = compose_config([*overrides, *self.overrides])
-        return run_replications(build_params(cfg), reps, self.seed + seed_offset).replications
+        """`reps` replications of `params(overrides)`: their tidy table."""
+        return run_replications(self.params(overrides), reps, self.seed + seed_offset).replications
 
 
 def mean_result(case: str, quantity: str, expected: float, values: np.ndarray,

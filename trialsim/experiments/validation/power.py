@@ -18,11 +18,24 @@ form at the simulated numbers analysed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 from scipy import stats
 
-from trialsim.experiments.validation.core import Case, Context, Result, share_result
+from trialsim.experiments.runner import run_replications
+from trialsim.experiments.validation.core import (
+    FAIL,
+    PASS,
+    Z_MC,
+    Case,
+    Context,
+    Result,
+    share_result,
+)
+from trialsim.inputs.params import with_supported_entry
+from trialsim.inputs.uncertainty import at_estimates
 
 CLEAN = (
     "scenario=pain_services", "sites.pain_services.count=20", "screening.delay_mean_days=0",
@@ -130,6 +143,39 @@ def type_one_error(ctx: Context) -> list[Result]:
     return out
 
 
+def assurance_effect_only(ctx: Context) -> list[Result]:
+    """Every input a plain number but the effect, Normal(mu, sd): assurance must equal
+    E[power(theta)] under the prior, computed by 5-node Gauss-Hermite quadrature on the
+    same replications (same seeds: the same trial at each node), so that the paired
+    difference's spread is the Monte Carlo SE."""
+    mu, sd, reps = 1.0, 0.6, ctx.reps(1000, 150)
+    params = with_supported_entry(at_estimates(ctx.params([
+        "analysis.method=ancova", "trial.target_n=100", "sites.pain_services.count=8",
+        "uncertainty.mode=pilot", f"outcome.effect_m12={mu}",
+        f"uncertainty.effect_prior_sd={sd}", "uncertainty.frailty_shape_log_sd=0",
+        "uncertainty.outcome_sd_df=inf", "uncertainty.within_person_corr_sd=0",
+        "uncertainty.esw_icc_sd=0"])))
+    seed = ctx.seed + 41
+    assured = run_replications(params, reps, seed).replications["primary_reject"].to_numpy()
+    point = dataclasses.replace(params, uncertainty=None)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(5)
+    weights = weights / weights.sum()
+    at = np.column_stack([run_replications(dataclasses.replace(
+        point, outcome=dataclasses.replace(point.outcome, effect_m12=mu + sd * x)), reps,
+        seed).replications["primary_reject"].to_numpy() for x in nodes])
+    expected = at @ weights
+    d = assured - expected
+    se = float(d.std(ddof=1) / math.sqrt(reps))
+    ok = abs(float(d.mean())) <= Z_MC * se
+    sim = float(assured.mean())
+    return [Result("assurance_effect_only",
+                   f"assurance with the effect ~ Normal({mu}, {sd}), ANCOVA, N 100",
+                   float(expected.mean()), sim, sim - Z_MC * se, sim + Z_MC * se,
+                   PASS if ok else FAIL, f"paired difference within {Z_MC:g} MC SE",
+                   "expected: the power at 5 Gauss-Hermite nodes of the prior, same trials",
+                   se)]
+
+
 GROUP = "Power and type I error of the pre-specified analyses against closed forms"
 CASES = [
     Case("ancova_power", GROUP, "ANCOVA against t-test power with the baseline-adjusted "
@@ -140,4 +186,6 @@ CASES = [
          "arcsine effect size", employment_power, fast=False),
     Case("type_one_error", GROUP, "type I error at effect 0: 4, 8, 16 ESWs x ICC 0, 0.05, "
          "0.2 on full default trials, within 3 MC SE of 0.05", type_one_error, fast=False),
+    Case("assurance_effect_only", GROUP, "assurance with only the effect uncertain against "
+         "the power averaged over the effect prior", assurance_effect_only, fast=False),
 ]
