@@ -38,7 +38,7 @@ mean propagator), which is exact to second order in the step. Against a step of
 0.25 days the error at the default step is below 7e-5 in 24 configurations (supports
 of 3-10 months, in-work support 0-13 months, first-appointment delays 0-30 days), and
 below 2e-4 against 0.5 days in tests/test_employment.py; the default 10 years-out nodes
-are within 1.2e-4 of 48; against 10^6 Monte Carlo paths the law is within 2 SE (5e-4).
+are within 1.2e-4 of 80; against 10^6 Monte Carlo paths the law is within 2 SE (5e-4).
 
 The first-appointment delay is exponential (its mean from
 `delivery.esw.first_appointment_mean_days`); caseload waits for an ESW place (and
