@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 from trialsim.errors import ConfigError
 from trialsim.experiments.runner import run_replications
 from trialsim.inputs.evidence import Rate
-from trialsim.inputs.params import build_params, law_inputs
+from trialsim.inputs.params import (
+    PAIN_SERVICE,
+    PRIMARY_CARE,
+    build_params,
+    law_inputs,
+    setting_mix,
+)
+from trialsim.model.delivery import p_ready
 from trialsim.model.employment import employment_path
 from trialsim.model.employment_law import p_work
 from trialsim.units import DAYS_PER_MONTH
@@ -24,17 +31,27 @@ from trialsim.units import DAYS_PER_MONTH
 YEAR = 12 * DAYS_PER_MONTH
 
 
-def simulate_m12(params, n: int, seed: int) -> float:
-    """Share in work at 12 months over n IPS paths drawn as the law assumes: an
-    exponential first-appointment delay, no caseload wait."""
-    e, d, x = params.employment, params.delivery, law_inputs(params)
+class _Person:  # what delivery.p_ready reads
+    def __init__(self, setting: str, years: float):
+        self.setting, self.years_out_of_work = setting, years
+
+
+def simulate_m12(params, n: int, seed: int) -> int:
+    """In work at 12 months over n IPS paths drawn as the law assumes: years out of
+    work from the distribution, the setting from the scenario's mix, ready at the
+    assessment by both, an exponential first-appointment delay, no caseload wait."""
+    e, d = params.employment, params.delivery
+    mix = setting_mix(params)
     rng = np.random.default_rng(seed)
     hits = 0
     for _ in range(n):
+        years = params.years_out_of_work.draw(rng.random())
+        setting = PRIMARY_CARE if rng.random() < mix[PRIMARY_CARE] else PAIN_SERVICE
         start = rng.exponential(d.first_appointment_mean_days)
         gone = rng.random() < d.disengage_after_assessment.value
-        ready = rng.random() < x.ready_share
-        path = employment_path(rng, e, start=0.0, horizon=YEAR, support_start=start,
+        ready = rng.random() < p_ready(params, _Person(setting, years))
+        path = employment_path(rng, e, years_out_of_work=years, start=0.0, horizon=YEAR,
+                               support_start=start,
                                support_days=0.0 if gone else d.support_days,
                                in_work_days=d.in_work_support_days, ready_at_assessment=ready,
                                withdraw_on_job=e.withdraw_on_job_ips.value)
@@ -46,8 +63,13 @@ def simulate_m12(params, n: int, seed: int) -> float:
     (),
     ("delivery.esw.in_work_support_months=2", "employment.ips_relative_risk_m12=1.3"),
     ("delivery.esw.support_months=null", "employment.withdraw_on_job.ips=0.5"),
+    ("delivery.esw.support_months=9", "delivery.esw.in_work_support_months=3",
+     "employment.ready.odds_ratio_per_year_out=0.8", "employment.self_job_entry_years_exponent=1"),
 ])
 def test_law_matches_monte_carlo_of_the_paths(overrides):
+    """The law mixes over the years-out distribution's quadrature nodes; the paths draw
+    each participant's years. 40000 paths: SE about 0.0025, so 4 SE is 0.01 (the law's
+    own error is below 2e-4, tests below)."""
     params = build_params(make_cfg(*overrides))
     e = params.employment
     n = 40000
@@ -55,6 +77,84 @@ def test_law_matches_monte_carlo_of_the_paths(overrides):
     law = p_work(law_inputs(params), e.supported_entry_per_day)
     assert law == pytest.approx(e.expected_m12_ips, abs=1e-3)
     assert abs(z_share(hits, n, law)) <= 4, (hits / n, law)
+
+
+@pytest.mark.parametrize("overrides", [
+    (),
+    ("delivery.esw.in_work_support_months=2", "employment.ips_relative_risk_m12=1.3"),
+    ("delivery.esw.support_months=10", "delivery.esw.in_work_support_months=4"),
+    ("delivery.esw.first_appointment_mean_days=0",),
+])
+def test_law_step_and_quadrature_errors_are_small(overrides, monkeypatch):
+    """Deterministic: the default step (3 days) against 0.5 days, and the default
+    quadrature (4 + 4 + 2 nodes) against 12 + 12 + 6; both differences below 2e-4."""
+    import trialsim.inputs.params as params_module
+    import trialsim.model.employment_law as law
+
+    params = build_params(make_cfg(*overrides))
+    b = params.employment.supported_entry_per_day
+    x = law_inputs(params)
+    coarse = p_work(x, b)
+    monkeypatch.setattr(law, "STEP_DAYS", 0.5)
+    fine = law._p_ips_batch(x, np.full(len(x.self_entry), b)) @ np.asarray(x.weights)
+    assert abs(coarse - fine) < 2e-4, (coarse, fine)
+    monkeypatch.setattr(law, "STEP_DAYS", 3.0)
+    many = dataclasses.replace(x, **dict(zip(
+        ("self_entry", "ready_share", "weights"),
+        _nodes(params, params_module, (12, 6)), strict=True)))
+    assert abs(p_work(many, b) - coarse) < 2e-4
+    assert abs(p_work(many, b, ips=False) - p_work(x, b, ips=False)) < 2e-4
+
+
+def _nodes(params, params_module, sizes):
+    years, weights = params.years_out_of_work.nodes(*sizes)
+    mix = params_module.setting_mix(params)
+    return (tuple(params.employment.self_entry_at(y) for y in years),
+            tuple(params_module.ready_share(params, mix, y) for y in years), weights)
+
+
+def test_years_out_of_work_lower_the_self_directed_rate():
+    e = build_params(make_cfg()).employment
+    a = e.self_entry_per_day.value
+    assert e.self_entry_at(3.0) == pytest.approx(a)
+    assert e.self_entry_at(1.0) > a > e.self_entry_at(20.0)
+    beta = e.self_entry_years_exponent.value
+    assert e.self_entry_at(6.0) == pytest.approx(a * 2.0 ** -beta)
+    flat = build_params(make_cfg("employment.self_job_entry_years_exponent=0")).employment
+    assert flat.self_entry_at(0.3) == flat.self_entry_at(25.0) == flat.self_entry_per_day.value
+
+
+def test_tau_law_is_the_mixture_of_two_state_laws():
+    """TAU in law: sum over nodes of w a_j / (a_j + l) (1 - exp(-(a_j + l) T)); against
+    Monte Carlo of TAU paths with drawn years (40000 paths, 4 SE)."""
+    params = build_params(make_cfg())
+    e, x = params.employment, law_inputs(params)
+    rng = np.random.default_rng(12)
+    n, hits = 40000, 0
+    for _ in range(n):
+        years = params.years_out_of_work.draw(rng.random())
+        path = employment_path(rng, e, years_out_of_work=years, start=0.0, horizon=YEAR,
+                               support_start=math.inf, support_days=0.0, in_work_days=0.0,
+                               ready_at_assessment=False, withdraw_on_job=0.0)
+        hits += bool(path.jobs) and path.jobs[-1][1] == math.inf
+    assert abs(z_share(hits, n, p_work(x, 0.0, ips=False))) <= 4
+
+
+def test_moving_away_happens_on_the_first_job_only():
+    """withdraw_on_job = 1: everyone who ever starts a job withdraws at the first start."""
+    e = build_params(make_cfg()).employment
+    rng = np.random.default_rng(2)
+    for _ in range(300):
+        path = employment_path(rng, e, years_out_of_work=0.5, start=0.0, horizon=YEAR,
+                               support_start=10.0, support_days=180.0, in_work_days=180.0,
+                               ready_at_assessment=True, withdraw_on_job=1.0)
+        if path.jobs:
+            assert path.withdrawn_day == path.jobs[0][0]
+        half = employment_path(rng, e, years_out_of_work=0.5, start=0.0, horizon=YEAR,
+                               support_start=10.0, support_days=180.0, in_work_days=180.0,
+                               ready_at_assessment=True, withdraw_on_job=0.5)
+        if half.withdrawn_day < math.inf:
+            assert half.withdrawn_day == half.jobs[0][0]
 
 
 def test_relative_risk_one_gives_no_supported_entry_and_ips_equal_to_tau_in_law():
@@ -113,7 +213,8 @@ def test_one_job_at_a_time_and_entry_only_when_not_in_work(a, r, lo, b, support_
                                                            support, in_work, ready,
                                                            withdraw, seed):
     e = _employment(a, r, lo, b)
-    path = employment_path(np.random.default_rng(seed), e, start=0.0, horizon=YEAR,
+    path = employment_path(np.random.default_rng(seed), e, years_out_of_work=3.0, start=0.0,
+                           horizon=YEAR,
                            support_start=support_start, support_days=support,
                            in_work_days=in_work, ready_at_assessment=ready,
                            withdraw_on_job=withdraw)
@@ -136,7 +237,8 @@ def test_self_directed_entry_is_open_to_the_not_ready_in_support():
     e = _employment(0.1, 0.0, 0.0, 50.0)
     rng = np.random.default_rng(3)
     n, t = 20000, 180.0
-    hits = sum(bool(employment_path(rng, e, start=0.0, horizon=t, support_start=0.0,
+    hits = sum(bool(employment_path(rng, e, years_out_of_work=3.0, start=0.0, horizon=t,
+                                    support_start=0.0,
                                     support_days=math.inf, in_work_days=0.0,
                                     ready_at_assessment=False, withdraw_on_job=0.0).jobs)
                for _ in range(n))

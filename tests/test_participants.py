@@ -3,20 +3,48 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import make_cfg, z_share
 
+from trialsim.errors import ConfigError
 from trialsim.inputs.params import build_params
 
 
-def test_years_out_of_work_match_table_4_quartiles():
+def test_years_out_of_work_match_table_4_quartiles_and_the_long_term_group():
     years_law = build_params(make_cfg()).years_out_of_work
+    # in law, exactly: Table 4's quartiles, and the long-term group of 4 in 39 over 20 years
+    for q, level in ((1.3, 0.25), (3.0, 0.5), (5.5, 0.75)):
+        assert years_law.cdf(q) == pytest.approx(level, abs=1e-9)
+    over_20 = 1 - years_law.cdf(20.0)
+    assert 4 / 39 <= over_20 < 4 / 39 + 0.005  # the group, and a little log-normal tail
+    # drawn: 4000 uniforms, each share within 4 binomial SE of its law
     rng = np.random.default_rng(4)
     years = np.array([years_law.draw(u) for u in rng.random(4000)])
     assert years.min() >= 0.25  # eligibility: out of work more than 3 months
-    assert years.max() <= 40.0  # a working life
-    floor, ceiling = years_law.floor, years_law.ceiling  # the mass cut away at each end
-    for q, level in ((1.3, 0.25), (3.0, 0.5), (5.5, 0.75)):  # Table 4: median 3.0 (1.3-5.5)
-        expected = (level - floor) / (ceiling - floor)
-        assert abs(z_share(int((years <= q).sum()), len(years), expected)) <= 4
-    assert floor < 0.03  # lower quartile 1.3 years: little mass below 3 months
-    assert ceiling > 0.995
+    assert years.max() <= 30.0  # the longest in the pilot: 20-30 years
+    for q, level in ((1.3, 0.25), (3.0, 0.5), (5.5, 0.75), (20.0, 1 - over_20)):
+        assert abs(z_share(int((years <= q).sum()), len(years), level)) <= 4
+
+
+def test_quadrature_nodes_integrate_the_distribution():
+    years_law = build_params(make_cfg()).years_out_of_work
+    years, weights = years_law.law_nodes
+    assert sum(weights) == pytest.approx(1.0)
+    assert min(years) >= 0.25 and max(years) <= 30.0
+    # the share over 20 years and the mean log years, against many nodes
+    y, w = (np.array(v) for v in years_law.nodes(40, 20))
+    yl, wl = (np.array(v) for v in (years, weights))
+    assert wl @ np.log(yl) == pytest.approx(w @ np.log(y), abs=0.02)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("participants.years_out_of_work.long_term_share", "{k:12,n:39}"),
+    ("participants.years_out_of_work.long_term_share", "-0.1"),
+    ("participants.years_out_of_work.long_term_from", "4"),
+    ("participants.years_out_of_work.long_term_from", "35"),
+    ("participants.years_out_of_work.minimum", "2"),
+])
+def test_bad_years_out_of_work_is_refused_naming_the_key(key, value):
+    with pytest.raises(ConfigError) as err:
+        build_params(make_cfg(f"{key}={value}"))
+    assert err.value.key == key

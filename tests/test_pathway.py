@@ -107,7 +107,8 @@ def test_self_directed_employment_follows_the_two_state_markov_law():
     n = 20000
     ever = at_t = 0
     for _ in range(n):
-        path = employment_path(rng, e, start=0.0, horizon=t, support_start=math.inf,
+        path = employment_path(rng, e, years_out_of_work=3.0, start=0.0, horizon=t,
+                               support_start=math.inf,
                                support_days=0.0, in_work_days=0.0, ready_at_assessment=False,
                                withdraw_on_job=0.0)
         ever += bool(path.jobs)
@@ -120,7 +121,8 @@ def test_ready_at_assessment_counts_even_when_support_starts_at_once():
     e = build_params(make_cfg()).employment
     rng = np.random.default_rng(10)
     for start in (0.0, 5.0):
-        path = employment_path(rng, e, start=0.0, horizon=365.0, support_start=start,
+        path = employment_path(rng, e, years_out_of_work=3.0, start=0.0, horizon=365.0,
+                               support_start=start,
                                support_days=180.0, in_work_days=180.0,
                                ready_at_assessment=True, withdraw_on_job=0.0)
         assert path.ready_day == start
@@ -138,7 +140,8 @@ def test_supported_job_entry_waits_for_readiness_but_self_directed_does_not():
     n = 20000
     hits = 0
     for _ in range(n):
-        path = employment_path(rng, e, start=0.0, horizon=t, support_start=0.0,
+        path = employment_path(rng, e, years_out_of_work=3.0, start=0.0, horizon=t,
+                               support_start=0.0,
                                support_days=math.inf, in_work_days=0.0,
                                ready_at_assessment=False, withdraw_on_job=0.0)
         hits += bool(path.jobs)
@@ -181,6 +184,10 @@ def test_returns_are_monotone_in_each_strategys_strength(key, low, step, rep):
 NEW_KEYS_BAD = [  # every new employment / follow-up key, strategies enabled or not
     ("employment.self_job_entry_per_month", "-0.1"),
     ("employment.readiness_per_month", "-1"),
+    ("employment.self_job_entry_years_exponent", "-1"),
+    ("employment.self_job_entry_years_exponent", "7"),
+    ("employment.self_job_entry_years_exponent", "{estimate:0,se:1}"),
+    ("employment.self_job_entry_years_exponent", "fast"),
     ("employment.ips_relative_risk_m12", "0.5"),
     ("follow_up.returns.ips.m6_after_return", "1.5"),
     ("follow_up.returns.tau.m12_after_miss", "{k:5,n:4}"),

@@ -31,15 +31,14 @@ def test_every_settled_count_is_inside_its_simulated_90_percent_interval(rows):
     settled = [r for r in rows if r.status == SETTLED]
     # Table 3, Table 4 quartiles, allocation, withdrawals, Table 8 returns and patterns,
     # Tables 12-13 reported work
-    assert len(settled) >= 45
+    assert len(settled) >= 48
     outside = [(r.key, r.observed, r.low, r.high) for r in settled if not r.inside]
     assert not outside, outside
 
 
 def test_rows_that_cannot_be_reproduced_say_why(rows):
     listed = [r for r in rows if r.status in (UNREPRODUCIBLE, MISFIT)]
-    assert {r.key for r in listed} == {"years_under_2", "years_over_20", "working_tau_m3",
-                                       "working_tau_m6", "esw_job_ips"}
+    assert {r.key for r in listed} == {"years_under_2", "esw_job_ips"}
     assert all(len(r.reason) > 40 for r in listed)
 
 

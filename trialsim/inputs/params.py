@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from scipy.special import expit, ndtr, ndtri
 
 from trialsim.errors import ConfigError
-from trialsim.inputs.checks import Z75, number, reject
+from trialsim.inputs.checks import number, reject
 from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.inputs.pathway_params import (
     Analysis,
@@ -131,40 +131,96 @@ class Screening:
     call_days: float  # coordinator time per screening call
 
 
+MAX_LONG_TERM = 0.24  # the long-term group must leave the upper quartile to the rest
+LAW_NODES = (4, 2)  # quadrature nodes per half of the log-normal part, and long-term
+
+
 @dataclass(frozen=True)
 class YearsOutOfWork:
-    """Split log-normal through the three quartiles (one log-scale spread below the
-    median, another above), truncated to [eligibility minimum, a working life]."""
+    """Years since last paid work: a long-term group (share `long_term`, uniform from
+    `long_term_from` to the maximum) and the rest, a split log-normal (one log-scale
+    spread below its median, another above) truncated to [minimum, maximum], whose
+    three parameters are solved so that the mixture's quartiles are q25, median, q75
+    exactly (Table 4). A drawn share above MAX_LONG_TERM is taken as that."""
 
-    mu: float
-    sigma_below: float
-    sigma_above: float
+    q25: float
+    median: float
+    q75: float
     minimum: float
     maximum: float
+    long_term: Proportion
+    long_term_from: float
+
+    @cached_property
+    def share(self) -> float:
+        return min(self.long_term.value, MAX_LONG_TERM)
+
+    @cached_property
+    def body(self) -> tuple[float, float, float, float, float]:
+        """(mu, sigma below, sigma above, floor, ceiling) of the log-normal part: the
+        levels of the quartiles within it, floor + (ceiling - floor) p / (1 - share),
+        depend on its own truncation, so they are iterated to a fixed point."""
+        floor, ceiling = 0.0, 1.0
+        logs = [math.log(v) for v in (self.q25, self.median, self.q75)]
+        for _ in range(100):
+            z = [float(ndtri(floor + (ceiling - floor) * p / (1 - self.share)))
+                 for p in (0.25, 0.5, 0.75)]
+            above = (logs[2] - logs[1]) / (z[2] - z[1])
+            mu = logs[1] - above * z[1]
+            below = (logs[0] - mu) / z[0]
+            new = (float(ndtr((math.log(self.minimum) - mu) / below))
+                   if self.minimum > 0 else 0.0,
+                   float(ndtr((math.log(self.maximum) - mu) / above)))
+            done = abs(new[0] - floor) + abs(new[1] - ceiling) < 1e-15
+            floor, ceiling = new
+            if done:
+                break
+        return mu, below, above, floor, ceiling
+
+    def _body_at(self, v: float) -> float:
+        """The log-normal part's quantile at v in [0, 1] of its truncated range."""
+        mu, below, above, floor, ceiling = self.body
+        z = float(ndtri(floor + (ceiling - floor) * v))
+        return math.exp(mu + (below if z < 0 else above) * z)
 
     def cdf(self, years: float) -> float:
-        if years <= 0:
+        mu, below, above, floor, ceiling = self.body
+        if years <= self.minimum:
             return 0.0
-        z = math.log(years) - self.mu
-        return float(ndtr(z / (self.sigma_below if z < 0 else self.sigma_above)))
-
-    # cached: draw() runs once per randomised participant, the bounds never change
-    @cached_property
-    def floor(self) -> float:
-        """Probability mass below the minimum, cut away by the truncation."""
-        return self.cdf(self.minimum)
-
-    @cached_property
-    def ceiling(self) -> float:
-        return self.cdf(self.maximum)
+        z = math.log(min(years, self.maximum)) - mu
+        part = (float(ndtr(z / (below if z < 0 else above))) - floor) / (ceiling - floor)
+        span = self.maximum - self.long_term_from
+        long = min(max((years - self.long_term_from) / span, 0.0), 1.0)
+        return (1 - self.share) * part + self.share * long
 
     def draw(self, u: float) -> float:
-        """Inverse CDF at a uniform u, within [minimum, maximum]."""
-        return self.quantile(self.floor + (self.ceiling - self.floor) * u)
+        """One draw from a uniform u: the top `share` of u is the long-term group."""
+        if u >= 1 - self.share:
+            v = (u - (1 - self.share)) / self.share
+            return self.long_term_from + (self.maximum - self.long_term_from) * v
+        return self._body_at(u / (1 - self.share))
 
-    def quantile(self, level: float) -> float:
-        z = float(ndtri(level))
-        return math.exp(self.mu + (self.sigma_below if z < 0 else self.sigma_above) * z)
+    def nodes(self, per_half: int, long_term: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Gauss-Legendre quadrature: (years, weights), `per_half` nodes on each side of
+        the log-normal part's median (its spread changes there) and `long_term` on the
+        long-term group."""
+        _, _, _, floor, ceiling = self.body
+        mid = (0.5 - floor) / (ceiling - floor)
+        years, weights = [], []
+        for lo, hi, n in ((0.0, mid, per_half), (mid, 1.0, per_half)):
+            x, w = np.polynomial.legendre.leggauss(n)
+            years += [self._body_at(lo + (hi - lo) * (v + 1) / 2) for v in x]
+            weights += list((1 - self.share) * (hi - lo) / 2 * w)
+        x, w = np.polynomial.legendre.leggauss(long_term)
+        span = self.maximum - self.long_term_from
+        years += list(self.long_term_from + span * (x + 1) / 2)
+        weights += list(self.share * w / 2)
+        return tuple(float(v) for v in years), tuple(float(v) for v in weights)
+
+    @cached_property
+    def law_nodes(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The nodes the employment law mixes over (trialsim.model.employment_law)."""
+        return self.nodes(*LAW_NODES)
 
 
 @dataclass(frozen=True)
@@ -321,15 +377,19 @@ def _years_out_of_work(c: DictConfig) -> YearsOutOfWork:
     q25 = number(f"{key}.q25", c.q25, lo=0, lo_open=True)
     median = number(f"{key}.median", c.median, lo=q25, lo_open=True)
     q75 = number(f"{key}.q75", c.q75, lo=median, lo_open=True)
-    if minimum >= median:
+    if minimum >= q25:
         minimum = reject(ConfigError(f"{key}.minimum", minimum,
-                                     f"a number below the median ({median:g})"), 0.0)
+                                     f"a number below the lower quartile ({q25:g})"), 0.0)
     maximum = number(f"{key}.maximum", c.maximum, lo=q75, lo_open=True, hi=80)
-    return YearsOutOfWork(mu=math.log(median), sigma_below=math.log(median / q25) / Z75,
-                          sigma_above=math.log(q75 / median) / Z75, minimum=minimum,
-                          maximum=maximum)
-
-
+    start = number(f"{key}.long_term_from", c.long_term_from, lo=q75, lo_open=True,
+                   hi=maximum, hi_open=True)
+    share = parse_proportion(f"{key}.long_term_share", c.long_term_share)
+    if share.value > MAX_LONG_TERM:
+        share = reject(ConfigError(f"{key}.long_term_share", c.long_term_share,
+                                   f"a share at most {MAX_LONG_TERM:g} (the upper quartile "
+                                   "must leave a quarter above it)"), Proportion(0.0))
+    return YearsOutOfWork(q25=q25, median=median, q75=q75, minimum=minimum, maximum=maximum,
+                          long_term=share, long_term_from=start)
 
 
 def build_trial(t: DictConfig) -> TrialDesign:
@@ -443,28 +503,32 @@ def setting_mix(params: ModelParams) -> dict[str, float]:
     return {s: v / total for s, v in totals.items()}
 
 
-def ready_share(params: ModelParams, mix: dict[str, float]) -> float:
-    """P(ready at the ESW assessment) averaged over the setting mix and the years out of
-    work (the same odds shift as trialsim.model.delivery.p_ready), by quadrature."""
-    e, y = params.employment, params.years_out_of_work
-    u = (np.arange(200) + 0.5) / 200
-    years = np.array([y.draw(v) for v in u])
+def ready_share(params: ModelParams, mix: dict[str, float], years: float) -> float:
+    """P(ready at the ESW assessment) for someone `years` out of work, averaged over
+    the setting mix (the same odds shift as trialsim.model.delivery.p_ready)."""
+    e = params.employment
     out = 0.0
     for setting, weight in mix.items():
         p = (e.ready_primary_care if setting == PRIMARY_CARE else e.ready_pain_service).value
         if e.ready_odds_ratio_per_year != 1.0 and 0.0 < p < 1.0:
             shift = (years - 3.0) * math.log(e.ready_odds_ratio_per_year)
-            p = float(expit(math.log(p / (1 - p)) + shift).mean())
+            p = float(expit(math.log(p / (1 - p)) + shift))
         out += weight * p
     return out
 
 
 def law_inputs(params: ModelParams) -> LawInputs:
+    """The employment law's inputs: the years-out distribution's quadrature nodes, each
+    with its self-directed entry rate and ready share."""
     e, d = params.employment, params.delivery
+    years, weights = params.years_out_of_work.law_nodes
+    mix = setting_mix(params)
     return LawInputs(
-        horizon=months_to_days(12.0), self_entry=e.self_entry_per_day.value,
+        horizon=months_to_days(12.0),
+        self_entry=tuple(e.self_entry_at(y) for y in years),
+        ready_share=tuple(ready_share(params, mix, y) for y in years),
+        weights=weights,
         readiness=e.readiness_per_day.value, loss=e.loss_per_day.value,
-        ready_share=ready_share(params, setting_mix(params)),
         disengage=d.disengage_after_assessment.value, first_mean=d.first_appointment_mean_days,
         support=d.support_days, in_work=d.in_work_support_days,
         withdraw=e.withdraw_on_job_ips.value)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from omegaconf import DictConfig
 
 from trialsim.errors import ConfigError
-from trialsim.inputs.checks import number
+from trialsim.inputs.checks import number, reject
 from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.units import CALENDAR_PER_WORKING_DAY, months_to_days, per_month_to_per_day
 
@@ -35,13 +36,18 @@ class Delivery:
     booklet_days: float  # coordinator time one booklet appointment takes
 
 
+REFERENCE_YEARS = 3.0  # years out of work at which the self-directed rate is given (Table 4 median)
+MAX_YEARS_EXPONENT = 6.0
+
+
 @dataclass(frozen=True)
 class Employment:
     ready_primary_care: Proportion
     ready_pain_service: Proportion
     ready_odds_ratio_per_year: float
     readiness_per_day: Rate
-    self_entry_per_day: Rate
+    self_entry_per_day: Rate  # at REFERENCE_YEARS out of work
+    self_entry_years_exponent: Rate  # beta: the rate is (years out / 3) ** -beta times it
     loss_per_day: Rate
     withdraw_on_job_ips: Proportion
     withdraw_on_job_tau: Proportion
@@ -50,6 +56,16 @@ class Employment:
     expected_m12_ips: float = math.nan  # P(in work at 12 months) under the law, per arm
     expected_m12_tau: float = math.nan
     relative_risk_max: float = math.nan  # the largest relative risk the model can reach
+
+    def self_entry_at(self, years_out_of_work: float) -> float:
+        """Self-directed job entry per day for someone this many years out of work:
+        a * (years / 3) ** -beta (the re-employment hazard falls with the time out of
+        work; beta fitted to the pilot by scripts/calibrate_pathway.py)."""
+        beta = self.self_entry_years_exponent.value
+        rate = self.self_entry_per_day.value
+        if beta == 0.0 or rate == 0.0:
+            return rate
+        return rate * (max(years_out_of_work, 1e-6) / REFERENCE_YEARS) ** -beta
 
 
 TRANSITIONS = ("first", "m6_after_return", "m6_after_miss", "m12_after_return",
@@ -196,6 +212,21 @@ def build_delivery(c: DictConfig) -> Delivery:
     )
 
 
+def _exponent(key: str, raw) -> Rate:
+    """A nonnegative exponent: a number or a fit {estimate, se} (drawn from the Gamma
+    with that mean and SD, as a rate is)."""
+    allowed = (f"a number in [0, {MAX_YEARS_EXPONENT:g}] or a fit {{estimate, se}} with "
+               f"0 < estimate <= {MAX_YEARS_EXPONENT:g} and se > 0")
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return Rate(number(key, raw, lo=0, hi=MAX_YEARS_EXPONENT))
+    fit = isinstance(raw, Mapping) and set(raw) == {"estimate", "se"}
+    if fit and all(isinstance(raw[v], (int, float)) and not isinstance(raw[v], bool)
+                   for v in ("estimate", "se")) and 0 < raw["estimate"] <= MAX_YEARS_EXPONENT:
+        return parse_rate(key, raw)
+    return reject(ConfigError(key, dict(raw) if isinstance(raw, Mapping) else raw, allowed),
+                  Rate(0.0))
+
+
 def build_employment(c: DictConfig) -> Employment:
     """The rates as given; the supported entry rate is solved later, once the delivery,
     the setting mix and the years out of work are known (trialsim.inputs.params)."""
@@ -208,6 +239,8 @@ def build_employment(c: DictConfig) -> Employment:
         readiness_per_day=_rate_per_day(f"{k}.readiness_per_month", c.readiness_per_month),
         self_entry_per_day=_rate_per_day(f"{k}.self_job_entry_per_month",
                                          c.self_job_entry_per_month),
+        self_entry_years_exponent=_exponent(f"{k}.self_job_entry_years_exponent",
+                                            c.self_job_entry_years_exponent),
         loss_per_day=_rate_per_day(f"{k}.job_loss_per_month", c.job_loss_per_month),
         withdraw_on_job_ips=parse_proportion(f"{k}.withdraw_on_job.ips", c.withdraw_on_job.ips),
         withdraw_on_job_tau=parse_proportion(f"{k}.withdraw_on_job.tau", c.withdraw_on_job.tau),

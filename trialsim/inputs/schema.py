@@ -121,6 +121,8 @@ class YearsOutOfWorkConfig:
     q75: float = MISSING
     minimum: float = MISSING
     maximum: float = MISSING
+    long_term_share: Any = MISSING  # a long-term group, uniform from long_term_from to maximum
+    long_term_from: float = MISSING
 
 
 @dataclass
@@ -177,6 +179,7 @@ class EmploymentConfig:
     ready: ReadyConfig = field(default_factory=ReadyConfig)
     ips_relative_risk_m12: Any = MISSING
     self_job_entry_per_month: Any = MISSING
+    self_job_entry_years_exponent: Any = MISSING
     job_loss_per_month: Any = MISSING
     readiness_per_month: Any = MISSING
     withdraw_on_job: ArmPair = field(default_factory=ArmPair)

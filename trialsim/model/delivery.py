@@ -71,7 +71,8 @@ class Delivery:
     def _path(self, person: Participant, support_start: float, support_days: float,
               ready: bool, withdraw: float):
         path = employment_path(
-            self.rng_work, self.p.employment, start=person.randomised_day,
+            self.rng_work, self.p.employment, years_out_of_work=person.years_out_of_work,
+            start=person.randomised_day,
             horizon=person.randomised_day + self.horizon_days, support_start=support_start,
             support_days=support_days, in_work_days=self.p.delivery.in_work_support_days,
             ready_at_assessment=ready, withdraw_on_job=withdraw)

@@ -3,10 +3,11 @@ edges of ESW support.
 
 The hazards (per day), all constant between the edges of support:
 
-- self-directed job entry `a` (`employment.self_job_entry_per_month`): open to everyone
-  who is not in work, in both arms, in and out of ESW support, ready or not. It is the
-  whole of TAU's path, and of an IPS participant's before the first ESW appointment,
-  after support ends, after disengaging and after moving away.
+- self-directed job entry `a` (`employment.self_job_entry_per_month` at 3 years out of
+  work, times (years out / 3) ** -beta, `employment.self_job_entry_years_exponent`):
+  open to everyone who is not in work, in both arms, in and out of ESW support, ready
+  or not. It is the whole of TAU's path, and of an IPS participant's before the first
+  ESW appointment, after support ends, after disengaging and after moving away.
 - ESW-supported job entry `b`, ADDED to `a` for an IPS participant who is in support
   and ready for work. `b` is not a config value: it is solved from the planner's
   `employment.ips_relative_risk_m12` (trialsim.model.employment_law); b = 0 makes IPS
@@ -18,8 +19,9 @@ The hazards (per day), all constant between the edges of support:
 
 Support runs from `support_start` (the first ESW appointment) for `support_days`; a job
 started inside support (by either route) extends it to at least `in_work_days` after
-the start (in-work support). On a job start a participant may move away and withdraw
-(`withdraw_on_job`); support then ends, the path goes on with the self-directed hazards.
+the start (in-work support). On their first job start a participant may move away and
+withdraw (`withdraw_on_job`: the pilot's 2 of the 8 IPS participants who attained a job);
+support then ends, the path goes on with the self-directed hazards.
 Nobody holds two jobs: entry hazards act only while not in work.
 
 Computed in plain Python when the participant's support starts (or at randomisation for
@@ -45,13 +47,14 @@ class EmploymentPath:
     withdrawn_day: float  # moved away on finding work; inf if not
 
 
-def employment_path(rng: np.random.Generator, e: Employment, *, start: float, horizon: float,
-                    support_start: float, support_days: float, in_work_days: float,
-                    ready_at_assessment: bool, withdraw_on_job: float) -> EmploymentPath:
+def employment_path(rng: np.random.Generator, e: Employment, *, years_out_of_work: float,
+                    start: float, horizon: float, support_start: float, support_days: float,
+                    in_work_days: float, ready_at_assessment: bool,
+                    withdraw_on_job: float) -> EmploymentPath:
     """One path from `start` (randomisation, not in work) to `horizon`.
 
     `support_start` inf (TAU, or an IPS participant never seen) means no support."""
-    a = e.self_entry_per_day.value
+    a = e.self_entry_at(years_out_of_work)
     b = e.supported_entry_per_day
     readiness = e.readiness_per_day.value
     loss = e.loss_per_day.value
@@ -95,7 +98,7 @@ def employment_path(rng: np.random.Generator, e: Employment, *, start: float, ho
             working, job_start = True, t
             if in_support:
                 support_end = max(support_end, t + in_work_days)
-            if withdrawn == math.inf and rng.random() < withdraw_on_job:
+            if not jobs and withdrawn == math.inf and rng.random() < withdraw_on_job:
                 withdrawn = t
                 if t < support_end:
                     support_end = max(t, support_start)
