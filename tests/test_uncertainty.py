@@ -197,11 +197,15 @@ def test_a_fitted_value_is_drawn_with_the_uncertainty_of_its_fit():
     (estimate) with that mean and SD."""
     from trialsim.inputs.evidence import parse_estimate
 
-    params = build_params(make_cfg("uncertainty.mode=pilot"))
+    cfg = make_cfg("uncertainty.mode=pilot")
+    fit = cfg.employment.self_job_entry_per_month  # the calibration script's {estimate, se}
+    params = build_params(cfg)
     rng = np.random.default_rng(4)
     entry = np.array([draw_evidence(params, rng).employment.self_entry_per_day.value
                       for _ in range(2000)]) * DAYS_PER_MONTH
-    assert _within(entry, 0.0544, 0.0190) and abs(entry.std() - 0.0190) < 0.002
+    assert _within(entry, fit.estimate, fit.se)
+    assert _var_within(entry, stats.gamma((fit.estimate / fit.se) ** 2,
+                                          scale=fit.se**2 / fit.estimate))
     est = parse_estimate("employment.example", {"estimate": 0.3, "se": 0.1}, lo=0.0)
     x = np.array([predictive.estimate_draw(est, rng) for _ in range(2000)])
     assert x.min() >= 0 and _within(x, 0.3, 0.1)
