@@ -1,11 +1,13 @@
 """The sites of one replication: when each opens and closes, how keen it is, which
-channels it runs. Drawn once per replication from per-site streams (common random
+channels it runs. Drawn once per replication from one stream per site (common random
 numbers: site i of a type gets the same draws whatever the number of sites)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from trialsim.inputs.params import Channel, ModelParams, SiteType
 from trialsim.model.streams import Streams
@@ -28,33 +30,38 @@ def gamma_frailty(shape: float, rng) -> float:
     return 1.0 if math.isinf(shape) else float(rng.gamma(shape, 1.0 / shape))
 
 
-def channel_uptake(st: SiteType, channel: str, uptake: float, streams: Streams) -> set[int]:
-    """Which sites run a channel: the round(uptake * count) with the smallest of one
-    uniform draw per site (per-site streams, so a site keeps its draw when sites are
-    added)."""
+def channel_uptake(st: SiteType, c: int, uptake: float, u: np.ndarray) -> set[int]:
+    """Which sites run channel `c` of the type: the round(uptake * count) with the
+    smallest of their uniform draws u[site, c] (each site draws its own, so a site keeps
+    its draw when sites are added). All or none need no ranking."""
     n_running = int(math.floor(uptake * st.count + 0.5))
-    u = [streams[f"uptake/{st.name}/{i}/{channel}"].random() for i in range(st.count)]
-    return set(sorted(range(st.count), key=u.__getitem__)[:n_running])
+    if n_running >= st.count:
+        return set(range(st.count))
+    return set(np.argsort(u[:, c], kind="stable")[:n_running].tolist())
 
 
-def _open_day(st: SiteType, i: int, streams: Streams) -> float:
+def _open_day(st: SiteType, i: int, rng: np.random.Generator) -> float:
     o = st.opening
     if o.days is not None:
         return o.days[i]
     day = o.first_day + i * o.interval_days
     if o.setup_delay_mean_days > 0:
-        rng = streams[f"opening/{st.name}/{i}"]
         day += float(rng.gamma(o.setup_delay_shape, o.setup_delay_mean_days / o.setup_delay_shape))
     return day
 
 
 def build_sites(params: ModelParams, streams: Streams) -> list[Site]:
+    """One stream per site, drawn in a fixed order: a uniform per channel (uptake), the
+    frailty, then the set-up delay."""
     sites: list[Site] = []
     for st in params.site_types:
-        running = {ch.name: channel_uptake(st, ch.name, ch.uptake, streams)
-                   for ch in st.channels}
-        for i in range(st.count):
-            open_day = _open_day(st, i, streams)
+        rngs = [streams[f"site/{st.name}/{i}"] for i in range(st.count)]
+        u = np.array([rng.random(len(st.channels)) for rng in rngs]).reshape(
+            st.count, len(st.channels))
+        running = [channel_uptake(st, c, ch.uptake, u) for c, ch in enumerate(st.channels)]
+        for i, rng in enumerate(rngs):
+            frailty = gamma_frailty(st.frailty_shape, rng)
+            open_day = _open_day(st, i, rng)
             sites.append(Site(
                 index=len(sites),
                 key=f"{st.name}/{i}",
@@ -62,7 +69,7 @@ def build_sites(params: ModelParams, streams: Streams) -> list[Site]:
                 locality=len(sites) % params.localities,
                 open_day=open_day,
                 close_day=min(open_day + st.opening.active_days, params.window_days),
-                frailty=gamma_frailty(st.frailty_shape, streams[f"frailty/{st.name}/{i}"]),
-                channels=tuple(ch for ch in st.channels if i in running[ch.name]),
+                frailty=frailty,
+                channels=tuple(ch for c, ch in enumerate(st.channels) if i in running[c]),
             ))
     return sites
