@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -74,22 +75,26 @@ class Cohort:
 
     @classmethod
     def of(cls, people: tuple[Participant, ...], primary_care: str) -> Cohort:
-        def col(name: str, dtype=float) -> np.ndarray:
-            return np.array([getattr(p, name) for p in people], dtype=dtype)
-
+        numbers = list(zip(*map(_NUMBERS, people), strict=True)) or [()] * len(_NUMBER_FIELDS)
+        col = dict(zip(_NUMBER_FIELDS, numbers, strict=True))
         return cls(
             ips=np.array([p.arm == IPS for p in people], dtype=bool),
             primary_care=np.array([p.setting == primary_care for p in people], dtype=bool),
             channel=tuple(p.channel for p in people),
-            locality=col("locality", int),
-            randomised_day=col("randomised_day"),
-            esw=col("esw", int),
-            esw_wait_days=col("esw_wait_days"),
-            first_appointment_day=col("first_appointment_day"),
-            support_end_day=col("support_end_day"),
-            disengaged=col("disengaged", bool),
-            ot_wait_days=col("ot_wait_days"),
-            booklet_wait_days=col("booklet_wait_days"),
+            locality=np.array(col["locality"], dtype=int),
+            randomised_day=np.array(col["randomised_day"], dtype=float),
+            esw=np.array(col["esw"], dtype=int),
+            esw_wait_days=np.array(col["esw_wait_days"], dtype=float),
+            first_appointment_day=np.array(col["first_appointment_day"], dtype=float),
+            support_end_day=np.array(col["support_end_day"], dtype=float),
+            disengaged=np.array(col["disengaged"], dtype=bool),
+            ot_wait_days=np.array(col["ot_wait_days"], dtype=float),
+            booklet_wait_days=np.array(col["booklet_wait_days"], dtype=float),
             first_job_day=np.array([p.jobs[0][0] if p.jobs else math.inf for p in people],
                                    dtype=float),
         )
+
+
+_NUMBER_FIELDS = ("locality", "randomised_day", "esw", "esw_wait_days", "first_appointment_day",
+                  "support_end_day", "disengaged", "ot_wait_days", "booklet_wait_days")
+_NUMBERS = attrgetter(*_NUMBER_FIELDS)  # one pass over the participants for all of them

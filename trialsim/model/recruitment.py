@@ -2,7 +2,7 @@
 
 Who comes forward through which channel, when, and how far screening would take them
 depends on nothing else in the trial, so it is drawn in bulk with numpy, one batch per
-(site, channel) from that pair's own streams, ahead of the clock. Poisson channels are
+(site, channel) from that pair's own stream, ahead of the clock. Poisson channels are
 drawn in chunks of time, each expected to bring a little more than the recruits still
 needed, so that a trial that closes early at its target never draws the rest of a long
 window; mailshot replies and hand-searching are finite and drawn at once. Large counts
@@ -55,13 +55,6 @@ CHUNK_MARGIN = 1.5  # a chunk of Poisson arrivals is expected to bring 1.5x the 
 CHUNK_EXTRA = 16    # still needed, plus this many
 
 
-def reach_stage(stages: Stages, u: np.ndarray) -> np.ndarray:
-    """The last screening stage each responder passes (RESPONDED if not contacted), from
-    one uniform per stage (columns: contact, eligible, consent)."""
-    p = np.array([stages.contact.value, stages.eligible.value, stages.consent.value])
-    return RESPONDED + np.cumprod(u < p, axis=1).sum(axis=1)
-
-
 def exponential(u: np.ndarray, mean: float) -> np.ndarray:
     """Exponential draws with this mean, by inversion of uniforms in [0, 1)."""
     return -mean * np.log1p(-u)
@@ -85,10 +78,15 @@ class Source:
     stages: Stages
     rng: np.random.Generator
     rate: float = 0.0  # Poisson channels: per day, the site's frailty included
-    consent: float = 0.0  # share of responders who would be randomised
     last: float = 0.0  # Poisson: the last arrival drawn (days)
     drawn: np.ndarray = field(default_factory=lambda: np.empty(0))  # drawn, not yet given
     rows: np.ndarray = field(default_factory=lambda: np.empty((0, ROW)))
+
+    @property
+    def screen(self) -> tuple[float, float, float]:
+        """P(contacted), P(eligible | contacted), P(consents | eligible)."""
+        s = self.stages
+        return s.contact.value, s.eligible.value, s.consent.value
 
     def poisson_until(self, horizon: float) -> tuple[np.ndarray, np.ndarray]:
         """Arrivals in [last given, min(horizon, site close)) and their rows: gaps are
@@ -141,22 +139,22 @@ class Recruitment:
         self.channels = params.channel_names()
         self._years = streams["participants/years_out_of_work"]
         self.on_randomised: Callable[[Participant], None] = lambda person: None
-        # every responder drawn so far (index = responder id)
+        self._sources: list[Source] = []
+        self._poisson: list[Source] = []
+        self._drawn: list[tuple[int, np.ndarray, np.ndarray]] = []  # to add: source, days, rows
+        # every responder added so far (index: responder id)
         self._arrival: list[float] = []
-        self._source: list[int] = []  # index into self._sources
+        self._source: list[int] = []
+        self._channel: list[int] = []
         self._reach: list[int] = []
         self._packs: list[tuple[float, int, int]] = []  # mailshot batches: day, channel, packs
-        self._reached = np.zeros((len(self.channels), len(STAGES)), dtype=np.int64)
+        self._reached = [[0] * len(STAGES) for _ in self.channels]  # calls ended at a stage
         self._randomised = [0] * len(self.channels)
-        # screening requests not yet served, in order of request day; new ones to merge
+        # screening requests not yet served, in order of request day
         self._req: list[float] = []
         self._who: list[int] = []
         self._next = 0
-        self._new_req: list[float] = []
-        self._new_who: list[int] = []
-        self._horizon = 0.0  # every request made before this day has been drawn
-        self._sources: list[Source] = []
-        self._poisson: list[Source] = []
+        self._horizon = 0.0  # every request made before this day has been added
 
     # --- drawing responders ------------------------------------------------------------
     def start(self) -> None:
@@ -170,31 +168,16 @@ class Recruitment:
                 if isinstance(ch, PoissonChannel):
                     src.rate = ch.rate.value / DAYS_PER_MONTH * site.frailty
                     src.last = site.open_day
-                    src.consent = _stage_yield(ch.stages)
                     if src.rate > 0 and site.open_day < site.close_day:
                         self._poisson.append(src)
                 elif isinstance(ch, MailshotChannel):
                     self._mailshot(src, ch)
                 elif isinstance(ch, HandSearchChannel):
                     searched.append((src, ch))
+        self._screen = np.array([src.screen for src in self._sources]).reshape(-1, 3)
         self._hand_search(searched)
         self._next_chunk()
         self.env.process(self._serve())
-
-    def _add(self, src: Source, arrivals: np.ndarray, u: np.ndarray) -> None:
-        """Responders arriving on these days, with their rows of uniforms: how far
-        screening takes them, and the day they are ready for the call (reply delay)."""
-        n = len(arrivals)
-        if not n:
-            return
-        mean = self.p.screening.delay_mean_days
-        request = arrivals + exponential(u[:, 4], mean) if mean > 0 else arrivals
-        first = len(self._arrival)
-        self._arrival.extend(arrivals.tolist())
-        self._source.extend([src.index] * n)
-        self._reach.extend(reach_stage(src.stages, u[:, 1:4]).tolist())
-        self._new_req.extend(request.tolist())
-        self._new_who.extend(range(first, first + n))
 
     def _mailshot(self, src: Source, ch: MailshotChannel) -> None:
         """Packs mailed in batches: the repliers of a batch are a binomial draw, each
@@ -210,7 +193,8 @@ class Recruitment:
                 break
             self._packs.append((day, src.channel, n_packs))
             u = src.rng.random((src.rng.binomial(n_packs, p_reply), ROW))
-            self._add(src, day + exponential(u[:, 0], ch.reply_delay_mean_days), u)
+            self._drawn.append((src.index, day + exponential(u[:, 0], ch.reply_delay_mean_days),
+                                u))
 
     def _hand_search(self, searched: list[tuple[Source, HandSearchChannel]]) -> None:
         """The research nurses visit practices in order of their start day (site order
@@ -235,26 +219,38 @@ class Recruitment:
             heapq.heapreplace(free, day + span)
             found = src.rng.poisson(ch.yield_per_nurse_day.value * src.site.frailty * days)
             u = src.rng.random((found, ROW))
-            self._add(src, day + span * u[:, 0], u)
+            self._drawn.append((src.index, day + span * u[:, 0], u))
 
     def _next_chunk(self) -> None:
-        """Draw the Poisson arrivals of the next chunk of time and merge every new
-        request into the queue of those not yet served."""
+        """Draw the Poisson arrivals of the next chunk of time, then add every responder
+        drawn: how far screening takes each, and the day they are ready for the call
+        (after the screening delay), merged into the queue of requests not yet served."""
         needed = self.p.target_n - len(self.participants)
         horizon = _chunk_end(self._poisson, self._horizon, CHUNK_MARGIN * needed + CHUNK_EXTRA)
         for src in self._poisson:
-            self._add(src, *src.poisson_until(horizon))
+            self._drawn.append((src.index, *src.poisson_until(horizon)))
         self._horizon = horizon
-        self._merge()
-
-    def _merge(self) -> None:
-        req = self._req[self._next:] + self._new_req
-        who = self._who[self._next:] + self._new_who
-        order = np.argsort(req, kind="stable").tolist()
-        self._req = [req[i] for i in order]
-        self._who = [who[i] for i in order]
-        self._next = 0
-        self._new_req, self._new_who = [], []
+        drawn = [d for d in self._drawn if len(d[1])]
+        self._drawn = []
+        if not drawn:
+            return
+        source = np.concatenate([np.full(len(days), i) for i, days, _ in drawn])
+        arrival = np.concatenate([days for _, days, _ in drawn])
+        u = np.concatenate([rows for *_, rows in drawn])
+        reach = RESPONDED + np.cumprod(u[:, 1:4] < self._screen[source], axis=1).sum(axis=1)
+        mean = self.p.screening.delay_mean_days
+        request = arrival + exponential(u[:, 4], mean) if mean > 0 else arrival
+        first = len(self._arrival)
+        self._arrival += arrival.tolist()
+        self._source += source.tolist()
+        self._channel += [self._sources[i].channel for i in source.tolist()]
+        self._reach += reach.tolist()
+        # the requests not yet served and the new ones, in order of request day
+        req = np.concatenate([np.array(self._req[self._next:], dtype=float), request])
+        who = np.concatenate([np.array(self._who[self._next:], dtype=int),
+                              np.arange(first, first + len(arrival))])
+        order = np.argsort(req, kind="stable")
+        self._req, self._who, self._next = req[order].tolist(), who[order].tolist(), 0
 
     def _next_request(self) -> float:
         """The day of the next screening request (inf: none left)."""
@@ -267,47 +263,50 @@ class Recruitment:
 
     # --- the coordinator's queue -------------------------------------------------------
     def _serve(self):
-        """Screening calls and booklet appointments in order of request; the clock moves
-        to each randomisation."""
-        env, co = self.env, self.coordinator
-        calls: list[tuple[float, int]] = []  # screening calls under way: (end day, responder)
+        """Screening calls and booklet appointments in order of request, each starting
+        when asked for or when the first coordinator is free; a call ending while
+        recruitment is open is counted, and randomises if the person consents. The
+        clock moves to each randomisation."""
+        env, co, window = self.env, self.coordinator, self.p.window_days
+        free = co.free if co is not None else None
         books = co.booklets if co is not None else []
+        calls: list[tuple[float, int]] = []  # calls under way: (end day, responder)
         while True:
-            t_call = self._next_request()
+            if self._next < len(self._req) and self._req[self._next] < self._horizon:
+                t_call = self._req[self._next]
+            else:
+                t_call = self._next_request()
             t_book = books[0][0] if books else math.inf
-            t = min(t_call, t_book)
-            start = t if co is None else max(t, co.free[0])
-            if calls and calls[0][0] <= start:
+            t = t_call if t_call < t_book else t_book
+            start = t if free is None or free[0] <= t else free[0]
+            if calls and calls[0][0] <= start:  # a call ends first: it may randomise,
+                if calls[0][0] >= self._horizon:  # (and a booklet then requested comes
+                    self._next_chunk()  # after); everyone who came forward before the
+                    continue  # clock reaches it must have been drawn
                 end, k = heapq.heappop(calls)
-                if self._screened(k, end):
-                    yield env.timeout(end - env.now)
-                    self._randomise(k)
+                if end < window and not self.close_reason:
+                    reach = self._reach[k]
+                    self._reached[self._channel[k]][reach] += 1
+                    if reach == CONSENTED:
+                        yield env.timeout(end - env.now)
+                        self._randomise(k)
                 continue
             if t == math.inf:
                 break
             if t_book <= t_call:
-                _, _, person = heapq.heappop(books)
+                person = heapq.heappop(books)[2]
                 person.booklet_wait_days = start - t
-                heapq.heapreplace(co.free, start + co.booklet_days)
+                heapq.heapreplace(free, start + co.booklet_days)
                 continue
             k = self._who[self._next]
             self._next += 1
             end = start
-            if co is not None:
+            if free is not None:
                 end = start + co.call_days
-                heapq.heapreplace(co.free, end)
+                heapq.heapreplace(free, end)
             heapq.heappush(calls, (end, k))
         if not self.close_reason:
-            self.close_reason, self.close_day = "window", self.p.window_days
-
-    def _screened(self, k: int, day: float) -> bool:
-        """A screening call ends on `day`: counted if recruitment is still open; True if
-        the person consents and is to be randomised now."""
-        if day >= self.p.window_days or self.close_reason:
-            return False
-        reach = self._reach[k]
-        self._reached[self._sources[self._source[k]].channel, reach] += 1
-        return reach == CONSENTED
+            self.close_reason, self.close_day = "window", window
 
     def _randomise(self, k: int) -> None:
         src = self._sources[self._source[k]]
@@ -336,7 +335,7 @@ class Recruitment:
         self.close_reason, self.close_day = "target", self.env.now
         arrival = self._arrival
         keep = [i for i in range(self._next, len(self._who))
-                if arrival[self._who[i]] < self.close_day]
+                if arrival[self._who[i]] <= self.close_day]
         self._req = [self._req[i] for i in keep]
         self._who = [self._who[i] for i in keep]
         self._next, self._horizon = 0, math.inf
@@ -346,23 +345,20 @@ class Recruitment:
         """(channels, stages): people (packs, for a mailshot's approached) reaching each
         stage before recruitment closed."""
         counts = np.zeros((len(self.channels), len(STAGES)), dtype=np.int64)
-        if self._arrival:
-            channel = np.array([s.channel for s in self._sources], dtype=int)[self._source]
-            came = np.array(self._arrival) < self.close_day
-            counts[:, RESPONDED] = np.bincount(channel[came], minlength=len(self.channels))
+        if self._arrival:  # the person whose call closed recruitment came forward too
+            came = np.array(self._arrival) <= self.close_day
+            counts[:, RESPONDED] = np.bincount(np.array(self._channel)[came],
+                                               minlength=len(self.channels))
         counts[:, APPROACHED] = counts[:, RESPONDED]  # one approach per responder ...
         for c in {c for _, c, _ in self._packs}:  # ... but a mailshot approaches by packs
             counts[c, APPROACHED] = sum(n for day, ch, n in self._packs
-                                        if ch == c and day < self.close_day)
+                                        if ch == c and day <= self.close_day)
         # a call that ended at stage r counts at every stage up to r
+        ended = np.array(self._reached, dtype=np.int64).reshape(len(self.channels), -1)
         counts[:, CONTACTED:RANDOMISED] = np.cumsum(
-            self._reached[:, ::-1], axis=1)[:, ::-1][:, CONTACTED:RANDOMISED]
+            ended[:, ::-1], axis=1)[:, ::-1][:, CONTACTED:RANDOMISED]
         counts[:, RANDOMISED] = self._randomised
         return counts
-
-
-def _stage_yield(st: Stages) -> float:
-    return st.contact.value * st.eligible.value * st.consent.value
 
 
 def _chunk_end(sources: list[Source], after: float, needed: float) -> float:
@@ -372,7 +368,7 @@ def _chunk_end(sources: list[Source], after: float, needed: float) -> float:
         return math.inf
     opens = np.array([s.site.open_day for s in sources])
     spans = np.array([s.site.close_day for s in sources]) - opens
-    rates = np.array([s.rate * s.consent for s in sources])
+    rates = np.array([s.rate * math.prod(s.screen) for s in sources])
     days = np.unique(np.concatenate([[after], opens, opens + spans]))
     days = days[days >= after]
     gain = (rates * (np.clip(days[:, None] - opens, 0, spans)
@@ -380,7 +376,5 @@ def _chunk_end(sources: list[Source], after: float, needed: float) -> float:
     k = int(np.searchsorted(gain, needed))
     if k >= len(days):
         return math.inf
-    if k == 0:
-        return float(days[0])
-    g0, g1 = gain[k - 1], gain[k]
+    g0, g1 = gain[k - 1], gain[k]  # k >= 1: gain[0] = 0 < needed
     return float(days[k - 1] + (needed - g0) / (g1 - g0) * (days[k] - days[k - 1]))

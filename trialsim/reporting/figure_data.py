@@ -73,7 +73,9 @@ def caseload_by_month(cohort: Any, localities: int, months: np.ndarray) -> np.nd
     end = cohort.support_end_day[held]
     end = np.where(np.isnan(end), np.inf, end)
     on = (cohort.first_appointment_day[held][:, None] <= t) & (t < end[:, None])
-    np.add.at(out, cohort.locality[held] % localities, on.astype(np.int32))
+    where = cohort.locality[held] % localities
+    for loc in range(localities):
+        out[loc] = on[where == loc].sum(axis=0)
     return out
 
 
@@ -90,8 +92,9 @@ def replication_extras(result: Any, params: Any, curve_months: np.ndarray) -> di
     by_channel = np.zeros((len(channels), len(curve_months)), dtype=np.int32)
     if len(c.ips):
         which = np.array([index[name] for name in c.channel], dtype=int)
-        np.add.at(by_channel, which,
-                  (c.randomised_day[:, None] <= curve_months * DAYS_PER_MONTH).astype(np.int32))
+        joined = c.randomised_day[:, None] <= curve_months * DAYS_PER_MONTH
+        for i in np.unique(which).tolist():
+            by_channel[i] = joined[which == i].sum(axis=0)
     return {
         "flow": flow_counts(result),
         "caseload": caseload_by_month(c, params.localities, caseload_months(params)),
