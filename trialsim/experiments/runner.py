@@ -10,7 +10,7 @@ an auto run is identical for any `n_jobs` too.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -53,44 +53,85 @@ def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool):
     return replication_row(result, params), recruitment_curve(result, params), people, extras
 
 
-def map_replications(one: Callable[[int], T], replications: int, n_jobs: int = 1,
-                     label: str = "replications", first: int = 0) -> list[T]:
-    """`one(rep)` for rep = first, ..., first + replications - 1, in order, in sequence
-    or with joblib workers.
+def each_replication(one: Callable[[int], T], replications: int, n_jobs: int = 1,
+                     label: str = "replications", first: int = 0) -> Iterator[T]:
+    """`one(rep)` for rep = first, ..., first + replications - 1, yielded in order as
+    they finish, in sequence or with joblib workers.
 
     One BLAS thread everywhere: a multi-threaded BLAS sums in another order, and the
     analysis would then differ in the last bits between n_jobs=1 and n_jobs>1."""
     reps = range(first, first + replications)
     if n_jobs == 1:
         with threadpool_limits(limits=1):
-            return [one(rep) for rep in progress(reps, replications, label)]
+            yield from (one(rep) for rep in progress(reps, replications, label))
+        return
     tasks = (delayed(one)(rep) for rep in reps)
     # results come back in submission order; the bar only counts them
-    return list(progress(Parallel(n_jobs=n_jobs, inner_max_num_threads=1,
-                                  return_as="generator")(tasks), replications, label))
+    yield from progress(Parallel(n_jobs=n_jobs, inner_max_num_threads=1,
+                                 return_as="generator")(tasks), replications, label)
 
 
-def _gather(params: ModelParams, outputs: list, keep_participants: bool,
-            precision: dict[str, Any] | None = None) -> RunResult:
-    rows, curves, people, extras = zip(*outputs, strict=True)
-    participants = None
-    if keep_participants:
-        participants = pd.DataFrame([p for per_rep in people for p in per_rep])
-    return RunResult(
-        replications=pd.DataFrame(list(rows)),
-        curve_months=curve_months(params),
-        curves=np.vstack(curves),
-        participants=participants,
-        extras=tuple(extras),
-        precision=precision,
-    )
+def map_replications(one: Callable[[int], T], replications: int, n_jobs: int = 1,
+                     label: str = "replications", first: int = 0) -> list[T]:
+    """`one(rep)` for every replication, in order (see each_replication)."""
+    return list(each_replication(one, replications, n_jobs, label, first))
+
+
+class Gathered:
+    """Replications' outputs kept compactly as they arrive, so that a long run holds a
+    few kilobytes per replication: a row's values without its column names (the same
+    in every replication), and the figure data's flow counts with shared names."""
+
+    def __init__(self) -> None:
+        self.columns: tuple[str, ...] | None = None
+        self.values: list[tuple] = []
+        self.curves: list[np.ndarray] = []
+        self.people: list[dict] = []
+        self.extras: list[dict] = []
+        self._names: dict[str, str] = {}
+
+    def add(self, output) -> None:
+        row, curve, people, extras = output
+        columns = tuple(row)
+        if self.columns is None:
+            self.columns = columns
+        elif columns != self.columns:  # every replication's row has the same columns
+            raise ValueError(f"replication {row.get('rep')} has other columns")
+        self.values.append(tuple(row.values()))
+        self.curves.append(curve)
+        if people is not None:
+            self.people.extend(people)
+        names = self._names
+        extras["flow"] = {names.setdefault(k, k): v for k, v in extras["flow"].items()}
+        self.extras.append(extras)
+
+    def column(self, name: str) -> list:
+        i = self.columns.index(name)
+        return [values[i] for values in self.values]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def result(self, params: ModelParams, keep_participants: bool,
+               precision: dict[str, Any] | None = None) -> RunResult:
+        return RunResult(
+            replications=pd.DataFrame.from_records(self.values, columns=list(self.columns)),
+            curve_months=curve_months(params),
+            curves=np.vstack(self.curves),
+            participants=pd.DataFrame(self.people) if keep_participants else None,
+            extras=tuple(self.extras),
+            precision=precision,
+        )
 
 
 def run_replications(params: ModelParams, replications: int, seed: int, n_jobs: int = 1,
                      keep_participants: bool = False) -> RunResult:
-    outputs = map_replications(partial(_one, params, seed, keep_participants=keep_participants),
-                               replications, n_jobs)
-    return _gather(params, outputs, keep_participants)
+    gathered = Gathered()
+    for output in each_replication(partial(_one, params, seed,
+                                           keep_participants=keep_participants),
+                                   replications, n_jobs):
+        gathered.add(output)
+    return gathered.result(params, keep_participants)
 
 
 def stopping_se(rejections: int, n: int) -> float:
@@ -107,16 +148,17 @@ def run_until_precise(params: ModelParams, precision: Precision, seed: int, n_jo
     the primary power's Monte Carlo SE is below `precision.power_se`, or
     `precision.max_replications` have run."""
     one = partial(_one, params, seed, keep_participants=keep_participants)
-    outputs: list = []
+    gathered = Gathered()
     while True:
-        n = min(AUTO_BATCH, precision.max_replications - len(outputs))
-        outputs += map_replications(one, n, n_jobs, first=len(outputs))
-        rejections = sum(int(row["primary_reject"]) for row, *_ in outputs)
-        se = stopping_se(rejections, len(outputs))
-        if se < precision.power_se or len(outputs) >= precision.max_replications:
+        n = min(AUTO_BATCH, precision.max_replications - len(gathered))
+        for output in each_replication(one, n, n_jobs, first=len(gathered)):
+            gathered.add(output)
+        rejections = sum(int(x) for x in gathered.column("primary_reject"))
+        se = stopping_se(rejections, len(gathered))
+        if se < precision.power_se or len(gathered) >= precision.max_replications:
             break
     stopped = STOPPED_PRECISE if se < precision.power_se else STOPPED_CAP
-    return _gather(params, outputs, keep_participants, {
-        "replications": "auto", "used": len(outputs), "stopped_by": stopped,
+    return gathered.result(params, keep_participants, {
+        "replications": "auto", "used": len(gathered), "stopped_by": stopped,
         "power_se_target": precision.power_se, "stopping_se": se,
         "max_replications": precision.max_replications, "batch": AUTO_BATCH})
