@@ -367,10 +367,16 @@ def design_figure() -> Figure:
                               capture_output=True, text=True, cwd=tmp,
                               env={**os.environ, "CI": "1"})
         seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"mode=design failed: {proc.stderr.strip()[-500:]}")
+        if proc.returncode != 0:
+            raise RuntimeError(f"mode=design failed: {proc.stderr.strip()[-500:]}")
+        design = json.loads((Path(tmp) / "design" / "design.json").read_text())
+    found = (f"recommended {design['recommended']}" if design.get("recommended")
+             else "no target N in the grid reaches the power goal"
+             if design.get("target_n") is None else "no feasible design")
     return figure("mode=design on the default scenario (n_jobs=2, wall time)", seconds / 60,
-                  "min", "< 2", "simulate.py mode=design n_jobs=2, every default design key")
+                  "min", "< 2", f"simulate.py mode=design n_jobs=2 (default design keys, "
+                  f"{design['replications']} replications per candidate): "
+                  f"{len(design['evaluations'])} candidates evaluated, {found}")
 
 
 # --- the machine and the report -------------------------------------------------------------
@@ -412,6 +418,31 @@ def table(figures: list[Figure]) -> list[str]:
             for r in rows]
 
 
+NOTES = [
+    "- Times are CPU time of this process (time.process_time) unless they say wall "
+    "time: another process on the same core then slows them much less, though shared "
+    "caches still do. A replication's time is what a run pays for it: simulation, the "
+    "trial's analysis, the tables and the figure data (runner._one).",
+    "- Events are counted by a simpy.Environment subclass that counts step(). The model "
+    "draws who comes forward and how far screening takes them in bulk, serves the "
+    "coordinator's queue in one process and the OT's by recursion after the run: the "
+    "clock moves once per randomisation and once per IPS participant asking for a "
+    "caseload place. The SimPy run's time per event is therefore mostly the work done "
+    "per participant (allocation, employment path, caseload place) rather than SimPy's "
+    "own overhead, and is far above the bare loop's: with fewer events each carries more. "
+    "The figures that matter are the time per replication and the events per participant.",
+    "- The breakdown wraps the functions a replication calls (a little overhead each); "
+    "lines starting 'of which' are part of the line above. The employment paths, "
+    "follow-up, outcomes and the trial's analysis (the REML fit above all) are modules "
+    "of their own; the default scenario's ratio to the bare workload falls as they do.",
+    "- The n_jobs speed-up is wall time, worker start-up included, so it needs an idle "
+    "machine with two free cores to mean anything: with other work running (see the "
+    "load average) it falls far below what the same machine gives idle.",
+    "- mode=design's wall time depends on how far the search gets: with the default "
+    "design keys it stops when no target N in the grid reaches the power goal.",
+]
+
+
 def markdown(figures: list[Figure], info: dict, before: list[float], after: list[float],
              seconds: float) -> str:
     lines = [
@@ -427,6 +458,7 @@ def markdown(figures: list[Figure], info: dict, before: list[float], after: list
         met = "" if f.met is None else ("yes" if f.met else "**no**")
         lines.append(f"| {f.name} | {show(f.value)} {f.unit} | {f.target or '-'} | {met} | "
                      f"{f.note} |")
+    lines += ["", "## How to read it", "", *NOTES]
     pk = ", ".join(f"{k} {v}" for k, v in info["packages"].items())
     lines += [
         "", "## Machine", "",
