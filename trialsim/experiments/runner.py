@@ -13,10 +13,9 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import pandas as pd
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
@@ -30,6 +29,9 @@ from trialsim.reporting.tables import (
     recruitment_curve,
     replication_row,
 )
+
+if TYPE_CHECKING:  # pandas only where the tables are built: joblib workers start faster
+    import pandas as pd
 
 T = TypeVar("T")
 AUTO_BATCH = 100  # replications per batch of an auto run (fixed: results do not depend on n_jobs)
@@ -114,6 +116,8 @@ class Gathered:
 
     def result(self, params: ModelParams, keep_participants: bool,
                precision: dict[str, Any] | None = None) -> RunResult:
+        import pandas as pd
+
         return RunResult(
             replications=pd.DataFrame.from_records(self.values, columns=list(self.columns)),
             curve_months=curve_months(params),
