@@ -52,7 +52,8 @@ from trialsim.model.streams import Streams
 from trialsim.units import DAYS_PER_MONTH
 
 CHUNK_MARGIN = 1.5  # a chunk of Poisson arrivals is expected to bring 1.5x the recruits
-CHUNK_EXTRA = 16    # still needed, plus this many
+CHUNK_EXTRA = 16    # still needed, plus this many,
+CHUNK_MAX = 20_000  # and never more than this many responders (memory, if few consent)
 
 
 def exponential(u: np.ndarray, mean: float) -> np.ndarray:
@@ -90,11 +91,12 @@ class Source:
 
     def poisson_until(self, horizon: float) -> tuple[np.ndarray, np.ndarray]:
         """Arrivals in [last given, min(horizon, site close)) and their rows: gaps are
-        exponential, drawn in batches (the k-th arrival does not depend on the batch)."""
+        exponential, drawn in batches and added one after another from the opening day,
+        so that the k-th arrival does not depend on the batches, to the last bit."""
         end = min(horizon, self.site.close_day)
         while self.last < end:
             u = self.rng.random((int(self.rate * (end - self.last) * 1.25) + 8, ROW))
-            times = self.last + np.cumsum(exponential(u[:, 0], 1.0 / self.rate))
+            times = np.cumsum(np.r_[self.last, exponential(u[:, 0], 1.0 / self.rate)])[1:]
             self.drawn = np.concatenate([self.drawn, times])
             self.rows = np.concatenate([self.rows, u])
             self.last = float(times[-1])
@@ -226,7 +228,9 @@ class Recruitment:
         drawn: how far screening takes each, and the day they are ready for the call
         (after the screening delay), merged into the queue of requests not yet served."""
         needed = self.p.target_n - len(self.participants)
-        horizon = _chunk_end(self._poisson, self._horizon, CHUNK_MARGIN * needed + CHUNK_EXTRA)
+        horizon = min(_chunk_end(self._poisson, self._horizon,
+                                 CHUNK_MARGIN * needed + CHUNK_EXTRA, consenting=True),
+                      _chunk_end(self._poisson, self._horizon, CHUNK_MAX, consenting=False))
         for src in self._poisson:
             self._drawn.append((src.index, *src.poisson_until(horizon)))
         self._horizon = horizon
@@ -361,14 +365,14 @@ class Recruitment:
         return counts
 
 
-def _chunk_end(sources: list[Source], after: float, needed: float) -> float:
+def _chunk_end(sources: list[Source], after: float, needed: float, consenting: bool) -> float:
     """The day by which the Poisson sources are expected to bring `needed` more
-    consenting responders after `after` (inf: they never will; draw them all)."""
+    responders (who would consent, or any) after `after` (inf: they never will)."""
     if not sources:
         return math.inf
     opens = np.array([s.site.open_day for s in sources])
     spans = np.array([s.site.close_day for s in sources]) - opens
-    rates = np.array([s.rate * math.prod(s.screen) for s in sources])
+    rates = np.array([s.rate * (math.prod(s.screen) if consenting else 1.0) for s in sources])
     days = np.unique(np.concatenate([[after], opens, opens + spans]))
     days = days[days >= after]
     gain = (rates * (np.clip(days[:, None] - opens, 0, spans)
