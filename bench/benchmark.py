@@ -487,8 +487,9 @@ def markdown(figures: list[Figure], info: dict, before: list[float], after: list
         "Written by `make bench` (`bench/benchmark.py`), which measures every figure in one "
         "run; bench/results.json has the same numbers. Ratios are measured against a bare "
         "SimPy workload (300 processes x 15 timeouts) timed in the same process, "
-        "interleaved with the model, so they hold up on a busy machine; absolute times do "
-        "not: see the load average.", "",
+        "interleaved with the model: they hold up on a busy machine far better than "
+        "absolute times (see the load average), though on a shared 2-core machine the "
+        "default scenario's ratio still moved by about 25% between runs.", "",
         "| figure | value | target | met | how |", "|---|---|---|---|---|",
     ]
     for f in figures:
