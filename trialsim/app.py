@@ -12,7 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from trialsim.experiments.runner import run_replications
+from trialsim.experiments.runner import run_replications, run_until_precise
 from trialsim.inputs import validation
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.inputs.uncertainty import drawn_inputs
@@ -39,7 +39,8 @@ def warnings_for(cfg: DictConfig) -> list[str]:
 
 
 def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
-    """Simulate the configured trial `replications` times and summarise.
+    """Simulate the configured trial `replications` times (with `replications=auto`, in
+    batches until the primary power is precise enough) and summarise.
 
     With `uncertainty.mode=pilot` it runs twice from the same seeds: once at the
     parameters' estimates (conventional power) and once drawing them per replication
@@ -48,11 +49,18 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
     params = build_params(cfg)
     keep = bool(cfg.output.participants_csv)
     point = dataclasses.replace(params, uncertainty=None)
-    result = run_replications(point, settings.replications, settings.seed, settings.n_jobs,
-                              keep_participants=keep)
+    if settings.precision is None:
+        result = run_replications(point, settings.replications, settings.seed, settings.n_jobs,
+                                  keep_participants=keep)
+    else:  # replications=auto: as many as the primary power's precision needs
+        result = run_until_precise(point, settings.precision, settings.seed, settings.n_jobs,
+                                   keep_participants=keep)
+        settings = dataclasses.replace(settings, replications=len(result.replications))
     summary = summarise(settings, point, result)
+    summary["precision"] = result.precision or {"replications": "fixed",
+                                                "used": settings.replications}
     uncertain = inputs = None
-    if params.uncertainty is not None:
+    if params.uncertainty is not None:  # the same replications, drawing the parameters
         uncertain = run_replications(params, settings.replications, settings.seed,
                                      settings.n_jobs)
         inputs = parameters_table(drawn_inputs(params, settings.seed, settings.replications),

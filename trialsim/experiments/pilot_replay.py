@@ -149,9 +149,8 @@ def replication_counts(result: ReplicationResult, params: ModelParams,
     people = result.participants
     out: dict[str, float] = {}
     stage = {name: i for i, name in enumerate(STAGES)}
-    by = {(ch, s): 0 for ch in params.channel_names() for s in range(len(STAGES))}
-    for ev in result.funnel:
-        by[ev.channel, ev.stage] += ev.n
+    by = {(ch, s): int(result.funnel_counts[c, s]) for c, ch in enumerate(result.channels)
+          for s in range(len(STAGES))}
     for ch in params.channel_names():
         out[f"randomised_{ch}"] = by[ch, RANDOMISED]
     out["randomised"] = len(people)

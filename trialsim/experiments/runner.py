@@ -2,21 +2,24 @@
 
 Each replication is seeded by (seed, rep) alone and runs with one BLAS thread, so the
 tables are identical whatever `n_jobs` is; joblib returns results in submission order.
+With `replications=auto` the replications run in batches of a fixed size until the
+primary power is precise enough: replication r is the same whichever batch runs it, so
+an auto run is identical for any `n_jobs` too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import pandas as pd
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from trialsim.inputs.params import ModelParams
+from trialsim.inputs.params import ModelParams, Precision
 from trialsim.model.trial import simulate_replication
 from trialsim.progress import progress
 from trialsim.reporting.figure_data import replication_extras
@@ -27,7 +30,12 @@ from trialsim.reporting.tables import (
     replication_row,
 )
 
+if TYPE_CHECKING:  # pandas only where the tables are built: joblib workers start faster
+    import pandas as pd
+
 T = TypeVar("T")
+AUTO_BATCH = 100  # replications per batch of an auto run (fixed: results do not depend on n_jobs)
+STOPPED_PRECISE, STOPPED_CAP = "power_se", "max_replications"
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class RunResult:
     curves: np.ndarray  # (replications, months): cumulative randomised
     participants: pd.DataFrame | None  # one row per participant and replication
     extras: tuple[dict, ...] = ()  # per replication: what the figures need (figure_data.py)
+    precision: dict[str, Any] | None = None  # replications=auto: how many ran and why
 
 
 def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool):
@@ -46,33 +55,114 @@ def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool):
     return replication_row(result, params), recruitment_curve(result, params), people, extras
 
 
-def map_replications(one: Callable[[int], T], replications: int, n_jobs: int = 1,
-                     label: str = "replications") -> list[T]:
-    """`one(rep)` for every replication, in order, in sequence or with joblib workers.
+def each_replication(one: Callable[[int], T], replications: int, n_jobs: int = 1,
+                     label: str = "replications", first: int = 0) -> Iterator[T]:
+    """`one(rep)` for rep = first, ..., first + replications - 1, yielded in order as
+    they finish, in sequence or with joblib workers.
 
     One BLAS thread everywhere: a multi-threaded BLAS sums in another order, and the
     analysis would then differ in the last bits between n_jobs=1 and n_jobs>1."""
+    reps = range(first, first + replications)
     if n_jobs == 1:
         with threadpool_limits(limits=1):
-            return [one(rep) for rep in progress(range(replications), replications, label)]
-    tasks = (delayed(one)(rep) for rep in range(replications))
+            yield from (one(rep) for rep in progress(reps, replications, label))
+        return
+    tasks = (delayed(one)(rep) for rep in reps)
     # results come back in submission order; the bar only counts them
-    return list(progress(Parallel(n_jobs=n_jobs, inner_max_num_threads=1,
-                                  return_as="generator")(tasks), replications, label))
+    yield from progress(Parallel(n_jobs=n_jobs, inner_max_num_threads=1,
+                                 return_as="generator")(tasks), replications, label)
+
+
+def map_replications(one: Callable[[int], T], replications: int, n_jobs: int = 1,
+                     label: str = "replications", first: int = 0) -> list[T]:
+    """`one(rep)` for every replication, in order (see each_replication)."""
+    return list(each_replication(one, replications, n_jobs, label, first))
+
+
+class Gathered:
+    """Replications' outputs kept compactly as they arrive, so that a long run holds a
+    few kilobytes per replication: a row's values without its column names (the same
+    in every replication), and the figure data's flow counts with shared names."""
+
+    def __init__(self) -> None:
+        self.columns: tuple[str, ...] | None = None
+        self.values: list[tuple] = []
+        self.curves: list[np.ndarray] = []
+        self.people: list[dict] = []
+        self.extras: list[dict] = []
+        self._names: dict[str, str] = {}
+
+    def add(self, output) -> None:
+        row, curve, people, extras = output
+        columns = tuple(row)
+        if self.columns is None:
+            self.columns = columns
+        elif columns != self.columns:  # every replication's row has the same columns
+            raise ValueError(f"replication {row.get('rep')} has other columns")
+        self.values.append(tuple(row.values()))
+        self.curves.append(curve)
+        if people is not None:
+            self.people.extend(people)
+        names = self._names
+        extras["flow"] = {names.setdefault(k, k): v for k, v in extras["flow"].items()}
+        self.extras.append(extras)
+
+    def column(self, name: str) -> list:
+        i = self.columns.index(name)
+        return [values[i] for values in self.values]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def result(self, params: ModelParams, keep_participants: bool,
+               precision: dict[str, Any] | None = None) -> RunResult:
+        import pandas as pd
+
+        return RunResult(
+            replications=pd.DataFrame.from_records(self.values, columns=list(self.columns)),
+            curve_months=curve_months(params),
+            curves=np.vstack(self.curves),
+            participants=pd.DataFrame(self.people) if keep_participants else None,
+            extras=tuple(self.extras),
+            precision=precision,
+        )
 
 
 def run_replications(params: ModelParams, replications: int, seed: int, n_jobs: int = 1,
                      keep_participants: bool = False) -> RunResult:
-    outputs = map_replications(partial(_one, params, seed, keep_participants=keep_participants),
-                               replications, n_jobs)
-    rows, curves, people, extras = zip(*outputs, strict=True)
-    participants = None
-    if keep_participants:
-        participants = pd.DataFrame([p for per_rep in people for p in per_rep])
-    return RunResult(
-        replications=pd.DataFrame(list(rows)),
-        curve_months=curve_months(params),
-        curves=np.vstack(curves),
-        participants=participants,
-        extras=tuple(extras),
-    )
+    gathered = Gathered()
+    for output in each_replication(partial(_one, params, seed,
+                                           keep_participants=keep_participants),
+                                   replications, n_jobs):
+        gathered.add(output)
+    return gathered.result(params, keep_participants)
+
+
+def stopping_se(rejections: int, n: int) -> float:
+    """The Monte Carlo SE an auto run stops on: the binomial SE at (k + 1) / (n + 2),
+    which is never below the reported SE at k / n, so that a batch that happens to
+    reject in none or all of its trials does not pass for a precise estimate."""
+    p = (rejections + 1) / (n + 2)
+    return math.sqrt(p * (1 - p) / n)
+
+
+def run_until_precise(params: ModelParams, precision: Precision, seed: int, n_jobs: int = 1,
+                      keep_participants: bool = False) -> RunResult:
+    """`replications=auto`: batches of AUTO_BATCH replications (0, 1, ... in order) until
+    the primary power's Monte Carlo SE is below `precision.power_se`, or
+    `precision.max_replications` have run."""
+    one = partial(_one, params, seed, keep_participants=keep_participants)
+    gathered = Gathered()
+    while True:
+        n = min(AUTO_BATCH, precision.max_replications - len(gathered))
+        for output in each_replication(one, n, n_jobs, first=len(gathered)):
+            gathered.add(output)
+        rejections = sum(int(x) for x in gathered.column("primary_reject"))
+        se = stopping_se(rejections, len(gathered))
+        if se < precision.power_se or len(gathered) >= precision.max_replications:
+            break
+    stopped = STOPPED_PRECISE if se < precision.power_se else STOPPED_CAP
+    return gathered.result(params, keep_participants, {
+        "replications": "auto", "used": len(gathered), "stopped_by": stopped,
+        "power_se_target": precision.power_se, "stopping_se": se,
+        "max_replications": precision.max_replications, "batch": AUTO_BATCH})

@@ -254,11 +254,21 @@ class ModelParams(TrialDesign):
 
 
 @dataclass(frozen=True)
+class Precision:
+    """`replications=auto`: replications in batches until the Monte Carlo SE of the
+    primary power is below `power_se`, or `max_replications` have run."""
+
+    power_se: float
+    max_replications: int
+
+
+@dataclass(frozen=True)
 class RunSettings:
     scenario: str
-    replications: int
+    replications: int  # with `precision`: the most an auto run may use (the cap)
     seed: int
     n_jobs: int
+    precision: Precision | None = None  # replications=auto
 
 
 # --- building from the config ---------------------------------------------------------
@@ -552,13 +562,36 @@ def with_supported_entry(params: ModelParams, strict: bool = True) -> ModelParam
     return dataclasses.replace(params, employment=employment)
 
 
+AUTO = "auto"
+MAX_REPLICATIONS = 10**7  # a cap beyond any run the limits allow; keeps the number sane
+
+
+def build_precision(c: DictConfig) -> Precision:
+    return Precision(
+        power_se=number("precision.power_se", c.power_se, lo=0, lo_open=True, hi=0.5),
+        max_replications=number("precision.max_replications", c.max_replications, lo=1,
+                                hi=MAX_REPLICATIONS, integer=True))
+
+
 def build_run_settings(cfg: DictConfig) -> RunSettings:
     n_jobs = cfg.n_jobs
     if n_jobs != -1:
         n_jobs = number("n_jobs", n_jobs, lo=1, integer=True)
+    precision = None
+    if cfg.replications == AUTO and cfg.mode == "run":
+        precision = build_precision(cfg.precision)
+        replications = precision.max_replications
+    elif isinstance(cfg.replications, str):
+        replications = reject(ConfigError(
+            "replications", cfg.replications,
+            "an integer >= 1, or auto (mode=run only: a design search needs a fixed count)"
+            if cfg.replications == AUTO else "an integer >= 1, or auto"), 1)
+    else:
+        replications = number("replications", cfg.replications, lo=1, integer=True)
     return RunSettings(
         scenario=str(cfg.scenario_name),
-        replications=number("replications", cfg.replications, lo=1, integer=True),
+        replications=replications,
         seed=number("seed", cfg.seed, lo=0, integer=True),
         n_jobs=int(n_jobs),
+        precision=precision,
     )

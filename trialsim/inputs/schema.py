@@ -300,14 +300,23 @@ class LimitsConfig:
 
 
 @dataclass
+class PrecisionConfig:
+    """replications=auto: batches until the primary power is this precise, or the cap."""
+
+    power_se: float = MISSING  # Monte Carlo SE of the primary power to reach
+    max_replications: int = MISSING  # the most replications an auto run may use
+
+
+@dataclass
 class TrialsimConfig:
     scenario_name: str = MISSING
     mode: str = MISSING  # run | design
     description: str = ""
-    replications: int = MISSING
+    replications: Any = MISSING  # a whole number, or "auto" (see precision)
     seed: int = MISSING
     n_jobs: int = MISSING
     resume: bool = False  # sweeps: skip jobs already complete for the same config
+    precision: PrecisionConfig = field(default_factory=PrecisionConfig)
     trial: TrialConfig = field(default_factory=TrialConfig)
     screening: ScreeningConfig = field(default_factory=ScreeningConfig)
     participants: ParticipantsConfig = field(default_factory=ParticipantsConfig)

@@ -19,6 +19,7 @@ from trialsim.inputs.checks import collecting, number, reject
 from trialsim.inputs.evidence import parse_proportion
 from trialsim.inputs.params import (
     build_params,
+    build_precision,
     build_run_settings,
     build_screening,
     build_sites,
@@ -86,6 +87,7 @@ def _sections(cfg: DictConfig) -> list[tuple[str, Callable[[], Any]]]:
 
     return [
         ("run", lambda: build_run_settings(cfg)),
+        ("precision", lambda: build_precision(cfg.precision)),
         ("trial", lambda: build_trial(cfg.trial)),
         ("screening", lambda: build_screening(cfg.screening)),
         ("participants", lambda: _years(cfg)),

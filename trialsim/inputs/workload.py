@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from trialsim.errors import ConfigError
 from trialsim.inputs.params import (
+    AUTO,
     HandSearchChannel,
     MailshotChannel,
     ModelParams,
@@ -56,7 +57,8 @@ def expected_randomised(params: ModelParams) -> float:
 
 def participant_replications(cfg: DictConfig, params: ModelParams) -> float:
     """Participants simulated over the run: min(target, expected) per replication, twice
-    with assurance, and for every candidate a design search may evaluate."""
+    with assurance, and for every candidate a design search may evaluate; an auto run
+    counts its cap (`precision.max_replications`)."""
     per_rep = max(1.0, min(params.target_n, expected_randomised(params)))
     runs = 2 if params.uncertainty is not None else 1
     if cfg.mode == "design":
@@ -66,7 +68,14 @@ def participant_replications(cfg: DictConfig, params: ModelParams) -> float:
         grid_n = max(1, (int(d.n_stop) - int(d.n_start)) // int(d.n_step) + 1)
         runs = (steps(grid_n) + len(d.months) * steps(int(d.max_sites))
                 + steps(int(d.max_esw_per_locality)))
-    return per_rep * int(cfg.replications) * runs
+    return per_rep * replications(cfg) * runs
+
+
+def replications(cfg: DictConfig) -> int:
+    """The replications a run may use: its count, or with `replications=auto` its cap."""
+    if cfg.replications == AUTO:
+        return int(cfg.precision.max_replications)
+    return int(cfg.replications)
 
 
 def check_workload(cfg: DictConfig, params: ModelParams) -> None:
@@ -77,5 +86,11 @@ def check_workload(cfg: DictConfig, params: ModelParams) -> None:
         raise ConfigError(
             "limits.max_participant_replications", limit,
             f"a run this size is about {work:.3g} participant-replications "
-            f"(replications={cfg.replications}, target_n={params.target_n}); lower them or "
-            f"allow it with limits.max_participant_replications={math.ceil(work)}")
+            f"(replications={_replications_text(cfg)}, target_n={params.target_n}); lower "
+            f"them or allow it with limits.max_participant_replications={math.ceil(work)}")
+
+
+def _replications_text(cfg: DictConfig) -> str:
+    if cfg.replications == AUTO:
+        return f"auto, at most precision.max_replications={cfg.precision.max_replications}"
+    return str(cfg.replications)

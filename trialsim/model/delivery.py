@@ -1,10 +1,22 @@
-"""IPS delivery and TAU as SimPy processes: ESW caseload places (FIFO per locality),
-the joint ESW + pain OT appointment, and TAU's booklet appointment with the study
-coordinator. A few events per participant; employment is computed in bulk per person
-(`trialsim.model.employment`). Time in days."""
+"""IPS delivery and TAU after randomisation: ESW caseload places (FIFO per locality), the
+joint ESW + pain OT appointment, and TAU's booklet appointment with the study
+coordinator. Time in days.
+
+An IPS participant asks for a caseload place on the SimPy clock (one event each). The
+places of a locality are a heap of the days they are next free: served in order of
+asking, a participant starts on the day they ask or when the first place frees,
+whichever is later, unless their patience (drawn up front from
+`delivery.esw.disengage_wait_per_month`) runs out first. Their employment path is drawn
+then (`trialsim.model.employment`): it fixes when their support ends and the place is
+free again. TAU's booklet appointment joins the coordinator's queue
+(trialsim.model.recruitment). The OT's joint appointments wait on nothing else and
+nothing waits on them, so they are served after the run, in order of request, by the
+same recursion.
+"""
 
 from __future__ import annotations
 
+import heapq
 import math
 
 import numpy as np
@@ -14,27 +26,49 @@ from scipy.special import expit
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.model.employment import employment_path
 from trialsim.model.records import IPS, Participant
+from trialsim.model.recruitment import Coordinator
 from trialsim.model.streams import Streams
 from trialsim.units import months_to_days
 
 
 class EswTeam:
     """The ESWs of one locality: `per_esw` places each, shared as one FIFO queue; a new
-    client goes to the least-loaded ESW, so no ESW ever holds more than `per_esw`."""
+    client goes to the ESW holding fewest clients that day (lowest id on ties), so no
+    ESW ever holds more than `per_esw`."""
 
-    def __init__(self, env: simpy.Environment, n_esw: int, per_esw: float, first_id: int):
-        self.places = (simpy.Resource(env, capacity=int(n_esw * per_esw))
-                       if math.isfinite(per_esw) else None)
-        self.load = [0] * n_esw
+    def __init__(self, n_esw: int, per_esw: float, first_id: int):
+        self.capacity = n_esw * per_esw  # inf: no limit, no queue
+        self.places: list[float] = []  # heap: the day each place taken is free again
+        self.clients: list[list[float]] = [[] for _ in range(n_esw)]  # heaps, per ESW
         self.first_id = first_id
 
-    def assign(self) -> int:
-        i = min(range(len(self.load)), key=self.load.__getitem__)
-        self.load[i] += 1
-        return self.first_id + i
+    def first_free(self, asked: float) -> float:
+        """When a place frees for someone asking on `asked`: everyone who asked earlier
+        has been served (or gave up) already, and a place freed on a day is taken again
+        that day."""
+        if len(self.places) < self.capacity:
+            return asked
+        return max(asked, self.places[0])
 
-    def release(self, esw: int) -> None:
-        self.load[esw - self.first_id] -= 1
+    def hold(self, until: float) -> None:
+        """Take the first place to free, until `until`."""
+        if len(self.places) < self.capacity:
+            if math.isfinite(self.capacity):
+                heapq.heappush(self.places, until)
+        else:
+            heapq.heapreplace(self.places, until)
+
+    def assign(self, day: float, until: float) -> int:
+        """The least-loaded ESW on `day` takes the client until `until` (a client whose
+        support ends that day has already left)."""
+        best, fewest = 0, math.inf
+        for i, held in enumerate(self.clients):
+            while held and held[0] <= day:
+                heapq.heappop(held)
+            if len(held) < fewest:
+                best, fewest = i, len(held)
+        heapq.heappush(self.clients[best], until)
+        return self.first_id + best
 
 
 def p_ready(params: ModelParams, person: Participant) -> float:
@@ -50,20 +84,31 @@ def p_ready(params: ModelParams, person: Participant) -> float:
 
 class Delivery:
     def __init__(self, env: simpy.Environment, params: ModelParams, streams: Streams,
-                 coordinator: simpy.Resource | None) -> None:
+                 coordinator: Coordinator | None) -> None:
         self.env, self.p = env, params
         d = params.delivery
-        self.teams = [EswTeam(env, d.esw_per_locality, d.caseload, loc * d.esw_per_locality)
+        self.teams = [EswTeam(d.esw_per_locality, d.caseload, loc * d.esw_per_locality)
                       for loc in range(params.localities)]
-        self.ot = simpy.Resource(env, capacity=d.ot_count)
         self.coordinator = coordinator
         self.horizon_days = months_to_days(max(params.follow_up.months))
         self.rng_delays = streams["delivery/delays"]
         self.rng_assess = streams["delivery/assessment"]
         self.rng_work = streams["employment"]
+        self.joint_requests: list[tuple[float, int, Participant]] = []  # (day, id, person)
 
     def start(self, person: Participant) -> None:
-        self.env.process(self._ips(person) if person.arm == IPS else self._tau(person))
+        """At randomisation: IPS asks for a caseload place after the first-appointment
+        delay (and gives up after its patience); TAU books the coordinator."""
+        d = self.p.delivery
+        if person.arm != IPS:
+            self._tau(person)
+            return
+        delay = self._delay(d.first_appointment_mean_days)
+        patience = math.inf
+        if d.disengage_wait_per_day > 0 and math.isfinite(d.caseload):
+            patience = self.rng_delays.exponential(1 / d.disengage_wait_per_day)
+        self.env.timeout(delay).callbacks.append(
+            lambda _event: self._ask_esw(person, patience))
 
     def _delay(self, mean: float) -> float:
         return self.rng_delays.exponential(mean) if mean > 0 else 0.0
@@ -80,81 +125,70 @@ class Delivery:
         person.withdrawn_day = path.withdrawn_day
         return path
 
-    def _ips(self, person: Participant):
-        d, env = self.p.delivery, self.env
+    def _ask_esw(self, person: Participant, patience: float) -> None:
+        d = self.p.delivery
         withdraw = self.p.employment.withdraw_on_job_ips.value
-        yield env.timeout(self._delay(d.first_appointment_mean_days))
-        team = self.teams[person.locality]
-        asked = env.now
-        req = team.places.request() if team.places is not None else None
-        if req is not None:
-            if d.disengage_wait_per_day > 0:
-                patience = env.timeout(self.rng_delays.exponential(1 / d.disengage_wait_per_day))
-                yield req | patience
-                if not req.triggered:  # gave up first (a grant at the same instant wins)
-                    req.cancel()
-                    person.disengaged, person.esw_wait_days = True, env.now - asked
-                    self._path(person, math.inf, 0.0, False, withdraw)
-                    return
-            else:
-                yield req
-        person.esw_wait_days = env.now - asked
+        team, asked = self.teams[person.locality], self.env.now
+        start = team.first_free(asked)
+        if start - asked > patience:  # gave up first (a place freeing that day wins)
+            person.disengaged, person.esw_wait_days = True, patience
+            self._path(person, math.inf, 0.0, False, withdraw)
+            return
+        person.esw_wait_days = start - asked
         disengaged = self.rng_assess.random() < d.disengage_after_assessment.value
         ready = self.rng_assess.random() < p_ready(self.p, person)
-        path = self._path(person, env.now, 0.0 if disengaged else d.support_days, ready,
+        path = self._path(person, start, 0.0 if disengaged else d.support_days, ready,
                           withdraw)
-        if path.withdrawn_day < env.now:  # moved away before the first appointment
-            if req is not None:
-                team.places.release(req)
+        if path.withdrawn_day < start:  # moved away before the first appointment
+            team.hold(start)
             return
-        person.first_appointment_day = env.now
-        person.esw = team.assign()
+        # time-unlimited support with no job runs to the end of follow-up
+        end = path.support_end if math.isfinite(path.support_end) else (
+            person.randomised_day + self.horizon_days)
+        end = max(end, start)
+        person.first_appointment_day, person.support_end_day = start, end
+        person.esw = team.assign(start, end)
+        team.hold(end)
         person.disengaged, person.ready_at_assessment = disengaged, ready
         # everyone seen by an ESW has the joint ESW + OT appointment, even if they later
         # disengage: "all 22 IPS participants attended an appointment held jointly with
         # the pain specialist ... and their ESW early after recruitment" (WP4 "IPS Arm")
-        env.process(self._joint_appointment(person))
-        # time-unlimited support with no job runs to the end of follow-up
-        end = path.support_end if math.isfinite(path.support_end) else (
-            person.randomised_day + self.horizon_days)
-        yield env.timeout(max(end, env.now) - env.now)
-        person.support_end_day = env.now
-        team.release(person.esw)
-        if req is not None:
-            team.places.release(req)
+        self.joint_requests.append((start + self._delay(d.joint_delay_mean_days), person.id,
+                                    person))
 
-    def _joint_appointment(self, person: Participant):
-        yield self.env.timeout(self._delay(self.p.delivery.joint_delay_mean_days))
-        asked = self.env.now
-        with self.ot.request() as req:
-            yield req
-            person.ot_wait_days = self.env.now - asked
-            yield self.env.timeout(self.p.delivery.ot_appointment_days)
-
-    def _tau(self, person: Participant):
+    def _tau(self, person: Participant) -> None:
         d = self.p.delivery
         self._path(person, math.inf, 0.0, False, self.p.employment.withdraw_on_job_tau.value)
-        yield self.env.timeout(self._delay(d.booklet_delay_mean_days))
+        day = self.env.now + self._delay(d.booklet_delay_mean_days)
         if self.coordinator is None:
             person.booklet_wait_days = 0.0
-            return
-        asked = self.env.now
-        with self.coordinator.request() as req:
-            yield req
-            person.booklet_wait_days = self.env.now - asked
-            yield self.env.timeout(d.booklet_days)
+        else:
+            self.coordinator.book(day, person)
+
+    def finish(self) -> None:
+        """After the run: the joint appointments in order of request, each starting when
+        it is asked for or when the first OT is free, whichever is later."""
+        d = self.p.delivery
+        free = [0.0] * d.ot_count
+        for day, _, person in sorted(self.joint_requests):
+            start = max(day, free[0])
+            heapq.heapreplace(free, start + d.ot_appointment_days)
+            person.ot_wait_days = start - day
 
 
-def caseload_peak(people: list[Participant]) -> int:
-    """Most clients any one ESW held at once (from the participants' records)."""
-    events: dict[int, list[tuple[float, int]]] = {}
-    for p in people:
-        if p.esw >= 0:
-            ev = events.setdefault(p.esw, [])
-            ev.append((p.first_appointment_day, 1))
-            ev.append((p.support_end_day if not math.isnan(p.support_end_day) else math.inf, -1))
-    peak = 0
-    for ev in events.values():
-        ev.sort(key=lambda x: (x[0], x[1]))  # releases before grants at the same instant
-        peak = max(peak, int(np.max(np.cumsum([d for _, d in ev]))))
-    return peak
+def caseload_peak(esw: np.ndarray, first_day: np.ndarray, end_day: np.ndarray) -> int:
+    """Most clients any one ESW held at once, from the participants' records (a client
+    leaving on a day is gone before one arriving that day)."""
+    seen = esw >= 0
+    if not seen.any():
+        return 0
+    who = np.concatenate([esw[seen], esw[seen]])
+    day = np.concatenate([first_day[seen], np.where(np.isnan(end_day[seen]), np.inf,
+                                                    end_day[seen])])
+    step = np.concatenate([np.ones(seen.sum(), int), -np.ones(seen.sum(), int)])
+    order = np.lexsort((step, day, who))
+    who, step = who[order], step[order]
+    held = np.cumsum(step)
+    group_start = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])
+    before = np.r_[0, held][group_start]  # running total before each ESW's first event
+    return int((held - np.repeat(before, np.diff(np.r_[group_start, len(who)]))).max())

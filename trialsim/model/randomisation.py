@@ -27,9 +27,10 @@ class StratifiedBlocks:
 
     def allocate(self, stratum: str, day: float) -> str:
         pending = self._pending.setdefault(stratum, [])
-        if not pending:
-            half = int(self.rng.choice(self.block_sizes)) // 2
-            pending.extend(self.rng.permutation([IPS] * half + [TAU] * half).tolist())
+        if not pending:  # a size drawn uniformly, then a uniform order of its arms
+            half = self.block_sizes[int(self.rng.integers(len(self.block_sizes)))] // 2
+            pending.extend([IPS] * half + [TAU] * half)
+            self.rng.shuffle(pending)
         return pending.pop()
 
 

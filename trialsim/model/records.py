@@ -1,15 +1,19 @@
-"""The small records a replication produces: participants and funnel events.
+"""The small records a replication produces: participants and funnel counts.
 
-Results are kept as an event log rather than ad-hoc counters: each funnel event says
-how many people (a whole mailshot batch, or one person) reached which stage, where and
-when; counts are derived from the log afterwards.
+The funnel is kept as counts per channel and stage (how many people reached each stage
+through each channel), not as one record per responder: every reader (the tables, the
+figures' flow, the pilot replay) sums the counts, and nothing reads an individual
+responder's path. Participants stay records: the delivery fills their pathway.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import NamedTuple
+
+import numpy as np
 
 STAGES = ("approached", "responded", "contacted", "eligible", "consented", "randomised")
 APPROACHED, RESPONDED, CONTACTED, ELIGIBLE, CONSENTED, RANDOMISED = range(len(STAGES))
@@ -17,12 +21,10 @@ IPS, TAU = "ips", "tau"
 ARMS = (IPS, TAU)
 
 
-class FunnelEvent(NamedTuple):
-    day: float
-    site: int
+class FunnelCount(NamedTuple):
     channel: str
     stage: int  # index into STAGES
-    n: int
+    n: int  # people (or mailshot packs, at APPROACHED) who reached the stage
 
 
 @dataclass(slots=True)
@@ -50,3 +52,49 @@ class Participant:
     booklet_wait_days: float = math.nan
     jobs: tuple[tuple[float, float], ...] = ()  # (start, end) spells; end inf: still in work
     withdrawn_day: float = math.inf  # moved away after finding work
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """The participants' records as arrays, one entry per participant, built once after
+    the run so that the tables and figures need no loop over participants."""
+
+    ips: np.ndarray  # bool
+    primary_care: np.ndarray  # bool: recruited in primary care (else a pain service)
+    channel: tuple[str, ...]
+    locality: np.ndarray  # int
+    randomised_day: np.ndarray
+    esw: np.ndarray  # int, -1: never seen by an ESW
+    esw_wait_days: np.ndarray  # nan: never queued
+    first_appointment_day: np.ndarray
+    support_end_day: np.ndarray
+    disengaged: np.ndarray  # bool
+    ot_wait_days: np.ndarray
+    booklet_wait_days: np.ndarray
+    first_job_day: np.ndarray  # inf: no job
+
+    @classmethod
+    def of(cls, people: tuple[Participant, ...], primary_care: str) -> Cohort:
+        numbers = list(zip(*map(_NUMBERS, people), strict=True)) or [()] * len(_NUMBER_FIELDS)
+        col = dict(zip(_NUMBER_FIELDS, numbers, strict=True))
+        return cls(
+            ips=np.array([p.arm == IPS for p in people], dtype=bool),
+            primary_care=np.array([p.setting == primary_care for p in people], dtype=bool),
+            channel=tuple(p.channel for p in people),
+            locality=np.array(col["locality"], dtype=int),
+            randomised_day=np.array(col["randomised_day"], dtype=float),
+            esw=np.array(col["esw"], dtype=int),
+            esw_wait_days=np.array(col["esw_wait_days"], dtype=float),
+            first_appointment_day=np.array(col["first_appointment_day"], dtype=float),
+            support_end_day=np.array(col["support_end_day"], dtype=float),
+            disengaged=np.array(col["disengaged"], dtype=bool),
+            ot_wait_days=np.array(col["ot_wait_days"], dtype=float),
+            booklet_wait_days=np.array(col["booklet_wait_days"], dtype=float),
+            first_job_day=np.array([p.jobs[0][0] if p.jobs else math.inf for p in people],
+                                   dtype=float),
+        )
+
+
+_NUMBER_FIELDS = ("locality", "randomised_day", "esw", "esw_wait_days", "first_appointment_day",
+                  "support_end_day", "disengaged", "ot_wait_days", "booklet_wait_days")
+_NUMBERS = attrgetter(*_NUMBER_FIELDS)  # one pass over the participants for all of them

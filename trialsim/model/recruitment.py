@@ -1,14 +1,31 @@
-"""Recruitment as SimPy processes: channels at sites, screening, randomisation.
+"""Recruitment: channels at sites, the coordinator's screening calls, randomisation.
 
-One process per (site, channel) and one per screened person; large counts (mailshot
-packs) are thinned in bulk with binomial draws, so a run's cost grows with the number
-of people who respond, not with the number of packs. Time is in days.
+Who comes forward through which channel, when, and how far screening would take them
+depends on nothing else in the trial, so it is drawn in bulk with numpy, one batch per
+(site, channel) from that pair's own stream, ahead of the clock. Poisson channels are
+drawn in chunks of time, each expected to bring a little more than the recruits still
+needed, so that a trial that closes early at its target never draws the rest of a long
+window; mailshot replies and hand-searching are finite and drawn at once. Large counts
+(mailshot packs) are thinned with binomial draws: a run's cost grows with the people who
+respond, not with the packs.
+
+What does interact runs on the SimPy clock: the study coordinator serves screening
+calls and TAU booklet appointments from one queue in order of request (a booklet is
+requested after a randomisation, which a screening call completes), and recruitment
+closes at the target or at the end of the window. One process serves the coordinator's
+queue for every coordinator (Kiefer-Wolfowitz: each request in order of request day
+starts when it is made or when the first coordinator is free, whichever is later); it
+commits a start only once every call ending before it has been dealt with, so a booklet
+requested by a randomisation is never overtaken by a later request. The clock moves once
+per randomisation. Time is in days.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
@@ -25,26 +42,84 @@ from trialsim.model.records import (
     APPROACHED,
     CONSENTED,
     CONTACTED,
-    ELIGIBLE,
     RANDOMISED,
     RESPONDED,
-    FunnelEvent,
+    STAGES,
     Participant,
 )
 from trialsim.model.sites import Site, build_sites
 from trialsim.model.streams import Streams
 from trialsim.units import DAYS_PER_MONTH
 
+CHUNK_MARGIN = 1.5  # a chunk of Poisson arrivals is expected to bring 1.5x the recruits
+CHUNK_EXTRA = 16    # still needed, plus this many,
+CHUNK_MAX = 20_000  # and never more than this many responders (memory, if few consent)
 
-def furthest_stage(stages: Stages, u: np.ndarray) -> int:
-    """The last screening stage a responder passes (RESPONDED if not reached)."""
-    reach = RESPONDED
-    for prob, stage in zip((stages.contact.value, stages.eligible.value, stages.consent.value),
-                           (CONTACTED, ELIGIBLE, CONSENTED), strict=True):
-        if u[stage - CONTACTED] >= prob:
-            break
-        reach = stage
-    return reach
+
+def exponential(u: np.ndarray, mean: float) -> np.ndarray:
+    """Exponential draws with this mean, by inversion of uniforms in [0, 1)."""
+    return -mean * np.log1p(-u)
+
+
+ROW = 5  # uniforms per responder: when they come, contact, eligible, consent, call delay
+
+
+@dataclass
+class Source:
+    """The responders of one channel at one site, drawn from that pair's own stream.
+
+    Each responder takes one row of ROW uniforms, in the order they are drawn: the k-th
+    responder of a (site, channel) gets the same row whatever the rates, the window or
+    the screening probabilities (common random numbers), as it would from a stream of
+    its own."""
+
+    index: int  # in Recruitment's list of sources
+    site: Site
+    channel: int  # index into ModelParams.channel_names()
+    stages: Stages
+    rng: np.random.Generator
+    rate: float = 0.0  # Poisson channels: per day, the site's frailty included
+    last: float = 0.0  # Poisson: the last arrival drawn (days)
+    drawn: np.ndarray = field(default_factory=lambda: np.empty(0))  # drawn, not yet given
+    rows: np.ndarray = field(default_factory=lambda: np.empty((0, ROW)))
+
+    @property
+    def screen(self) -> tuple[float, float, float]:
+        """P(contacted), P(eligible | contacted), P(consents | eligible)."""
+        s = self.stages
+        return s.contact.value, s.eligible.value, s.consent.value
+
+    def poisson_until(self, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+        """Arrivals in [last given, min(horizon, site close)) and their rows: gaps are
+        exponential, drawn in batches and added one after another from the opening day,
+        so that the k-th arrival does not depend on the batches, to the last bit."""
+        end = min(horizon, self.site.close_day)
+        while self.last < end:
+            u = self.rng.random((int(self.rate * (end - self.last) * 1.25) + 8, ROW))
+            times = np.cumsum(np.r_[self.last, exponential(u[:, 0], 1.0 / self.rate)])[1:]
+            self.drawn = np.concatenate([self.drawn, times])
+            self.rows = np.concatenate([self.rows, u])
+            self.last = float(times[-1])
+        cut = int(np.searchsorted(self.drawn, end))
+        out = self.drawn[:cut], self.rows[:cut]
+        self.drawn, self.rows = self.drawn[cut:], self.rows[cut:]
+        return out
+
+
+class Coordinator:
+    """The study coordinator(s): the day each is next free (a heap) and the TAU booklet
+    appointments requested (a heap by request day); screening calls come from
+    recruitment. Recruitment has none when coordinators are unlimited (no queue)."""
+
+    def __init__(self, servers: int, call_days: float, booklet_days: float) -> None:
+        self.free = [0.0] * servers
+        self.call_days, self.booklet_days = call_days, booklet_days
+        self.booklets: list[tuple[float, int, Participant]] = []
+
+    def book(self, day: float, person: Participant) -> None:
+        """A TAU booklet appointment requested on `day`; the participant's wait is
+        written when it starts."""
+        heapq.heappush(self.booklets, (day, person.id, person))
 
 
 class Recruitment:
@@ -52,167 +127,258 @@ class Recruitment:
 
     def __init__(self, env: simpy.Environment, params: ModelParams, streams: Streams) -> None:
         self.env, self.p, self.streams = env, params, streams
-        self.closed = env.event()  # succeeds with "target" or "window"
-        self.close_day: float = math.nan
-        self.funnel: list[FunnelEvent] = []
+        self.close_reason = ""  # "target" or "window", once closed
+        self.close_day: float = math.inf  # recruitment is open before this day
         self.participants: list[Participant] = []
         self.sites = build_sites(params, streams)
         self.allocator = make_allocator(params.allocation, params.block_sizes,
                                         streams["allocation"], params.random_until_day,
                                         params.ips_until_day, params.ips_places)
         sc = params.screening
-        self.coordinator = (simpy.Resource(env, capacity=sc.coordinators)
-                            if sc.coordinators is not None else None)
-        self.nurses: simpy.Resource | None = None
-        self.nurse_days: simpy.Container | None = None
+        self.coordinator = (
+            Coordinator(sc.coordinators, sc.call_days, params.delivery.booklet_days)
+            if sc.coordinators is not None else None)
+        self.channels = params.channel_names()
         self._years = streams["participants/years_out_of_work"]
         self.on_randomised: Callable[[Participant], None] = lambda person: None
+        self._sources: list[Source] = []
+        self._poisson: list[Source] = []
+        self._drawn: list[tuple[int, np.ndarray, np.ndarray]] = []  # to add: source, days, rows
+        # every responder added so far (index: responder id)
+        self._arrival: list[float] = []
+        self._source: list[int] = []
+        self._channel: list[int] = []
+        self._reach: list[int] = []
+        self._packs: list[tuple[float, int, int]] = []  # mailshot batches: day, channel, packs
+        self._reached = [[0] * len(STAGES) for _ in self.channels]  # calls ended at a stage
+        self._randomised = [0] * len(self.channels)
+        # screening requests not yet served, in order of request day
+        self._req: list[float] = []
+        self._who: list[int] = []
+        self._next = 0
+        self._horizon = 0.0  # every request made before this day has been added
 
-    # --- lifecycle ---------------------------------------------------------------------
+    # --- drawing responders ------------------------------------------------------------
     def start(self) -> None:
+        index = {name: i for i, name in enumerate(self.channels)}
+        searched = []
         for site in self.sites:
             for ch in site.channels:
+                src = Source(len(self._sources), site, index[ch.name], ch.stages,
+                             self.streams[f"responders/{site.key}/{ch.name}"])
+                self._sources.append(src)
                 if isinstance(ch, PoissonChannel):
-                    self.env.process(self._poisson(site, ch))
+                    src.rate = ch.rate.value / DAYS_PER_MONTH * site.frailty
+                    src.last = site.open_day
+                    if src.rate > 0 and site.open_day < site.close_day:
+                        self._poisson.append(src)
                 elif isinstance(ch, MailshotChannel):
-                    self.env.process(self._mailshot(site, ch))
+                    self._mailshot(src, ch)
                 elif isinstance(ch, HandSearchChannel):
-                    self._ensure_nurses(ch)
-                    self.env.process(self._hand_search(site, ch))
-        self.env.process(self._window())
+                    searched.append((src, ch))
+        self._screen = np.array([src.screen for src in self._sources]).reshape(-1, 3)
+        self._hand_search(searched)
+        self._next_chunk()
+        self.env.process(self._serve())
 
-    def _window(self):
-        yield self.env.timeout(self.p.window_days)
-        self._close("window")
-
-    def _close(self, reason: str) -> None:
-        if not self.closed.triggered:
-            self.close_day = self.env.now
-            self.closed.succeed(reason)
-
-    @property
-    def is_open(self) -> bool:
-        return not self.closed.triggered
-
-    def _log(self, site: Site, channel: str, stage: int, n: int = 1) -> None:
-        self.funnel.append(FunnelEvent(self.env.now, site.index, channel, stage, n))
-
-    # --- channels ----------------------------------------------------------------------
-    def _poisson(self, site: Site, ch: PoissonChannel):
-        rate = ch.rate.value / DAYS_PER_MONTH * site.frailty
-        if rate <= 0 or site.open_day >= site.close_day:
-            return
-        rng = self.streams[f"arrivals/{site.key}/{ch.name}"]
-        t = site.open_day
-        while True:
-            t += rng.exponential(1.0 / rate)
-            if t >= site.close_day:
-                return
-            yield self.env.timeout(t - self.env.now)
-            if not self.is_open:
-                return
-            self._log(site, ch.name, APPROACHED)
-            self._respond(site, ch)
-
-    def _mailshot(self, site: Site, ch: MailshotChannel):
+    def _mailshot(self, src: Source, ch: MailshotChannel) -> None:
+        """Packs mailed in batches: the repliers of a batch are a binomial draw, each
+        replying after an exponential delay."""
+        site = src.site
         packs = int(round(ch.packs_per_1000 * site.type.list_size / 1000.0))
         per_batch = np.full(ch.batches, packs // ch.batches)
         per_batch[: packs % ch.batches] += 1
         p_reply = min(1.0, ch.reply.value * site.frailty)
-        rng = self.streams[f"arrivals/{site.key}/{ch.name}"]
-        for b, n_packs in enumerate(per_batch):
+        for b, n_packs in enumerate(per_batch.tolist()):
             day = site.open_day + b * ch.batch_interval_days
             if day >= site.close_day:
-                return
-            yield self.env.timeout(day - self.env.now)
-            if not self.is_open:
-                return
-            self._log(site, ch.name, APPROACHED, int(n_packs))
-            n_replies = rng.binomial(n_packs, p_reply)
-            if n_replies:
-                delays = np.sort(rng.exponential(ch.reply_delay_mean_days, n_replies))
-                self.env.process(self._replies(site, ch, day + delays))
+                break
+            self._packs.append((day, src.channel, n_packs))
+            u = src.rng.random((src.rng.binomial(n_packs, p_reply), ROW))
+            self._drawn.append((src.index, day + exponential(u[:, 0], ch.reply_delay_mean_days),
+                                u))
 
-    def _replies(self, site: Site, ch: MailshotChannel, days: np.ndarray):
-        for day in days:
-            yield self.env.timeout(day - self.env.now)
-            if not self.is_open:
-                return
-            self._respond(site, ch)
-
-    def _ensure_nurses(self, ch: HandSearchChannel) -> None:
-        if self.nurses is None:
-            self.nurses = simpy.Resource(self.env, capacity=ch.nurses)
-            self.nurse_days = simpy.Container(self.env, init=ch.nurse_day_budget,
-                                              capacity=max(ch.nurse_day_budget, 1e-9))
-
-    def _hand_search(self, site: Site, ch: HandSearchChannel):
-        start = max(site.open_day, ch.start_day)
-        if start >= site.close_day:
+    def _hand_search(self, searched: list[tuple[Source, HandSearchChannel]]) -> None:
+        """The research nurses visit practices in order of their start day (site order
+        on ties), FIFO over the nurses, each practice for its nurse-days while the
+        shared budget lasts; recruits are found at uniform times over the visit. Visits
+        after recruitment closes find people who are never counted."""
+        visits = [(max(src.site.open_day, ch.start_day), src.site.index, src, ch)
+                  for src, ch in searched]
+        visits = sorted((v for v in visits if v[0] < v[2].site.close_day),
+                        key=lambda v: (v[0], v[1]))
+        if not visits:
             return
-        yield self.env.timeout(start)
-        with self.nurses.request() as req:
-            yield req
-            days = min(ch.nurse_days_per_practice, self.nurse_days.level)
-            if not self.is_open or days <= 0 or self.env.now >= site.close_day:
-                return
-            yield self.nurse_days.get(days)
-            rng = self.streams[f"arrivals/{site.key}/{ch.name}"]
-            start, span = self.env.now, days * ch.calendar_days_per_nurse_day
-            found = rng.poisson(ch.yield_per_nurse_day.value * site.frailty * days)
-            for day in start + np.sort(rng.uniform(0.0, span, found)):
-                yield self.env.timeout(day - self.env.now)
-                if not self.is_open:
-                    return
-                self._log(site, ch.name, APPROACHED)
-                self._respond(site, ch)
-            yield self.env.timeout(start + span - self.env.now)
+        free, budget = [0.0] * visits[0][3].nurses, visits[0][3].nurse_day_budget
+        for start, _, src, ch in visits:
+            day = max(start, free[0])
+            days = min(ch.nurse_days_per_practice, budget)
+            if days <= 0 or day >= src.site.close_day:
+                heapq.heapreplace(free, day)  # the nurse moves on at once
+                continue
+            budget -= days
+            span = days * ch.calendar_days_per_nurse_day
+            heapq.heapreplace(free, day + span)
+            found = src.rng.poisson(ch.yield_per_nurse_day.value * src.site.frailty * days)
+            u = src.rng.random((found, ROW))
+            self._drawn.append((src.index, day + span * u[:, 0], u))
 
-    # --- screening and randomisation ---------------------------------------------------
-    def _respond(self, site: Site, ch) -> None:
-        """A person comes forward: screening decides how far they get."""
-        self._log(site, ch.name, RESPONDED)
-        rng = self.streams[f"screening/{site.key}/{ch.name}"]
-        reach = furthest_stage(ch.stages, rng.random(3))
-        sc = self.p.screening
-        delay = rng.exponential(sc.delay_mean_days) if sc.delay_mean_days > 0 else 0.0
-        if delay == 0.0 and self.coordinator is None:
-            self._screened(site, ch.name, reach)
-        else:
-            self.env.process(self._screen(site, ch.name, reach, delay))
-
-    def _screen(self, site: Site, channel: str, reach: int, delay: float):
-        if delay > 0:
-            yield self.env.timeout(delay)
-        if self.coordinator is not None:
-            with self.coordinator.request() as req:
-                yield req
-                yield self.env.timeout(self.p.screening.call_days)
-        self._screened(site, channel, reach)
-
-    def _screened(self, site: Site, channel: str, reach: int) -> None:
-        if not self.is_open:
+    def _next_chunk(self) -> None:
+        """Draw the Poisson arrivals of the next chunk of time, then add every responder
+        drawn: how far screening takes each, and the day they are ready for the call
+        (after the screening delay), merged into the queue of requests not yet served."""
+        needed = self.p.target_n - len(self.participants)
+        horizon = min(_chunk_end(self._poisson, self._horizon,
+                                 CHUNK_MARGIN * needed + CHUNK_EXTRA, consenting=True),
+                      _chunk_end(self._poisson, self._horizon, CHUNK_MAX, consenting=False))
+        for src in self._poisson:
+            self._drawn.append((src.index, *src.poisson_until(horizon)))
+        self._horizon = horizon
+        drawn = [d for d in self._drawn if len(d[1])]
+        self._drawn = []
+        if not drawn:
             return
-        for stage in range(CONTACTED, reach + 1):
-            self._log(site, channel, stage)
-        if reach == CONSENTED:
-            self._randomise(site, channel)
+        source = np.concatenate([np.full(len(days), i) for i, days, _ in drawn])
+        arrival = np.concatenate([days for _, days, _ in drawn])
+        u = np.concatenate([rows for *_, rows in drawn])
+        reach = RESPONDED + np.cumprod(u[:, 1:4] < self._screen[source], axis=1).sum(axis=1)
+        mean = self.p.screening.delay_mean_days
+        request = arrival + exponential(u[:, 4], mean) if mean > 0 else arrival
+        first = len(self._arrival)
+        self._arrival += arrival.tolist()
+        self._source += source.tolist()
+        self._channel += [self._sources[i].channel for i in source.tolist()]
+        self._reach += reach.tolist()
+        # the requests not yet served and the new ones, in order of request day
+        req = np.concatenate([np.array(self._req[self._next:], dtype=float), request])
+        who = np.concatenate([np.array(self._who[self._next:], dtype=int),
+                              np.arange(first, first + len(arrival))])
+        order = np.argsort(req, kind="stable")
+        self._req, self._who, self._next = req[order].tolist(), who[order].tolist(), 0
 
-    def _randomise(self, site: Site, channel: str) -> None:
-        now = self.env.now
+    def _next_request(self) -> float:
+        """The day of the next screening request (inf: none left)."""
+        while True:
+            if self._next < len(self._req) and self._req[self._next] < self._horizon:
+                return self._req[self._next]
+            if self._horizon == math.inf:
+                return self._req[self._next] if self._next < len(self._req) else math.inf
+            self._next_chunk()
+
+    # --- the coordinator's queue -------------------------------------------------------
+    def _serve(self):
+        """Screening calls and booklet appointments in order of request, each starting
+        when asked for or when the first coordinator is free; a call ending while
+        recruitment is open is counted, and randomises if the person consents. The
+        clock moves to each randomisation."""
+        env, co, window = self.env, self.coordinator, self.p.window_days
+        free = co.free if co is not None else None
+        books = co.booklets if co is not None else []
+        calls: list[tuple[float, int]] = []  # calls under way: (end day, responder)
+        while True:
+            if self._next < len(self._req) and self._req[self._next] < self._horizon:
+                t_call = self._req[self._next]
+            else:
+                t_call = self._next_request()
+            t_book = books[0][0] if books else math.inf
+            t = t_call if t_call < t_book else t_book
+            start = t if free is None or free[0] <= t else free[0]
+            if calls and calls[0][0] <= start:  # a call ends first: it may randomise,
+                if calls[0][0] >= self._horizon:  # (and a booklet then requested comes
+                    self._next_chunk()  # after); everyone who came forward before the
+                    continue  # clock reaches it must have been drawn
+                end, k = heapq.heappop(calls)
+                if end < window and not self.close_reason:
+                    reach = self._reach[k]
+                    self._reached[self._channel[k]][reach] += 1
+                    if reach == CONSENTED:
+                        yield env.timeout(end - env.now)
+                        self._randomise(k)
+                continue
+            if t == math.inf:
+                break
+            if t_book <= t_call:
+                person = heapq.heappop(books)[2]
+                person.booklet_wait_days = start - t
+                heapq.heapreplace(free, start + co.booklet_days)
+                continue
+            k = self._who[self._next]
+            self._next += 1
+            end = start
+            if free is not None:
+                end = start + co.call_days
+                heapq.heapreplace(free, end)
+            heapq.heappush(calls, (end, k))
+        if not self.close_reason:
+            self.close_reason, self.close_day = "window", window
+
+    def _randomise(self, k: int) -> None:
+        src = self._sources[self._source[k]]
+        site, now = src.site, self.env.now
+        self._randomised[src.channel] += 1
         person = Participant(
             id=len(self.participants),
             site=site.index,
             site_type=site.type.name,
             setting=site.type.setting,
             locality=site.locality,
-            channel=channel,
+            channel=self.channels[src.channel],
             arm=self.allocator.allocate(site.type.setting, now),
             randomised_day=now,
             years_out_of_work=self.p.years_out_of_work.draw(self._years.random()),
         )
         self.participants.append(person)
-        self._log(site, channel, RANDOMISED)
         self.on_randomised(person)
         if len(self.participants) >= self.p.target_n:
-            self._close("target")
+            self._close()
+
+    def _close(self) -> None:
+        """The target is reached: those who have not yet come forward never will; those
+        waiting for their call are still called (and hold the coordinator), but no
+        longer counted."""
+        self.close_reason, self.close_day = "target", self.env.now
+        arrival = self._arrival
+        keep = [i for i in range(self._next, len(self._who))
+                if arrival[self._who[i]] <= self.close_day]
+        self._req = [self._req[i] for i in keep]
+        self._who = [self._who[i] for i in keep]
+        self._next, self._horizon = 0, math.inf
+
+    # --- the funnel --------------------------------------------------------------------
+    def funnel_counts(self) -> np.ndarray:
+        """(channels, stages): people (packs, for a mailshot's approached) reaching each
+        stage before recruitment closed."""
+        counts = np.zeros((len(self.channels), len(STAGES)), dtype=np.int64)
+        if self._arrival:  # the person whose call closed recruitment came forward too
+            came = np.array(self._arrival) <= self.close_day
+            counts[:, RESPONDED] = np.bincount(np.array(self._channel)[came],
+                                               minlength=len(self.channels))
+        counts[:, APPROACHED] = counts[:, RESPONDED]  # one approach per responder ...
+        for c in {c for _, c, _ in self._packs}:  # ... but a mailshot approaches by packs
+            counts[c, APPROACHED] = sum(n for day, ch, n in self._packs
+                                        if ch == c and day <= self.close_day)
+        # a call that ended at stage r counts at every stage up to r
+        ended = np.array(self._reached, dtype=np.int64).reshape(len(self.channels), -1)
+        counts[:, CONTACTED:RANDOMISED] = np.cumsum(
+            ended[:, ::-1], axis=1)[:, ::-1][:, CONTACTED:RANDOMISED]
+        counts[:, RANDOMISED] = self._randomised
+        return counts
+
+
+def _chunk_end(sources: list[Source], after: float, needed: float, consenting: bool) -> float:
+    """The day by which the Poisson sources are expected to bring `needed` more
+    responders (who would consent, or any) after `after` (inf: they never will)."""
+    if not sources:
+        return math.inf
+    opens = np.array([s.site.open_day for s in sources])
+    spans = np.array([s.site.close_day for s in sources]) - opens
+    rates = np.array([s.rate * (math.prod(s.screen) if consenting else 1.0) for s in sources])
+    days = np.unique(np.concatenate([[after], opens, opens + spans]))
+    days = days[days >= after]
+    gain = (rates * (np.clip(days[:, None] - opens, 0, spans)
+                     - np.clip(after - opens, 0, spans))).sum(axis=1)
+    k = int(np.searchsorted(gain, needed))
+    if k >= len(days):
+        return math.inf
+    g0, g1 = gain[k - 1], gain[k]  # k >= 1: gain[0] = 0 < needed
+    return float(days[k - 1] + (needed - g0) / (g1 - g0) * (days[k] - days[k - 1]))

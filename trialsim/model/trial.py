@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import simpy
 
-from trialsim.inputs.params import ModelParams
+from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.uncertainty import STREAM, sample_params
 from trialsim.model.delivery import Delivery
 from trialsim.model.followup import Waves, follow_up
 from trialsim.model.outcomes import rtw_self_efficacy
-from trialsim.model.records import IPS, FunnelEvent, Participant
+from trialsim.model.records import IPS, STAGES, Cohort, FunnelCount, Participant
 from trialsim.model.recruitment import Recruitment
 from trialsim.model.sites import Site
 from trialsim.model.streams import Streams
@@ -25,27 +26,42 @@ class ReplicationResult:
     close_day: float
     sites: tuple[Site, ...]
     participants: tuple[Participant, ...]
-    funnel: tuple[FunnelEvent, ...]
+    channels: tuple[str, ...]  # ModelParams.channel_names(): the rows of funnel_counts
+    funnel_counts: np.ndarray  # (channels, stages): people reaching each stage
     waves: Waves
     rtw_se: np.ndarray  # (participants, 1 + waves): baseline then each wave
 
+    @property
+    def funnel(self) -> tuple[FunnelCount, ...]:
+        """The funnel as (channel, stage, n) counts."""
+        return tuple(FunnelCount(ch, s, int(self.funnel_counts[c, s]))
+                     for c, ch in enumerate(self.channels) for s in range(len(STAGES)))
 
-def simulate_replication(params: ModelParams, seed: int, rep: int) -> ReplicationResult:
+    @cached_property
+    def cohort(self) -> Cohort:
+        """The participants' records as arrays, for the tables and figures."""
+        return Cohort.of(self.participants, PRIMARY_CARE)
+
+
+def simulate_replication(params: ModelParams, seed: int, rep: int,
+                         env: simpy.Environment | None = None) -> ReplicationResult:
     """Run replication `rep` from its own streams; nothing is shared between runs.
 
     With `params.uncertainty`, the replication first draws its own parameters from
     their pilot evidence (assurance). The SimPy run goes on after recruitment closes
-    until every participant's pathway has ended; follow-up and outcomes are then drawn
-    from the recorded pathways."""
+    until every request has been served; follow-up and outcomes are then drawn from
+    the recorded pathways. `env`: a fresh environment to run on (the benchmark passes
+    one that counts its events); by default a plain one."""
     streams = Streams(seed, rep)
     if params.uncertainty is not None:
         params = sample_params(params, streams[STREAM])
-    env = simpy.Environment()
+    env = simpy.Environment() if env is None else env
     recruitment = Recruitment(env, params, streams)
     delivery = Delivery(env, params, streams, recruitment.coordinator)
     recruitment.on_randomised = delivery.start
     recruitment.start()
     env.run()
+    delivery.finish()
     people = recruitment.participants
     waves = follow_up(people, params.follow_up, streams["follow_up"])
     d = params.delivery
@@ -56,11 +72,12 @@ def simulate_replication(params: ModelParams, seed: int, rep: int) -> Replicatio
         n_esw=params.localities * d.esw_per_locality, rng=streams["outcome"])
     return ReplicationResult(
         rep=rep,
-        close_reason=recruitment.closed.value,
+        close_reason=recruitment.close_reason,
         close_day=recruitment.close_day,
         sites=tuple(recruitment.sites),
         participants=tuple(people),
-        funnel=tuple(recruitment.funnel),
+        channels=recruitment.channels,
+        funnel_counts=recruitment.funnel_counts(),
         waves=waves,
         rtw_se=scores,
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from trialsim.model.records import IPS, STAGES
+from trialsim.model.records import STAGES
 from trialsim.units import DAYS_PER_MONTH, DAYS_PER_WEEK
 
 BANDS = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
@@ -33,16 +33,14 @@ def _label(month: float) -> str:
 def flow_counts(result: Any) -> dict[str, int]:
     """One replication's expected-CONSORT boxes: every parent equals the sum of its
     branches (flow.FLOW lists them)."""
-    funnel = np.zeros(len(STAGES), dtype=np.int64)
-    for ev in result.funnel:
-        funnel[ev.stage] += ev.n
-    row = {f"{s}": int(funnel[i]) for i, s in enumerate(STAGES)}
-    people = result.participants
+    funnel = result.funnel_counts.sum(axis=0).tolist()
+    row = {f"{s}": funnel[i] for i, s in enumerate(STAGES)}
+    c = result.cohort
     waves = result.waves
-    ips = np.array([p.arm == IPS for p in people], dtype=bool)
-    seen = np.array([p.esw >= 0 for p in people], dtype=bool)
-    diseng = np.array([p.disengaged for p in people], dtype=bool)
-    booklet = np.array([not math.isnan(p.booklet_wait_days) for p in people], dtype=bool)
+    ips = c.ips
+    seen = c.esw >= 0
+    diseng = c.disengaged
+    booklet = ~np.isnan(c.booklet_wait_days)
     row["ips"], row["tau"] = int(ips.sum()), int((~ips).sum())
     row["ips_seen"] = int((ips & seen).sum())
     row["ips_not_seen"] = int((ips & ~seen).sum())
@@ -64,16 +62,20 @@ def flow_counts(result: Any) -> dict[str, int]:
     return row
 
 
-def caseload_by_month(people: Any, localities: int, months: np.ndarray) -> np.ndarray:
+def caseload_by_month(cohort: Any, localities: int, months: np.ndarray) -> np.ndarray:
     """(localities, months): IPS participants holding a caseload place at each month,
     from their first ESW appointment to the end of their support."""
     out = np.zeros((localities, len(months)), dtype=np.int32)
+    held = (cohort.esw >= 0) & ~np.isnan(cohort.first_appointment_day)
+    if not held.any():
+        return out
     t = months * DAYS_PER_MONTH
-    for p in people:
-        if p.esw < 0 or math.isnan(p.first_appointment_day):
-            continue
-        end = p.support_end_day if not math.isnan(p.support_end_day) else math.inf
-        out[p.locality % localities] += (p.first_appointment_day <= t) & (t < end)
+    end = cohort.support_end_day[held]
+    end = np.where(np.isnan(end), np.inf, end)
+    on = (cohort.first_appointment_day[held][:, None] <= t) & (t < end[:, None])
+    where = cohort.locality[held] % localities
+    for loc in range(localities):
+        out[loc] = on[where == loc].sum(axis=0)
     return out
 
 
@@ -85,18 +87,18 @@ def caseload_months(params: Any) -> np.ndarray:
 def replication_extras(result: Any, params: Any, curve_months: np.ndarray) -> dict[str, Any]:
     """Everything the figures need from one replication, as small numpy arrays."""
     channels = params.channel_names()
-    index = {c: i for i, c in enumerate(channels)}
+    c = result.cohort
+    index = {name: i for i, name in enumerate(channels)}
     by_channel = np.zeros((len(channels), len(curve_months)), dtype=np.int32)
-    grid = curve_months * DAYS_PER_MONTH
-    for p in result.participants:
-        by_channel[index[p.channel]] += p.randomised_day <= grid
-    waits = np.array([p.esw_wait_days for p in result.participants
-                      if not math.isnan(p.esw_wait_days)], dtype=float)
+    if len(c.ips):
+        which = np.array([index[name] for name in c.channel], dtype=int)
+        joined = c.randomised_day[:, None] <= curve_months * DAYS_PER_MONTH
+        for i in np.unique(which).tolist():
+            by_channel[i] = joined[which == i].sum(axis=0)
     return {
         "flow": flow_counts(result),
-        "caseload": caseload_by_month(result.participants, params.localities,
-                                      caseload_months(params)),
-        "waits": waits,
+        "caseload": caseload_by_month(c, params.localities, caseload_months(params)),
+        "waits": c.esw_wait_days[~np.isnan(c.esw_wait_days)],
         "channel_curves": by_channel,
         "site_open_months": np.array([s.open_day / DAYS_PER_MONTH for s in result.sites]),
         "site_kinds": tuple(s.key.split("/")[0] for s in result.sites),

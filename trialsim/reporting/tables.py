@@ -8,10 +8,10 @@ from dataclasses import fields
 import numpy as np
 
 from trialsim.analysis.trial_analysis import analysis_columns
-from trialsim.inputs.params import SETTINGS, ModelParams
+from trialsim.inputs.params import PAIN_SERVICE, PRIMARY_CARE, ModelParams
 from trialsim.model.delivery import caseload_peak
 from trialsim.model.followup import counted
-from trialsim.model.records import ARMS, IPS, STAGES, Participant
+from trialsim.model.records import IPS, STAGES, TAU, Participant
 from trialsim.model.trial import ReplicationResult
 from trialsim.units import DAYS_PER_MONTH
 
@@ -24,6 +24,7 @@ def curve_months(params: ModelParams) -> np.ndarray:
 def replication_row(result: ReplicationResult, params: ModelParams) -> dict[str, float]:
     channels = params.channel_names()
     reached = result.close_reason == "target"
+    c = result.cohort
     row: dict[str, float] = {
         "rep": result.rep,
         "randomised": len(result.participants),
@@ -31,22 +32,18 @@ def replication_row(result: ReplicationResult, params: ModelParams) -> dict[str,
         "months_to_target": result.close_day / DAYS_PER_MONTH if reached else math.nan,
         "sites_opened": sum(s.open_day < result.close_day for s in result.sites),
     }
-    for arm in ARMS:
-        row[arm] = sum(p.arm == arm for p in result.participants)
-    for setting in SETTINGS:
-        for arm in ARMS:
-            row[f"{arm}_{setting}"] = sum(p.arm == arm and p.setting == setting
-                                          for p in result.participants)
-    stage_by_channel = np.zeros((len(channels), len(STAGES)), dtype=np.int64)
-    index = {name: i for i, name in enumerate(channels)}
-    for ev in result.funnel:
-        stage_by_channel[index[ev.channel], ev.stage] += ev.n
+    for arm, mask in ((IPS, c.ips), (TAU, ~c.ips)):
+        row[arm] = int(mask.sum())
+    for setting, place in ((PRIMARY_CARE, c.primary_care), (PAIN_SERVICE, ~c.primary_care)):
+        for arm, mask in ((IPS, c.ips), (TAU, ~c.ips)):
+            row[f"{arm}_{setting}"] = int((mask & place).sum())
+    counts = result.funnel_counts.tolist()
     for s, stage in enumerate(STAGES):
-        row[f"funnel_{stage}"] = int(stage_by_channel[:, s].sum())
-    for c, channel in enumerate(channels):
-        row[f"randomised_{channel}"] = int(stage_by_channel[c, -1])
+        row[f"funnel_{stage}"] = sum(per_channel[s] for per_channel in counts)
+    for ch, channel in enumerate(channels):
+        row[f"randomised_{channel}"] = counts[ch][-1]
         for s, stage in enumerate(STAGES):
-            row[f"funnel_{channel}_{stage}"] = int(stage_by_channel[c, s])
+            row[f"funnel_{channel}_{stage}"] = counts[ch][s]
     row.update(pathway_metrics(result, params))
     row.update(analysis_columns(result, params.analysis))
     return row
@@ -62,40 +59,37 @@ def wave_label(month: float) -> str:
 
 def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str, float]:
     """Delivery, employment, retention and outcome columns of one replication."""
-    people = result.participants
+    c = result.cohort
     waves = result.waves
-    ips = np.array([p.arm == IPS for p in people], dtype=bool)
-    seen = [p for p in people if p.esw >= 0]
+    ips = c.ips
+    seen = c.esw >= 0
     # everyone who queued, including those who gave up (their waits cut short)
-    waits = np.array([p.esw_wait_days for p in people if not math.isnan(p.esw_wait_days)])
-    spans = [(p.first_appointment_day, p.support_end_day) for p in seen]
+    waits = c.esw_wait_days[~np.isnan(c.esw_wait_days)]
     d = params.delivery
     places = params.localities * d.esw_per_locality * d.caseload
     utilisation = math.nan
-    if spans and math.isfinite(places):
-        start, end = min(s for s, _ in spans), max(e for _, e in spans)
-        if end > start:
-            utilisation = sum(e - s for s, e in spans) / (places * (end - start))
-    ot = np.array([p.ot_wait_days for p in people if not math.isnan(p.ot_wait_days)])
-    booklet = np.array([p.booklet_wait_days for p in people
-                        if not math.isnan(p.booklet_wait_days)])
+    if seen.any() and math.isfinite(places):
+        first, end = c.first_appointment_day[seen], c.support_end_day[seen]
+        start, stop = first.min(), end.max()
+        if stop > start:
+            utilisation = float((end - first).sum() / (places * (stop - start)))
+    ot = c.ot_wait_days[~np.isnan(c.ot_wait_days)]
+    booklet = c.booklet_wait_days[~np.isnan(c.booklet_wait_days)]
     row: dict[str, float] = {
         "delivery_mean_wait_days": _mean(waits),
         "delivery_p90_wait_days": float(np.quantile(waits, 0.9)) if len(waits) else math.nan,
-        "delivery_max_caseload": caseload_peak(list(people)),
+        "delivery_max_caseload": caseload_peak(c.esw, c.first_appointment_day,
+                                               c.support_end_day),
         "delivery_esw_utilisation": utilisation,
         "delivery_ot_wait_days": _mean(ot),
         "delivery_booklet_wait_days": _mean(booklet),
-        "delivery_disengaged": sum(p.disengaged for p in people),
-        "delivery_gave_up_waiting": sum(p.disengaged and p.esw < 0 and p.arm == IPS
-                                        for p in people),
+        "delivery_disengaged": int(c.disengaged.sum()),
+        "delivery_gave_up_waiting": int((c.disengaged & ~seen & ips).sum()),
     }
     k12 = waves.months.index(12.0)
-    horizon_days = np.array([p.randomised_day for p in people]) + 12 * DAYS_PER_MONTH
-    ever = np.array([any(s < h for s, _ in p.jobs) for p, h in zip(people, horizon_days,
-                                                                     strict=True)], dtype=bool)
+    ever = c.first_job_day < c.randomised_day + 12 * DAYS_PER_MONTH
     reported = waves.returned & waves.working  # what the questionnaires show
-    at_risk = counted(list(people), params.follow_up)
+    at_risk = counted(list(result.participants), params.follow_up)
     for arm, mask in (("ips", ips), ("tau", ~ips)):
         row[f"employment_m12_{arm}"] = _mean(waves.working[mask, k12])
         row[f"employment_ever_{arm}"] = _mean(ever[mask])
@@ -113,7 +107,7 @@ def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str,
 
 def recruitment_curve(result: ReplicationResult, params: ModelParams) -> np.ndarray:
     """Cumulative number randomised at each month of the grid."""
-    days = np.sort([p.randomised_day for p in result.participants])
+    days = np.sort(result.cohort.randomised_day)
     return np.searchsorted(days, curve_months(params) * DAYS_PER_MONTH, side="right")
 
 

@@ -1,0 +1,66 @@
+"""Golden-output back-test: a small seeded run whose key results are pinned.
+
+A refactor that claims no change of behaviour (a faster queue, other tables, another
+parallel back end) must keep every number below. A change of the model (another law,
+another order of random draws, a recalibrated default) will move them: re-derive the
+pins by running this file's `summary()` and say in the commit why they moved. The
+tolerance is a relative 1e-9 (the same arithmetic on another platform may differ in
+the last bits), and 1e-6 on the REML estimate (its optimiser's stopping point); counts
+and the number of trials that reject are exact. 20 replications of the pilot scenario
+(every channel, the coordinator's queue, ESW places and the OT): about a second.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_cfg
+
+from trialsim.app import run
+
+PINNED = {
+    ("recruitment", "prob_target_by_end"): 0.0,
+    ("recruitment", "randomised", "mean"): 47.3,
+    ("recruitment", "funnel", "approached"): 1042.8,
+    ("recruitment", "funnel", "responded"): 83.25,
+    ("recruitment", "funnel", "contacted"): 78.8,
+    ("recruitment", "funnel", "eligible"): 47.3,
+    ("recruitment", "by_channel", "mailshot"): 23.05,
+    ("recruitment", "by_channel", "hand_search"): 4.5,
+    ("recruitment", "by_channel", "gp_opportunistic"): 6.4,
+    ("recruitment", "by_channel", "pain_clinics"): 13.35,
+    ("allocation", "ips"): 25.65,
+    ("allocation", "tau"): 21.65,
+    ("delivery", "mean_wait_days"): 0.5295231727238547,
+    ("delivery", "ot_wait_days"): 1.101218085355247,
+    ("delivery", "booklet_wait_days"): 0.007670238044034222,
+    ("delivery", "max_caseload"): 11.1,
+    ("delivery", "disengaged"): 2.55,
+    ("employment", "m12", "ips"): 0.460802085627937,
+    ("employment", "m12", "tau"): 0.2975293413099134,
+    ("retention", "ips", "m12"): 0.5303018597329743,
+    ("retention", "tau", "m12"): 0.7409745937669141,
+    ("outcome", "complete_m12", "ips"): 10.3,
+    ("outcome", "complete_m12", "tau"): 16.15,
+    ("outcome", "rtw_se_m12", "ips"): 4.373547278647076,
+    ("outcome", "rtw_se_m12", "tau"): 3.31189577514697,
+    ("power", "primary"): 0.05,  # 1 of 20 trials rejects: exact
+}
+REML_ESTIMATE = 0.6427979723195547  # mean primary (partially nested) estimate
+
+
+def summary() -> dict:
+    return run(make_cfg("scenario=pilot", "replications=20", "seed=20171101",
+                        "output.charts=false", "output.report=false"), None)
+
+
+def _at(data: dict, path: tuple[str, ...]):
+    for key in path:
+        data = data[key]
+    return data
+
+
+def test_a_small_seeded_run_gives_the_pinned_results():
+    s = summary()
+    got = {path: _at(s, path) for path in PINNED}
+    assert got == pytest.approx(PINNED, rel=1e-9, abs=0.0)
+    assert s["estimate"]["mean"] == pytest.approx(REML_ESTIMATE, abs=1e-6)
