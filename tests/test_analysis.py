@@ -342,6 +342,18 @@ def test_method_is_never_chosen_from_the_truth():
     assert a.method == "partially_nested" and a.primary == "rtw_se"
 
 
+def test_cluster_robust_method_keeps_ancova_estimate_with_its_own_se():
+    """analysis.method=cluster_robust reports ANCOVA's estimate (same trials, same seed)
+    with the CR2 SE and Bell-McCaffrey df."""
+    base = ("outcome.esw_icc=0.2", "delivery.esw.per_locality=2")
+    an = runs(*base, "analysis.method=ancova", reps=20, seed=7)
+    cr = runs(*base, "analysis.method=cluster_robust", reps=20, seed=7)
+    assert (cr["primary_estimable"] == 1).all()
+    assert np.allclose(cr["primary_estimate"], an["primary_estimate"], rtol=1e-12)
+    assert not np.allclose(cr["primary_se"], an["primary_se"])
+    assert (cr["primary_df"] < an["primary_df"]).all()
+
+
 def test_employment_primary_swaps_primary_and_secondary_columns():
     rtw = runs(reps=20, seed=5)
     emp = runs("analysis.primary=employment", reps=20, seed=5)
