@@ -1,4 +1,8 @@
-"""The partially nested model by REML, with Satterthwaite or Kenward-Roger inference.
+"""TEST ORACLE: trialsim/analysis/partially_nested.py as it was before the Newton fit
+(SLSQP over the same parametrisation and bounds), kept unchanged so that tests and
+scripts/time_reml.py can check that the Newton fit gives the same estimates.
+
+The partially nested model by REML, with Satterthwaite or Kenward-Roger inference.
 
     y = X b + u_esw (IPS arm only) + e,   var(u) = tau2,   var(e) = s2_ips or s2_tau by arm
 

@@ -14,9 +14,11 @@ the K + 2 blocks of 3 x 3 matrices: no n x n matrix, a handful of numpy calls a 
 
 (A_b = X_b'X_b, r_b the block's residual sum of squares at the GLS estimate). It is
 minimised by a projected Newton method with a backtracking line search over theta =
-(log s2_ips, log s2_tau, tau2 / s2_ips), the parametrisation, bounds and start of the
-SLSQP fit it replaced (kept as the test oracle in tests/reml_slsqp_oracle.py: same
-estimates within 1e-6, ten times faster).
+(log s2_ips, log s2_tau, tau2 / s2_ips), the parametrisation and bounds of the SLSQP fit
+it replaced, from moment estimates (kept as the test oracle in tests/reml_slsqp_oracle.py:
+the same estimates within 1e-6 on the test datasets, about 7 times less CPU; where they
+differ, on some validation datasets, the Newton fit has the higher REML likelihood:
+scripts/time_reml.py).
 
 Inference on the arm coefficient: the Wald t statistic with Satterthwaite degrees of
 freedom df = 2 (SE^2)^2 / (g' W g), g the gradient of SE^2 in the variance parameters and
