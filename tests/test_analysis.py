@@ -7,13 +7,15 @@ import math
 
 import numpy as np
 import pytest
+import reml_slsqp_oracle
 import statsmodels.api as sm
 from conftest import make_cfg, z_share
 from scipy import stats
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 
-from trialsim.analysis.estimators import ancova, partially_nested, two_proportions
-from trialsim.analysis.partially_nested import PartiallyNestedModel
+from trialsim.analysis.cluster_robust import fit_cluster_robust
+from trialsim.analysis.estimators import ancova, cluster_robust, partially_nested, two_proportions
+from trialsim.analysis.partially_nested import PartiallyNestedModel, fit_partially_nested
 from trialsim.errors import ConfigError
 from trialsim.experiments.runner import run_replications
 from trialsim.inputs.params import build_params
@@ -60,27 +62,185 @@ def dense_v(arm, esw, s2i, s2t, tau2):
 
 
 def test_closed_form_reml_algebra_equals_dense_matrix_algebra():
-    """GLS terms, the REML gradient and the expected information against n x n algebra."""
+    """-2 log REML, its gradient and Hessian, the expected information, the GLS terms
+    and the Satterthwaite df against n x n algebra."""
     y, arm, base, esw = clustered_data(4, n_esw=5, m=6, n_tau=30)
+    esw = esw.copy()
+    esw[:3] = -1 - np.arange(3)  # three IPS participants never seen by an ESW
     x = np.column_stack([np.ones(len(y)), arm.astype(float), base])
     phi = (3.0, 5.0, 0.8)
     model = PartiallyNestedModel(y, x, arm, esw)
-    vi_op = model.vinv(*phi)
     v = dense_v(arm, esw, *phi)
     vi = np.linalg.inv(v)
-    assert model.xmx(vi_op) == pytest.approx(x.T @ vi @ x)
-    assert model.xmy(vi_op) == pytest.approx(x.T @ vi @ y)
-    assert model.logdet_v(*phi) == pytest.approx(np.linalg.slogdet(v)[1])
     c = np.linalg.inv(x.T @ vi @ x)
     p = vi - vi @ x @ c @ x.T @ vi
+    dense = np.linalg.slogdet(v)[1] + np.linalg.slogdet(x.T @ vi @ x)[1] + y @ p @ y
     dvs = [np.diag(arm.astype(float)), np.diag((~arm).astype(float)), dense_v(arm, esw, 0, 0, 1)]
-    _, grad = model.criterion(phi, gradient=True)
+    value, grad, hess = model.criterion(phi, hessian=True)
+    assert model.criterion(phi) == pytest.approx(dense, rel=1e-12)
+    assert value == pytest.approx(dense, rel=1e-12)
     assert grad == pytest.approx([np.trace(p @ d) - y @ p @ d @ p @ y for d in dvs], rel=1e-8)
+    assert hess == pytest.approx(np.array(
+        [[-np.trace(p @ a @ p @ b) + 2 * y @ p @ a @ p @ b @ p @ y for b in dvs] for a in dvs]),
+        rel=1e-8)
     info = np.array([[0.5 * np.trace(p @ a @ p @ b) for b in dvs] for a in dvs])
+    assert model.expected_information(phi, model.z) == pytest.approx(info, rel=1e-8)
     g = np.array([(c @ x.T @ vi @ d @ vi @ x @ c)[1, 1] for d in dvs])
-    _, c2, df, _ = model.inference(phi, list(model.dv))
-    assert c2[1, 1] == pytest.approx(c[1, 1])
+    beta, c2, df, _ = model.inference(phi, model.z)
+    assert beta == pytest.approx(c @ x.T @ vi @ y, rel=1e-10)
+    assert c2 == pytest.approx(c, rel=1e-10)
     assert df == pytest.approx(2 * c[1, 1] ** 2 / (g @ np.linalg.inv(info) @ g), rel=1e-8)
+
+
+def test_kenward_roger_variance_equals_dense_matrix_algebra():
+    """Kenward-Roger's adjusted var(beta_1) for one contrast: C + 2 C Lambda C with
+    Lambda = sum_ij W_ij (Q_ij - P_i C P_j) (R_ij = 0: V is linear in phi)."""
+    y, arm, base, esw = clustered_data(5, n_esw=4, m=5, n_tau=25)
+    x = np.column_stack([np.ones(len(y)), arm.astype(float), base])
+    phi = (2.0, 3.0, 0.5)
+    model = PartiallyNestedModel(y, x, arm, esw)
+    vi = np.linalg.inv(dense_v(arm, esw, *phi))
+    c = np.linalg.inv(x.T @ vi @ x)
+    dvs = [np.diag(arm.astype(float)), np.diag((~arm).astype(float)), dense_v(arm, esw, 0, 0, 1)]
+    pk = [x.T @ vi @ d @ vi @ x for d in dvs]
+    w = np.linalg.inv(model.expected_information(phi, model.z))
+    lam = sum(w[i, j] * (x.T @ vi @ dvs[i] @ vi @ dvs[j] @ vi @ x - pk[i] @ c @ pk[j])
+              for i in range(3) for j in range(3))
+    assert model.inference(phi, model.z)[3] == pytest.approx(c[1, 1] + 2 * (c @ lam @ c)[1, 1],
+                                                             rel=1e-8)
+
+
+def unequal_data(seed, sizes=(9, 14, 18, 22), n_tau=95, icc=0.1, unseen=0):
+    """The default trial's shape: unequal ESW caseloads, per-arm SDs, baseline."""
+    rng = np.random.default_rng(seed)
+    esw = np.concatenate([np.repeat(np.arange(len(sizes)), sizes),
+                          -1 - np.arange(unseen), np.full(n_tau, -1)])
+    arm = np.arange(len(esw)) < sum(sizes) + unseen
+    base = rng.normal(5.1, 2.2, len(arm))
+    u = rng.normal(0, math.sqrt(icc), len(sizes))
+    z = 0.5 * (base - 5.1) / 2.2 + math.sqrt(0.75) * rng.standard_normal(len(arm))
+    z = np.where(esw >= 0, math.sqrt(1 - icc) * z + u[np.maximum(esw, 0)], z)
+    return 3.4 + np.where(arm, 2.7, 2.2) * z, arm, base, esw
+
+
+ORACLE_DATA = [clustered_data(s) for s in (1, 2, 4, 5)] + \
+    [unequal_data(s, icc=icc) for s, icc in ((11, 0.0), (12, 0.05), (13, 0.2), (14, 0.0))] + \
+    [unequal_data(15, sizes=(3, 5, 4, 6, 2, 7, 5, 4), icc=0.05, unseen=4)]
+
+
+@pytest.mark.parametrize("nonnegative", [False, True])
+@pytest.mark.parametrize("equal", [False, True])
+def test_newton_reml_equals_the_slsqp_fit_it_replaced(nonnegative, equal):
+    """The Newton fit (issue 12) gives today's estimates within 1e-6 on the test datasets
+    (the SLSQP fit is kept as the oracle in tests/reml_slsqp_oracle.py)."""
+    for y, arm, base, esw in ORACLE_DATA:
+        cluster = np.where(esw >= 0, esw, -1 - np.arange(len(y)))
+        x = np.column_stack([np.ones(len(y)), arm.astype(float), base])
+        a = reml_slsqp_oracle.fit_partially_nested(y, x, arm, cluster, equal, nonnegative)
+        b = fit_partially_nested(y, x, arm, cluster, equal, nonnegative)
+        assert a is not None and b is not None and a.converged and b.converged
+        for field in ("estimate", "se", "se_kr", "df", "s2_ips", "s2_tau", "tau2"):
+            old, new = getattr(a, field), getattr(b, field)
+            scale = max(abs(old), 1.0) if field in ("df", "s2_ips", "s2_tau", "tau2") else 1.0
+            assert abs(old - new) <= 1e-6 * scale, (field, old, new)
+
+
+# --- ANCOVA with the CR2 cluster-robust variance ----------------------------------------
+
+
+def dense_cr2(y, x, cluster, omega, adjust=True, coef=1):
+    """CR2 by n x n algebra: A_j = (I - H_jj)^(-1/2) by eigendecomposition (A_j = I with
+    adjust=False: CR0), and the Satterthwaite df (sum_j g_j'Omega g_j)^2 / sum_ij
+    (g_i'Omega g_j)^2, g_j = (I - H)_{., j} p_j, p_j = A_j X_j M c (Bell & McCaffrey 2002;
+    Pustejovsky & Tipton 2018)."""
+    n = len(y)
+    m = np.linalg.inv(x.T @ x)
+    i_h = np.eye(n) - x @ m @ x.T
+    e = i_h @ y
+    var, gs = 0.0, []
+    for k in np.unique(cluster):
+        idx = np.flatnonzero(cluster == k)
+        ev, q = np.linalg.eigh(i_h[np.ix_(idx, idx)])
+        a = q @ np.diag(ev ** -0.5) @ q.T if adjust else np.eye(len(idx))
+        p_j = a @ x[idx] @ m[:, coef]
+        var += (p_j @ e[idx]) ** 2
+        gs.append(i_h[:, idx] @ p_j)
+    g = np.array(gs)
+    pm = g @ omega @ g.T
+    return (m @ x.T @ y)[coef], math.sqrt(var), np.trace(pm) ** 2 / (pm**2).sum(), pm
+
+
+def cr2_inputs(data):
+    y, arm, base, esw = data
+    cluster = np.where(arm & (esw >= 0), esw, -1 - np.arange(len(y)))
+    return y, np.column_stack([np.ones(len(y)), arm.astype(float), base]), arm, cluster
+
+
+@pytest.mark.parametrize("data", ORACLE_DATA[4:], ids=range(5))
+def test_cr2_and_bell_mccaffrey_df_equal_dense_matrix_algebra(data):
+    y, x, arm, cluster = cr2_inputs(data)
+    fit = fit_cluster_robust(y, x, arm, cluster, working="independent")
+    est, se, df, _ = dense_cr2(y, x, cluster, np.eye(len(y)))
+    assert (fit.estimate, fit.se, fit.df) == pytest.approx((est, se, df), rel=1e-9)
+    # the estimated working model: a variance per arm and the ESW variance by ANOVA
+    fit = fit_cluster_robust(y, x, arm, cluster)
+    e = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
+    ips_cl = cluster[arm]
+    groups = [e[arm][ips_cl == k] for k in np.unique(ips_cl)]
+    sizes = np.array([len(g) for g in groups])
+    within = sum(((g - g.mean()) ** 2).sum() for g in groups) / (sizes.sum() - len(groups))
+    between = sum(len(g) * (g.mean() - e[arm].mean()) ** 2 for g in groups) / (len(groups) - 1)
+    m0 = (sizes.sum() - (sizes**2).sum() / sizes.sum()) / (len(groups) - 1)
+    assert fit.s2_ips == pytest.approx(within, rel=1e-9)
+    assert fit.tau2 == pytest.approx(max((between - within) / m0, 0.0), abs=1e-12)
+    assert fit.s2_tau == pytest.approx(e[~arm].var(ddof=1), rel=1e-9)
+    omega = dense_v(arm, cluster, fit.s2_ips, fit.s2_tau, fit.tau2)
+    _, _, df, _ = dense_cr2(y, x, cluster, omega)
+    assert (fit.se, fit.df) == pytest.approx((se, df), rel=1e-9)
+
+
+def test_cr2_meat_matches_statsmodels_cluster_robust_and_hc2():
+    """statsmodels has no CR2: its cluster-robust covariance without small-sample factor
+    (CR0) equals the reference's with A_j = I, which checks the clustering of the
+    reference (TAU participants clusters of one); with no ESW of two or more clients,
+    CR2 is HC2, which statsmodels has; the estimate is ANCOVA's."""
+    y, x, arm, cluster = cr2_inputs(unequal_data(21, icc=0.1, unseen=3))
+    ols = sm.OLS(y, x)
+    groups = np.unique(cluster, return_inverse=True)[1]  # statsmodels wants labels >= 0
+    cr0 = ols.fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": False})
+    assert dense_cr2(y, x, cluster, np.eye(len(y)), adjust=False)[1] == pytest.approx(
+        cr0.bse[1], rel=1e-9)
+    fit = fit_cluster_robust(y, x, arm, cluster)
+    assert fit.estimate == pytest.approx(ols.fit().params[1], rel=1e-12)
+    assert fit.estimate == pytest.approx(ancova(y, arm, x[:, 2], 0.05).estimate, rel=1e-12)
+    singletons = -1 - np.arange(len(y))
+    hc2 = fit_cluster_robust(y, x, arm, singletons)
+    assert hc2.se == pytest.approx(ols.fit(cov_type="HC2").bse[1], rel=1e-9)
+
+
+def test_cr2_variance_is_unbiased_for_independent_errors():
+    """Bell and McCaffrey's defining property: with independent errors of one variance,
+    E[CR2 variance] = var(beta_1) = sigma^2 (X'X)^-1_11. 2000 seeded draws; the mean's
+    Monte Carlo SE is sd(V) / sqrt(2000); 4 SE allowed."""
+    _, x, arm, cluster = cr2_inputs(unequal_data(22))
+    rng = np.random.default_rng(23)
+    v = np.array([fit_cluster_robust(rng.standard_normal(len(arm)) * 2.0, x, arm, cluster).se ** 2
+                  for _ in range(2000)])
+    truth = 4.0 * np.linalg.inv(x.T @ x)[1, 1]
+    assert abs(v.mean() - truth) <= 4 * v.std(ddof=1) / math.sqrt(len(v))
+
+
+def test_cluster_robust_p_value_and_interval_from_the_t_distribution():
+    y, arm, base, esw = unequal_data(24, icc=0.1)
+    r = cluster_robust(y, arm, base, esw, 0.05)
+    y2, x, _, cluster = cr2_inputs((y, arm, base, esw))
+    fit = fit_cluster_robust(y2, x, arm, cluster)
+    crit = stats.t.ppf(0.975, fit.df)
+    assert (r.estimate, r.se, r.df) == pytest.approx((fit.estimate, fit.se, fit.df), rel=1e-12)
+    assert r.p_value == pytest.approx(2 * stats.t.sf(abs(fit.estimate / fit.se), fit.df),
+                                      rel=1e-9)
+    assert (r.ci_low, r.ci_high) == pytest.approx(
+        (fit.estimate - crit * fit.se, fit.estimate + crit * fit.se), rel=1e-9)
 
 
 def test_two_proportions_matches_statsmodels_z_test():
@@ -180,6 +340,18 @@ def test_method_is_never_chosen_from_the_truth():
         build_params(make_cfg("analysis.primary=quality_of_life"))
     a = build_params(make_cfg("outcome.esw_icc=0.0")).analysis
     assert a.method == "partially_nested" and a.primary == "rtw_se"
+
+
+def test_cluster_robust_method_keeps_ancova_estimate_with_its_own_se():
+    """analysis.method=cluster_robust reports ANCOVA's estimate (same trials, same seed)
+    with the CR2 SE and Bell-McCaffrey df."""
+    base = ("outcome.esw_icc=0.2", "delivery.esw.per_locality=2")
+    an = runs(*base, "analysis.method=ancova", reps=20, seed=7)
+    cr = runs(*base, "analysis.method=cluster_robust", reps=20, seed=7)
+    assert (cr["primary_estimable"] == 1).all()
+    assert np.allclose(cr["primary_estimate"], an["primary_estimate"], rtol=1e-12)
+    assert not np.allclose(cr["primary_se"], an["primary_se"])
+    assert (cr["primary_df"] < an["primary_df"]).all()
 
 
 def test_employment_primary_swaps_primary_and_secondary_columns():

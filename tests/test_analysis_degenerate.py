@@ -10,7 +10,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trialsim.analysis.estimators import ancova, partially_nested, two_proportions
+from trialsim.analysis.estimators import (
+    ancova,
+    cluster_robust,
+    partially_nested,
+    two_proportions,
+)
 
 values = st.floats(0, 10, allow_nan=False, allow_infinity=False)
 
@@ -38,6 +43,8 @@ def test_tiny_and_degenerate_trials_never_raise_or_warn(data, esw_variance, smal
         warnings.simplefilter("error")
         results = [partially_nested(y, arm, base, esw, 0.05, esw_variance=esw_variance,
                                     small_sample=small_sample),
+                   cluster_robust(y, arm, base, esw, 0.05),
+                   cluster_robust(y, arm, base, esw, 0.05, working="independent"),
                    ancova(y, arm, base, 0.05), two_proportions(y > 5, arm, 0.05)]
     for r in results:
         assert r.status in ("ok", "not_estimable", "not_converged")
@@ -57,5 +64,8 @@ def test_replication_675_of_the_issue_is_not_estimable_or_fitted():
         esw = np.array([0, 0, 1, 1, -1, -1, -1])
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            r = partially_nested(y, arm, rng.normal(5, 2, 7), esw, 0.05)
-        assert r.status in ("ok", "not_estimable", "not_converged")
+            base = rng.normal(5, 2, 7)
+            results = [partially_nested(y, arm, base, esw, 0.05),
+                       partially_nested(y, arm, base, esw, 0.05, esw_variance="unbounded"),
+                       cluster_robust(y, arm, base, esw, 0.05)]
+        assert all(r.status in ("ok", "not_estimable", "not_converged") for r in results)

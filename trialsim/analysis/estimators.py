@@ -1,8 +1,9 @@
 """The estimators a trial can pre-specify, in numpy and scipy (no statsmodels in the
-hot path; tests use statsmodels as the oracle): ANCOVA, the partially nested model, and
-the difference in two proportions. Which one a simulated trial runs is decided in
-trialsim.analysis.trial_analysis. None raises on degenerate data: it returns a result
-whose status says "not_estimable" (or "not_converged")."""
+hot path; tests use statsmodels as the oracle): ANCOVA, ANCOVA with a cluster-robust
+(CR2) variance, the partially nested model, and the difference in two proportions.
+Which one a simulated trial runs is decided in trialsim.analysis.trial_analysis. None
+raises on degenerate data: it returns a result whose status says "not_estimable" (or
+"not_converged")."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
+from trialsim.analysis.cluster_robust import fit_cluster_robust
 from trialsim.analysis.partially_nested import fit_partially_nested
 
 
@@ -61,8 +63,10 @@ def ancova(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, alpha: float) -
     beta = xtx_inv @ (x.T @ y)
     resid = y - x @ beta
     df = n - 3
-    s2 = float(resid @ resid) / df
-    return _t_result(float(beta[1]), math.sqrt(s2 * xtx_inv[1, 1]), df, alpha)
+    var = float(resid @ resid) / df * xtx_inv[1, 1]
+    if not var > 0:  # a singular X'X that inv() did not notice, or no residual variance
+        return NOT_ESTIMABLE
+    return _t_result(float(beta[1]), math.sqrt(var), df, alpha)
 
 
 def partially_nested(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: np.ndarray,
@@ -90,6 +94,26 @@ def partially_nested(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: 
         return NOT_CONVERGED
     se = fit.se_kr if small_sample == "kenward_roger" else fit.se
     return _t_result(fit.estimate, se, fit.df, alpha)
+
+
+def cluster_robust(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: np.ndarray,
+                   alpha: float, *, working: str = "estimated") -> TestResult:
+    """ANCOVA's estimate (OLS of y on arm and baseline) with the CR2 cluster-robust SE,
+    ESWs as clusters and every TAU participant (and IPS participant never seen by an
+    ESW) a cluster of one, and Bell-McCaffrey degrees of freedom under an estimated
+    random-intercept working model (trialsim.analysis.cluster_robust). Closed form: it
+    cannot fail to converge; degenerate data (fewer than two IPS clusters, a cluster
+    that alone fixes a coefficient, no residual variance) are not estimable."""
+    ips = arm.astype(bool)
+    if len(y) < 4 or ips.all() or not ips.any():
+        return NOT_ESTIMABLE
+    cluster = np.where(ips & (esw >= 0), esw, -1 - np.arange(len(y)))
+    x = np.column_stack([np.ones(len(y)), ips.astype(float), baseline])
+    with np.errstate(all="ignore"):
+        fit = fit_cluster_robust(y, x, ips, cluster, working=working)
+    if fit is None:
+        return NOT_ESTIMABLE
+    return _t_result(fit.estimate, fit.se, fit.df, alpha)
 
 
 def two_proportions(success: np.ndarray, arm: np.ndarray, alpha: float) -> TestResult:

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trialsim.analysis.estimators import TestResult, ancova, partially_nested, two_proportions
+from trialsim.analysis.estimators import (
+    TestResult,
+    ancova,
+    cluster_robust,
+    partially_nested,
+    two_proportions,
+)
 from trialsim.inputs.pathway_params import Analysis
 from trialsim.model.records import IPS
 from trialsim.model.trial import ReplicationResult
@@ -51,6 +57,9 @@ def analyse_rtw_se(d: TrialData, a: Analysis) -> tuple[TestResult, np.ndarray]:
     cc = d.returned_m12
     if a.method == "ancova":
         return ancova(d.rtw_se_m12[cc], d.ips[cc], d.rtw_se_m0[cc], a.alpha), cc
+    if a.method == "cluster_robust":
+        return cluster_robust(d.rtw_se_m12[cc], d.ips[cc], d.rtw_se_m0[cc], d.esw[cc],
+                              a.alpha), cc
     return partially_nested(d.rtw_se_m12[cc], d.ips[cc], d.rtw_se_m0[cc], d.esw[cc], a.alpha,
                             esw_variance=a.esw_variance, small_sample=a.small_sample), cc
 

@@ -133,7 +133,7 @@ class Outcome:
         return np.interp(np.asarray(months, dtype=float), self.control_months, self.ips_sds)
 
 
-ANALYSIS_METHODS = ("partially_nested", "ancova")
+ANALYSIS_METHODS = ("partially_nested", "ancova", "cluster_robust")
 PRIMARY_OUTCOMES = ("rtw_se", "employment")
 ESW_VARIANCES = ("unbounded", "nonnegative")
 SMALL_SAMPLE = ("kenward_roger", "satterthwaite")
@@ -144,7 +144,7 @@ class Analysis:
     """The trial's pre-specified analysis: never chosen from the simulated truth."""
 
     alpha: float
-    method: str  # partially_nested | ancova (RTW-SE)
+    method: str  # cluster_robust | partially_nested | ancova (RTW-SE)
     primary: str  # rtw_se | employment
     esw_variance: str  # unbounded | nonnegative (partially nested ESW variance)
     small_sample: str  # kenward_roger | satterthwaite

@@ -254,7 +254,7 @@ class OutcomeConfig:
 @dataclass
 class AnalysisConfig:
     alpha: float = MISSING
-    method: str = MISSING  # partially_nested | ancova
+    method: str = MISSING  # cluster_robust | partially_nested | ancova
     primary: str = MISSING  # rtw_se | employment
     esw_variance: str = MISSING  # unbounded | nonnegative
     small_sample: str = MISSING  # kenward_roger | satterthwaite
