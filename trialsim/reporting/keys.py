@@ -35,6 +35,7 @@ PATHS: dict[str, Path | list[Path]] = {
     "employment_m12_tau": ("employment", "m12", "tau"),
     "retention": ("retention",),
     "effect_m12": ("outcome", "effect_m12"),
+    "rtw_se_method": ("analysis", "rtw_se_method"),
     "power_primary": ("power", "primary"),
     "power_primary_mc_se": ("power", "primary_mc_se"),
     "power_primary_ci95": ("power", "primary_ci95"),

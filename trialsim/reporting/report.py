@@ -45,6 +45,14 @@ FIGURES = (
 )
 SWEEP_SUMMARY = "sweep_summary.csv"
 
+METHOD_WORDS = {  # analysis.method as the sample-size paragraph names it
+    "partially_nested": "a partially nested mixed model (REML)",
+    "cluster_robust": "ANCOVA with a cluster-robust (CR2) SE and Bell-McCaffrey degrees of "
+                      "freedom",
+    "ancova": "ANCOVA, which ignores the clustering (anti-conservative when the ICC is "
+              "above 0)",
+}
+
 
 def draw_figures(run: RunDir) -> list[Path]:
     """Every figure whose input files are in the run directory."""
@@ -184,7 +192,8 @@ def sample_size_paragraph(run: RunDir) -> str:
                "with no clustering by ESW (ICC 0)" if not icc else
                f"and clustering by ESW in the IPS arm (ICC {icc:g}, "
                f"{per_loc * loc} ESWs: {per_loc} in each of {loc} localities), "
-               "analysed by a partially nested mixed model")
+               f"analysed by {METHOD_WORDS.get(g('rtw_se_method'), 'the pre-specified analysis')}"
+               )
     text = (f"A total of {n} participants ({n / 2:g} per arm) gives {_pct(power)} power "
             f"(Monte Carlo 95% interval {_pct(ci[0])} to {_pct(ci[1])}, "
             f"{g('replications')} simulated trials) to detect a difference of {effect} in "
