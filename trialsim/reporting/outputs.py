@@ -23,6 +23,7 @@ from trialsim.reporting.figure_data import write_figure_data
 from trialsim.reporting.report import publish
 
 SUMMARY = "summary.json"
+DESIGN = "design.json"  # mode=design and mode=curve: goals, evaluations, the answer
 
 
 def json_safe(data: Any) -> Any:
