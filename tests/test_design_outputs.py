@@ -54,6 +54,17 @@ def test_a_bad_criterion_exits_2_with_one_line_and_no_output(tmp_path):
     assert "uncertainty.mode=pilot" in lines[0] and not (tmp_path / "run").exists()
 
 
+def test_mode_curve_runs_from_the_command_line(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "simulate.py"), *CURVE[:-1],
+                           "replications=10", "design.curve_esw_per_locality=[2]",
+                           "design.n_stop=80", f"hydra.run.dir={tmp_path / 'run'}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("trialsim power curve: scenario pain_services")
+    assert (tmp_path / "run" / "design.json").is_file()
+    assert (tmp_path / "run" / "power_curve.png").is_file()
+
+
 def test_the_work_estimate_counts_a_search_and_a_curve():
     design = participant_replications(make_cfg("mode=design"), 300)
     curve = participant_replications(make_cfg("mode=curve"), 300)

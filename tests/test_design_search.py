@@ -3,6 +3,7 @@ the recommendation and its check run, what it says when nothing is feasible."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -195,5 +196,12 @@ def test_assurance_is_searched_on_with_power_beside_it():
     power = [e for e in result["evaluations"] if e["step"] == "power"]
     assert power and all(e["goal"] == "assurance" and "power" in e for e in power)
     assert result["criterion"] == "assurance"
-    if result["recommended"] is not None:
-        assert "assurance" in result["recommended"] and "assurance" in result["check"]
+    assert "assurance" in result["recommended"] and "assurance" in result["check"]
+
+
+def test_a_search_gives_the_same_answer_whatever_n_jobs():
+    tiny = (*SMALL, "mode=design", "replications=20", "design.screen_replications=10",
+            "design.n_start=80", "design.n_stop=120", "design.max_esw_per_locality=3",
+            "design.months=[18]")
+    one, two = (DesignSearch(make_cfg(*tiny, f"n_jobs={n}")).run() for n in (1, 2))
+    assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
