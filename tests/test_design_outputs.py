@@ -27,6 +27,7 @@ BAD_DESIGN = [
     (["design.curve_esw_per_locality=[]"], "design.curve_esw_per_locality=[]"),
     (["mode=curves"], "mode='curves'"),
     (["design.max_esw_per_locality=1001"], "design.max_esw_per_locality=1001"),
+    (["scenario=pilot", "mode=design"], "design.site_kind='pain_services'"),  # listed openings
 ]
 
 

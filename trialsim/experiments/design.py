@@ -213,15 +213,20 @@ class DesignSearch:
         return found
 
     def _screen_prob_target(self, n: int, sites: int, months: float) -> float | None:
-        """P(target) with `sites` at screening, or None (logged) when clearly below."""
+        """P(target) with `sites` at screening (or with every replication if they are
+        simulated already), or None (logged) when it fails there."""
         d, ev = self.d, self.ev
-        reps = max(ev.screen, ev.recruitment_available(sites, d.uncertain))
+        reps = max(ev.screen, min(ev.recruitment_available(sites, d.uncertain),
+                                  ev.replications))
         est, se = share(ev.reached(ev.recruitment(sites, d.uncertain, reps), n, months))
-        if reps < ev.replications and est + Z_SCREEN * se < d.prob_target:
+        screened = reps < ev.replications
+        fails = (est + Z_SCREEN * se < d.prob_target if screened
+                 else est - d.z * se < d.prob_target)
+        if fails:
             self.log.append(_record("sites", None, target_n=n, esw_per_locality=None,
                                     sites=sites, months=months, replications=reps,
                                     prob_target=est, prob_target_mc_se=se,
-                                    goal="prob_target", passes=False, screened_out=True))
+                                    goal="prob_target", passes=False, screened_out=screened))
             return None
         return est
 

@@ -88,6 +88,12 @@ def build_design(cfg: DictConfig) -> DesignSettings:
         reject(ConfigError(f"{k}.site_kind", d.site_kind, f"one of {', '.join(SITE_KINDS)}"),
                None)
     site_kind = d.site_kind if d.site_kind in SITE_KINDS else SITE_KINDS[-1]
+    if cfg.mode == "design" and cfg.sites[site_kind].opening.months is not None:
+        reject(ConfigError(f"{k}.site_kind", site_kind,
+                           f"a kind whose sites open at first_month + i x interval_months: "
+                           f"sites.{site_kind}.opening.months lists one month per site, so "
+                           "the search cannot add sites (set it to null, or search the other "
+                           "kind)"), None)
     max_sites = number(f"{k}.max_sites", d.max_sites, lo=1, hi=10_000, integer=True)
     if not isinstance(d.months, (list, tuple, ListConfig)) or len(d.months) == 0:
         months: tuple[float, ...] = (24.0,)

@@ -79,8 +79,7 @@ def _by_esw(ax, table: pd.DataFrame, quantity: str, design: dict, goal_label: st
     ax.set_xlabel("target N (total randomised)")
     ax.set_ylabel(f"P(primary analysis rejects): {quantity}")
     ax.set_ylim(0, 1.02)
-    ax.legend(loc="lower right", frameon=False, fontsize=7,
-              title="ESWs", title_fontsize=7)
+    ax.legend(loc="best", frameon=False, fontsize=7, title="ESWs", title_fontsize=7)
 
 
 def power_figure(run: RunDir, out: Path) -> list[Path]:
@@ -121,9 +120,9 @@ def power_figure(run: RunDir, out: Path) -> list[Path]:
 
 
 def _curve_recruitment(ax, table: pd.DataFrame, design: dict) -> None:
-    for i, (esw, d) in enumerate(table.groupby("esw_per_locality", sort=True)):
+    for _esw, d in table.groupby("esw_per_locality", sort=True):
         _points(ax, d["target_n"], d["prob_target"], d["prob_target_mc_se"],
-                SERIES[i % len(SERIES)], f"{int(esw)} ESW(s) per locality")
+                OKABE_ITO["blue"], "P(target), whatever the ESWs")
         break  # recruitment does not depend on the ESWs: one line
     _goal_line(ax, design.get("goals", {}).get("prob_target"),
                f"required P(target) {design.get('goals', {}).get('prob_target'):g}")
@@ -132,7 +131,7 @@ def _curve_recruitment(ax, table: pd.DataFrame, design: dict) -> None:
     ax.set_ylim(0, 1.02)
     ax.set_title(f"Recruitment: {design.get('scenario_sites')} {_kind(design)}, "
                  f"{design.get('scenario_months'):g} months", loc="left")
-    ax.legend(loc="lower left", frameon=False, fontsize=7)
+    ax.legend(loc="best", frameon=False, fontsize=7)
 
 
 def _frontier(ax, design: dict) -> None:
