@@ -7,14 +7,17 @@
    larger N, so the N found for e + 1 ESWs is a floor for e, and the walk costs about
    |ESW grid| + |N grid| candidates, not their product; a design-effect approximation
    (`power_guess.py`), refitted to every candidate simulated, says where to start.
-2. Recruitment. For each N on the frontier and each window in `months`, the fewest
-   sites of `site_kind` with P(target N randomised within the window) >=
+2. Recruitment, for the smallest N on the frontier (the rule below puts it first, and a
+   larger N comes with fewer ESWs: no faster to recruit, no shorter waits, so a design
+   exists with it only if one exists with the smallest): in each window of `months`, the
+   fewest sites of `site_kind` with P(target N randomised within the window) >=
    `prob_target`. Recruitment does not depend on the ESWs: one recruitment run per
-   number of sites answers every N and window (`candidates.py`).
-3. Feasible designs: each (N, ESWs) of the frontier with each window's sites, simulated
-   in full for the wait for an ESW caseload place (`max_wait_days`), with its resources
-   (service-months, ESW-months). The recommendation is the first that meets every goal
-   in the order: smallest N, then fewest ESW-months, then fewest service-months.
+   number of sites answers every window (`candidates.py`).
+3. Feasible designs: the frontier's ESW counts at that N with each window's sites, with
+   their resources (service-months, ESW-months), ranked smallest N, then fewest
+   ESW-months, then fewest service-months, and simulated in full down the ranking until
+   one meets the wait goal for an ESW caseload place (`max_wait_days`): the
+   recommendation.
 4. A check run of the recommendation as a plain run with a fresh seed.
 
 A goal is met only when the one-sided `confidence` Monte Carlo bound clears it, with
