@@ -15,6 +15,7 @@ from trialsim.app import run, validate, warnings_for
 from trialsim.cli import fail, preflight, warn
 from trialsim.errors import ConfigError, ConfigErrors
 from trialsim.experiments.cluster import clear_status
+from trialsim.experiments.curve import curve_table, run_curve
 from trialsim.experiments.design import design_table, run_design
 from trialsim.experiments.sweep import ERROR_FILE, completed_hash
 from trialsim.inputs.schema import register_configs
@@ -32,8 +33,10 @@ def _simulate(cfg: DictConfig, out_dir: Path) -> None:
     write_provenance(out_dir, cfg)
     for line in warnings_for(cfg):
         warn(line)
-    if cfg.mode == "design":
-        print(design_table(run_design(cfg, out_dir)))
+    if cfg.mode in ("design", "curve"):  # the modes: trialsim/inputs/validation.py MODES
+        search, table = (run_design, design_table) if cfg.mode == "design" else \
+            (run_curve, curve_table)
+        print(table(search(cfg, out_dir)))
         print(f"  design.json in {out_dir}")
         return
     summary = run(cfg, out_dir)

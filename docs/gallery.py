@@ -18,9 +18,7 @@ OUT = ROOT / "docs" / "figures"
 RUNS = {  # gallery prefix: simulate.py arguments
     "default": ["replications=200", "uncertainty.mode=pilot"],
     "pilot": ["scenario=pilot", "replications=300"],
-    "design": ["mode=design", "replications=60", "delivery.esw.per_locality=3",
-               "design.n_start=200", "design.n_stop=500", "design.n_step=50",
-               "design.months=[24,30]", "design.max_sites=30", "design.max_esw_per_locality=5"],
+    "design": ["mode=design", "replications=100", "n_jobs=2"],  # the default search
 }
 SWEEP = ["-m", "scenario=pain_services", "sites.pain_services.count=8,12,16",
          "trial.recruitment_months=18,24,30", "replications=100", "output.charts=false",

@@ -1,190 +1,535 @@
-"""Design search (`mode=design`): the smallest sample size, sites, months and ESWs.
+"""Design search (`mode=design`): target N, ESWs, sites and months together.
 
-Three questions, answered in turn, each by bisection over the planner's grid with
-common random numbers (every candidate runs replications 0..R-1 from the same seed):
-1. the smallest target N (from `n_start` in steps of `n_step`) whose power reaches
-   `target_power`, with recruitment unconstrained (a long window);
-2. for each number of recruitment months, the smallest number of sites of
-   `site_kind` that recruits that N within the months with probability `prob_target`;
-3. for the shortest feasible design, the fewest ESWs per locality that keep the
-   `wait_statistic` (mean or p90) wait under `max_wait_days` without the power falling
-   clearly below its goal (with an ESW ICC, fewer ESWs lower the power of the partially
-   nested analysis).
-A candidate passes only if the one-sided lower confidence bound of its Monte Carlo
-estimate clears the goal, so that a rerun with new seeds clears it too.
+1. Power frontier. For each number of ESWs per locality (from `max_esw_per_locality`
+   down), the smallest target N in the grid whose power (or assurance, with
+   `design.criterion=assurance`) reaches `target_power`, recruitment unconstrained (every
+   trial reaches its N) at the scenario's sites. Power never falls with more ESWs or a
+   larger N, so the N found for e + 1 ESWs is a floor for e, and the walk costs about
+   |ESW grid| + |N grid| candidates, not their product; a design-effect approximation
+   (`power_guess.py`), refitted to every candidate simulated, says where to start.
+2. Recruitment, for the smallest N on the frontier (the rule below puts it first, and a
+   larger N comes with fewer ESWs: no faster to recruit, no shorter waits, so a design
+   exists with it only if one exists with the smallest): in each window of `months`, the
+   fewest sites of `site_kind` with P(target N randomised within the window) >=
+   `prob_target`. Recruitment does not depend on the ESWs: one recruitment run per
+   number of sites answers every window (`candidates.py`).
+3. Feasible designs: the frontier's ESW counts at that N with each window's sites, with
+   their resources (service-months, ESW-months), ranked smallest N, then fewest
+   ESW-months, then fewest service-months, and simulated in full down the ranking until
+   one meets the wait goal for an ESW caseload place (`max_wait_days`): the
+   recommendation.
+4. A check run of the recommendation as a plain run with a fresh seed.
+
+A goal is met only when the one-sided `confidence` Monte Carlo bound clears it, with
+every replication; candidates far below a goal are dropped after
+`screen_replications` (see `candidates.py`). No goal is relaxed at any step.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+import zlib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+import numpy as np
+from omegaconf import DictConfig
 from scipy.special import ndtri
 
-from trialsim.errors import ConfigError
-from trialsim.experiments.runner import run_replications
-from trialsim.inputs.checks import number
+from trialsim.experiments.candidates import (
+    Z_SCREEN,
+    Candidate,
+    Decision,
+    Evaluator,
+    mean_se,
+    share,
+)
+from trialsim.experiments.design_settings import DesignSettings, build_design
+from trialsim.experiments.power_guess import PowerGuess
+from trialsim.experiments.search import first_passing, smallest
 from trialsim.inputs.params import build_params, build_run_settings
-from trialsim.reporting.outputs import write_json_atomic
+from trialsim.inputs.workload import expected_randomised
+from trialsim.reporting.outputs import DESIGN, write_json_atomic
 from trialsim.reporting.report import publish
-from trialsim.reporting.summary import share
+from trialsim.units import DAYS_PER_MONTH, months_to_days
 
-SITE_KINDS = ("gp_practices", "pain_services")
-WAIT_STATISTICS = ("mean", "p90")
-UNCONSTRAINED_MONTHS = 1200
+__all__ = ["DesignSearch", "design_table", "run_design", "smallest", "check_seed"]
 
-
-def _with(cfg: DictConfig, **changes: Any) -> DictConfig:
-    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
-    for key, value in changes.items():
-        OmegaConf.update(out, key.replace("__", "."), value, merge=False)
-    return out
+RULE = "smallest N, then fewest ESW-months, then fewest service-months"
 
 
-def smallest(candidates: list[int], passes: Callable[[int], bool]) -> int | None:
-    """The smallest candidate that passes, assuming passing is monotone (bisection)."""
-    lo, hi, found = 0, len(candidates) - 1, None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        if passes(candidates[mid]):
-            found, hi = candidates[mid], mid - 1
-        else:
-            lo = mid + 1
-    return found
+def check_seed(seed: int) -> int:
+    """A fresh seed for the check run, derived from `seed` (so reproducible) and never
+    equal to it."""
+    fresh = int(np.random.SeedSequence([seed, zlib.crc32(b"design/check")])
+                .generate_state(1)[0])
+    return fresh if fresh != seed else fresh + 1
+
+
+def _record(step: str, c: Candidate | None = None, **values: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {"step": step}
+    if c is not None:
+        rec.update(target_n=c.target_n, esw_per_locality=c.esw, sites=c.sites, months=c.months)
+    rec.update(values)
+    return rec
 
 
 class DesignSearch:
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = cfg
         self.settings = build_run_settings(cfg)
-        d = cfg.design
-        k = "design"
-        self.target_power = number(f"{k}.target_power", d.target_power, lo=0, hi=1,
-                                   lo_open=True, hi_open=True)
-        self.prob_target = number(f"{k}.prob_target", d.prob_target, lo=0, hi=1, lo_open=True,
-                                  hi_open=True)
-        self.z = float(ndtri(number(f"{k}.confidence", d.confidence, lo=0.5, hi=1,
-                                    hi_open=True)))
-        n_start = number(f"{k}.n_start", d.n_start, lo=4, integer=True)
-        n_step = number(f"{k}.n_step", d.n_step, lo=2, integer=True)
-        n_stop = number(f"{k}.n_stop", d.n_stop, lo=n_start, integer=True)
-        self.n_grid = list(range(n_start, n_stop + 1, n_step))
-        if d.site_kind not in SITE_KINDS:
-            raise ConfigError(f"{k}.site_kind", d.site_kind, f"one of {', '.join(SITE_KINDS)}")
-        self.site_kind = d.site_kind
-        self.sites_grid = list(range(1, number(f"{k}.max_sites", d.max_sites, lo=1,
-                                               integer=True) + 1))
-        self.months_grid = sorted(number(f"{k}.months[{i}]", m, lo=0, lo_open=True, hi=1200)
-                                  for i, m in enumerate(d.months))
-        if not self.months_grid:
-            raise ConfigError(f"{k}.months", list(d.months), "a non-empty list of months")
-        self.esw_grid = list(range(1, number(f"{k}.max_esw_per_locality",
-                                             d.max_esw_per_locality, lo=1, integer=True) + 1))
-        self.max_wait = number(f"{k}.max_wait_days", d.max_wait_days, lo=0)
-        if d.wait_statistic not in WAIT_STATISTICS:
-            raise ConfigError(f"{k}.wait_statistic", d.wait_statistic,
-                              f"one of {', '.join(WAIT_STATISTICS)}")
-        self.wait_statistic = d.wait_statistic
+        self.d: DesignSettings = build_design(cfg)
+        self.base = base = build_params(cfg)
+        self.localities = base.localities
+        self.scenario_sites = int(cfg.sites[self.d.site_kind].count)
+        self.scenario_esw = base.delivery.esw_per_locality
+        self.uncertainty_on = base.uncertainty is not None
+        dl = base.delivery
+        support = dl.support_days + dl.in_work_support_days if math.isfinite(dl.support_days) \
+            else months_to_days(max(base.follow_up.months))
+        self.support_days = dl.first_appointment_mean_days + support
+        self.ev = Evaluator(cfg, self.settings, self.d)
+        self.guess = PowerGuess.from_params(base, self.d.uncertain)
         self.log: list[dict[str, Any]] = []
+        self._expected_ratio = 1.15  # sites guide: expected recruits per target N at first
 
-    def _run(self, cfg: DictConfig):
-        # the goals are power and recruitment at the parameters' estimates, not assurance
-        params = dataclasses.replace(build_params(cfg), uncertainty=None)
-        s = self.settings
-        return run_replications(params, s.replications, s.seed, s.n_jobs).replications
+    # --- 1. power frontier --------------------------------------------------------------
+    def _power(self, n: int, e: int) -> Decision:
+        d = self.d
+        c = Candidate(n, e, self.scenario_sites, None, d.uncertain)
+        get = lambda r: self.ev.trials(c, r, "power")["primary_reject"]  # noqa: E731
+        dec = self.ev.decide(get, d.target_power, self.ev.available(c))
+        cols = self.ev.trials(c, dec.replications, "power")
+        hits = int(cols["primary_reject"].sum())
+        self.guess.observe(n, e * self.localities, hits, dec.replications, cols["primary_se"],
+                           cols["primary_true"])
+        values = {d.criterion: dec.estimate, f"{d.criterion}_mc_se": dec.mc_se}
+        if self.uncertainty_on:  # the other of power / assurance, beside it
+            other = "power" if d.uncertain else "assurance"
+            flags = self.ev.trials(dataclasses.replace(c, uncertain=not d.uncertain),
+                                   dec.replications, "power")["primary_reject"]
+            values[other], values[f"{other}_mc_se"] = share(flags)
+        self.log.append(_record("power", c, esws=e * self.localities,
+                                replications=dec.replications, goal=d.criterion,
+                                passes=dec.passes, screened_out=dec.screened_out, **values))
+        return dec
 
-    def _clears(self, flags, goal: float) -> tuple[bool, dict[str, float]]:
-        s = share(flags.astype(float))
-        return s["estimate"] - self.z * s["mc_se"] >= goal, s
+    def frontier(self) -> list[dict[str, Any]]:
+        d, grid = self.d, self.d.n_grid
+        decided: dict[tuple[int, int], Decision] = {}
+        level = d.target_power + d.z * math.sqrt(
+            d.target_power * (1 - d.target_power) / self.settings.replications)
+        target = int(self.cfg.trial.target_n)
+        default = min(range(len(grid)), key=lambda i: abs(grid[i] - target))
+        out: list[dict[str, Any]] = []
+        lo = 0
+        for pos, e in enumerate(reversed(d.esw_grid)):
+            k = e * self.localities
 
-    def sample_size(self) -> int | None:
-        def passes(n: int) -> bool:
-            rows = self._run(_with(self.cfg, trial__target_n=n,
-                                   trial__recruitment_months=UNCONSTRAINED_MONTHS))
-            ok, s = self._clears(rows["primary_reject"], self.target_power)
-            self.log.append({"step": "sample_size", "target_n": n, "power": s["estimate"],
-                             "mc_se": s["mc_se"], "passes": ok})
-            return ok
-        return smallest(self.n_grid, passes)
+            def passes(i: int, e: int = e) -> bool:
+                if (grid[i], e) not in decided:
+                    decided[(grid[i], e)] = self._power(grid[i], e)
+                return decided[(grid[i], e)].passes
 
-    def sites_for(self, n: int, months: float) -> int | None:
-        def passes(sites: int) -> bool:
-            rows = self._run(_with(self.cfg, trial__target_n=n, trial__recruitment_months=months,
-                                   **{f"sites__{self.site_kind}__count": sites}))
-            ok, s = self._clears(rows["target_reached"], self.prob_target)
-            self.log.append({"step": "sites", "months": months, "sites": sites,
-                             "prob_target": s["estimate"], "mc_se": s["mc_se"], "passes": ok})
-            return ok
-        return smallest(self.sites_grid, passes)
+            def guide(k: int = k) -> int:
+                return self.guess.index(grid, k, level, default)
 
-    def esws_for(self, n: int, months: float, sites: int) -> int | None:
-        column = f"delivery_{self.wait_statistic}_wait_days"
+            if pos == 0:  # the most ESWs: start where the guess points, refit as it goes
+                idx = first_passing(len(grid), passes, guide(), guide=guide, guided=2)
+            else:  # fewer: from the last answer, shifted as the guess shifts (its level
+                k1 = k + self.localities  # is less sure than its slope)
+                shift = max(0, guide() - self.guess.index(grid, k1, level, default))
+                idx = first_passing(len(grid), passes, lo + shift, lo=lo)
+            if idx is None:
+                tried = [(n, dec) for (n, ee), dec in decided.items() if ee == e]
+                best = max(tried, key=lambda t: t[1].estimate) if tried else (None, None)
+                out.append({"esw_per_locality": e, "esws": k, "target_n": None,
+                            "searched": True, "best_n": best[0],
+                            "best": best[1].estimate if best[1] else None,
+                            "best_mc_se": best[1].mc_se if best[1] else None})
+                # fewer ESWs cannot do better: not searched
+                out += [{"esw_per_locality": f, "esws": f * self.localities, "target_n": None,
+                         "searched": False} for f in reversed(d.esw_grid[:len(d.esw_grid)
+                                                                         - pos - 1])]
+                break
+            dec = decided[(grid[idx], e)]
+            out.append({"esw_per_locality": e, "esws": k, "target_n": grid[idx],
+                        "searched": True, d.criterion: dec.estimate,
+                        f"{d.criterion}_mc_se": dec.mc_se})
+            lo = idx
+        return out
 
-        def passes(esw: int) -> bool:
-            rows = self._run(_with(self.cfg, trial__target_n=n, trial__recruitment_months=months,
-                                   delivery__esw__per_locality=esw,
-                                   **{f"sites__{self.site_kind}__count": sites}))
-            wait = float(rows[column].mean())
-            se = float(rows[column].std(ddof=1) / math.sqrt(len(rows))) if len(rows) > 1 else 0
-            # fewer ESWs mean bigger clusters: power must not fall clearly below its goal
-            # (N already cleared the goal with a margin; a second margin here would
-            # reject designs for Monte Carlo noise alone)
-            power = share(rows["primary_reject"].astype(float))
-            power_ok = power["estimate"] + self.z * power["mc_se"] >= self.target_power
-            ok = wait + self.z * se <= self.max_wait and power_ok
-            self.log.append({"step": "esw", "per_locality": esw, "wait_days": wait,
-                             "mc_se": se, "power": power["estimate"],
-                             "power_mc_se": power["mc_se"], "passes": ok})
-            return ok
-        return smallest(self.esw_grid, passes)
+    # --- 2. sites per window ------------------------------------------------------------
+    def _prob_target(self, n: int, sites: int, months: float) -> Decision:
+        d = self.d
+        get = lambda r: self.ev.reached(self.ev.recruitment(sites, d.uncertain, r),  # noqa: E731
+                                        n, months)
+        dec = self.ev.decide(get, d.prob_target,
+                             self.ev.recruitment_available(sites, d.uncertain))
+        self.log.append(_record("sites", None, target_n=n, esw_per_locality=None, sites=sites,
+                                months=months, replications=dec.replications,
+                                prob_target=dec.estimate, prob_target_mc_se=dec.mc_se,
+                                goal="prob_target", passes=dec.passes,
+                                screened_out=dec.screened_out))
+        return dec
 
+    def sites(self, ns: list[int]) -> dict[tuple[int, float], int | None]:
+        d, grid = self.d, self.d.sites_grid
+        self.ev.recruit_n = max(ns)
+        found: dict[tuple[int, float], int | None] = {}
+        level = d.prob_target + d.z * math.sqrt(
+            d.prob_target * (1 - d.prob_target) / self.settings.replications)
+        for a, n in enumerate(ns):
+            for b, m in enumerate(d.months_grid):
+                floor = found[(ns[a - 1], m)] if a else None  # a smaller N needs no more
+                if a and floor is None:
+                    found[(n, m)] = None
+                    continue
+                cap = found[(n, d.months_grid[b - 1])] if b else None  # nor a longer window
+                lo = grid.index(floor) if floor is not None else 0
+                hi = grid.index(cap) if cap is not None else None
+                cached = self.ev.recruitment_cached(d.uncertain)  # sites -> P(target), so far
+                seen = {s: share(self.ev.reached(runs, n, m))[0] for s, runs in cached.items()}
+                decided: dict[int, bool] = {}
+
+                def passes(i: int, n: int = n, m: float = m, decided=decided, seen=seen) -> bool:
+                    if i not in decided:
+                        dec = self._prob_target(n, grid[i], m)
+                        decided[i], seen[grid[i]] = dec.passes, dec.estimate
+                    return decided[i]
+
+                if hi is None:  # the most sites first, screened: a window they cannot fill
+                    top = self._screen_prob_target(n, grid[-1], m)  # is done at once
+                    if top is None:
+                        found[(n, m)] = None
+                        continue
+                    seen[grid[-1]] = top
+                expected = self._expected(n, m)
+                guide = partial(self._sites_guide, grid, expected, seen, n, level)
+                idx = first_passing(len(grid), passes, max(guide(), lo), lo=lo, hi=hi,
+                                    guide=guide)
+                found[(n, m)] = grid[idx] if idx is not None else None
+                if idx is not None:
+                    self._expected_ratio = expected[idx] / n
+        return found
+
+    def _screen_prob_target(self, n: int, sites: int, months: float) -> float | None:
+        """P(target) with `sites` at screening (or with every replication if they are
+        simulated already), or None (logged) when it fails there."""
+        d, ev = self.d, self.ev
+        reps = max(ev.screen, min(ev.recruitment_available(sites, d.uncertain),
+                                  ev.replications))
+        est, se = share(ev.reached(ev.recruitment(sites, d.uncertain, reps), n, months))
+        screened = reps < ev.replications
+        fails = (est + Z_SCREEN * se < d.prob_target if screened
+                 else est - d.z * se < d.prob_target)
+        if fails:
+            self.log.append(_record("sites", None, target_n=n, esw_per_locality=None,
+                                    sites=sites, months=months, replications=reps,
+                                    prob_target=est, prob_target_mc_se=se,
+                                    goal="prob_target", passes=False, screened_out=screened))
+            return None
+        return est
+
+    def _expected(self, n: int, months: float) -> list[float]:
+        """Expected recruits within `months` (every random element at its mean) for each
+        number of sites in the grid: the scale on which the sites guide interpolates."""
+        base = dataclasses.replace(self.base, window_days=months * DAYS_PER_MONTH)
+        out = []
+        for s in self.d.sites_grid:
+            types = tuple(dataclasses.replace(st, count=s) if st.name == self.d.site_kind
+                          else st for st in base.site_types)
+            out.append(expected_randomised(dataclasses.replace(base, site_types=types)))
+        return out
+
+    def _sites_guide(self, grid, expected: list[float], seen: dict[int, float], n: int,
+                     level: float) -> int:
+        """The first number of sites whose P(target) should reach `level`: P(target) is
+        taken as linear in expected recruits on the probit scale, through the two
+        simulated points nearest the level (with none near it: as many expected recruits
+        per target as the last window solved needed, at first 15% above N)."""
+        reps = self.settings.replications
+        clip = lambda p: min(max(p, 0.5 / reps), 1 - 0.5 / reps)  # noqa: E731
+        t = float(ndtri(level))
+        pts = sorted((expected[grid.index(s)], float(ndtri(clip(p)))) for s, p in seen.items())
+        pts = [(x, y) for x, y in pts if abs(y - t) < 1.5]  # near the level: nearly linear
+        if len({x for x, _ in pts}) < 2:  # as many expected per target as the last answer
+            goal_e = self._expected_ratio * n
+        else:
+            below = [p for p in pts if p[1] < t]
+            above = [p for p in pts if p[1] >= t]
+            pair = (below[-1], above[0]) if below and above else \
+                (pts[-2], pts[-1]) if below else (pts[0], pts[1])
+            (x0, y0), (x1, y1) = pair
+            goal_e = x1 if y1 == y0 else x0 + (t - y0) * (x1 - x0) / (y1 - y0)
+        return next((i for i, e in enumerate(expected) if e >= goal_e), len(grid) - 1)
+
+    # --- 3. feasible designs, their waits, the recommendation -----------------------------
+    def _wait(self, c: Candidate, reps: int) -> dict[str, Any]:
+        cols = self.ev.trials(c, reps, "design")
+        wait, wait_se = mean_se(cols[f"delivery_{self.d.wait_statistic}_wait_days"])
+        power, power_se = share(cols["primary_reject"])
+        pt, pt_se = share(cols["target_reached"])
+        return {"replications": reps, "wait_days": wait, "wait_mc_se": wait_se,
+                f"{self.d.criterion}_at_window": power,
+                f"{self.d.criterion}_at_window_mc_se": power_se,
+                "prob_target_direct": pt, "prob_target_direct_mc_se": pt_se}
+
+    def designs(self, front: list[dict[str, Any]],
+                sites: dict[tuple[int, float], int | None]) -> list[dict[str, Any]]:
+        d = self.d
+        rows = []
+        for f in front:
+            n, e = f["target_n"], f["esw_per_locality"]
+            if n is None:
+                continue
+            for m in d.months_grid:
+                s = sites.get((n, m))
+                if s is None:
+                    continue
+                runs = self.ev.recruitment(s, d.uncertain, self.settings.replications)
+                pt, pt_se = share(self.ev.reached(runs, n, m))
+                row = {"target_n": n, "esw_per_locality": e, "esws": f["esws"], "sites": s,
+                       "months": m, d.criterion: f[d.criterion],
+                       f"{d.criterion}_mc_se": f[f"{d.criterion}_mc_se"],
+                       "prob_target": pt, "prob_target_mc_se": pt_se,
+                       **self.ev.resources(runs, n, m, f["esws"], self.support_days)}
+                rows.append(row)
+        rows.sort(key=lambda r: (r["target_n"], r["esw_months"], r["service_months"],
+                                 r["months"], r["sites"]))
+        for rank, row in enumerate(rows, 1):
+            row.update(rank=rank, replications=None, wait_days=None, wait_mc_se=None,
+                       wait_ok=None, feasible=None)
+        return rows
+
+    def recommend(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        d = self.d
+        column = f"delivery_{d.wait_statistic}_wait_days"
+        for row in rows:
+            c = Candidate(row["target_n"], row["esw_per_locality"], row["sites"], row["months"],
+                          d.uncertain)
+            get = lambda r, c=c: self.ev.trials(c, r, "design")[column]  # noqa: E731
+            dec = self.ev.decide(get, d.max_wait_days, self.ev.available(c), higher=False,
+                                 stat=mean_se)
+            row.update(self._wait(c, dec.replications))
+            row["wait_ok"] = row["feasible"] = dec.passes
+            self.log.append(_record("design", c, esws=row["esws"],
+                                    replications=dec.replications, wait_days=dec.estimate,
+                                    wait_mc_se=dec.mc_se, goal="wait", passes=dec.passes,
+                                    screened_out=dec.screened_out,
+                                    prob_target=row["prob_target_direct"],
+                                    prob_target_mc_se=row["prob_target_direct_mc_se"],
+                                    **{d.criterion: row[f"{d.criterion}_at_window"],
+                                       f"{d.criterion}_mc_se":
+                                           row[f"{d.criterion}_at_window_mc_se"]}))
+            if dec.passes:
+                return row
+        return None
+
+    # --- 4. check run -------------------------------------------------------------------
+    def check(self, rec: dict[str, Any]) -> dict[str, Any]:
+        d = self.d
+        seed = check_seed(self.settings.seed)
+        ev = Evaluator(self.cfg, self.settings, d, seed=seed)
+        c = Candidate(rec["target_n"], rec["esw_per_locality"], rec["sites"], rec["months"],
+                      d.uncertain)
+        reps = self.settings.replications
+        cols = ev.trials(c, reps, "check")
+        for step, w in ev.work.items():
+            self.ev.work[step] = w
+        p, p_se = share(cols["primary_reject"])
+        reached = cols["target_reached"] == 1
+        p_r, p_r_se = share(cols["primary_reject"][reached]) if reached.any() else (None, None)
+        pt, pt_se = share(cols["target_reached"])
+        wait, wait_se = mean_se(cols[f"delivery_{d.wait_statistic}_wait_days"])
+        z = d.z
+        out = {"seed": seed, "replications": reps, d.criterion: p, f"{d.criterion}_mc_se": p_se,
+               f"{d.criterion}_if_target_reached": p_r,
+               f"{d.criterion}_if_target_reached_mc_se": p_r_se,
+               "prob_target": pt, "prob_target_mc_se": pt_se, "wait_days": wait,
+               "wait_mc_se": wait_se,
+               # met within Monte Carlo error: not below the goal by more than z SEs
+               "meets": {d.criterion: p + z * p_se >= d.target_power,
+                         "prob_target": pt + z * pt_se >= d.prob_target,
+                         "wait": wait - z * (wait_se or 0.0) <= d.max_wait_days}}
+        self.log.append(_record("check", c, esws=rec["esws"], replications=reps, seed=seed,
+                                prob_target=pt, prob_target_mc_se=pt_se, wait_days=wait,
+                                wait_mc_se=wait_se, goal=None, passes=all(out["meets"].values()),
+                                screened_out=False,
+                                **{d.criterion: p, f"{d.criterion}_mc_se": p_se}))
+        return out
+
+    # --- when nothing is feasible ---------------------------------------------------------
+    def binding(self, front, sites, rows) -> dict[str, str] | None:
+        d = self.d
+        crit = d.criterion
+        if not any(f["target_n"] is not None for f in front):
+            top = next(f for f in front if f["searched"])
+            e, n = top["esw_per_locality"], top.get("best_n")
+            msg = (f"{crit} {top['best']:.2f} at N {n} with {e} ESW(s) per locality "
+                   f"({top['esws']} ESWs): no N up to {d.n_grid[-1]} reaches {d.target_power:g}")
+            level = d.target_power + d.z * math.sqrt(
+                d.target_power * (1 - d.target_power) / self.settings.replications)
+            step = d.n_grid[1] - d.n_grid[0] if len(d.n_grid) > 1 else 20
+            more_n = self.guess.smallest_n(top["esws"], level, step, d.n_grid[-1] + step)
+            k = self.localities
+            more_e = next((f for f in range(e + 1, 1001)
+                           if self.guess.power(d.n_grid[-1], f * k) >= level), None)
+            hints = []
+            if more_e is not None:
+                hints.append(f"{more_e} ESWs per locality at N {d.n_grid[-1]}")
+            if more_n is not None:
+                hints.append(f"N {more_n} with {e} ESWs per locality")
+            if not hints:  # neither alone: both
+                for f in (2 * e, 4 * e, 8 * e, 16 * e, 32 * e):
+                    n = self.guess.smallest_n(f * k, level, step, d.n_grid[-1] + step)
+                    if n is not None and f <= 1000:
+                        hints.append(f"N {n} with {f} ESWs per locality")
+                        break
+            if hints:
+                msg += ("; the design-effect approximation fitted to these runs suggests "
+                        + " or ".join(hints) + " (not simulated: raise "
+                        "design.max_esw_per_locality or design.n_stop)")
+            return {"goal": crit, "message": msg}
+        if not rows:
+            best = max((e for e in self.log if e["step"] == "sites"),
+                       key=lambda e: e["prob_target"], default=None)
+            msg = "no window in design.months recruits a frontier N with P(target) >= " \
+                  f"{d.prob_target:g}"
+            if best is not None:
+                msg = (f"P(target) {best['prob_target']:.2f} at best (N {best['target_n']}, "
+                       f"{best['sites']} {d.site_kind}, {best['months']:g} months): " + msg +
+                       f" with up to {d.sites_grid[-1]} {d.site_kind}; try longer "
+                       f"design.months, faster openings (sites.{d.site_kind}.opening."
+                       "interval_months) or more ESWs for a smaller N")
+            return {"goal": "prob_target", "message": msg}
+        best = min(rows, key=lambda r: r["wait_days"])
+        return {"goal": "wait",
+                "message": f"{d.wait_statistic} wait {best['wait_days']:.1f} days at best "
+                           f"(N {best['target_n']}, {best['esw_per_locality']} ESW(s) per "
+                           f"locality): above {d.max_wait_days:g}; raise "
+                           "design.max_esw_per_locality or delivery.esw.caseload"}
+
+    # --- the whole search ---------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        n = self.sample_size()
-        result: dict[str, Any] = {
-            "scenario": self.settings.scenario, "replications": self.settings.replications,
-            "seed": self.settings.seed, "site_kind": self.site_kind,
-            "goals": {"target_power": self.target_power, "prob_target": self.prob_target,
-                      "max_wait_days": self.max_wait, "wait_statistic": self.wait_statistic,
-                      "confidence_z": self.z},
-            "target_n": n, "sites_by_months": [], "recommended": None,
+        d, s = self.d, self.settings
+        front = self.frontier()
+        ns = sorted({f["target_n"] for f in front if f["target_n"] is not None})
+        # the rule puts the smallest N first, and a design with it exists if any does (a
+        # larger N has fewer ESWs: slower to recruit, longer waits): search it alone
+        found = self.sites(ns[:1]) if ns else {}
+        rows = self.designs([f for f in front if ns and f["target_n"] == ns[0]], found) \
+            if found else []
+        rec_row = self.recommend(rows) if rows else None
+        recommended = check = None
+        if rec_row is not None:
+            recommended = {k: rec_row[k] for k in (
+                "target_n", "esw_per_locality", "esws", "sites", "months", d.criterion,
+                f"{d.criterion}_mc_se", "prob_target", "prob_target_mc_se", "wait_days",
+                "wait_mc_se", "service_months", "esw_months", "recruiting_months")}
+            recommended["localities"] = self.localities
+            check = self.check(recommended)
+        rec_n = recommended["target_n"] if recommended else (ns[0] if ns else None)
+        curves = self._recruitment_curves(rec_n) if rec_n is not None and found else []
+        return {
+            "mode": "design", "scenario": s.scenario, "replications": s.replications,
+            "screen_replications": self.ev.screen, "seed": s.seed,
+            "criterion": d.criterion, "site_kind": d.site_kind, "localities": self.localities,
+            "scenario_sites": self.scenario_sites, "scenario_esw_per_locality": self.scenario_esw,
+            "goals": {"criterion": d.criterion, "target_power": d.target_power,
+                      "prob_target": d.prob_target, "max_wait_days": d.max_wait_days,
+                      "wait_statistic": d.wait_statistic, "confidence_z": d.z},
+            "rule": RULE,
+            "n_grid": list(d.n_grid), "esw_grid": list(d.esw_grid),
+            "target_n": rec_n,
+            "frontier": front,
+            "sites_by_months": [{"target_n": n, "months": m, "sites": v}
+                                for (n, m), v in found.items()],
+            "designs": rows,
+            "recommended": recommended,
+            "check": check,
+            "binding": self.binding(front, found, rows) if recommended is None else None,
+            "recruitment_curves": curves,
+            "guess": {"variance_factor": math.exp(self.guess.log_c), "a": self.guess.a,
+                      "b": self.guess.b},
+            "work": self.ev.total_work(),
+            "evaluations": self.log,
         }
-        if n is not None:
-            for months in self.months_grid:
-                sites = self.sites_for(n, months)
-                result["sites_by_months"].append({"months": months, "sites": sites})
-            feasible = [d for d in result["sites_by_months"] if d["sites"] is not None]
-            if feasible:
-                best = feasible[0]
-                esw = self.esws_for(n, best["months"], best["sites"])
-                result["recommended"] = {"target_n": n, "months": best["months"],
-                                         "sites": best["sites"], "esw_per_locality": esw,
-                                         "localities": int(self.cfg.trial.localities)}
-        result["evaluations"] = self.log
-        return result
+
+    def _recruitment_curves(self, n: int) -> list[dict[str, Any]]:
+        """P(target N within each window) against every number of sites simulated."""
+        out = []
+        for sites, runs in self.ev.recruitment_cached(self.d.uncertain).items():
+            for m in self.d.months_grid:
+                p, se = share(self.ev.reached(runs, n, m))
+                out.append({"target_n": n, "sites": sites, "months": m, "prob_target": p,
+                            "prob_target_mc_se": se, "replications": len(runs)})
+        return out
+
+
+# --- the terminal's answer ------------------------------------------------------------
+
+def _f(x: float | None, digits: int = 2) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
 def design_table(result: dict[str, Any]) -> str:
-    lines = [f"trialsim design: scenario {result['scenario']}, "
-             f"{result['replications']} replications per candidate"]
-    g = result["goals"]
-    if result["target_n"] is None:
-        lines.append(f"  no target N in the grid reaches power {g['target_power']}")
-        return "\n".join(lines)
-    lines.append(f"  smallest target N with power >= {g['target_power']}: {result['target_n']}")
-    for d in result["sites_by_months"]:
-        sites = "none in the grid" if d["sites"] is None else d["sites"]
-        lines.append(f"  {d['months']:g} months: {result['site_kind']} needed for "
-                     f"P(target) >= {g['prob_target']}: {sites}")
-    r = result["recommended"]
-    if r is not None:
-        esw = "none in the grid" if r["esw_per_locality"] is None else r["esw_per_locality"]
-        lines.append(f"  recommended: {r['sites']} {result['site_kind']} for {r['months']:g} "
-                     f"months, {esw} ESW(s) in each of {r['localities']} localities "
-                     f"({g['wait_statistic']} wait <= {g['max_wait_days']:g} days)")
+    g, crit = result["goals"], result["criterion"]
+    lines = [f"trialsim design: scenario {result['scenario']}, {result['replications']} "
+             f"replications per candidate (screened with {result['screen_replications']}), "
+             f"seed {result['seed']}",
+             f"  goals: {crit} >= {g['target_power']:g}, P(target) >= {g['prob_target']:g}, "
+             f"{g['wait_statistic']} wait <= {g['max_wait_days']:g} days, each cleared by the "
+             f"one-sided Monte Carlo bound (z {g['confidence_z']:.2f})",
+             f"  smallest N with {crit} >= {g['target_power']:g} (window unconstrained, "
+             f"{result['localities']} localities):"]
+    for f in result["frontier"]:
+        head = f"    {f['esw_per_locality']:>3} ESW(s) per locality ({f['esws']} ESWs): "
+        if f["target_n"] is not None:
+            lines.append(head + f"N {f['target_n']} ({crit} {_f(f[crit], 3)}, MC SE "
+                                f"{_f(f[crit + '_mc_se'], 3)})")
+        elif f["searched"]:
+            lines.append(head + f"none in the grid (best {crit} {_f(f.get('best'))} at N "
+                                f"{f.get('best_n')})")
+        else:
+            lines.append(head + "none (fewer ESWs cannot do better)")
+    if len({f["target_n"] for f in result["frontier"] if f["target_n"] is not None}) > 1:
+        lines.append("    (sites and months are searched for the smallest N, which the rule puts "
+                     "first; to plan with fewer ESWs, rerun with design.max_esw_per_locality)")
+    rows = result["designs"]
+    if rows:
+        lines.append(f"  designs at the smallest N meeting the {crit} and P(target) goals "
+                     f"(fewest {result['site_kind']} per window), best first "
+                     f"({result['rule']}; waits simulated down the list until one meets "
+                     "its goal):")
+        lines.append(f"    {'N':>5} {'ESW/loc':>7} {'sites':>5} {'months':>6} {crit[:5]:>6} "
+                     f"{'P(tgt)':>6} {'wait d':>7} {'svc-mo':>7} {'ESW-mo':>7}  feasible")
+        for r in rows:
+            ok = {True: "yes", False: "no (wait)", None: "wait not simulated"}[r["feasible"]]
+            lines.append(f"    {r['target_n']:>5} {r['esw_per_locality']:>7} {r['sites']:>5} "
+                         f"{r['months']:>6g} {_f(r[crit]):>6} {_f(r['prob_target']):>6} "
+                         f"{_f(r['wait_days'], 1):>7} {r['service_months']:>7.0f} "
+                         f"{r['esw_months']:>7.0f}  {ok}")
+    rec = result["recommended"]
+    if rec is not None:
+        lines.append(f"  recommended: N {rec['target_n']}, {rec['esw_per_locality']} ESW(s) in "
+                     f"each of {rec['localities']} localities, {rec['sites']} "
+                     f"{result['site_kind']} for {rec['months']:g} months")
+        c = result["check"]
+        lines.append(f"  check run (seed {c['seed']}, {c['replications']} replications): "
+                     f"{crit} {_f(c[crit], 3)} (MC SE {_f(c[crit + '_mc_se'], 3)}; search "
+                     f"{_f(rec[crit], 3)}), P(target) {_f(c['prob_target'], 3)} (MC SE "
+                     f"{_f(c['prob_target_mc_se'], 3)}; search {_f(rec['prob_target'], 3)}), "
+                     f"wait {_f(c['wait_days'], 1)} days: "
+                     + ("meets every goal within Monte Carlo error" if all(c["meets"].values())
+                        else "misses " + ", ".join(k for k, v in c["meets"].items() if not v)))
+    else:
+        lines.append(f"  no design meets every goal: {result['binding']['message']}")
+    w = result["work"]
+    lines.append(f"  simulated: {w['replications']} replications in {w['runs']} runs "
+                 f"({w['participants']:,} participants)")
     return "\n".join(lines)
 
 
@@ -192,6 +537,6 @@ def run_design(cfg: DictConfig, out_dir: Path | None) -> dict[str, Any]:
     result = DesignSearch(cfg).run()
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out_dir / "design.json", result)
+        write_json_atomic(out_dir / DESIGN, result)
         publish(out_dir, charts=bool(cfg.output.charts), report=bool(cfg.output.report))
     return result

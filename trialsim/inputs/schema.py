@@ -284,6 +284,9 @@ class DesignConfig:
     max_wait_days: float = MISSING
     wait_statistic: str = MISSING
     confidence: float = MISSING
+    criterion: str = MISSING  # power | assurance (needs uncertainty.mode=pilot)
+    screen_replications: int = MISSING  # 0: every candidate with every replication
+    curve_esw_per_locality: Optional[list[int]] = None  # mode=curve; None: the scenario's
 
 
 @dataclass
@@ -310,7 +313,7 @@ class PrecisionConfig:
 @dataclass
 class TrialsimConfig:
     scenario_name: str = MISSING
-    mode: str = MISSING  # run | design
+    mode: str = MISSING  # run | design | curve
     description: str = ""
     replications: Any = MISSING  # a whole number, or "auto" (see precision)
     seed: int = MISSING

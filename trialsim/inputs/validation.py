@@ -35,7 +35,7 @@ from trialsim.inputs.pathway_params import (
 from trialsim.inputs.priors import build_uncertainty
 from trialsim.inputs.schema import TrialsimConfig
 
-MODES = ("run", "design")
+MODES = ("run", "design", "curve")  # curve: trialsim/experiments/curve.py
 SKIP = ("hydra",)  # Hydra's own node, checked by Hydra
 
 
@@ -83,7 +83,7 @@ def _output(cfg: DictConfig) -> None:
 
 
 def _sections(cfg: DictConfig) -> list[tuple[str, Callable[[], Any]]]:
-    from trialsim.experiments.design import DesignSearch  # design imports the runner
+    from trialsim.experiments.design_settings import build_design
 
     return [
         ("run", lambda: build_run_settings(cfg)),
@@ -99,7 +99,7 @@ def _sections(cfg: DictConfig) -> list[tuple[str, Callable[[], Any]]]:
         ("outcome", lambda: build_outcome(cfg.outcome)),
         ("analysis", lambda: build_analysis(cfg.analysis)),
         ("uncertainty", lambda: build_uncertainty(cfg.uncertainty, cfg.outcome)),
-        ("design", lambda: DesignSearch(cfg)),
+        ("design", lambda: build_design(cfg)),
         ("limits", lambda: _limits(cfg)),
         ("output", lambda: _output(cfg)),
     ]

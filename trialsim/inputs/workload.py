@@ -57,17 +57,13 @@ def expected_randomised(params: ModelParams) -> float:
 
 def participant_replications(cfg: DictConfig, params: ModelParams) -> float:
     """Participants simulated over the run: min(target, expected) per replication, twice
-    with assurance, and for every candidate a design search may evaluate; an auto run
-    counts its cap (`precision.max_replications`)."""
+    with assurance; for a design search or a power curve, over its candidates."""
     per_rep = max(1.0, min(params.target_n, expected_randomised(params)))
     runs = 2 if params.uncertainty is not None else 1
-    if cfg.mode == "design":
-        d = cfg.design
-        per_rep = max(per_rep, float(d.n_stop))
-        steps = lambda n: math.ceil(math.log2(max(n, 1))) + 1  # noqa: E731 - bisection steps
-        grid_n = max(1, (int(d.n_stop) - int(d.n_start)) // int(d.n_step) + 1)
-        runs = (steps(grid_n) + len(d.months) * steps(int(d.max_sites))
-                + steps(int(d.max_esw_per_locality)))
+    if cfg.mode in ("design", "curve"):
+        from trialsim.experiments.design_settings import participant_replications as search
+
+        return search(cfg, per_rep)
     return per_rep * replications(cfg) * runs
 
 

@@ -24,6 +24,7 @@ from trialsim.reporting.figure_data import write_figure_data
 SUMMARY = "summary.json"
 ASSURANCE_REPLICATIONS = "replications_assurance.csv"
 ASSURANCE_PARAMETERS = "assurance_parameters.csv"  # the figures read it by this name
+DESIGN = "design.json"  # mode=design and mode=curve: goals, evaluations, the answer
 
 
 def json_safe(data: Any) -> Any:

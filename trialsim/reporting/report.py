@@ -295,7 +295,225 @@ def run_report(run: RunDir) -> tuple[str, list[Block]]:
     return title, blocks
 
 
+def _tail(run: RunDir) -> list[Block]:
+    return [
+        ("h", 2, "Figures"),
+        *_figure_blocks(run),
+        ("h", 2, "Parameters and their sources"),
+        ("p", "The search varies the target N, the ESWs per locality, the number of sites "
+              "and the months; the other values below are held as configured."),
+        *_parameter_table(run),
+        ("h", 2, "Provenance"),
+        ("table", ["item", "value"], _provenance_rows(run)),
+        ("details", "Resolved configuration (.hydra/config.yaml)", [("pre", _config_text(run))]),
+    ]
+
+
+def _se(x: float | None, se: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f} (MC SE {_p(se)})"
+
+
 def design_report(run: RunDir) -> tuple[str, list[Block]]:
+    d = run.design
+    if "mode" not in d:
+        return _legacy_design_report(run)
+    if d["mode"] == "curve":
+        return curve_report(run)
+    g, crit = d.get("goals", {}), d.get("criterion", "power")
+    kind = str(d.get("site_kind")).replace("_", " ")
+    title = f"trialsim design search: {d.get('scenario')}"
+    rec, check = d.get("recommended"), d.get("check")
+    blocks: list[Block] = [
+        ("p", " ".join(str(run.cfg("description", "") or "").split())),
+        ("h", 2, "The question"),
+        ("p", f"Which target N, ESWs per locality ({d.get('localities')} localities), number "
+              f"of {kind} and recruitment months meet every goal: {crit} of the primary "
+              f"analysis at least {g.get('target_power')}, P(target N randomised within the "
+              f"window) at least {g.get('prob_target')}, {g.get('wait_statistic')} wait for an "
+              f"ESW caseload place at most {g.get('max_wait_days')} days? A goal is met when "
+              f"the one-sided Monte Carlo bound (z = {_n(g.get('confidence_z'), 2)}) clears "
+              f"it with all {d.get('replications')} replications (seed {d.get('seed')}, "
+              f"common random numbers); candidates far below a goal are dropped after "
+              f"{d.get('screen_replications')}. {crit.capitalize()} is that of a trial that "
+              "reaches its N (recruitment unconstrained); the check run counts every trial, "
+              "including those that stop short."),
+        ("h", 2, "Recommended design"),
+    ]
+    if rec is None:
+        blocks.append(("p", "No design in the grid meets every goal: "
+                            + (d.get("binding") or {}).get("message", "")))
+    else:
+        per_arm = rec["target_n"] / 2
+        blocks += [
+            ("p", f"Randomise {rec['target_n']} participants ({per_arm:g} per arm) through "
+                  f"{rec['sites']} {kind} over {rec['months']:g} months, with "
+                  f"{rec['esw_per_locality']} ESW(s) in each of {rec['localities']} localities "
+                  f"({rec['esws']} ESWs). Chosen by the rule: {d.get('rule')}."),
+            ("table", ["quantity", "search (seed " + str(d.get("seed")) + ")",
+                       f"check run (seed {check['seed']})" if check else "check run"],
+             [[f"{crit} (search: window unconstrained; check: within the window)",
+               _se(rec.get(crit), rec.get(f"{crit}_mc_se")),
+               _se(check.get(crit), check.get(f"{crit}_mc_se")) if check else "n/a"],
+              [f"{crit} among trials reaching the target", "",
+               _se(check.get(f"{crit}_if_target_reached"),
+                   check.get(f"{crit}_if_target_reached_mc_se")) if check else "n/a"],
+              ["P(target N within the window)",
+               _se(rec.get("prob_target"), rec.get("prob_target_mc_se")),
+               _se(check.get("prob_target"), check.get("prob_target_mc_se"))
+               if check else "n/a"],
+              [f"{g.get('wait_statistic')} wait for an ESW place (days)",
+               f"{_n(rec.get('wait_days'))} (MC SE {_n(rec.get('wait_mc_se'), 2)})",
+               f"{_n(check.get('wait_days'))} (MC SE {_n(check.get('wait_mc_se'), 2)})"
+               if check else "n/a"],
+              ["service-months (mean)", _n(rec.get("service_months"), 0), ""],
+              ["ESW-months (mean)", _n(rec.get("esw_months"), 0), ""],
+              ["months recruiting (mean, first opening to close)",
+               _n(rec.get("recruiting_months")), ""]]),
+        ]
+        blocks += [("h", 3, "Sample-size justification (ready to edit)"),
+                   ("quote", _design_paragraph(run, rec, check, crit, kind))]
+        if check:
+            missed = [k for k, v in check.get("meets", {}).items() if not v]
+            blocks.append(("p", "The check run meets every goal within Monte Carlo error "
+                                f"(no estimate below its goal by more than "
+                                f"{_n(g.get('confidence_z'), 2)} MC SE)." if not missed else
+                                "The check run misses, beyond Monte Carlo error: "
+                                + ", ".join(missed) + "."))
+    blocks += [
+        ("h", 2, f"Smallest N with {crit} >= {g.get('target_power')}, by ESWs per locality"),
+        ("table", ["ESWs per locality", "ESWs", "smallest N", f"{crit} (MC SE)"],
+         [[str(f["esw_per_locality"]), str(f["esws"]),
+           str(f["target_n"]) if f["target_n"] is not None else
+           ("none in the grid" if f.get("searched") else "not searched (fewer ESWs cannot "
+                                                         "do better)"),
+           _se(f.get(crit), f.get(f"{crit}_mc_se")) if f["target_n"] is not None else
+           (f"best {_p(f.get('best'))} at N {f.get('best_n')}" if f.get("searched") else "")]
+          for f in d.get("frontier", [])]),
+        ("p", "Sites and months are searched for the smallest N, which the rule puts first "
+              "(a larger N comes with fewer ESWs: slower to recruit, longer waits, so a design "
+              "exists with it only if one exists with the smallest). To plan with fewer ESWs, "
+              "rerun with design.max_esw_per_locality set to that number."),
+        ("h", 2, "Feasible designs"),
+        ("p", f"The smallest N with the fewest {kind} that recruit it in each window (more "
+              f"sites also meet the goals and cost more), best first by the rule "
+              f"({d.get('rule')}). Service-months: the months each site is open for "
+              "recruitment, summed; ESW-months: all ESWs from the first opening to the close "
+              "of recruitment plus the longest support a participant randomised at the close "
+              "can receive (means over replications). Waits are simulated down the ranking "
+              "until a design meets the wait goal."),
+        ("table", ["N", "ESWs/locality", kind, "months", crit, "P(target)",
+                   f"{g.get('wait_statistic')} wait (days)", "service-months", "ESW-months",
+                   "meets every goal"],
+         [[str(r["target_n"]), str(r["esw_per_locality"]), str(r["sites"]), f"{r['months']:g}",
+           _p(r.get(crit)), _p(r.get("prob_target")),
+           "not simulated" if r.get("wait_days") is None else
+           f"{_n(r.get('wait_days'))} ({r.get('replications')} reps)",
+           _n(r.get("service_months"), 0), _n(r.get("esw_months"), 0),
+           {True: "yes", False: "no: wait", None: "wait not simulated"}[r.get("feasible")]]
+          for r in d.get("designs", [])]) if d.get("designs") else
+        ("p", "None: " + (d.get("binding") or {}).get("message", "")),
+        ("h", 2, "Every candidate evaluated"),
+        ("p", _work_text(d)),
+        ("table", ["step", "N", "ESWs/locality", "sites", "months", "replications",
+                   "estimate (MC SE)", "goal", "result"],
+         [_evaluation_row(e, crit) for e in d.get("evaluations", [])]),
+        *_tail(run),
+    ]
+    return title, blocks
+
+
+def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | None,
+                      crit: str, kind: str) -> str:
+    """The recommended design in the words of a grant application, every number from
+    design.json or the run's config."""
+    c = run.cfg
+    effect, icc = c("outcome.effect_m12"), c("outcome.esw_icc")
+    alpha = c("analysis.alpha", 0.05)
+    primary = c("analysis.primary", "rtw_se")
+    outcome = ("the proportion in work at 12 months" if primary == "employment" else
+               f"return-to-work self-efficacy (0-10) at 12 months, a difference of {effect:g} "
+               "point" + ("" if effect == 1 else "s") if effect is not None else
+               "return-to-work self-efficacy at 12 months")
+    what = "assurance (probability of success with the pilot's uncertainty)" \
+        if crit == "assurance" else "power"
+    text = (f"A total of {rec['target_n']} participants ({rec['target_n'] / 2:g} per arm) "
+            f"gives {_pct(rec.get(crit))} {what} (Monte Carlo SE {_p(rec.get(crit + '_mc_se'))}, "
+            f"{run.design.get('replications')} simulated trials) for {outcome}, at the "
+            f"{_pct(alpha)} level (two-sided), allowing for loss to follow-up as in the pilot "
+            f"and clustering by ESW in the IPS arm (ICC {icc if icc is not None else 'n/a'}, "
+            f"{rec['esws']} ESWs: {rec['esw_per_locality']} in each of {rec['localities']} "
+            f"localities). Recruiting through {rec['sites']} {kind} over {rec['months']:g} "
+            f"months, the simulated trials reach {rec['target_n']} randomised with probability "
+            f"{_p(rec.get('prob_target'))}")
+    if check:
+        text += (f"; in a check run with a new seed, {_pct(check.get(crit))} {crit} counting "
+                 f"trials that stop short and P(target) {_p(check.get('prob_target'))}")
+    return text + "."
+
+
+def _work_text(d: dict[str, Any]) -> str:
+    w = d.get("work", {})
+    return (f"Simulated: {w.get('replications')} replications in {w.get('runs')} runs "
+            f"({_n(w.get('participants'), 0)} participants). Each row below is a candidate "
+            "and the goal it was tested for; 'screened out' failed after the screening "
+            "replications.")
+
+
+def _evaluation_row(e: dict[str, Any], crit: str) -> list[str]:
+    goal = e.get("goal")
+    key = {"wait": "wait_days", "prob_target": "prob_target"}.get(goal, goal or crit)
+    value = e.get(key)
+    se = e.get("wait_mc_se" if key == "wait_days" else f"{key}_mc_se")
+    estimate = ("n/a" if value is None else
+                f"{_n(value)} d (MC SE {_n(se, 2)})" if key == "wait_days" else
+                f"{key} {_p(value)} ({_p(se)})")
+    if e.get("step") == "check":
+        estimate = f"{crit} {_p(e.get(crit))}, P(target) {_p(e.get('prob_target'))}"
+    months = e.get("months")
+    result = ("screened out" if e.get("screened_out") else
+              "" if e.get("passes") is None else "pass" if e["passes"] else "fail")
+    return [str(e.get("step")), str(e.get("target_n")),
+            "any" if e.get("esw_per_locality") is None else str(e["esw_per_locality"]),
+            str(e.get("sites")), "unconstrained" if months is None else f"{months:g}",
+            str(e.get("replications")), estimate, str(goal or ""), result]
+
+
+def curve_report(run: RunDir) -> tuple[str, list[Block]]:
+    d = run.design
+    g, crit = d.get("goals", {}), d.get("criterion", "power")
+    has_assurance = any("assurance" in e for e in d.get("evaluations", []))
+    title = f"trialsim power curve: {d.get('scenario')}"
+    header = ["N", "ESWs/locality", "power (MC SE)"] + (["assurance (MC SE)"] if
+                                                          has_assurance else []) + \
+        [f"P(target within {d.get('scenario_months'):g} months)"]
+    rows = [[str(e["target_n"]), str(e["esw_per_locality"]),
+             _se(e.get("power"), e.get("power_mc_se"))]
+            + ([_se(e.get("assurance"), e.get("assurance_mc_se"))] if has_assurance else [])
+            + [_se(e.get("prob_target"), e.get("prob_target_mc_se"))]
+            for e in d.get("evaluations", [])]
+    blocks: list[Block] = [
+        ("p", " ".join(str(run.cfg("description", "") or "").split())),
+        ("h", 2, "The question"),
+        ("p", f"The power of the primary analysis against the total N (recruitment "
+              f"unconstrained: each trial reaches its N), {d.get('replications')} simulated "
+              f"trials per N on common random numbers (seed {d.get('seed')}), and the "
+              f"probability of recruiting N within {d.get('scenario_months'):g} months with "
+              f"{d.get('scenario_sites')} {d.get('site_kind')}."),
+        ("h", 2, f"Smallest N with {crit} >= {g.get('target_power')}"),
+        ("table", ["ESWs per locality", "ESWs", "smallest N (one-sided bound clears it)"],
+         [[str(m["esw_per_locality"]), str(m["esws"]),
+           str(m["target_n"]) if m["target_n"] is not None else "none in the grid"]
+          for m in d.get("smallest_n", [])]),
+        ("h", 2, "Power against N"),
+        ("table", header, rows),
+        ("p", _work_text(d).split(". Each row")[0] + "."),
+        *_tail(run),
+    ]
+    return title, blocks
+
+
+def _legacy_design_report(run: RunDir) -> tuple[str, list[Block]]:
+    """design.json written before the joint N x ESW search (no `mode` key)."""
     d = run.design
     g = d.get("goals", {})
     title = f"trialsim design search: {d.get('scenario')}"
@@ -334,7 +552,7 @@ def design_report(run: RunDir) -> tuple[str, list[Block]]:
         ("p", "Not searched: no target N passed the power goal."),
         ("h", 2, "Every candidate evaluated"),
         ("table", ["step", "candidate", "estimate", "MC SE", "passes"],
-         [_evaluation_row(e) for e in d.get("evaluations", [])]),
+         [_legacy_evaluation_row(e) for e in d.get("evaluations", [])]),
         ("h", 2, "Figures"),
         *_figure_blocks(run),
         ("h", 2, "Parameters and their sources"),
@@ -348,7 +566,7 @@ def design_report(run: RunDir) -> tuple[str, list[Block]]:
     return title, blocks
 
 
-def _evaluation_row(e: dict[str, Any]) -> list[str]:
+def _legacy_evaluation_row(e: dict[str, Any]) -> list[str]:
     step = e.get("step", "")
     if step == "sample_size":
         return [step, f"N = {e['target_n']}", f"power {_p(e['power'])}", _p(e["mc_se"]),

@@ -1,0 +1,194 @@
+"""The design block's new keys refused one line at a time; `mode=curve`; the power curve
+figure and the design report drawn from design.json."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import matplotlib.image as mpimg
+import pytest
+from conftest import CONF_DIR, ROOT, make_cfg
+
+from trialsim.app import run
+from trialsim.cli import preflight
+from trialsim.experiments.curve import run_curve
+from trialsim.experiments.design_settings import participant_replications
+from trialsim.reporting.figures.power import power_figure
+from trialsim.reporting.report import design_report
+from trialsim.reporting.rundir import RunDir
+
+BAD_DESIGN = [
+    (["design.criterion=bayes"], "design.criterion='bayes'"),
+    (["mode=design", "design.criterion=assurance"], "design.criterion='assurance'"),
+    (["design.screen_replications=-1"], "design.screen_replications=-1"),
+    (["design.curve_esw_per_locality=[0]"], "design.curve_esw_per_locality[0]=0"),
+    (["design.curve_esw_per_locality=[]"], "design.curve_esw_per_locality=[]"),
+    (["mode=curves"], "mode='curves'"),
+    (["design.max_esw_per_locality=1001"], "design.max_esw_per_locality=1001"),
+    (["scenario=pilot", "mode=design"], "design.site_kind='pain_services'"),  # listed openings
+]
+
+
+@pytest.mark.parametrize(("args", "named"), BAD_DESIGN)
+def test_bad_design_values_are_one_line_each(args, named):
+    lines = preflight([*args, "replications=3"], CONF_DIR)
+    assert len(lines) == 1 and named in lines[0], lines
+    assert "is not allowed" in lines[0] and "\n" not in lines[0]
+
+
+def test_assurance_with_uncertainty_is_accepted_and_power_in_a_plain_run():
+    assert preflight(["mode=design", "design.criterion=assurance", "uncertainty.mode=pilot"],
+                     CONF_DIR) == []
+    # a plain run does not use the criterion: no error without uncertainty either
+    assert preflight(["design.criterion=assurance"], CONF_DIR) == []
+
+
+def test_a_bad_criterion_exits_2_with_one_line_and_no_output(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "simulate.py"), "mode=design",
+                           "design.criterion=assurance", f"hydra.run.dir={tmp_path / 'run'}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("trialsim: error: design.criterion=")
+    assert "uncertainty.mode=pilot" in lines[0] and not (tmp_path / "run").exists()
+
+
+def test_mode_curve_runs_from_the_command_line(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "simulate.py"), *CURVE[:-1],
+                           "replications=10", "design.curve_esw_per_locality=[2]",
+                           "design.n_stop=80", f"hydra.run.dir={tmp_path / 'run'}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("trialsim power curve: scenario pain_services")
+    assert (tmp_path / "run" / "design.json").is_file()
+    assert (tmp_path / "run" / "power_curve.png").is_file()
+
+
+def test_the_work_estimate_counts_a_search_and_a_curve():
+    design = participant_replications(make_cfg("mode=design"), 300)
+    curve = participant_replications(make_cfg("mode=curve"), 300)
+    assert 1e6 < design < 2e7 and 1e6 < curve < design  # both allowed at the default limit
+
+
+# --- mode=curve ------------------------------------------------------------------------
+
+CURVE = ("mode=curve", "replications=30", "trial.localities=2",
+         "sites.pain_services.count=6", "sites.pain_services.opening.interval_months=0.5",
+         "trial.recruitment_months=12", "outcome.effect_m12=2.0", "outcome.ips_sds=null",
+         "design.n_start=40", "design.n_stop=120", "design.n_step=40",
+         "design.curve_esw_per_locality=[1,3]", "output.report=true")
+
+
+@pytest.fixture(scope="module")
+def curve_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("curve")
+    result = run_curve(make_cfg(*CURVE), out)
+    return out, result
+
+
+def test_the_curve_covers_its_grid_and_its_recruitment_equals_a_plain_run(curve_dir):
+    out, result = curve_dir
+    ev = result["evaluations"]
+    assert [(e["target_n"], e["esw_per_locality"]) for e in ev] == [
+        (n, e) for e in (1, 3) for n in (40, 80, 120)]
+    assert all(0 <= e["power"] <= 1 and e["power_mc_se"] >= 0 for e in ev)
+    # P(target within the window) read off the unconstrained runs equals a plain run
+    # with that target and window, replication by replication (same seed)
+    plain = run(make_cfg(*CURVE[1:], "mode=run", "trial.target_n=120",
+                         "delivery.esw.per_locality=1", "output.charts=false",
+                         "output.report=false"), None)
+    curve_pt = next(e["prob_target"] for e in ev if e["target_n"] == 120
+                    and e["esw_per_locality"] == 1)
+    assert curve_pt == plain["recruitment"]["prob_target_by_end"]
+    assert json.loads((out / "design.json").read_text())["mode"] == "curve"
+
+
+def test_the_curve_is_drawn_and_reported(curve_dir):
+    out, result = curve_dir
+    h, w = mpimg.imread(out / "power_curve.png").shape[:2]
+    assert w > 1400 and h > 700  # two panels side by side at 200 dpi
+    text = (out / "report.md").read_text()
+    for e in result["evaluations"]:
+        assert f"{e['power']:.3f} (MC SE {e['power_mc_se']:.3f})" in text
+
+
+# --- the design search's figure and report from design.json ------------------------------
+
+def _design_json(assurance: bool = False) -> dict:
+    ev = []
+    for e, rows in ((3, ((200, 0.95, True), (160, 0.85, False))),
+                    (2, ((200, 0.88, False), (240, 0.93, True)))):
+        for n, p, ok in rows:
+            rec = {"step": "power", "target_n": n, "esw_per_locality": e, "sites": 6,
+                   "months": None, "replications": 100, "power": p, "power_mc_se": 0.02,
+                   "goal": "power", "passes": ok, "screened_out": False}
+            if assurance:
+                rec.update(assurance=p - 0.1, assurance_mc_se=0.03)
+            ev.append(rec)
+    ev.append({"step": "sites", "target_n": 200, "esw_per_locality": None, "sites": 8,
+               "months": 12.0, "replications": 100, "prob_target": 0.86,
+               "prob_target_mc_se": 0.03, "goal": "prob_target", "passes": True,
+               "screened_out": False})
+    rec = {"target_n": 200, "esw_per_locality": 3, "esws": 6, "sites": 8, "months": 12.0,
+           "power": 0.95, "power_mc_se": 0.02, "prob_target": 0.86,
+           "prob_target_mc_se": 0.03, "wait_days": 1.5, "wait_mc_se": 0.2,
+           "service_months": 70.0, "esw_months": 120.0, "recruiting_months": 11.0,
+           "localities": 2}
+    return {
+        "mode": "design", "scenario": "pain_services", "replications": 100,
+        "screen_replications": 20, "seed": 1, "criterion": "power",
+        "site_kind": "pain_services", "localities": 2,
+        "goals": {"criterion": "power", "target_power": 0.9, "prob_target": 0.8,
+                  "max_wait_days": 28, "wait_statistic": "mean", "confidence_z": 1.645},
+        "rule": "smallest N, then fewest ESW-months, then fewest service-months",
+        "n_grid": [120, 160, 200, 240, 280], "esw_grid": [1, 2, 3],
+        "target_n": 200,
+        "frontier": [{"esw_per_locality": 3, "esws": 6, "target_n": 200, "searched": True,
+                      "power": 0.95, "power_mc_se": 0.02},
+                     {"esw_per_locality": 2, "esws": 4, "target_n": 240, "searched": True,
+                      "power": 0.93, "power_mc_se": 0.02},
+                     {"esw_per_locality": 1, "esws": 2, "target_n": None, "searched": True,
+                      "best": 0.5, "best_n": 400}],
+        "designs": [{**rec, "rank": 1, "replications": 100, "wait_ok": True,
+                     "feasible": True}],
+        "recommended": rec,
+        "check": {"seed": 99, "replications": 100, "power": 0.93, "power_mc_se": 0.025,
+                  "power_if_target_reached": 0.95, "power_if_target_reached_mc_se": 0.02,
+                  "prob_target": 0.84, "prob_target_mc_se": 0.04, "wait_days": 1.4,
+                  "wait_mc_se": 0.2, "meets": {"power": True, "prob_target": True,
+                                               "wait": True}},
+        "binding": None,
+        "recruitment_curves": [{"target_n": 200, "sites": s, "months": m,
+                                "prob_target": p, "prob_target_mc_se": 0.04,
+                                "replications": 100}
+                               for s, m, p in ((6, 12.0, 0.6), (8, 12.0, 0.86),
+                                               (6, 18.0, 0.9), (8, 18.0, 0.97))],
+        "work": {"runs": 9, "replications": 700, "participants": 140000},
+        "evaluations": ev,
+    }
+
+
+@pytest.mark.parametrize("assurance", [False, True])
+def test_the_power_curve_has_a_panel_per_quantity_and_marks_the_goal(tmp_path, assurance):
+    (tmp_path / "design.json").write_text(json.dumps(_design_json(assurance)))
+    made = power_figure(RunDir(tmp_path), tmp_path)
+    h, w = mpimg.imread(made[0]).shape[:2]
+    panels = 4 if assurance else 3  # power (+ assurance), N against ESWs, sites
+    assert w > 700 * panels and h > 800 and made[1].stat().st_size > 20_000
+
+
+def test_the_design_report_has_the_numbers_of_design_json(tmp_path):
+    d = _design_json()
+    (tmp_path / "design.json").write_text(json.dumps(d))
+    title, blocks = design_report(RunDir(tmp_path))
+    text = json.dumps(blocks)
+    rec, check = d["recommended"], d["check"]
+    assert "Randomise 200 participants (100 per arm) through 8 pain services over 12 months" \
+        in text and "3 ESW(s) in each of 2 localities" in text
+    for x, se in ((rec["power"], rec["power_mc_se"]), (check["power"], check["power_mc_se"]),
+                  (check["prob_target"], check["prob_target_mc_se"])):
+        assert f"{x:.3f} (MC SE {se:.3f})" in text
+    assert "meets every goal within Monte Carlo error" in text
+    assert "none in the grid" in text and d["rule"] in text

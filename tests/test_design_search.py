@@ -1,0 +1,207 @@
+"""The design search's parts: the grid search, re-used recruitment runs, the frontier,
+the recommendation and its check run, what it says when nothing is feasible."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import make_cfg
+
+from trialsim.app import run
+from trialsim.experiments.candidates import Candidate, Evaluator
+from trialsim.experiments.design import DesignSearch, check_seed
+from trialsim.experiments.design_settings import build_design
+from trialsim.experiments.search import first_passing
+from trialsim.inputs.params import build_run_settings
+
+# A small trial that runs in milliseconds: 2 localities, services opening every 2 weeks,
+# a 2-point effect; with an ESW ICC of 0.05 more ESWs clearly need a smaller N (2 ESWs
+# never reach the goal: the IPS arm's variance rests on 1 degree of freedom)
+SMALL = ("trial.localities=2", "sites.pain_services.count=6",
+         "sites.pain_services.opening.interval_months=0.5",
+         "sites.pain_services.opening.first_month=0",
+         "outcome.effect_m12=2.0", "outcome.esw_icc=0.05", "outcome.ips_sds=null",
+         "design.n_start=40", "design.n_stop=200", "design.n_step=40",
+         "design.max_esw_per_locality=4", "design.months=[12,18]", "design.max_sites=16",
+         "design.target_power=0.75", "design.prob_target=0.8", "design.max_wait_days=60",
+         "design.screen_replications=20")
+
+
+# --- the grid search -------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer", [0, 1, 5, 17, 29, 30])
+@pytest.mark.parametrize("start", [0, 7, 29])
+def test_first_passing_finds_the_smallest_passing_index(answer, start):
+    tested = []
+
+    def passes(i):
+        tested.append(i)
+        return i >= answer
+
+    found = first_passing(30, passes, start)
+    assert found == (answer if answer < 30 else None)
+    assert len(tested) == len(set(tested))  # nothing tested twice
+    assert len(tested) <= 2 * math.ceil(math.log2(30)) + 2  # galloping, then bisection
+
+
+def test_first_passing_trusts_what_is_known_and_follows_a_good_guide():
+    tested = []
+
+    def passes(i):
+        tested.append(i)
+        return i >= 12
+
+    assert first_passing(30, passes, 0, lo=10, hi=14) == 12
+    assert all(10 <= i < 14 for i in tested)  # below lo fails, hi passes: never retested
+    tested.clear()
+    assert first_passing(30, passes, 0, guide=lambda: 12) == 12
+    assert tested == [12, 11]  # a right guide: the answer and the index below it
+    assert first_passing(30, passes, 0, lo=13) == 13 and first_passing(5, passes, 0) is None
+
+
+# --- recruitment re-used across ESWs, targets and windows -----------------------------
+
+def test_one_recruitment_run_answers_every_target_and_window():
+    """P(target N within m months) read off one long run with the largest target equals
+    direct runs, replication by replication: the model never looks ahead."""
+    cfg = make_cfg(*SMALL, "replications=12")
+    ev = Evaluator(cfg, build_run_settings(cfg), build_design(cfg))
+    ev.recruit_n, ev.recruit_months = 120, 18.0
+    runs = ev.recruitment(5, False, 12)
+    for n in (60, 120):
+        for months in (12.0, 18.0):
+            direct = ev.trials(Candidate(n, 1, 5, months), 12, "test")["target_reached"]
+            assert np.array_equal(ev.reached(runs, n, months), direct), (n, months)
+
+
+@pytest.mark.parametrize("uncertainty", ["none", "pilot"])
+def test_recruitment_does_not_depend_on_the_esws(uncertainty):
+    """Equal in law: only TAU's booklet appointments share the coordinator with screening,
+    and their delays do not depend on the ESWs. (They share one delay stream with IPS
+    delivery, so the days can move by hours between ESW counts: the shares are compared
+    within one Monte Carlo SE of either, far more than such shifts move them.)"""
+    cfg = make_cfg(*SMALL, "replications=40", f"uncertainty.mode={uncertainty}")
+    ev = Evaluator(cfg, build_run_settings(cfg), build_design(cfg))
+    uncertain = uncertainty == "pilot"
+    flags = [ev.trials(Candidate(80, e, 5, 12.0, uncertain), 40, "test")["target_reached"]
+             for e in (1, 3)]
+    p = flags[0].mean()
+    assert abs(flags[0].mean() - flags[1].mean()) <= math.sqrt(p * (1 - p) / 40)
+
+
+def test_a_confirmed_candidate_adds_only_the_replications_it_lacks():
+    cfg = make_cfg(*SMALL, "replications=30")
+    ev = Evaluator(cfg, build_run_settings(cfg), build_design(cfg))
+    c = Candidate(60, 2, 6, None)
+    first = ev.trials(c, 20, "test")["primary_reject"]
+    full = ev.trials(c, 30, "test")["primary_reject"]
+    assert np.array_equal(full[:20], first) and ev.work["test"]["replications"] == 30
+
+
+# --- the whole search ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_design():
+    return DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40")).run()
+
+
+def test_the_frontier_needs_no_more_n_with_more_esws(small_design):
+    front = [f for f in small_design["frontier"] if f["target_n"] is not None]
+    assert len(front) >= 2
+    ns = [f["target_n"] for f in front]  # listed from most ESWs to fewest
+    assert ns == sorted(ns)
+    # each frontier N passed with every replication, its predecessor failed for that
+    # ESW count (or for more ESWs, which bound it)
+    power = [e for e in small_design["evaluations"] if e["step"] == "power"]
+    for f in front:
+        hit = [e for e in power if e["target_n"] == f["target_n"]
+               and e["esw_per_locality"] == f["esw_per_locality"]]
+        assert hit and hit[0]["passes"] and hit[0]["replications"] == 40
+        lower = f["target_n"] - 40
+        assert lower < 40 or any(e["target_n"] == lower and not e["passes"]
+                                 and e["esw_per_locality"] >= f["esw_per_locality"]
+                                 for e in power)
+
+
+def test_the_recommendation_follows_the_rule_and_every_goal(small_design):
+    rows, rec = small_design["designs"], small_design["recommended"]
+    assert rec is not None
+    keys = [(r["target_n"], r["esw_months"], r["service_months"]) for r in rows]
+    assert keys == sorted(keys)  # ranked by the documented rule
+    first_ok = next(r for r in rows if r["feasible"])
+    assert (rec["target_n"], rec["esw_per_locality"], rec["sites"], rec["months"]) == (
+        first_ok["target_n"], first_ok["esw_per_locality"], first_ok["sites"],
+        first_ok["months"])
+    assert all(r["feasible"] is False for r in rows[:rows.index(first_ok)])
+    assert rec["target_n"] == min(f["target_n"] for f in small_design["frontier"]
+                                  if f["target_n"] is not None)
+    # one fewer site fails that window for that N (or it is already one site)
+    assert rec["sites"] == 1 or any(
+        e["step"] == "sites" and e["target_n"] == rec["target_n"] and
+        e["months"] == rec["months"] and e["sites"] == rec["sites"] - 1 and not e["passes"]
+        for e in small_design["evaluations"])
+    for e in small_design["evaluations"]:  # every point can be drawn
+        assert {"step", "target_n", "sites", "months", "replications", "passes"} <= set(e)
+    assert small_design["work"]["replications"] > 0
+
+
+def test_the_check_run_meets_the_goals_with_a_fresh_seed(small_design):
+    """The issue's figure on a small trial: rerun as a plain run with a new seed, the
+    recommended design meets power and P(target) within Monte Carlo error (an estimate
+    below its goal by at most 2 MC SE: a true value at the goal fails this 2.3% of the
+    time, one clearing it by the search's one-sided 95% bound far less often)."""
+    rec, check = small_design["recommended"], small_design["check"]
+    assert check["seed"] == check_seed(small_design["seed"]) != small_design["seed"]
+    assert all(check["meets"].values()), check
+    summary = run(make_cfg(*SMALL, "replications=200", "seed=4242", "output.charts=false",
+                           f"trial.target_n={rec['target_n']}",
+                           f"trial.recruitment_months={rec['months']}",
+                           f"sites.pain_services.count={rec['sites']}",
+                           f"delivery.esw.per_locality={rec['esw_per_locality']}"), None)
+    power, se = summary["power"]["primary"], summary["power"]["primary_mc_se"]
+    assert power >= 0.75 - 2 * se
+    pt, pt_se = (summary["recruitment"]["prob_target_by_end"],
+                 summary["recruitment"]["prob_target_by_end_mc_se"])
+    assert pt >= 0.8 - 2 * pt_se
+
+
+def test_when_power_binds_it_says_so_with_the_best_and_a_suggestion():
+    result = DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40",
+                                   "design.n_stop=80", "design.max_esw_per_locality=1",
+                                   "outcome.effect_m12=1.0")).run()
+    assert result["recommended"] is None and result["binding"]["goal"] == "power"
+    msg = result["binding"]["message"]
+    assert msg.startswith("power 0.") and "at N 80 with 1 ESW" in msg
+    assert "suggests" in msg and "not simulated" in msg
+
+
+def test_when_recruitment_binds_it_says_so():
+    result = DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40",
+                                   "design.n_start=120", "design.n_stop=120",
+                                   "design.max_esw_per_locality=4",
+                                   "design.months=[2]", "design.max_sites=4")).run()
+    assert result["recommended"] is None and result["binding"]["goal"] == "prob_target"
+    assert "P(target)" in result["binding"]["message"]
+
+
+def test_assurance_is_searched_on_with_power_beside_it():
+    result = DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40",
+                                   "uncertainty.mode=pilot", "design.criterion=assurance",
+                                   "design.target_power=0.6", "design.max_esw_per_locality=3",
+                                   "design.n_start=80", "design.n_stop=120",
+                                   "design.months=[18]")).run()
+    power = [e for e in result["evaluations"] if e["step"] == "power"]
+    assert power and all(e["goal"] == "assurance" and "power" in e for e in power)
+    assert result["criterion"] == "assurance"
+    assert "assurance" in result["recommended"] and "assurance" in result["check"]
+
+
+def test_a_search_gives_the_same_answer_whatever_n_jobs():
+    tiny = (*SMALL, "mode=design", "replications=20", "design.screen_replications=10",
+            "design.n_start=80", "design.n_stop=120", "design.max_esw_per_locality=3",
+            "design.months=[18]")
+    one, two = (DesignSearch(make_cfg(*tiny, f"n_jobs={n}")).run() for n in (1, 2))
+    assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)

@@ -1,0 +1,215 @@
+"""Simulating design candidates once, and only as far as a decision needs.
+
+Every candidate runs replications 0, 1, ... from the same seed (common random numbers),
+and what was simulated is kept: a candidate screened with a few replications is
+confirmed by simulating only the replications it lacks. A decision screens first
+(`design.screen_replications`): a candidate whose estimate is below its goal by more than
+`Z_SCREEN` Monte Carlo SEs fails there; any other is simulated with every replication and
+passes only if the one-sided `design.confidence` bound clears the goal.
+
+Recruitment does not depend on the target beyond the target-th randomisation or on the
+window beyond its end (the model never looks ahead), nor, in law, on the ESWs (only
+TAU's booklet appointments share the coordinator with screening). So one recruitment run
+per number of sites, with the largest target and the longest window, answers
+P(target N within m months) for every N and m: reached when the N-th randomisation day
+falls before the end of month m. `tests/test_design_search.py` checks this against
+direct runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from trialsim.experiments.design_settings import UNCONSTRAINED_MONTHS, DesignSettings
+from trialsim.experiments.runner import map_replications
+from trialsim.inputs.params import ModelParams, RunSettings, build_params
+from trialsim.model.trial import simulate_replication
+from trialsim.reporting.tables import replication_row
+from trialsim.units import DAYS_PER_MONTH
+
+Z_SCREEN = 3.0  # screening drops a candidate only when even its 3-SE upper bound fails
+TRIAL_COLUMNS = ("primary_reject", "primary_se", "primary_true", "primary_n_ips",
+                 "primary_n_tau", "target_reached", "months_to_target", "randomised",
+                 "delivery_mean_wait_days", "delivery_p90_wait_days")
+
+
+@dataclass(frozen=True, order=True)
+class Candidate:
+    target_n: int
+    esw: int  # ESWs per locality
+    sites: int  # sites of design.site_kind
+    months: float | None  # recruitment window; None: unconstrained
+    uncertain: bool = False  # parameters drawn per replication (assurance)
+
+
+@dataclass(frozen=True)
+class Decision:
+    passes: bool
+    estimate: float
+    mc_se: float
+    replications: int
+    screened_out: bool  # failed at screening, never simulated in full
+
+
+def with_changes(cfg: DictConfig, changes: dict[str, Any]) -> DictConfig:
+    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    for key, value in changes.items():
+        OmegaConf.update(out, key, value, merge=False)
+    return out
+
+
+def share(x: np.ndarray) -> tuple[float, float]:
+    p = float(np.mean(x)) if len(x) else math.nan
+    return p, math.sqrt(p * (1 - p) / len(x)) if len(x) else math.nan
+
+
+def mean_se(x: np.ndarray) -> tuple[float, float]:
+    """Mean and its Monte Carlo SE; a replication with nobody waiting waits 0 days."""
+    x = np.nan_to_num(np.asarray(x, dtype=float), nan=0.0)
+    if len(x) < 2:
+        return (float(x.mean()) if len(x) else math.nan), math.nan
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x)))
+
+
+def _trial_rep(params: ModelParams, seed: int, offset: int, i: int) -> dict[str, float]:
+    result = simulate_replication(params, seed, offset + i)
+    row = replication_row(result, params)
+    return {c: float(row[c]) for c in TRIAL_COLUMNS}
+
+
+def _recruitment_rep(params: ModelParams, seed: int, offset: int, i: int):
+    """Randomisation days (sorted) and each site's opening and closing day."""
+    result = simulate_replication(params, seed, offset + i)
+    days = np.sort(np.array([p.randomised_day for p in result.participants], dtype=float))
+    return (days, np.array([s.open_day for s in result.sites], dtype=float),
+            np.array([s.close_day for s in result.sites], dtype=float))
+
+
+class Evaluator:
+    """The simulations of one design search, cached per candidate and replication."""
+
+    def __init__(self, cfg: DictConfig, run: RunSettings, design: DesignSettings,
+                 seed: int | None = None) -> None:
+        self.cfg, self.design = cfg, design
+        self.replications = run.replications
+        self.seed = run.seed if seed is None else seed
+        self.n_jobs = run.n_jobs
+        screen = design.screen_replications
+        self.screen = screen if 0 < screen < run.replications else run.replications
+        self._trials: dict[Candidate, list[dict[str, float]]] = {}
+        self._recruits: dict[tuple[int, bool], list[tuple]] = {}
+        self.recruit_n = 0  # target of the recruitment runs (the largest N asked)
+        self.recruit_months = max(design.months_grid)  # their window
+        self.work: dict[str, dict[str, int]] = {}
+
+    # --- simulation ---------------------------------------------------------------------
+    def params(self, c: Candidate) -> ModelParams:
+        months = UNCONSTRAINED_MONTHS if c.months is None else c.months
+        cfg = with_changes(self.cfg, {
+            "trial.target_n": c.target_n, "trial.recruitment_months": months,
+            "delivery.esw.per_locality": c.esw,
+            f"sites.{self.design.site_kind}.count": c.sites})
+        params = build_params(cfg)
+        if not c.uncertain:
+            return _point(params)
+        return params
+
+    def _count(self, step: str, reps: int, participants: float) -> None:
+        w = self.work.setdefault(step, {"runs": 0, "replications": 0, "participants": 0})
+        w["runs"] += 1
+        w["replications"] += reps
+        w["participants"] += int(participants)
+
+    def trials(self, c: Candidate, reps: int, step: str) -> dict[str, np.ndarray]:
+        """Replications 0..reps-1 of candidate `c`, as columns (simulating what is new)."""
+        have = self._trials.setdefault(c, [])
+        if len(have) < reps:
+            one = partial(_trial_rep, self.params(c), self.seed, len(have))
+            new = map_replications(one, reps - len(have), self.n_jobs,
+                                   label=f"design {step}: N {c.target_n}, {c.esw} ESW/loc")
+            self._count(step, len(new), sum(r["randomised"] for r in new))
+            have.extend(new)
+        rows = have[:reps]
+        return {col: np.array([r[col] for r in rows]) for col in TRIAL_COLUMNS}
+
+    def available(self, c: Candidate) -> int:
+        return len(self._trials.get(c, ()))
+
+    def recruitment(self, sites: int, uncertain: bool, reps: int) -> list[tuple]:
+        """Recruitment runs with `sites` sites up to `recruit_n` and `recruit_months`."""
+        key = (sites, uncertain)
+        have = self._recruits.setdefault(key, [])
+        if len(have) < reps:
+            esw = int(self.cfg.delivery.esw.per_locality)  # recruitment ignores the ESWs
+            c = Candidate(self.recruit_n, esw, sites, self.recruit_months, uncertain)
+            one = partial(_recruitment_rep, self.params(c), self.seed, len(have))
+            new = map_replications(one, reps - len(have), self.n_jobs,
+                                   label=f"design recruitment: {sites} sites")
+            self._count("sites", len(new), sum(len(r[0]) for r in new))
+            have.extend(new)
+        return have[:reps]
+
+    def recruitment_available(self, sites: int, uncertain: bool) -> int:
+        return len(self._recruits.get((sites, uncertain), ()))
+
+    def recruitment_cached(self, uncertain: bool) -> dict[int, list[tuple]]:
+        """Every recruitment run simulated so far, by number of sites."""
+        return {s: runs for (s, u), runs in sorted(self._recruits.items()) if u == uncertain}
+
+    # --- decisions ----------------------------------------------------------------------
+    def decide(self, get: Callable[[int], np.ndarray], goal: float, have: int,
+               higher: bool = True, stat: Callable = share) -> Decision:
+        """Screen, then confirm with every replication; `have` is what is simulated."""
+        z = self.design.z
+        reps = self.replications if have >= self.replications else self.screen
+        est, se = stat(get(reps))
+        if reps < self.replications:
+            bound = est + Z_SCREEN * se if higher else est - Z_SCREEN * se
+            if (bound < goal) if higher else (bound > goal):
+                return Decision(False, est, se, reps, True)
+            est, se = stat(get(self.replications))
+        passes = est - z * se >= goal if higher else est + z * se <= goal
+        return Decision(bool(passes), est, se, self.replications, False)
+
+    # --- recruitment measures -----------------------------------------------------------
+    def reached(self, runs: list[tuple], n: int, months: float) -> np.ndarray:
+        end = months * DAYS_PER_MONTH
+        return np.array([len(d) >= n and d[n - 1] < end for d, _, _ in runs], dtype=float)
+
+    def resources(self, runs: list[tuple], n: int, months: float, esws: int,
+                  support_days: float) -> dict[str, float]:
+        """Mean over replications: service-months (each site's months open for
+        recruitment before recruitment closes), months recruiting (first opening to the
+        close) and ESW-months (all ESWs, from the first opening to the close plus the
+        longest support a participant randomised at the close can receive)."""
+        end = months * DAYS_PER_MONTH
+        service, span = [], []
+        for days, opens, closes in runs:
+            close = days[n - 1] if len(days) >= n and days[n - 1] < end else end
+            service.append(np.clip(np.minimum(closes, close) - opens, 0, None).sum())
+            first = float(opens.min()) if len(opens) else 0.0
+            span.append(max(close - first, 0.0))
+        span_m = float(np.mean(span)) / DAYS_PER_MONTH
+        return {"service_months": float(np.mean(service)) / DAYS_PER_MONTH,
+                "recruiting_months": span_m,
+                "esw_months": esws * (span_m + support_days / DAYS_PER_MONTH)}
+
+    def total_work(self) -> dict[str, Any]:
+        out = {"runs": 0, "replications": 0, "participants": 0}
+        for w in self.work.values():
+            for k in out:
+                out[k] += w[k]
+        return {**out, "by_step": self.work}
+
+
+def _point(params: ModelParams) -> ModelParams:
+    import dataclasses
+
+    return dataclasses.replace(params, uncertainty=None)

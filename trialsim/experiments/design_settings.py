@@ -1,0 +1,151 @@
+"""The `design:` block, checked: the goals and grids of `mode=design` and `mode=curve`.
+
+Built in every mode by the one-pass validation (a bad design key is refused even in a
+plain run), and by the design search, the power curve and the work estimate. Light on
+imports on purpose: validation and the work estimate need it before anything runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from omegaconf import DictConfig, ListConfig
+
+from trialsim.errors import ConfigError
+from trialsim.inputs.checks import number, reject
+from trialsim.units import DAYS_PER_MONTH
+
+SITE_KINDS = ("gp_practices", "pain_services")
+WAIT_STATISTICS = ("mean", "p90")
+CRITERIA = ("power", "assurance")
+SEARCH_MODES = ("design", "curve")
+MAX_ESW_PER_LOCALITY = 1000  # as delivery.esw.per_locality
+UNCONSTRAINED_MONTHS = 1200  # "window unconstrained": every trial reaches its N
+
+
+@dataclass(frozen=True)
+class DesignSettings:
+    criterion: str  # power | assurance: the probability the N x ESW goal is set on
+    target_power: float  # the goal of the criterion
+    prob_target: float  # P(target N randomised within the window)
+    z: float  # one-sided Monte Carlo bound a candidate must clear
+    n_grid: tuple[int, ...]
+    site_kind: str
+    sites_grid: tuple[int, ...]
+    months_grid: tuple[float, ...]
+    esw_grid: tuple[int, ...]
+    max_wait_days: float
+    wait_statistic: str
+    screen_replications: int  # 0: no screening
+    curve_esw: tuple[int, ...] | None  # mode=curve: ESWs per locality (None: the scenario's)
+
+    @property
+    def uncertain(self) -> bool:
+        """The search's goals are probabilities with the parameters drawn (assurance)."""
+        return self.criterion == "assurance"
+
+
+def _int_list(key: str, value, lo: int, hi: int) -> tuple[int, ...]:
+    if not isinstance(value, (list, tuple, ListConfig)) or len(value) == 0:
+        return reject(ConfigError(key, _plain(value), "a non-empty list of integers"), (lo,))
+    return tuple(sorted({number(f"{key}[{i}]", v, lo=lo, hi=hi, integer=True)
+                         for i, v in enumerate(value)}))
+
+
+def _plain(value):
+    return list(value) if isinstance(value, ListConfig) else value
+
+
+def _z(confidence: float) -> float:
+    from scipy.special import ndtri
+
+    return float(ndtri(confidence))
+
+
+def build_design(cfg: DictConfig) -> DesignSettings:
+    """The checked `design:` block; every bad key is a ConfigError naming it."""
+    d, k = cfg.design, "design"
+    criterion = d.criterion
+    if criterion not in CRITERIA:
+        criterion = reject(ConfigError(f"{k}.criterion", criterion,
+                                       f"one of {', '.join(CRITERIA)}"), "power")
+    elif (criterion == "assurance" and cfg.uncertainty.mode == "none"
+          and cfg.mode in SEARCH_MODES):
+        criterion = reject(ConfigError(
+            f"{k}.criterion", criterion,
+            "power, or assurance together with uncertainty.mode=pilot (assurance draws the "
+            "parameters from their pilot evidence; uncertainty.mode is none)"), "power")
+    target_power = number(f"{k}.target_power", d.target_power, lo=0, hi=1, lo_open=True,
+                          hi_open=True)
+    prob_target = number(f"{k}.prob_target", d.prob_target, lo=0, hi=1, lo_open=True,
+                         hi_open=True)
+    z = _z(number(f"{k}.confidence", d.confidence, lo=0.5, hi=1, hi_open=True))
+    n_start = number(f"{k}.n_start", d.n_start, lo=4, hi=1_000_000, integer=True)
+    n_step = number(f"{k}.n_step", d.n_step, lo=2, hi=1_000_000, integer=True)
+    n_stop = number(f"{k}.n_stop", d.n_stop, lo=n_start, hi=1_000_000, integer=True)
+    if d.site_kind not in SITE_KINDS:
+        reject(ConfigError(f"{k}.site_kind", d.site_kind, f"one of {', '.join(SITE_KINDS)}"),
+               None)
+    site_kind = d.site_kind if d.site_kind in SITE_KINDS else SITE_KINDS[-1]
+    if cfg.mode == "design" and cfg.sites[site_kind].opening.months is not None:
+        reject(ConfigError(f"{k}.site_kind", site_kind,
+                           f"a kind whose sites open at first_month + i x interval_months: "
+                           f"sites.{site_kind}.opening.months lists one month per site, so "
+                           "the search cannot add sites (set it to null, or search the other "
+                           "kind)"), None)
+    max_sites = number(f"{k}.max_sites", d.max_sites, lo=1, hi=10_000, integer=True)
+    if not isinstance(d.months, (list, tuple, ListConfig)) or len(d.months) == 0:
+        months: tuple[float, ...] = (24.0,)
+        reject(ConfigError(f"{k}.months", _plain(d.months), "a non-empty list of months"), None)
+    else:
+        months = tuple(sorted({number(f"{k}.months[{i}]", m, lo=0, lo_open=True, hi=1200)
+                               for i, m in enumerate(d.months)}))
+    max_esw = number(f"{k}.max_esw_per_locality", d.max_esw_per_locality, lo=1,
+                     hi=MAX_ESW_PER_LOCALITY, integer=True)
+    max_wait = number(f"{k}.max_wait_days", d.max_wait_days, lo=0, hi=36525)
+    if d.wait_statistic not in WAIT_STATISTICS:
+        reject(ConfigError(f"{k}.wait_statistic", d.wait_statistic,
+                           f"one of {', '.join(WAIT_STATISTICS)}"), None)
+    screen = number(f"{k}.screen_replications", d.screen_replications, lo=0, hi=10**7,
+                    integer=True)
+    curve_esw = None
+    if d.curve_esw_per_locality is not None:
+        curve_esw = _int_list(f"{k}.curve_esw_per_locality", d.curve_esw_per_locality, 1,
+                              MAX_ESW_PER_LOCALITY)
+    return DesignSettings(
+        criterion=criterion, target_power=target_power, prob_target=prob_target, z=z,
+        n_grid=tuple(range(n_start, n_stop + 1, n_step)), site_kind=site_kind,
+        sites_grid=tuple(range(1, max_sites + 1)), months_grid=months,
+        esw_grid=tuple(range(1, max_esw + 1)), max_wait_days=max_wait,
+        wait_statistic=d.wait_statistic if d.wait_statistic in WAIT_STATISTICS else "mean",
+        screen_replications=screen, curve_esw=curve_esw)
+
+
+def months_days(months: float | None) -> float:
+    return (UNCONSTRAINED_MONTHS if months is None else months) * DAYS_PER_MONTH
+
+
+def bisection_steps(n: int) -> int:
+    return math.ceil(math.log2(max(n, 1))) + 1
+
+
+def participant_replications(cfg: DictConfig, per_rep: float) -> float:
+    """About how many participant-replications `mode=design` or `mode=curve` simulates
+    (the bounded-work check): the candidates a search typically needs, not the worst
+    case (every N x ESW x sites), each at the grid's mean or largest N."""
+    d = build_design(cfg)
+    reps = int(cfg.replications)
+    mean_n = max(per_rep, (d.n_grid[0] + d.n_grid[-1]) / 2)
+    top_n = max(per_rep, d.n_grid[-1])
+    both = 2 if cfg.uncertainty.mode != "none" else 1  # power and assurance side by side
+    if cfg.mode == "curve":
+        esws = len(d.curve_esw) if d.curve_esw else 1
+        return esws * len(d.n_grid) * mean_n * reps * both
+    e, n = len(d.esw_grid), len(d.n_grid)
+    frontier = 2 * (e + bisection_steps(n)) * mean_n * reps * both
+    sites = min(len(d.sites_grid), 2 * bisection_steps(len(d.sites_grid))
+                + len(d.months_grid)) * top_n * reps
+    screen = d.screen_replications if 0 < d.screen_replications < reps else reps
+    designs = e * len(d.months_grid) * mean_n * screen + 2 * mean_n * reps  # + check run
+    return frontier + sites + designs
