@@ -7,4 +7,4 @@ parameters, pilot evidence) -> `model` (SimPy processes and their records) -> `a
 `reporting` (tables, summary, charts, report). `app.run(cfg)` walks it once.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
