@@ -1,7 +1,7 @@
 """Regenerate the figure gallery in docs/figures/ (`make figures`, a few minutes on 2 cores).
 
 Runs, with modest replications: the default scenario with assurance, the pilot replay,
-a services x months sweep and a small design search, each through `simulate.py` as a
+a services x months sweep, the default design search and a power curve, each through `simulate.py` as a
 planner would, and copies their PNG figures here with the run's name in front.
 """
 
@@ -19,6 +19,8 @@ RUNS = {  # gallery prefix: simulate.py arguments
     "default": ["replications=200", "uncertainty.mode=pilot"],
     "pilot": ["scenario=pilot", "replications=300"],
     "design": ["mode=design", "replications=100", "n_jobs=2"],  # the default search
+    "curve": ["mode=curve", "replications=100", "n_jobs=2",  # power against N by ESWs
+              "design.curve_esw_per_locality=[1,2,4]"],
 }
 SWEEP = ["-m", "scenario=pain_services", "sites.pain_services.count=8,12,16",
          "trial.recruitment_months=18,24,30", "replications=100", "output.charts=false",
