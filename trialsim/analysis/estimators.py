@@ -70,7 +70,7 @@ def ancova(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, alpha: float) -
 
 
 def partially_nested(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: np.ndarray,
-                     alpha: float, *, esw_variance: str = "nonnegative",
+                     alpha: float, *, esw_variance: str = "unbounded",
                      small_sample: str = "kenward_roger",
                      equal_variances: bool = False) -> TestResult:
     """The partially nested model (trialsim.analysis.partially_nested) on complete cases:
