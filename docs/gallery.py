@@ -1,8 +1,8 @@
 """Regenerate the figure gallery in docs/figures/ (`make figures`, a few minutes on 2 cores).
 
 Runs, with modest replications: the default scenario with assurance, the pilot replay,
-a services x months sweep, the default design search and a power curve, each through `simulate.py` as a
-planner would, and copies their PNG figures here with the run's name in front.
+a services x months sweep, the default design search and a power curve, each through
+`simulate.py` as a planner would, and copies their PNG figures here with the run's name in front.
 """
 
 from __future__ import annotations
