@@ -18,6 +18,13 @@ from trialsim.analysis.estimators import ancova, cluster_robust, partially_neste
 from trialsim.analysis.partially_nested import PartiallyNestedModel, fit_partially_nested
 from trialsim.errors import ConfigError
 from trialsim.experiments.runner import run_replications
+from trialsim.experiments.validation.power import (
+    CLEAN,
+    MORE_WORK,
+    normal_power,
+    t_test_power,
+    welch_power,
+)
 from trialsim.inputs.params import build_params
 
 # --- the estimators against statsmodels ----------------------------------------------
@@ -256,25 +263,7 @@ def test_two_proportions_matches_statsmodels_z_test():
 
 # --- simulated trials against closed-form power --------------------------------------
 
-CLEAN = (  # identical sites open at once, no attrition, outcome far from the 0-10 bounds
-    "scenario=pain_services", "sites.pain_services.count=20", "screening.delay_mean_days=0",
-    "screening.coordinators=null",
-    "sites.pain_services.frailty_shape=inf", "sites.pain_services.opening.first_month=0",
-    "sites.pain_services.opening.interval_months=0",
-    "sites.pain_services.opening.setup_delay_mean_months=0",
-    "trial.recruitment_months=120", "trial.target_n=200", "trial.localities=1",
-    "delivery.esw.caseload=inf", "delivery.esw.disengage_after_assessment=0.0",
-    "follow_up.returns.ips.first=1.0", "follow_up.returns.ips.m6_after_return=1.0",
-    "follow_up.returns.ips.m12_after_return=1.0",
-    "follow_up.returns.tau.first=1.0", "follow_up.returns.tau.m6_after_return=1.0",
-    "follow_up.returns.tau.m12_after_return=1.0",
-    "follow_up.work_return_ratio=1.0", "employment.withdraw_on_job.ips=0.0",
-    "outcome.work_effect=0.0", "outcome.control.means=[5,5,5,5]",
-    "outcome.control.sds=[1.5,1.5,1.5,1.5]", "outcome.ips_sds=null",
-)
 R = 800
-MORE_WORK = ("employment.ips_relative_risk_m12=1.8", "employment.ready.primary_care=0.6",
-             "employment.ready.pain_service=0.6")
 
 
 def runs(*overrides, reps=R, seed=31):
@@ -285,6 +274,15 @@ def assert_share(flags, p):
     assert abs(z_share(int(flags.sum()), len(flags), p)) <= 4, (flags.mean(), p)
 
 
+def test_validation_closed_forms_equal_statsmodels_power():
+    """The closed forms the validation command uses (no statsmodels at run time)."""
+    for d, n1, n0 in ((0.3, 100, 100), (0.5, 60, 110), (0.2, 300, 250)):
+        assert t_test_power(d, n1, n0) == pytest.approx(
+            TTestIndPower().power(effect_size=d, nobs1=n1, ratio=n0 / n1, alpha=0.05), abs=1e-6)
+        assert normal_power(d, n1, n0) == pytest.approx(
+            NormalIndPower().power(effect_size=d, nobs1=n1, ratio=n0 / n1, alpha=0.05), abs=1e-6)
+
+
 def test_ancova_power_matches_t_test_power_with_adjusted_effect_size():
     rows = runs("outcome.esw_icc=0.0", "outcome.effect_m12=0.5",
                 "outcome.within_person_corr=0.5", "analysis.method=ancova")
@@ -292,13 +290,6 @@ def test_ancova_power_matches_t_test_power_with_adjusted_effect_size():
     d = 0.5 / (1.5 * math.sqrt(1 - 0.5**2))
     power = TTestIndPower().power(effect_size=d, nobs1=n_ips, ratio=n_tau / n_ips, alpha=0.05)
     assert_share(rows["primary_reject"], power)
-
-
-def welch_power(effect, var_ips, var_tau, n_esw, n_tau, alpha=0.05):
-    df = (var_ips + var_tau) ** 2 / (var_ips**2 / (n_esw - 1) + var_tau**2 / (n_tau - 1))
-    ncp = effect / math.sqrt(var_ips + var_tau)
-    crit = stats.t.ppf(1 - alpha / 2, df)
-    return stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp)
 
 
 def test_partially_nested_power_matches_moerbeek_wong_variance():
