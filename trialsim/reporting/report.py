@@ -553,15 +553,7 @@ def _legacy_design_report(run: RunDir) -> tuple[str, list[Block]]:
         ("h", 2, "Every candidate evaluated"),
         ("table", ["step", "candidate", "estimate", "MC SE", "passes"],
          [_legacy_evaluation_row(e) for e in d.get("evaluations", [])]),
-        ("h", 2, "Figures"),
-        *_figure_blocks(run),
-        ("h", 2, "Parameters and their sources"),
-        ("p", "The search varies the target N, the number of sites, the months and the ESWs "
-              "per locality; the other values below are held as configured."),
-        *_parameter_table(run),
-        ("h", 2, "Provenance"),
-        ("table", ["item", "value"], _provenance_rows(run)),
-        ("details", "Resolved configuration (.hydra/config.yaml)", [("pre", _config_text(run))]),
+        *_tail(run),
     ]
     return title, blocks
 
