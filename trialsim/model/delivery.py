@@ -24,7 +24,7 @@ import simpy
 from scipy.special import expit
 
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
-from trialsim.model.employment import employment_path
+from trialsim.model.employment import path_at_rates
 from trialsim.model.records import IPS, Participant
 from trialsim.model.recruitment import Coordinator
 from trialsim.model.streams import Streams
@@ -95,6 +95,8 @@ class Delivery:
         self.u_delays = streams.uniforms("delivery/delays")
         self.u_assess = streams.uniforms("delivery/assessment")
         self.u_work = streams.uniforms("employment")
+        e = params.employment
+        self._rates = (e.supported_entry_per_day, e.readiness_per_day.value, e.loss_per_day.value)
         self.joint_requests: list[tuple[float, int, Participant]] = []  # (day, id, person)
 
     def start(self, person: Participant) -> None:
@@ -117,12 +119,11 @@ class Delivery:
 
     def _path(self, person: Participant, support_start: float, support_days: float,
               ready: bool, withdraw: float):
-        path = employment_path(
-            self.u_work, self.p.employment, years_out_of_work=person.years_out_of_work,
-            start=person.randomised_day,
-            horizon=person.randomised_day + self.horizon_days, support_start=support_start,
-            support_days=support_days, in_work_days=self.p.delivery.in_work_support_days,
-            ready_at_assessment=ready, withdraw_on_job=withdraw)
+        day = person.randomised_day  # trialsim.model.employment.employment_path
+        path = path_at_rates(
+            self.u_work, self.p.employment.self_entry_at(person.years_out_of_work),
+            *self._rates, day, day + self.horizon_days, support_start, support_days,
+            self.p.delivery.in_work_support_days, ready, withdraw)
         person.jobs, person.ready_day = path.jobs, path.ready_day
         person.withdrawn_day = path.withdrawn_day
         return path

@@ -32,6 +32,7 @@ which is held until the support end this path returns. Time in days.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -57,13 +58,22 @@ def employment_path(rng: np.random.Generator | Uniforms, e: Employment, *,
     Every draw is one uniform in [0, 1) from `rng` (a generator, or the replication's
     buffered uniforms: the same numbers either way); waiting times by inversion."""
     u = rng.random if isinstance(rng, np.random.Generator) else rng
-    a = e.self_entry_at(years_out_of_work)
-    loss = e.loss_per_day.value
+    return path_at_rates(u, e.self_entry_at(years_out_of_work), e.supported_entry_per_day,
+                         e.readiness_per_day.value, e.loss_per_day.value, start, horizon,
+                         support_start, support_days, in_work_days, ready_at_assessment,
+                         withdraw_on_job)
+
+
+def path_at_rates(u: Callable[[], float], a: float, b: float, readiness: float, loss: float,
+                  start: float, horizon: float, support_start: float, support_days: float,
+                  in_work_days: float, ready_at_assessment: bool,
+                  withdraw_on_job: float) -> EmploymentPath:
+    """employment_path with the hazards given (self-directed entry `a`, supported entry
+    `b`, readiness, loss) and `u` a source of uniforms: what the model calls, once per
+    participant, without the keyword and attribute look-ups."""
     if not support_start < horizon:  # never supported before the horizon
         return _self_directed(u, a, loss, start, horizon, withdraw_on_job, support_start,
                               support_days)
-    b = e.supported_entry_per_day
-    readiness = e.readiness_per_day.value
     log1p, inf = math.log1p, math.inf
     support_end = support_start + support_days
     t, working, ready, ready_day = start, False, False, inf
