@@ -314,7 +314,7 @@ def breakdown(reps: int) -> list[Figure]:
         (Recruitment, "__init__", "set-up: sites, allocation, streams"),
         (Recruitment, "start", "responders drawn in bulk (numpy)"),
         (simpy.Environment, "run", "SimPy run (recruitment, coordinator, ESW places)"),
-        (delivery, "employment_path", "  of which employment paths (employment.py)"),
+        (delivery, "path_at_rates", "  of which employment paths (employment.py)"),
         (delivery.Delivery, "finish", "OT joint appointments (recursion)"),
         (trial, "follow_up", "follow-up (followup.py)"),
         (trial, "rtw_self_efficacy", "outcomes (outcomes.py)"),

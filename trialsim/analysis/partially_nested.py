@@ -92,7 +92,7 @@ class PartiallyNestedModel:
         self.a = np.ascontiguousarray(self.g[:, :p, :p])  # X_b'X_b
         self.af = self.a.reshape(len(self.g), -1)
         self.c = self.g[:, :p, p]  # X_b'y_b
-        self.nb = np.r_[len(xyi) - k, np.ones(k), len(xyt)]
+        self.nb = np.concatenate(([len(xyi) - k], np.ones(k), [len(xyt)]))
         # dv_b / d(s2_ips, s2_tau, tau2)
         self.z = np.zeros((k + 2, 3))
         self.z[:-1, 0] = 1.0
@@ -105,7 +105,7 @@ class PartiallyNestedModel:
         w = 1.0 / v
         ainv, det = _inverse((w @ self.af).reshape(self.p, self.p))
         logdet = math.log(det)
-        u = np.append(ainv @ (w @ self.c), -1.0)  # (beta, -1)
+        u = np.concatenate((ainv @ (w @ self.c), [-1.0]))  # (beta, -1)
         gu = self.g @ u
         r = gu @ u  # residual sum of squares per block
         value = float(self.nb @ np.log(v)) + logdet + float(w @ r)
@@ -167,7 +167,11 @@ class PartiallyNestedModel:
         parameters treated as estimated (a parameter held at its boundary is not)."""
         _, w, c, beta, *_ = self._core(np.asarray(phi, dtype=float))
         p, q = self.p, zk.shape[1]
-        wk = np.linalg.inv(self._info(w, c, zk))  # covariance of the variance estimates
+        info = self._info(w, c, zk)
+        try:  # the covariance of the variance estimates
+            wk = _inverse(info)[0]
+        except np.linalg.LinAlgError:  # not positive definite: numpy's inverse, as before
+            wk = np.linalg.inv(info)
         w2 = w * w
         pk = ((zk * w2[:, None]).T @ self.af).reshape(q, p, p)  # X'V^-1 V_k V^-1 X
         cp = c @ pk  # C P_k
@@ -254,16 +258,24 @@ class _Objective:
         p = model.p
         self.gx = np.ascontiguousarray(model.g[:, :, :p])  # [X y]_b' X_b
         self.gy = model.g[:, :, p]  # [X y]_b' y_b
-        self.dv = np.empty((len(z), 2 if equal else 3))
+        # dv / dtheta = zc @ M(theta): columns z_ips, [z_tau,] m
+        self.zc = np.column_stack([self.z_ips, self.z_m] if equal
+                                  else [self.z_ips, self.z_tau, self.z_m])
 
-    def __call__(self, theta: np.ndarray):
+    def __call__(self, theta):
+        """Value, gradient and Hessian (as plain floats) at theta (a sequence)."""
         m = self.model
-        s2i = math.exp(theta[0])
-        s2t = s2i if self.equal else math.exp(theta[1])
-        shape = self.z_ips + theta[-1] * self.z_m
-        v = s2i * shape if self.equal else s2i * shape + s2t * self.z_tau
+        s2i, gam = math.exp(theta[0]), theta[-1]
+        if self.equal:  # dv/dtheta: v itself, s2_ips m_b
+            dv = self.zc @ np.array([[s2i, 0.0], [s2i * gam, s2i]])
+            v = dv[:, 0]
+        else:  # s2_ips (z_ips + gamma m), s2_tau z_tau, s2_ips m
+            s2t = math.exp(theta[1])
+            dv = self.zc @ np.array([[s2i, 0.0, 0.0], [0.0, s2t, 0.0], [s2i * gam, 0.0, s2i]])
+            v = dv[:, 0] + dv[:, 1]
         w = 1.0 / v
-        ainv, det = _inverse((w @ m.af).reshape(m.p, m.p))  # A = X'V^-1 X
+        p = m.p
+        ainv, det = _inverse((w @ m.af).reshape(p, p))  # A = X'V^-1 X
         beta = ainv @ (w @ m.c)
         gu = self.gx @ beta - self.gy  # [X y]_b'(X_b beta - y_b)
         e = gu[:, :-1]  # minus X_b'(y_b - X_b beta)
@@ -271,29 +283,48 @@ class _Objective:
         value = float(m.nb @ np.log(v)) + math.log(det) + float(w @ r)
         w2 = w * w
         d_w = r - m.nb * v + m.af @ ainv.ravel()  # d/d(1/v_b): tr(A^-1 A_b) + r_b - n_b v_b
-        dv = self.dv  # dv / dtheta
-        dv[:, 0] = v if self.equal else s2i * shape
-        dv[:, -1] = s2i * self.z_m
-        if not self.equal:
-            dv[:, 1] = s2t * self.z_tau
         dw = dv * w2[:, None]
-        q, p = dv.shape[1], m.p
+        q = dv.shape[1]
         f = ainv @ (dw.T @ m.af).reshape(q, p, p)  # A^-1 sum_b dv_bk A_b / v_b^2
         ff = f.reshape(q, -1)
         ew = dw.T @ e
-        grad = -(dw.T @ d_w)
+        grad = [-g for g in (dw.T @ d_w).tolist()]
         # d2(-2 log REML)/dv_b dv_c = -w_b^2 w_c^2 (tr(A^-1 A_b A^-1 A_c) + 2 e_b'A^-1 e_c)
         # + [b = c] (n_b w_b^2 + 2 w_b^3 d_w), contracted with dv / dtheta
-        hess = (dv * (m.nb * w2 + 2 * w2 * w * d_w)[:, None]).T @ dv \
-            - ff @ f.transpose(0, 2, 1).reshape(q, -1).T - 2 * (ew @ ainv @ ew.T)
+        hess = ((dv * (w2 * (m.nb + 2 * w * d_w))[:, None]).T @ dv
+                - ff @ f.transpose(0, 2, 1).reshape(q, -1).T
+                - 2 * (ew @ ainv @ ew.T)).tolist()
         # second derivatives of v in theta: d2v/dtheta0^2 = dv/dtheta0, d2v/dtheta0 dgamma
         # = dv/dgamma, d2v/dtheta1^2 = dv/dtheta1: their terms are gradient entries
-        hess[0, 0] += grad[0]
-        hess[0, -1] += grad[-1]
-        hess[-1, 0] += grad[-1]
+        hess[0][0] += grad[0]
+        hess[0][-1] += grad[-1]
+        hess[-1][0] += grad[-1]
         if not self.equal:
-            hess[1, 1] += grad[1]
+            hess[1][1] += grad[1]
         return value, grad, hess
+
+
+def _solve_pd(h: list[list[float]], g: list[float]) -> list[float] | None:
+    """h^-1 g for a symmetric positive definite h of size 1 to 3 (plain floats: numpy's
+    calls cost microseconds each on matrices this small); None unless h is positive
+    definite (leading minors)."""
+    if len(g) == 3:
+        (p, q, r), (_, s, t), (_, _, u) = h
+        c00, c01, c02 = s * u - t * t, r * t - q * u, q * t - r * s
+        det = p * c00 + q * c01 + r * c02
+        if not (det > 0 and p > 0 and p * s - q * q > 0):
+            return None
+        c11, c12, c22 = p * u - r * r, q * r - p * t, p * s - q * q
+        a, b, c = g
+        return [(c00 * a + c01 * b + c02 * c) / det, (c01 * a + c11 * b + c12 * c) / det,
+                (c02 * a + c12 * b + c22 * c) / det]
+    if len(g) == 2:
+        (p, q), (_, s) = h
+        det = p * s - q * q
+        if not (p > 0 and det > 0):
+            return None
+        return [(s * g[0] - q * g[1]) / det, (p * g[1] - q * g[0]) / det]
+    return [g[0] / h[0][0]] if h[0][0] > 0 else None
 
 
 def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
@@ -306,58 +337,68 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     criterion is not convex, the Hessian's eigenvalues are taken in absolute value.
     Stops when the Newton decrement is below DECREMENT_TOL and the (free) gradient below
     grad_tol, taking that last step unchecked. Returns theta, the gradient (before any
-    unchecked step) and whether the steps settled."""
+    unchecked step) and whether the steps settled. The 2 or 3 parameters are handled as
+    plain floats."""
+    lo_, hi_ = lo.tolist(), hi.tolist()
+    n = len(lo_)
+
+    def clip(x: list[float]) -> list[float]:
+        return [a if b < a else c if b > c else b for a, b, c in zip(lo_, x, hi_, strict=True)]
+
+    def done(th: list[float], g: list[float], settled: bool):
+        return np.array(th), np.array(g), settled
+
+    th = [float(v) for v in theta]
     try:
-        value, grad, hess = obj(theta)
+        value, grad, hess = obj(th)
     except np.linalg.LinAlgError:
         return None
     for _ in range(MAX_STEPS):
-        at = (theta <= lo) | (theta >= hi)
-        held = at & ((theta <= lo) == (grad > 0)) if at.any() else at
-        if held.all():  # every parameter pushed against a bound: a (bounded) minimum
-            return theta, grad, True
-        if held.any():
-            free = ~held
-            hf, gf = hess[np.ix_(free, free)], grad[free]
-        else:
-            free, hf, gf = slice(None), hess, grad
-        try:  # convex here: the Newton step
-            hinv, _ = _inverse(hf)
-            newton, convex = hinv @ gf, True  # minus the step
-        except np.linalg.LinAlgError:  # not convex: eigenvalues in absolute value
-            lam, vec = np.linalg.eigh(hf)
+        held = [(t <= a or t >= b) and ((t <= a) == (g > 0))
+                for t, a, b, g in zip(th, lo_, hi_, grad, strict=True)]
+        if all(held):  # every parameter pushed against a bound: a (bounded) minimum
+            return done(th, grad, True)
+        free = [i for i, h in enumerate(held) if not h]
+        gf = [grad[i] for i in free]
+        hf = [[hess[i][j] for j in free] for i in free]
+        newton = _solve_pd(hf, gf)  # convex here: the Newton step (minus it)
+        convex = newton is not None
+        if not convex:  # not convex: eigenvalues in absolute value
+            lam, vec = np.linalg.eigh(np.array(hf))
             if not np.isfinite(lam).all():
-                return theta, grad, False
+                return done(th, grad, False)
             lam = np.maximum(np.abs(lam), 1e-6 * max(abs(lam[0]), abs(lam[-1]), 1.0))
-            newton, convex = vec @ ((vec.T @ gf) / lam), False
-        decrement = float(gf @ newton)  # 2 (f - f_min) near a minimum
-        step = np.zeros_like(theta)
-        step[free] = -newton
-        if convex and decrement <= DECREMENT_TOL and float(np.abs(gf).max()) <= grad_tol:
+            newton = (vec @ ((vec.T @ np.array(gf)) / lam)).tolist()
+        decrement = sum([a * b for a, b in zip(gf, newton, strict=True)])  # 2 (f - f_min)
+        step = [0.0] * n
+        for i, v in zip(free, newton, strict=True):
+            step[i] = -v
+        if convex and decrement <= DECREMENT_TOL and max(map(abs, gf)) <= grad_tol:
             # converged: the last Newton step (within the bounds) is taken unchecked
-            return np.clip(theta + step, lo, hi), grad, True
-        *logs, gam = step.tolist()
+            return done(clip([a + b for a, b in zip(th, step, strict=True)]), grad, True)
+        *logs, gam = step
         t = min(1.0, 1.0 / max(max(map(abs, logs)), 1e-300))
-        cap = min(1.0, 0.5 * (float(theta[-1]) - singular))
+        cap = min(1.0, 0.5 * (th[-1] - singular))
         if abs(gam) * t > cap:
             t = cap / abs(gam)
         while True:
-            new = np.clip(theta + t * step, lo, hi)
-            moved = new - theta
+            new = clip([a + t * b for a, b in zip(th, step, strict=True)])
+            moved = [a - b for a, b in zip(new, th, strict=True)]
             try:
                 value_new, grad_new, hess_new = obj(new)
-                ok = value_new <= value + 1e-4 * float(grad @ moved)  # False if nan
+                slope = sum([a * b for a, b in zip(grad, moved, strict=True)])
+                ok = value_new <= value + 1e-4 * slope  # False if nan
             except np.linalg.LinAlgError:
                 ok = False
             if ok or t < 1e-8:
                 break
             t *= 0.5
         if not ok:
-            return theta, grad, True  # no descent left: a (bounded) minimum
-        theta, value, grad, hess = new, value_new, grad_new, hess_new
-        if float(np.abs(moved).max()) <= STEP_TOL * (1 + float(np.abs(theta).max())):
-            return theta, grad, True
-    return theta, grad, False
+            return done(th, grad, True)  # no descent left: a (bounded) minimum
+        th, value, grad, hess = new, value_new, grad_new, hess_new
+        if max(map(abs, moved)) <= STEP_TOL * (1 + max(map(abs, th))):
+            return done(th, grad, True)
+    return done(th, grad, False)
 
 
 def _result(model: PartiallyNestedModel, y: np.ndarray, found, lo: np.ndarray,

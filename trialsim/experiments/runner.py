@@ -48,10 +48,13 @@ class RunResult:
     precision: dict[str, Any] | None = None  # replications=auto: how many ran and why
 
 
-def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool):
+def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool,
+         figures: bool = True):
+    """One replication's row, curve, participants (if kept) and, with `figures`, the
+    figure data (needed only where a run directory is written)."""
     result = simulate_replication(params, seed, rep)
     people = participant_rows(result) if keep_participants else None
-    extras = replication_extras(result, params, curve_months(params))
+    extras = replication_extras(result, params, curve_months(params)) if figures else None
     return replication_row(result, params), recruitment_curve(result, params), people, extras
 
 
@@ -103,6 +106,8 @@ class Gathered:
         self.curves.append(curve)
         if people is not None:
             self.people.extend(people)
+        if extras is None:
+            return
         names = self._names
         extras["flow"] = {names.setdefault(k, k): v for k, v in extras["flow"].items()}
         self.extras.append(extras)
@@ -129,10 +134,13 @@ class Gathered:
 
 
 def run_replications(params: ModelParams, replications: int, seed: int, n_jobs: int = 1,
-                     keep_participants: bool = False) -> RunResult:
+                     keep_participants: bool = False, figures: bool = True) -> RunResult:
+    """`figures`: keep what the figures need (RunResult.extras); a caller that writes no
+    run directory saves its cost by passing False (the tables are the same)."""
     gathered = Gathered()
     for output in each_replication(partial(_one, params, seed,
-                                           keep_participants=keep_participants),
+                                           keep_participants=keep_participants,
+                                           figures=figures),
                                    replications, n_jobs):
         gathered.add(output)
     return gathered.result(params, keep_participants)
@@ -147,11 +155,11 @@ def stopping_se(rejections: int, n: int) -> float:
 
 
 def run_until_precise(params: ModelParams, precision: Precision, seed: int, n_jobs: int = 1,
-                      keep_participants: bool = False) -> RunResult:
+                      keep_participants: bool = False, figures: bool = True) -> RunResult:
     """`replications=auto`: batches of AUTO_BATCH replications (0, 1, ... in order) until
     the primary power's Monte Carlo SE is below `precision.power_se`, or
     `precision.max_replications` have run."""
-    one = partial(_one, params, seed, keep_participants=keep_participants)
+    one = partial(_one, params, seed, keep_participants=keep_participants, figures=figures)
     gathered = Gathered()
     while True:
         n = min(AUTO_BATCH, precision.max_replications - len(gathered))

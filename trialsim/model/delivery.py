@@ -24,7 +24,7 @@ import simpy
 from scipy.special import expit
 
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
-from trialsim.model.employment import employment_path
+from trialsim.model.employment import path_at_rates
 from trialsim.model.records import IPS, Participant
 from trialsim.model.recruitment import Coordinator
 from trialsim.model.streams import Streams
@@ -91,9 +91,12 @@ class Delivery:
                       for loc in range(params.localities)]
         self.coordinator = coordinator
         self.horizon_days = months_to_days(max(params.follow_up.months))
-        self.rng_delays = streams["delivery/delays"]
-        self.rng_assess = streams["delivery/assessment"]
-        self.rng_work = streams["employment"]
+        # one uniform per draw, buffered (trialsim.model.streams.Uniforms)
+        self.u_delays = streams.uniforms("delivery/delays")
+        self.u_assess = streams.uniforms("delivery/assessment")
+        self.u_work = streams.uniforms("employment")
+        e = params.employment
+        self._rates = (e.supported_entry_per_day, e.readiness_per_day.value, e.loss_per_day.value)
         self.joint_requests: list[tuple[float, int, Participant]] = []  # (day, id, person)
 
     def start(self, person: Participant) -> None:
@@ -106,21 +109,21 @@ class Delivery:
         delay = self._delay(d.first_appointment_mean_days)
         patience = math.inf
         if d.disengage_wait_per_day > 0 and math.isfinite(d.caseload):
-            patience = self.rng_delays.exponential(1 / d.disengage_wait_per_day)
+            patience = -math.log1p(-self.u_delays()) / d.disengage_wait_per_day
         self.env.timeout(delay).callbacks.append(
             lambda _event: self._ask_esw(person, patience))
 
     def _delay(self, mean: float) -> float:
-        return self.rng_delays.exponential(mean) if mean > 0 else 0.0
+        """Exponential with this mean, by inversion (0 for mean 0: no draw)."""
+        return -mean * math.log1p(-self.u_delays()) if mean > 0 else 0.0
 
     def _path(self, person: Participant, support_start: float, support_days: float,
               ready: bool, withdraw: float):
-        path = employment_path(
-            self.rng_work, self.p.employment, years_out_of_work=person.years_out_of_work,
-            start=person.randomised_day,
-            horizon=person.randomised_day + self.horizon_days, support_start=support_start,
-            support_days=support_days, in_work_days=self.p.delivery.in_work_support_days,
-            ready_at_assessment=ready, withdraw_on_job=withdraw)
+        day = person.randomised_day  # trialsim.model.employment.employment_path
+        path = path_at_rates(
+            self.u_work, self.p.employment.self_entry_at(person.years_out_of_work),
+            *self._rates, day, day + self.horizon_days, support_start, support_days,
+            self.p.delivery.in_work_support_days, ready, withdraw)
         person.jobs, person.ready_day = path.jobs, path.ready_day
         person.withdrawn_day = path.withdrawn_day
         return path
@@ -135,8 +138,8 @@ class Delivery:
             self._path(person, math.inf, 0.0, False, withdraw)
             return
         person.esw_wait_days = start - asked
-        disengaged = self.rng_assess.random() < d.disengage_after_assessment.value
-        ready = self.rng_assess.random() < p_ready(self.p, person)
+        disengaged = self.u_assess() < d.disengage_after_assessment.value
+        ready = self.u_assess() < p_ready(self.p, person)
         path = self._path(person, start, 0.0 if disengaged else d.support_days, ready,
                           withdraw)
         if path.withdrawn_day < start:  # moved away before the first appointment

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trialsim.inputs.params import PRIMARY_CARE
 from trialsim.inputs.pathway_params import FollowUp, Returns
-from trialsim.model.records import IPS, Participant
+from trialsim.model.records import Cohort, Participant
 from trialsim.units import months_to_days
 
 TABLE8_MONTHS = (3.0, 6.0, 12.0)
@@ -42,30 +43,27 @@ class Waves:
     employment_known: np.ndarray  # from a questionnaire or from linkage
 
 
-def working_at(people: list[Participant], days: np.ndarray) -> np.ndarray:
-    """In work at each participant's wave days (n, waves)."""
+def working_at(c: Cohort, days: np.ndarray) -> np.ndarray:
+    """In work at each participant's wave days (n, waves), from the job spells."""
     out = np.zeros(days.shape, dtype=bool)
-    for i, p in enumerate(people):
-        for start, end in p.jobs:
-            out[i] |= (start <= days[i]) & (days[i] < end)
+    if len(c.job_owner):
+        at = days[c.job_owner]  # (jobs, waves): the job holder's wave days
+        hit = (c.job_start[:, None] <= at) & (at < c.job_end[:, None])
+        out[np.broadcast_to(c.job_owner[:, None], hit.shape)[hit], np.nonzero(hit)[1]] = True
     return out
 
 
-def in_support_at(people: list[Participant], days: np.ndarray) -> np.ndarray:
-    first = np.array([p.first_appointment_day for p in people])[:, None]
-    end = np.array([p.support_end_day for p in people])[:, None]
-    engaged = ~np.array([p.disengaged for p in people])[:, None]
-    return engaged & (first <= days) & (days < end)  # nan compares False
+def in_support_at(c: Cohort, days: np.ndarray) -> np.ndarray:
+    first, end = c.first_appointment_day[:, None], c.support_end_day[:, None]
+    return ~c.disengaged[:, None] & (first <= days) & (days < end)  # nan compares False
 
 
-def counted(people: list[Participant], fu: FollowUp) -> np.ndarray:
+def counted(c: Cohort, fu: FollowUp) -> np.ndarray:
     """(n, waves): not withdrawn before the wave's last possible return day, the
     denominators of Table 8 (which leaves the pilot's withdrawals out)."""
-    rand_day = np.array([p.randomised_day for p in people])
-    withdrawn_day = np.array([p.withdrawn_day for p in people])[:, None]
-    last = rand_day[:, None] + np.array([months_to_days(m) for m in fu.months])[None, :] \
+    last = c.randomised_day[:, None] + np.array([months_to_days(m) for m in fu.months])[None, :] \
         + 2 * fu.reminder_days
-    return withdrawn_day > last
+    return c.withdrawn_day[:, None] > last
 
 
 def wave_plan(months: tuple[float, ...]) -> list[tuple[str, int]]:
@@ -97,15 +95,17 @@ def _base(r: Returns, family: str, prev_returned: np.ndarray | None,
     return np.where(prev_returned, ok.base(ratio), miss.base(ratio))
 
 
-def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator) -> Waves:
+def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
+              cohort: Cohort | None = None) -> Waves:
+    """`cohort`: the participants' records as arrays, if the caller has them already."""
+    c = Cohort.of(people, PRIMARY_CARE) if cohort is None else cohort
     n, w = len(people), len(fu.months)
-    ips = np.array([p.arm == IPS for p in people], dtype=bool)
-    rand_day = np.array([p.randomised_day for p in people])
-    withdrawn_day = np.array([p.withdrawn_day for p in people])[:, None]
-    days = rand_day[:, None] + np.array([months_to_days(m) for m in fu.months])[None, :]
-    working = working_at(people, days)
+    ips = c.ips
+    withdrawn_day = c.withdrawn_day[:, None]
+    days = c.randomised_day[:, None] + np.array([months_to_days(m) for m in fu.months])[None, :]
+    working = working_at(c, days)
     withdrawn = withdrawn_day <= days
-    support = in_support_at(people, days) if fu.esw_completion is not None else None
+    support = in_support_at(c, days) if fu.esw_completion is not None else None
     returned = np.zeros((n, w), dtype=bool)
     return_day = np.full((n, w), np.nan)
     ratio = fu.work_return_ratio.value

@@ -72,11 +72,18 @@ class Cohort:
     ot_wait_days: np.ndarray
     booklet_wait_days: np.ndarray
     first_job_day: np.ndarray  # inf: no job
+    withdrawn_day: np.ndarray  # inf: not withdrawn
+    job_owner: np.ndarray  # int: every job spell, flattened: whose it is,
+    job_start: np.ndarray  # when it starts
+    job_end: np.ndarray  # and ends (inf: still in work at the horizon)
 
     @classmethod
     def of(cls, people: tuple[Participant, ...], primary_care: str) -> Cohort:
         numbers = list(zip(*map(_NUMBERS, people), strict=True)) or [()] * len(_NUMBER_FIELDS)
         col = dict(zip(_NUMBER_FIELDS, numbers, strict=True))
+        owner = [i for i, p in enumerate(people) for _ in p.jobs]
+        spells = [job for p in people for job in p.jobs]
+        starts, ends = (zip(*spells, strict=True) if spells else ((), ()))
         return cls(
             ips=np.array([p.arm == IPS for p in people], dtype=bool),
             primary_care=np.array([p.setting == primary_care for p in people], dtype=bool),
@@ -92,9 +99,14 @@ class Cohort:
             booklet_wait_days=np.array(col["booklet_wait_days"], dtype=float),
             first_job_day=np.array([p.jobs[0][0] if p.jobs else math.inf for p in people],
                                    dtype=float),
+            withdrawn_day=np.array(col["withdrawn_day"], dtype=float),
+            job_owner=np.array(owner, dtype=int),
+            job_start=np.array(starts, dtype=float),
+            job_end=np.array(ends, dtype=float),
         )
 
 
 _NUMBER_FIELDS = ("locality", "randomised_day", "esw", "esw_wait_days", "first_appointment_day",
-                  "support_end_day", "disengaged", "ot_wait_days", "booklet_wait_days")
+                  "support_end_day", "disengaged", "ot_wait_days", "booklet_wait_days",
+                  "withdrawn_day")
 _NUMBERS = attrgetter(*_NUMBER_FIELDS)  # one pass over the participants for all of them

@@ -139,7 +139,7 @@ class Recruitment:
             Coordinator(sc.coordinators, sc.call_days, params.delivery.booklet_days)
             if sc.coordinators is not None else None)
         self.channels = params.channel_names()
-        self._years = streams["participants/years_out_of_work"]
+        self._years = streams.uniforms("participants/years_out_of_work")
         self.on_randomised: Callable[[Participant], None] = lambda person: None
         self._sources: list[Source] = []
         self._poisson: list[Source] = []
@@ -325,7 +325,7 @@ class Recruitment:
             channel=self.channels[src.channel],
             arm=self.allocator.allocate(site.type.setting, now),
             randomised_day=now,
-            years_out_of_work=self.p.years_out_of_work.draw(self._years.random()),
+            years_out_of_work=self.p.years_out_of_work.draw(self._years()),
         )
         self.participants.append(person)
         self.on_randomised(person)

@@ -18,12 +18,41 @@ def stream_key(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 
 
+class Uniforms:
+    """Uniforms in [0, 1) from one generator, one per call, drawn from it in blocks: a
+    scalar draw from numpy costs about as much as a block of a hundred. The k-th call
+    returns the generator's k-th uniform, the same number as its k-th `random()` call,
+    whatever the block size; the generator must not be drawn from otherwise."""
+
+    __slots__ = ("rng", "block", "_it")
+
+    def __init__(self, rng: np.random.Generator, block: int = 256) -> None:
+        self.rng, self.block = rng, block
+        self._it = iter(())
+
+    def __call__(self) -> float:
+        u = next(self._it, None)
+        if u is None:
+            self._it = iter(self.rng.random(self.block).tolist())
+            u = next(self._it)
+        return u
+
+
 class Streams:
-    """The random streams of one replication, created on first use."""
+    """The random streams of one replication, created on first use. A stream is used
+    either as a generator (`streams[name]`) or as buffered uniforms
+    (`streams.uniforms(name)`), never both."""
 
     def __init__(self, seed: int, rep: int) -> None:
         self.seed, self.rep = seed, rep
         self._rngs: dict[str, np.random.Generator] = {}
+        self._uniforms: dict[str, Uniforms] = {}
+
+    def uniforms(self, name: str) -> Uniforms:
+        u = self._uniforms.get(name)
+        if u is None:
+            u = self._uniforms[name] = Uniforms(self[name])
+        return u
 
     def __getitem__(self, name: str) -> np.random.Generator:
         rng = self._rngs.get(name)

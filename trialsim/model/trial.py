@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import simpy
@@ -13,7 +12,7 @@ from trialsim.inputs.uncertainty import STREAM, sample_params
 from trialsim.model.delivery import Delivery
 from trialsim.model.followup import Waves, follow_up
 from trialsim.model.outcomes import rtw_self_efficacy
-from trialsim.model.records import IPS, STAGES, Cohort, FunnelCount, Participant
+from trialsim.model.records import STAGES, Cohort, FunnelCount, Participant
 from trialsim.model.recruitment import Recruitment
 from trialsim.model.sites import Site
 from trialsim.model.streams import Streams
@@ -30,17 +29,13 @@ class ReplicationResult:
     funnel_counts: np.ndarray  # (channels, stages): people reaching each stage
     waves: Waves
     rtw_se: np.ndarray  # (participants, 1 + waves): baseline then each wave
+    cohort: Cohort  # the participants' records as arrays, for the tables and figures
 
     @property
     def funnel(self) -> tuple[FunnelCount, ...]:
         """The funnel as (channel, stage, n) counts."""
         return tuple(FunnelCount(ch, s, int(self.funnel_counts[c, s]))
                      for c, ch in enumerate(self.channels) for s in range(len(STAGES)))
-
-    @cached_property
-    def cohort(self) -> Cohort:
-        """The participants' records as arrays, for the tables and figures."""
-        return Cohort.of(self.participants, PRIMARY_CARE)
 
 
 def simulate_replication(params: ModelParams, seed: int, rep: int,
@@ -63,11 +58,11 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
     env.run()
     delivery.finish()
     people = recruitment.participants
-    waves = follow_up(people, params.follow_up, streams["follow_up"])
+    cohort = Cohort.of(people, PRIMARY_CARE)
+    waves = follow_up(people, params.follow_up, streams["follow_up"], cohort)
     d = params.delivery
     scores = rtw_self_efficacy(
-        ips=np.array([p.arm == IPS for p in people], dtype=bool),
-        esw=np.array([p.esw for p in people], dtype=int),
+        ips=cohort.ips, esw=cohort.esw,
         working=waves.working, months=waves.months, o=params.outcome,
         n_esw=params.localities * d.esw_per_locality, rng=streams["outcome"])
     return ReplicationResult(
@@ -80,4 +75,5 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
         funnel_counts=recruitment.funnel_counts(),
         waves=waves,
         rtw_se=scores,
+        cohort=cohort,
     )

@@ -89,7 +89,7 @@ def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str,
     k12 = waves.months.index(12.0)
     ever = c.first_job_day < c.randomised_day + 12 * DAYS_PER_MONTH
     reported = waves.returned & waves.working  # what the questionnaires show
-    at_risk = counted(list(result.participants), params.follow_up)
+    at_risk = counted(c, params.follow_up)
     for arm, mask in (("ips", ips), ("tau", ~ips)):
         row[f"employment_m12_{arm}"] = _mean(waves.working[mask, k12])
         row[f"employment_ever_{arm}"] = _mean(ever[mask])
