@@ -49,12 +49,13 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
     params = build_params(cfg)
     keep = bool(cfg.output.participants_csv)
     point = dataclasses.replace(params, uncertainty=None)
+    figures = out_dir is not None  # the figure data is written with the results
     if settings.precision is None:
         result = run_replications(point, settings.replications, settings.seed, settings.n_jobs,
-                                  keep_participants=keep)
+                                  keep_participants=keep, figures=figures)
     else:  # replications=auto: as many as the primary power's precision needs
         result = run_until_precise(point, settings.precision, settings.seed, settings.n_jobs,
-                                   keep_participants=keep)
+                                   keep_participants=keep, figures=figures)
         settings = dataclasses.replace(settings, replications=len(result.replications))
     summary = summarise(settings, point, result)
     summary["precision"] = result.precision or {"replications": "fixed",
@@ -62,7 +63,7 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
     uncertain = inputs = None
     if params.uncertainty is not None:  # the same replications, drawing the parameters
         uncertain = run_replications(params, settings.replications, settings.seed,
-                                     settings.n_jobs)
+                                     settings.n_jobs, figures=False)
         inputs = parameters_table(drawn_inputs(params, settings.seed, settings.replications),
                                   uncertain.replications)
         summary["assurance"] = assurance_summary(uncertain.replications, params, inputs)

@@ -71,7 +71,8 @@ class Context:
 
     def replications(self, overrides: Sequence[str], reps: int, seed_offset: int = 0):
         """`reps` replications of `params(overrides)`: their tidy table."""
-        return run_replications(self.params(overrides), reps, self.seed + seed_offset).replications
+        return run_replications(self.params(overrides), reps, self.seed + seed_offset,
+                                figures=False).replications
 
 
 def mean_result(case: str, quantity: str, expected: float, values: np.ndarray,

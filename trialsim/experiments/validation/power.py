@@ -156,13 +156,14 @@ def assurance_effect_only(ctx: Context) -> list[Result]:
         "uncertainty.outcome_sd_df=inf", "uncertainty.within_person_corr_sd=0",
         "uncertainty.esw_icc_sd=0"])))
     seed = ctx.seed + 41
-    assured = run_replications(params, reps, seed).replications["primary_reject"].to_numpy()
+    assured = run_replications(params, reps, seed,
+                               figures=False).replications["primary_reject"].to_numpy()
     point = dataclasses.replace(params, uncertainty=None)
     nodes, weights = np.polynomial.hermite_e.hermegauss(5)
     weights = weights / weights.sum()
     at = np.column_stack([run_replications(dataclasses.replace(
         point, outcome=dataclasses.replace(point.outcome, effect_m12=mu + sd * x)), reps,
-        seed).replications["primary_reject"].to_numpy() for x in nodes])
+        seed, figures=False).replications["primary_reject"].to_numpy() for x in nodes])
     expected = at @ weights
     d = assured - expected
     se = float(d.std(ddof=1) / math.sqrt(reps))
