@@ -186,7 +186,10 @@ CASES = [
     Case("employment_power", GROUP, "two-proportion test against normal power with the "
          "arcsine effect size", employment_power, fast=False),
     Case("type_one_error", GROUP, "type I error at effect 0: 4, 8, 16 ESWs x ICC 0, 0.05, "
-         "0.2 on full default trials, within 3 MC SE of 0.05", type_one_error, fast=False),
+         "0.2 on full default trials, within 3 MC SE of 0.05. Known shortfall: the "
+         "pre-specified analysis is conservative with 4 ESWs at ICC 0 (README 'Validation "
+         "of the analysis': no standard analysis holds every cell, and the most powerful "
+         "valid test itself rejects only 0.035 there)", type_one_error, fast=False),
     Case("assurance_effect_only", GROUP, "assurance with only the effect uncertain against "
          "the power averaged over the effect prior", assurance_effect_only, fast=False),
 ]
