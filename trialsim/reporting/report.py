@@ -166,10 +166,13 @@ def sample_size_paragraph(run: RunDir) -> str:
     n, power = g("target_n"), g("power_primary")
     ci = g("power_primary_ci95") or [None, None]
     months = g("recruitment_months")
-    sd = None
+    sd = None  # the 12-month SDs: TAU's, and the IPS arm's where it has its own
     ctrl_months, sds = c("outcome.control.months", []), c("outcome.control.sds", [])
-    if 12 in ctrl_months and len(sds) == len(ctrl_months):
-        sd = sds[ctrl_months.index(12)]
+    ips_sds = c("outcome.ips_sds", None) or sds
+    if 12 in ctrl_months and len(sds) == len(ctrl_months) == len(ips_sds):
+        k = ctrl_months.index(12)
+        sd = (f"SD {sds[k]:g}" if ips_sds[k] == sds[k] else
+              f"SD {sds[k]:g} TAU, {ips_sds[k]:g} IPS")
     alpha = g("alpha") or c("analysis.alpha", 0.05)
     icc, per_loc, loc = c("outcome.esw_icc"), c("delivery.esw.per_locality"), \
         c("trial.localities")
@@ -186,7 +189,7 @@ def sample_size_paragraph(run: RunDir) -> str:
         d = g("effect_m12")
         effect = "the effect" if d is None else f"{d:g} point{'' if d == 1 else 's'}"
         if sd is not None:
-            outcome += f" (SD {sd:g})"
+            outcome += f" ({sd})"
     cluster = ("and clustering by ESW as configured (the run directory has no saved "
                "configuration)" if icc is None or per_loc is None or loc is None else
                "with no clustering by ESW (ICC 0)" if not icc else
