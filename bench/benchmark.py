@@ -42,7 +42,6 @@ from pathlib import Path
 
 import numpy as np
 import simpy
-from hydra import compose, initialize_config_dir
 from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,8 +50,8 @@ sys.path.insert(0, str(ROOT))
 from trialsim.analysis.partially_nested import fit_partially_nested  # noqa: E402
 from trialsim.analysis.trial_analysis import TrialData  # noqa: E402
 from trialsim.experiments.runner import _one, run_replications  # noqa: E402
+from trialsim.inputs.compose import compose_config  # noqa: E402
 from trialsim.inputs.params import ModelParams, build_params  # noqa: E402
-from trialsim.inputs.schema import register_configs  # noqa: E402
 from trialsim.model.trial import simulate_replication  # noqa: E402
 
 SEED = 20171101
@@ -105,8 +104,7 @@ def bare_simpy(env: simpy.Environment | None = None) -> simpy.Environment:
 
 
 def params_for(*overrides: str) -> ModelParams:
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return build_params(compose("config", overrides=list(overrides)))
+    return build_params(compose_config(overrides))
 
 
 def scaled(n: int) -> tuple[str, ...]:
@@ -514,7 +512,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="fewer replications; skip the memory and design runs")
     args = ap.parse_args(argv)
-    register_configs()
     os.environ.setdefault("CI", "1")  # no progress bars
     info, before, start = machine(), load(), time.perf_counter()
     print(f"trialsim benchmark on {info['cpu']} ({info['cores']} cores), Python "

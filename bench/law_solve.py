@@ -14,14 +14,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from trialsim.inputs.compose import compose_config  # noqa: E402
 from trialsim.inputs.evidence import Rate  # noqa: E402
 from trialsim.inputs.params import build_params, with_supported_entry  # noqa: E402
-from trialsim.inputs.schema import register_configs  # noqa: E402
 from trialsim.inputs.uncertainty import draw_evidence  # noqa: E402
 
 
@@ -32,9 +31,7 @@ def _ms(times: list[float]) -> str:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 40
-    register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        params = build_params(compose("config", overrides=["uncertainty.mode=pilot"]))
+    params = build_params(compose_config(["uncertainty.mode=pilot"]))
     e = params.employment
     fresh = []
     for i in range(n):

@@ -256,15 +256,10 @@ def write(rows: Sequence[Row], out: Path, replications: int, seed: int) -> None:
 
 def pilot_params(overrides: Sequence[str] = ()) -> ModelParams:
     """The pilot scenario's parameters, composed as the command line composes them."""
-    from hydra import compose, initialize_config_dir
-
+    from trialsim.inputs.compose import compose_config
     from trialsim.inputs.params import build_params
-    from trialsim.inputs.schema import register_configs
-    register_configs()
-    conf = Path(__file__).resolve().parents[2] / "conf"
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        cfg = compose("config", overrides=["scenario=pilot", *overrides])
-    return build_params(cfg)
+
+    return build_params(compose_config(["scenario=pilot", *overrides]))
 
 
 def main(argv: Sequence[str] | None = None,
