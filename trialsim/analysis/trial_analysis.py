@@ -23,7 +23,6 @@ from trialsim.analysis.estimators import (
     two_proportions,
 )
 from trialsim.inputs.pathway_params import Analysis
-from trialsim.model.records import IPS
 from trialsim.model.trial import ReplicationResult
 
 
@@ -42,9 +41,7 @@ class TrialData:
     @classmethod
     def from_replication(cls, result: ReplicationResult) -> TrialData:
         waves, k12 = result.waves, result.waves.months.index(12.0)
-        people = result.participants
-        return cls(ips=np.array([p.arm == IPS for p in people], dtype=bool),
-                   esw=np.array([p.esw for p in people], dtype=int),
+        return cls(ips=result.cohort.ips, esw=result.cohort.esw,
                    rtw_se_m0=result.rtw_se[:, 0], rtw_se_m12=result.rtw_se[:, 1 + k12],
                    returned_m12=waves.returned[:, k12].astype(bool),
                    working_m12=waves.working[:, k12].astype(bool),
