@@ -13,8 +13,9 @@ import pytest
 
 from trialsim import validate
 from trialsim.experiments.validation import CASES
-from trialsim.experiments.validation.core import FAIL, Context
+from trialsim.experiments.validation.core import FAIL, LISTED, PASS, Context
 from trialsim.experiments.validation.missingness import selected_share
+from trialsim.experiments.validation.power import size_result
 
 FAST = [c for c in CASES if c.fast]
 CTX = Context(fast=True, seed=validate.SEED)
@@ -54,3 +55,19 @@ def test_document_and_figures_are_written(tmp_path):
         png = out.parent / "validation" / f"{name}.png"
         assert png.stat().st_size > 20_000
         assert f"validation/{name}.png" in text
+
+
+def test_type_one_rule_fails_liberal_and_lists_only_few_esw_conservatism():
+    """3000 trials: band 0.05 +- 3 x 0.0040 = [0.038, 0.062]."""
+    assert size_result(8, 0.2, 150, 3000, "").status == PASS  # 0.050
+    assert size_result(4, 0.2, 200, 3000, "").status == FAIL  # 0.067: liberal
+    assert size_result(4, 0.0, 54, 3000, "").status == LISTED  # 0.018: 4 ESWs, conservative
+    assert size_result(8, 0.0, 54, 3000, "").status == FAIL  # conservative with 8 ESWs
+
+
+def test_an_analysis_ignoring_the_esws_fails_the_type_one_case(capsys):
+    """ANCOVA with 4 ESWs at ICC 0.2 rejects about 0.34 of null trials (README
+    'Validation of the analysis'); the band's top at 200 trials is 0.096."""
+    code = validate.main(["--fast", "--case", "type_one_error", "--set", "analysis.method=ancova"])
+    assert code == 1
+    assert "FAIL type_one_error: 4 ESWs, ICC 0.2" in capsys.readouterr().out

@@ -3,8 +3,9 @@
 A case sets a value the model must reproduce (an analytic law, a closed-form power, a
 pilot count) against what the simulation gives, with the Monte Carlo interval of the
 simulated value. Each result says its own rule; a case passes only if every one of its
-results passes. A pilot count the model is known not to reproduce is `listed` with its
-reason, never judged as a pass, and never hidden.
+results passes. A pilot count the model is known not to reproduce, or a type I error
+rate conservative where no valid test can reach the band, is `listed` with its reason,
+never judged as a pass, and never hidden.
 """
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ def markdown(cases: Sequence[Case], results: dict[str, list[Result]], command: s
         "",
         f"**{len(judged) - len(failed)} of {len(judged)} checks pass"
         + (f"; {len(failed)} fail" if failed else "") + "**"
-        + (f"; {len(listed)} pilot counts the model knowingly misses are listed with their "
-           "reasons." if listed else "."),
+        + (f"; {len(listed)} checks the model or its analysis knowingly misses are listed "
+           "with their reasons." if listed else "."),
         "",
         "| case | checks | result |",
         "|---|---|---|",
@@ -72,21 +72,23 @@ def markdown(cases: Sequence[Case], results: dict[str, list[Result]], command: s
 
 
 def standardised_figure(results: dict[str, list[Result]], out: Path, caption: str) -> list[Path]:
-    """Every judged check with a Monte Carlo SE as (simulated - expected) / SE."""
+    """Every check with a Monte Carlo SE as (simulated - expected) / SE; a listed one in
+    orange, a failed one in red."""
     rows = [r for rs in results.values() for r in rs if math.isfinite(r.z)]
     with figure_style():
         fig = new_figure(7.5, 1.4 + 0.16 * max(len(rows), 1), caption)
         ax = fig.subplots()
         y = np.arange(len(rows))[::-1]
-        colors = [OKABE_ITO["vermillion"] if r.status == FAIL else OKABE_ITO["blue"]
-                  for r in rows]
+        colors = [OKABE_ITO["vermillion"] if r.status == FAIL else OKABE_ITO["orange"]
+                  if r.status == LISTED else OKABE_ITO["blue"] for r in rows]
         ax.scatter([r.z for r in rows], y, color=colors, s=14, zorder=3)
         for bound, style in ((3, ":"), (4, "--")):
             for sign in (-1, 1):
                 ax.axvline(sign * bound, color=OKABE_ITO["black"], ls=style, lw=0.8)
         ax.axvline(0, color=OKABE_ITO["grey"], lw=0.8)
         ax.set_yticks(y, [f"{r.case}: {r.quantity}"[:70] for r in rows], fontsize=5.5)
-        ax.set_xlabel("(simulated - expected) / Monte Carlo SE  (dotted: 3 SE, dashed: 4 SE)")
+        ax.set_xlabel("(simulated - expected) / Monte Carlo SE  (dotted: 3 SE, dashed: 4 SE)"
+                      "\nblue: pass, orange: listed with its reason, red: fail")
         ax.set_title("Analytic and calibration checks, standardised", loc="left")
         lim = max(5.0, max((abs(r.z) for r in rows), default=0) + 0.5)
         ax.set_xlim(-lim, lim)
