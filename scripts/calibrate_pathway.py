@@ -61,7 +61,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 from scipy.optimize import minimize
 from scipy.special import expit, logit
 from scipy.stats import binom, chi2
@@ -69,6 +68,7 @@ from scipy.stats import binom, chi2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from trialsim.inputs.compose import compose_config  # noqa: E402
 from trialsim.inputs.params import _years_out_of_work, build_params, law_inputs  # noqa: E402
 from trialsim.inputs.pathway_params import MAX_YEARS_EXPONENT, TRANSITIONS  # noqa: E402
 from trialsim.inputs.schema import register_configs  # noqa: E402
@@ -231,6 +231,11 @@ def fit(model: Table12Model, free_beta: bool) -> dict:
             scale = "probability"
         out["parameters"][name] = {"estimate": float(est), "se": float(se),
                                    "ci95": [float(v) for v in ci], "scale": scale}
+    # correlations of the estimates on the fit's scales (log rates, beta, logit
+    # probabilities): assurance draws the fitted values jointly with them
+    corr = cov / np.outer(se_z, se_z)
+    out["correlation"] = {"names": list(names),
+                          "matrix": [[round(float(v), 4) for v in row] for row in corr]}
     # the unpenalised maximum (beta in [0, 6]), for the likelihood ratio and AIC
     bounds = [(None, None)] * len(z)
     if free_beta:
@@ -274,8 +279,7 @@ def profile_beta(model: Table12Model, betas: list[float], start: np.ndarray) -> 
 # --- 2. shares in work, 3. checks ------------------------------------------------------
 
 def make_cfg(*overrides: str):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose("config", overrides=list(overrides))
+    return compose_config(overrides)
 
 
 def config_evidence(tau: dict) -> dict:
@@ -310,7 +314,7 @@ def pilot_shares(overrides: list[str], reps: int, seed: int) -> dict:
         res = simulate_replication(params, seed, rep)
         w = res.waves
         ips = np.array([p.arm == IPS for p in res.participants], dtype=bool)
-        sent = counted(list(res.participants), params.follow_up)
+        sent = counted(res.cohort, params.follow_up)
         groups = {"first": (0, sent[:, 0]),
                   "m6_after_return": (1, sent[:, 1] & w.returned[:, 0]),
                   "m6_after_miss": (1, sent[:, 1] & ~w.returned[:, 0]),
@@ -465,6 +469,13 @@ def markdown(result: dict) -> str:
     for name, p in f["parameters"].items():
         lines.append(f"| {name} ({p['scale']}) | {p['estimate']:.4f} | {p['se']:.4f} | "
                      f"{p['ci95'][0]:.4f} - {p['ci95'][1]:.4f} |")
+    corr = f["correlation"]
+    names = corr["names"][:3]  # employment.fit_correlation in conf/config.yaml
+    lines += ["", "Correlations of the estimates on the fit's scale (log, log, beta; "
+              "conf/config.yaml employment.fit_correlation, with which assurance draws them "
+              "jointly):", "", "| | " + " | ".join(names) + " |", "|---" * 4 + "|"]
+    lines += [f"| {n} | " + " | ".join(f"{v:.3f}" for v in row[:3]) + " |"
+              for n, row in zip(names, corr["matrix"], strict=False)]
     lines += ["", "Against the constant rate (beta = 0, fitted the same way: self_entry "
               f"{c['parameters']['self_entry']['estimate']:.4f}, job_loss "
               f"{c['parameters']['job_loss']['estimate']:.4f}, work_return_ratio "

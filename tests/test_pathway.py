@@ -201,6 +201,9 @@ NEW_KEYS_BAD = [  # every new employment / follow-up key, strategies enabled or 
     ("follow_up.text_followup.response", "-0.5"),
     ("follow_up.linkage", "-1"),
     ("follow_up.linkage", "1"),
+    ("employment.fit_correlation.entry_loss", "1"),
+    ("employment.fit_correlation.loss_exponent", "high"),
+    ("employment.fit_correlation", "{entry_loss:0.9,entry_exponent:-0.9,loss_exponent:0.9}"),
 ]
 
 

@@ -211,6 +211,37 @@ def test_a_fitted_value_is_drawn_with_the_uncertainty_of_its_fit():
     assert x.min() >= 0 and _within(x, 0.3, 0.1)
 
 
+JOINT = ("employment.self_job_entry_per_month", "employment.job_loss_per_month",
+         "employment.self_job_entry_years_exponent")
+
+
+def _normal_score_correlations(values: list[dict[str, float]]) -> np.ndarray:
+    x = np.array([[v[k] for k in JOINT] for v in values])
+    ranks = np.apply_along_axis(stats.rankdata, 0, x)
+    return np.corrcoef(stats.norm.ppf((ranks - 0.5) / len(x)).T)
+
+
+def test_the_fitted_employment_rates_are_drawn_with_their_fit_correlation(mixed_draws):
+    """One fit gave entry, loss and exponent: their normal scores correlate as the fit's
+    estimates do (employment.fit_correlation), each within 4 MC SE, (1 - r^2) / sqrt(n);
+    the marginals stay each fit's Gamma (the tests above)."""
+    params, pairs = mixed_draws
+    r = params.employment.fit_correlation
+    got = _normal_score_correlations([v for _, v in pairs])
+    for (i, j), want in zip(((0, 1), (0, 2), (1, 2)), r, strict=True):
+        assert abs(got[i, j] - want) <= 4 * (1 - want**2) / math.sqrt(len(pairs)), (i, j)
+
+
+def test_zero_fit_correlations_draw_the_rates_independently():
+    params = build_params(make_cfg("uncertainty.mode=pilot",
+                                   *(f"employment.fit_correlation.{k}=0" for k in
+                                     ("entry_loss", "entry_exponent", "loss_exponent"))))
+    rng = np.random.default_rng(8)
+    values = [draw_inputs(params, rng)[1] for _ in range(1500)]
+    got = _normal_score_correlations(values)
+    assert np.abs(got[np.triu_indices(3, 1)]).max() <= 4 / math.sqrt(1500)
+
+
 def test_assurance_is_reported_beside_power_and_is_reproducible(tmp_path):
     over = ("uncertainty.mode=pilot", "replications=30", "output.charts=false",
             "sites.pain_services.count=8", "trial.target_n=100")

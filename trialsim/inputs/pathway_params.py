@@ -52,6 +52,9 @@ class Employment:
     withdraw_on_job_ips: Proportion
     withdraw_on_job_tau: Proportion
     ips_relative_risk_m12: float  # the planner's IPS effect: P(in work at 12 m) IPS / TAU
+    # correlations of the fitted (entry, loss, exponent) estimates: (entry-loss,
+    # entry-exponent, loss-exponent); assurance draws the three jointly
+    fit_correlation: tuple[float, float, float] = (0.0, 0.0, 0.0)
     supported_entry_per_day: float = 0.0  # solved from the relative risk when params are built
     expected_m12_ips: float = math.nan  # P(in work at 12 months) under the law, per arm
     expected_m12_tau: float = math.nan
@@ -246,7 +249,28 @@ def build_employment(c: DictConfig) -> Employment:
         withdraw_on_job_tau=parse_proportion(f"{k}.withdraw_on_job.tau", c.withdraw_on_job.tau),
         ips_relative_risk_m12=number(f"{k}.ips_relative_risk_m12", c.ips_relative_risk_m12,
                                      lo=1),
+        fit_correlation=_fit_correlation(f"{k}.fit_correlation", c.fit_correlation),
     )
+
+
+FIT_CORRELATION_KEYS = ("entry_loss", "entry_exponent", "loss_exponent")
+
+
+def correlation_matrix(r: tuple[float, float, float]) -> np.ndarray:
+    """The 3 x 3 correlation matrix of (entry, loss, exponent)."""
+    el, ee, le = r
+    return np.array([[1.0, el, ee], [el, 1.0, le], [ee, le, 1.0]])
+
+
+def _fit_correlation(key: str, c: DictConfig) -> tuple[float, float, float]:
+    """Three correlations in (-1, 1) that together form a positive definite matrix."""
+    r = tuple(number(f"{key}.{n}", c[n], lo=-1, hi=1, lo_open=True, hi_open=True)
+              for n in FIT_CORRELATION_KEYS)
+    if np.linalg.eigvalsh(correlation_matrix(r)).min() <= 1e-9:
+        return reject(ConfigError(key, dict(zip(FIT_CORRELATION_KEYS, r, strict=True)),
+                                  "correlations that form a positive definite matrix (as "
+                                  "a fit's are)"), (0.0, 0.0, 0.0))
+    return r
 
 
 def _returns(key: str, c: DictConfig, shares: DictConfig) -> Returns:

@@ -175,12 +175,23 @@ class ArmPair:
 
 
 @dataclass
+class FitCorrelationConfig:
+    """Correlations of the three fitted employment rates' estimates (entry, loss,
+    exponent), as scripts/calibrate_pathway.py found them."""
+
+    entry_loss: Any = MISSING
+    entry_exponent: Any = MISSING
+    loss_exponent: Any = MISSING
+
+
+@dataclass
 class EmploymentConfig:
     ready: ReadyConfig = field(default_factory=ReadyConfig)
     ips_relative_risk_m12: Any = MISSING
     self_job_entry_per_month: Any = MISSING
     self_job_entry_years_exponent: Any = MISSING
     job_loss_per_month: Any = MISSING
+    fit_correlation: FitCorrelationConfig = field(default_factory=lambda: FitCorrelationConfig())
     readiness_per_month: Any = MISSING
     withdraw_on_job: ArmPair = field(default_factory=ArmPair)
 

@@ -9,7 +9,10 @@ shape drawn first (and used by every site of the replication); the effect, the o
 SDs, the within-person correlation and the ESW ICC come from the planner's priors
 (trialsim.inputs.priors). Site kinds with no sites and channels no site runs are left
 alone: nothing there can move a result. The IPS employment effect stays the planner's
-relative risk, re-solved into the supported entry rate after the draw.
+relative risk, re-solved into the supported entry rate after the draw. The three fitted
+employment rates (entry, loss, exponent) came from one fit whose estimates are
+correlated (`employment.fit_correlation`): they are drawn jointly, each from its own
+Gamma by inversion at the uniforms of one correlated normal draw (a Gaussian copula).
 
 Each input draws from its own generator, seeded from the replication's uncertainty
 stream and the input's name, so a draw does not depend on which other inputs are drawn.
@@ -24,11 +27,12 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy.special import gammaincinv, ndtr
 
 from trialsim.inputs import predictive as pr
 from trialsim.inputs.evidence import MAX_RATE, Estimate, Proportion, Rate
 from trialsim.inputs.params import ModelParams, SiteType, Stages, with_supported_entry
-from trialsim.inputs.pathway_params import Outcome
+from trialsim.inputs.pathway_params import Employment, Outcome, correlation_matrix
 from trialsim.inputs.priors import Uncertainty
 from trialsim.model.streams import Streams, stream_key
 
@@ -43,6 +47,7 @@ class _Draws:
     def __init__(self, rng: np.random.Generator) -> None:
         self.entropy = int(rng.integers(2**63))
         self.values: dict[str, float] = {}
+        self.uniforms: dict[str, float] = {}  # jointly drawn inputs: their copula's uniforms
 
     def rng(self, name: str) -> np.random.Generator:
         return np.random.default_rng([self.entropy, stream_key(name)])
@@ -68,7 +73,10 @@ def _evidence(ev: Any, d: _Draws, path: str, shape: float) -> Any:
         return dataclasses.replace(ev, value=d.record(name, p))
     if isinstance(ev, Rate) and ev.events is not None:
         rng = d.rng(name)
-        r = pr.jeffreys_rate(ev.events, ev.exposure, rng)
+        if name in d.uniforms:  # the Gamma(events + 1/2) / exposure quantile
+            r = float(gammaincinv(ev.events + 0.5, d.uniforms[name])) / ev.exposure
+        else:
+            r = pr.jeffreys_rate(ev.events, ev.exposure, rng)
         if ev.sites is not None:
             r /= pr.pilot_sites_mean_frailty(ev.sites, shape, rng)
         r = d.record(name, min(r, MAX_RATE))  # per unit of the evidence (per month)
@@ -151,12 +159,30 @@ def _outcome(o: Outcome, u: Uncertainty, d: _Draws) -> Outcome:
     return _walk(dataclasses.replace(o, **changes), d, "outcome")
 
 
+FIT_JOINT = ("employment.self_job_entry_per_month", "employment.job_loss_per_month",
+             "employment.self_job_entry_years_exponent")  # the order of fit_correlation
+
+
+def _joint_uniforms(e: Employment, d: _Draws) -> dict[str, float]:
+    """The uniforms at which the fitted employment rates are drawn: Phi of one normal
+    draw with the fit's correlations (of those that are fits); none if uncorrelated."""
+    rates = (e.self_entry_per_day, e.loss_per_day, e.self_entry_years_exponent)
+    fitted = [i for i, r in enumerate(rates) if r.events is not None]
+    r = correlation_matrix(e.fit_correlation)[np.ix_(fitted, fitted)]
+    if len(fitted) < 2 or np.allclose(r, np.eye(len(fitted))):
+        return {}
+    name = "employment.fit_joint"
+    z = np.linalg.cholesky(r) @ d.rng(name).standard_normal(len(fitted))
+    return {FIT_JOINT[i]: float(u) for i, u in zip(fitted, ndtr(z), strict=True)}
+
+
 def draw_inputs(params: ModelParams,
                 rng: np.random.Generator) -> tuple[ModelParams, dict[str, float]]:
     """One draw of every uncertain input, and the drawn values by name (in the units of
     the config: rates per month), the supported entry rate left as it was."""
     u = params.uncertainty
     d = _Draws(rng)
+    d.uniforms = _joint_uniforms(params.employment, d)
     site_types = tuple(_site_type(st, u, d) for st in params.site_types)
     changes = {f.name: _walk(getattr(params, f.name), d, f.name)
                for f in dataclasses.fields(params) if f.name not in SKIP}
