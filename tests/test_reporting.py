@@ -91,9 +91,20 @@ def test_report_numbers_equal_summary(run_dir):
     paragraph = md.split("## Sample-size justification", 1)[1].split("\n## ", 1)[0]
     n, power = summary["target_n"], summary["power"]["primary"]
     assert f"A total of {n} participants ({n / 2:g} per arm)" in paragraph
-    assert f"gives {100 * power:.0f}% power" in paragraph
-    assert f"allowing for {100 * loss_to_follow_up(summary):.0f}% loss to follow-up" in paragraph
-    assert f"{summary['replications']} simulated trials" in paragraph
+    reached = summary["power"]["replications_target_reached"]
+    if reached:  # the power of a trial of n: among those that reached it
+        conditional = summary["power"]["primary_if_target_reached"]
+        assert f"gives {100 * conditional:.0f}% power" in paragraph
+        assert f"{reached} of {summary['replications']} simulated trials" in paragraph
+        assert f"power is {100 * power:.0f}%." in paragraph  # and over every trial
+        ips, tau = (loss_to_follow_up(summary, arm, True) for arm in ("ips", "tau"))
+        assert f"allowing for {100 * ips:.0f}% loss to follow-up in the IPS arm and " \
+            f"{100 * tau:.0f}% in the TAU arm" in paragraph
+        ips_randomised = summary["allocation"]["ips_if_target_reached"]
+        assert ips == pytest.approx(
+            1 - summary["analysed"]["ips_if_target_reached"] / ips_randomised)
+    else:
+        assert f"gives {100 * power:.0f}% power" in paragraph
 
 
 def test_flow_boxes_add_up(run_dir):

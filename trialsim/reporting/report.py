@@ -140,13 +140,29 @@ def key_facts(run: RunDir) -> list[Fact]:
     return facts
 
 
-def loss_to_follow_up(summary: dict[str, Any]) -> float | None:
-    """1 - analysed / randomised, from summary.json's means."""
-    a = [keys.get(summary, k) for k in ("analysed_ips", "analysed_tau", "allocation_ips",
-                                        "allocation_tau")]
-    if any(v is None for v in a) or a[2] + a[3] <= 0:
+def _method_words(g) -> str:
+    """The pre-specified analysis in words, with its small-sample inference."""
+    words = METHOD_WORDS.get(g("rtw_se_method"), "the pre-specified analysis")
+    if g("rtw_se_method") == "partially_nested":
+        bound = ("the ESW variance estimated without a bound at 0"
+                 if g("esw_variance") == "unbounded" else "the ESW variance held at 0 or above")
+        small = {"kenward_roger": "Kenward-Roger's small-sample correction",
+                 "satterthwaite": "Satterthwaite degrees of freedom"}.get(
+            g("small_sample"), "a small-sample correction")
+        words += f", {bound}, with {small}"
+    return words
+
+
+def loss_to_follow_up(summary: dict[str, Any], arm: str,
+                      if_reached: bool = False) -> float | None:
+    """1 - analysed / randomised in one arm, from summary.json's means (over the trials
+    that reached the target N with `if_reached`)."""
+    tail = "_if_reached" if if_reached else ""
+    analysed = keys.get(summary, f"analysed_{arm}{tail}")
+    randomised = keys.get(summary, f"allocation_{arm}{tail}")
+    if analysed is None or not randomised:
         return None
-    return 1 - (a[0] + a[1]) / (a[2] + a[3])
+    return 1 - analysed / randomised
 
 
 def _sites_phrase(run: RunDir) -> str:
@@ -176,7 +192,6 @@ def sample_size_paragraph(run: RunDir) -> str:
     alpha = g("alpha") or c("analysis.alpha", 0.05)
     icc, per_loc, loc = c("outcome.esw_icc"), c("delivery.esw.per_locality"), \
         c("trial.localities")
-    loss = loss_to_follow_up(s)
     primary = g("primary_outcome") or "rtw_se"
     if primary == "employment":
         ips, tau = g("employment_m12_ips"), g("employment_m12_tau")
@@ -195,19 +210,33 @@ def sample_size_paragraph(run: RunDir) -> str:
                "with no clustering by ESW (ICC 0)" if not icc else
                f"and clustering by ESW in the IPS arm (ICC {icc:g}, "
                f"{per_loc * loc} ESWs: {per_loc} in each of {loc} localities), "
-               f"analysed by {METHOD_WORDS.get(g('rtw_se_method'), 'the pre-specified analysis')}"
-               )
-    text = (f"A total of {n} participants ({n / 2:g} per arm) gives {_pct(power)} power "
-            f"(Monte Carlo 95% interval {_pct(ci[0])} to {_pct(ci[1])}, "
-            f"{g('replications')} simulated trials) to detect a difference of {effect} in "
-            f"{outcome} at the {_pct(alpha)} level (two-sided), allowing for "
-            f"{_pct(loss)} loss to follow-up (on average {_n(g('analysed_ips'))} IPS and "
-            f"{_n(g('analysed_tau'))} TAU participants analysed) {cluster}. "
+               f"analysed by {_method_words(g)}")
+    reached = g("replications_target_reached")
+    conditional = bool(reached) and g("power_primary_if_reached") is not None
+    tail = "_if_reached" if conditional else ""
+    power_n = g("power_primary_if_reached") if conditional else power
+    ci_n = (g("power_primary_if_reached_ci95") if conditional else ci) or [None, None]
+    which = (f"{reached} of {g('replications')} simulated trials, those that reached {n}"
+             if conditional else f"{g('replications')} simulated trials; none reached {n}, "
+             "so this counts every trial as it stopped")
+    losses = [loss_to_follow_up(s, arm, conditional) for arm in ("ips", "tau")]
+    loss_words = ("allowing for loss to follow-up as simulated" if None in losses else
+                  f"allowing for {_pct(losses[0])} loss to follow-up in the IPS arm and "
+                  f"{_pct(losses[1])} in the TAU arm")
+    text = (f"A total of {n} participants ({n / 2:g} per arm) gives {_pct(power_n)} power "
+            f"(Monte Carlo 95% interval {_pct(ci_n[0])} to {_pct(ci_n[1])}; {which}) to "
+            f"detect a difference of {effect} in {outcome} at the {_pct(alpha)} level "
+            f"(two-sided), {loss_words} (on average {_n(g('analysed_ips' + tail))} IPS and "
+            f"{_n(g('analysed_tau' + tail))} TAU participants analysed) {cluster}. "
             f"Recruiting through {_sites_phrase(run)} for {months:g} months, the simulated "
             f"trials reach {n} randomised in {_pct(g('prob_target'))} of cases")
     if g("months_to_target_p50") is not None:
         text += f" (median {_n(g('months_to_target_p50'))} months)"
-    text += "; power counts every simulated trial, including those that stop short."
+    if conditional:
+        text += (f"; over every simulated trial, including those that stop short (on "
+                 f"average {_n(g('randomised_mean'))} randomised), power is {_pct(power)}.")
+    else:
+        text += "."
     if g("assurance_joint") is not None:
         text += (f" Allowing for the uncertainty of the pilot's estimates and a prior on the "
                  f"effect, the probability of recruiting in time and showing a significant "

@@ -68,10 +68,17 @@ def summarise(settings: RunSettings, params: ModelParams, result: RunResult) -> 
         "target_n": params.target_n,
         "recruitment_months": params.window_days / DAYS_PER_MONTH,
         "recruitment": recruitment,
-        "allocation": {arm: float(reps[arm].mean()) for arm in ARMS},
+        "allocation": {**{arm: float(reps[arm].mean()) for arm in ARMS},
+                       **{f"{arm}_if_target_reached":
+                          _mean_if(reps[arm], reps["target_reached"].astype(bool))
+                          for arm in ARMS}},
         **pathway_summary(reps, params),
         **analysis_summary(reps, params),
     }
+
+
+def _mean_if(col: pd.Series, rows: pd.Series) -> float | None:
+    return float(col[rows].mean()) if rows.any() else None
 
 
 def share_with_ci(flags: pd.Series) -> dict[str, Any]:
