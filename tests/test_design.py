@@ -27,6 +27,7 @@ def test_bisection_finds_the_smallest_passing_candidate():
 
 def test_design_services_and_months_reach_the_target_when_rerun(tmp_path):
     cfg = make_cfg(*FAST_OPENING, "mode=design", "replications=60", "design.n_start=300",
+                   "design.check_replications=100",
                    "analysis.method=ancova",  # the search, not the analysis, is tested here
                    "design.max_esw_per_locality=2",  # ANCOVA ignores ESWs: two counts suffice
                    "design.n_stop=300", "design.target_power=0.7", "design.months=[24]",

@@ -23,6 +23,7 @@ BAD_DESIGN = [
     (["design.criterion=bayes"], "design.criterion='bayes'"),
     (["mode=design", "design.criterion=assurance"], "design.criterion='assurance'"),
     (["design.screen_replications=-1"], "design.screen_replications=-1"),
+    (["design.check_replications=10"], "design.check_replications=10"),
     (["design.curve_esw_per_locality=[0]"], "design.curve_esw_per_locality[0]=0"),
     (["design.curve_esw_per_locality=[]"], "design.curve_esw_per_locality=[]"),
     (["mode=curves"], "mode='curves'"),
@@ -158,7 +159,8 @@ def _design_json(assurance: bool = False) -> dict:
                   "power_if_target_reached": 0.95, "power_if_target_reached_mc_se": 0.02,
                   "prob_target": 0.84, "prob_target_mc_se": 0.04, "wait_days": 1.4,
                   "wait_mc_se": 0.2, "meets": {"power": True, "prob_target": True,
-                                               "wait": True}},
+                                               "wait": True},
+                  "confirmed": {"power": True, "prob_target": True, "wait": True}},
         "binding": None,
         "recruitment_curves": [{"target_n": 200, "sites": s, "months": m,
                                 "prob_target": p, "prob_target_mc_se": 0.04,
@@ -190,5 +192,19 @@ def test_the_design_report_has_the_numbers_of_design_json(tmp_path):
     for x, se in ((rec["power"], rec["power_mc_se"]), (check["power"], check["power_mc_se"]),
                   (check["prob_target"], check["prob_target_mc_se"])):
         assert f"{x:.3f} (MC SE {se:.3f})" in text
-    assert "meets every goal within Monte Carlo error" in text
+    assert "Check run (100 trials, a fresh seed): confirmed: every estimate meets its goal" \
+        in text
+    assert "gives 95% power (Monte Carlo SE 0.020, a check run of 100 trials" in text
     assert "none in the grid" in text and d["rule"] in text
+
+
+def test_the_check_verdict_names_each_goal_by_how_it_was_met():
+    from trialsim.reporting.report import check_verdict
+
+    ok = {"power": True, "prob_target": True, "wait": True}
+    assert check_verdict({"meets": ok, "confirmed": ok}).startswith("confirmed")
+    near = check_verdict({"meets": ok, "confirmed": {**ok, "power": False}})
+    assert near.startswith("not confirmed: power below the goal, within Monte Carlo error")
+    far = check_verdict({"meets": {**ok, "prob_target": False},
+                         "confirmed": {**ok, "prob_target": False}})
+    assert far == "misses, beyond Monte Carlo error: prob_target"

@@ -27,6 +27,7 @@ SMALL = ("trial.localities=2", "sites.pain_services.count=6",
          "design.n_start=40", "design.n_stop=200", "design.n_step=40",
          "design.max_esw_per_locality=4", "design.months=[12,18]", "design.max_sites=16",
          "design.target_power=0.75", "design.prob_target=0.8", "design.max_wait_days=60",
+         "design.check_replications=200",
          "design.screen_replications=20")
 
 
@@ -210,3 +211,26 @@ def test_a_search_gives_the_same_answer_whatever_n_jobs():
             "design.months=[18]")
     one, two = (DesignSearch(make_cfg(*tiny, f"n_jobs={n}")).run() for n in (1, 2))
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
+
+
+def test_an_unconfirmed_check_moves_the_search_to_the_next_n(monkeypatch):
+    """The check run's estimate is the confirmation: when its criterion misses the goal
+    (forced here for the first check), the search takes the next N of the grid and checks
+    again, and the recommendation is that N's."""
+    real = DesignSearch.check
+    calls = []
+
+    def check(self, rec):
+        out = real(self, rec)
+        calls.append(rec["target_n"])
+        if len(calls) == 1:
+            out["confirmed"] = {**out["confirmed"], self.d.criterion: False}
+        return out
+
+    monkeypatch.setattr(DesignSearch, "check", check)
+    result = DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40")).run()
+    first = calls[0]
+    assert calls[1] == first + 40  # design.n_step
+    attempts = result["check_attempts"]
+    assert [a["target_n"] for a in attempts] == calls[:2] and not attempts[0]["confirmed"]
+    assert result["recommended"]["target_n"] == first + 40

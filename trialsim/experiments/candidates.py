@@ -156,6 +156,13 @@ class Evaluator:
             have.extend(new)
         return have[:reps]
 
+    def recruit_up_to(self, n: int) -> None:
+        """Recruitment runs must reach N = n: runs made for a smaller N stopped short of
+        it, so they are dropped and made again (same seeds) when first asked for."""
+        if n > self.recruit_n:
+            self.recruit_n = n
+            self._recruits.clear()
+
     def recruitment_available(self, sites: int, uncertain: bool) -> int:
         return len(self._recruits.get((sites, uncertain), ()))
 

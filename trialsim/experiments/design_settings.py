@@ -38,6 +38,7 @@ class DesignSettings:
     max_wait_days: float
     wait_statistic: str
     screen_replications: int  # 0: no screening
+    check_replications: int  # the check run's: the confirmation estimate of the recommendation
     curve_esw: tuple[int, ...] | None  # mode=curve: ESWs per locality (None: the scenario's)
 
     @property
@@ -109,6 +110,8 @@ def build_design(cfg: DictConfig) -> DesignSettings:
                            f"one of {', '.join(WAIT_STATISTICS)}"), None)
     screen = number(f"{k}.screen_replications", d.screen_replications, lo=0, hi=10**7,
                     integer=True)
+    check_reps = number(f"{k}.check_replications", d.check_replications, lo=100, hi=10**6,
+                        integer=True)
     curve_esw = None
     if d.curve_esw_per_locality is not None:
         curve_esw = _int_list(f"{k}.curve_esw_per_locality", d.curve_esw_per_locality, 1,
@@ -119,7 +122,7 @@ def build_design(cfg: DictConfig) -> DesignSettings:
         sites_grid=tuple(range(1, max_sites + 1)), months_grid=months,
         esw_grid=tuple(range(1, max_esw + 1)), max_wait_days=max_wait,
         wait_statistic=d.wait_statistic if d.wait_statistic in WAIT_STATISTICS else "mean",
-        screen_replications=screen, curve_esw=curve_esw)
+        screen_replications=screen, check_replications=check_reps, curve_esw=curve_esw)
 
 
 def months_days(months: float | None) -> float:
@@ -147,5 +150,6 @@ def participant_replications(cfg: DictConfig, per_rep: float) -> float:
     sites = min(len(d.sites_grid), 2 * bisection_steps(len(d.sites_grid))
                 + len(d.months_grid)) * top_n * reps
     screen = d.screen_replications if 0 < d.screen_replications < reps else reps
-    designs = e * len(d.months_grid) * mean_n * screen + 2 * mean_n * reps  # + check run
+    designs = e * len(d.months_grid) * mean_n * screen + mean_n * reps  # waits
+    designs += mean_n * d.check_replications  # the check run
     return frontier + sites + designs

@@ -297,6 +297,7 @@ class DesignConfig:
     confidence: float = MISSING
     criterion: str = MISSING  # power | assurance (needs uncertainty.mode=pilot)
     screen_replications: int = MISSING  # 0: every candidate with every replication
+    check_replications: Any = MISSING
     curve_esw_per_locality: Optional[list[int]] = None  # mode=curve; None: the scenario's
 
 

@@ -404,13 +404,18 @@ def design_report(run: RunDir) -> tuple[str, list[Block]]:
         ]
         blocks += [("h", 3, "Sample-size justification (ready to edit)"),
                    ("quote", _design_paragraph(run, rec, check, crit, kind))]
+        for a in d.get("check_attempts", [])[:-1]:
+            blocks.append(("p", f"At N {a['target_n']} the check run gave {crit} "
+                                f"{_se(a['check'], a['check_mc_se'])} (search "
+                                f"{_n(a['search'], 3)}), below the goal: the search moved to "
+                                "the next N."))
         if check:
-            missed = [k for k, v in check.get("meets", {}).items() if not v]
-            blocks.append(("p", "The check run meets every goal within Monte Carlo error "
-                                f"(no estimate below its goal by more than "
-                                f"{_n(g.get('confidence_z'), 2)} MC SE)." if not missed else
-                                "The check run misses, beyond Monte Carlo error: "
-                                + ", ".join(missed) + "."))
+            blocks.append(("p", f"Check run ({check['replications']} trials, a fresh seed): "
+                                f"{check_verdict(check)} (within Monte Carlo error: no "
+                                f"estimate below its goal by more than "
+                                f"{_n(g.get('confidence_z'), 2)} MC SE). The search's "
+                                "estimates are those that cleared a bound among many "
+                                "candidates and read high; the check's do not."))
     blocks += [
         ("h", 2, f"Smallest N with {crit} >= {g.get('target_power')}, by ESWs per locality"),
         ("table", ["ESWs per locality", "ESWs", "smallest N", f"{crit} (MC SE)"],
@@ -468,9 +473,15 @@ def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | 
                "return-to-work self-efficacy at 12 months")
     what = "assurance (probability of success with the pilot's uncertainty)" \
         if crit == "assurance" else "power"
+    if check and check.get(crit + "_if_target_reached") is not None:
+        value, se = check[crit + "_if_target_reached"], check.get(crit + "_if_target_reached_mc_se")
+        source = (f"a check run of {check.get('replications')} trials with a fresh seed, "
+                  f"among those that reached {rec['target_n']}")
+    else:
+        value, se = rec.get(crit), rec.get(crit + "_mc_se")
+        source = f"{run.design.get('replications')} simulated trials"
     text = (f"A total of {rec['target_n']} participants ({rec['target_n'] / 2:g} per arm) "
-            f"gives {_pct(rec.get(crit))} {what} (Monte Carlo SE {_p(rec.get(crit + '_mc_se'))}, "
-            f"{run.design.get('replications')} simulated trials) for {outcome}, at the "
+            f"gives {_pct(value)} {what} (Monte Carlo SE {_p(se)}, {source}) for {outcome}, at the "
             f"{_pct(alpha)} level (two-sided), allowing for loss to follow-up as in the pilot "
             f"and clustering by ESW in the IPS arm (ICC {icc if icc is not None else 'n/a'}, "
             f"{rec['esws']} ESWs: {rec['esw_per_locality']} in each of {rec['localities']} "
@@ -478,9 +489,22 @@ def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | 
             f"months, the simulated trials reach {rec['target_n']} randomised with probability "
             f"{_p(rec.get('prob_target'))}")
     if check:
-        text += (f"; in a check run with a new seed, {_pct(check.get(crit))} {crit} counting "
-                 f"trials that stop short and P(target) {_p(check.get('prob_target'))}")
+        text += (f" in the search; in the check run {_p(check.get('prob_target'))}, and "
+                 f"{_pct(check.get(crit))} {crit} counting the trials that stop short")
     return text + "."
+
+
+def check_verdict(c: dict[str, Any]) -> str:
+    """The check run's verdict in words: confirmed (every point estimate meets its goal),
+    within Monte Carlo error of a goal it misses, or missing it beyond that."""
+    below = [k for k, v in c.get("confirmed", c["meets"]).items() if not v]
+    beyond = [k for k, v in c["meets"].items() if not v]
+    if not below:
+        return "confirmed: every estimate meets its goal"
+    if not beyond:
+        return ("not confirmed: " + ", ".join(below) + " below the goal, within Monte Carlo "
+                "error of it (raise N a step, or design.check_replications to tell)")
+    return "misses, beyond Monte Carlo error: " + ", ".join(beyond)
 
 
 def _work_text(d: dict[str, Any]) -> str:
