@@ -63,9 +63,12 @@ def analyse_rtw_se(d: TrialData, a: Analysis) -> tuple[TestResult, np.ndarray]:
 
 def analyse_employment(d: TrialData, a: Analysis) -> tuple[TestResult, np.ndarray]:
     """In work at 12 months among those whose status is known: difference in
-    proportions, pooled z-test. Not clustered by ESW: in this model ESWs differ in the
-    RTW-SE outcome (outcome.esw_icc) but not in job entry, so there is no ESW
-    clustering of employment to allow for."""
+    proportions, pooled z-test, the standard two-arm comparison, pre-specified without
+    reference to the model. It does not allow for clustering by ESW. The model gives ESWs
+    no between-ESW variation in job entry (an assumption: two pilot ESWs cannot estimate
+    it), so its simulated size is nominal; if ESWs differ in getting clients into work,
+    this test is liberal and its simulated power an upper bound (README "The model",
+    Analysis)."""
     known = d.employment_known_m12
     return two_proportions(d.working_m12[known], d.ips[known], a.alpha), known
 
