@@ -129,7 +129,7 @@ def _checks() -> list[Check]:
               "a likelihood of the pilot's IPS observations (Table 13's categories, 8 of 22 "
               "with a job, 2 withdrawals) over the relative risk peaks at 1.0 (no benefit, the "
               "least the model allows) with 95% interval 1.00 to 1.17, which excludes 1.5 "
-              "(1.00 to 1.14 in the default scenario; scripts/calibrate_pathway.py). The ESW "
+              "(1.00 to 1.15 in the default scenario; scripts/calibrate_pathway.py). The ESW "
               "records may miss self-directed jobs"),
         Check("moved_within_m3_ips", "IPS found work within 3 months and moved away", 2,
               "WP4 \"Withdrawals\"; " + esw),
