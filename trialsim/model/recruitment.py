@@ -96,7 +96,8 @@ class Source:
         end = min(horizon, self.site.close_day)
         while self.last < end:
             u = self.rng.random((int(self.rate * (end - self.last) * 1.25) + 8, ROW))
-            times = np.cumsum(np.r_[self.last, exponential(u[:, 0], 1.0 / self.rate)])[1:]
+            gaps = exponential(u[:, 0], 1.0 / self.rate)
+            times = np.cumsum(np.concatenate(([self.last], gaps)))[1:]
             self.drawn = np.concatenate([self.drawn, times])
             self.rows = np.concatenate([self.rows, u])
             self.last = float(times[-1])
