@@ -40,25 +40,29 @@ def flow_counts(result: Any) -> dict[str, int]:
     ips = c.ips
     seen = c.esw >= 0
     diseng = c.disengaged
-    booklet = ~np.isnan(c.booklet_wait_days)
-    row["ips"], row["tau"] = int(ips.sum()), int((~ips).sum())
-    row["ips_seen"] = int((ips & seen).sum())
-    row["ips_not_seen"] = int((ips & ~seen).sum())
-    row["ips_engaged"] = int((ips & seen & ~diseng).sum())
-    row["ips_disengaged_after_assessment"] = int((ips & seen & diseng).sum())
-    row["tau_booklet"] = int((~ips & booklet).sum())
-    row["tau_no_booklet"] = int((~ips & ~booklet).sum())
+    w = len(waves.months)
+    # every box as a column of one boolean matrix, counted per arm in two sums
+    flags = np.column_stack([seen, seen & ~diseng, seen & diseng, ~np.isnan(c.booklet_wait_days),
+                             waves.withdrawn, waves.returned, ~waves.withdrawn & ~waves.returned])
+    n_ips, n_tau = int(ips.sum()), len(ips) - int(ips.sum())
+    in_ips = flags[ips].sum(axis=0).tolist()
+    in_tau = [a - b for a, b in zip(flags.sum(axis=0).tolist(), in_ips, strict=True)]
+    row["ips"], row["tau"] = n_ips, n_tau
+    row["ips_seen"] = in_ips[0]
+    row["ips_not_seen"] = n_ips - in_ips[0]
+    row["ips_engaged"] = in_ips[1]
+    row["ips_disengaged_after_assessment"] = in_ips[2]
+    row["tau_booklet"] = in_tau[3]
+    row["tau_no_booklet"] = n_tau - in_tau[3]
     for k, month in enumerate(waves.months):
         lab = _label(month)
-        for arm, mask in (("ips", ips), ("tau", ~ips)):
-            w = waves.withdrawn[mask, k]
-            r = waves.returned[mask, k]
-            row[f"{arm}_{lab}_withdrawn"] = int(w.sum())
-            row[f"{arm}_{lab}_returned"] = int(r.sum())
-            row[f"{arm}_{lab}_not_returned"] = int((~w & ~r).sum())
+        for arm, n in (("ips", in_ips), ("tau", in_tau)):
+            row[f"{arm}_{lab}_withdrawn"] = n[4 + k]
+            row[f"{arm}_{lab}_returned"] = n[4 + w + k]
+            row[f"{arm}_{lab}_not_returned"] = n[4 + 2 * w + k]
     k12 = waves.months.index(12.0)
-    for arm, mask in (("ips", ips), ("tau", ~ips)):
-        row[f"{arm}_analysed"] = int(waves.returned[mask, k12].sum())
+    for arm, n in (("ips", in_ips), ("tau", in_tau)):
+        row[f"{arm}_analysed"] = n[4 + w + k12]
     return row
 
 

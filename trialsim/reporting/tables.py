@@ -53,6 +53,11 @@ def _mean(x: np.ndarray) -> float:
     return float(x.mean()) if len(x) else math.nan
 
 
+def _ratio(count: int, n: int) -> float:
+    """A boolean column's mean from its count: what numpy's mean gives, nan if empty."""
+    return count / n if n else math.nan
+
+
 def wave_label(month: float) -> str:
     return f"m{month:g}"
 
@@ -90,18 +95,31 @@ def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str,
     ever = c.first_job_day < c.randomised_day + 12 * DAYS_PER_MONTH
     reported = waves.returned & waves.working  # what the questionnaires show
     at_risk = counted(c, params.follow_up)
-    for arm, mask in (("ips", ips), ("tau", ~ips)):
-        row[f"employment_m12_{arm}"] = _mean(waves.working[mask, k12])
-        row[f"employment_ever_{arm}"] = _mean(ever[mask])
-        row[f"employment_known_m12_{arm}"] = _mean(waves.employment_known[mask, k12])
-        row[f"withdrawn_{arm}"] = int(waves.withdrawn[mask, -1].sum())
-        row[f"reported_work_any_{arm}"] = int((reported[mask]).any(axis=1).sum())
+    w = len(waves.months)
+    # every count below as one column of a boolean matrix, counted per arm in two sums
+    # (the means of booleans are these counts over the arm's size, to the last bit)
+    flags = np.column_stack([
+        waves.working[:, k12], ever, waves.employment_known[:, k12], waves.withdrawn[:, -1],
+        reported.any(axis=1), reported, waves.returned[:, k12], at_risk,
+        waves.returned & at_risk])
+    in_ips = flags[ips].sum(axis=0).tolist()
+    in_tau = [a - b for a, b in zip(flags.sum(axis=0).tolist(), in_ips, strict=True)]
+    n_ips = int(ips.sum())
+    scores = result.rtw_se[:, 1 + k12]
+    for arm, mask, n, size in (("ips", ips, in_ips, n_ips), ("tau", ~ips, in_tau,
+                                                                 len(ips) - n_ips)):
+        working, ever_, known, withdrawn, any_work = n[:5]
+        sent, kept = n[6 + w: 6 + 2 * w], n[6 + 2 * w: 6 + 3 * w]
+        row[f"employment_m12_{arm}"] = _ratio(working, size)
+        row[f"employment_ever_{arm}"] = _ratio(ever_, size)
+        row[f"employment_known_m12_{arm}"] = _ratio(known, size)
+        row[f"withdrawn_{arm}"] = withdrawn
+        row[f"reported_work_any_{arm}"] = any_work
         for k, month in enumerate(waves.months):
-            sent = mask & at_risk[:, k]
-            row[f"retention_{arm}_{wave_label(month)}"] = _mean(waves.returned[sent, k])
-            row[f"reported_work_{arm}_{wave_label(month)}"] = int(reported[mask, k].sum())
-        row[f"complete_m12_{arm}"] = int(waves.returned[mask, k12].sum())
-        row[f"rtw_se_m12_{arm}"] = _mean(result.rtw_se[mask, 1 + k12])
+            row[f"retention_{arm}_{wave_label(month)}"] = _ratio(kept[k], sent[k])
+            row[f"reported_work_{arm}_{wave_label(month)}"] = n[5 + k]
+        row[f"complete_m12_{arm}"] = n[5 + w]
+        row[f"rtw_se_m12_{arm}"] = _mean(scores[mask])
     return row
 
 
