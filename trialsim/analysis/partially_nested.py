@@ -337,8 +337,8 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     criterion is not convex, the Hessian's eigenvalues are taken in absolute value.
     Stops when the Newton decrement is below DECREMENT_TOL and the (free) gradient below
     grad_tol, taking that last step unchecked. Returns theta, the gradient (before any
-    unchecked step) and whether the steps settled. The 2 or 3 parameters are handled as
-    plain floats."""
+    unchecked step) and whether the steps settled, as lists. The 2 or 3 parameters are
+    handled as plain floats."""
     lo_, hi_ = lo.tolist(), hi.tolist()
     n = len(lo_)
 
@@ -346,7 +346,7 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         return [a if b < a else c if b > c else b for a, b, c in zip(lo_, x, hi_, strict=True)]
 
     def done(th: list[float], g: list[float], settled: bool):
-        return np.array(th), np.array(g), settled
+        return th, list(g), settled
 
     th = [float(v) for v in theta]
     try:
@@ -405,16 +405,17 @@ def _result(model: PartiallyNestedModel, y: np.ndarray, found, lo: np.ndarray,
             hi: np.ndarray, equal_variances: bool, keep_tau2: bool) -> Fit | None:
     """The fit's checks and inference: None if a variance ran to a bound other than
     tau2 = 0 (the data cannot identify it, or V is nearly singular)."""
-    theta, grad, settled = found
-    if not np.isfinite(theta).all() or not np.isfinite(grad).all():
+    theta, grad, settled = found  # plain floats: numpy costs microseconds a call here
+    if not all(math.isfinite(v) for v in (*theta, *grad)):
         return None
-    at_lo, at_hi = theta <= lo + 1e-10, theta >= hi - 1e-10
-    edge = (at_lo | at_hi).copy()
-    edge[-1] = at_hi[-1] or (at_lo[-1] and lo[-1] < 0)
-    if edge.any():
+    at_lo = [t <= a + 1e-10 for t, a in zip(theta, lo.tolist(), strict=True)]
+    at_hi = [t >= b - 1e-10 for t, b in zip(theta, hi.tolist(), strict=True)]
+    edge = [a or b for a, b in zip(at_lo, at_hi, strict=True)]
+    edge[-1] = at_hi[-1] or (at_lo[-1] and float(lo[-1]) < 0)
+    if any(edge):
         return None
-    projected = np.where(at_lo & (grad > 0), 0.0, grad)
-    converged = settled and bool(np.abs(projected).max() <= GRAD_TOL * len(y))
+    projected = [0.0 if a and g > 0 else g for a, g in zip(at_lo, grad, strict=True)]
+    converged = settled and max(map(abs, projected)) <= GRAD_TOL * len(y)
     phi = _unpack(theta, equal_variances)
     z = model.z
     zk = [z[:, 0] + z[:, 1]] if equal_variances else [z[:, 0], z[:, 1]]
