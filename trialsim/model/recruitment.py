@@ -36,6 +36,7 @@ from trialsim.inputs.params import (
     ModelParams,
     PoissonChannel,
     Stages,
+    YearsOutOfWork,
 )
 from trialsim.model.randomisation import make_allocator
 from trialsim.model.records import (
@@ -140,7 +141,8 @@ class Recruitment:
             Coordinator(sc.coordinators, sc.call_days, params.delivery.booklet_days)
             if sc.coordinators is not None else None)
         self.channels = params.channel_names()
-        self._years = streams.uniforms("participants/years_out_of_work")
+        self._years = _years_out_of_work(streams["participants/years_out_of_work"],
+                                         params.years_out_of_work).__next__
         self.on_randomised: Callable[[Participant], None] = lambda person: None
         self._sources: list[Source] = []
         self._poisson: list[Source] = []
@@ -326,7 +328,7 @@ class Recruitment:
             channel=self.channels[src.channel],
             arm=self.allocator.allocate(site.type.setting, now),
             randomised_day=now,
-            years_out_of_work=self.p.years_out_of_work.draw(self._years()),
+            years_out_of_work=self._years(),
         )
         self.participants.append(person)
         self.on_randomised(person)
@@ -364,6 +366,14 @@ class Recruitment:
             ended[:, ::-1], axis=1)[:, ::-1][:, CONTACTED:RANDOMISED]
         counts[:, RANDOMISED] = self._randomised
         return counts
+
+
+def _years_out_of_work(rng: np.random.Generator, law: YearsOutOfWork, block: int = 256):
+    """Each participant's years out of work in order of randomisation: law.draw of the
+    stream's k-th uniform for the k-th participant (the uniforms drawn in blocks, as
+    trialsim.model.streams.Uniforms draws them), turned into years a block at a time."""
+    while True:
+        yield from law.draws(rng.random(block))
 
 
 def _chunk_end(sources: list[Source], after: float, needed: float, consenting: bool) -> float:
