@@ -180,6 +180,9 @@ class Recruitment:
                 elif isinstance(ch, HandSearchChannel):
                     searched.append((src, ch))
         self._screen = np.array([src.screen for src in self._sources]).reshape(-1, 3)
+        # what a participant's record takes from their source, looked up once per source
+        self._origin = [(s.site.index, s.site.type.name, s.site.type.setting, s.site.locality,
+                         self.channels[s.channel], s.channel) for s in self._sources]
         self._hand_search(searched)
         self._next_chunk()
         self.env.process(self._serve())
@@ -316,20 +319,13 @@ class Recruitment:
             self.close_reason, self.close_day = "window", window
 
     def _randomise(self, k: int) -> None:
-        src = self._sources[self._source[k]]
-        site, now = src.site, self.env.now
-        self._randomised[src.channel] += 1
-        person = Participant(
-            id=len(self.participants),
-            site=site.index,
-            site_type=site.type.name,
-            setting=site.type.setting,
-            locality=site.locality,
-            channel=self.channels[src.channel],
-            arm=self.allocator.allocate(site.type.setting, now),
-            randomised_day=now,
-            years_out_of_work=self._years(),
-        )
+        site, kind, setting, locality, channel, c = self._origin[self._source[k]]
+        now = self.env.now
+        self._randomised[c] += 1
+        # positional, in Participant's order: id, site, site_type, setting, locality,
+        # channel, arm, randomised_day, years_out_of_work (the arm drawn before the years)
+        person = Participant(len(self.participants), site, kind, setting, locality, channel,
+                             self.allocator.allocate(setting, now), now, self._years())
         self.participants.append(person)
         self.on_randomised(person)
         if len(self.participants) >= self.p.target_n:
@@ -371,7 +367,7 @@ class Recruitment:
 def _years_out_of_work(rng: np.random.Generator, law: YearsOutOfWork, block: int = 256):
     """Each participant's years out of work in order of randomisation: law.draw of the
     stream's k-th uniform for the k-th participant (the uniforms drawn in blocks, as
-    trialsim.model.streams.Uniforms draws them), turned into years a block at a time."""
+    trialsim.model.streams.buffered draws them), turned into years a block at a time."""
     while True:
         yield from law.draws(rng.random(block))
 
