@@ -92,7 +92,8 @@ class PartiallyNestedModel:
         self.a = np.ascontiguousarray(self.g[:, :p, :p])  # X_b'X_b
         self.af = self.a.reshape(len(self.g), -1)
         self.c = self.g[:, :p, p]  # X_b'y_b
-        self.nb = np.concatenate(([len(xyi) - k], np.ones(k), [len(xyt)]))
+        self.nb = np.ones(k + 2)  # each ESW's mean is one dimension
+        self.nb[0], self.nb[-1] = len(xyi) - k, len(xyt)
         # dv_b / d(s2_ips, s2_tau, tau2)
         self.z = np.zeros((k + 2, 3))
         self.z[:-1, 0] = 1.0
@@ -209,10 +210,9 @@ def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster:
     test oracle, has one)."""
     model = PartiallyNestedModel(y, x, ips, cluster)
     singular = -1.0 / model.m.max() if model.n_cl else -math.inf
-    lo = np.array([-LOG_BOUND, -LOG_BOUND, 0.0])
-    hi = np.array([LOG_BOUND, LOG_BOUND, RATIO_MAX])
     pick = [0, 2] if equal_variances else [0, 1, 2]
-    lo, hi = lo[pick], hi[pick]
+    lo = np.array([(-LOG_BOUND, -LOG_BOUND, 0.0)[i] for i in pick])
+    hi = np.array([(LOG_BOUND, LOG_BOUND, RATIO_MAX)[i] for i in pick])
     obj = _Objective(model, equal_variances)
     grad_tol = 0.1 * GRAD_TOL * len(y)  # the unchecked last step leaves at most this
     with np.errstate(all="ignore"):
@@ -256,11 +256,12 @@ class _Objective:
         self.z_ips = z[:, 0] + z[:, 1] if equal else z[:, 0]
         self.z_tau, self.z_m = z[:, 1], z[:, 2]
         p = model.p
-        self.gx = np.ascontiguousarray(model.g[:, :, :p])  # [X y]_b' X_b
+        # [X y]_b' X_b, stacked into one matrix: one matrix-vector product a step
+        self.gx = np.ascontiguousarray(model.g[:, :, :p]).reshape(-1, p)
+        self.gx_shape = model.g.shape[:2]
         self.gy = model.g[:, :, p]  # [X y]_b' y_b
         # dv / dtheta = zc @ M(theta): columns z_ips, [z_tau,] m
-        self.zc = np.column_stack([self.z_ips, self.z_m] if equal
-                                  else [self.z_ips, self.z_tau, self.z_m])
+        self.zc = np.column_stack([self.z_ips, self.z_m]) if equal else z  # z's own columns
 
     def __call__(self, theta):
         """Value, gradient and Hessian (as plain floats) at theta (a sequence)."""
@@ -277,7 +278,7 @@ class _Objective:
         p = m.p
         ainv, det = _inverse((w @ m.af).reshape(p, p))  # A = X'V^-1 X
         beta = ainv @ (w @ m.c)
-        gu = self.gx @ beta - self.gy  # [X y]_b'(X_b beta - y_b)
+        gu = (self.gx @ beta).reshape(self.gx_shape) - self.gy  # [X y]_b'(X_b beta - y_b)
         e = gu[:, :-1]  # minus X_b'(y_b - X_b beta)
         r = e @ beta - gu[:, -1]  # residual sum of squares per block
         value = float(m.nb @ np.log(v)) + math.log(det) + float(w @ r)
