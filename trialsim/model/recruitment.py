@@ -99,8 +99,11 @@ class Source:
             u = self.rng.random((int(self.rate * (end - self.last) * 1.25) + 8, ROW))
             gaps = exponential(u[:, 0], 1.0 / self.rate)
             times = np.cumsum(np.concatenate(([self.last], gaps)))[1:]
-            self.drawn = np.concatenate([self.drawn, times])
-            self.rows = np.concatenate([self.rows, u])
+            if len(self.drawn):
+                self.drawn = np.concatenate([self.drawn, times])
+                self.rows = np.concatenate([self.rows, u])
+            else:  # nothing left over: no copy
+                self.drawn, self.rows = times, u
             self.last = float(times[-1])
         cut = int(np.searchsorted(self.drawn, end))
         out = self.drawn[:cut], self.rows[:cut]
@@ -180,6 +183,7 @@ class Recruitment:
                 elif isinstance(ch, HandSearchChannel):
                     searched.append((src, ch))
         self._screen = np.array([src.screen for src in self._sources]).reshape(-1, 3)
+        self._source_channel = np.array([src.channel for src in self._sources], dtype=int)
         # what a participant's record takes from their source, looked up once per source
         self._origin = [(s.site.index, s.site.type.name, s.site.type.setting, s.site.locality,
                          self.channels[s.channel], s.channel) for s in self._sources]
@@ -244,7 +248,7 @@ class Recruitment:
         self._drawn = []
         if not drawn:
             return
-        source = np.concatenate([np.full(len(days), i) for i, days, _ in drawn])
+        source = np.repeat(np.array([i for i, *_ in drawn]), [len(days) for _, days, _ in drawn])
         arrival = np.concatenate([days for _, days, _ in drawn])
         u = np.concatenate([rows for *_, rows in drawn])
         reach = RESPONDED + np.cumprod(u[:, 1:4] < self._screen[source], axis=1).sum(axis=1)
@@ -253,7 +257,7 @@ class Recruitment:
         first = len(self._arrival)
         self._arrival += arrival.tolist()
         self._source += source.tolist()
-        self._channel += [self._sources[i].channel for i in source.tolist()]
+        self._channel += self._source_channel[source].tolist()
         self._reach += reach.tolist()
         # the requests not yet served and the new ones, in order of request day
         req = np.concatenate([np.array(self._req[self._next:], dtype=float), request])
