@@ -285,40 +285,53 @@ class Recruitment:
         free = co.free if co is not None else None
         books = co.booklets if co is not None else []
         calls: list[tuple[float, int]] = []  # calls under way: (end day, responder)
+        heappop, heappush, heapreplace = heapq.heappop, heapq.heappush, heapq.heapreplace
+        inf = math.inf
+        reaches, channels, reached = self._reach, self._channel, self._reached  # grown in place
+        # the queue of requests in locals: handed back (self._next) before any call that
+        # reads or replaces it (drawing a chunk, closing at the target), reloaded after
+        req, who, nxt, horizon = self._req, self._who, self._next, self._horizon
         while True:
-            if self._next < len(self._req) and self._req[self._next] < self._horizon:
-                t_call = self._req[self._next]
+            if nxt < len(req) and req[nxt] < horizon:
+                t_call = req[nxt]
             else:
+                self._next = nxt
                 t_call = self._next_request()
-            t_book = books[0][0] if books else math.inf
+                req, who, nxt, horizon = self._req, self._who, self._next, self._horizon
+            t_book = books[0][0] if books else inf
             t = t_call if t_call < t_book else t_book
             start = t if free is None or free[0] <= t else free[0]
             if calls and calls[0][0] <= start:  # a call ends first: it may randomise,
-                if calls[0][0] >= self._horizon:  # (and a booklet then requested comes
-                    self._next_chunk()  # after); everyone who came forward before the
-                    continue  # clock reaches it must have been drawn
-                end, k = heapq.heappop(calls)
+                if calls[0][0] >= horizon:  # (and a booklet then requested comes after);
+                    self._next = nxt  # everyone who came forward before the clock
+                    self._next_chunk()  # reaches it must have been drawn
+                    req, who, nxt, horizon = self._req, self._who, self._next, self._horizon
+                    continue
+                end, k = heappop(calls)
                 if end < window and not self.close_reason:
-                    reach = self._reach[k]
-                    self._reached[self._channel[k]][reach] += 1
+                    reach = reaches[k]
+                    reached[channels[k]][reach] += 1
                     if reach == CONSENTED:
+                        self._next = nxt
                         yield env.timeout(end - env.now)
                         self._randomise(k)
+                        req, who, nxt, horizon = self._req, self._who, self._next, self._horizon
                 continue
-            if t == math.inf:
+            if t == inf:
                 break
             if t_book <= t_call:
-                person = heapq.heappop(books)[2]
+                person = heappop(books)[2]
                 person.booklet_wait_days = start - t
-                heapq.heapreplace(free, start + co.booklet_days)
+                heapreplace(free, start + co.booklet_days)
                 continue
-            k = self._who[self._next]
-            self._next += 1
+            k = who[nxt]
+            nxt += 1
             end = start
             if free is not None:
                 end = start + co.call_days
-                heapq.heapreplace(free, end)
-            heapq.heappush(calls, (end, k))
+                heapreplace(free, end)
+            heappush(calls, (end, k))
+        self._next = nxt
         if not self.close_reason:
             self.close_reason, self.close_day = "window", window
 
