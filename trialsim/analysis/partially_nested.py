@@ -359,9 +359,12 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                 for t, a, b, g in zip(th, lo_, hi_, grad, strict=True)]
         if all(held):  # every parameter pushed against a bound: a (bounded) minimum
             return done(th, grad, True)
-        free = [i for i, h in enumerate(held) if not h]
-        gf = [grad[i] for i in free]
-        hf = [[hess[i][j] for j in free] for i in free]
+        if any(held):
+            free = [i for i, h in enumerate(held) if not h]
+            gf = [grad[i] for i in free]
+            hf = [[hess[i][j] for j in free] for i in free]
+        else:  # the usual case: every parameter free, no copies
+            free, gf, hf = range(n), grad, hess
         newton = _solve_pd(hf, gf)  # convex here: the Newton step (minus it)
         convex = newton is not None
         if not convex:  # not convex: eigenvalues in absolute value
@@ -371,9 +374,12 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             lam = np.maximum(np.abs(lam), 1e-6 * max(abs(lam[0]), abs(lam[-1]), 1.0))
             newton = (vec @ ((vec.T @ np.array(gf)) / lam)).tolist()
         decrement = sum([a * b for a, b in zip(gf, newton, strict=True)])  # 2 (f - f_min)
-        step = [0.0] * n
-        for i, v in zip(free, newton, strict=True):
-            step[i] = -v
+        if len(free) == n:
+            step = [-v for v in newton]
+        else:
+            step = [0.0] * n
+            for i, v in zip(free, newton, strict=True):
+                step[i] = -v
         if convex and decrement <= DECREMENT_TOL and max(map(abs, gf)) <= grad_tol:
             # converged: the last Newton step (within the bounds) is taken unchecked
             return done(clip([a + b for a, b in zip(th, step, strict=True)]), grad, True)
