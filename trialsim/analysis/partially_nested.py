@@ -166,8 +166,10 @@ class PartiallyNestedModel:
         """beta, C = (X'V^-1 X)^-1, the Satterthwaite df of beta[1] and Kenward-Roger's
         adjusted var(beta[1]); the columns of `zk` are dv/dphi_k of the variance
         parameters treated as estimated (a parameter held at its boundary is not)."""
-        _, w, c, beta, *_ = self._core(np.asarray(phi, dtype=float))
+        w = 1.0 / (self.z @ np.asarray(phi, dtype=float))  # as _core computes them
         p, q = self.p, zk.shape[1]
+        c = _inverse((w @ self.af).reshape(p, p))[0]
+        beta = c @ (w @ self.c)
         info = self._info(w, c, zk)
         try:  # the covariance of the variance estimates
             wk = _inverse(info)[0]
