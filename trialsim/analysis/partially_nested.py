@@ -101,15 +101,19 @@ class PartiallyNestedModel:
         self.z[1:-1, 2] = m
 
     # --- REML in the block variances v ------------------------------------------------
-    def _core(self, phi):
+    def _gls(self, phi):
+        """The GLS fit at phi: v, 1/v, A^-1, det A, (beta, -1), [X y]_b'(y_b - X_b beta)
+        with its sign flipped, and each block's residual sum of squares."""
         v = self.z @ phi
         w = 1.0 / v
         ainv, det = _inverse((w @ self.af).reshape(self.p, self.p))
-        logdet = math.log(det)
         u = np.concatenate((ainv @ (w @ self.c), [-1.0]))  # (beta, -1)
         gu = self.g @ u
-        r = gu @ u  # residual sum of squares per block
-        value = float(self.nb @ np.log(v)) + logdet + float(w @ r)
+        return v, w, ainv, det, u, gu, gu @ u
+
+    def _core(self, phi):
+        v, w, ainv, det, u, gu, r = self._gls(phi)
+        value = float(self.nb @ np.log(v)) + math.log(det) + float(w @ r)
         return v, w, ainv, u[:-1], -gu[:, :-1], r, value  # e_b = X_b'(y_b - X_b beta)
 
     def criterion(self, phi, hessian: bool = False, dv: np.ndarray | None = None,
@@ -149,7 +153,7 @@ class PartiallyNestedModel:
         within-ESW and TAU mean squares, and the ESW variance from the ESW means'
         excess over the within-ESW variance (ANOVA)."""
         k, nb = self.n_cl, self.nb
-        *_, r, _ = self._core(np.array([1.0, 1.0, 0.0]))
+        r = self._gls(np.array([1.0, 1.0, 0.0]))[-1]  # OLS: every v_b = 1
         n_ips = nb[0] + k
         s2w = r[0] / nb[0] if nb[0] > 0 else r[:-1].sum() / max(n_ips - 1, 1)
         s2t = r[-1] / max(nb[-1], 1.0)
