@@ -192,10 +192,10 @@ def caseload_peak(esw: np.ndarray, first_day: np.ndarray, end_day: np.ndarray) -
     who = np.concatenate([esw[seen], esw[seen]])
     day = np.concatenate([first_day[seen], np.where(np.isnan(end_day[seen]), np.inf,
                                                     end_day[seen])])
-    step = np.concatenate([np.ones(seen.sum(), int), -np.ones(seen.sum(), int)])
+    step = np.repeat(np.array([1, -1]), int(seen.sum()))  # arrivals, then departures
     order = np.lexsort((step, day, who))
     who, step = who[order], step[order]
     held = np.cumsum(step)
-    group_start = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])
-    before = np.r_[0, held][group_start]  # running total before each ESW's first event
-    return int((held - np.repeat(before, np.diff(np.r_[group_start, len(who)]))).max())
+    group_start = np.flatnonzero(np.concatenate(([True], who[1:] != who[:-1])))
+    before = np.concatenate(([0], held))[group_start]  # running total before each ESW's first
+    return int((held - np.repeat(before, np.diff(np.append(group_start, len(who))))).max())
