@@ -53,6 +53,21 @@ def _mean(x: np.ndarray) -> float:
     return float(x.mean()) if len(x) else math.nan
 
 
+def quantile(x: np.ndarray, q: float) -> float:
+    """np.quantile(x, q) (its default, linear method) to the last bit, for a non-empty
+    1-D float array without nan: the same order statistics and the same interpolation
+    arithmetic, without its tens of microseconds of overhead a call."""
+    n = len(x)
+    at = (n - 1) * q
+    if at >= n - 1:
+        return float(x.max())
+    lo = math.floor(at)
+    t = at - lo
+    a, b = np.partition(x, (lo, lo + 1))[lo:lo + 2].tolist()
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
 def _ratio(count: int, n: int) -> float:
     """A boolean column's mean from its count: what numpy's mean gives, nan if empty."""
     return count / n if n else math.nan
@@ -82,7 +97,7 @@ def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str,
     booklet = c.booklet_wait_days[~np.isnan(c.booklet_wait_days)]
     row: dict[str, float] = {
         "delivery_mean_wait_days": _mean(waits),
-        "delivery_p90_wait_days": float(np.quantile(waits, 0.9)) if len(waits) else math.nan,
+        "delivery_p90_wait_days": quantile(waits, 0.9) if len(waits) else math.nan,
         "delivery_max_caseload": caseload_peak(c.esw, c.first_appointment_day,
                                                c.support_end_day),
         "delivery_esw_utilisation": utilisation,
