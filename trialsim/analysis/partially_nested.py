@@ -81,7 +81,7 @@ class PartiallyNestedModel:
         self.p = p = x.shape[1]
         _, cl = np.unique(cluster[ips], return_inverse=True)
         self.n_cl = k = int(cl.max()) + 1 if len(cl) else 0
-        xy = np.column_stack([x, y])
+        xy = np.concatenate([x, y[:, None]], axis=1)  # [X y]
         xyi, xyt = xy[ips], xy[~ips]
         onehot = (cl == np.arange(k)[:, None]).astype(float)
         self.m = m = onehot.sum(1)
