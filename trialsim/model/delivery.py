@@ -103,6 +103,11 @@ class Delivery:
         self._withdraw_ips = e.withdraw_on_job_ips.value
         self._withdraw_tau = e.withdraw_on_job_tau.value
         self._patience = d.disengage_wait_per_day > 0 and math.isfinite(d.caseload)
+        self._disengage_after = d.disengage_after_assessment.value
+        # readiness at assessment (primary care, pain service) when years out of work do
+        # not shift it (p_ready then reads the setting alone)
+        self._ready = ((e.ready_primary_care.value, e.ready_pain_service.value)
+                       if e.ready_odds_ratio_per_year == 1.0 else None)
         self.joint_requests: list[tuple[float, int, Participant]] = []  # (day, id, person)
 
     def start(self, person: Participant) -> None:
@@ -143,8 +148,9 @@ class Delivery:
             self._path(person, math.inf, 0.0, False, withdraw)
             return
         person.esw_wait_days = start - asked
-        disengaged = self.u_assess() < d.disengage_after_assessment.value
-        ready = self.u_assess() < p_ready(self.p, person)
+        disengaged = self.u_assess() < self._disengage_after
+        ready = self.u_assess() < (p_ready(self.p, person) if self._ready is None else
+                                   self._ready[person.setting != PRIMARY_CARE])
         path = self._path(person, start, 0.0 if disengaged else d.support_days, ready,
                           withdraw)
         if path.withdrawn_day < start:  # moved away before the first appointment
