@@ -26,6 +26,15 @@ def test_years_out_of_work_match_table_4_quartiles_and_the_long_term_group():
         assert abs(z_share(int((years <= q).sum()), len(years), level)) <= 4
 
 
+def test_years_drawn_a_block_at_a_time_equal_each_draw_to_the_last_bit():
+    # the model draws years in blocks (YearsOutOfWork.draws): the same numbers as draw()
+    years_law = build_params(make_cfg()).years_out_of_work
+    cut = 1 - years_law.share
+    u = np.concatenate([np.random.default_rng(5).random(2000),
+                        [0.0, cut, np.nextafter(cut, 0.0), np.nextafter(1.0, 0.0)]])
+    assert years_law.draws(u) == [years_law.draw(v) for v in u.tolist()]
+
+
 def test_quadrature_nodes_integrate_the_distribution():
     years_law = build_params(make_cfg()).years_out_of_work
     years, weights = years_law.law_nodes

@@ -81,7 +81,7 @@ def partially_nested(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: 
     used (no rejection)."""
     ips = arm.astype(bool)
     n_tau = int((~ips).sum())
-    n_esw = len(np.unique(esw[ips & (esw >= 0)]))
+    n_esw = len(set(esw[ips & (esw >= 0)].tolist()))
     if len(y) < 6 or n_tau < 2 or int(ips.sum()) < 3 or n_esw < 2:
         return NOT_ESTIMABLE
     cluster = np.where(esw >= 0, esw, -1 - np.arange(len(esw)))

@@ -81,7 +81,7 @@ class PartiallyNestedModel:
         self.p = p = x.shape[1]
         _, cl = np.unique(cluster[ips], return_inverse=True)
         self.n_cl = k = int(cl.max()) + 1 if len(cl) else 0
-        xy = np.column_stack([x, y])
+        xy = np.concatenate([x, y[:, None]], axis=1)  # [X y]
         xyi, xyt = xy[ips], xy[~ips]
         onehot = (cl == np.arange(k)[:, None]).astype(float)
         self.m = m = onehot.sum(1)
@@ -92,7 +92,8 @@ class PartiallyNestedModel:
         self.a = np.ascontiguousarray(self.g[:, :p, :p])  # X_b'X_b
         self.af = self.a.reshape(len(self.g), -1)
         self.c = self.g[:, :p, p]  # X_b'y_b
-        self.nb = np.concatenate(([len(xyi) - k], np.ones(k), [len(xyt)]))
+        self.nb = np.ones(k + 2)  # each ESW's mean is one dimension
+        self.nb[0], self.nb[-1] = len(xyi) - k, len(xyt)
         # dv_b / d(s2_ips, s2_tau, tau2)
         self.z = np.zeros((k + 2, 3))
         self.z[:-1, 0] = 1.0
@@ -100,15 +101,19 @@ class PartiallyNestedModel:
         self.z[1:-1, 2] = m
 
     # --- REML in the block variances v ------------------------------------------------
-    def _core(self, phi):
+    def _gls(self, phi):
+        """The GLS fit at phi: v, 1/v, A^-1, det A, (beta, -1), [X y]_b'(y_b - X_b beta)
+        with its sign flipped, and each block's residual sum of squares."""
         v = self.z @ phi
         w = 1.0 / v
         ainv, det = _inverse((w @ self.af).reshape(self.p, self.p))
-        logdet = math.log(det)
         u = np.concatenate((ainv @ (w @ self.c), [-1.0]))  # (beta, -1)
         gu = self.g @ u
-        r = gu @ u  # residual sum of squares per block
-        value = float(self.nb @ np.log(v)) + logdet + float(w @ r)
+        return v, w, ainv, det, u, gu, gu @ u
+
+    def _core(self, phi):
+        v, w, ainv, det, u, gu, r = self._gls(phi)
+        value = float(self.nb @ np.log(v)) + math.log(det) + float(w @ r)
         return v, w, ainv, u[:-1], -gu[:, :-1], r, value  # e_b = X_b'(y_b - X_b beta)
 
     def criterion(self, phi, hessian: bool = False, dv: np.ndarray | None = None,
@@ -148,7 +153,7 @@ class PartiallyNestedModel:
         within-ESW and TAU mean squares, and the ESW variance from the ESW means'
         excess over the within-ESW variance (ANOVA)."""
         k, nb = self.n_cl, self.nb
-        *_, r, _ = self._core(np.array([1.0, 1.0, 0.0]))
+        r = self._gls(np.array([1.0, 1.0, 0.0]))[-1]  # OLS: every v_b = 1
         n_ips = nb[0] + k
         s2w = r[0] / nb[0] if nb[0] > 0 else r[:-1].sum() / max(n_ips - 1, 1)
         s2t = r[-1] / max(nb[-1], 1.0)
@@ -165,8 +170,10 @@ class PartiallyNestedModel:
         """beta, C = (X'V^-1 X)^-1, the Satterthwaite df of beta[1] and Kenward-Roger's
         adjusted var(beta[1]); the columns of `zk` are dv/dphi_k of the variance
         parameters treated as estimated (a parameter held at its boundary is not)."""
-        _, w, c, beta, *_ = self._core(np.asarray(phi, dtype=float))
+        w = 1.0 / (self.z @ np.asarray(phi, dtype=float))  # as _core computes them
         p, q = self.p, zk.shape[1]
+        c = _inverse((w @ self.af).reshape(p, p))[0]
+        beta = c @ (w @ self.c)
         info = self._info(w, c, zk)
         try:  # the covariance of the variance estimates
             wk = _inverse(info)[0]
@@ -209,10 +216,9 @@ def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster:
     test oracle, has one)."""
     model = PartiallyNestedModel(y, x, ips, cluster)
     singular = -1.0 / model.m.max() if model.n_cl else -math.inf
-    lo = np.array([-LOG_BOUND, -LOG_BOUND, 0.0])
-    hi = np.array([LOG_BOUND, LOG_BOUND, RATIO_MAX])
     pick = [0, 2] if equal_variances else [0, 1, 2]
-    lo, hi = lo[pick], hi[pick]
+    lo = np.array([(-LOG_BOUND, -LOG_BOUND, 0.0)[i] for i in pick])
+    hi = np.array([(LOG_BOUND, LOG_BOUND, RATIO_MAX)[i] for i in pick])
     obj = _Objective(model, equal_variances)
     grad_tol = 0.1 * GRAD_TOL * len(y)  # the unchecked last step leaves at most this
     with np.errstate(all="ignore"):
@@ -256,11 +262,12 @@ class _Objective:
         self.z_ips = z[:, 0] + z[:, 1] if equal else z[:, 0]
         self.z_tau, self.z_m = z[:, 1], z[:, 2]
         p = model.p
-        self.gx = np.ascontiguousarray(model.g[:, :, :p])  # [X y]_b' X_b
+        # [X y]_b' X_b, stacked into one matrix: one matrix-vector product a step
+        self.gx = np.ascontiguousarray(model.g[:, :, :p]).reshape(-1, p)
+        self.gx_shape = model.g.shape[:2]
         self.gy = model.g[:, :, p]  # [X y]_b' y_b
         # dv / dtheta = zc @ M(theta): columns z_ips, [z_tau,] m
-        self.zc = np.column_stack([self.z_ips, self.z_m] if equal
-                                  else [self.z_ips, self.z_tau, self.z_m])
+        self.zc = np.column_stack([self.z_ips, self.z_m]) if equal else z  # z's own columns
 
     def __call__(self, theta):
         """Value, gradient and Hessian (as plain floats) at theta (a sequence)."""
@@ -277,7 +284,7 @@ class _Objective:
         p = m.p
         ainv, det = _inverse((w @ m.af).reshape(p, p))  # A = X'V^-1 X
         beta = ainv @ (w @ m.c)
-        gu = self.gx @ beta - self.gy  # [X y]_b'(X_b beta - y_b)
+        gu = (self.gx @ beta).reshape(self.gx_shape) - self.gy  # [X y]_b'(X_b beta - y_b)
         e = gu[:, :-1]  # minus X_b'(y_b - X_b beta)
         r = e @ beta - gu[:, -1]  # residual sum of squares per block
         value = float(m.nb @ np.log(v)) + math.log(det) + float(w @ r)
@@ -337,8 +344,8 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     criterion is not convex, the Hessian's eigenvalues are taken in absolute value.
     Stops when the Newton decrement is below DECREMENT_TOL and the (free) gradient below
     grad_tol, taking that last step unchecked. Returns theta, the gradient (before any
-    unchecked step) and whether the steps settled. The 2 or 3 parameters are handled as
-    plain floats."""
+    unchecked step) and whether the steps settled, as lists. The 2 or 3 parameters are
+    handled as plain floats."""
     lo_, hi_ = lo.tolist(), hi.tolist()
     n = len(lo_)
 
@@ -346,7 +353,7 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         return [a if b < a else c if b > c else b for a, b, c in zip(lo_, x, hi_, strict=True)]
 
     def done(th: list[float], g: list[float], settled: bool):
-        return np.array(th), np.array(g), settled
+        return th, list(g), settled
 
     th = [float(v) for v in theta]
     try:
@@ -358,9 +365,12 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                 for t, a, b, g in zip(th, lo_, hi_, grad, strict=True)]
         if all(held):  # every parameter pushed against a bound: a (bounded) minimum
             return done(th, grad, True)
-        free = [i for i, h in enumerate(held) if not h]
-        gf = [grad[i] for i in free]
-        hf = [[hess[i][j] for j in free] for i in free]
+        if any(held):
+            free = [i for i, h in enumerate(held) if not h]
+            gf = [grad[i] for i in free]
+            hf = [[hess[i][j] for j in free] for i in free]
+        else:  # the usual case: every parameter free, no copies
+            free, gf, hf = range(n), grad, hess
         newton = _solve_pd(hf, gf)  # convex here: the Newton step (minus it)
         convex = newton is not None
         if not convex:  # not convex: eigenvalues in absolute value
@@ -370,9 +380,12 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             lam = np.maximum(np.abs(lam), 1e-6 * max(abs(lam[0]), abs(lam[-1]), 1.0))
             newton = (vec @ ((vec.T @ np.array(gf)) / lam)).tolist()
         decrement = sum([a * b for a, b in zip(gf, newton, strict=True)])  # 2 (f - f_min)
-        step = [0.0] * n
-        for i, v in zip(free, newton, strict=True):
-            step[i] = -v
+        if len(free) == n:
+            step = [-v for v in newton]
+        else:
+            step = [0.0] * n
+            for i, v in zip(free, newton, strict=True):
+                step[i] = -v
         if convex and decrement <= DECREMENT_TOL and max(map(abs, gf)) <= grad_tol:
             # converged: the last Newton step (within the bounds) is taken unchecked
             return done(clip([a + b for a, b in zip(th, step, strict=True)]), grad, True)
@@ -405,16 +418,17 @@ def _result(model: PartiallyNestedModel, y: np.ndarray, found, lo: np.ndarray,
             hi: np.ndarray, equal_variances: bool, keep_tau2: bool) -> Fit | None:
     """The fit's checks and inference: None if a variance ran to a bound other than
     tau2 = 0 (the data cannot identify it, or V is nearly singular)."""
-    theta, grad, settled = found
-    if not np.isfinite(theta).all() or not np.isfinite(grad).all():
+    theta, grad, settled = found  # plain floats: numpy costs microseconds a call here
+    if not all(math.isfinite(v) for v in (*theta, *grad)):
         return None
-    at_lo, at_hi = theta <= lo + 1e-10, theta >= hi - 1e-10
-    edge = (at_lo | at_hi).copy()
-    edge[-1] = at_hi[-1] or (at_lo[-1] and lo[-1] < 0)
-    if edge.any():
+    at_lo = [t <= a + 1e-10 for t, a in zip(theta, lo.tolist(), strict=True)]
+    at_hi = [t >= b - 1e-10 for t, b in zip(theta, hi.tolist(), strict=True)]
+    edge = [a or b for a, b in zip(at_lo, at_hi, strict=True)]
+    edge[-1] = at_hi[-1] or (at_lo[-1] and float(lo[-1]) < 0)
+    if any(edge):
         return None
-    projected = np.where(at_lo & (grad > 0), 0.0, grad)
-    converged = settled and bool(np.abs(projected).max() <= GRAD_TOL * len(y))
+    projected = [0.0 if a and g > 0 else g for a, g in zip(at_lo, grad, strict=True)]
+    converged = settled and max(map(abs, projected)) <= GRAD_TOL * len(y)
     phi = _unpack(theta, equal_variances)
     z = model.z
     zk = [z[:, 0] + z[:, 1]] if equal_variances else [z[:, 0], z[:, 1]]

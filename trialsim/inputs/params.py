@@ -200,6 +200,18 @@ class YearsOutOfWork:
             return self.long_term_from + (self.maximum - self.long_term_from) * v
         return self._body_at(u / (1 - self.share))
 
+    def draws(self, u: np.ndarray) -> list[float]:
+        """draw() of each uniform in `u`, to the last bit, with one call of ndtri for the
+        block rather than one a participant (the model draws them in blocks)."""
+        cut, share = 1 - self.share, self.share
+        mu, below, above, floor, ceiling = self.body
+        with np.errstate(invalid="ignore"):  # u >= cut: not the log-normal part
+            z = ndtri(floor + (ceiling - floor) * (u / cut)).tolist()
+        low, span, exp = self.long_term_from, self.maximum - self.long_term_from, math.exp
+        return [low + span * ((v - cut) / share) if v >= cut
+                else exp(mu + (below if zv < 0 else above) * zv)
+                for v, zv in zip(u.tolist(), z, strict=True)]
+
     def nodes(self, per_half: int, long_term: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Gauss-Legendre quadrature: (years, weights), `per_half` nodes on each side of
         the log-normal part's median (its spread changes there) and `long_term` on the

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from functools import partial
 
 import numpy as np
 import simpy
@@ -91,27 +92,36 @@ class Delivery:
                       for loc in range(params.localities)]
         self.coordinator = coordinator
         self.horizon_days = months_to_days(max(params.follow_up.months))
-        # one uniform per draw, buffered (trialsim.model.streams.Uniforms)
+        # one uniform per draw, buffered (trialsim.model.streams.buffered)
         self.u_delays = streams.uniforms("delivery/delays")
         self.u_assess = streams.uniforms("delivery/assessment")
         self.u_work = streams.uniforms("employment")
         e = params.employment
         self._rates = (e.supported_entry_per_day, e.readiness_per_day.value, e.loss_per_day.value)
+        # looked up once, not per participant
+        self._entry_at, self._in_work_days = e.self_entry_at, d.in_work_support_days
+        self._withdraw_ips = e.withdraw_on_job_ips.value
+        self._withdraw_tau = e.withdraw_on_job_tau.value
+        self._patience = d.disengage_wait_per_day > 0 and math.isfinite(d.caseload)
+        self._disengage_after = d.disengage_after_assessment.value
+        # readiness at assessment (primary care, pain service) when years out of work do
+        # not shift it (p_ready then reads the setting alone)
+        self._ready = ((e.ready_primary_care.value, e.ready_pain_service.value)
+                       if e.ready_odds_ratio_per_year == 1.0 else None)
         self.joint_requests: list[tuple[float, int, Participant]] = []  # (day, id, person)
 
     def start(self, person: Participant) -> None:
         """At randomisation: IPS asks for a caseload place after the first-appointment
         delay (and gives up after its patience); TAU books the coordinator."""
-        d = self.p.delivery
         if person.arm != IPS:
             self._tau(person)
             return
+        d = self.p.delivery
         delay = self._delay(d.first_appointment_mean_days)
         patience = math.inf
-        if d.disengage_wait_per_day > 0 and math.isfinite(d.caseload):
+        if self._patience:
             patience = -math.log1p(-self.u_delays()) / d.disengage_wait_per_day
-        self.env.timeout(delay).callbacks.append(
-            lambda _event: self._ask_esw(person, patience))
+        self.env.timeout(delay).callbacks.append(partial(self._ask_esw, person, patience))
 
     def _delay(self, mean: float) -> float:
         """Exponential with this mean, by inversion (0 for mean 0: no draw)."""
@@ -121,16 +131,16 @@ class Delivery:
               ready: bool, withdraw: float):
         day = person.randomised_day  # trialsim.model.employment.employment_path
         path = path_at_rates(
-            self.u_work, self.p.employment.self_entry_at(person.years_out_of_work),
-            *self._rates, day, day + self.horizon_days, support_start, support_days,
-            self.p.delivery.in_work_support_days, ready, withdraw)
+            self.u_work, self._entry_at(person.years_out_of_work), *self._rates, day,
+            day + self.horizon_days, support_start, support_days, self._in_work_days, ready,
+            withdraw)
         person.jobs, person.ready_day = path.jobs, path.ready_day
         person.withdrawn_day = path.withdrawn_day
         return path
 
-    def _ask_esw(self, person: Participant, patience: float) -> None:
+    def _ask_esw(self, person: Participant, patience: float, _event=None) -> None:
         d = self.p.delivery
-        withdraw = self.p.employment.withdraw_on_job_ips.value
+        withdraw = self._withdraw_ips
         team, asked = self.teams[person.locality], self.env.now
         start = team.first_free(asked)
         if start - asked > patience:  # gave up first (a place freeing that day wins)
@@ -138,8 +148,9 @@ class Delivery:
             self._path(person, math.inf, 0.0, False, withdraw)
             return
         person.esw_wait_days = start - asked
-        disengaged = self.u_assess() < d.disengage_after_assessment.value
-        ready = self.u_assess() < p_ready(self.p, person)
+        disengaged = self.u_assess() < self._disengage_after
+        ready = self.u_assess() < (p_ready(self.p, person) if self._ready is None else
+                                   self._ready[person.setting != PRIMARY_CARE])
         path = self._path(person, start, 0.0 if disengaged else d.support_days, ready,
                           withdraw)
         if path.withdrawn_day < start:  # moved away before the first appointment
@@ -160,9 +171,8 @@ class Delivery:
                                     person))
 
     def _tau(self, person: Participant) -> None:
-        d = self.p.delivery
-        self._path(person, math.inf, 0.0, False, self.p.employment.withdraw_on_job_tau.value)
-        day = self.env.now + self._delay(d.booklet_delay_mean_days)
+        self._path(person, math.inf, 0.0, False, self._withdraw_tau)
+        day = self.env.now + self._delay(self.p.delivery.booklet_delay_mean_days)
         if self.coordinator is None:
             person.booklet_wait_days = 0.0
         else:
@@ -188,10 +198,10 @@ def caseload_peak(esw: np.ndarray, first_day: np.ndarray, end_day: np.ndarray) -
     who = np.concatenate([esw[seen], esw[seen]])
     day = np.concatenate([first_day[seen], np.where(np.isnan(end_day[seen]), np.inf,
                                                     end_day[seen])])
-    step = np.concatenate([np.ones(seen.sum(), int), -np.ones(seen.sum(), int)])
+    step = np.repeat(np.array([1, -1]), int(seen.sum()))  # arrivals, then departures
     order = np.lexsort((step, day, who))
     who, step = who[order], step[order]
     held = np.cumsum(step)
-    group_start = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])
-    before = np.r_[0, held][group_start]  # running total before each ESW's first event
-    return int((held - np.repeat(before, np.diff(np.r_[group_start, len(who)]))).max())
+    group_start = np.flatnonzero(np.concatenate(([True], who[1:] != who[:-1])))
+    before = np.concatenate(([0], held))[group_start]  # running total before each ESW's first
+    return int((held - np.repeat(before, np.diff(np.append(group_start, len(who))))).max())

@@ -48,6 +48,9 @@ class EmploymentPath(NamedTuple):  # a tuple: built far faster than a frozen dat
     withdrawn_day: float  # moved away on finding work; inf if not
 
 
+_new = tuple.__new__  # _new(EmploymentPath, values): half the cost of EmploymentPath(*values)
+
+
 def employment_path(rng: np.random.Generator | Uniforms, e: Employment, *,
                     years_out_of_work: float, start: float, horizon: float,
                     support_start: float, support_days: float, in_work_days: float,
@@ -121,7 +124,7 @@ def path_at_rates(u: Callable[[], float], a: float, b: float, readiness: float, 
                     support_end = max(t, support_start)
     if working:
         jobs.append((job_start, inf))
-    return EmploymentPath(tuple(jobs), ready_day, support_end, withdrawn)
+    return _new(EmploymentPath, (tuple(jobs), ready_day, support_end, withdrawn))
 
 
 def _self_directed(u, a: float, loss: float, start: float, horizon: float,
@@ -134,7 +137,7 @@ def _self_directed(u, a: float, loss: float, start: float, horizon: float,
     t, withdrawn = start, math.inf
     jobs: list[tuple[float, float]] = []
     if a <= 0:
-        return EmploymentPath((), math.inf, support_start + support_days, withdrawn)
+        return _new(EmploymentPath, ((), math.inf, support_start + support_days, withdrawn))
     while True:
         t += -log1p(-u()) / a  # a job starts
         if t >= horizon:
@@ -149,4 +152,4 @@ def _self_directed(u, a: float, loss: float, start: float, horizon: float,
         t += step
         jobs.append((job_start, t))
     end = support_start if withdrawn < math.inf else support_start + support_days
-    return EmploymentPath(tuple(jobs), math.inf, end, withdrawn)
+    return _new(EmploymentPath, (tuple(jobs), math.inf, end, withdrawn))

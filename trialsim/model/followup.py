@@ -49,7 +49,8 @@ def working_at(c: Cohort, days: np.ndarray) -> np.ndarray:
     if len(c.job_owner):
         at = days[c.job_owner]  # (jobs, waves): the job holder's wave days
         hit = (c.job_start[:, None] <= at) & (at < c.job_end[:, None])
-        out[np.broadcast_to(c.job_owner[:, None], hit.shape)[hit], np.nonzero(hit)[1]] = True
+        jobs, waves = np.nonzero(hit)
+        out[c.job_owner[jobs], waves] = True
     return out
 
 

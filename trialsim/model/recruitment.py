@@ -36,6 +36,7 @@ from trialsim.inputs.params import (
     ModelParams,
     PoissonChannel,
     Stages,
+    YearsOutOfWork,
 )
 from trialsim.model.randomisation import make_allocator
 from trialsim.model.records import (
@@ -96,9 +97,13 @@ class Source:
         end = min(horizon, self.site.close_day)
         while self.last < end:
             u = self.rng.random((int(self.rate * (end - self.last) * 1.25) + 8, ROW))
-            times = np.cumsum(np.r_[self.last, exponential(u[:, 0], 1.0 / self.rate)])[1:]
-            self.drawn = np.concatenate([self.drawn, times])
-            self.rows = np.concatenate([self.rows, u])
+            gaps = exponential(u[:, 0], 1.0 / self.rate)
+            times = np.cumsum(np.concatenate(([self.last], gaps)))[1:]
+            if len(self.drawn):
+                self.drawn = np.concatenate([self.drawn, times])
+                self.rows = np.concatenate([self.rows, u])
+            else:  # nothing left over: no copy
+                self.drawn, self.rows = times, u
             self.last = float(times[-1])
         cut = int(np.searchsorted(self.drawn, end))
         out = self.drawn[:cut], self.rows[:cut]
@@ -139,7 +144,8 @@ class Recruitment:
             Coordinator(sc.coordinators, sc.call_days, params.delivery.booklet_days)
             if sc.coordinators is not None else None)
         self.channels = params.channel_names()
-        self._years = streams.uniforms("participants/years_out_of_work")
+        self._years = _years_out_of_work(streams["participants/years_out_of_work"],
+                                         params.years_out_of_work).__next__
         self.on_randomised: Callable[[Participant], None] = lambda person: None
         self._sources: list[Source] = []
         self._poisson: list[Source] = []
@@ -177,6 +183,10 @@ class Recruitment:
                 elif isinstance(ch, HandSearchChannel):
                     searched.append((src, ch))
         self._screen = np.array([src.screen for src in self._sources]).reshape(-1, 3)
+        self._source_channel = np.array([src.channel for src in self._sources], dtype=int)
+        # what a participant's record takes from their source, looked up once per source
+        self._origin = [(s.site.index, s.site.type.name, s.site.type.setting, s.site.locality,
+                         self.channels[s.channel], s.channel) for s in self._sources]
         self._hand_search(searched)
         self._next_chunk()
         self.env.process(self._serve())
@@ -238,7 +248,7 @@ class Recruitment:
         self._drawn = []
         if not drawn:
             return
-        source = np.concatenate([np.full(len(days), i) for i, days, _ in drawn])
+        source = np.repeat(np.array([i for i, *_ in drawn]), [len(days) for _, days, _ in drawn])
         arrival = np.concatenate([days for _, days, _ in drawn])
         u = np.concatenate([rows for *_, rows in drawn])
         reach = RESPONDED + np.cumprod(u[:, 1:4] < self._screen[source], axis=1).sum(axis=1)
@@ -247,7 +257,7 @@ class Recruitment:
         first = len(self._arrival)
         self._arrival += arrival.tolist()
         self._source += source.tolist()
-        self._channel += [self._sources[i].channel for i in source.tolist()]
+        self._channel += self._source_channel[source].tolist()
         self._reach += reach.tolist()
         # the requests not yet served and the new ones, in order of request day
         req = np.concatenate([np.array(self._req[self._next:], dtype=float), request])
@@ -275,58 +285,64 @@ class Recruitment:
         free = co.free if co is not None else None
         books = co.booklets if co is not None else []
         calls: list[tuple[float, int]] = []  # calls under way: (end day, responder)
+        heappop, heappush, heapreplace = heapq.heappop, heapq.heappush, heapq.heapreplace
+        inf = math.inf
+        reaches, channels, reached = self._reach, self._channel, self._reached  # grown in place
+        # the queue of requests in locals: handed back (self._next) before any call that
+        # reads or replaces it (drawing a chunk, closing at the target), reloaded after
+        req, who, nxt, horizon = self._req, self._who, self._next, self._horizon
         while True:
-            if self._next < len(self._req) and self._req[self._next] < self._horizon:
-                t_call = self._req[self._next]
+            if nxt < len(req) and req[nxt] < horizon:
+                t_call = req[nxt]
             else:
+                self._next = nxt
                 t_call = self._next_request()
-            t_book = books[0][0] if books else math.inf
+                req, who, nxt, horizon = self._req, self._who, self._next, self._horizon
+            t_book = books[0][0] if books else inf
             t = t_call if t_call < t_book else t_book
             start = t if free is None or free[0] <= t else free[0]
             if calls and calls[0][0] <= start:  # a call ends first: it may randomise,
-                if calls[0][0] >= self._horizon:  # (and a booklet then requested comes
-                    self._next_chunk()  # after); everyone who came forward before the
-                    continue  # clock reaches it must have been drawn
-                end, k = heapq.heappop(calls)
+                if calls[0][0] >= horizon:  # (and a booklet then requested comes after);
+                    self._next = nxt  # everyone who came forward before the clock
+                    self._next_chunk()  # reaches it must have been drawn
+                    req, who, nxt, horizon = self._req, self._who, self._next, self._horizon
+                    continue
+                end, k = heappop(calls)
                 if end < window and not self.close_reason:
-                    reach = self._reach[k]
-                    self._reached[self._channel[k]][reach] += 1
+                    reach = reaches[k]
+                    reached[channels[k]][reach] += 1
                     if reach == CONSENTED:
+                        self._next = nxt
                         yield env.timeout(end - env.now)
                         self._randomise(k)
+                        req, who, nxt, horizon = self._req, self._who, self._next, self._horizon
                 continue
-            if t == math.inf:
+            if t == inf:
                 break
             if t_book <= t_call:
-                person = heapq.heappop(books)[2]
+                person = heappop(books)[2]
                 person.booklet_wait_days = start - t
-                heapq.heapreplace(free, start + co.booklet_days)
+                heapreplace(free, start + co.booklet_days)
                 continue
-            k = self._who[self._next]
-            self._next += 1
+            k = who[nxt]
+            nxt += 1
             end = start
             if free is not None:
                 end = start + co.call_days
-                heapq.heapreplace(free, end)
-            heapq.heappush(calls, (end, k))
+                heapreplace(free, end)
+            heappush(calls, (end, k))
+        self._next = nxt
         if not self.close_reason:
             self.close_reason, self.close_day = "window", window
 
     def _randomise(self, k: int) -> None:
-        src = self._sources[self._source[k]]
-        site, now = src.site, self.env.now
-        self._randomised[src.channel] += 1
-        person = Participant(
-            id=len(self.participants),
-            site=site.index,
-            site_type=site.type.name,
-            setting=site.type.setting,
-            locality=site.locality,
-            channel=self.channels[src.channel],
-            arm=self.allocator.allocate(site.type.setting, now),
-            randomised_day=now,
-            years_out_of_work=self.p.years_out_of_work.draw(self._years()),
-        )
+        site, kind, setting, locality, channel, c = self._origin[self._source[k]]
+        now = self.env.now
+        self._randomised[c] += 1
+        # positional, in Participant's order: id, site, site_type, setting, locality,
+        # channel, arm, randomised_day, years_out_of_work (the arm drawn before the years)
+        person = Participant(len(self.participants), site, kind, setting, locality, channel,
+                             self.allocator.allocate(setting, now), now, self._years())
         self.participants.append(person)
         self.on_randomised(person)
         if len(self.participants) >= self.p.target_n:
@@ -363,6 +379,14 @@ class Recruitment:
             ended[:, ::-1], axis=1)[:, ::-1][:, CONTACTED:RANDOMISED]
         counts[:, RANDOMISED] = self._randomised
         return counts
+
+
+def _years_out_of_work(rng: np.random.Generator, law: YearsOutOfWork, block: int = 256):
+    """Each participant's years out of work in order of randomisation: law.draw of the
+    stream's k-th uniform for the k-th participant (the uniforms drawn in blocks, as
+    trialsim.model.streams.buffered draws them), turned into years a block at a time."""
+    while True:
+        yield from law.draws(rng.random(block))
 
 
 def _chunk_end(sources: list[Source], after: float, needed: float, consenting: bool) -> float:

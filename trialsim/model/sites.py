@@ -61,6 +61,8 @@ def build_sites(params: ModelParams, streams: Streams) -> list[Site]:
     one for its frailty, one for its set-up delay."""
     sites: list[Site] = []
     for st in params.site_types:
+        if not st.count:  # no sites of the kind: its stream is never needed
+            continue
         n_ch = len(st.channels)
         u = streams[f"sites/{st.name}"].random((st.count, n_ch + 2))
         running = [channel_uptake(st, c, ch.uptake, u) for c, ch in enumerate(st.channels)]

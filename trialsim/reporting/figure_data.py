@@ -40,25 +40,29 @@ def flow_counts(result: Any) -> dict[str, int]:
     ips = c.ips
     seen = c.esw >= 0
     diseng = c.disengaged
-    booklet = ~np.isnan(c.booklet_wait_days)
-    row["ips"], row["tau"] = int(ips.sum()), int((~ips).sum())
-    row["ips_seen"] = int((ips & seen).sum())
-    row["ips_not_seen"] = int((ips & ~seen).sum())
-    row["ips_engaged"] = int((ips & seen & ~diseng).sum())
-    row["ips_disengaged_after_assessment"] = int((ips & seen & diseng).sum())
-    row["tau_booklet"] = int((~ips & booklet).sum())
-    row["tau_no_booklet"] = int((~ips & ~booklet).sum())
+    w = len(waves.months)
+    # every box as a column of one boolean matrix, counted per arm in two sums
+    flags = np.column_stack([seen, seen & ~diseng, seen & diseng, ~np.isnan(c.booklet_wait_days),
+                             waves.withdrawn, waves.returned, ~waves.withdrawn & ~waves.returned])
+    n_ips, n_tau = int(ips.sum()), len(ips) - int(ips.sum())
+    in_ips = flags[ips].sum(axis=0).tolist()
+    in_tau = [a - b for a, b in zip(flags.sum(axis=0).tolist(), in_ips, strict=True)]
+    row["ips"], row["tau"] = n_ips, n_tau
+    row["ips_seen"] = in_ips[0]
+    row["ips_not_seen"] = n_ips - in_ips[0]
+    row["ips_engaged"] = in_ips[1]
+    row["ips_disengaged_after_assessment"] = in_ips[2]
+    row["tau_booklet"] = in_tau[3]
+    row["tau_no_booklet"] = n_tau - in_tau[3]
     for k, month in enumerate(waves.months):
         lab = _label(month)
-        for arm, mask in (("ips", ips), ("tau", ~ips)):
-            w = waves.withdrawn[mask, k]
-            r = waves.returned[mask, k]
-            row[f"{arm}_{lab}_withdrawn"] = int(w.sum())
-            row[f"{arm}_{lab}_returned"] = int(r.sum())
-            row[f"{arm}_{lab}_not_returned"] = int((~w & ~r).sum())
+        for arm, n in (("ips", in_ips), ("tau", in_tau)):
+            row[f"{arm}_{lab}_withdrawn"] = n[4 + k]
+            row[f"{arm}_{lab}_returned"] = n[4 + w + k]
+            row[f"{arm}_{lab}_not_returned"] = n[4 + 2 * w + k]
     k12 = waves.months.index(12.0)
-    for arm, mask in (("ips", ips), ("tau", ~ips)):
-        row[f"{arm}_analysed"] = int(waves.returned[mask, k12].sum())
+    for arm, n in (("ips", in_ips), ("tau", in_tau)):
+        row[f"{arm}_analysed"] = n[4 + w + k12]
     return row
 
 
@@ -72,11 +76,25 @@ def caseload_by_month(cohort: Any, localities: int, months: np.ndarray) -> np.nd
     t = months * DAYS_PER_MONTH
     end = cohort.support_end_day[held]
     end = np.where(np.isnan(end), np.inf, end)
-    on = (cohort.first_appointment_day[held][:, None] <= t) & (t < end[:, None])
-    where = cohort.locality[held] % localities
-    for loc in range(localities):
-        out[loc] = on[where == loc].sum(axis=0)
-    return out
+    # held at month m: first <= t[m] < end, i.e. from the first month on or after the
+    # first appointment up to (not including) the first on or after the end
+    return _covering(cohort.locality[held] % localities,
+                     np.searchsorted(t, cohort.first_appointment_day[held], side="left"),
+                     np.searchsorted(t, end, side="left"), out.shape)
+
+
+def _covering(group: np.ndarray, first: np.ndarray, stop: np.ndarray,
+              shape: tuple[int, int]) -> np.ndarray:
+    """(groups, months): how many of the month ranges [first, stop) of each group cover
+    each month, as running sums of +1 at each first month and -1 at each stop (two
+    bincounts, not a participants x months matrix)."""
+    n_groups, n_months = shape
+    keep = stop > first
+    width = n_months + 1
+    base = group[keep] * width
+    edges = (np.bincount(base + first[keep], minlength=n_groups * width)
+             - np.bincount(base + stop[keep], minlength=n_groups * width))
+    return np.cumsum(edges.reshape(n_groups, width), axis=1)[:, :n_months].astype(np.int32)
 
 
 def caseload_months(params: Any) -> np.ndarray:
@@ -90,11 +108,11 @@ def replication_extras(result: Any, params: Any, curve_months: np.ndarray) -> di
     c = result.cohort
     index = {name: i for i, name in enumerate(channels)}
     by_channel = np.zeros((len(channels), len(curve_months)), dtype=np.int32)
-    if len(c.ips):
+    if len(c.ips):  # joined by month m: randomised on or before it
         which = np.array([index[name] for name in c.channel], dtype=int)
-        joined = c.randomised_day[:, None] <= curve_months * DAYS_PER_MONTH
-        for i in np.unique(which).tolist():
-            by_channel[i] = joined[which == i].sum(axis=0)
+        first = np.searchsorted(curve_months * DAYS_PER_MONTH, c.randomised_day, side="left")
+        by_channel = _covering(which, first, np.full(len(which), len(curve_months)),
+                               by_channel.shape)
     return {
         "flow": flow_counts(result),
         "caseload": caseload_by_month(c, params.localities, caseload_months(params)),

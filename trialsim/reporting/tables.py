@@ -53,6 +53,26 @@ def _mean(x: np.ndarray) -> float:
     return float(x.mean()) if len(x) else math.nan
 
 
+def quantile(x: np.ndarray, q: float) -> float:
+    """np.quantile(x, q) (its default, linear method) to the last bit, for a non-empty
+    1-D float array without nan: the same order statistics and the same interpolation
+    arithmetic, without its tens of microseconds of overhead a call."""
+    n = len(x)
+    at = (n - 1) * q
+    if at >= n - 1:
+        return float(x.max())
+    lo = math.floor(at)
+    t = at - lo
+    a, b = np.partition(x, (lo, lo + 1))[lo:lo + 2].tolist()
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+def _ratio(count: int, n: int) -> float:
+    """A boolean column's mean from its count: what numpy's mean gives, nan if empty."""
+    return count / n if n else math.nan
+
+
 def wave_label(month: float) -> str:
     return f"m{month:g}"
 
@@ -77,7 +97,7 @@ def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str,
     booklet = c.booklet_wait_days[~np.isnan(c.booklet_wait_days)]
     row: dict[str, float] = {
         "delivery_mean_wait_days": _mean(waits),
-        "delivery_p90_wait_days": float(np.quantile(waits, 0.9)) if len(waits) else math.nan,
+        "delivery_p90_wait_days": quantile(waits, 0.9) if len(waits) else math.nan,
         "delivery_max_caseload": caseload_peak(c.esw, c.first_appointment_day,
                                                c.support_end_day),
         "delivery_esw_utilisation": utilisation,
@@ -90,18 +110,31 @@ def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str,
     ever = c.first_job_day < c.randomised_day + 12 * DAYS_PER_MONTH
     reported = waves.returned & waves.working  # what the questionnaires show
     at_risk = counted(c, params.follow_up)
-    for arm, mask in (("ips", ips), ("tau", ~ips)):
-        row[f"employment_m12_{arm}"] = _mean(waves.working[mask, k12])
-        row[f"employment_ever_{arm}"] = _mean(ever[mask])
-        row[f"employment_known_m12_{arm}"] = _mean(waves.employment_known[mask, k12])
-        row[f"withdrawn_{arm}"] = int(waves.withdrawn[mask, -1].sum())
-        row[f"reported_work_any_{arm}"] = int((reported[mask]).any(axis=1).sum())
+    w = len(waves.months)
+    # every count below as one column of a boolean matrix, counted per arm in two sums
+    # (the means of booleans are these counts over the arm's size, to the last bit)
+    flags = np.column_stack([
+        waves.working[:, k12], ever, waves.employment_known[:, k12], waves.withdrawn[:, -1],
+        reported.any(axis=1), reported, waves.returned[:, k12], at_risk,
+        waves.returned & at_risk])
+    in_ips = flags[ips].sum(axis=0).tolist()
+    in_tau = [a - b for a, b in zip(flags.sum(axis=0).tolist(), in_ips, strict=True)]
+    n_ips = int(ips.sum())
+    scores = result.rtw_se[:, 1 + k12]
+    for arm, mask, n, size in (("ips", ips, in_ips, n_ips), ("tau", ~ips, in_tau,
+                                                                 len(ips) - n_ips)):
+        working, ever_, known, withdrawn, any_work = n[:5]
+        sent, kept = n[6 + w: 6 + 2 * w], n[6 + 2 * w: 6 + 3 * w]
+        row[f"employment_m12_{arm}"] = _ratio(working, size)
+        row[f"employment_ever_{arm}"] = _ratio(ever_, size)
+        row[f"employment_known_m12_{arm}"] = _ratio(known, size)
+        row[f"withdrawn_{arm}"] = withdrawn
+        row[f"reported_work_any_{arm}"] = any_work
         for k, month in enumerate(waves.months):
-            sent = mask & at_risk[:, k]
-            row[f"retention_{arm}_{wave_label(month)}"] = _mean(waves.returned[sent, k])
-            row[f"reported_work_{arm}_{wave_label(month)}"] = int(reported[mask, k].sum())
-        row[f"complete_m12_{arm}"] = int(waves.returned[mask, k12].sum())
-        row[f"rtw_se_m12_{arm}"] = _mean(result.rtw_se[mask, 1 + k12])
+            row[f"retention_{arm}_{wave_label(month)}"] = _ratio(kept[k], sent[k])
+            row[f"reported_work_{arm}_{wave_label(month)}"] = n[5 + k]
+        row[f"complete_m12_{arm}"] = n[5 + w]
+        row[f"rtw_se_m12_{arm}"] = _mean(scores[mask])
     return row
 
 
