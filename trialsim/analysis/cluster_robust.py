@@ -79,7 +79,10 @@ def fit_cluster_robust(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster: n
     xc, ec = x[~single], e[~single]
     onehot = (grp == np.arange(k)[:, None]).astype(float)
     s_c = (onehot @ (xc[:, :, None] * xc[:, None, :]).reshape(len(xc), p * p)).reshape(k, p, p)
-    ell = np.linalg.cholesky(m)  # M = L L'
+    try:  # M = L L'; fails when X'X is positive definite only to rounding
+        ell = np.linalg.cholesky(m)
+    except np.linalg.LinAlgError:
+        return None
     lam, rot = np.linalg.eigh(ell.T @ s_c @ ell)
     if not (np.isfinite(lam).all() and lam.max(initial=0.0) < LEVERAGE_MAX):
         return None
