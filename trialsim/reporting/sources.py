@@ -35,7 +35,9 @@ def _parse(text: str) -> tuple[dict[str, str], set[str]]:
     out: dict[str, str] = {}
     seen: set[str] = set()
     stack: list[tuple[int, str]] = []
-    last: tuple[str, int] | None = None  # the previous key and its indentation
+    # the previous key, its indentation, and whether an indented comment-only line may
+    # continue (or, for a block key without a comment, start) its comment
+    last: tuple[str, int, bool] | None = None
     leading: list[str] = []  # comment lines standing above the next key
     for line in text.splitlines():
         stripped = line.strip()
@@ -45,7 +47,7 @@ def _parse(text: str) -> tuple[dict[str, str], set[str]]:
         if stripped.startswith("#"):
             note = stripped.lstrip("# ").strip()
             indent = len(line) - len(line.lstrip())
-            if last is not None and indent > last[1] and not leading:  # continues a comment
+            if last is not None and last[2] and indent > last[1] and not leading:
                 out[last[0]] = (out.get(last[0], "") + " " + note).strip()
             else:  # a comment above the next key
                 leading.append(note)
@@ -59,12 +61,14 @@ def _parse(text: str) -> tuple[dict[str, str], set[str]]:
         stack.append((indent, key))
         dotted = ".".join(k for _, k in stack)
         seen.add(dotted)
-        _value, _, comment = _split_comment(rest)
-        last = (dotted, indent)
+        value, _, comment = _split_comment(rest)
         note = " ".join([*leading, comment.strip()]).strip()
         leading = []
         if note:
             out[dotted] = note
+        # a leaf key's comment continues only on lines below it; a comment-only line under a
+        # leaf without a comment belongs to the next key, not to this one
+        last = (dotted, indent, bool(comment.strip()) or not value)
     return out, seen
 
 
