@@ -19,6 +19,7 @@ from trialsim.errors import ConfigError
 from trialsim.inputs.checks import number, reject
 
 UNCERTAINTY_MODES = ("none", "pilot")
+NEW_SITE_RULES = ("predictive", "pooled")
 MAX_LOG_SD = 3.0  # a log-SD beyond 3 spreads the shape over nine orders of magnitude
 BETA_PRIORS = (("within_person_corr_sd", "within_person_corr"), ("esw_icc_sd", "esw_icc"))
 
@@ -33,6 +34,9 @@ class Uncertainty:
     outcome_sd_df: float = math.inf  # every outcome SD x sqrt(df / chi2_df)
     within_person_corr_sd: float = 0.0  # Beta with mean outcome.within_person_corr
     esw_icc_sd: float = 0.0  # Beta with mean outcome.esw_icc
+    # a new site's mean rate: the pilot sites' rate over their mean frailty (predictive),
+    # or the pilot sites' pooled rate itself (pooled)
+    new_site: str = "predictive"
 
 
 def _beta_sd(key: str, raw, mean_key: str, mean, pilot: bool) -> float:
@@ -64,5 +68,8 @@ def build_uncertainty(c: DictConfig, outcome: DictConfig | None = None) -> Uncer
         frailty_shape_log_sd=number(f"{k}.frailty_shape_log_sd", c.frailty_shape_log_sd,
                                     lo=0, hi=MAX_LOG_SD),
         outcome_sd_df=number(f"{k}.outcome_sd_df", c.outcome_sd_df, lo=1, allow_inf=True),
+        new_site=(c.new_site if c.new_site in NEW_SITE_RULES else reject(
+            ConfigError(f"{k}.new_site", c.new_site, f"one of {', '.join(NEW_SITE_RULES)}"),
+            "predictive")),
         **sds)
     return priors if pilot else None

@@ -279,6 +279,7 @@ class UncertaintyConfig:
     outcome_sd_df: float = MISSING  # outcome SDs x sqrt(df / chi2_df); inf: fixed
     within_person_corr_sd: float = MISSING  # Beta prior around outcome.within_person_corr
     esw_icc_sd: float = MISSING  # Beta prior around outcome.esw_icc
+    new_site: str = MISSING  # predictive | pooled: a new site's rate from the pilot sites'
 
 
 @dataclass

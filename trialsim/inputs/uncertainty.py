@@ -48,6 +48,7 @@ class _Draws:
         self.entropy = int(rng.integers(2**63))
         self.values: dict[str, float] = {}
         self.uniforms: dict[str, float] = {}  # jointly drawn inputs: their copula's uniforms
+        self.pooled = False  # uncertainty.new_site=pooled: no division by the pilot frailty
 
     def rng(self, name: str) -> np.random.Generator:
         return np.random.default_rng([self.entropy, stream_key(name)])
@@ -68,7 +69,7 @@ def _evidence(ev: Any, d: _Draws, path: str, shape: float) -> Any:
     if isinstance(ev, Proportion) and ev.k is not None:
         rng = d.rng(name)
         p = pr.jeffreys_proportion(ev.k, ev.n, rng)
-        if ev.sites is not None:
+        if ev.sites is not None and not d.pooled:
             p = min(1.0, p / pr.pilot_sites_mean_frailty(ev.sites, shape, rng))
         return dataclasses.replace(ev, value=d.record(name, p))
     if isinstance(ev, Rate) and ev.events is not None:
@@ -77,7 +78,7 @@ def _evidence(ev: Any, d: _Draws, path: str, shape: float) -> Any:
             r = float(gammaincinv(ev.events + 0.5, d.uniforms[name])) / ev.exposure
         else:
             r = pr.jeffreys_rate(ev.events, ev.exposure, rng)
-        if ev.sites is not None:
+        if ev.sites is not None and not d.pooled:
             r /= pr.pilot_sites_mean_frailty(ev.sites, shape, rng)
         r = d.record(name, min(r, MAX_RATE))  # per unit of the evidence (per month)
         return dataclasses.replace(ev, value=ev.scale * r)
@@ -183,6 +184,7 @@ def draw_inputs(params: ModelParams,
     u = params.uncertainty
     d = _Draws(rng)
     d.uniforms = _joint_uniforms(params.employment, d)
+    d.pooled = u.new_site == "pooled"
     site_types = tuple(_site_type(st, u, d) for st in params.site_types)
     changes = {f.name: _walk(getattr(params, f.name), d, f.name)
                for f in dataclasses.fields(params) if f.name not in SKIP}
