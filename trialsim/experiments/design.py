@@ -564,9 +564,9 @@ def design_table(result: dict[str, Any]) -> str:
                          f"{_f(a['check_mc_se'], 3)}; search {_f(a['search'], 3)}) is below "
                          f"{g['target_power']:g}: the next N")
         lines.append(f"  check run (seed {c['seed']}, {c['replications']} replications): "
-                     f"{crit} {_f(c.get(crit + '_of_n', c[crit]), 3)} among trials that "
-                     f"reached N (MC SE {_f(c.get(crit + '_of_n_mc_se', c[crit + '_mc_se']), 3)};"
-                     f" search {_f(rec[crit], 3)}; {_f(c[crit], 3)} counting trials that stop "
+                     f"{crit} {_f(c[crit + '_of_n'], 3)} among trials that reached N (MC SE "
+                     f"{_f(c[crit + '_of_n_mc_se'], 3)}; search {_f(rec[crit], 3)}; "
+                     f"{_f(c[crit], 3)} counting trials that stop "
                      f"short), P(target) {_f(c['prob_target'], 3)} (MC SE "
                      f"{_f(c['prob_target_mc_se'], 3)}; search {_f(rec['prob_target'], 3)}), "
                      f"wait {_f(c['wait_days'], 1)} days: " + check_verdict(c))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from omegaconf import DictConfig, ListConfig
 
 from trialsim.errors import ConfigError
-from trialsim.inputs.checks import number, reject
+from trialsim.inputs.checks import choice, number, reject
 from trialsim.units import DAYS_PER_MONTH
 
 SITE_KINDS = ("gp_practices", "pain_services")
@@ -85,10 +85,7 @@ def build_design(cfg: DictConfig) -> DesignSettings:
     n_start = number(f"{k}.n_start", d.n_start, lo=4, hi=1_000_000, integer=True)
     n_step = number(f"{k}.n_step", d.n_step, lo=2, hi=1_000_000, integer=True)
     n_stop = number(f"{k}.n_stop", d.n_stop, lo=n_start, hi=1_000_000, integer=True)
-    if d.site_kind not in SITE_KINDS:
-        reject(ConfigError(f"{k}.site_kind", d.site_kind, f"one of {', '.join(SITE_KINDS)}"),
-               None)
-    site_kind = d.site_kind if d.site_kind in SITE_KINDS else SITE_KINDS[-1]
+    site_kind = choice(f"{k}.site_kind", d.site_kind, SITE_KINDS, SITE_KINDS[-1])
     if cfg.mode == "design" and cfg.sites[site_kind].opening.months is not None:
         reject(ConfigError(f"{k}.site_kind", site_kind,
                            f"a kind whose sites open at first_month + i x interval_months: "
@@ -105,9 +102,7 @@ def build_design(cfg: DictConfig) -> DesignSettings:
     max_esw = number(f"{k}.max_esw_per_locality", d.max_esw_per_locality, lo=1,
                      hi=MAX_ESW_PER_LOCALITY, integer=True)
     max_wait = number(f"{k}.max_wait_days", d.max_wait_days, lo=0, hi=36525)
-    if d.wait_statistic not in WAIT_STATISTICS:
-        reject(ConfigError(f"{k}.wait_statistic", d.wait_statistic,
-                           f"one of {', '.join(WAIT_STATISTICS)}"), None)
+    wait_statistic = choice(f"{k}.wait_statistic", d.wait_statistic, WAIT_STATISTICS)
     screen = number(f"{k}.screen_replications", d.screen_replications, lo=0, hi=10**7,
                     integer=True)
     check_reps = number(f"{k}.check_replications", d.check_replications, lo=100, hi=10**6,
@@ -121,7 +116,7 @@ def build_design(cfg: DictConfig) -> DesignSettings:
         n_grid=tuple(range(n_start, n_stop + 1, n_step)), site_kind=site_kind,
         sites_grid=tuple(range(1, max_sites + 1)), months_grid=months,
         esw_grid=tuple(range(1, max_esw + 1)), max_wait_days=max_wait,
-        wait_statistic=d.wait_statistic if d.wait_statistic in WAIT_STATISTICS else "mean",
+        wait_statistic=wait_statistic,
         screen_replications=screen, check_replications=check_reps, curve_esw=curve_esw)
 
 

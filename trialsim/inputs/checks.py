@@ -44,6 +44,15 @@ def reject(error: ConfigError, placeholder: T) -> T:
     return placeholder
 
 
+def choice(key: str, value: Any, allowed: tuple[str, ...], placeholder: str | None = None) -> str:
+    """`value` if it is one of `allowed`, else ConfigError (inside `collecting()`, recorded,
+    and `placeholder`, by default the first allowed, goes on in its place)."""
+    if value in allowed:
+        return str(value)
+    return reject(ConfigError(key, value, f"one of {', '.join(allowed)}"),
+                  allowed[0] if placeholder is None else placeholder)
+
+
 def _placeholder(lo: float, hi: float, integer: bool) -> float:
     """A value inside [lo, hi] for building to go on with after a recorded error."""
     if math.isfinite(lo) and math.isfinite(hi):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from omegaconf import DictConfig
 
 from trialsim.errors import ConfigError
-from trialsim.inputs.checks import number, reject
+from trialsim.inputs.checks import choice, number, reject
 
 UNCERTAINTY_MODES = ("none", "pilot")
 NEW_SITE_RULES = ("predictive", "pooled")
@@ -68,8 +68,6 @@ def build_uncertainty(c: DictConfig, outcome: DictConfig | None = None) -> Uncer
         frailty_shape_log_sd=number(f"{k}.frailty_shape_log_sd", c.frailty_shape_log_sd,
                                     lo=0, hi=MAX_LOG_SD),
         outcome_sd_df=number(f"{k}.outcome_sd_df", c.outcome_sd_df, lo=1, allow_inf=True),
-        new_site=(c.new_site if c.new_site in NEW_SITE_RULES else reject(
-            ConfigError(f"{k}.new_site", c.new_site, f"one of {', '.join(NEW_SITE_RULES)}"),
-            "predictive")),
+        new_site=choice(f"{k}.new_site", c.new_site, NEW_SITE_RULES),
         **sds)
     return priors if pilot else None

@@ -163,8 +163,7 @@ def analysis_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
         for arm in ARMS:
             col = reps[f"{prefix}_n_{arm}"]
             analysed[f"{label}{arm}"] = float(col.mean())
-            analysed[f"{label}{arm}_if_target_reached"] = (
-                float(col[reached].mean()) if reached.any() else None)
+            analysed[f"{label}{arm}_if_target_reached"] = _mean_if(col, reached)
     return {
         "analysis": {"primary": a.primary, "secondary": secondary,
                      "rtw_se_method": a.method, "esw_variance": a.esw_variance,
