@@ -37,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 
@@ -49,9 +50,10 @@ sys.path.insert(0, str(ROOT))
 
 from trialsim.analysis.partially_nested import fit_partially_nested  # noqa: E402
 from trialsim.analysis.trial_analysis import TrialData  # noqa: E402
-from trialsim.experiments.runner import _one, run_replications  # noqa: E402
+from trialsim.experiments.runner import _one, run_replications, without_gc  # noqa: E402
 from trialsim.inputs.compose import compose_config  # noqa: E402
 from trialsim.inputs.params import ModelParams, build_params  # noqa: E402
+from trialsim.model.recruitment import Recruitment  # noqa: E402
 from trialsim.model.trial import simulate_replication  # noqa: E402
 
 SEED = 20171101
@@ -60,6 +62,9 @@ PACKAGES = ("numpy", "scipy", "simpy", "pandas", "joblib", "hydra-core", "matplo
 
 
 # --- what is timed ---------------------------------------------------------------------
+# the event loop of a replication: the coordinator's queue, which steps the SimPy clock
+# through the ESW requests as it goes, and the run of the requests left after it
+EVENT_LOOP = ((Recruitment, "run"), (simpy.Environment, "run"))
 
 class CountingEnvironment(simpy.Environment):
     """Counts the events it processes (every call of step)."""
@@ -71,22 +76,6 @@ class CountingEnvironment(simpy.Environment):
     def step(self) -> None:
         self.events += 1
         super().step()
-
-
-class TimedEnvironment(simpy.Environment):
-    """Times its run (the SimPy part of a replication, the model's callbacks included),
-    in CPU seconds."""
-
-    def __init__(self, clock: list[float]) -> None:
-        super().__init__()
-        self.clock = clock
-
-    def run(self, until=None):
-        start = time.process_time()
-        try:
-            return super().run(until)
-        finally:
-            self.clock[0] += time.process_time() - start
 
 
 def bare_simpy(env: simpy.Environment | None = None) -> simpy.Environment:
@@ -142,10 +131,13 @@ def interleaved(tasks: dict, rounds: int) -> dict:
 
 def per_replication(params: ModelParams, per_round: int) -> Callable[[int], None]:
     """One round: `per_round` replications as a run pays for them (simulation, analysis,
-    tables and figure data), replications i*per_round ... of the seed."""
+    tables and figure data, each run as the runner runs it: without_gc), replications
+    i*per_round ... of the seed."""
+    one = partial(_one, params, SEED, keep_participants=False)
+
     def task(i: int) -> None:
         for rep in range(i * per_round, (i + 1) * per_round):
-            _one(params, SEED, rep, False)
+            without_gc(one, rep)
     return task
 
 
@@ -208,16 +200,21 @@ def timing_figures(reps: int) -> list[Figure]:
         randomised += len(simulate_replication(default, SEED, rep, env).participants)
         events += env.events
     bare_events = bare_simpy(CountingEnvironment()).events
-    clock = [0.0]
-    for rep in range(rounds * per):
-        simulate_replication(default, SEED, rep, TimedEnvironment(clock))
-    per_event = clock[0] / (rounds * per) / (events / per)
+    clock = {"loop": 0.0}
+    undo = [_wrap(owner, name, clock, "loop") for owner, name in EVENT_LOOP]
+    try:
+        for rep in range(rounds * per):
+            simulate_replication(default, SEED, rep)
+    finally:
+        for owner, name, original in reversed(undo):
+            setattr(owner, name, original)
+    per_event = clock["loop"] / (rounds * per) / (events / per)
     bare_per_event = bare / bare_events
     out += [
         figure("default scenario: SimPy events per randomised participant",
                events / randomised, "events", "<= 6",
                f"{events / per:.0f} events, {randomised / per:.0f} randomised per replication"),
-        figure("default scenario: SimPy run's time per event / bare loop's", per_event
+        figure("default scenario: event loop's time per event / bare loop's", per_event
                / bare_per_event, "x", "<= 1.5",
                f"{1e6 * per_event:.1f} us against {1e6 * bare_per_event:.2f} us "
                f"({bare_events} events in the bare loop)"),
@@ -307,11 +304,11 @@ def breakdown(reps: int) -> list[Figure]:
     import trialsim.model.delivery as delivery
     import trialsim.model.trial as trial
     import trialsim.reporting.tables as tables
-    from trialsim.model.recruitment import Recruitment
     parts = [
         (Recruitment, "__init__", "set-up: sites, allocation, streams"),
         (Recruitment, "start", "responders drawn in bulk (numpy)"),
-        (simpy.Environment, "run", "SimPy run (recruitment, coordinator, ESW places)"),
+        *((owner, name, "event loop: coordinator's queue, randomisation, ESW places")
+          for owner, name in EVENT_LOOP),
         (delivery, "path_at_rates", "  of which employment paths (employment.py)"),
         (delivery.Delivery, "finish", "OT joint appointments (recursion)"),
         (trial, "follow_up", "follow-up (followup.py)"),
@@ -327,13 +324,14 @@ def breakdown(reps: int) -> list[Figure]:
     try:
         with threadpool_limits(limits=1):
             start = time.process_time()
+            one = partial(_one, params, SEED, keep_participants=False)
             for rep in range(reps):
-                _one(params, SEED, rep, False)
+                without_gc(one, rep)
             total = time.process_time() - start
     finally:
         for owner, name, original in reversed(undo):
             setattr(owner, name, original)
-    top = [key for *_, key in parts if not key.startswith(" ")]
+    top = [key for key in spent if not key.startswith(" ")]
     spent["other (Cohort arrays, curve, glue)"] = total - sum(spent[k] for k in top)
     out = [figure(f"breakdown: {key.strip()}", 1000 * v / reps, "ms",
                   note="of the line above" if key.startswith(" ") else "")

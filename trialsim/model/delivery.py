@@ -121,7 +121,10 @@ class Delivery:
         patience = math.inf
         if self._patience:
             patience = -math.log1p(-self.u_delays()) / d.disengage_wait_per_day
-        self.env.timeout(delay).callbacks.append(partial(self._ask_esw, person, patience))
+        # scheduled for its day (randomised_day is ahead of the clock: Recruitment.run)
+        env = self.env
+        env.timeout(person.randomised_day + delay - env.now).callbacks.append(
+            partial(self._ask_esw, person, patience))
 
     def _delay(self, mean: float) -> float:
         """Exponential with this mean, by inversion (0 for mean 0: no draw)."""
@@ -172,7 +175,7 @@ class Delivery:
 
     def _tau(self, person: Participant) -> None:
         self._path(person, math.inf, 0.0, False, self._withdraw_tau)
-        day = self.env.now + self._delay(self.p.delivery.booklet_delay_mean_days)
+        day = person.randomised_day + self._delay(self.p.delivery.booklet_delay_mean_days)
         if self.coordinator is None:
             person.booklet_wait_days = 0.0
         else:

@@ -9,15 +9,19 @@ window; mailshot replies and hand-searching are finite and drawn at once. Large 
 (mailshot packs) are thinned with binomial draws: a run's cost grows with the people who
 respond, not with the packs.
 
-What does interact runs on the SimPy clock: the study coordinator serves screening
+What interacts is served in order of time: the study coordinator serves screening
 calls and TAU booklet appointments from one queue in order of request (a booklet is
 requested after a randomisation, which a screening call completes), and recruitment
-closes at the target or at the end of the window. One process serves the coordinator's
+closes at the target or at the end of the window. One loop serves the coordinator's
 queue for every coordinator (Kiefer-Wolfowitz: each request in order of request day
 starts when it is made or when the first coordinator is free, whichever is later); it
 commits a start only once every call ending before it has been dealt with, so a booklet
-requested by a randomisation is never overtaken by a later request. The clock moves once
-per randomisation. Time is in days.
+requested by a randomisation is never overtaken by a later request. Nothing the
+coordinator does waits on the SimPy clock, but the ESW caseload places do
+(trialsim.model.delivery): before each randomisation the loop steps the SimPy
+environment through every event due by then (`env.peek`, `env.step`), so that the
+requests for a place are served in order of time with the randomisations, and the
+clock moves only for those requests. Time is in days.
 """
 
 from __future__ import annotations
@@ -189,7 +193,6 @@ class Recruitment:
                          self.channels[s.channel], s.channel) for s in self._sources]
         self._hand_search(searched)
         self._next_chunk()
-        self.env.process(self._serve())
 
     def _mailshot(self, src: Source, ch: MailshotChannel) -> None:
         """Packs mailed in batches: the repliers of a batch are a binomial draw, each
@@ -276,12 +279,16 @@ class Recruitment:
             self._next_chunk()
 
     # --- the coordinator's queue -------------------------------------------------------
-    def _serve(self):
+    def run(self) -> None:
         """Screening calls and booklet appointments in order of request, each starting
         when asked for or when the first coordinator is free; a call ending while
-        recruitment is open is counted, and randomises if the person consents. The
-        clock moves to each randomisation."""
+        recruitment is open is counted, and randomises if the person consents. Every
+        SimPy event due by a randomisation's day (a request for a caseload place, made
+        after an earlier randomisation) is processed before it, a tie included: the
+        request was scheduled first. Events due later are left to the caller's
+        `env.run()`."""
         env, co, window = self.env, self.coordinator, self.p.window_days
+        peek, step = env.peek, env.step
         free = co.free if co is not None else None
         books = co.booklets if co is not None else []
         calls: list[tuple[float, int]] = []  # calls under way: (end day, responder)
@@ -313,8 +320,9 @@ class Recruitment:
                     reached[channels[k]][reach] += 1
                     if reach == CONSENTED:
                         self._next = nxt
-                        yield env.timeout(end - env.now)
-                        self._randomise(k)
+                        while peek() <= end:
+                            step()
+                        self._randomise(k, end)
                         req, who, nxt, horizon = self._req, self._who, self._next, self._horizon
                 continue
             if t == inf:
@@ -335,9 +343,8 @@ class Recruitment:
         if not self.close_reason:
             self.close_reason, self.close_day = "window", window
 
-    def _randomise(self, k: int) -> None:
+    def _randomise(self, k: int, now: float) -> None:
         site, kind, setting, locality, channel, c = self._origin[self._source[k]]
-        now = self.env.now
         self._randomised[c] += 1
         # positional, in Participant's order: id, site, site_type, setting, locality,
         # channel, arm, randomised_day, years_out_of_work (the arm drawn before the years)
@@ -346,13 +353,13 @@ class Recruitment:
         self.participants.append(person)
         self.on_randomised(person)
         if len(self.participants) >= self.p.target_n:
-            self._close()
+            self._close(now)
 
-    def _close(self) -> None:
+    def _close(self, day: float) -> None:
         """The target is reached: those who have not yet come forward never will; those
         waiting for their call are still called (and hold the coordinator), but no
         longer counted."""
-        self.close_reason, self.close_day = "target", self.env.now
+        self.close_reason, self.close_day = "target", day
         arrival = self._arrival
         keep = [i for i in range(self._next, len(self._who))
                 if arrival[self._who[i]] <= self.close_day]

@@ -55,7 +55,8 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
     delivery = Delivery(env, params, streams, recruitment.coordinator)
     recruitment.on_randomised = delivery.start
     recruitment.start()
-    env.run()
+    recruitment.run()  # steps the clock through the ESW requests due as it goes
+    env.run()  # the requests still to come
     delivery.finish()
     people = recruitment.participants
     cohort = Cohort.of(people, PRIMARY_CARE)
