@@ -11,9 +11,9 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-from omegaconf import DictConfig
 from scipy.special import expit, ndtr, ndtri
 
 from trialsim.errors import ConfigError
@@ -38,6 +38,9 @@ from trialsim.units import (
     DAYS_PER_MONTH,
     months_to_days,
 )
+
+if TYPE_CHECKING:  # configs are read, not built, here: workers need no omegaconf
+    from omegaconf import DictConfig
 
 ALLOCATIONS = ("blocks", "pilot_capacity")
 PRIMARY_CARE, PAIN_SERVICE = "primary_care", "pain_service"

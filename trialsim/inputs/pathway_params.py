@@ -8,14 +8,17 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from omegaconf import DictConfig
 
 from trialsim.errors import ConfigError
 from trialsim.inputs.checks import number, reject
 from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.units import CALENDAR_PER_WORKING_DAY, months_to_days, per_month_to_per_day
+
+if TYPE_CHECKING:  # configs are read, not built, here: workers need no omegaconf
+    from omegaconf import DictConfig
 
 WORKING_HOURS_PER_DAY = 7.5
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-from omegaconf import DictConfig
+from typing import TYPE_CHECKING
 
 from trialsim.errors import ConfigError
 from trialsim.inputs.checks import choice, number, reject
+
+if TYPE_CHECKING:  # configs are read, not built, here: workers need no omegaconf
+    from omegaconf import DictConfig
 
 UNCERTAINTY_MODES = ("none", "pilot")
 NEW_SITE_RULES = ("predictive", "pooled")
