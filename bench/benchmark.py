@@ -118,26 +118,38 @@ def interleaved(tasks: dict, rounds: int) -> dict:
     (task(i) runs its i-th share), so that load that comes and goes falls on all alike.
     CPU time (time.process_time) rather than wall time: another process on the same core
     then slows the figures far less, though it still does (shared caches)."""
-    spent = dict.fromkeys(tasks, 0.0)
+    return {name: statistics.fmean(times) for name, times in per_round(tasks, rounds).items()}
+
+
+def per_round(tasks: dict, rounds: int) -> dict[str, list[float]]:
+    """interleaved's CPU seconds of each task, round by round: what the task returns, or
+    if it returns None, the time it took."""
+    spent: dict[str, list[float]] = {name: [] for name in tasks}
     names = list(tasks)
     with threadpool_limits(limits=1):
         for i in range(rounds):
             for name in names[i % len(names):] + names[:i % len(names)]:
                 start = time.process_time()
-                tasks[name](i)
-                spent[name] += time.process_time() - start
-    return {name: s / rounds for name, s in spent.items()}
+                took = tasks[name](i)
+                spent[name].append(time.process_time() - start if took is None else took)
+    return spent
 
 
 def per_replication(params: ModelParams, per_round: int) -> Callable[[int], None]:
     """One round: `per_round` replications as a run pays for them (simulation, analysis,
     tables and figure data, each run as the runner runs it: without_gc), replications
-    i*per_round ... of the seed."""
+    i*per_round ... of the seed; returns their CPU seconds. One replication runs first,
+    untimed: after another task has run, the first replication pays for the caches that
+    task took (as the bare workload's first run does, which the median of its runs
+    leaves out), and a run's replications, back to back, do not."""
     one = partial(_one, params, SEED, keep_participants=False)
 
-    def task(i: int) -> None:
+    def task(i: int) -> float:
+        without_gc(one, 10**6 + i)  # a replication no round times
+        start = time.process_time()
         for rep in range(i * per_round, (i + 1) * per_round):
             without_gc(one, rep)
+        return time.process_time() - start
     return task
 
 
@@ -166,31 +178,47 @@ def figure(name: str, value: float, unit: str, target: str = "", note: str = "")
 def timing_figures(reps: int) -> list[Figure]:
     default = params_for()
     large = params_for(*scaled(1600))
-    rounds = 10
+    rounds = 20
     per = max(1, reps // rounds)
     big = max(1, per // 4)
-    bare_runs: list[float] = []
+    bare_runs: list[list[float]] = []
 
     def bare_task(i: int) -> None:  # each run timed: the median ignores a rare pause
-        for _ in range(3):  # (a full garbage collection, a burst of other work)
+        runs = []  # (a full garbage collection, a burst of other work)
+        for _ in range(3):
             start = time.process_time()
             bare_simpy()
-            bare_runs.append(time.process_time() - start)
+            runs.append(time.process_time() - start)
+        bare_runs.append(runs)
 
-    t = interleaved({"bare": bare_task, "default": per_replication(default, per),
-                     "large": per_replication(large, big)}, rounds)
-    bare = statistics.median(bare_runs)
-    ms_default, ms_large = 1000 * t["default"] / per, 1000 * t["large"] / big
+    t = per_round({"bare": bare_task, "default": per_replication(default, per),
+                   "large": per_replication(large, big)}, rounds)
+    # each round's model time against the same round's bare workload: on a shared
+    # machine the load drifts between rounds, and a ratio within a round cancels it
+    bare_round = [statistics.median(runs) for runs in bare_runs]
+    ratio = {name: [t[name][i] / n / bare_round[i] for i in range(rounds)]
+             for name, n in (("default", per), ("large", big))}
+    bare = statistics.median(b for runs in bare_runs for b in runs)
+    ms_default = 1000 * statistics.median(x / per for x in t["default"])
+    ms_large = 1000 * statistics.median(x / big for x in t["large"])
+
+    def spread(name: str) -> str:
+        q = statistics.quantiles(ratio[name], n=4)
+        return (f"median over {rounds} rounds of {per if name == 'default' else big} "
+                f"replications, each against its round's bare workload; quartiles "
+                f"{q[0]:.2f} to {q[2]:.2f}")
+
     out = [
         figure("bare SimPy workload (300 processes x 15 timeouts): CPU time", 1000 * bare, "ms",
-               note=f"median of {len(bare_runs)} runs interleaved with the model's "
-                    f"(mean {1000 * statistics.mean(bare_runs):.2f} ms)"),
-        figure("default scenario: CPU time per replication", ms_default, "ms"),
+               note=f"median of {3 * rounds} runs interleaved with the model's"),
+        figure("default scenario: CPU time per replication", ms_default, "ms",
+               note=f"median over {rounds} rounds"),
         figure("default scenario: time per replication / bare workload",
-               ms_default / 1000 / bare, "x", "<= 0.75"),
-        figure("large scenario (N 1600): CPU time per replication", ms_large, "ms"),
+               statistics.median(ratio["default"]), "x", "<= 0.75", spread("default")),
+        figure("large scenario (N 1600): CPU time per replication", ms_large, "ms",
+               note=f"median over {rounds} rounds"),
         figure("large scenario (N 1600): time per replication / bare workload",
-               ms_large / 1000 / bare, "x"),
+               statistics.median(ratio["large"]), "x", note=spread("large")),
     ]
 
     # events, and the event loop's time per event, against the bare loop's
