@@ -509,7 +509,9 @@ NOTES = [
     "fresh Python process per worker importing numpy, scipy.special, joblib and the "
     "model: about half a second) is paid once per run, and weighs more the cheaper a "
     "replication is; the same run again on the workers already started shows the "
-    "speed-up without it.",
+    "speed-up without it. That can exceed 2: with n_jobs=1 the parent also gathers each "
+    "replication's row and figure data between replications, with workers it does so "
+    "while they run.",
     "- mode=design's wall time depends on how far the search gets: with the default "
     "design keys it stops when no target N in the grid reaches the power goal.",
 ]
@@ -522,9 +524,10 @@ def markdown(figures: list[Figure], info: dict, before: list[float], after: list
         "Written by `make bench` (`bench/benchmark.py`), which measures every figure in one "
         "run; bench/results.json has the same numbers. Ratios are measured against a bare "
         "SimPy workload (300 processes x 15 timeouts) timed in the same process, "
-        "interleaved with the model: they hold up on a busy machine far better than "
-        "absolute times (see the load average), though on a shared 2-core machine the "
-        "default scenario's ratio still moved by about 25% between runs.", "",
+        "interleaved with the model, each round's model time against the same round's "
+        "bare workload: they hold up on a busy machine far better than absolute times "
+        "(see the load average), though on a shared 2-core machine the default "
+        "scenario's ratio still moved by about 10% between runs (0.85 to 0.95).", "",
         "| figure | value | target | met | how |", "|---|---|---|---|---|",
     ]
     for f in figures:
