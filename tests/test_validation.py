@@ -105,6 +105,16 @@ def test_all_problems_are_reported_at_once():
     assert len(info.value.lines()) == len(keys)
 
 
+def test_every_bad_choice_in_a_section_is_reported_with_the_others():
+    """A key naming one of a few choices is recorded and checking goes on (checks.choice),
+    so a bad analysis.method does not hide a bad analysis.primary after it."""
+    cfg = make_cfg("analysis.method=mixed", "analysis.primary=both", "analysis.alpha=2",
+                   "trial.allocation=minimisation", "uncertainty.mode=full")
+    assert [p.key for p in find_problems(cfg)] == [
+        "trial.allocation", "analysis.alpha", "analysis.method", "analysis.primary",
+        "uncertainty.mode"]
+
+
 @pytest.mark.parametrize("override", ["sites.pain_services.clinics.consent={k:1.5,n:3}",
                                       "sites.pain_services.clinics.consent={k:1,n:2.5}"])
 def test_counts_are_whole_numbers(override):

@@ -67,12 +67,9 @@ def _z(confidence: float) -> float:
 def build_design(cfg: DictConfig) -> DesignSettings:
     """The checked `design:` block; every bad key is a ConfigError naming it."""
     d, k = cfg.design, "design"
-    criterion = d.criterion
-    if criterion not in CRITERIA:
-        criterion = reject(ConfigError(f"{k}.criterion", criterion,
-                                       f"one of {', '.join(CRITERIA)}"), "power")
-    elif (criterion == "assurance" and cfg.uncertainty.mode == "none"
-          and cfg.mode in SEARCH_MODES):
+    criterion = choice(f"{k}.criterion", d.criterion, CRITERIA, "power")
+    if (criterion == "assurance" and cfg.uncertainty.mode == "none"
+            and cfg.mode in SEARCH_MODES):
         criterion = reject(ConfigError(
             f"{k}.criterion", criterion,
             "power, or assurance together with uncertainty.mode=pilot (assurance draws the "

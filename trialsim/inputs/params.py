@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import expit, ndtr, ndtri
 
 from trialsim.errors import ConfigError
-from trialsim.inputs.checks import number, reject
+from trialsim.inputs.checks import choice, number, reject
 from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.inputs.pathway_params import (
     Analysis,
@@ -421,10 +421,7 @@ def build_trial(t: DictConfig) -> TrialDesign:
     target_n = number("trial.target_n", t.target_n, lo=4, integer=True)
     window = months_to_days(number("trial.recruitment_months", t.recruitment_months, lo=0,
                                    lo_open=True, hi=1200))
-    allocation = t.allocation
-    if allocation not in ALLOCATIONS:
-        allocation = reject(ConfigError("trial.allocation", allocation,
-                                        f"one of {', '.join(ALLOCATIONS)}"), ALLOCATIONS[0])
+    allocation = choice("trial.allocation", t.allocation, ALLOCATIONS)
     blocks = list(t.block_sizes)
     if not blocks:
         blocks = reject(ConfigError("trial.block_sizes", blocks,

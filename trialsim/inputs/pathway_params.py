@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trialsim.errors import ConfigError
-from trialsim.inputs.checks import number, reject
+from trialsim.inputs.checks import choice, number, reject
 from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.units import CALENDAR_PER_WORKING_DAY, months_to_days, per_month_to_per_day
 
@@ -156,19 +156,13 @@ class Analysis:
     small_sample: str  # kenward_roger | satterthwaite
 
 
-def _choice(key: str, value, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ConfigError(key, value, f"one of {', '.join(allowed)}")
-    return str(value)
-
-
 def build_analysis(c: DictConfig) -> Analysis:
     return Analysis(
         alpha=number("analysis.alpha", c.alpha, lo=0, hi=1, lo_open=True, hi_open=True),
-        method=_choice("analysis.method", c.method, ANALYSIS_METHODS),
-        primary=_choice("analysis.primary", c.primary, PRIMARY_OUTCOMES),
-        esw_variance=_choice("analysis.esw_variance", c.esw_variance, ESW_VARIANCES),
-        small_sample=_choice("analysis.small_sample", c.small_sample, SMALL_SAMPLE))
+        method=choice("analysis.method", c.method, ANALYSIS_METHODS),
+        primary=choice("analysis.primary", c.primary, PRIMARY_OUTCOMES),
+        esw_variance=choice("analysis.esw_variance", c.esw_variance, ESW_VARIANCES),
+        small_sample=choice("analysis.small_sample", c.small_sample, SMALL_SAMPLE))
 
 
 def _rate_per_day(key: str, raw) -> Rate:

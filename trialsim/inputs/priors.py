@@ -58,9 +58,7 @@ def _beta_sd(key: str, raw, mean_key: str, mean, pilot: bool) -> float:
 
 def build_uncertainty(c: DictConfig, outcome: DictConfig | None = None) -> Uncertainty | None:
     """None unless `uncertainty.mode=pilot`; every key is checked in either mode."""
-    if c.mode not in UNCERTAINTY_MODES:
-        raise ConfigError("uncertainty.mode", c.mode, f"one of {', '.join(UNCERTAINTY_MODES)}")
-    pilot = c.mode == "pilot"
+    pilot = choice("uncertainty.mode", c.mode, UNCERTAINTY_MODES) == "pilot"
     k = "uncertainty"
     sds = {name: _beta_sd(f"{k}.{name}", c[name], f"outcome.{mean}",
                           None if outcome is None else outcome.get(mean), pilot)

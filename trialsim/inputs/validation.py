@@ -15,7 +15,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from trialsim.errors import ConfigError, ConfigErrors
-from trialsim.inputs.checks import collecting, number, reject
+from trialsim.inputs.checks import choice, collecting, number, reject
 from trialsim.inputs.evidence import parse_proportion
 from trialsim.inputs.params import (
     build_params,
@@ -123,8 +123,7 @@ def find_problems(cfg: DictConfig) -> list[ConfigError]:
         for key in unknown_keys(cfg):
             reject(ConfigError(key, _show(OmegaConf.select(cfg, key)),
                                "a key the schema defines (see the README's key tables)"), None)
-        if cfg.mode not in MODES:
-            reject(ConfigError("mode", cfg.mode, f"one of {', '.join(MODES)}"), None)
+        choice("mode", cfg.mode, MODES)
         for section, build in _sections(cfg):
             try:
                 build()
