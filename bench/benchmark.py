@@ -66,6 +66,7 @@ PACKAGES = ("numpy", "scipy", "simpy", "pandas", "joblib", "hydra-core", "matplo
 # through the ESW requests as it goes, and the run of the requests left after it
 EVENT_LOOP = ((Recruitment, "run"), (simpy.Environment, "run"))
 
+
 class CountingEnvironment(simpy.Environment):
     """Counts the events it processes (every call of step)."""
 
@@ -135,10 +136,10 @@ def per_round(tasks: dict, rounds: int) -> dict[str, list[float]]:
     return spent
 
 
-def per_replication(params: ModelParams, per_round: int) -> Callable[[int], None]:
-    """One round: `per_round` replications as a run pays for them (simulation, analysis,
+def per_replication(params: ModelParams, count: int) -> Callable[[int], float]:
+    """One round: `count` replications as a run pays for them (simulation, analysis,
     tables and figure data, each run as the runner runs it: without_gc), replications
-    i*per_round ... of the seed; returns their CPU seconds. One replication runs first,
+    i*count ... of the seed; returns their CPU seconds. One replication runs first,
     untimed: after another task has run, the first replication pays for the caches that
     task took (as the bare workload's first run does, which the median of its runs
     leaves out), and a run's replications, back to back, do not."""
@@ -147,7 +148,7 @@ def per_replication(params: ModelParams, per_round: int) -> Callable[[int], None
     def task(i: int) -> float:
         without_gc(one, 10**6 + i)  # a replication no round times
         start = time.process_time()
-        for rep in range(i * per_round, (i + 1) * per_round):
+        for rep in range(i * count, (i + 1) * count):
             without_gc(one, rep)
         return time.process_time() - start
     return task
@@ -183,11 +184,15 @@ def timing_figures(reps: int) -> list[Figure]:
     big = max(1, per // 4)
     bare_runs: list[list[float]] = []
 
-    def bare_task(i: int) -> None:  # each run timed: the median ignores a rare pause
-        runs = []  # (a full garbage collection, a burst of other work)
+    def bare_task(i: int) -> None:
+        """Three runs after an untimed one (as the model's rounds), with the garbage
+        collector paused (as the model's replications); each run timed, so that the
+        median leaves out a rare pause (a burst of other work)."""
+        without_gc(lambda _: bare_simpy(), 0)
+        runs = []
         for _ in range(3):
             start = time.process_time()
-            bare_simpy()
+            without_gc(lambda _: bare_simpy(), 0)
             runs.append(time.process_time() - start)
         bare_runs.append(runs)
 
@@ -228,11 +233,13 @@ def timing_figures(reps: int) -> list[Figure]:
         randomised += len(simulate_replication(default, SEED, rep, env).participants)
         events += env.events
     bare_events = bare_simpy(CountingEnvironment()).events
+    # the event loop, with the garbage collector paused as for the bare workload's
+    # median it is set against
     clock = {"loop": 0.0}
     undo = [_wrap(owner, name, clock, "loop") for owner, name in EVENT_LOOP]
     try:
         for rep in range(rounds * per):
-            simulate_replication(default, SEED, rep)
+            without_gc(partial(simulate_replication, default, SEED), rep)
     finally:
         for owner, name, original in reversed(undo):
             setattr(owner, name, original)
@@ -509,9 +516,8 @@ NOTES = [
     "fresh Python process per worker importing numpy, scipy.special, joblib and the "
     "model: about half a second) is paid once per run, and weighs more the cheaper a "
     "replication is; the same run again on the workers already started shows the "
-    "speed-up without it. That can exceed 2: with n_jobs=1 the parent also gathers each "
-    "replication's row and figure data between replications, with workers it does so "
-    "while they run.",
+    "speed-up without it. That has come out above 2: per replication, the workers used "
+    "less CPU than the parent running alone (not traced further).",
     "- mode=design's wall time depends on how far the search gets: with the default "
     "design keys it stops when no target N in the grid reaches the power goal.",
 ]
@@ -527,7 +533,7 @@ def markdown(figures: list[Figure], info: dict, before: list[float], after: list
         "interleaved with the model, each round's model time against the same round's "
         "bare workload: they hold up on a busy machine far better than absolute times "
         "(see the load average), though on a shared 2-core machine the default "
-        "scenario's ratio still moved by about 10% between runs (0.85 to 0.95).", "",
+        "scenario's ratio still moved by up to about 10% between runs.", "",
         "| figure | value | target | met | how |", "|---|---|---|---|---|",
     ]
     for f in figures:

@@ -16,8 +16,9 @@ from trialsim.reporting.figures.style import OKABE_ITO as C  # noqa: E402
 
 KIND = {  # fill, text colour, legend
     "bulk": (C["sky"], "black", "drawn in bulk before the clock needs it (numpy)"),
-    "clock": (C["blue"], "white", "on the SimPy clock"),
-    "python": (C["orange"], "black", "computed in plain Python when the clock reaches it"),
+    "clock": (C["blue"], "white", "in order of time: the coordinator's loop, stepping "
+                                  "the SimPy clock"),
+    "python": (C["orange"], "black", "computed in plain Python when the loop reaches it"),
     "after": (C["purple"], "black", "after the SimPy run (vectorised or a recursion)"),
     "stats": (C["green"], "white", "analysis and summary"),
     "setup": (C["grey"], "black", "before the replication (parameters)"),
@@ -91,7 +92,7 @@ box("resp", 6.0, 10.5, 10.0, 0.8,
 box("coord", 6.0, 9.25, 10.0, 0.8,
     "Study coordinator(s): ONE queue of screening calls and TAU booklet appointments,\n"
     "in order of request day; each starts when asked or when the first coordinator is "
-    "free (Recruitment._serve)", "clock")
+    "free (Recruitment.run)", "clock")
 box("rand", 4.55, 7.95, 7.1, 0.95,
     "Call ends while recruitment is open: counted at the stage reached;\n"
     "if consented, randomised now: 1:1 blocks by setting or pilot_capacity\n"

@@ -1,9 +1,9 @@
 """Poisson responders are drawn in chunks of time (trialsim.model.recruitment), each
 expected to bring a little more than the recruits still needed. How the window is cut
 into chunks must not change anything: the k-th responder of a (site, channel) takes the
-k-th row of its stream whatever the chunk, and every arrival before the clock is drawn
-before the coordinator's queue moves past it, even when a long queue lets the clock run
-far ahead of the requests it serves."""
+k-th row of its stream whatever the chunk, and every arrival before a call ends is drawn
+before the coordinator's queue moves past that day, even when a long queue ends calls
+far after the requests it serves."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from trialsim.model.trial import simulate_replication
 SMALL = ("sites.pain_services.count=6", "trial.target_n=60")
 CASES = {
     "default": SMALL,
-    # 2.8 days a call and 6-hour booklets: the queue runs months behind the clock
+    # 2.8 days a call and 6-hour booklets: the queue runs months behind the requests
     "busy coordinator": (*SMALL, "screening.calls_per_day=0.5",
                          "delivery.booklet.appointment_hours=6"),
     "unlimited screening": (*SMALL, "screening.coordinators=null",

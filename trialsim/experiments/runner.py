@@ -63,7 +63,7 @@ def without_gc(one: Callable[[int], T], rep: int) -> T:
     """`one(rep)` with Python's cyclic garbage collector paused. A replication makes
     tens of thousands of short-lived objects, nearly all freed by reference counting
     as it goes; the collector's passes over them (and now and then over every object
-    the process holds) cost about a twentieth of a replication. The few cycles a
+    the process holds) cost a few per cent of a replication. The few cycles a
     replication leaves are collected when the collector next runs, after it."""
     if not gc.isenabled():
         return one(rep)

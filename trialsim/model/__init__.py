@@ -1,2 +1,2 @@
-"""One simulated trial: SimPy processes for recruitment and delivery, the pathway drawn
-after them, and the small records they leave."""
+"""One simulated trial: recruitment's queue and the ESW places in order of time (SimPy's
+clock for the places), the pathway drawn after them, and the small records they leave."""

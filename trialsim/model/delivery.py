@@ -121,10 +121,14 @@ class Delivery:
         patience = math.inf
         if self._patience:
             patience = -math.log1p(-self.u_delays()) / d.disengage_wait_per_day
-        # scheduled for its day (randomised_day is ahead of the clock: Recruitment.run)
-        env = self.env
-        env.timeout(person.randomised_day + delay - env.now).callbacks.append(
-            partial(self._ask_esw, person, patience))
+        # due on its day, which may be ahead of the clock (Recruitment.run randomises
+        # without moving it): SimPy schedules at now + wait, which can round above the
+        # day, and a request due on a randomisation's day would then be served after it
+        due = person.randomised_day + delay
+        wait = due - self.env.now
+        while self.env.now + wait > due:
+            wait = math.nextafter(wait, 0.0)
+        self.env.timeout(wait).callbacks.append(partial(self._ask_esw, person, patience, due))
 
     def _delay(self, mean: float) -> float:
         """Exponential with this mean, by inversion (0 for mean 0: no draw)."""
@@ -141,10 +145,13 @@ class Delivery:
         person.withdrawn_day = path.withdrawn_day
         return path
 
-    def _ask_esw(self, person: Participant, patience: float, _event=None) -> None:
+    def _ask_esw(self, person: Participant, patience: float, asked: float,
+                 _event=None) -> None:
+        """On the day `asked` (the clock may stand a unit in the last place before it):
+        a caseload place, or giving up after `patience` days."""
         d = self.p.delivery
         withdraw = self._withdraw_ips
-        team, asked = self.teams[person.locality], self.env.now
+        team = self.teams[person.locality]
         start = team.first_free(asked)
         if start - asked > patience:  # gave up first (a place freeing that day wins)
             person.disengaged, person.esw_wait_days = True, patience

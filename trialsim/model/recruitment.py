@@ -284,9 +284,9 @@ class Recruitment:
         when asked for or when the first coordinator is free; a call ending while
         recruitment is open is counted, and randomises if the person consents. Every
         SimPy event due by a randomisation's day (a request for a caseload place, made
-        after an earlier randomisation) is processed before it, a tie included: the
-        request was scheduled first. Events due later are left to the caller's
-        `env.run()`."""
+        by an earlier randomisation) is processed before it, a tie included: the
+        request was scheduled first. Call after `start()`; events due later are left to
+        the caller's `env.run()`."""
         env, co, window = self.env, self.coordinator, self.p.window_days
         peek, step = env.peek, env.step
         free = co.free if co is not None else None
@@ -310,7 +310,7 @@ class Recruitment:
             start = t if free is None or free[0] <= t else free[0]
             if calls and calls[0][0] <= start:  # a call ends first: it may randomise,
                 if calls[0][0] >= horizon:  # (and a booklet then requested comes after);
-                    self._next = nxt  # everyone who came forward before the clock
+                    self._next = nxt  # everyone who came forward before the queue
                     self._next_chunk()  # reaches it must have been drawn
                     req, who, nxt, horizon = self._req, self._who, self._next, self._horizon
                     continue
@@ -343,17 +343,17 @@ class Recruitment:
         if not self.close_reason:
             self.close_reason, self.close_day = "window", window
 
-    def _randomise(self, k: int, now: float) -> None:
+    def _randomise(self, k: int, day: float) -> None:
         site, kind, setting, locality, channel, c = self._origin[self._source[k]]
         self._randomised[c] += 1
         # positional, in Participant's order: id, site, site_type, setting, locality,
         # channel, arm, randomised_day, years_out_of_work (the arm drawn before the years)
         person = Participant(len(self.participants), site, kind, setting, locality, channel,
-                             self.allocator.allocate(setting, now), now, self._years())
+                             self.allocator.allocate(setting, day), day, self._years())
         self.participants.append(person)
         self.on_randomised(person)
         if len(self.participants) >= self.p.target_n:
-            self._close(now)
+            self._close(day)
 
     def _close(self, day: float) -> None:
         """The target is reached: those who have not yet come forward never will; those

@@ -1,5 +1,5 @@
 """What the planning figures need beyond replications.csv, taken from each replication's
-records after the run (never inside the SimPy processes), then reduced to small CSVs.
+records after the run (never inside the simulation), then reduced to small CSVs.
 
 Per replication (`replication_extras`, hot path: numpy only): the expected CONSORT flow
 counts, the caseload each locality's ESWs hold at each month (from first appointment to
