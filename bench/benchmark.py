@@ -516,8 +516,8 @@ NOTES = [
     "fresh Python process per worker importing numpy, scipy.special, joblib and the "
     "model: about half a second) is paid once per run, and weighs more the cheaper a "
     "replication is; the same run again on the workers already started shows the "
-    "speed-up without it. That has come out above 2: per replication, the workers used "
-    "less CPU than the parent running alone (not traced further).",
+    "speed-up without it. That has come out above 2 in some runs: per replication, the "
+    "workers then used less CPU than the parent running alone (not traced further).",
     "- mode=design's wall time depends on how far the search gets: with the default "
     "design keys it stops when no target N in the grid reaches the power goal.",
 ]
