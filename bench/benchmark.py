@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
@@ -196,22 +197,22 @@ def timing_figures(reps: int) -> list[Figure]:
             runs.append(time.process_time() - start)
         bare_runs.append(runs)
 
+    count = {"default": per, "large": big}  # replications a round
     t = per_round({"bare": bare_task, "default": per_replication(default, per),
                    "large": per_replication(large, big)}, rounds)
     # each round's model time against the same round's bare workload: on a shared
     # machine the load drifts between rounds, and a ratio within a round cancels it
     bare_round = [statistics.median(runs) for runs in bare_runs]
     ratio = {name: [t[name][i] / n / bare_round[i] for i in range(rounds)]
-             for name, n in (("default", per), ("large", big))}
+             for name, n in count.items()}
     bare = statistics.median(b for runs in bare_runs for b in runs)
-    ms_default = 1000 * statistics.median(x / per for x in t["default"])
-    ms_large = 1000 * statistics.median(x / big for x in t["large"])
+    ms_default, ms_large = (1000 * statistics.median(x / n for x in t[name])
+                            for name, n in count.items())
 
     def spread(name: str) -> str:
         q = statistics.quantiles(ratio[name], n=4)
-        return (f"median over {rounds} rounds of {per if name == 'default' else big} "
-                f"replications, each against its round's bare workload; quartiles "
-                f"{q[0]:.2f} to {q[2]:.2f}")
+        return (f"median over {rounds} rounds of {count[name]} replications, each "
+                f"against its round's bare workload; quartiles {q[0]:.2f} to {q[2]:.2f}")
 
     out = [
         figure("bare SimPy workload (300 processes x 15 timeouts): CPU time", 1000 * bare, "ms",
@@ -236,13 +237,9 @@ def timing_figures(reps: int) -> list[Figure]:
     # the event loop, with the garbage collector paused as for the bare workload's
     # median it is set against
     clock = {"loop": 0.0}
-    undo = [_wrap(owner, name, clock, "loop") for owner, name in EVENT_LOOP]
-    try:
+    with timing(((owner, name, "loop") for owner, name in EVENT_LOOP), clock):
         for rep in range(rounds * per):
             without_gc(partial(simulate_replication, default, SEED), rep)
-    finally:
-        for owner, name, original in reversed(undo):
-            setattr(owner, name, original)
     per_event = clock["loop"] / (rounds * per) / (events / per)
     bare_per_event = bare / bare_events
     out += [
@@ -336,6 +333,18 @@ def _wrap(owner, name: str, spent: dict, key: str):
     return owner, name, original
 
 
+@contextmanager
+def timing(parts, spent: dict):
+    """Within the block, each (owner, name, key) of `parts` adds its CPU seconds to
+    spent[key]; the originals are put back after it."""
+    undo = [_wrap(owner, name, spent, key) for owner, name, key in parts]
+    try:
+        yield
+    finally:
+        for owner, name, original in reversed(undo):
+            setattr(owner, name, original)
+
+
 def breakdown(reps: int) -> list[Figure]:
     """Where a default replication's CPU time goes, by wrapping the functions a
     replication calls (the wrappers cost a little; nested parts are "of which")."""
@@ -360,17 +369,12 @@ def breakdown(reps: int) -> list[Figure]:
     ]
     spent = {key: 0.0 for *_, key in parts}
     params = params_for()
-    undo = [_wrap(owner, name, spent, key) for owner, name, key in parts]
-    try:
-        with threadpool_limits(limits=1):
-            start = time.process_time()
-            one = partial(_one, params, SEED, keep_participants=False)
-            for rep in range(reps):
-                without_gc(one, rep)
-            total = time.process_time() - start
-    finally:
-        for owner, name, original in reversed(undo):
-            setattr(owner, name, original)
+    with timing(parts, spent), threadpool_limits(limits=1):
+        start = time.process_time()
+        one = partial(_one, params, SEED, keep_participants=False)
+        for rep in range(reps):
+            without_gc(one, rep)
+        total = time.process_time() - start
     top = [key for key in spent if not key.startswith(" ")]
     spent["other (Cohort arrays, curve, glue)"] = total - sum(spent[k] for k in top)
     out = [figure(f"breakdown: {key.strip()}", 1000 * v / reps, "ms",
