@@ -86,6 +86,11 @@ TABLE12 = {"NNN": 14, "-WN": 1, "NWN": 1, "WWN": 1, "N-N": 1, "-N-": 1, "NN-": 1
 TABLE13 = {"NNN": 5, "N--": 2, "NWN": 1, "WWN": 1, "NN-": 3, "WWW": 2, "-W-": 1, "NWW": 1,
            "---": 4, "withdrawn": 2}
 ESW_JOBS = 8
+# the ESW records as job starts of the 22 IPS: 2 within 3 months (both moved away), 6
+# more by the end of the study (read as 12 months), 14 without
+ESW_CATEGORIES = (2, ESW_JOBS - 2, 22 - ESW_JOBS)
+TAU_MIX = {"primary_care": 24 / 28, "pain_service": 4 / 28}  # the pilot's allocation
+IPS_MIX = {"primary_care": 13 / 22, "pain_service": 9 / 22}  # by setting (Limitations)
 WITHDRAWN = "withdrawn"
 PATTERNS = ["".join(p) for p in itertools.product("WN-", repeat=3)]
 COMBOS = list(itertools.product((0, 1), repeat=3))  # latent work at 3, 6, 12 months
@@ -100,12 +105,18 @@ SMOOTH_BELOW = 5  # (category, job) cells seen fewer times are smoothed with 1/2
 
 class Table12Model:
     """Probabilities of the 27 return patterns for a TAU participant, mixed over the
-    years-out distribution; theta = (log a, log l, beta, logit of the work-return ratio
-    and of the five return probabilities)."""
+    years-out distribution of the pilot's TAU arm (24 primary care, 4 pain services);
+    theta = (log a, log l, beta, logit of the work-return ratio and of the five return
+    probabilities). With `esw`, the ESW records' job starts of the 22 IPS participants
+    (mixed over their settings, 13 and 9) are observed too: under the pilot's own IPS
+    estimate, no benefit (the least the model allows; section 4), their first job start
+    follows the same self-directed chain."""
 
-    def __init__(self, years: np.ndarray, weights: np.ndarray):
+    def __init__(self, years: np.ndarray, weights: np.ndarray,
+                 esw: tuple[np.ndarray, np.ndarray] | None = None):
         self.ratio = years / 3.0
         self.weights = weights
+        self.esw = None if esw is None else (esw[0] / 3.0, esw[1])
         # for each (pattern, latent combo): is it consistent, and which return rows apply
         self.consistent = np.array([[all(c == "-" or (c == "W") == bool(w)
                                          for c, w in zip(p, combo, strict=True))
@@ -147,22 +158,43 @@ class Table12Model:
         work, p12 = self._work(a, lo, theta[2])
         return self._returns(expit(theta[3:])) @ work, p12
 
+    def esw_probs(self, theta: np.ndarray) -> np.ndarray:
+        """The ESW records' three categories for one IPS participant of the pilot: a
+        first job within 3 months, between 3 and 12, none by 12 (empty without `esw`)."""
+        if self.esw is None:
+            return np.zeros(0)
+        ratio, w = self.esw
+        aj = math.exp(theta[0]) * ratio ** -theta[2]
+        p3, p12 = (float(w @ -np.expm1(-aj * t)) for t in (3.0, 12.0))
+        return np.array([p3, p12 - p3, 1.0 - p12])
+
     def loglik(self, theta: np.ndarray) -> float:
         p, p12 = self.probs(theta)
         seen = self.observed > 0
         bound = binom.cdf(8, 28, p12) - binom.cdf(2, 28, p12)  # "between 3 and 8 of 28"
-        return float(self.observed[seen] @ np.log(p[seen])) + math.log(max(bound, 1e-300))
+        out = float(self.observed[seen] @ np.log(p[seen])) + math.log(max(bound, 1e-300))
+        q = self.esw_probs(theta)
+        if len(q):
+            out += float(np.array(ESW_CATEGORIES) @ np.log(np.maximum(q, 1e-300)))
+        return out
 
     def information(self, theta: np.ndarray, idx: tuple[int, ...], h: float = 1e-5) -> np.ndarray:
-        """Expected information of 28 patterns for theta[idx] (the others fixed)."""
-        p0 = self.probs(theta)[0]
-        grads = []
-        for i in idx:
-            e = np.zeros(len(theta))
-            e[i] = h
-            grads.append((self.probs(theta + e)[0] - self.probs(theta - e)[0]) / (2 * h))
-        g = np.array(grads)
-        return 28.0 * (g / np.maximum(p0, 1e-300)) @ g.T
+        """Expected information of 28 patterns (and of the 22 ESW records, with `esw`)
+        for theta[idx] (the others fixed)."""
+        def grad(f) -> tuple[np.ndarray, np.ndarray]:
+            rows = []
+            for i in idx:
+                e = np.zeros(len(theta))
+                e[i] = h
+                rows.append((f(theta + e) - f(theta - e)) / (2 * h))
+            return np.array(rows), f(theta)
+
+        g, p0 = grad(lambda t: self.probs(t)[0])
+        info = 28.0 * (g / np.maximum(p0, 1e-300)) @ g.T
+        if self.esw is not None:
+            g, q0 = grad(self.esw_probs)
+            info += sum(ESW_CATEGORIES) * (g / np.maximum(q0, 1e-300)) @ g.T
+        return info
 
     def penalised(self, theta: np.ndarray, free_beta: bool) -> float:
         r = expit(theta[4:])
@@ -170,6 +202,18 @@ class Table12Model:
         sign, logdet = np.linalg.slogdet(self.information(theta, (0, 1, 2) if free_beta
                                                           else (0, 1)))
         return out + (0.5 * logdet if sign > 0 else -1e6)
+
+
+def arm_nodes(law, mix: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature of an arm's years out of work: each setting's nodes (the law's draws
+    scaled for the setting, trialsim.inputs.params.YearsOutOfWork.in_setting) weighted
+    by the arm's share of the setting."""
+    years, weights = law.nodes(*FIT_NODES)
+    ys, ws = [], []
+    for setting, share in mix.items():
+        ys += [law.in_setting(setting, y) for y in years]
+        ws += [share * w for w in weights]
+    return np.array(ys), np.array(ws)
 
 
 def _full(z: np.ndarray, free_beta: bool) -> np.ndarray:
@@ -546,9 +590,8 @@ def main() -> None:
     args = ap.parse_args()
     register_configs()
     # the model's years-out distribution, as configured (the fit does not need the rest)
-    years, weights = _years_out_of_work(make_cfg().participants.years_out_of_work).nodes(
-        *FIT_NODES)
-    model = Table12Model(np.array(years), np.array(weights))
+    law = _years_out_of_work(make_cfg().participants.years_out_of_work)
+    model = Table12Model(*arm_nodes(law, TAU_MIX), esw=arm_nodes(law, IPS_MIX))
     tau = fit(model, free_beta=True)
     constant = fit(model, free_beta=False)
     stat = 2 * (tau["max_loglik"] - constant["max_loglik"])

@@ -47,6 +47,7 @@ def simulate_m12(params, n: int, seed: int) -> int:
     for _ in range(n):
         years = params.years_out_of_work.draw(rng.random())
         setting = PRIMARY_CARE if rng.random() < mix[PRIMARY_CARE] else PAIN_SERVICE
+        years = params.years_out_of_work.in_setting(setting, years)
         start = rng.exponential(d.first_appointment_mean_days)
         gone = rng.random() < d.disengage_after_assessment.value
         ready = rng.random() < p_ready(params, _Person(setting, years))
@@ -99,18 +100,9 @@ def test_law_step_and_quadrature_errors_are_small(overrides, monkeypatch):
     fine = law._p_ips_batch(x, np.full(len(x.self_entry), b)) @ np.asarray(x.weights)
     assert abs(coarse - fine) < 2e-4, (coarse, fine)
     monkeypatch.setattr(law, "STEP_DAYS", 3.0)
-    many = dataclasses.replace(x, **dict(zip(
-        ("self_entry", "ready_share", "weights"),
-        _nodes(params, params_module, (12, 6)), strict=True)))
+    many = params_module.law_inputs(params, nodes=(12, 6))
     assert abs(p_work(many, b) - coarse) < 2e-4
     assert abs(p_work(many, b, ips=False) - p_work(x, b, ips=False)) < 2e-4
-
-
-def _nodes(params, params_module, sizes):
-    years, weights = params.years_out_of_work.nodes(*sizes)
-    mix = params_module.setting_mix(params)
-    return (tuple(params.employment.self_entry_at(y) for y in years),
-            tuple(params_module.ready_share(params, mix, y) for y in years), weights)
 
 
 def test_years_out_of_work_lower_the_self_directed_rate():
@@ -131,8 +123,12 @@ def test_tau_law_is_the_mixture_of_two_state_laws():
     e, x = params.employment, law_inputs(params)
     rng = np.random.default_rng(12)
     n, hits = 40000, 0
+    mix = setting_mix(params)
+    settings, shares = list(mix), list(mix.values())
     for _ in range(n):
-        years = params.years_out_of_work.draw(rng.random())
+        setting = settings[rng.choice(len(settings), p=shares)]
+        years = params.years_out_of_work.in_setting(
+            setting, params.years_out_of_work.draw(rng.random()))
         path = employment_path(rng, e, years_out_of_work=years, start=0.0, horizon=YEAR,
                                support_start=math.inf, support_days=0.0, in_work_days=0.0,
                                ready_at_assessment=False, withdraw_on_job=0.0)
@@ -250,16 +246,19 @@ def _default_runs(*overrides, reps=150):
     return params, run_replications(params, reps, seed=17).replications
 
 
-def test_default_scenario_reaches_the_relative_risk_set():
+@pytest.mark.parametrize("rr", [1.5, 2.0, 2.5])
+def test_default_scenario_reaches_the_relative_risk_set(rr):
     """The simulated IPS/TAU relative risk at 12 months (true status, all randomised)
-    equals the knob within 4 Monte Carlo SE (delta method over replications); the law
-    ignores caseload waits, which are short in the default scenario."""
-    params, rows = _default_runs()
+    equals the knob within 4 Monte Carlo SE (delta method over replications), up to 2.5
+    (the IPS literature's range). The law is IPS as planned: it ignores caseload waits,
+    so the places here are unlimited (with a cap, waits lower the realised risk)."""
+    params, rows = _default_runs(f"employment.ips_relative_risk_m12={rr}",
+                                 "delivery.esw.caseload=inf")
     x, y = rows["employment_m12_ips"], rows["employment_m12_tau"]
-    rr = x.mean() / y.mean()
-    se = ((x - rr * y) / y.mean()).std(ddof=1) / math.sqrt(len(x))
-    assert abs(rr - params.employment.ips_relative_risk_m12) <= 4 * se, (rr, se)
-    assert 1.3 <= params.employment.ips_relative_risk_m12 <= 2.6
+    est = x.mean() / y.mean()
+    se = ((x - est * y) / y.mean()).std(ddof=1) / math.sqrt(len(x))
+    assert abs(est - rr) <= 4 * se, (est, se)
+    assert params.employment.relative_risk_max > 2.5
 
 
 def test_no_effect_makes_ips_equal_tau_in_the_default_scenario():

@@ -7,7 +7,7 @@ import pytest
 from conftest import make_cfg, z_share
 
 from trialsim.errors import ConfigError
-from trialsim.inputs.params import build_params
+from trialsim.inputs.params import PAIN_SERVICE, PILOT_PAIN_SHARE, PRIMARY_CARE, build_params
 
 
 def test_years_out_of_work_match_table_4_quartiles_and_the_long_term_group():
@@ -33,6 +33,31 @@ def test_years_drawn_a_block_at_a_time_equal_each_draw_to_the_last_bit():
     u = np.concatenate([np.random.default_rng(5).random(2000),
                         [0.0, cut, np.nextafter(cut, 0.0), np.nextafter(1.0, 0.0)]])
     assert years_law.draws(u) == [years_law.draw(v) for v in u.tolist()]
+
+
+def test_pain_service_recruits_are_longer_out_of_work_and_the_pilot_mix_keeps_table_4():
+    """Years by setting: pain services `pain_service_ratio` times primary care's, and at
+    the pilot's mix (13 of 50 from pain services) the median is Table 4's 3.0 exactly."""
+    law = build_params(make_cfg("participants.years_out_of_work.pain_service_ratio=1.5")) \
+        .years_out_of_work
+    c = law.scales
+    assert c[PAIN_SERVICE] == pytest.approx(1.5 * c[PRIMARY_CARE], rel=1e-12)
+    s = PILOT_PAIN_SHARE
+    mixed = (1 - s) * law.cdf(3.0 / c[PRIMARY_CARE]) + s * law.cdf(3.0 / c[PAIN_SERVICE])
+    assert mixed == pytest.approx(0.5, abs=1e-9)
+    u = np.random.default_rng(6).random(20000)
+    base = np.array(law.draws(u))
+    for setting in (PRIMARY_CARE, PAIN_SERVICE):
+        drawn = np.array([law.in_setting(setting, y) for y in base])
+        assert drawn.min() >= law.minimum and drawn.max() <= law.maximum
+    pain = np.array([law.in_setting(PAIN_SERVICE, y) for y in base])
+    primary = np.array([law.in_setting(PRIMARY_CARE, y) for y in base])
+    assert np.median(pain) == pytest.approx(1.5 * np.median(primary), rel=1e-9)
+    # ratio 1: one distribution, every draw unchanged
+    one = build_params(make_cfg("participants.years_out_of_work.pain_service_ratio=1")) \
+        .years_out_of_work
+    assert all(one.in_setting(PAIN_SERVICE, y) == y == one.in_setting(PRIMARY_CARE, y)
+               for y in base[:500])
 
 
 def test_quadrature_nodes_integrate_the_distribution():

@@ -37,6 +37,7 @@ class TrialData:
     returned_m12: np.ndarray  # bool: 12-month questionnaire back
     working_m12: np.ndarray  # bool: true status
     employment_known_m12: np.ndarray  # bool: status observed (questionnaire or linkage)
+    received_share: float = math.nan  # share of the IPS arm that received IPS as intended
 
     @classmethod
     def from_replication(cls, result: ReplicationResult) -> TrialData:
@@ -45,7 +46,8 @@ class TrialData:
                    rtw_se_m0=result.rtw_se[:, 0], rtw_se_m12=result.rtw_se[:, 1 + k12],
                    returned_m12=waves.returned[:, k12].astype(bool),
                    working_m12=waves.working[:, k12].astype(bool),
-                   employment_known_m12=waves.employment_known[:, k12].astype(bool))
+                   employment_known_m12=waves.employment_known[:, k12].astype(bool),
+                   received_share=_mean(result.received[result.cohort.ips]))
 
 
 def analyse_rtw_se(d: TrialData, a: Analysis) -> tuple[TestResult, np.ndarray]:
@@ -96,7 +98,11 @@ def _columns(prefix: str, r: TestResult, analysed: np.ndarray, d: TrialData,
             f"{prefix}_not_converged": int(r.status == "not_converged"),
             f"{prefix}_n_ips": int((analysed & d.ips).sum()),
             f"{prefix}_n_tau": int((analysed & ~d.ips).sum()),
-            f"{prefix}_true": _truth(d, outcome)}
+            f"{prefix}_true": _truth(d, outcome),
+            # the complier-average view: the ITT estimate over the share who received IPS
+            # as intended (known from the ESW records; an instrumental-variable estimate)
+            f"{prefix}_cace_estimate": r.estimate / d.received_share
+            if d.received_share > 0 else math.nan}
 
 
 def analyse_trial(d: TrialData, a: Analysis) -> dict[str, float]:

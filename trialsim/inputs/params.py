@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.optimize import brentq
 from scipy.special import expit, ndtr, ndtri
 
 from trialsim.errors import ConfigError
@@ -136,6 +137,8 @@ class Screening:
 
 MAX_LONG_TERM = 0.24  # the long-term group must leave the upper quartile to the rest
 LAW_NODES = (4, 2)  # quadrature nodes per half of the log-normal part, and long-term
+PILOT_PAIN_SHARE = 13 / 50  # Table 3: 13 of the pilot's 50 recruits came from pain services
+MAX_PAIN_SERVICE_RATIO = 10.0  # years out of work ten times primary care's: beyond any plan
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,34 @@ class YearsOutOfWork:
     maximum: float
     long_term: Proportion
     long_term_from: float
+    pain_service_ratio: float = 1.0  # pain-service recruits' years relative to primary care's
+
+    @cached_property
+    def scales(self) -> dict[str, float]:
+        """Each setting's multiplier of a draw: pain services `pain_service_ratio` times
+        primary care's, both scaled by the c that keeps the median of Table 4 (the 39
+        known of the pilot's 50) at the pilot's mix of settings (PILOT_PAIN_SHARE):
+        (1 - s) F(m / c) + s F(m / (c r)) = 1/2, F this law's CDF. 1 for both when the
+        ratio is 1 (one distribution, the draws unchanged)."""
+        r = self.pain_service_ratio
+        if r == 1.0:
+            return {PRIMARY_CARE: 1.0, PAIN_SERVICE: 1.0}
+        m, s = self.median, PILOT_PAIN_SHARE
+
+        def excess(log_c: float) -> float:
+            c = math.exp(log_c)
+            return (1 - s) * self.cdf(m / c) + s * self.cdf(m / (c * r)) - 0.5
+
+        c = math.exp(brentq(excess, -math.log(r) - 1.0, 1.0, xtol=1e-14))
+        return {PRIMARY_CARE: c, PAIN_SERVICE: c * r}
+
+    def in_setting(self, setting: str, years: float) -> float:
+        """A draw of this law (`draw`) as years for a recruit of `setting`: scaled by the
+        setting's multiplier and kept within [minimum, maximum]."""
+        scale = self.scales[setting]
+        if scale == 1.0:
+            return years
+        return min(max(years * scale, self.minimum), self.maximum)
 
     @cached_property
     def share(self) -> float:
@@ -413,8 +444,10 @@ def _years_out_of_work(c: DictConfig) -> YearsOutOfWork:
         share = reject(ConfigError(f"{key}.long_term_share", c.long_term_share,
                                    f"a share at most {MAX_LONG_TERM:g} (the upper quartile "
                                    "must leave a quarter above it)"), Proportion(0.0))
+    ratio = number(f"{key}.pain_service_ratio", c.pain_service_ratio, lo=0.1,
+                   hi=MAX_PAIN_SERVICE_RATIO)
     return YearsOutOfWork(q25=q25, median=median, q75=q75, minimum=minimum, maximum=maximum,
-                          long_term=share, long_term_from=start)
+                          long_term=share, long_term_from=start, pain_service_ratio=ratio)
 
 
 def build_trial(t: DictConfig) -> TrialDesign:
@@ -525,31 +558,41 @@ def setting_mix(params: ModelParams) -> dict[str, float]:
     return {s: v / total for s, v in totals.items()}
 
 
-def ready_share(params: ModelParams, mix: dict[str, float], years: float) -> float:
-    """P(ready at the ESW assessment) for someone `years` out of work, averaged over
-    the setting mix (the same odds shift as trialsim.model.delivery.p_ready)."""
+def ready_share(params: ModelParams, setting: str, years: float) -> float:
+    """P(ready at the ESW assessment) for a recruit of `setting` `years` out of work
+    (the same odds shift as trialsim.model.delivery.p_ready)."""
     e = params.employment
-    out = 0.0
-    for setting, weight in mix.items():
-        p = (e.ready_primary_care if setting == PRIMARY_CARE else e.ready_pain_service).value
-        if e.ready_odds_ratio_per_year != 1.0 and 0.0 < p < 1.0:
-            shift = (years - 3.0) * math.log(e.ready_odds_ratio_per_year)
-            p = float(expit(math.log(p / (1 - p)) + shift))
-        out += weight * p
-    return out
+    p = (e.ready_primary_care if setting == PRIMARY_CARE else e.ready_pain_service).value
+    if e.ready_odds_ratio_per_year != 1.0 and 0.0 < p < 1.0:
+        shift = (years - 3.0) * math.log(e.ready_odds_ratio_per_year)
+        p = float(expit(math.log(p / (1 - p)) + shift))
+    return p
 
 
-def law_inputs(params: ModelParams) -> LawInputs:
-    """The employment law's inputs: the years-out distribution's quadrature nodes, each
-    with its self-directed entry rate and ready share."""
+def law_inputs(params: ModelParams, mix: dict[str, float] | None = None,
+               nodes: tuple[int, int] | None = None) -> LawInputs:
+    """The employment law's inputs: for each setting of the mix (by default the
+    scenario's expected `setting_mix`), the years-out distribution's quadrature nodes
+    in that setting (`nodes`: per half of the log-normal part and long-term; by default
+    LAW_NODES), each with its self-directed entry rate, ready share and weight."""
     e, d = params.employment, params.delivery
-    years, weights = params.years_out_of_work.law_nodes
-    mix = setting_mix(params)
+    law = params.years_out_of_work
+    base, node_weights = law.law_nodes if nodes is None else law.nodes(*nodes)
+    mix = setting_mix(params) if mix is None else mix
+    years, ready, weights = [], [], []
+    for setting, share in mix.items():
+        if share <= 0:
+            continue
+        for y, w in zip(base, node_weights, strict=True):
+            y = law.in_setting(setting, y)
+            years.append(y)
+            ready.append(ready_share(params, setting, y))
+            weights.append(share * w)
     return LawInputs(
         horizon=months_to_days(12.0),
         self_entry=tuple(e.self_entry_at(y) for y in years),
-        ready_share=tuple(ready_share(params, mix, y) for y in years),
-        weights=weights,
+        ready_share=tuple(ready),
+        weights=tuple(weights),
         readiness=e.readiness_per_day.value, loss=e.loss_per_day.value,
         disengage=d.disengage_after_assessment.value, first_mean=d.first_appointment_mean_days,
         support=d.support_days, in_work=d.in_work_support_days,

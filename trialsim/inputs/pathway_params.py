@@ -116,9 +116,13 @@ class FollowUp:
     linkage: bool
 
 
+WORK_EFFECT_CENTRING = ("within_arm", "pooled")
+MAX_WAIT_WEEKS = 520.0  # ten years: longer is a typo, not a threshold
+
+
 @dataclass(frozen=True)
 class Outcome:
-    effect_m12: float
+    effect_m12: float  # the effect of IPS received as intended (points at 12 months)
     work_effect: float
     within_person_corr: float
     esw_icc: float
@@ -126,6 +130,9 @@ class Outcome:
     control_means: tuple[float, ...]
     control_sds: tuple[float, ...]
     ips_sds: tuple[float, ...]  # at control_months; the first equals control_sds[0] (one baseline)
+    effect_if_not_received: float = 0.0  # share of effect_m12 without IPS as intended
+    max_wait_days: float = math.inf  # a later first ESW appointment is not IPS as intended
+    work_effect_centring: str = "within_arm"  # within_arm | pooled
 
     def control_at(self, months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Control-arm mean and SD at each month, linear between the table's waves."""
@@ -347,4 +354,10 @@ def build_outcome(c: DictConfig) -> Outcome:
         control_means=tuple(float(m) for m in means),
         control_sds=tuple(float(s) for s in sds),
         ips_sds=tuple(float(s) for s in ips_sds),
+        effect_if_not_received=number(f"{k}.effect_if_not_received", c.effect_if_not_received,
+                                      lo=0, hi=1),
+        max_wait_days=math.inf if c.max_wait_weeks is None else 7.0 * number(
+            f"{k}.max_wait_weeks", c.max_wait_weeks, lo=0, hi=MAX_WAIT_WEEKS),
+        work_effect_centring=choice(f"{k}.work_effect_centring", c.work_effect_centring,
+                                    WORK_EFFECT_CENTRING),
     )

@@ -116,6 +116,7 @@ class TrialConfig:
 
 @dataclass
 class YearsOutOfWorkConfig:
+    pain_service_ratio: float = MISSING  # pain-service recruits' years out of work, relative
     q25: float = MISSING
     median: float = MISSING
     q75: float = MISSING
@@ -255,7 +256,10 @@ class ControlTrajectoryConfig:
 @dataclass
 class OutcomeConfig:
     effect_m12: float = MISSING
+    effect_if_not_received: float = MISSING  # share of effect_m12 without IPS as intended
+    max_wait_weeks: Optional[float] = MISSING  # a later first ESW appointment: not as intended
     work_effect: float = MISSING
+    work_effect_centring: str = MISSING  # within_arm | pooled
     within_person_corr: float = MISSING
     esw_icc: float = MISSING
     control: ControlTrajectoryConfig = field(default_factory=ControlTrajectoryConfig)

@@ -348,8 +348,10 @@ class Recruitment:
         self._randomised[c] += 1
         # positional, in Participant's order: id, site, site_type, setting, locality,
         # channel, arm, randomised_day, years_out_of_work (the arm drawn before the years)
+        arm = self.allocator.allocate(setting, day)
+        years = self.p.years_out_of_work.in_setting(setting, self._years())
         person = Participant(len(self.participants), site, kind, setting, locality, channel,
-                             self.allocator.allocate(setting, day), day, self._years())
+                             arm, day, years)
         self.participants.append(person)
         self.on_randomised(person)
         if len(self.participants) >= self.p.target_n:

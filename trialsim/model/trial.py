@@ -11,7 +11,7 @@ from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.uncertainty import STREAM, sample_params
 from trialsim.model.delivery import Delivery
 from trialsim.model.followup import Waves, follow_up
-from trialsim.model.outcomes import rtw_self_efficacy
+from trialsim.model.outcomes import effect_share, received_as_intended, rtw_self_efficacy
 from trialsim.model.records import STAGES, Cohort, FunnelCount, Participant
 from trialsim.model.recruitment import Recruitment
 from trialsim.model.sites import Site
@@ -29,6 +29,8 @@ class ReplicationResult:
     funnel_counts: np.ndarray  # (channels, stages): people reaching each stage
     waves: Waves
     rtw_se: np.ndarray  # (participants, 1 + waves): baseline then each wave
+    received: np.ndarray  # bool: IPS received as intended (outcomes.received_as_intended)
+    effect_share: np.ndarray  # each participant's share of the effect as received (0 for TAU)
     cohort: Cohort  # the participants' records as arrays, for the tables and figures
 
     @property
@@ -62,10 +64,12 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
     cohort = Cohort.of(people, PRIMARY_CARE)
     waves = follow_up(people, params.follow_up, streams["follow_up"], cohort)
     d = params.delivery
+    received = received_as_intended(cohort, params.outcome)
+    share = effect_share(cohort, params.outcome, received)
     scores = rtw_self_efficacy(
         ips=cohort.ips, esw=cohort.esw,
         working=waves.working, months=waves.months, o=params.outcome,
-        n_esw=params.localities * d.esw_per_locality, rng=streams["outcome"])
+        n_esw=params.localities * d.esw_per_locality, rng=streams["outcome"], share=share)
     return ReplicationResult(
         rep=rep,
         close_reason=recruitment.close_reason,
@@ -76,5 +80,7 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
         funnel_counts=recruitment.funnel_counts(),
         waves=waves,
         rtw_se=scores,
+        received=received,
+        effect_share=share,
         cohort=cohort,
     )

@@ -142,6 +142,7 @@ def _estimate(reps: pd.DataFrame, prefix: str) -> dict[str, Any]:
         "coverage_mc_se": share(covered)["mc_se"] if n else None,
         "not_estimable": int((reps[f"{prefix}_estimable"] == 0).sum()),
         "not_converged": int(reps[f"{prefix}_not_converged"].sum()),
+        "cace_mean": _mean(reps[f"{prefix}_cace_estimate"].dropna()) if n else None,
     }
 
 
@@ -226,5 +227,9 @@ def pathway_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
             "complete_m12": {arm: _mean(reps[f"complete_m12_{arm}"]) for arm in ARMS},
             "rtw_se_m12": {arm: _mean(reps[f"rtw_se_m12_{arm}"]) for arm in ARMS},
             "effect_m12": params.outcome.effect_m12,
+            # IPS as intended: seen by an ESW, engaged, first appointment within the
+            # planner's wait; the ITT effect is the effect as received diluted by the rest
+            "received_share": _mean(reps["ips_received_share"]),
+            "effect_itt": _mean(reps["effect_itt_true"]),
         },
     }

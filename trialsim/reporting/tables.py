@@ -135,6 +135,13 @@ def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str,
             row[f"reported_work_{arm}_{wave_label(month)}"] = n[5 + k]
         row[f"complete_m12_{arm}"] = n[5 + w]
         row[f"rtw_se_m12_{arm}"] = _mean(scores[mask])
+    o = params.outcome
+    row["ips_received_share"] = _ratio(int(result.received.sum()), n_ips)
+    # the true ITT effect at 12 months: the effect as received, diluted by non-receipt,
+    # plus (pooled centring) what IPS's extra employment adds
+    work = o.work_effect * (row["employment_m12_ips"] - row["employment_m12_tau"]) \
+        if o.work_effect_centring == "pooled" else 0.0
+    row["effect_itt_true"] = o.effect_m12 * _mean(result.effect_share[ips]) + work
     return row
 
 

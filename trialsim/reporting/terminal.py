@@ -44,9 +44,12 @@ def result_table(summary: dict[str, Any]) -> str:
                     for m in ret["ips"]),
         f"  complete at 12 months     IPS {_f(o['complete_m12']['ips'])}, "
         f"TAU {_f(o['complete_m12']['tau'])}",
+        f"  job started by 12 months  IPS {_f(e['ever_by_m12']['ips'], '.2f')}, "
+        f"TAU {_f(e['ever_by_m12']['tau'], '.2f')}",
+        f"  IPS received as intended  {_f(o['received_share'], '.2f')} of the IPS arm",
         f"  RTW-SE at 12 months       IPS {_f(o['rtw_se_m12']['ips'], '.2f')}, "
-        f"TAU {_f(o['rtw_se_m12']['tau'], '.2f')} (true means; effect set "
-        f"{o['effect_m12']:g})",
+        f"TAU {_f(o['rtw_se_m12']['tau'], '.2f')} (true means); effect as received "
+        f"{o['effect_m12']:g}, ITT {_f(o['effect_itt'], '.2f')}",
     ]
     pw, es, an, a = (summary["power"], summary["estimate"], summary["analysed"],
                      summary["analysis"])
