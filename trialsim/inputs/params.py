@@ -135,7 +135,11 @@ class Screening:
     call_days: float  # coordinator time per screening call
 
 
-MAX_LONG_TERM = 0.24  # the long-term group must leave the upper quartile to the rest
+# the largest long-term share with which the rest can still have Table 4's quartiles above
+# the 3-month minimum: beyond about 0.14 the lower quartile (1.3 years) needs a log-normal
+# spread without bound and the fixed point below has no solution (it used to settle on a
+# wrong one, for about a quarter of assurance draws)
+MAX_LONG_TERM = 0.14
 LAW_NODES = (4, 2)  # quadrature nodes per half of the log-normal part, and long-term
 PILOT_PAIN_SHARE = 13 / 50  # Table 3: 13 of the pilot's 50 recruits came from pain services
 MAX_PAIN_SERVICE_RATIO = 10.0  # years out of work ten times primary care's: beyond any plan
@@ -442,8 +446,9 @@ def _years_out_of_work(c: DictConfig) -> YearsOutOfWork:
     share = parse_proportion(f"{key}.long_term_share", c.long_term_share)
     if share.value > MAX_LONG_TERM:
         share = reject(ConfigError(f"{key}.long_term_share", c.long_term_share,
-                                   f"a share at most {MAX_LONG_TERM:g} (the upper quartile "
-                                   "must leave a quarter above it)"), Proportion(0.0))
+                                   f"a share at most {MAX_LONG_TERM:g} (with more, the rest "
+                                   "cannot have Table 4's quartiles above the minimum)"),
+                           Proportion(0.0))
     ratio = number(f"{key}.pain_service_ratio", c.pain_service_ratio, lo=0.1,
                    hi=MAX_PAIN_SERVICE_RATIO)
     return YearsOutOfWork(q25=q25, median=median, q75=q75, minimum=minimum, maximum=maximum,

@@ -136,7 +136,15 @@ def key_facts(run: RunDir) -> list[Fact]:
         Fact("analysed at 12 months, TAU (mean)", "analysed_tau", _n(g("analysed_tau"))),
         Fact("in work at 12 months, IPS", "employment_m12_ips", _p(g("employment_m12_ips"))),
         Fact("in work at 12 months, TAU", "employment_m12_tau", _p(g("employment_m12_tau"))),
+        Fact("started a job by 12 months, IPS", "job_started_ips", _p(g("job_started_ips"))),
+        Fact("started a job by 12 months, TAU", "job_started_tau", _p(g("job_started_tau"))),
+        Fact("IPS arm who received IPS as intended", "received_share",
+             _p(g("received_share")), "seen by an ESW, engaged, first appointment in time"),
     ]
+    if g("effect_itt") is not None and primary == "rtw_se":
+        facts.append(Fact("RTW-SE effect at 12 months: as received / ITT", "effect_itt",
+                          f"{g('effect_m12'):g} / {g('effect_itt'):.2f}",
+                          "ITT: among all randomised, diluted where IPS was not received"))
     return facts
 
 
@@ -201,8 +209,14 @@ def sample_size_paragraph(run: RunDir) -> str:
                   f"{_pct(tau)} TAU, all randomised)")
     else:
         outcome = "return-to-work self-efficacy (0-10) at 12 months"
-        d = g("effect_m12")
+        d, itt = g("effect_m12"), g("effect_itt")
         effect = "the effect" if d is None else f"{d:g} point{'' if d == 1 else 's'}"
+        if d is not None and itt is not None:  # the ITT effect the trial actually tests
+            f = c("outcome.effect_if_not_received", 0.0) or 0.0
+            rest = "none" if f == 0 else f"{f:g} of it"
+            effect = (f"{itt:.2f} points (the intention-to-treat effect: {d:g} among the "
+                      f"{_pct(g('received_share'))} of the IPS arm who receive IPS as intended, "
+                      f"{rest} among the rest)")
         if sd is not None:
             outcome += f" ({sd})"
     cluster = ("and clustering by ESW as configured (the run directory has no saved "
