@@ -29,6 +29,7 @@ def test_design_services_and_months_reach_the_target_when_rerun(tmp_path):
     cfg = make_cfg(*FAST_OPENING, "mode=design", "replications=60", "design.n_start=300",
                    "design.check_replications=100",
                    "analysis.method=ancova",  # the search, not the analysis, is tested here
+                   "outcome.effect_m12=1.2",  # an ITT effect near 1 after non-receipt
                    "design.max_esw_per_locality=2",  # ANCOVA ignores ESWs: two counts suffice
                    "design.n_stop=300", "design.target_power=0.7", "design.months=[24]",
                    "design.max_sites=24", "design.prob_target=0.8")
@@ -41,7 +42,7 @@ def test_design_services_and_months_reach_the_target_when_rerun(tmp_path):
                for e in design["evaluations"]) or rec["sites"] == 1
     assert rec["esw_per_locality"] is not None
     rerun = run(make_cfg(*FAST_OPENING, "replications=200", "seed=777", "output.charts=false",
-                         "analysis.method=ancova",
+                         "analysis.method=ancova", "outcome.effect_m12=1.2",
                          "trial.target_n=300", f"trial.recruitment_months={rec['months']}",
                          f"sites.pain_services.count={rec['sites']}",
                          f"delivery.esw.per_locality={rec['esw_per_locality']}"), None)
