@@ -142,9 +142,12 @@ def key_facts(run: RunDir) -> list[Fact]:
              _p(g("received_share")), "seen by an ESW, engaged, first appointment in time"),
     ]
     if g("effect_itt") is not None and primary == "rtw_se":
-        facts.append(Fact("RTW-SE effect at 12 months: as received / ITT", "effect_itt",
-                          f"{g('effect_m12'):g} / {g('effect_itt'):.2f}",
-                          "ITT: among all randomised, diluted where IPS was not received"))
+        facts += [
+            Fact("RTW-SE effect at 12 months, IPS as received", "effect_m12",
+                 f"{g('effect_m12'):g}", "the planner's effect"),
+            Fact("RTW-SE effect at 12 months, ITT (true)", "effect_itt", f"{g('effect_itt'):.2f}",
+                 "among all randomised: diluted where IPS was not received as intended"),
+        ]
     return facts
 
 
