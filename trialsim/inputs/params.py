@@ -241,8 +241,9 @@ class YearsOutOfWork:
 
 @dataclass(frozen=True)
 class FixedCounts:
-    """allocation=fixed_counts: the counts each setting allocates to each arm. The rule
-    carries them, so that the allocator is made from the allocation alone."""
+    """allocation=fixed_counts: the counts each setting allocates to each arm. The
+    allocation carries them because Recruitment makes every allocator from
+    `params.allocation` and the pilot_capacity fields alone."""
 
     counts: tuple[tuple[str, int, int], ...]  # (setting, IPS, TAU)
 
