@@ -1,6 +1,7 @@
 """The pilot replay's validation table (trialsim.experiments.pilot_replay): every count
-the report gives against its simulated 90% interval, with a modest number of seeded
-replications. Settled rows must be inside; rows that cannot be reproduced, or that the
+the report gives against its simulated 90% interval, recruitment and allocation on the
+pilot scenario as it is, the rest on replications conditioned on the pilot's
+allocation. Settled rows must be inside; rows that cannot be reproduced, or that the
 model misses, are exactly the listed ones and say why."""
 
 from __future__ import annotations
@@ -10,18 +11,21 @@ import json
 import pytest
 
 from trialsim.experiments.pilot_replay import (
+    CONDITIONED,
     MISFIT,
     SETTLED,
+    UNCONDITIONED,
     UNREPRODUCIBLE,
     main,
     pilot_params,
     replay,
+    replay_runs,
     write,
 )
 
 # as many replications as the committed table (docs/pilot_replay): the 5th and 95th
 # percentiles of 300 replications move by a count between seeds, which decides a row at
-# its interval's edge (TAU reporting work at 6 months, 9 against about 8-10)
+# its interval's edge (a return pattern seen once, 1 against 0-1)
 R, SEED = 1000, 7
 
 
@@ -37,6 +41,23 @@ def test_every_settled_count_is_inside_its_simulated_90_percent_interval(rows):
     assert len(settled) >= 48
     outside = [(r.key, r.observed, r.low, r.high) for r in settled if not r.inside]
     assert not outside, outside
+
+
+def test_one_row_per_count_each_judged_on_its_replay(rows):
+    """Recruitment (Table 3) and allocation on the unconditioned replay; everything after
+    randomisation, and the cohort's baseline, on the conditioned one; every interval
+    from R replications."""
+    assert len({r.key for r in rows}) == len(rows)
+    unconditioned = {r.key for r in rows if r.replay == UNCONDITIONED}
+    assert unconditioned == {
+        "randomised_mailshot", "randomised_hand_search", "randomised_gp_opportunistic",
+        "randomised_posters", "randomised_pain_clinics", "randomised", "mailshot_packs",
+        "mailshot_replies", "mailshot_contacted", "mailshot_ineligible", "ips_pain_service",
+        "tau_pain_service", "ips_primary_care", "tau_primary_care", "ips", "tau"}
+    assert all(r.replay == CONDITIONED for r in rows if r.key not in unconditioned)
+    assert {"esw_job_ips", "working_ips_m3", "withdrawn_ips", "returned_tau_m12",
+            "years_median"} <= {r.key for r in rows if r.replay == CONDITIONED}
+    assert all(r.replications == R for r in rows)
 
 
 def test_rows_that_cannot_be_reproduced_say_why(rows):
@@ -58,8 +79,12 @@ def test_table_is_written_as_markdown_and_json(tmp_path, capsys):
     printed = capsys.readouterr().out
     doc = json.loads((tmp_path / "pilot_replay.json").read_text())
     assert doc["replications"] == 20 and len(doc["rows"]) > 40
+    assert doc["conditioned_tried"] > 20
     assert (tmp_path / "pilot_replay.md").read_text() == printed
-    assert {"observed", "mean", "low", "high", "inside", "status"} <= set(doc["rows"][0])
+    assert {"observed", "mean", "low", "high", "inside", "status", "replay",
+            "replications"} <= set(doc["rows"][0])
+    assert "| replay |" in printed and "| conditioned |" in printed
     again = tmp_path / "again"
-    write(replay(pilot_params(), 20, 3), again, 20, 3)  # same seed, same table
+    rows, tried = replay_runs(pilot_params(), 20, 3)
+    write(rows, again, 20, 3, tried)  # same seed, same table
     assert (again / "pilot_replay.json").read_text() == (tmp_path / "pilot_replay.json").read_text()

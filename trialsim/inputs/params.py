@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -43,7 +44,7 @@ from trialsim.units import (
 if TYPE_CHECKING:  # configs are read, not built, here: workers need no omegaconf
     from omegaconf import DictConfig
 
-ALLOCATIONS = ("blocks", "pilot_capacity")
+ALLOCATIONS = ("blocks", "pilot_capacity", "fixed_counts")
 PRIMARY_CARE, PAIN_SERVICE = "primary_care", "pain_service"
 SETTINGS = (PRIMARY_CARE, PAIN_SERVICE)
 MAX_DELAY_DAYS = 365.0  # a mean delay longer than a year is a typo, not a plan
@@ -274,10 +275,22 @@ class YearsOutOfWork:
 
 
 @dataclass(frozen=True)
+class FixedCounts:
+    """allocation=fixed_counts: the counts each setting allocates to each arm. The
+    allocation carries them because Recruitment makes every allocator from
+    `params.allocation` and the pilot_capacity fields alone."""
+
+    counts: tuple[tuple[str, int, int], ...]  # (setting, IPS, TAU)
+
+    def total(self, setting: str) -> int:
+        return sum(ips + tau for s, ips, tau in self.counts if s == setting)
+
+
+@dataclass(frozen=True)
 class TrialDesign:
     target_n: int
     window_days: float
-    allocation: str
+    allocation: str | FixedCounts  # fixed_counts comes with its counts
     block_sizes: tuple[int, ...]
     localities: int
     random_until_day: float
@@ -459,7 +472,9 @@ def build_trial(t: DictConfig) -> TrialDesign:
     target_n = number("trial.target_n", t.target_n, lo=4, integer=True)
     window = months_to_days(number("trial.recruitment_months", t.recruitment_months, lo=0,
                                    lo_open=True, hi=1200))
-    allocation = choice("trial.allocation", t.allocation, ALLOCATIONS)
+    allocation: str | FixedCounts = choice("trial.allocation", t.allocation, ALLOCATIONS)
+    if allocation == "fixed_counts":
+        allocation = _fixed_counts(t.fixed_counts)
     blocks = list(t.block_sizes)
     if not blocks:
         blocks = reject(ConfigError("trial.block_sizes", blocks,
@@ -485,6 +500,22 @@ def build_trial(t: DictConfig) -> TrialDesign:
         random_until_day=months_to_days(random_until), ips_until_day=months_to_days(ips_until),
         ips_places=ips_places,
     )
+
+
+def _fixed_counts(c: DictConfig | None) -> FixedCounts:
+    key, arms = "trial.fixed_counts", ("ips", "tau")
+    allowed = ("a count >= 0 of each arm (ips, tau) per setting (primary_care, pain_service), "
+               "as allocation=fixed_counts needs")
+    if not isinstance(c, Mapping) or not c:
+        return reject(ConfigError(key, c, allowed), FixedCounts(()))
+    counts = []
+    for setting, given in c.items():
+        if setting not in SETTINGS or not isinstance(given, Mapping) or set(given) != set(arms):
+            reject(ConfigError(f"{key}.{setting}", given, allowed), None)
+            continue
+        counts.append((setting, *(number(f"{key}.{setting}.{arm}", given[arm], lo=0,
+                                         integer=True) for arm in arms)))
+    return FixedCounts(tuple(counts))
 
 
 def build_screening(s: DictConfig) -> Screening:

@@ -108,10 +108,11 @@ class PilotCapacityConfig:
 class TrialConfig:
     target_n: int = MISSING
     recruitment_months: float = MISSING
-    allocation: str = MISSING  # blocks | pilot_capacity
+    allocation: str = MISSING  # blocks | pilot_capacity | fixed_counts
     block_sizes: list[int] = MISSING
     localities: int = MISSING
     pilot_capacity: PilotCapacityConfig = field(default_factory=PilotCapacityConfig)
+    fixed_counts: Any = None  # {setting: {ips, tau}}, checked in inputs.params
 
 
 @dataclass

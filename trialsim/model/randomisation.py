@@ -1,4 +1,5 @@
-"""Allocation: 1:1 permuted blocks stratified by setting, and the pilot's compromise."""
+"""Allocation: 1:1 permuted blocks stratified by setting, the pilot's compromise, and
+that compromise held to the pilot's counts (for the replay conditioned on them)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
+from trialsim.inputs.params import FixedCounts
 from trialsim.model.records import IPS, TAU
 
 
@@ -56,10 +58,38 @@ class PilotCapacity:
         return arm
 
 
-def make_allocator(kind: str, block_sizes: tuple[int, ...], rng: np.random.Generator,
-                   random_until_day: float = 0.0, ips_until_day: float = 0.0,
-                   ips_places: int | None = None) -> Allocator:
+class Quotas:
+    """A rule held to fixed counts per setting and arm: the recruit gets the rule's arm
+    while that arm has places left in the setting, else the other arm; once both are
+    full the recruit is over quota and gets TAU (no ESW place to take from the others),
+    for the pilot replay to leave out. Held to the pilot's counts, the pilot's rule keeps
+    its time order (IPS to earlier recruits) and gives exactly the pilot's allocation to
+    the first recruits of each setting, drawing nothing beyond the rule's own draws.
+    A setting without counts has none: all its recruits are over quota."""
+
+    def __init__(self, rule: Allocator, fixed: FixedCounts) -> None:
+        self.rule = rule
+        self.left = {setting: {IPS: ips, TAU: tau} for setting, ips, tau in fixed.counts}
+
+    def allocate(self, stratum: str, day: float) -> str:
+        arm = self.rule.allocate(stratum, day)
+        left = self.left.setdefault(stratum, {IPS: 0, TAU: 0})
+        if not left[arm]:
+            arm = TAU if arm == IPS else IPS
+            if not left[arm]:
+                return TAU  # over quota
+        left[arm] -= 1
+        return arm
+
+
+def make_allocator(kind: str | FixedCounts, block_sizes: tuple[int, ...],
+                   rng: np.random.Generator, random_until_day: float = 0.0,
+                   ips_until_day: float = 0.0, ips_places: int | None = None) -> Allocator:
+    """The allocation `kind` names; fixed_counts is the pilot's rule (its IPS cap unused)
+    held to the counts it carries."""
     blocks = StratifiedBlocks(block_sizes, rng)
     if kind == "blocks":
         return blocks
+    if isinstance(kind, FixedCounts):
+        return Quotas(PilotCapacity(blocks, random_until_day, ips_until_day, None), kind)
     return PilotCapacity(blocks, random_until_day, ips_until_day, ips_places)
