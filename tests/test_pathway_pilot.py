@@ -3,9 +3,9 @@
 Retention is set from Table 8's patterns through the job-linked follow-up model, so the
 simulated return at every wave and arm must equal Table 8's within Monte Carlo error
 (4 SE over replications). Employment is calibrated to Table 12 and the ESW records, and
-the IPS effect is the pilot's own estimate (no benefit). Whether the pilot's counts are unremarkable draws
-(inside their simulated 90% intervals) is checked once, for every count, by the pilot
-replay's validation table (tests/test_pilot_replay_table.py).
+the IPS effect is the pilot's own estimate (RR 1.14). Whether the pilot's counts are
+unremarkable draws (inside their simulated 90% intervals) is checked once, for every
+count, by the pilot replay's validation table (tests/test_pilot_replay_table.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def test_returns_equal_table_8_at_every_wave_and_arm(runs, column):
 
 
 def test_ips_job_starts_follow_the_pilots_own_estimate_and_rise_with_an_effect(runs):
-    """The pilot scenario runs at the pilot's own IPS estimate (no benefit): IPS starts
+    """The pilot scenario runs at the pilot's own IPS estimate (RR 1.14): IPS starts
     jobs by 12 months near the ESW records' 8 of 22 (within 2 binomial SE of 22), and
     with the planner's 1.5 instead IPS adds jobs to TAU's (paired replications)."""
     share = runs["employment_ever_ips"].mean()

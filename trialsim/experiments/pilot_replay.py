@@ -150,15 +150,7 @@ def _checks() -> list[Check]:
         checks.append(Check(f"working_{arm}_any", f"{arm.upper()} reported work at any wave",
                             any_wave, src))
     checks += [
-        Check("esw_job_ips", "IPS attained a job by the end of the study", 8, esw, MISFIT,
-              "the default IPS effect (relative risk 1.5 in work at 12 months) is the planner's "
-              "assumption from the IPS literature, which the pilot alone does not support: with "
-              "the fitted self-directed entry even TAU starts a job by 12 months at about 0.46; "
-              "a likelihood of the pilot's IPS observations (Table 13's categories, 8 of 22 "
-              "with a job, 2 withdrawals) over the relative risk peaks at 1.0 (no benefit, the "
-              "least the model allows) with 95% interval 1.00 to 1.17, which excludes 1.5 "
-              "(1.00 to 1.15 in the default scenario; scripts/calibrate_pathway.py). The ESW "
-              "records may miss self-directed jobs"),
+        Check("esw_job_ips", "IPS attained a job by the end of the study", 8, esw),
         Check("moved_within_m3_ips", "IPS found work within 3 months and moved away", 2,
               "WP4 \"Withdrawals\"; " + esw),
     ]
