@@ -27,6 +27,11 @@ BAD_INPUT = [
     ("follow_up.months=[3,6]", "follow_up.months="),
     ("follow_up.linkage=-1", "follow_up.linkage=-1"),
     ("employment.ips_relative_risk_m12=9", "employment.ips_relative_risk_m12=9"),
+    ("outcome.effect_if_not_received=2", "outcome.effect_if_not_received=2"),
+    ("outcome.max_wait_weeks=-3", "outcome.max_wait_weeks=-3"),
+    ("outcome.work_effect_centring=site", "outcome.work_effect_centring='site'"),
+    ("participants.years_out_of_work.pain_service_ratio=0",
+     "participants.years_out_of_work.pain_service_ratio=0"),
 ]
 
 
