@@ -27,6 +27,14 @@ BAD_INPUT = [
     ("follow_up.months=[3,6]", "follow_up.months="),
     ("follow_up.linkage=-1", "follow_up.linkage=-1"),
     ("employment.ips_relative_risk_m12=9", "employment.ips_relative_risk_m12=9"),
+    # issue #19: each new key, bad values told on one line with what is allowed
+    ("sites.pain_services.rate_discount=0", "sites.pain_services.rate_discount=0"),
+    ("sites.gp_practices.rate_discount=2.5", "sites.gp_practices.rate_discount=2.5"),
+    ("sites.pain_services.rate_discount=high", "sites.pain_services.rate_discount=high"),
+    ("sites.pain_services.opening.ramp_up_months=-1",
+     "sites.pain_services.opening.ramp_up_months=-1"),
+    ("sites.gp_practices.opening.ramp_up_months=2000",
+     "sites.gp_practices.opening.ramp_up_months=2000"),
 ]
 
 
