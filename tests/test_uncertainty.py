@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import simpy
 from conftest import CONF_DIR, make_cfg
 from scipy import stats
 
@@ -363,3 +364,26 @@ def test_a_bad_prior_on_the_command_line_exits_2_without_output(tmp_path):
     assert lines[0].startswith("trialsim: error: uncertainty.esw_icc_sd=0.3")
     assert "outcome.esw_icc" in lines[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_the_new_site_factor_and_the_discount_in_assurance():
+    """The re-centring factor (a - 1) / (a fbar) has mean 1 (a = J shape > 1), is 1 for
+    identical sites, and with a <= 1 (no predictive mean) is 1 after drawing fbar all the
+    same; the model multiplies the drawn rate by the kind's discount (and the frailty)."""
+    rng = np.random.default_rng(3)
+    f = np.array([predictive.new_site_factor(2, 2.0, rng) for _ in range(4000)])
+    law = stats.invgamma(4.0, scale=3.0)  # (a - 1) / (a fbar) with fbar ~ Gamma(4, 1/4)
+    assert _within(f, 1.0, law.std())
+    assert predictive.new_site_factor(2, math.inf, rng) == 1.0
+    a, b = np.random.default_rng(4), np.random.default_rng(4)
+    assert predictive.new_site_factor(1, 0.8, a) == 1.0
+    predictive.pilot_sites_mean_frailty(1, 0.8, b)
+    assert a.random() == b.random()  # the generator moved on as if fbar were used
+    from trialsim.model.recruitment import Recruitment
+    params = build_params(make_cfg("uncertainty.mode=pilot", "sites.pain_services.count=3"))
+    drawn = sample_params(params, Streams(9, 0)[STREAM])
+    rec = Recruitment(simpy.Environment(), drawn, Streams(9, 0))
+    rec.start()
+    clinics = drawn.site_types[1].channels[0].rate.value
+    for src in rec._poisson:
+        assert src.rate == pytest.approx(0.7 * clinics / DAYS_PER_MONTH * src.site.frailty)
