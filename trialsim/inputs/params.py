@@ -375,7 +375,7 @@ def _opening(key: str, c: DictConfig, count: int) -> Opening:
     )
 
 
-MAX_DISCOUNT = 2.0  # a planner may expect new sites to do better than the pilot's, not 2x better
+MAX_DISCOUNT = 2.0  # new sites may beat the pilot's rates, up to twice them: more is a typo
 
 
 def _site_common(key: str, c: DictConfig) -> tuple[int, float]:

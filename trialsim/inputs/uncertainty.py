@@ -7,8 +7,8 @@ drawn once; a channel's rate or reply whose counts name their pilot sites is dra
 a new site's rate, over the pilot sites' mean frailty and re-centred on the pooled rate
 (trialsim.inputs.predictive), with the site kind's frailty shape drawn first (and used
 by every site of the replication); the kind's rate discount multiplies it in the model,
-as at the estimates (the drawn values recorded are before the discount); the effect, the outcome
-SDs, the within-person correlation and the ESW ICC come from the planner's priors
+as at the estimates (the drawn values recorded are before the discount); the effect,
+the outcome SDs, the within-person correlation and the ESW ICC come from the planner's priors
 (trialsim.inputs.priors). Site kinds with no sites and channels no site runs are left
 alone: nothing there can move a result. The IPS employment effect stays the planner's
 relative risk, re-solved into the supported entry rate after the draw. The three fitted
