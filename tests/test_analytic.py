@@ -25,6 +25,7 @@ def pain_service_only(count: int, rate: float, shape: str, target: int):
         f"sites.pain_services.count={count}",
         f"sites.pain_services.frailty_shape={shape}",
         f"sites.pain_services.clinics.rate={rate}",
+        "sites.pain_services.rate_discount=1",
         "sites.pain_services.clinics.contact=1.0",
         "sites.pain_services.clinics.eligible=1.0",
         "sites.pain_services.clinics.consent=1.0",

@@ -32,6 +32,14 @@ BAD_INPUT = [
     ("outcome.work_effect_centring=site", "outcome.work_effect_centring='site'"),
     ("participants.years_out_of_work.pain_service_ratio=0",
      "participants.years_out_of_work.pain_service_ratio=0"),
+    # issue #19: each new key, bad values told on one line with what is allowed
+    ("sites.pain_services.rate_discount=0", "sites.pain_services.rate_discount=0"),
+    ("sites.gp_practices.rate_discount=2.5", "sites.gp_practices.rate_discount=2.5"),
+    ("sites.pain_services.rate_discount=high", "sites.pain_services.rate_discount=high"),
+    ("sites.pain_services.opening.ramp_up_months=-1",
+     "sites.pain_services.opening.ramp_up_months=-1"),
+    ("sites.gp_practices.opening.ramp_up_months=2000",
+     "sites.gp_practices.opening.ramp_up_months=2000"),
 ]
 
 

@@ -10,7 +10,10 @@ from trialsim.experiments.design import run_design, smallest
 # equal SDs in both arms (Table 10's larger IPS SDs cost power that this test of the
 # search's mechanics does not need: at N=300 they leave 80% power out of reach)
 FAST_OPENING = ("sites.pain_services.opening.interval_months=0.25", "outcome.esw_icc=0",
-                "outcome.ips_sds=null")
+                "outcome.ips_sds=null",
+                # the search's mechanics, tuned at the pilot's rates and a 1-month set-up
+                "sites.pain_services.rate_discount=1",
+                "sites.pain_services.opening.setup_delay_mean_months=1")
 
 
 def test_bisection_finds_the_smallest_passing_candidate():

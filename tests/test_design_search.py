@@ -28,7 +28,10 @@ SMALL = ("trial.localities=2", "sites.pain_services.count=6",
          "design.max_esw_per_locality=4", "design.months=[12,18]", "design.max_sites=16",
          "design.target_power=0.75", "design.prob_target=0.8", "design.max_wait_days=60",
          "design.check_replications=200",
-         "design.screen_replications=20")
+         "design.screen_replications=20",
+         # the search's mechanics were tuned at the pilot's rates and a 1-month set-up
+         "sites.pain_services.rate_discount=1",
+         "sites.pain_services.opening.setup_delay_mean_months=1")
 
 
 # --- the grid search -------------------------------------------------------------------

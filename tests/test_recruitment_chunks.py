@@ -22,6 +22,8 @@ CASES = {
                          "delivery.booklet.appointment_hours=6"),
     "unlimited screening": (*SMALL, "screening.coordinators=null",
                             "screening.delay_mean_days=0"),
+    # ramped rates: arrivals drawn in full-rate days and mapped to the calendar
+    "ramp-up": (*SMALL, "sites.pain_services.opening.ramp_up_months=3"),
 }
 
 

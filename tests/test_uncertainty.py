@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import simpy
 from conftest import CONF_DIR, make_cfg
 from scipy import stats
 
@@ -130,18 +131,21 @@ def test_funnel_runs_and_the_split_keep_each_stage_share():
 
 def test_a_new_site_rate_carries_the_variation_between_sites():
     """13 events in 10 service-months from J = 2 services, frailty shape a = 2 fixed: a
-    new service's mean rate mu = theta / fbar, theta ~ Gamma(13.5) / 10 (the pilot
-    services' rate), fbar ~ Gamma(J a, 1 / (J a)) (their mean frailty), so
-    mu x 10 / (J a) ~ BetaPrime(13.5, J a): mean 13.5 / 10 x 4 / 3 = 1.8 per month, not
-    the pooled 1.35. Kolmogorov-Smirnov distance below its 0.1% critical value."""
+    new service's mean rate mu = c theta / fbar, theta ~ Gamma(13.5) / 10 (the pilot
+    services' rate), fbar ~ Gamma(J a, 1 / (J a)) (their mean frailty), c = (J a - 1) /
+    (J a) = 3/4, so mu x 10 / (c J a) ~ BetaPrime(13.5, J a): the predictive's spread,
+    re-centred on the pooled mean 13.5 / 10 = 1.35 per month (not 4/3 of it, 1.8).
+    Kolmogorov-Smirnov distance below its 0.1% critical value; the mean within 4 MC SE."""
     params = build_params(make_cfg("uncertainty.mode=pilot", "uncertainty.frailty_shape_log_sd=0"))
     rng = np.random.default_rng(11)
     pairs = [draw_inputs(params, rng) for _ in range(2000)]
     mu = np.array([v["sites.pain_services.clinics.rate"] for _, v in pairs])
     ja = 2 * 2.0
-    ks = stats.kstest(mu * 10 / ja, stats.betaprime(13.5, ja).cdf).statistic
+    law = stats.betaprime(13.5, ja)
+    ks = stats.kstest(mu * 10 / (0.75 * ja), law.cdf).statistic
     assert ks < 1.949 / math.sqrt(len(mu))
-    assert np.median(mu) > np.median(stats.gamma(13.5).rvs(len(mu), random_state=1) / 10)
+    assert _within(mu, 1.35, 0.75 * ja / 10 * law.std())
+    assert mu.std() > 1.5 * math.sqrt(13.5) / 10  # wider than the pooled posterior
     # the site kind's shape is not drawn here, and every site would use it
     assert {d.site_types[1].frailty_shape for d, _ in pairs} == {2.0}
     # identical sites (shape inf): the pooled Jeffreys posterior
@@ -154,7 +158,7 @@ def test_a_new_site_rate_carries_the_variation_between_sites():
 def test_pooled_new_sites_draw_the_pilot_sites_pooled_rate():
     """uncertainty.new_site=pooled (a sensitivity): a new service's mean rate is the pilot
     services' pooled Jeffreys posterior Gamma(13.5) / 10 even with frailty (shape 2):
-    mean 1.35 a month within 4 MC SE, not the predictive's 1.8."""
+    mean 1.35 a month within 4 MC SE, with the pooled posterior's (narrower) spread."""
     params = build_params(make_cfg("uncertainty.mode=pilot", "uncertainty.new_site=pooled",
                                    "uncertainty.frailty_shape_log_sd=0"))
     rng = np.random.default_rng(12)
@@ -360,3 +364,26 @@ def test_a_bad_prior_on_the_command_line_exits_2_without_output(tmp_path):
     assert lines[0].startswith("trialsim: error: uncertainty.esw_icc_sd=0.3")
     assert "outcome.esw_icc" in lines[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_the_new_site_factor_and_the_discount_in_assurance():
+    """The re-centring factor (a - 1) / (a fbar) has mean 1 (a = J shape > 1), is 1 for
+    identical sites, and with a <= 1 (no predictive mean) is 1 after drawing fbar all the
+    same; the model multiplies the drawn rate by the kind's discount (and the frailty)."""
+    rng = np.random.default_rng(3)
+    f = np.array([predictive.new_site_factor(2, 2.0, rng) for _ in range(4000)])
+    law = stats.invgamma(4.0, scale=3.0)  # (a - 1) / (a fbar) with fbar ~ Gamma(4, 1/4)
+    assert _within(f, 1.0, law.std())
+    assert predictive.new_site_factor(2, math.inf, rng) == 1.0
+    a, b = np.random.default_rng(4), np.random.default_rng(4)
+    assert predictive.new_site_factor(1, 0.8, a) == 1.0
+    predictive.pilot_sites_mean_frailty(1, 0.8, b)
+    assert a.random() == b.random()  # the generator moved on as if fbar were used
+    from trialsim.model.recruitment import Recruitment
+    params = build_params(make_cfg("uncertainty.mode=pilot", "sites.pain_services.count=3"))
+    drawn = sample_params(params, Streams(9, 0)[STREAM])
+    rec = Recruitment(simpy.Environment(), drawn, Streams(9, 0))
+    rec.start()
+    clinics = drawn.site_types[1].channels[0].rate.value
+    for src in rec._poisson:
+        assert src.rate == pytest.approx(0.7 * clinics / DAYS_PER_MONTH * src.site.frailty)

@@ -12,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from trialsim.experiments.pilot_rates import pilot_rates_summary
 from trialsim.experiments.runner import run_replications, run_until_precise
 from trialsim.inputs import validation
 from trialsim.inputs.params import build_params, build_run_settings
@@ -44,7 +45,9 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
 
     With `uncertainty.mode=pilot` it runs twice from the same seeds: once at the
     parameters' estimates (conventional power) and once drawing them per replication
-    (assurance), reported side by side, with each replication's drawn inputs."""
+    (assurance), reported side by side, with each replication's drawn inputs. P(target)
+    is also given at the pilot's own rates (every rate discount 1; recruitment alone,
+    same seeds), beside the headline's at new sites' rates."""
     settings = build_run_settings(cfg)
     params = build_params(cfg)
     keep = bool(cfg.output.participants_csv)
@@ -60,6 +63,9 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
     summary = summarise(settings, point, result)
     summary["precision"] = result.precision or {"replications": "fixed",
                                                 "used": settings.replications}
+    summary["recruitment"].update(pilot_rates_summary(
+        point, settings.replications, settings.seed, settings.n_jobs,
+        summary["recruitment"]["prob_target_by_end"]))
     uncertain = inputs = None
     if params.uncertainty is not None:  # the same replications, drawing the parameters
         uncertain = run_replications(params, settings.replications, settings.seed,

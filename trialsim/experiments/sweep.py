@@ -42,6 +42,7 @@ EXIT_NOT_OK = 1
 
 KEY_RESULTS = {  # sweep_summary.csv column: its name in trialsim.reporting.keys
     "prob_target_by_end": "prob_target",
+    "prob_target_at_pilot_rates": "prob_target_at_pilot_rates",
     "months_to_target_p50": "months_to_target_p50",
     "months_to_target_p90": "months_to_target_p90",
     "randomised_mean": "randomised_mean",

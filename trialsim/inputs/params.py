@@ -35,6 +35,7 @@ from trialsim.inputs.pathway_params import (
 )
 from trialsim.inputs.priors import Uncertainty, build_uncertainty
 from trialsim.model.employment_law import LawInputs, solve_supported_entry
+from trialsim.model.ramp import expected_days
 from trialsim.units import (
     CALENDAR_PER_WORKING_DAY,
     DAYS_PER_MONTH,
@@ -116,6 +117,7 @@ class Opening:
     setup_delay_mean_days: float
     setup_delay_shape: float
     active_days: float  # math.inf: until recruitment closes
+    ramp_up_days: float = 0.0  # Poisson rates rise linearly to full over this (trialsim.model.ramp)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,13 @@ class SiteType:
     frailty_shape: float  # math.inf: identical sites
     opening: Opening
     channels: tuple[Channel, ...]
+    rate_discount: float = 1.0  # a new site's rates relative to the pilot's
+
+    def new_site(self, value: float) -> float:
+        """A new site's mean rate, mailshot reply or hand-search yield from the pilot's
+        `value`: times `rate_discount` (1: exactly the pilot's). The one place the
+        discount is applied: recruitment, setting_mix and the workload all call it."""
+        return value * self.rate_discount
 
 
 @dataclass(frozen=True)
@@ -409,13 +418,23 @@ def _opening(key: str, c: DictConfig, count: int) -> Opening:
                                lo_open=True),
         active_days=math.inf if active is None else months_to_days(
             number(f"{key}.active_months", active, lo=0, lo_open=True)),
+        ramp_up_days=months_to_days(number(f"{key}.ramp_up_months", c.ramp_up_months, lo=0,
+                                           hi=MAX_MONTHS)),
     )
+
+
+MAX_DISCOUNT = 2.0  # new sites may beat the pilot's rates, up to twice them: more is a typo
 
 
 def _site_common(key: str, c: DictConfig) -> tuple[int, float]:
     count = number(f"{key}.count", c.count, lo=0, integer=True)
     shape = number(f"{key}.frailty_shape", c.frailty_shape, lo=0, lo_open=True, allow_inf=True)
     return count, shape
+
+
+def _discount(key: str, c: DictConfig) -> float:
+    return number(f"{key}.rate_discount", c.rate_discount, lo=0, lo_open=True,
+                  hi=MAX_DISCOUNT)
 
 
 def _gp_practices(c: DictConfig) -> SiteType:
@@ -431,6 +450,7 @@ def _gp_practices(c: DictConfig) -> SiteType:
             _poisson("gp_opportunistic", f"{key}.opportunistic", c.opportunistic),
             _poisson("posters", f"{key}.posters", c.posters),
         ),
+        rate_discount=_discount(key, c),
     )
 
 
@@ -441,6 +461,7 @@ def _pain_services(c: DictConfig) -> SiteType:
         name="pain_services", setting=PAIN_SERVICE, count=count, list_size=0,
         frailty_shape=shape, opening=_opening(f"{key}.opening", c.opening, count),
         channels=(_poisson("pain_clinics", f"{key}.clinics", c.clinics),),
+        rate_discount=_discount(key, c),
     )
 
 
@@ -568,24 +589,27 @@ def _stage_yield(st: Stages) -> float:
 
 def setting_mix(params: ModelParams) -> dict[str, float]:
     """Expected share of recruits by setting: each site's channels at their mean yields
-    over the months it is open within the window (mean set-up delay, mean frailty 1,
-    no stop at the target; the allocation rule is ignored)."""
+    (a new site's: the kind's rate discount applied) over the months it is open within
+    the window, ramp-up counted (mean set-up delay, mean frailty 1, no stop at the
+    target; the allocation rule is ignored)."""
     totals = dict.fromkeys(SETTINGS, 0.0)
     for st in params.site_types:
         o = st.opening
         for i in range(st.count):
             start = o.days[i] if o.days is not None else (
                 o.first_day + i * o.interval_days + o.setup_delay_mean_days)
-            months = max(0.0, min(params.window_days, start + o.active_days) - start) \
-                / DAYS_PER_MONTH
+            months = expected_days(
+                max(0.0, min(params.window_days, start + o.active_days) - start),
+                o.ramp_up_days) / DAYS_PER_MONTH
             for ch in st.channels:
                 if isinstance(ch, PoissonChannel):
-                    per_site = ch.rate.value * months
+                    per_site = st.new_site(ch.rate.value) * months
                 elif isinstance(ch, MailshotChannel):
-                    per_site = ch.packs_per_1000 * st.list_size / 1000 * ch.reply.value
+                    per_site = ch.packs_per_1000 * st.list_size / 1000 * min(
+                        1.0, st.new_site(ch.reply.value))
                 else:
                     searching = max(1.0, round(ch.uptake * st.count))
-                    per_site = ch.yield_per_nurse_day.value * min(
+                    per_site = st.new_site(ch.yield_per_nurse_day.value) * min(
                         ch.nurse_days_per_practice, ch.nurse_day_budget / searching)
                 totals[st.setting] += ch.uptake * per_site * _stage_yield(ch.stages)
     total = sum(totals.values())

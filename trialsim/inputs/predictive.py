@@ -14,8 +14,14 @@
   model for fbar, the mean of J Gamma(shape, 1/shape) frailties, which is
   Gamma(J shape, 1/(J shape)) and which the totals cannot estimate, mu = theta / fbar
   is an exact posterior draw (for one channel it is the posterior under the Jeffreys
-  prior of the negative binomial the pilot's total follows). Each site of the
-  replication then multiplies mu by its own frailty, as at the estimates.
+  prior of the negative binomial the pilot's total follows). Its mean, though, is
+  E[theta] a / (a - 1), a = J shape: 4/3 of the pooled rate's with 2 services of shape 2,
+  a new service better than the pilot's on average. It is re-centred: mu = theta (a - 1)
+  / (a fbar), a constant times the predictive draw (the same random numbers), so its mean
+  is E[theta] and its spread the predictive's (`new_site_factor`); with a <= 1 the
+  predictive has no mean and mu = theta, the pooled draw. The model then multiplies mu
+  by the kind's rate discount (sites.<kind>.rate_discount) and each site by its own
+  frailty, as at the estimates.
 """
 
 from __future__ import annotations
@@ -84,6 +90,18 @@ def pilot_sites_mean_frailty(sites: int, shape: float, rng: np.random.Generator)
         return 1.0
     j = sites * shape
     return max(float(rng.gamma(j, 1.0 / j)), TINY)
+
+
+def new_site_factor(sites: int, shape: float, rng: np.random.Generator) -> float:
+    """What takes the pilot sites' drawn rate theta to a new site's mean rate:
+    (a - 1) / (a fbar), fbar their mean frailty, a = sites * shape, so that E[1 / fbar],
+    a / (a - 1), is divided out; 1 for identical sites (shape inf) or a <= 1 (fbar is
+    drawn all the same, so that the generator's later draws never shift)."""
+    if math.isinf(shape):
+        return 1.0
+    fbar = pilot_sites_mean_frailty(sites, shape, rng)
+    a = sites * shape
+    return (a - 1.0) / (a * fbar) if a > 1.0 else 1.0
 
 
 def frailty_shape(median: float, log_sd: float, rng: np.random.Generator) -> float:

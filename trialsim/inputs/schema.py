@@ -29,6 +29,7 @@ class OpeningConfig:
     setup_delay_mean_months: float = MISSING  # random extra delay per site (Gamma)
     setup_delay_shape: float = MISSING
     active_months: Optional[float] = None  # recruiting span per site; None = to the end
+    ramp_up_months: float = MISSING  # rates rise linearly from 0 at opening to full; 0 = a step
 
 
 @dataclass
@@ -69,6 +70,7 @@ class GPPracticesConfig:
     count: int = MISSING
     list_size: int = MISSING
     frailty_shape: float = MISSING
+    rate_discount: float = MISSING  # a new site's rates relative to the pilot's
     opening: OpeningConfig = field(default_factory=OpeningConfig)
     mailshot: MailshotConfig = field(default_factory=MailshotConfig)
     hand_search: HandSearchConfig = field(default_factory=HandSearchConfig)
@@ -80,6 +82,7 @@ class GPPracticesConfig:
 class PainServicesConfig:
     count: int = MISSING
     frailty_shape: float = MISSING
+    rate_discount: float = MISSING  # a new site's rates relative to the pilot's
     opening: OpeningConfig = field(default_factory=OpeningConfig)
     clinics: PoissonChannelConfig = field(default_factory=PoissonChannelConfig)
 

@@ -4,9 +4,11 @@ Every value that carries pilot evidence (counts, or a calibration script's fit) 
 drawn from its posterior (trialsim.inputs.predictive); plain numbers are planning
 assumptions and stay fixed. A screening funnel whose stages are the same people is
 drawn once; a channel's rate or reply whose counts name their pilot sites is drawn as
-a new site's rate, over the pilot sites' mean frailty, with the site kind's frailty
-shape drawn first (and used by every site of the replication); the effect, the outcome
-SDs, the within-person correlation and the ESW ICC come from the planner's priors
+a new site's rate, over the pilot sites' mean frailty and re-centred on the pooled rate
+(trialsim.inputs.predictive), with the site kind's frailty shape drawn first (and used
+by every site of the replication); the kind's rate discount multiplies it in the model,
+as at the estimates (the drawn values recorded are before the discount); the effect,
+the outcome SDs, the within-person correlation and the ESW ICC come from the planner's priors
 (trialsim.inputs.priors). Site kinds with no sites and channels no site runs are left
 alone: nothing there can move a result. The IPS employment effect stays the planner's
 relative risk, re-solved into the supported entry rate after the draw. The three fitted
@@ -70,7 +72,7 @@ def _evidence(ev: Any, d: _Draws, path: str, shape: float) -> Any:
         rng = d.rng(name)
         p = pr.jeffreys_proportion(ev.k, ev.n, rng)
         if ev.sites is not None and not d.pooled:
-            p = min(1.0, p / pr.pilot_sites_mean_frailty(ev.sites, shape, rng))
+            p = min(1.0, p * pr.new_site_factor(ev.sites, shape, rng))
         return dataclasses.replace(ev, value=d.record(name, p))
     if isinstance(ev, Rate) and ev.events is not None:
         rng = d.rng(name)
@@ -79,7 +81,7 @@ def _evidence(ev: Any, d: _Draws, path: str, shape: float) -> Any:
         else:
             r = pr.jeffreys_rate(ev.events, ev.exposure, rng)
         if ev.sites is not None and not d.pooled:
-            r /= pr.pilot_sites_mean_frailty(ev.sites, shape, rng)
+            r *= pr.new_site_factor(ev.sites, shape, rng)
         r = d.record(name, min(r, MAX_RATE))  # per unit of the evidence (per month)
         return dataclasses.replace(ev, value=ev.scale * r)
     if isinstance(ev, Estimate) and ev.se is not None:

@@ -2,8 +2,9 @@
 a run is, estimated from the parameters before anything is simulated.
 
 The expectation uses the mean of every random element (frailty mean 1, set-up delay at
-its mean, each stage's probability): it sizes a run and flags implausible targets; it
-is not a forecast (the simulation is).
+its mean, each stage's probability) and a new site's rates (the kind's rate discount,
+the ramp-up): it sizes a run and flags implausible targets; it is not a forecast (the
+simulation is).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from trialsim.inputs.params import (
     ModelParams,
     SiteType,
 )
+from trialsim.model.ramp import expected_days
 from trialsim.units import DAYS_PER_MONTH
 
 
@@ -30,8 +32,8 @@ def _stage_share(ch) -> float:
 
 def _open_days(st: SiteType, i: int, window_days: float) -> float:
     o = st.opening
-    start = (o.days[i] if o.days is not None else o.first_day + i * o.interval_days)
-    start += o.setup_delay_mean_days
+    start = o.days[i] if o.days is not None else (  # listed days have no set-up delay
+        o.first_day + i * o.interval_days + o.setup_delay_mean_days)
     return max(0.0, min(window_days - start, o.active_days))
 
 
@@ -40,18 +42,19 @@ def expected_randomised(params: ModelParams) -> float:
     total = 0.0
     for st in params.site_types:
         open_days = [_open_days(st, i, params.window_days) for i in range(st.count)]
-        site_months = sum(open_days) / DAYS_PER_MONTH
+        site_months = sum(expected_days(d, st.opening.ramp_up_days)
+                          for d in open_days) / DAYS_PER_MONTH
         opened = sum(d > 0 for d in open_days)
         for ch in st.channels:
             share = ch.uptake * _stage_share(ch)
             if isinstance(ch, MailshotChannel):
                 packs = ch.packs_per_1000 * st.list_size / 1000
-                total += share * opened * packs * ch.reply.value
+                total += share * opened * packs * min(1.0, st.new_site(ch.reply.value))
             elif isinstance(ch, HandSearchChannel):
                 days = min(ch.nurse_day_budget, opened * ch.uptake * ch.nurse_days_per_practice)
-                total += _stage_share(ch) * days * ch.yield_per_nurse_day.value
+                total += _stage_share(ch) * days * st.new_site(ch.yield_per_nurse_day.value)
             else:
-                total += share * site_months * ch.rate.value
+                total += share * site_months * st.new_site(ch.rate.value)
     return total
 
 

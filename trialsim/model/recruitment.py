@@ -42,6 +42,7 @@ from trialsim.inputs.params import (
     Stages,
     YearsOutOfWork,
 )
+from trialsim.model import ramp
 from trialsim.model.randomisation import make_allocator
 from trialsim.model.records import (
     APPROACHED,
@@ -83,8 +84,9 @@ class Source:
     channel: int  # index into ModelParams.channel_names()
     stages: Stages
     rng: np.random.Generator
-    rate: float = 0.0  # Poisson channels: per day, the site's frailty included
-    last: float = 0.0  # Poisson: the last arrival drawn (days)
+    rate: float = 0.0  # Poisson channels: per day at full rate, the site's frailty included
+    ramp: float = 0.0  # Poisson: days from opening to full rate (0: a step)
+    last: float = 0.0  # Poisson: the last arrival drawn (full-rate days, trialsim.model.ramp)
     drawn: np.ndarray = field(default_factory=lambda: np.empty(0))  # drawn, not yet given
     rows: np.ndarray = field(default_factory=lambda: np.empty((0, ROW)))
 
@@ -97,8 +99,9 @@ class Source:
     def poisson_until(self, horizon: float) -> tuple[np.ndarray, np.ndarray]:
         """Arrivals in [last given, min(horizon, site close)) and their rows: gaps are
         exponential, drawn in batches and added one after another from the opening day,
-        so that the k-th arrival does not depend on the batches, to the last bit."""
-        end = min(horizon, self.site.close_day)
+        so that the k-th arrival does not depend on the batches, to the last bit. With
+        a ramp-up they are drawn in full-rate days and mapped to the calendar."""
+        end = self._full_rate(min(horizon, self.site.close_day))
         while self.last < end:
             u = self.rng.random((int(self.rate * (end - self.last) * 1.25) + 8, ROW))
             gaps = exponential(u[:, 0], 1.0 / self.rate)
@@ -110,9 +113,23 @@ class Source:
                 self.drawn, self.rows = times, u
             self.last = float(times[-1])
         cut = int(np.searchsorted(self.drawn, end))
-        out = self.drawn[:cut], self.rows[:cut]
+        out = self._calendar(self.drawn[:cut]), self.rows[:cut]
         self.drawn, self.rows = self.drawn[cut:], self.rows[cut:]
         return out
+
+    def _full_rate(self, day: float) -> float:
+        """The calendar `day` in full-rate days (itself without a ramp)."""
+        if not self.ramp:
+            return day
+        opened = self.site.open_day
+        return opened + float(ramp.full_rate_days(day - opened, self.ramp))
+
+    def _calendar(self, days: np.ndarray) -> np.ndarray:
+        """Full-rate `days` on the calendar (themselves without a ramp)."""
+        if not self.ramp:
+            return days
+        opened = self.site.open_day
+        return opened + ramp.calendar_days(days - opened, self.ramp)
 
 
 class Coordinator:
@@ -178,7 +195,8 @@ class Recruitment:
                              self.streams[f"responders/{site.key}/{ch.name}"])
                 self._sources.append(src)
                 if isinstance(ch, PoissonChannel):
-                    src.rate = ch.rate.value / DAYS_PER_MONTH * site.frailty
+                    src.rate = site.type.new_site(ch.rate.value) / DAYS_PER_MONTH * site.frailty
+                    src.ramp = site.type.opening.ramp_up_days
                     src.last = site.open_day
                     if src.rate > 0 and site.open_day < site.close_day:
                         self._poisson.append(src)
@@ -196,12 +214,13 @@ class Recruitment:
 
     def _mailshot(self, src: Source, ch: MailshotChannel) -> None:
         """Packs mailed in batches: the repliers of a batch are a binomial draw, each
-        replying after an exponential delay."""
+        replying after an exponential delay. A ramp-up delays no batch: a batch is
+        posted on its day, once the practice has opened (set-up is the delay)."""
         site = src.site
         packs = int(round(ch.packs_per_1000 * site.type.list_size / 1000.0))
         per_batch = np.full(ch.batches, packs // ch.batches)
         per_batch[: packs % ch.batches] += 1
-        p_reply = min(1.0, ch.reply.value * site.frailty)
+        p_reply = min(1.0, site.type.new_site(ch.reply.value) * site.frailty)
         for b, n_packs in enumerate(per_batch.tolist()):
             day = site.open_day + b * ch.batch_interval_days
             if day >= site.close_day:
@@ -215,7 +234,8 @@ class Recruitment:
         """The research nurses visit practices in order of their start day (site order
         on ties), FIFO over the nurses, each practice for its nurse-days while the
         shared budget lasts; recruits are found at uniform times over the visit. Visits
-        after recruitment closes find people who are never counted."""
+        after recruitment closes find people who are never counted. A ramp-up does not
+        apply: the nurse's searching, not the practice's staff, finds them."""
         visits = [(max(src.site.open_day, ch.start_day), src.site.index, src, ch)
                   for src, ch in searched]
         visits = sorted((v for v in visits if v[0] < v[2].site.close_day),
@@ -232,7 +252,8 @@ class Recruitment:
             budget -= days
             span = days * ch.calendar_days_per_nurse_day
             heapq.heapreplace(free, day + span)
-            found = src.rng.poisson(ch.yield_per_nurse_day.value * src.site.frailty * days)
+            found = src.rng.poisson(src.site.type.new_site(ch.yield_per_nurse_day.value)
+                                    * src.site.frailty * days)
             u = src.rng.random((found, ROW))
             self._drawn.append((src.index, day + span * u[:, 0], u))
 
@@ -400,16 +421,20 @@ def _years_out_of_work(rng: np.random.Generator, law: YearsOutOfWork, block: int
 
 def _chunk_end(sources: list[Source], after: float, needed: float, consenting: bool) -> float:
     """The day by which the Poisson sources are expected to bring `needed` more
-    responders (who would consent, or any) after `after` (inf: they never will)."""
+    responders (who would consent, or any) after `after` (inf: they never will); with
+    ramp-ups, linear between the days a site opens, reaches full rate or closes (any
+    day would do: how the window is cut into chunks changes nothing but the speed)."""
     if not sources:
         return math.inf
     opens = np.array([s.site.open_day for s in sources])
     spans = np.array([s.site.close_day for s in sources]) - opens
+    ramps = np.array([s.ramp for s in sources])
     rates = np.array([s.rate * (math.prod(s.screen) if consenting else 1.0) for s in sources])
-    days = np.unique(np.concatenate([[after], opens, opens + spans]))
+    days = np.unique(np.concatenate([[after], opens, opens + spans, opens + ramps]))
     days = days[days >= after]
-    gain = (rates * (np.clip(days[:, None] - opens, 0, spans)
-                     - np.clip(after - opens, 0, spans))).sum(axis=1)
+    full = ramp.full_rate_days
+    gain = (rates * (full(np.clip(days[:, None] - opens, 0, spans), ramps)
+                     - full(np.clip(after - opens, 0, spans), ramps))).sum(axis=1)
     k = int(np.searchsorted(gain, needed))
     if k >= len(days):
         return math.inf

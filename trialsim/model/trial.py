@@ -40,6 +40,20 @@ class ReplicationResult:
                      for c, ch in enumerate(self.channels) for s in range(len(STAGES)))
 
 
+def target_reached(params: ModelParams, seed: int, rep: int) -> bool:
+    """Whether replication `rep` (at fixed parameters) randomises the target within the
+    window: recruitment and the ESW requests it steps through, as in
+    `simulate_replication`, the same streams, nothing after recruitment closes."""
+    streams = Streams(seed, rep)
+    env = simpy.Environment()
+    recruitment = Recruitment(env, params, streams)
+    delivery = Delivery(env, params, streams, recruitment.coordinator)
+    recruitment.on_randomised = delivery.start
+    recruitment.start()
+    recruitment.run()
+    return recruitment.close_reason == "target"
+
+
 def simulate_replication(params: ModelParams, seed: int, rep: int,
                          env: simpy.Environment | None = None) -> ReplicationResult:
     """Run replication `rep` from its own streams; nothing is shared between runs.

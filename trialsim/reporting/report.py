@@ -100,7 +100,11 @@ def key_facts(run: RunDir) -> list[Fact]:
              f"{g('recruitment_months'):g}"),
         Fact("sites opened within the window (mean)", "sites_opened", _n(g("sites_opened"))),
         Fact("P(target reached within the window)", "prob_target", _p(g("prob_target")),
-             f"MC SE {_p(g('prob_target_mc_se'))}"),
+             f"MC SE {_p(g('prob_target_mc_se'))}; {_rates_words(g('rate_discount'))}"),
+        *([Fact("P(target reached), the same trials at the pilot's own rates",
+                "prob_target_at_pilot_rates", _p(g("prob_target_at_pilot_rates")),
+                f"MC SE {_p(g('prob_target_at_pilot_rates_mc_se'))}")]
+          if _discounted(g("rate_discount")) else []),
         Fact("months to the target (median)", "months_to_target_p50",
              _n(g("months_to_target_p50")) if g("months_to_target_p50") is not None
              else "not reached",
@@ -174,6 +178,45 @@ def loss_to_follow_up(summary: dict[str, Any], arm: str,
     if analysed is None or not randomised:
         return None
     return 1 - analysed / randomised
+
+
+KIND_WORDS = {"pain_services": "community pain services", "gp_practices": "GP practices"}
+WHY_DISCOUNT = (
+    "the pilot's report calls its circumstances favourable (recruitment through pain "
+    "services \"appears effective and efficient, particularly when the pain team are "
+    "integrated within the research\", WP4 Discussion; its ESWs and pain OT \"were "
+    "exceptional individuals who were enthusiastic about the research\", Limitations) and "
+    "UK HTA trials recruit a median 0.92 participants per centre-month (IQR 0.43 to 2.79; "
+    "Walters et al. 2017, BMJ Open 7:e015276), against the pilot's 1.3 per pain "
+    "service-month")
+
+
+def _discounted(discount: dict[str, float] | None) -> bool:
+    return any(v != 1.0 for v in (discount or {}).values())
+
+
+def _rates_words(discount: dict[str, float] | None) -> str:
+    """Whose rates a P(target) is at: new sites' (the discount of each kind) or the pilot's."""
+    if not discount:
+        return "at the configured rates"
+    if not _discounted(discount):
+        return "at the pilot's own rates"
+    return "new sites at " + ", ".join(f"{v:g} x the pilot's rates ({KIND_WORDS.get(k, k)})"
+                                       for k, v in discount.items())
+
+
+def rates_sentence(g) -> str:
+    """Which rates the headline P(target) uses and why, with the other beside it."""
+    discount, n = g("rate_discount"), g("target_n")
+    if not discount:
+        return ""
+    if not _discounted(discount):
+        return (" The headline P(target) recruits at the pilot's own rates (every "
+                "sites.<kind>.rate_discount is 1); " + WHY_DISCOUNT
+                + ", so it may be optimistic for new sites.")
+    return (f" The headline P(target) recruits {_rates_words(discount)}, not at the pilot's "
+            f"own rates, because {WHY_DISCOUNT}; at the pilot's rates the same simulated "
+            f"trials reach {n} in {_pct(g('prob_target_at_pilot_rates'))} of cases.")
 
 
 def _sites_phrase(run: RunDir) -> str:
@@ -254,6 +297,7 @@ def sample_size_paragraph(run: RunDir) -> str:
                  f"average {_n(g('randomised_mean'))} randomised), power is {_pct(power)}.")
     else:
         text += "."
+    text += rates_sentence(g)
     if g("assurance_joint") is not None:
         text += (f" Allowing for the uncertainty of the pilot's estimates and a prior on the "
                  f"effect, the probability of recruiting in time and showing a significant "

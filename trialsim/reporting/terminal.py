@@ -18,7 +18,8 @@ def result_table(summary: dict[str, Any]) -> str:
         f"  target {summary['target_n']} randomised within "
         f"{summary['recruitment_months']:g} months",
         f"  P(target reached)         {r['prob_target_by_end']:.3f} "
-        f"(MC SE {r['prob_target_by_end_mc_se']:.3f})",
+        f"(MC SE {r['prob_target_by_end_mc_se']:.3f}){_discounted(r)}",
+        *_at_pilot_rates(r),
         f"  months to target          median {_m(mt['p50'])}  (10% {_m(mt['p10'])}, "
         f"90% {_m(mt['p90'])})",
         f"  randomised                mean {rn['mean']:.1f}  (10% {rn['p10']:.0f}, "
@@ -73,6 +74,23 @@ def result_table(summary: dict[str, Any]) -> str:
                      f"{a['recruitment']:.3f}, joint {a['joint']:.3f} "
                      f"(MC SE {a['joint_mc_se']:.3f})")
     return "\n".join(lines)
+
+
+def _discounted(r: dict[str, Any]) -> str:
+    """Whose rates the headline P(target) is at: new sites' (the discounts) or the pilot's."""
+    d = r.get("rate_discount") or {}
+    if all(v == 1.0 for v in d.values()):
+        return ", at the pilot's rates" if d else ""
+    return ", new sites at " + ", ".join(f"{v:g} x the pilot's rate ({k})"
+                                          for k, v in d.items())
+
+
+def _at_pilot_rates(r: dict[str, Any]) -> list[str]:
+    d = r.get("rate_discount") or {}
+    if r.get("prob_target_at_pilot_rates") is None or all(v == 1.0 for v in d.values()):
+        return []
+    return [f"    at the pilot's rates      {r['prob_target_at_pilot_rates']:.3f} "
+            f"(MC SE {r['prob_target_at_pilot_rates_mc_se']:.3f}; same seeds)"]
 
 
 def _f(x: float | None, fmt: str = ".1f") -> str:

@@ -33,7 +33,7 @@ def _overrides(openings: list[float], rate: float, shape: float, target: int) ->
             f"sites.pain_services.opening.months={months}",
             "sites.pain_services.opening.setup_delay_mean_months=0",
             f"sites.pain_services.frailty_shape={'inf' if math.isinf(shape) else shape}",
-            f"sites.pain_services.clinics.rate={rate}",
+            f"sites.pain_services.clinics.rate={rate}", "sites.pain_services.rate_discount=1",
             "sites.pain_services.clinics.contact=1.0", "sites.pain_services.clinics.eligible=1.0",
             "sites.pain_services.clinics.consent=1.0",
             "screening.delay_mean_days=0", "screening.coordinators=null",
