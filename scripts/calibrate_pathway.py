@@ -373,7 +373,8 @@ def pilot_shares(overrides: list[str], reps: int, seed: int) -> dict:
 
 # pilot counts and the replication column each is compared with
 CHECKS = {
-    "ESW records: IPS with a job by 12 months (8 of 22)": ("ever_ips", 8),
+    "ESW records: IPS with a job by the end of the study, read as 12 months (8 of 22)":
+        ("ever_ips", 8),
     "withdrew on finding work, IPS (2)": ("withdrawn_ips", 2),
     "Table 13: IPS reporting work at 3 months (3 of 15 returned)": ("rw_ips_m3", 3),
     "Table 13: IPS reporting work at 6 months (6 of 14)": ("rw_ips_m6", 6),
@@ -506,8 +507,8 @@ def posterior_median(quadratic: list[float], span: tuple[float, float]) -> float
     """The relative risk's posterior median under a uniform prior over the grid's span,
     from the quadratic log-likelihood: the pilot scenario's IPS effect. The maximum sits
     on the boundary (no benefit) of a likelihood that is flat near it, so the boundary is
-    a poor point estimate of what the pilot saw; the median is the value the replay uses
-    (scenarios/pilot.yaml)."""
+    a poor point estimate of what the pilot saw; the median is the pilot scenario's
+    sensitivity (scenarios/pilot.yaml keeps the maximum)."""
     c0, c1, c2 = quadratic
     grid = np.linspace(span[0], span[1], 6001)
     ll = c0 + c1 * grid + c2 * grid * grid
@@ -593,7 +594,7 @@ def markdown(result: dict) -> str:
               + (" (the grid's end)" if e["upper_is_grid_end"] else "")
               + f"; posterior median {e['rr_posterior_median']:.2f} under a uniform prior "
               f"on {e['grid'][0]['relative_risk']:g}-{e['grid'][-1]['relative_risk']:g} (the "
-              "pilot scenario's effect)"
+              "pilot scenario's sensitivity)"
               + f"; RR 1.5 lies {e['rr_1_5_loglik_drop']:.2f} log-likelihood units below the "
               f"maximum (the interval's edge is 1.92). In the default scenario the same rates "
               f"give RR {d['rr_estimate']:.2f} ({d['rr_ci95'][0]:.2f} to "

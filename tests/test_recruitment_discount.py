@@ -3,7 +3,8 @@
 - With every rate discount 1, ramp-up 0 and the old 1-month set-up delay, recruitment
   is today's to the last bit: the randomisation days, channels and sites of several
   replications pinned before the change (tests/fixtures/recruitment_before_discount.json,
-  written by the code of commit 848b789) for four scenarios and a pooled assurance run.
+  written by the code of commit bfe4cd6, before the discount) for four scenarios and a
+  pooled assurance run.
 - A stronger discount never raises P(target): the same seeds, so each replication's
   arrivals only come later or not at all (seeded, over a few pairs).
 - The ramp's arrival law: the mean arrivals in [0, t] are the integral of the ramped

@@ -88,6 +88,18 @@ class Row:
 
 # --- what the report says ------------------------------------------------------------
 
+WORK_MISFITS = {  # reported work the model knowingly misses, with the reason
+    "working_ips_m6": (MISFIT,
+                       "the pilot scenario runs at the IPS effect the pilot's data suggest, "
+                       "no benefit (the maximum of the likelihood of Table 13 and the ESW "
+                       "records, scripts/calibrate_pathway.py): IPS is then in work at 6 "
+                       "months as TAU is, while 6 of the pilot's 14 IPS returners reported "
+                       "work then (council-paid work placements of 6 months, Conclusion and "
+                       "Recommendations); the ESW records' job starts (8 of 22) are not above "
+                       "TAU's, so the model cannot have both. At the likelihood's posterior "
+                       "median, RR 1.14, this count is inside (docs/calibration.md)"),
+}
+
 def _checks() -> list[Check]:
     t3 = "Table 3 and text"
     a = "Limitations, \"Randomisation\"; WP4 \"Randomisation\""
@@ -144,9 +156,9 @@ def _checks() -> list[Check]:
                                 k, t8))
     for arm, src, counts, any_wave in ((TAU, t12, (8, 9, 3), 11), (IPS, t13, (3, 6, 3), 6)):
         for month, k in zip((3, 6, 12), counts, strict=True):
-            checks.append(Check(f"working_{arm}_m{month}",
-                                f"{arm.upper()} reported work at {month} months (returners)",
-                                k, src))
+            key = f"working_{arm}_m{month}"
+            checks.append(Check(key, f"{arm.upper()} reported work at {month} months (returners)",
+                                k, src, *WORK_MISFITS.get(key, (SETTLED, ""))))
         checks.append(Check(f"working_{arm}_any", f"{arm.upper()} reported work at any wave",
                             any_wave, src))
     checks += [
