@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+FEW_TRIALS = 10  # fewer trials reaching the target: their power is not worth printing
+
 
 def _m(x: float | None) -> str:
     return "never" if x is None else f"{x:.1f}"
@@ -49,8 +51,9 @@ def result_table(summary: dict[str, Any]) -> str:
         f"TAU {_f(e['ever_by_m12']['tau'], '.2f')}",
         f"  IPS received as intended  {_f(o['received_share'], '.2f')} of the IPS arm",
         f"  RTW-SE at 12 months       IPS {_f(o['rtw_se_m12']['ips'], '.2f')}, "
-        f"TAU {_f(o['rtw_se_m12']['tau'], '.2f')} (true means); effect as received "
-        f"{o['effect_m12']:g}, ITT {_f(o['effect_itt'], '.2f')}",
+        f"TAU {_f(o['rtw_se_m12']['tau'], '.2f')} (true means); ITT effect "
+        f"{_f(o['effect_itt'], '.2f')} (as received {o['effect_m12']:g}, assumed); "
+        f"complier-average estimate {_f(summary['estimate'].get('cace_mean'), '.2f')}",
     ]
     pw, es, an, a = (summary["power"], summary["estimate"], summary["analysed"],
                      summary["analysis"])
@@ -59,14 +62,17 @@ def result_table(summary: dict[str, Any]) -> str:
         f"reached IPS {_f(an['ips_if_target_reached'])}, TAU {_f(an['tau_if_target_reached'])}",
         f"  power, primary {a['primary']:<10} {_f(pw['primary'], '.3f')} "
         f"(MC SE {_f(pw['primary_mc_se'], '.3f')}); if target reached "
-        f"{_f(pw['primary_if_target_reached'], '.3f')} "
-        f"(MC SE {_f(pw['primary_if_target_reached_mc_se'], '.3f')}, "
-        f"{pw['replications_target_reached']} trials)",
+        + (f"{_f(pw['primary_if_target_reached'], '.3f')} "
+           f"(MC SE {_f(pw['primary_if_target_reached_mc_se'], '.3f')}, "
+           f"{pw['replications_target_reached']} trials)"
+           if pw['replications_target_reached'] >= FEW_TRIALS else
+           f"n/a ({pw['replications_target_reached']} trials)"),
         f"    bias {_f(es['bias'], '+.3f')}, CI coverage {_f(es['coverage'], '.3f')}; "
         f"not estimable {es['not_estimable']} (not converged {es['not_converged']})",
         f"  power, secondary {a['secondary']:<8} {_f(pw['secondary'], '.3f')} "
         f"(MC SE {_f(pw['secondary_mc_se'], '.3f')}); if target reached "
-        f"{_f(pw['secondary_if_target_reached'], '.3f')}",
+        + (f"{_f(pw['secondary_if_target_reached'], '.3f')}"
+           if pw['replications_target_reached'] >= FEW_TRIALS else "n/a"),
     ]
     if "assurance" in summary:
         a = summary["assurance"]
