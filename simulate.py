@@ -19,7 +19,7 @@ from trialsim.experiments.curve import curve_table, run_curve
 from trialsim.experiments.design import design_table, run_design
 from trialsim.experiments.sweep import ERROR_FILE, completed_hash
 from trialsim.inputs.schema import register_configs
-from trialsim.provenance import config_hash, write_provenance
+from trialsim.provenance import config_hash, remember_command_line, write_provenance
 from trialsim.reporting.terminal import result_table
 from trialsim.run_dirs import claim, clear_results, register_resolvers
 
@@ -85,6 +85,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    remember_command_line()  # every job of a sweep records this command, not its worker's
     errors = preflight(sys.argv[1:], CONF_DIR)
     if errors:
         fail("\n".join(errors))
