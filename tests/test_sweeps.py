@@ -4,6 +4,7 @@ cluster jobs that did not finish are listed with the scheduler's reason."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -95,6 +96,23 @@ def test_local_submitit_launcher_runs_a_sweep(tmp_path):
     table = pd.read_csv(tmp_path / "sweep_summary.csv")
     assert list(table["status"]) == ["ok", "ok"]
     assert sorted(table["sites.pain_services.count"]) == [4, 6]
+
+
+def test_a_resumed_submitit_sweep_submits_only_the_jobs_to_run_again(tmp_path):
+    """The local executor stands in for SLURM: the same launcher code chooses what to
+    submit; every job's provenance has the user's command, not submitit's worker's."""
+    args = ["hydra/launcher=local", "scenario=pilot", "trial.target_n=2,20"]
+    first = sweep(tmp_path, *args)
+    assert first.returncode == 1, first.stderr
+    assert list(pd.read_csv(tmp_path / "sweep_summary.csv")["status"]) == ["failed", "ok"]
+    prov = json.loads((tmp_path / "1" / "provenance.json").read_text())
+    assert prov["command_line"][1:] == command(tmp_path, *args)[1:]
+    done_before = (tmp_path / "1" / "summary.json").stat().st_mtime_ns
+    resumed = sweep(tmp_path, *args, "resume=true")
+    assert resumed.returncode == 1, resumed.stderr
+    assert "trialsim: resume: submitting 1 of 2 jobs (1 complete)" in resumed.stdout
+    assert (tmp_path / "1" / "summary.json").stat().st_mtime_ns == done_before
+    assert len(list((tmp_path / ".submitit").glob("*/*_submitted.pkl"))) == 3  # 2 + 1
 
 
 def test_slurm_launcher_names_the_settings_it_needs(tmp_path):
