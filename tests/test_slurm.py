@@ -29,8 +29,8 @@ def partition_up() -> bool:
     return "up" in out.split()
 
 
-pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(not partition_up(), reason=f"no SLURM partition {PARTITION}")]
+pytestmark = [pytest.mark.slurm, pytest.mark.skipif(
+    not partition_up(), reason=f"no SLURM here (sbatch, sinfo), or partition {PARTITION} not up")]
 
 
 def slurm(timeout_min: int) -> list[str]:

@@ -4,7 +4,9 @@ Hydra's submitit launcher collects each job with `job.results()`, which raises f
 job the scheduler cancelled or stopped at its time limit, and the whole sweep ends in
 a traceback. These launchers collect every job; a job that did not finish is recorded
 in the sweep directory (`.trialsim_status/<num>.json`: status and the scheduler's
-reason) for sweep_summary.csv, and a resumed sweep (`resume=true`) reruns it.
+reason) for sweep_summary.csv, and a resumed sweep (`resume=true`) reruns it. A job the
+scheduler stops while it runs writes that file itself (`job_stops`); the launcher
+writes it for a job that left no result (`scheduler_status`, `slurm_queue.lost_status`).
 The launchers themselves live in `hydra_plugins/trialsim_launcher` (Hydra accepts
 launchers only from its plugin namespace); `conf/hydra/launcher/slurm.yaml` and
 `local.yaml` name them.
