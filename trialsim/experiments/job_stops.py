@@ -50,7 +50,7 @@ def stop_status(ex: BaseException) -> tuple[str, str] | None:
     limit sends submitit's warning signal first, so SIGTERM alone is a cancellation
     (SLURM's controller says only COMPLETING by then, for either)."""
     if isinstance(ex, JobStopped):
-        return "cancelled", f"cancelled: {ex} from SLURM (scancel, or preemption)"
+        return "cancelled", f"{ex} from SLURM (scancel, or preemption)"
     from submitit.core.utils import UncompletedJobError
 
     if isinstance(ex, UncompletedJobError):  # raised by submitit's USR2 handler
