@@ -135,6 +135,12 @@ def test_slurm_launcher_names_the_settings_it_needs(tmp_path):
     ("NODE_FAIL", "", "failed", "NODE_FAIL"),
     ("INTERRUPTED", "", "cancelled", "signal"),
     ("FAILED", "Traceback\nValueError: boom", "failed", "ValueError: boom"),
+    # SLURM's warning (USR2) before submitit's handler was installed: timeout_min=1
+    ("FAILED", "Job 40_0 (task: 0) with path /x/40_0_0_result.pkl\nhas not produced any "
+     "output (state: FAILED)\nError stream produced:\n----------------------------------------"
+     "\nsrun: error: vm: task 0: User defined signal 2", "timed_out", "USR2"),
+    ("FAILED", "has not produced any output (state: FAILED)\nError stream produced:\n-----\n"
+     "srun: error: vm: task 0: Killed", "failed", "srun: error: vm: task 0: Killed"),
 ])
 def test_scheduler_states_map_to_statuses(state, error, status, reason):
     got_status, got_reason = scheduler_status(state, error)
