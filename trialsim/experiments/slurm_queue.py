@@ -106,7 +106,6 @@ def lost_status(job_id: str, started: bool) -> tuple[str, str]:
     that never started was cancelled while pending (nothing else removes it unseen)."""
     if not started:
         return "cancelled", (f"SLURM dropped task {job_id} before it started (scancel while "
-                             "pending; no accounting to say more)")
+                             "pending, of which neither squeue nor sacct keeps a record)")
     return "unknown", (f"task {job_id} left no result and SLURM has not listed it for "
-                       f"{GIVE_UP_S} s (killed? no accounting to say; see its log in "
-                       ".submitit/)")
+                       f"{GIVE_UP_S} s (killed? see its log in .submitit/)")
