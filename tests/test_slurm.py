@@ -38,20 +38,23 @@ def slurm(timeout_min: int) -> list[str]:
             "hydra.launcher.account=null", f"hydra.launcher.timeout_min={timeout_min}"]
 
 
-# 40000 replications run for minutes; with timeout_min=1 SLURM's warning signal
-# (signal_delay_s=120 before the limit) comes at the job's start, within a minute
+# 40000 replications run for minutes, 6 for seconds. SLURM sends its warning signal
+# signal_delay_s before the limit, up to a minute earlier: with the default 120 s and
+# timeout_min=1 that can be as a job starts (both jobs then time out); with 30 s and
+# timeout_min=2, never in the first 30 s
 LONG = ["scenario=pilot", "replications=6,40000"]
+WARN_30S = "hydra.launcher.signal_delay_s=30"
 
 
 def test_a_task_at_its_time_limit_is_timed_out_and_resume_submits_only_it(tmp_path):
-    first = sweep(tmp_path, *slurm(1), *LONG)
+    first = sweep(tmp_path, *slurm(2), WARN_30S, *LONG)
     assert first.returncode == 1 and "Traceback" not in first.stderr, first.stderr
     table = pd.read_csv(tmp_path / "sweep_summary.csv")
     assert list(table["status"]) == ["ok", "timed_out"]
     assert "time limit" in table.loc[1, "error"]
     prov = json.loads((tmp_path / "0" / "provenance.json").read_text())
-    assert prov["command_line"][1:] == command(tmp_path, *slurm(1), *LONG)[1:]
-    resumed = sweep(tmp_path, *slurm(1), *LONG, "resume=true")
+    assert prov["command_line"][1:] == command(tmp_path, *slurm(2), WARN_30S, *LONG)[1:]
+    resumed = sweep(tmp_path, *slurm(2), WARN_30S, *LONG, "resume=true")
     assert "resume: submitting 1 of 2 jobs (1 complete)" in resumed.stdout, resumed.stderr
     assert list(pd.read_csv(tmp_path / "sweep_summary.csv")["status"]) == ["ok", "timed_out"]
 
