@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench figures validate clean
+.PHONY: run test test-slurm lint bench figures validate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q -n auto
+
+test-slurm: $(STAMP)  # sweeps on a real SLURM (partition TRIALSIM_SLURM_PARTITION, default debug)
+	$(PY) -m pytest -q -m slurm -n 2 tests/test_slurm.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

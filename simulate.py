@@ -14,12 +14,13 @@ from omegaconf import DictConfig
 from trialsim.app import run, validate, warnings_for
 from trialsim.cli import fail, preflight, warn
 from trialsim.errors import ConfigError, ConfigErrors
-from trialsim.experiments.cluster import clear_status
+from trialsim.experiments.cluster import clear_status, record_status
 from trialsim.experiments.curve import curve_table, run_curve
 from trialsim.experiments.design import design_table, run_design
+from trialsim.experiments.job_stops import JobStopped, stop_status, stopping_on_sigterm
 from trialsim.experiments.sweep import ERROR_FILE, completed_hash
 from trialsim.inputs.schema import register_configs
-from trialsim.provenance import config_hash, write_provenance
+from trialsim.provenance import config_hash, remember_command_line, write_provenance
 from trialsim.reporting.terminal import result_table
 from trialsim.run_dirs import claim, clear_results, register_resolvers
 
@@ -48,18 +49,25 @@ def _simulate(cfg: DictConfig, out_dir: Path) -> None:
 
 
 def _sweep_job(cfg: DictConfig, out_dir: Path, hc) -> None:
-    """One job of a sweep: skipped if already complete (resume), recorded if it fails."""
-    num = int(hc.job.num)
-    clear_status(Path(hc.sweep.dir), num)
+    """One job of a sweep: skipped if already complete (resume), recorded if it fails or
+    its scheduler stops it (cancelled, timed out: the job's status file)."""
+    num, sweep_dir = int(hc.job.num), Path(hc.sweep.dir)
+    clear_status(sweep_dir, num)
     if completed_hash(out_dir) == config_hash(cfg):
         print(f"trialsim: job {num} already complete for this config: skipped")
         return
     if cfg.get("resume", False) is True:
         clear_results(out_dir)  # an earlier attempt's partial files
     try:
-        claim(out_dir, "hydra.sweep.dir")
-        _simulate(cfg, out_dir)
-    except Exception as ex:  # a failed point is recorded, not fatal: the table lists it
+        with stopping_on_sigterm():
+            claim(out_dir, "hydra.sweep.dir")
+            _simulate(cfg, out_dir)
+    except (Exception, JobStopped) as ex:  # a failed point is recorded: the table lists it
+        stopped = stop_status(ex)
+        if stopped is not None:
+            record_status(sweep_dir, num, *stopped)
+            print(f"trialsim: error: job {num} {stopped[0]}: {stopped[1]}", file=sys.stderr)
+            return
         if isinstance(ex, ConfigErrors):
             message = "; ".join(ex.lines())
         elif isinstance(ex, ConfigError):
@@ -85,6 +93,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    remember_command_line()  # every job of a sweep records this command, not its worker's
     errors = preflight(sys.argv[1:], CONF_DIR)
     if errors:
         fail("\n".join(errors))

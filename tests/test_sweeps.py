@@ -4,6 +4,7 @@ cluster jobs that did not finish are listed with the scheduler's reason."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -97,6 +98,23 @@ def test_local_submitit_launcher_runs_a_sweep(tmp_path):
     assert sorted(table["sites.pain_services.count"]) == [4, 6]
 
 
+def test_a_resumed_submitit_sweep_submits_only_the_jobs_to_run_again(tmp_path):
+    """The local executor stands in for SLURM: the same launcher code chooses what to
+    submit; every job's provenance has the user's command, not submitit's worker's."""
+    args = ["hydra/launcher=local", "scenario=pilot", "trial.target_n=2,20"]
+    first = sweep(tmp_path, *args)
+    assert first.returncode == 1, first.stderr
+    assert list(pd.read_csv(tmp_path / "sweep_summary.csv")["status"]) == ["failed", "ok"]
+    prov = json.loads((tmp_path / "1" / "provenance.json").read_text())
+    assert prov["command_line"][1:] == command(tmp_path, *args)[1:]
+    done_before = (tmp_path / "1" / "summary.json").stat().st_mtime_ns
+    resumed = sweep(tmp_path, *args, "resume=true")
+    assert resumed.returncode == 1, resumed.stderr
+    assert "trialsim: resume: submitting 1 of 2 jobs (1 complete)" in resumed.stdout
+    assert (tmp_path / "1" / "summary.json").stat().st_mtime_ns == done_before
+    assert len(list((tmp_path / ".submitit").glob("*/*_submitted.pkl"))) == 3  # 2 + 1
+
+
 def test_slurm_launcher_names_the_settings_it_needs(tmp_path):
     proc = sweep(tmp_path, "hydra/launcher=slurm", "hydra.launcher.account=null",
                  "sites.pain_services.count=4,6")
@@ -117,6 +135,12 @@ def test_slurm_launcher_names_the_settings_it_needs(tmp_path):
     ("NODE_FAIL", "", "failed", "NODE_FAIL"),
     ("INTERRUPTED", "", "cancelled", "signal"),
     ("FAILED", "Traceback\nValueError: boom", "failed", "ValueError: boom"),
+    # SLURM's warning (USR2) before submitit's handler was installed: timeout_min=1
+    ("FAILED", "Job 40_0 (task: 0) with path /x/40_0_0_result.pkl\nhas not produced any "
+     "output (state: FAILED)\nError stream produced:\n----------------------------------------"
+     "\nsrun: error: vm: task 0: User defined signal 2", "timed_out", "USR2"),
+    ("FAILED", "has not produced any output (state: FAILED)\nError stream produced:\n-----\n"
+     "srun: error: vm: task 0: Killed", "failed", "srun: error: vm: task 0: Killed"),
 ])
 def test_scheduler_states_map_to_statuses(state, error, status, reason):
     got_status, got_reason = scheduler_status(state, error)

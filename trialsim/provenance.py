@@ -2,13 +2,17 @@
 
 `config_hash` identifies a resolved config (without `hydra`, and without the keys that
 do not change results: `n_jobs`, `resume`, `output.print_table`); summary.json repeats it
-and sweeps use it to recognise a job already done.
+and sweeps use it to recognise a job already done. The command line is the user's: a
+sweep job runs in a launcher's worker (joblib, or submitit's `-m submitit.core._submit`
+on a cluster node), so `simulate.py` passes its own in the environment
+(`TRIALSIM_COMMAND_LINE`, which sbatch and worker processes inherit).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import re
 import subprocess
@@ -25,6 +29,23 @@ import trialsim
 PROVENANCE = "provenance.json"
 RESOLVED_CONFIG = "config_resolved.yaml"
 NOT_RESULTS = ("n_jobs", "resume")  # top-level keys that leave the results unchanged
+COMMAND_LINE_ENV = "TRIALSIM_COMMAND_LINE"
+
+
+def remember_command_line() -> None:
+    """Called by `simulate.py` itself: its jobs, wherever they run, record this command."""
+    os.environ[COMMAND_LINE_ENV] = json.dumps([sys.executable, *sys.argv])
+
+
+def command_line() -> list[str]:
+    """The user's command: the one `simulate.py` remembered, or this process's own."""
+    try:
+        remembered = json.loads(os.environ.get(COMMAND_LINE_ENV, "null"))
+    except ValueError:
+        remembered = None
+    if isinstance(remembered, list) and all(isinstance(a, str) for a in remembered):
+        return remembered
+    return [sys.executable, *sys.argv]
 
 
 def resolved(cfg: DictConfig) -> dict[str, Any]:
@@ -72,7 +93,7 @@ def git_state(where: Path) -> dict[str, Any]:
 
 def provenance(cfg: DictConfig, argv: list[str] | None = None) -> dict[str, Any]:
     return {
-        "command_line": [sys.executable, *(sys.argv if argv is None else argv)],
+        "command_line": command_line() if argv is None else [sys.executable, *argv],
         "seed": int(cfg.seed),
         "config_hash": config_hash(cfg),
         "trialsim_version": trialsim.__version__,

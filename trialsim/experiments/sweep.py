@@ -5,8 +5,8 @@ product, in job-number order) in `sweep.json` in the sweep directory; a director
 already used by a sweep is refused, unless `resume=true` and it holds the same jobs,
 when jobs already complete for the same resolved config (config hash) are skipped.
 `sweep_summary.csv` lists exactly those jobs, one row each, with its overrides as
-columns, its key results and `status`: ok, failed (with `error`), cancelled or
-timed_out (cluster, with the scheduler's `error`), incomplete (started, no result: a
+columns, its key results and `status`: ok, failed (with `error`), cancelled, timed_out
+or unknown (cluster, with the scheduler's `error`), incomplete (started, no result: a
 killed run) or not_started. It is rewritten after every job, when the sweep is
 interrupted by a signal, and at the end, when the sweep exits non-zero if any job is
 not ok. `python -m trialsim.experiments.sweep DIR` rebuilds it by hand. Every job
