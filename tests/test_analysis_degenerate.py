@@ -40,6 +40,10 @@ def tiny_trials(draw):
 @example(  # X'X positive definite only to rounding: the CR2 Cholesky of its inverse fails
     (np.zeros(4), np.array([True, True, False, False]), np.array([0.0, 1e-15, 1.0, 1.0]),
      np.array([0, 1, -1, -1])), "unbounded", "kenward_roger")
+@example(  # X'X passes Cholesky but LU finds it singular (found by this test)
+    (np.zeros(4), np.array([True, True, True, False]),
+     np.array([2.72441724, 2.72441724, 2.72441724, 2.54250219]), np.array([0, 0, 1, -1])),
+    "unbounded", "kenward_roger")
 def test_tiny_and_degenerate_trials_never_raise_or_warn(data, esw_variance, small_sample):
     y, arm, base, esw = data
     with warnings.catch_warnings():

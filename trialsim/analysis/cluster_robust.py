@@ -62,9 +62,9 @@ def fit_cluster_robust(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster: n
     xtx = x.T @ x
     try:
         np.linalg.cholesky(xtx)  # LinAlgError unless X'X is positive definite
+        m = np.linalg.inv(xtx)  # which can still be singular to LU at the last bit
     except np.linalg.LinAlgError:
         return None
-    m = np.linalg.inv(xtx)
     beta = m @ (x.T @ y)
     e = y - x @ beta
     mc = m[:, coef]
