@@ -85,10 +85,11 @@ def provenance(cfg: DictConfig, argv: list[str] | None = None) -> dict[str, Any]
 
 
 def write_provenance(out_dir: Path, cfg: DictConfig) -> dict[str, Any]:
-    from trialsim.reporting.outputs import write_json_atomic
+    from trialsim.reporting.outputs import write_json_atomic, write_text_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / RESOLVED_CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(resolved(cfg))))
+    write_text_atomic(out_dir / RESOLVED_CONFIG,
+                      OmegaConf.to_yaml(OmegaConf.create(resolved(cfg))))
     info = provenance(cfg)
     write_json_atomic(out_dir / PROVENANCE, info)
     return info
