@@ -55,8 +55,8 @@ def staged(out_dir: Path) -> Iterator[Path]:
         yield stage
         _commit(stage, out_dir)
     except OSError as ex:
-        name = Path(ex.filename).name if ex.filename else out_dir.name
-        raise OSError(ex.errno, ex.strerror or str(ex), str(out_dir / name)) from ex
+        where = out_dir / Path(ex.filename).name if ex.filename else out_dir
+        raise OSError(ex.errno, ex.strerror or str(ex), str(where)) from ex
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
