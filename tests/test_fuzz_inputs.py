@@ -42,7 +42,7 @@ def test_every_key_is_fuzzed():
     assert len(keys(scenario)) > 150
 
 
-@settings(derandomize=True, max_examples=120, deadline=None, database=None,
+@settings(derandomize=True, max_examples=100, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_extreme_values_are_refused_or_run(data):

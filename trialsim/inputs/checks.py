@@ -6,7 +6,8 @@ returned instead, so that building goes on and every bad key is reported in one 
 The collector lives in a ContextVar: no module-level mutable state, safe under threads.
 
 Two bounds hold for every number, whatever its key's own range: a value other than 0
-is at least TINY in size (1e-300 is a typo, and 1/x of it overflows), and a finite
+is at least TINY in size (1e-300 is a typo, and 1/x of it overflows; a share in [0, 1]
+is exempt, as a tiny one is just about 0), and a finite
 value is at most HUGE (1e308 overflows the first sum it enters; a key that needs less
 says so with `hi`). Integer keys are compared as integers, so 10**20 neither loses
 precision nor overflows a float.
@@ -126,7 +127,8 @@ def number(key: str, value: Any, *, lo: float = -math.inf, hi: float = math.inf,
     allowed = f"{kind} {bound}".strip() + (" (inf allowed)" if allow_inf else "")
     if not _within(value, lo, hi, lo_open, hi_open, integer, allow_inf):
         return reject(ConfigError(key, value, allowed), placeholder)
-    if value != 0 and abs(value) < TINY:
+    probability = lo == 0 and not lo_open and hi <= 1  # a tiny one is just about 0
+    if value != 0 and abs(value) < TINY and not probability:
         return reject(ConfigError(key, value, f"{allowed}, 0 or at least {TINY:g} in size"),
                       placeholder)
     if math.isinf(value):

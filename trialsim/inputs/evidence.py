@@ -73,14 +73,15 @@ class Estimate:
 Evidence = Proportion | Rate | Estimate
 
 
-def _is_number(x: Any) -> bool:
-    """A number 0 or from TINY to HUGE in size: pseudo-counts such as (estimate / se)^2
-    then stay finite and nonzero (no overflow, no underflow), and counts exact."""
+def _is_number(x: Any, tiny: bool = False) -> bool:
+    """A number 0 or from TINY (any size if `tiny`) to HUGE: pseudo-counts such as
+    (estimate / se)^2 then stay finite and nonzero (no overflow, no underflow), and
+    counts exact."""
     if not isinstance(x, (int, float)) or isinstance(x, bool):
         return False
     if isinstance(x, float) and not math.isfinite(x):
         return False
-    return x == 0 or TINY <= abs(x) <= HUGE
+    return x == 0 or (tiny or TINY <= abs(x)) and abs(x) <= HUGE
 
 
 def _is_count(x: Any) -> bool:
@@ -103,7 +104,7 @@ def _counts(raw: Any, names: tuple[str, str],
 
 def parse_proportion(key: str, raw: Any, *, per_site: bool = False) -> Proportion:
     """`per_site`: a channel's evidence, which may name its pilot sites."""
-    if _is_number(raw) and 0.0 <= raw <= 1.0:
+    if _is_number(raw, tiny=True) and 0.0 <= raw <= 1.0:  # a tiny share is just about 0
         return Proportion(float(raw), key=key)
     counts = _counts(raw, ("k", "n"), per_site)
     if counts is not None:
