@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from trialsim.app import run, validate, warnings_for
-from trialsim.cli import fail, preflight, warn
+from trialsim.cli import EXIT_WRITE_FAILED, fail, preflight, warn, write_failure
 from trialsim.errors import ConfigError, ConfigErrors
 from trialsim.experiments.cluster import clear_status, record_status
 from trialsim.experiments.curve import curve_table, run_curve
@@ -21,8 +22,9 @@ from trialsim.experiments.job_stops import JobStopped, stop_status, stopping_on_
 from trialsim.experiments.sweep import ERROR_FILE, completed_hash
 from trialsim.inputs.schema import register_configs
 from trialsim.provenance import config_hash, remember_command_line, write_provenance
+from trialsim.reporting.outputs import write_text_atomic
 from trialsim.reporting.terminal import result_table
-from trialsim.run_dirs import claim, clear_results, register_resolvers
+from trialsim.run_dirs import claim, claimed_by_me, clear_results, register_resolvers
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 register_configs()
@@ -72,9 +74,12 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, hc) -> None:
             message = "; ".join(ex.lines())
         elif isinstance(ex, ConfigError):
             message = str(ex)
+        elif isinstance(ex, OSError):
+            message = write_failure(ex)
         else:
             message = f"{type(ex).__name__}: {ex}"
-        (out_dir / ERROR_FILE).write_text(json.dumps({"error": message}) + "\n")
+        with contextlib.suppress(OSError):  # a full disk: the line below still says why
+            write_text_atomic(out_dir / ERROR_FILE, json.dumps({"error": message}) + "\n")
         print(f"trialsim: error: job {num}: {message}", file=sys.stderr)
 
 
@@ -86,10 +91,13 @@ def main(cfg: DictConfig) -> None:
         _sweep_job(cfg, out_dir, hc)
         return
     try:
-        claim(out_dir, "hydra.run.dir")
+        if not claimed_by_me(out_dir):  # ClaimRunDir has claimed it, unless removed
+            claim(out_dir, "hydra.run.dir")
         _simulate(cfg, out_dir)
     except ConfigError as ex:
         fail(str(ex))
+    except OSError as ex:  # a full disk, a file made read-only: the results were not
+        fail(write_failure(ex), EXIT_WRITE_FAILED)  # published (trialsim.reporting.staging)
 
 
 if __name__ == "__main__":

@@ -313,7 +313,7 @@ def test_assurance_is_reported_beside_power_and_is_reproducible(tmp_path):
 BAD_PRIORS = [
     ("uncertainty.frailty_shape_log_sd=-0.1", "a number >= 0 and <= 3"),
     ("uncertainty.frailty_shape_log_sd=4", "a number >= 0 and <= 3"),
-    ("uncertainty.outcome_sd_df=0.5", "a number >= 1 (inf allowed)"),
+    ("uncertainty.outcome_sd_df=0.5", "a number >= 1 and <= 1e+09 (inf allowed)"),
     ("uncertainty.outcome_sd_df=abc", "could not be converted to Float"),  # the schema's
     ("uncertainty.within_person_corr_sd=-0.2", "a number >= 0 and < 0.5"),
     ("uncertainty.within_person_corr_sd=0.5", "a number >= 0 and < 0.5"),

@@ -2,10 +2,11 @@
 and nothing written.
 
 Hydra reports a bad override over several lines, and only after it has made the run
-directory. `preflight` checks everything it can before Hydra's own run: the scenario
-files (data only), the launcher's required settings, the composed config (every
-problem at once, see `trialsim.inputs.validation`), the run's size, and whether the
-chosen run or sweep directory already holds results.
+directory. `preflight` checks everything it can before Hydra's own run: where the
+config comes from and the scenario files (data only: trialsim.inputs.config_sources),
+the launcher's required settings, the composed config (every problem at once, see
+`trialsim.inputs.validation`), the run's size, and whether the chosen run or sweep
+directory already holds results.
 """
 
 from __future__ import annotations
@@ -24,19 +25,24 @@ from omegaconf.errors import OmegaConfBaseException
 
 from trialsim.app import validate
 from trialsim.errors import ConfigError, ConfigErrors
-from trialsim.inputs.scenario_files import check_scenario_file
+from trialsim.inputs.config_sources import override_problems, parse, source_problems
 from trialsim.run_dirs import holds_results, register_resolvers
 
 EXIT_BAD_INPUT = 2
-MULTIRUN_FLAGS = ("-m", "--multirun")
-CONFIG_SOURCE_FLAGS = ("-cd", "--config-dir", "-cp", "--config-path", "-cn", "--config-name")
+EXIT_WRITE_FAILED = 1
 RAW_LAUNCHERS = {"submitit_slurm": "slurm", "submitit_local": "local"}
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     for line in message.splitlines() or [message]:
         print(f"trialsim: error: {line}", file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
+    sys.exit(code)
+
+
+def write_failure(ex: OSError) -> str:
+    """One line for a file that could not be written (the disk full, say)."""
+    where = f" {ex.filename}" if ex.filename else ""
+    return f"cannot write{where}: {ex.strerror or ex}; no result file was published"
 
 
 def warn(message: str) -> None:
@@ -52,37 +58,6 @@ def _one_line(ex: BaseException) -> str:
     if cause is not None and _first_line(cause) != _first_line(ex):
         return f"{_first_line(ex)}: {_first_line(cause)}"
     return _first_line(ex)
-
-
-def scenario_names(conf_dir: Path) -> list[str]:
-    return sorted(p.stem for p in (conf_dir / "scenario").glob("*.yaml"))
-
-
-def default_scenario(conf_dir: Path) -> str | None:
-    defaults = (yaml.safe_load((conf_dir / "config.yaml").read_text()) or {}).get("defaults", [])
-    return next((d["scenario"] for d in defaults if isinstance(d, dict) and "scenario" in d),
-                None)
-
-
-def check_scenarios(overrides: list[str], conf_dir: Path) -> list[str]:
-    """Unknown scenario names, and scenario files that are not plain data."""
-    known = scenario_names(conf_dir)
-    chosen: list[str] = []
-    for override in overrides:
-        key, _, value = override.partition("=")
-        if key.lstrip("+~") == "scenario" and value:
-            chosen.extend(value.split(","))
-    if not chosen:
-        chosen = [s for s in [default_scenario(conf_dir)] if s]
-    errors = []
-    for name in dict.fromkeys(chosen):
-        if name not in known:
-            errors.append(f"scenario={name!r} is not allowed: one of {', '.join(known)}")
-            continue
-        error = check_scenario_file(conf_dir / "scenario" / f"{name}.yaml")
-        if error:
-            errors.append(error)
-    return errors
 
 
 def _is_group(override: str) -> bool:
@@ -157,20 +132,15 @@ def _dir_override(overrides: list[str], key: str) -> bool:
 def preflight(args: list[str], conf_dir: Path) -> list[str]:
     """One line per bad input in `args` (sys.argv[1:]); empty when the run may start."""
     register_resolvers()
-    overrides = [a for a in args if not a.startswith("-")]
-    flags = [a for a in args if a.startswith("-")]
-    for f in flags:
-        if f.split("=")[0] in CONFIG_SOURCE_FLAGS:
-            return [f"{f} is not allowed: trialsim reads its config and scenarios from its "
-                    "own conf/ directory only (checked scenario files)"]
-    if any(f not in MULTIRUN_FLAGS for f in flags):  # --help, --cfg ...: Hydra's own
+    line = parse(args)
+    if line is None:  # a usage error or --version: Hydra's parser says so itself
         return []
-    errors = check_scenarios(overrides, conf_dir)
-    if errors:
+    errors = source_problems(line) or override_problems(line.overrides, conf_dir)
+    if errors or not line.runs:  # --help, --cfg, --info: Hydra prints and stops
         return errors
-    multirun = bool(flags)
+    overrides = line.overrides
     with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
-        if multirun:
+        if line.multirun:
             return _preflight_sweep(overrides, conf_dir)
         cfg, errors = compose_all(overrides)
         if cfg is None:

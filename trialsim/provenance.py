@@ -78,14 +78,21 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+CONFIG_DIRS = ("conf", "scenarios")  # a file here the checkout does not track was used
+
+
 def git_state(where: Path) -> dict[str, Any]:
-    """The checkout's commit and whether it has uncommitted changes."""
+    """The checkout's commit and whether it has uncommitted changes: changes to tracked
+    files, or config and scenario files it does not track (ignored ones included)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(where), *args], capture_output=True,
                               text=True, timeout=20, check=True).stdout.strip()
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        root = Path(git("rev-parse", "--show-toplevel"))
+        dirs = [str(root / d) for d in CONFIG_DIRS if (root / d).is_dir()]
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no")) or bool(
+            dirs and git("ls-files", "--others", "--", *dirs))
     except (OSError, subprocess.SubprocessError):
         return {"commit": "not a git checkout", "dirty": None}
     return {"commit": commit, "dirty": dirty}
@@ -106,10 +113,11 @@ def provenance(cfg: DictConfig, argv: list[str] | None = None) -> dict[str, Any]
 
 
 def write_provenance(out_dir: Path, cfg: DictConfig) -> dict[str, Any]:
-    from trialsim.reporting.outputs import write_json_atomic
+    from trialsim.reporting.outputs import write_json_atomic, write_text_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / RESOLVED_CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(resolved(cfg))))
+    write_text_atomic(out_dir / RESOLVED_CONFIG,
+                      OmegaConf.to_yaml(OmegaConf.create(resolved(cfg))))
     info = provenance(cfg)
     write_json_atomic(out_dir / PROVENANCE, info)
     return info

@@ -23,8 +23,7 @@ from omegaconf import DictConfig
 from trialsim.experiments.candidates import Candidate, Evaluator, share
 from trialsim.experiments.design_settings import build_design
 from trialsim.inputs.params import build_params, build_run_settings
-from trialsim.reporting.outputs import DESIGN, write_json_atomic
-from trialsim.reporting.report import publish
+from trialsim.reporting.outputs import DESIGN, publish_files, write_json_atomic
 
 
 def power_curve(cfg: DictConfig) -> dict[str, Any]:
@@ -102,9 +101,8 @@ def curve_table(result: dict[str, Any]) -> str:
 def run_curve(cfg: DictConfig, out_dir: Path | None) -> dict[str, Any]:
     result = power_curve(cfg)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out_dir / DESIGN, result)
-        publish(out_dir, charts=bool(cfg.output.charts), report=bool(cfg.output.report))
+        publish_files(out_dir, lambda d: write_json_atomic(d / DESIGN, result),
+                      charts=bool(cfg.output.charts), report=bool(cfg.output.report))
     return result
 
 

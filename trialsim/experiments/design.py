@@ -56,8 +56,8 @@ from trialsim.experiments.power_guess import PowerGuess
 from trialsim.experiments.search import first_passing, smallest
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.inputs.workload import expected_randomised
-from trialsim.reporting.outputs import DESIGN, write_json_atomic
-from trialsim.reporting.report import check_verdict, publish
+from trialsim.reporting.outputs import DESIGN, publish_files, write_json_atomic
+from trialsim.reporting.report import check_verdict
 from trialsim.units import DAYS_PER_MONTH, months_to_days
 
 __all__ = ["DesignSearch", "design_table", "run_design", "smallest", "check_seed"]
@@ -581,7 +581,6 @@ def design_table(result: dict[str, Any]) -> str:
 def run_design(cfg: DictConfig, out_dir: Path | None) -> dict[str, Any]:
     result = DesignSearch(cfg).run()
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out_dir / DESIGN, result)
-        publish(out_dir, charts=bool(cfg.output.charts), report=bool(cfg.output.report))
+        publish_files(out_dir, lambda d: write_json_atomic(d / DESIGN, result),
+                      charts=bool(cfg.output.charts), report=bool(cfg.output.report))
     return result

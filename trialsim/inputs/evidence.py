@@ -22,15 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trialsim.errors import ConfigError
-from trialsim.inputs.checks import reject
+from trialsim.inputs.checks import HUGE, TINY, reject
 
+SIZES = f"; every number 0 or from {TINY:g} to {HUGE:g} in size"
 PROPORTION_ALLOWED = ("a proportion is a number in [0, 1], {k, n} with whole numbers "
                       "0 <= k <= n and n > 0, or a fit {estimate, se} with 0 < estimate < 1 "
-                      "and 0 < se < sqrt(estimate (1 - estimate))")
+                      "and 0 < se < sqrt(estimate (1 - estimate))" + SIZES)
 MAX_RATE = 1e4  # per site-month or nurse-day: far beyond any site, and keeps runs finite
 RATE_ALLOWED = (f"a rate is a number in [0, {MAX_RATE:g}], {{events, exposure}} with whole "
                 "events >= 0 and exposure > 0 (finite), or a fit {estimate, se} with "
-                f"0 < estimate <= {MAX_RATE:g} and se > 0")
+                f"0 < estimate <= {MAX_RATE:g} and se > 0" + SIZES)
 MAX_SITES = 100_000
 PER_SITE = (f"; the counts may add sites, the number of pilot sites they came from (a whole "
             f"number from 1 to {MAX_SITES:,})")
@@ -72,8 +73,15 @@ class Estimate:
 Evidence = Proportion | Rate | Estimate
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+def _is_number(x: Any, tiny: bool = False) -> bool:
+    """A number 0 or from TINY (any size if `tiny`) to HUGE: pseudo-counts such as
+    (estimate / se)^2 then stay finite and nonzero (no overflow, no underflow), and
+    counts exact."""
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    if isinstance(x, float) and not math.isfinite(x):
+        return False
+    return x == 0 or (tiny or TINY <= abs(x)) and abs(x) <= HUGE
 
 
 def _is_count(x: Any) -> bool:
@@ -96,7 +104,7 @@ def _counts(raw: Any, names: tuple[str, str],
 
 def parse_proportion(key: str, raw: Any, *, per_site: bool = False) -> Proportion:
     """`per_site`: a channel's evidence, which may name its pilot sites."""
-    if _is_number(raw) and 0.0 <= raw <= 1.0:
+    if _is_number(raw, tiny=True) and 0.0 <= raw <= 1.0:  # a tiny share is just about 0
         return Proportion(float(raw), key=key)
     counts = _counts(raw, ("k", "n"), per_site)
     if counts is not None:
@@ -143,7 +151,7 @@ def parse_estimate(key: str, raw: Any, *, lo: float = -math.inf,
     within = f"in [{lo:g}, {hi:g}]" if math.isfinite(lo) or math.isfinite(hi) else "finite"
     return reject(ConfigError(key, _plain(raw),
                               f"a number {within}, or a fit {{estimate, se}} with the "
-                              "estimate there and se > 0"),
+                              "estimate there and se > 0" + SIZES),
                   Estimate(min(max(0.0, lo), hi), lo=lo, hi=hi, key=key))
 
 

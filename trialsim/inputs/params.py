@@ -19,7 +19,18 @@ from scipy.optimize import brentq
 from scipy.special import expit, ndtr, ndtri
 
 from trialsim.errors import ConfigError
-from trialsim.inputs.checks import choice, number, reject
+from trialsim.inputs.checks import (
+    MAX_BATCHES,
+    MAX_BLOCK,
+    MAX_LIST_SIZE,
+    MAX_SEED,
+    MAX_SITE_COUNT,
+    MAX_STAFF,
+    choice,
+    max_jobs,
+    number,
+    reject,
+)
 from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.inputs.pathway_params import (
     Analysis,
@@ -367,8 +378,8 @@ def _mailshot(key: str, c: DictConfig) -> MailshotChannel:
         name="mailshot",
         uptake=_uptake(key, c),
         stages=_stages(key, c),
-        packs_per_1000=number(f"{key}.packs_per_1000", c.packs_per_1000, lo=0),
-        batches=number(f"{key}.batches", c.batches, lo=1, integer=True),
+        packs_per_1000=number(f"{key}.packs_per_1000", c.packs_per_1000, lo=0, hi=1000),
+        batches=number(f"{key}.batches", c.batches, lo=1, hi=MAX_BATCHES, integer=True),
         batch_interval_days=months_to_days(
             number(f"{key}.batch_interval_months", c.batch_interval_months, lo=0,
                    hi=MAX_MONTHS)),
@@ -387,10 +398,10 @@ def _hand_search(key: str, c: DictConfig) -> HandSearchChannel:
                                        per_site=True),
         nurse_days_per_practice=number(f"{key}.nurse_days_per_practice",
                                      c.nurse_days_per_practice, lo=0),
-        nurses=number(f"{key}.nurses", c.nurses, lo=1, integer=True),
+        nurses=number(f"{key}.nurses", c.nurses, lo=1, hi=MAX_STAFF, integer=True),
         nurse_day_budget=number(f"{key}.nurse_day_budget", c.nurse_day_budget, lo=0),
         start_day=0.0 if c.start_month is None else months_to_days(
-            number(f"{key}.start_month", c.start_month, lo=0)),
+            number(f"{key}.start_month", c.start_month, lo=0, hi=MAX_MONTHS)),
     )
 
 
@@ -417,7 +428,7 @@ def _opening(key: str, c: DictConfig, count: int) -> Opening:
         setup_delay_shape=number(f"{key}.setup_delay_shape", c.setup_delay_shape, lo=0,
                                lo_open=True),
         active_days=math.inf if active is None else months_to_days(
-            number(f"{key}.active_months", active, lo=0, lo_open=True)),
+            number(f"{key}.active_months", active, lo=0, lo_open=True, hi=MAX_MONTHS)),
         ramp_up_days=months_to_days(number(f"{key}.ramp_up_months", c.ramp_up_months, lo=0,
                                            hi=MAX_MONTHS)),
     )
@@ -427,7 +438,7 @@ MAX_DISCOUNT = 2.0  # new sites may beat the pilot's rates, up to twice them: mo
 
 
 def _site_common(key: str, c: DictConfig) -> tuple[int, float]:
-    count = number(f"{key}.count", c.count, lo=0, integer=True)
+    count = number(f"{key}.count", c.count, lo=0, hi=MAX_SITE_COUNT, integer=True)
     shape = number(f"{key}.frailty_shape", c.frailty_shape, lo=0, lo_open=True, allow_inf=True)
     return count, shape
 
@@ -442,7 +453,7 @@ def _gp_practices(c: DictConfig) -> SiteType:
     count, shape = _site_common(key, c)
     return SiteType(
         name="gp_practices", setting=PRIMARY_CARE, count=count,
-        list_size=number(f"{key}.list_size", c.list_size, lo=1, integer=True),
+        list_size=number(f"{key}.list_size", c.list_size, lo=1, hi=MAX_LIST_SIZE, integer=True),
         frailty_shape=shape, opening=_opening(f"{key}.opening", c.opening, count),
         channels=(
             _mailshot(f"{key}.mailshot", c.mailshot),
@@ -465,18 +476,31 @@ def _pain_services(c: DictConfig) -> SiteType:
     )
 
 
+YEARS_ORDER = ("minimum", "q25", "median", "q75", "long_term_from", "maximum")  # increasing
+MAX_YEARS = 80.0
+BLAMED_BELOW = ("minimum", "long_term_from")  # named when out of order with the next one
+
+
 def _years_out_of_work(c: DictConfig) -> YearsOutOfWork:
+    """Each value alone, then their order (only when each alone is sound, so that a bad
+    one is named once, not through its neighbours)."""
     key = "participants.years_out_of_work"
-    minimum = number(f"{key}.minimum", c.minimum, lo=0)
-    q25 = number(f"{key}.q25", c.q25, lo=0, lo_open=True)
-    median = number(f"{key}.median", c.median, lo=q25, lo_open=True)
-    q75 = number(f"{key}.q75", c.q75, lo=median, lo_open=True)
-    if minimum >= q25:
-        minimum = reject(ConfigError(f"{key}.minimum", minimum,
-                                     f"a number below the lower quartile ({q25:g})"), 0.0)
-    maximum = number(f"{key}.maximum", c.maximum, lo=q75, lo_open=True, hi=80)
-    start = number(f"{key}.long_term_from", c.long_term_from, lo=q75, lo_open=True,
-                   hi=maximum, hi_open=True)
+    v = {n: number(f"{key}.{n}", c[n], lo=0, lo_open=n != "minimum", hi=MAX_YEARS)
+         for n in YEARS_ORDER}
+    sound = all(v[n] == c[n] for n in YEARS_ORDER)
+    for below, above in zip(YEARS_ORDER, YEARS_ORDER[1:], strict=False):
+        if sound and not v[below] < v[above]:
+            at, other = (below, above) if below in BLAMED_BELOW else (above, below)
+            side = "below" if at == below else "above"
+            sound = reject(ConfigError(f"{key}.{at}", v[at],
+                                       f"a number {side} {key}.{other}={v[other]:g} (minimum "
+                                       "< q25 < median < q75 < long_term_from < maximum)"),
+                           False)
+    if not sound:
+        v = {"minimum": 0.25, "q25": 1.0, "median": 2.0, "q75": 3.0, "long_term_from": 20.0,
+             "maximum": 30.0}  # placeholders in order: building goes on
+    minimum, q25, median, q75 = v["minimum"], v["q25"], v["median"], v["q75"]
+    maximum, start = v["maximum"], v["long_term_from"]
     share = parse_proportion(f"{key}.long_term_share", c.long_term_share)
     if share.value > MAX_LONG_TERM:
         share = reject(ConfigError(f"{key}.long_term_share", c.long_term_share,
@@ -501,7 +525,7 @@ def build_trial(t: DictConfig) -> TrialDesign:
         blocks = reject(ConfigError("trial.block_sizes", blocks,
                                     "a non-empty list of even sizes >= 2"), [2])
     for i, b in enumerate(blocks):
-        b = number(f"trial.block_sizes[{i}]", b, lo=2, integer=True)
+        b = number(f"trial.block_sizes[{i}]", b, lo=2, hi=MAX_BLOCK, integer=True)
         if b % 2:
             reject(ConfigError(f"trial.block_sizes[{i}]", b,
                                "an even block size (1:1 allocation)"), None)
@@ -517,7 +541,7 @@ def build_trial(t: DictConfig) -> TrialDesign:
     return TrialDesign(
         target_n=target_n, window_days=window, allocation=allocation,
         block_sizes=tuple(int(b) for b in blocks),
-        localities=number("trial.localities", t.localities, lo=1, integer=True),
+        localities=number("trial.localities", t.localities, lo=1, hi=MAX_STAFF, integer=True),
         random_until_day=months_to_days(random_until), ips_until_day=months_to_days(ips_until),
         ips_places=ips_places,
     )
@@ -542,7 +566,8 @@ def _fixed_counts(c: DictConfig | None) -> FixedCounts:
 def build_screening(s: DictConfig) -> Screening:
     coordinators = s.coordinators
     if coordinators is not None:
-        coordinators = number("screening.coordinators", coordinators, lo=1, integer=True)
+        coordinators = number("screening.coordinators", coordinators, lo=1, hi=MAX_STAFF,
+                              integer=True)
     return Screening(
         delay_mean_days=number("screening.delay_mean_days", s.delay_mean_days, lo=0,
                                hi=MAX_DELAY_DAYS),
@@ -659,6 +684,12 @@ def law_inputs(params: ModelParams, mix: dict[str, float] | None = None,
         withdraw=e.withdraw_on_job_ips.value)
 
 
+LAW_KEYS = ("employment.self_job_entry_per_month", "employment.readiness_per_month",
+            "employment.job_loss_per_month", "employment.withdraw_on_job.ips",
+            "delivery.esw.support_months", "delivery.esw.in_work_support_months",
+            "delivery.esw.disengage_after_assessment")  # what bounds the reachable effect
+
+
 def with_supported_entry(params: ModelParams, strict: bool = True) -> ModelParams:
     """Solve the ESW-supported entry rate from `employment.ips_relative_risk_m12`.
 
@@ -666,11 +697,15 @@ def with_supported_entry(params: ModelParams, strict: bool = True) -> ModelParam
     assurance draw (not strict) the rate is capped at the most the model can do."""
     e = params.employment
     solved = solve_supported_entry(law_inputs(params), e.ips_relative_risk_m12)
+    if strict and e.ips_relative_risk_m12 > 1.0 and not math.isfinite(solved.rr_max):
+        raise ConfigError("employment.ips_relative_risk_m12", e.ips_relative_risk_m12,
+                          "1: no one in TAU is in work at 12 months with these rates "
+                          f"({', '.join(LAW_KEYS[:3])}), so no relative risk is defined")
     if strict and e.ips_relative_risk_m12 > 1.0 and not (
             e.ips_relative_risk_m12 < solved.rr_max):
         raise ConfigError("employment.ips_relative_risk_m12", e.ips_relative_risk_m12,
                           f"a number >= 1 and below {solved.rr_max:.3g}, the most IPS can "
-                          "reach with these readiness, support and self-directed rates")
+                          f"reach with these rates ({', '.join(LAW_KEYS)})")
     employment = dataclasses.replace(
         e, supported_entry_per_day=solved.supported_entry, expected_m12_ips=solved.p_ips,
         expected_m12_tau=solved.p_tau, relative_risk_max=solved.rr_max)
@@ -691,7 +726,7 @@ def build_precision(c: DictConfig) -> Precision:
 def build_run_settings(cfg: DictConfig) -> RunSettings:
     n_jobs = cfg.n_jobs
     if n_jobs != -1:
-        n_jobs = number("n_jobs", n_jobs, lo=1, integer=True)
+        n_jobs = number("n_jobs", n_jobs, lo=1, hi=max_jobs(), integer=True)
     precision = None
     if cfg.replications == AUTO and cfg.mode == "run":
         precision = build_precision(cfg.precision)
@@ -702,11 +737,12 @@ def build_run_settings(cfg: DictConfig) -> RunSettings:
             "an integer >= 1, or auto (mode=run only: a design search needs a fixed count)"
             if cfg.replications == AUTO else "an integer >= 1, or auto"), 1)
     else:
-        replications = number("replications", cfg.replications, lo=1, integer=True)
+        replications = number("replications", cfg.replications, lo=1, hi=MAX_REPLICATIONS,
+                              integer=True)
     return RunSettings(
         scenario=str(cfg.scenario_name),
         replications=replications,
-        seed=number("seed", cfg.seed, lo=0, integer=True),
+        seed=number("seed", cfg.seed, lo=0, hi=MAX_SEED, integer=True),
         n_jobs=int(n_jobs),
         precision=precision,
     )

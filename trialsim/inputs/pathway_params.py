@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trialsim.errors import ConfigError
-from trialsim.inputs.checks import choice, number, reject
+from trialsim.inputs.checks import (
+    MAX_CASELOAD,
+    MAX_FOLLOW_UP_MONTHS,
+    MAX_SD,
+    MAX_WEEKS,
+    MIN_RATIO,
+    choice,
+    number,
+    reject,
+)
 from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.units import CALENDAR_PER_WORKING_DAY, months_to_days, per_month_to_per_day
 
@@ -192,7 +201,8 @@ def build_delivery(c: DictConfig) -> Delivery:
     return Delivery(
         esw_per_locality=number("delivery.esw.per_locality", e.per_locality, lo=1, hi=1000,
                                 integer=True),
-        caseload=number("delivery.esw.caseload", e.caseload, lo=1, integer=True, allow_inf=True),
+        caseload=number("delivery.esw.caseload", e.caseload, lo=1, hi=MAX_CASELOAD, integer=True,
+                         allow_inf=True),
         first_appointment_mean_days=number("delivery.esw.first_appointment_mean_days",
                                            e.first_appointment_mean_days, lo=0,
                                            hi=MAX_DELAY_DAYS),
@@ -242,7 +252,8 @@ def build_employment(c: DictConfig) -> Employment:
         ready_primary_care=parse_proportion(f"{k}.ready.primary_care", c.ready.primary_care),
         ready_pain_service=parse_proportion(f"{k}.ready.pain_service", c.ready.pain_service),
         ready_odds_ratio_per_year=number(f"{k}.ready.odds_ratio_per_year_out",
-                                         c.ready.odds_ratio_per_year_out, lo=0, lo_open=True),
+                                         c.ready.odds_ratio_per_year_out, lo=MIN_RATIO,
+                                         hi=1 / MIN_RATIO),
         readiness_per_day=_rate_per_day(f"{k}.readiness_per_month", c.readiness_per_month),
         self_entry_per_day=_rate_per_day(f"{k}.self_job_entry_per_month",
                                          c.self_job_entry_per_month),
@@ -297,7 +308,7 @@ def build_follow_up(c: DictConfig) -> FollowUp:
     k = "follow_up"
     months = list(c.months)
     for i, m in enumerate(months):
-        number(f"{k}.months[{i}]", m, lo=0, lo_open=True)
+        number(f"{k}.months[{i}]", m, lo=0, lo_open=True, hi=MAX_FOLLOW_UP_MONTHS)
     if months != sorted(set(months)) or 12 not in months:
         raise ConfigError(f"{k}.months", months,
                           "increasing months after randomisation that include 12 (the primary "
@@ -309,7 +320,7 @@ def build_follow_up(c: DictConfig) -> FollowUp:
     text = parse_proportion(f"{k}.text_followup.response", c.text_followup.response)
     return FollowUp(
         months=tuple(float(m) for m in months),
-        reminder_days=7.0 * number(f"{k}.reminder_weeks", c.reminder_weeks, lo=0),
+        reminder_days=7.0 * number(f"{k}.reminder_weeks", c.reminder_weeks, lo=0, hi=MAX_WEEKS),
         after_reminder=parse_proportion(f"{k}.after_reminder", c.after_reminder),
         returns_ips=_returns(f"{k}.returns.ips", c.returns.ips, c.share_in_work.ips),
         returns_tau=_returns(f"{k}.returns.tau", c.returns.tau, c.share_in_work.tau),
@@ -326,24 +337,28 @@ def build_outcome(c: DictConfig) -> Outcome:
     k = "outcome"
     t = c.control
     months, means, sds = list(t.months), list(t.means), list(t.sds)
-    if not (len(months) == len(means) == len(sds) >= 2) or months[0] != 0 or \
-            months != sorted(set(months)):
+    if not len(months) >= 2 or months[0] != 0 or months != sorted(set(months)):
         raise ConfigError(f"{k}.control.months", months,
                           "increasing months from 0, one mean and one SD for each")
+    for name, values in (("means", means), ("sds", sds)):
+        if len(values) != len(months):
+            raise ConfigError(f"{k}.control.{name}", values,
+                              f"{len(months)} values, one at each of {k}.control.months")
     for i, month in enumerate(months):
         number(f"{k}.control.months[{i}]", month, lo=0, hi=600)
     for i, (m, s) in enumerate(zip(means, sds, strict=True)):
         number(f"{k}.control.means[{i}]", m, lo=0, hi=10)
-        number(f"{k}.control.sds[{i}]", s, lo=0, lo_open=True)
+        number(f"{k}.control.sds[{i}]", s, lo=0, lo_open=True, hi=MAX_SD)
     ips_sds = sds if c.ips_sds is None else list(c.ips_sds)
     if len(ips_sds) != len(months):
         raise ConfigError(f"{k}.ips_sds", ips_sds,
                           f"null or {len(months)} SDs, one at each of outcome.control.months")
     for i, s in enumerate(ips_sds):
-        number(f"{k}.ips_sds[{i}]", s, lo=0, lo_open=True)
+        number(f"{k}.ips_sds[{i}]", s, lo=0, lo_open=True, hi=MAX_SD)
     if ips_sds[0] != sds[0]:
         raise ConfigError(f"{k}.ips_sds[0]", ips_sds[0],
-                          f"the control's baseline SD {sds[0]:g} (randomised arms share one)")
+                          f"the control's baseline SD, {k}.control.sds[0]={sds[0]:g} "
+                          "(randomised arms share one)")
     return Outcome(
         effect_m12=number(f"{k}.effect_m12", c.effect_m12, lo=-10, hi=10),
         work_effect=number(f"{k}.work_effect", c.work_effect, lo=-10, hi=10),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from trialsim.errors import ConfigError
-from trialsim.inputs.checks import choice, number, reject
+from trialsim.inputs.checks import MAX_SD, choice, number, reject
 
 if TYPE_CHECKING:  # configs are read, not built, here: workers need no omegaconf
     from omegaconf import DictConfig
@@ -64,7 +64,7 @@ def build_uncertainty(c: DictConfig, outcome: DictConfig | None = None) -> Uncer
                           None if outcome is None else outcome.get(mean), pilot)
            for name, mean in BETA_PRIORS}
     priors = Uncertainty(
-        effect_prior_sd=number(f"{k}.effect_prior_sd", c.effect_prior_sd, lo=0),
+        effect_prior_sd=number(f"{k}.effect_prior_sd", c.effect_prior_sd, lo=0, hi=MAX_SD),
         frailty_shape_log_sd=number(f"{k}.frailty_shape_log_sd", c.frailty_shape_log_sd,
                                     lo=0, hi=MAX_LOG_SD),
         outcome_sd_df=number(f"{k}.outcome_sd_df", c.outcome_sd_df, lo=1, allow_inf=True),

@@ -3,8 +3,11 @@
 A scenario YAML may set the model's keys and name other scenarios of its own group in
 `defaults`. It may not set `hydra` (output directories, callbacks, launchers), any
 `_target_` (an object Hydra would instantiate), `defaults` outside its group, a package
-other than `_global_`, or a YAML tag. Checked before Hydra composes anything, so that a
-refused file has run nothing and written nothing.
+other than `_global_`, a YAML tag, or an interpolation that calls a resolver (`${oc.env:..}`
+reads the environment, `${hydra:..}` Hydra's settings: neither is data). Checked before
+Hydra composes anything, so that a refused file has run nothing and written nothing; the
+file's size and its aliases' expansion are bounded before it is parsed (a 'billion
+laughs' file is a few lines that expand to billions of nodes).
 """
 
 from __future__ import annotations
@@ -17,6 +20,40 @@ import yaml
 
 PACKAGE = re.compile(r"^\s*#\s*@package\s+(\S+)")
 NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+RESOLVER = re.compile(r"\$\{\s*([^\s:}]+)\s*:")  # ${name:...}: a resolver call
+MAX_BYTES = 1 << 20  # a scenario is a page of settings; the shipped ones are under 10 kB
+MAX_NODES = 100_000  # nodes after expanding every alias
+
+
+def resolver_call(text: str, allowed: tuple[str, ...] = ()) -> str | None:
+    """The first resolver `text` calls that is not in `allowed`, or None."""
+    return next((m.group(1) for m in RESOLVER.finditer(text) if m.group(1) not in allowed),
+                None)
+
+
+def _expanded_nodes(text: str) -> int | None:
+    """The node count with every alias expanded, or None once it passes MAX_NODES (counted
+    from the parser's events: nothing is built)."""
+    sizes: dict[str, int] = {}
+    frames: list[list[Any]] = [[None, 0]]  # [anchor, nodes so far]: the document, then
+    for ev in yaml.parse(text):            # each open mapping or sequence
+        if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            frames.append([ev.anchor, 1])
+            continue
+        if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, n = frames.pop()
+        elif isinstance(ev, yaml.AliasEvent):
+            anchor, n = None, sizes.get(ev.anchor, 1)
+        elif isinstance(ev, yaml.ScalarEvent):
+            anchor, n = ev.anchor, 1
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = n
+        frames[-1][1] += n
+        if frames[-1][1] > MAX_NODES:
+            return None
+    return frames[0][1]
 
 
 def _tagged_key(text: str) -> tuple[str, str] | None:
@@ -94,14 +131,20 @@ def check_scenario_file(path: Path, seen: frozenset[Path] = frozenset()) -> str 
     if path in seen:
         return f"{where}: defaults include it again (a cycle)"
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            return f"{where}: {size:,} bytes is not allowed: at most {MAX_BYTES:,}"
         text = path.read_text()
-    except OSError as ex:
-        return f"{where}: cannot be read ({ex.strerror})"
+    except (OSError, UnicodeDecodeError) as ex:
+        return f"{where}: cannot be read ({getattr(ex, 'strerror', None) or ex})"
     for line in text.splitlines():
         m = PACKAGE.match(line)
         if m and m.group(1) != "_global_":
             return f"{where}: '@package {m.group(1)}' is not allowed: only '@package _global_'"
     try:
+        if _expanded_nodes(text) is None:
+            return (f"{where}: its aliases expand to over {MAX_NODES:,} nodes: not allowed "
+                    "(a scenario is plain data)")
         tagged = _tagged_key(text)
         if tagged:
             return f"{where}: key {tagged[0]} carries the YAML tag {tagged[1]!r}: not allowed " \
@@ -111,6 +154,10 @@ def check_scenario_file(path: Path, seen: frozenset[Path] = frozenset()) -> str 
         return f"{where}: not valid YAML ({str(ex).splitlines()[0]})"
     if data is None:
         return None
+    called = resolver_call(text)
+    if called:
+        return (f"{where}: the interpolation ${{{called}:...}} is not allowed in a scenario "
+                "(it reads the environment or Hydra's settings; a scenario is plain data)")
     if not isinstance(data, dict):
         return f"{where}: must be a mapping of config keys, not {type(data).__name__}"
     if "hydra" in data:

@@ -312,10 +312,12 @@ class DesignConfig:
 
 @dataclass
 class OutputConfig:
-    participants_csv: bool = MISSING
-    charts: bool = MISSING
-    report: bool = MISSING
-    print_table: bool = MISSING
+    # Any, checked as true or false by trialsim.inputs.validation: OmegaConf's bool would
+    # quietly read 2 or -1 as true
+    participants_csv: Any = MISSING
+    charts: Any = MISSING
+    report: Any = MISSING
+    print_table: Any = MISSING
 
 
 @dataclass
@@ -339,7 +341,7 @@ class TrialsimConfig:
     replications: Any = MISSING  # a whole number, or "auto" (see precision)
     seed: int = MISSING
     n_jobs: int = MISSING
-    resume: bool = False  # sweeps: skip jobs already complete for the same config
+    resume: Any = False  # sweeps: skip jobs already complete for the same config (Any: as output)
     precision: PrecisionConfig = field(default_factory=PrecisionConfig)
     trial: TrialConfig = field(default_factory=TrialConfig)
     screening: ScreeningConfig = field(default_factory=ScreeningConfig)

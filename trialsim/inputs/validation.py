@@ -8,6 +8,8 @@ problems too: Hydra's `+` adds them even to a structured config.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -36,10 +38,15 @@ from trialsim.inputs.priors import build_uncertainty
 from trialsim.inputs.schema import TrialsimConfig
 
 MODES = ("run", "design", "curve")  # curve: trialsim/experiments/curve.py
+FLAGS = ("resume", "output.participants_csv", "output.charts", "output.report",
+         "output.print_table")  # true or false, never a number read as one
+RUN_NAME = re.compile(r"^(?!\.)[A-Za-z0-9_.\-]{1,100}$")
 SKIP = ("hydra",)  # Hydra's own node, checked by Hydra
 
 
+@functools.cache
 def _schema_tree() -> Any:
+    """The schema's keys as nested dicts: built once (OmegaConf takes 0.4 s), only read."""
     return OmegaConf.to_container(OmegaConf.structured(TrialsimConfig),
                                   throw_on_missing=False, resolve=False)
 
@@ -75,17 +82,27 @@ def _limits(cfg: DictConfig) -> None:
 
 
 def _output(cfg: DictConfig) -> None:
-    for key in ("participants_csv", "charts", "print_table"):
-        if not isinstance(cfg.output[key], bool):
-            reject(ConfigError(f"output.{key}", cfg.output[key], "true or false"), None)
-    if not isinstance(cfg.resume, bool):
-        reject(ConfigError("resume", cfg.resume, "true or false"), None)
+    for key in FLAGS:
+        value = OmegaConf.select(cfg, key)
+        if not isinstance(value, bool):
+            reject(ConfigError(key, _show(value), "true or false"), None)
+
+
+def _names(cfg: DictConfig) -> None:
+    """scenario_name names the run's directory (outputs/NAME/...): a name, not a path."""
+    name = cfg.scenario_name
+    if not (isinstance(name, str) and RUN_NAME.match(name)):
+        reject(ConfigError("scenario_name", _show(name),
+                           "a name of at most 100 letters, digits, '_', '-' or '.', not "
+                           "starting with '.' (it names the run's directory, not a path)"),
+               None)
 
 
 def _sections(cfg: DictConfig) -> list[tuple[str, Callable[[], Any]]]:
     from trialsim.experiments.design_settings import build_design
 
     return [
+        ("scenario_name", lambda: _names(cfg)),
         ("run", lambda: build_run_settings(cfg)),
         ("precision", lambda: build_precision(cfg.precision)),
         ("trial", lambda: build_trial(cfg.trial)),

@@ -4,7 +4,9 @@ a run is, estimated from the parameters before anything is simulated.
 The expectation uses the mean of every random element (frailty mean 1, set-up delay at
 its mean, each stage's probability) and a new site's rates (the kind's rate discount,
 the ramp-up): it sizes a run and flags implausible targets; it is not a forecast (the
-simulation is).
+simulation is). The run's size also counts what a replication builds whoever is
+recruited (sites, mailshot batches and replies, ESWs): a million sites recruit no more
+than the target but still cost a million sites.
 """
 
 from __future__ import annotations
@@ -58,10 +60,32 @@ def expected_randomised(params: ModelParams) -> float:
     return total
 
 
+def mailshot_replies(params: ModelParams) -> float:
+    """Replies to every practice's mailshot: drawn in bulk when the packs go out, so they
+    are simulated even after the target is reached."""
+    total = 0.0
+    for st in params.site_types:
+        for ch in st.channels:
+            if isinstance(ch, MailshotChannel):
+                total += (st.count * ch.uptake * ch.packs_per_1000 * st.list_size / 1000
+                          * ch.reply.value)
+    return total
+
+
+def structure(params: ModelParams) -> float:
+    """What a replication builds whoever is recruited, in participant-sized units: each
+    site, each mailshot batch, each ESW and the mailshot replies."""
+    sites = sum(st.count * (1 + sum(getattr(ch, "batches", 1) for ch in st.channels))
+                for st in params.site_types)
+    staff = params.localities * params.delivery.esw_per_locality
+    return sites + staff + mailshot_replies(params)
+
+
 def participant_replications(cfg: DictConfig, params: ModelParams) -> float:
-    """Participants simulated over the run: min(target, expected) per replication, twice
-    with assurance; for a design search or a power curve, over its candidates."""
-    per_rep = max(1.0, min(params.target_n, expected_randomised(params)))
+    """Participants simulated over the run: min(target, expected) per replication plus
+    its structure (sites, batches, ESWs, mailshot replies), twice with assurance; for a
+    design search or a power curve, over its candidates."""
+    per_rep = max(1.0, min(params.target_n, expected_randomised(params))) + structure(params)
     runs = 2 if params.uncertainty is not None else 1
     if cfg.mode in ("design", "curve"):
         from trialsim.experiments.design_settings import participant_replications as search
@@ -85,7 +109,8 @@ def check_workload(cfg: DictConfig, params: ModelParams) -> None:
         raise ConfigError(
             "limits.max_participant_replications", limit,
             f"a run this size is about {work:.3g} participant-replications "
-            f"(replications={_replications_text(cfg)}, target_n={params.target_n}); lower "
+            f"(replications={_replications_text(cfg)}, target_n={params.target_n}, "
+            f"{_structure_text(params)}); lower "
             f"them or allow it with limits.max_participant_replications={math.ceil(work)}")
 
 
@@ -93,3 +118,9 @@ def _replications_text(cfg: DictConfig) -> str:
     if cfg.replications == AUTO:
         return f"auto, at most precision.max_replications={cfg.precision.max_replications}"
     return str(cfg.replications)
+
+
+def _structure_text(params: ModelParams) -> str:
+    sites = ", ".join(f"sites.{st.name}.count={st.count}" for st in params.site_types)
+    return (f"{sites}, trial.localities={params.localities}, about "
+            f"{mailshot_replies(params):.3g} mailshot replies")

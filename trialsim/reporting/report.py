@@ -28,8 +28,10 @@ from trialsim.reporting.figures.power import power_figure
 from trialsim.reporting.figures.recruitment import recruitment_figure
 from trialsim.reporting.figures.retention import retention_figure
 from trialsim.reporting.figures.sweep import sweep_figure
+from trialsim.reporting.manifest import damage
 from trialsim.reporting.rundir import RunDir
 from trialsim.reporting.sources import ROOT, write_parameter_sources
+from trialsim.reporting.staging import staged
 
 # figure file, what it needs in the run directory, how to draw it, its title
 FIGURES = (
@@ -847,7 +849,18 @@ def main(argv: list[str] | None = None) -> int:
     if not args.run_dir.is_dir():
         print(f"trialsim: error: {args.run_dir} is not a directory", file=sys.stderr)
         return 2
-    made = build(args.run_dir, charts=not args.no_charts, report=not args.no_report)
+    problem = damage(args.run_dir)
+    if problem is None:
+        try:  # built aside and published only when complete: a failure changes nothing
+            with staged(args.run_dir) as stage:
+                made = [args.run_dir / p.relative_to(stage) for p in
+                        build(stage, charts=not args.no_charts, report=not args.no_report)]
+        except Exception as ex:  # noqa: BLE001 - damage the checks missed: one line
+            problem = f"cannot rebuild {args.run_dir}: {type(ex).__name__}: " \
+                      f"{(str(ex).splitlines() or [''])[0]}"
+    if problem is not None:
+        print(f"trialsim: error: {problem}; nothing was changed", file=sys.stderr)
+        return 2
     for p in made:
         print(p)
     if not made:
