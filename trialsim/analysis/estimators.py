@@ -92,8 +92,9 @@ def partially_nested(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: 
         return NOT_ESTIMABLE
     if not fit.converged:
         return NOT_CONVERGED
-    se = fit.se_kr if small_sample == "kenward_roger" else fit.se
-    return _t_result(fit.estimate, se, fit.df, alpha)
+    if small_sample == "kenward_roger":
+        return _t_result(fit.estimate, fit.se_kr, fit.df_kr, alpha)
+    return _t_result(fit.estimate, fit.se, fit.df, alpha)
 
 
 def cluster_robust(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: np.ndarray,
