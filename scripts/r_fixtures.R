@@ -38,7 +38,11 @@ satterthwaite_by_lmertest <- function(dev, covbeta, varpar, L) {
   2 * v^2 / as.numeric(g %*% (2 * hinv) %*% t(g))
 }
 
+parts <- commandArgs(trailingOnly = TRUE)
+if (!length(parts)) parts <- c("pn", "mmrm", "mi")
+
 # --- the partially nested model ------------------------------------------------------
+if ("pn" %in% parts) {
 pn <- read.csv(file.path(dir, "partially_nested_data.csv"))
 ctl <- lmerControl(optimizer = "nloptwrap", calc.derivs = FALSE,
                    optCtrl = list(xtol_abs = 1e-14, ftol_abs = 1e-15, xtol_rel = 1e-14,
@@ -103,3 +107,75 @@ for (k in sort(unique(pn$dataset))) {
 }
 wr(fmt(do.call(rbind, lme4_rows)), "partially_nested_lme4.csv")
 wr(fmt(do.call(rbind, nlme_rows)), "partially_nested_nlme.csv")
+}
+
+# --- the repeated-measures model (MMRM) ------------------------------------------------
+# Columns as trialsim.analysis.repeated_measures: wave means m1-m3, IPS-by-wave d1-d3,
+# baseline-by-wave g1-g3, a common covariate slope; effect d3. Sigma unstructured:
+# corSymm + varIdent by wave. KR by pbkrtest's functions on V(phi), phi = Sigma's
+# elements (and tau2), V linear in phi.
+if ("mmrm" %in% parts) {
+rm_data <- read.csv(file.path(dir, "repeated_measures_data.csv"))
+rows <- list()
+for (k in sort(unique(rm_data$dataset))) {
+  w <- rm_data[rm_data$dataset == k, ]
+  long <- do.call(rbind, lapply(1:3, function(t) data.frame(
+    id = w$id, ips = w$ips, baseline = w$baseline, cov = w$cov, esw = w$esw, wave = t,
+    y = w[[paste0("y", t)]])))
+  long <- long[!is.na(long$y), ]
+  long <- long[order(long$id, long$wave), ]
+  for (t in 1:3) {
+    long[[paste0("m", t)]] <- as.numeric(long$wave == t)
+    long[[paste0("d", t)]] <- long$ips * (long$wave == t)
+    long[[paste0("g", t)]] <- long$baseline * (long$wave == t)
+  }
+  long$cl <- factor(ifelse(long$ips == 1 & long$esw >= 0, paste0("e", long$esw),
+                           ifelse(long$ips == 1, paste0("u", long$id), "tau")))
+  long$idf <- factor(long$id)
+  form <- y ~ 0 + m1 + m2 + m3 + d1 + d2 + d3 + g1 + g2 + g3 + cov
+  X <- model.matrix(form, long)
+  L <- as.numeric(colnames(X) == "d3")
+  n <- nrow(long)
+  same_id <- outer(long$id, long$id, "==")
+  pairs <- list(c(1, 1), c(1, 2), c(1, 3), c(2, 2), c(2, 3), c(3, 3))
+  G <- lapply(pairs, function(jk) {
+    a <- outer(long$wave, long$wave, function(x, y) (x == jk[1] & y == jk[2]) | (x == jk[2] & y == jk[1]))
+    a * same_id * 1
+  })
+  Sig_of <- function(S) Reduce(`+`, Map(function(g, jk) S[jk[1], jk[2]] * g, G, pairs))
+  # (1) no ESW term: nlme::gls
+  f1 <- nlme::gls(form, data = long, correlation = corSymm(form = ~ wave | idf),
+                  weights = varIdent(form = ~ 1 | wave), method = "REML",
+                  control = glsControl(tolerance = 1e-12, msTol = 1e-14, maxIter = 1000,
+                                       msMaxIter = 1000))
+  unstructured <- function(f) {  # Sigma from corSymm and varIdent by wave
+    R <- diag(3); R[lower.tri(R)] <- coef(f$modelStruct$corStruct, unconstrained = FALSE)
+    R <- R + t(R) - diag(3)
+    ratio <- coef(f$modelStruct$varStruct, unconstrained = FALSE, allCoef = TRUE)
+    sds <- f$sigma * ratio[c("1", "2", "3")]
+    R * outer(sds, sds)
+  }
+  S1 <- unstructured(f1)
+  r1 <- kr_by_pbkrtest(X, Sig_of(S1), G, L, long$y)
+  # (2) an ESW random intercept for IPS: nlme::lme, the same residual structure
+  f2 <- nlme::lme(form, data = long, random = list(cl = pdDiag(~ 0 + ips)),
+                  correlation = corSymm(form = ~ wave | cl/idf),
+                  weights = varIdent(form = ~ 1 | wave), method = "REML",
+                  control = lmeControl(maxIter = 1000, msMaxIter = 1000, niterEM = 100,
+                                       tolerance = 1e-12, msTol = 1e-14))
+  S2 <- unstructured(f2)
+  tau2 <- as.numeric(pdMatrix(f2$modelStruct$reStruct[["cl"]])) * f2$sigma^2
+  a <- outer(as.character(long$cl), as.character(long$cl), "==") * outer(long$ips, long$ips)
+  r2 <- kr_by_pbkrtest(X, Sig_of(S2) + tau2 * a, c(G, list(a)), L, long$y)
+  rows[[length(rows) + 1]] <- data.frame(
+    dataset = k, gls_estimate = coef(f1)[["d3"]], gls_se = sqrt(vcov(f1)["d3", "d3"]),
+    kr_estimate = r1$estimate, kr_se = r1$se, kr_se_kr = r1$se_kr, kr_df = r1$df_kr,
+    kr_p = r1$p_kr, s11 = S1[1, 1], s12 = S1[1, 2], s13 = S1[1, 3], s22 = S1[2, 2],
+    s23 = S1[2, 3], s33 = S1[3, 3],
+    lme_estimate = fixef(f2)[["d3"]], lme_se = sqrt(vcov(f2)["d3", "d3"]),
+    esw_estimate = r2$estimate, esw_se = r2$se, esw_se_kr = r2$se_kr, esw_df = r2$df_kr,
+    esw_p = r2$p_kr, esw_tau2 = tau2, e11 = S2[1, 1], e12 = S2[1, 2], e13 = S2[1, 3],
+    e22 = S2[2, 2], e23 = S2[2, 3], e33 = S2[3, 3])
+}
+wr(fmt(do.call(rbind, rows)), "repeated_measures_nlme.csv")
+}

@@ -54,5 +54,39 @@ def partially_nested_datasets():
                 w.writerow([k, int(ips[i]), repr(float(base[i])), int(esw[i]), repr(float(y[i]))])
 
 
+def repeated_measures(rng, n, n_esw, icc, extra=True, drop=(0.1, 0.2, 0.3)):
+    """n participants, 3 waves, per-wave SDs and correlations, arm-by-wave effects, an
+    ESW intercept for IPS participants, missingness depending on baseline (MAR) with
+    intermittent gaps; one extra covariate."""
+    ips = rng.random(n) < 0.5
+    esw = np.where(ips, rng.integers(0, n_esw, n), -1)
+    base = rng.normal(20, 5, n)
+    cov = rng.normal(0, 1, n) if extra else np.zeros(n)
+    sd = np.array([4.0, 4.5, 5.0])
+    corr = np.array([[1, 0.6, 0.45], [0.6, 1, 0.6], [0.45, 0.6, 1]])
+    chol = np.linalg.cholesky(corr * np.outer(sd, sd))
+    u = rng.normal(0, 4.5 * np.sqrt(icc / (1 - icc)), n_esw)
+    y = (3 + 0.6 * base[:, None] + 0.8 * cov[:, None] + ips[:, None] * np.array([0.5, 1.0, 1.5])
+         + rng.standard_normal((n, 3)) @ chol.T + np.where(ips, u[esw], 0.0)[:, None])
+    p = np.array(drop)[None, :] * (1 + 0.5 * (base[:, None] < 20))
+    y[rng.random((n, 3)) < p] = np.nan
+    return ips, base, cov, esw, y
+
+
+def repeated_measures_datasets():
+    rng = np.random.default_rng(21)
+    specs = [(80, 4, 0.05), (150, 4, 0.1), (300, 8, 0.05), (120, 8, 0.0), (200, 16, 0.05),
+             (300, 16, 0.02), (60, 4, 0.2), (250, 8, 0.1)]
+    with open(OUT / "repeated_measures_data.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["dataset", "id", "ips", "baseline", "cov", "esw", "y1", "y2", "y3"])
+        for k, (n, n_esw, icc) in enumerate(specs):
+            ips, base, cov, esw, y = repeated_measures(rng, n, n_esw, icc)
+            for i in range(n):
+                w.writerow([k, i, int(ips[i]), repr(float(base[i])), repr(float(cov[i])),
+                            int(esw[i])] + ["NA" if np.isnan(v) else repr(float(v)) for v in y[i]])
+
+
 if __name__ == "__main__":
     partially_nested_datasets()
+    repeated_measures_datasets()
