@@ -179,3 +179,31 @@ for (k in sort(unique(rm_data$dataset))) {
 }
 wr(fmt(do.call(rbind, rows)), "repeated_measures_nlme.csv")
 }
+
+# --- Rubin's rules: mice::pool on completed datasets, pool.scalar on hand-made sets ------
+if ("mi" %in% parts) {
+cd <- read.csv(file.path(dir, "imputation_completed.csv"), check.names = FALSE)
+rows <- list()
+for (k in sort(unique(cd$dataset))) {
+  imp <- mice::as.mids(cd[cd$dataset == k, names(cd) != "dataset"])
+  fit <- with(imp, lm(y3 ~ ips + baseline))
+  pl <- mice::pool(fit)
+  s <- summary(pl)
+  pp <- pl$pooled[pl$pooled$term == "ips", ]
+  rows[[length(rows) + 1]] <- data.frame(
+    dataset = k, m = pp$m, estimate = s$estimate[s$term == "ips"],
+    se = s$std.error[s$term == "ips"], df = s$df[s$term == "ips"],
+    p = s$p.value[s$term == "ips"], ubar = pp$ubar, b = pp$b, t = pp$t, dfcom = pp$dfcom,
+    riv = pp$riv, lambda = pp$lambda, fmi = pp$fmi)
+}
+wr(fmt(do.call(rbind, rows)), "imputation_mice_pool.csv")
+sc <- read.csv(file.path(dir, "rubin_scalar.csv"))
+rows <- list()
+for (j in sort(unique(sc$set))) {
+  d <- sc[sc$set == j, ]
+  r <- mice::pool.scalar(d$q, d$u, n = d$dfcom[1] + 1, k = 1)
+  rows[[length(rows) + 1]] <- data.frame(set = j, qbar = r$qbar, ubar = r$ubar, b = r$b,
+                                         t = r$t, df = r$df, r = r$r, fmi = r$fmi)
+}
+wr(fmt(do.call(rbind, rows)), "rubin_scalar_mice.csv")
+}

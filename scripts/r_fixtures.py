@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from trialsim.analysis.multiple_imputation import impute_by_arm
+
 OUT = Path("tests/fixtures/r")
 
 
@@ -87,6 +89,40 @@ def repeated_measures_datasets():
                             int(esw[i])] + ["NA" if np.isnan(v) else repr(float(v)) for v in y[i]])
 
 
+def imputation_datasets():
+    """Completed datasets from impute_by_arm (m = 5, 20, 2) of simulated trials, the
+    original (.imp = 0, NA where missing) first, as mice::as.mids reads them; and
+    hand-made per-imputation estimates and variances for pool.scalar (no between-
+    imputation variance, m = 2, an infinite complete-data df, large fractions missing)."""
+    rng = np.random.default_rng(22)
+    with open(OUT / "imputation_completed.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["dataset", ".imp", ".id", "ips", "baseline", "working", "y1", "y2", "y3"])
+        for k, (n, m) in enumerate([(120, 5), (300, 20), (60, 2), (200, 10)]):
+            ips, base, _, _, y = repeated_measures(rng, n, 4, 0.05, extra=False,
+                                                   drop=(0.15, 0.25, 0.35))
+            working = (rng.random(n) < 0.3 + 0.1 * ips).astype(float)
+            done = impute_by_arm(y, ips, np.column_stack([base, working]), m, rng)
+            for imp in range(m + 1):
+                vals = y if imp == 0 else done[imp - 1]
+                for i in range(n):
+                    w.writerow([k, imp, i + 1, int(ips[i]), repr(float(base[i])),
+                                int(working[i])] +
+                               ["NA" if np.isnan(v) else repr(float(v)) for v in vals[i]])
+    with open(OUT / "rubin_scalar.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["set", "q", "u", "dfcom"])
+        sets = [(rng.normal(1, 0.3, 5), rng.uniform(0.05, 0.1, 5), 97),
+                (np.full(4, 0.7), np.full(4, 0.02), 50),  # b = 0
+                (np.array([0.2, 1.4]), np.array([0.1, 0.12]), 30),
+                (rng.normal(0, 1, 10), rng.uniform(0.01, 0.02, 10), 200),  # lambda near 1
+                (rng.normal(0, 0.1, 30), rng.uniform(0.05, 0.06, 30), "Inf")]
+        for j, (q, u, dfcom) in enumerate(sets):
+            for a, b in zip(q, u, strict=True):
+                w.writerow([j, repr(float(a)), repr(float(b)), dfcom])
+
+
 if __name__ == "__main__":
     partially_nested_datasets()
     repeated_measures_datasets()
+    imputation_datasets()

@@ -21,6 +21,7 @@ import pytest
 from scipy import stats
 
 from trialsim.analysis.estimators import partially_nested
+from trialsim.analysis.multiple_imputation import rubin
 from trialsim.analysis.partially_nested import fit_partially_nested
 from trialsim.analysis.repeated_measures import MmrmModel, fit_mmrm
 
@@ -175,3 +176,49 @@ def test_mmrm_fit_agrees_with_nlme_gls_and_lme(row):
         assert close(fit.df_kr, row[f"{prefix}_df"], rel=5e-5)
         p = 2 * stats.t.sf(abs(fit.estimate / fit.se_kr), fit.df_kr)
         assert (p < 0.05) == (row[f"{prefix}_p"] < 0.05)
+
+
+# --- Rubin's rules --------------------------------------------------------------------
+
+def ols_arm(y, ips, base):
+    x = np.column_stack([np.ones(len(y)), ips, base])
+    xtx_inv = np.linalg.inv(x.T @ x)
+    beta = xtx_inv @ x.T @ y
+    resid = y - x @ beta
+    return beta[1], float(resid @ resid) / (len(y) - 3) * xtx_inv[1, 1]
+
+
+@pytest.mark.parametrize("row", read("imputation_mice_pool.csv"), ids=ids)
+def test_rubin_equals_mice_pool_on_the_same_completed_datasets(row):
+    """lm(y3 ~ ips + baseline) on each completed dataset (made by impute_by_arm), pooled:
+    estimate, SE, df and every pooled quantity equal mice::pool's to 1e-8."""
+    with open(FIXTURES / "imputation_completed.csv") as f:
+        d = [r for r in csv.DictReader(f) if int(r["dataset"]) == int(row["dataset"])]
+    q, u = [], []
+    for imp in range(1, int(row["m"]) + 1):
+        rs = [r for r in d if int(r[".imp"]) == imp]
+        est, var = ols_arm(np.array([float(r["y3"]) for r in rs]),
+                           np.array([float(r["ips"]) for r in rs]),
+                           np.array([float(r["baseline"]) for r in rs]))
+        q.append(est)
+        u.append(var)
+    n = len(d) // (int(row["m"]) + 1)
+    pooled = rubin(q, u, df_complete=n - 3)
+    assert n - 3 == row["dfcom"]
+    for ours, theirs in ((pooled.estimate, "estimate"), (pooled.se, "se"), (pooled.df, "df"),
+                         (pooled.ubar, "ubar"), (pooled.b, "b"), (pooled.t, "t"),
+                         (pooled.riv, "riv"), (pooled.lambda_, "lambda"), (pooled.fmi, "fmi")):
+        assert ours == pytest.approx(row[theirs], rel=1e-8, abs=1e-12), theirs
+    p = 2 * stats.t.sf(abs(pooled.estimate / pooled.se), pooled.df)
+    assert p == pytest.approx(row["p"], rel=1e-8)
+
+
+@pytest.mark.parametrize("row", read("rubin_scalar_mice.csv"), ids=lambda r: str(int(r["set"])))
+def test_rubin_equals_mice_pool_scalar_at_the_edges(row):
+    """b = 0 (lambda floored at 1e-4), m = 2, lambda near 1, an infinite dfcom."""
+    d = [r for r in read("rubin_scalar.csv") if r["set"] == row["set"]]
+    pooled = rubin([r["q"] for r in d], [r["u"] for r in d], df_complete=d[0]["dfcom"])
+    for ours, theirs in ((pooled.estimate, "qbar"), (pooled.ubar, "ubar"), (pooled.b, "b"),
+                         (pooled.t, "t"), (pooled.df, "df"), (pooled.riv, "r"),
+                         (pooled.fmi, "fmi")):
+        assert ours == pytest.approx(row[theirs], rel=1e-8, abs=1e-15), theirs
