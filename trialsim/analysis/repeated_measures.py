@@ -146,12 +146,123 @@ class _Units:
         return np.einsum("bkip,bliq->klpq", gsx, s[:, None] @ gsx)
 
 
+class _Clustered:
+    """ESWs' caseloads: V_c = D_c + tau2 a a' (D_c block diagonal, Sigma at each client's
+    observed waves; a the indicator of the caseload's observations). By Woodbury,
+    S_c = D^-1 - kappa_c d d' with d = D^-1 a, kappa_c = tau2 / (1 + tau2 a'd): every
+    term is a sum over clients of T x T algebra plus one rank-one term per ESW, O(n T^3)
+    a step instead of O(K N^3) for dense caseloads of N observations."""
+
+    def __init__(self, z: np.ndarray, e: np.ndarray, pad: np.ndarray, cl: np.ndarray):
+        self.z, self.e, self.cl = z, e, cl  # clients x T x p+1, clients x q_s x T x T
+        self.a = 1.0 - pad  # observed waves
+        self.eye = np.einsum("bi,ij->bij", pad, np.eye(z.shape[1]))
+        self.k = int(cl.max()) + 1
+        self.onehot = (cl == np.arange(self.k)[:, None]).astype(float)  # K x clients
+
+    def factor(self, phi: np.ndarray):
+        qs = self.e.shape[1]
+        tau2 = float(phi[qs])
+        v = np.tensordot(phi[:qs], self.e, axes=(0, 1)) + self.eye
+        chol = np.linalg.cholesky(v)
+        si = np.linalg.inv(v)
+        d = (si @ self.a[..., None])[..., 0]
+        s_c = self.onehot @ (self.a * d).sum(1)
+        if np.any(1 + tau2 * s_c <= 0):
+            raise np.linalg.LinAlgError("not positive definite")
+        kappa = tau2 / (1 + tau2 * s_c)
+        logdet = 2 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum()) + \
+            float(np.log1p(tau2 * s_c).sum())
+        sz = si @ self.z
+        w = self.onehot @ (d[:, None, :] @ self.z)[:, 0]  # K x p+1: sum_i Z_i'd_i
+        pp = self.z.shape[2]
+        zsz = self.z.reshape(-1, pp).T @ sz.reshape(-1, pp) - (w.T * kappa) @ w
+        state = (si, d, s_c, kappa, tau2, sz, w)
+        return state, logdet, zsz
+
+    def _per_esw(self, ex: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """sum over each ESW's clients of (E_k Xi_i)' v_i: K x q_s x p."""
+        t1 = (v[:, None, None, :] @ ex)[:, :, 0, :]  # clients x q_s x p
+        return (self.onehot @ t1.reshape(len(t1), -1)).reshape(self.k, *t1.shape[1:])
+
+    def _xi(self, state, u, p):
+        si, d, s_c, kappa, tau2, sz, w = state
+        kc = kappa[self.cl]
+        rho = sz @ u - (kc * (w @ u)[self.cl])[:, None] * d  # S r, client by client
+        xi = sz[..., :p] - (kc[:, None, None] * d[..., None]) * w[self.cl, None, :p]  # S X
+        sigma = d / (1 + tau2 * s_c)[self.cl, None]  # S a
+        return rho, xi, sigma
+
+    def derivatives(self, state, u, c):
+        si, d, s_c, kappa, tau2, sz, w = state
+        p, e, oh = len(c), self.e, self.onehot
+        qs = e.shape[1]
+        rho, xi, sigma = self._xi(state, u, p)
+        kc = kappa[self.cl]
+        ed = (e @ d[:, None, :, None])[..., 0]  # E_k d: clients x q_s x T
+        ded = (ed * d[:, None, :]).sum(2)  # d'E_k d
+        erho = (e @ rho[:, None, :, None])[..., 0]
+        es = (e @ sigma[:, None, :, None])[..., 0]
+        one_s = s_c / (1 + tau2 * s_c)  # a'S a per ESW
+        grad = np.empty(qs + 1)
+        grad[:qs] = (np.trace(si[:, None] @ e, axis1=2, axis2=3) - kc[:, None] * ded
+                     - (rho[:, None, :] * erho).sum(2)).sum(0)
+        grad[qs] = float((one_s - (oh @ (self.a * rho).sum(1)) ** 2).sum())
+        ex = e @ xi[:, None]  # E_k Xi: clients x q_s x T x p
+        pk = np.empty((qs + 1, p, p))
+        pk[:qs] = xi.reshape(-1, p).T @ ex.transpose(1, 0, 2, 3).reshape(qs, -1, p)
+        xic = oh @ (self.a[:, None, :] @ xi)[:, 0]  # K x p: Xi'a per ESW
+        pk[qs] = xic.T @ xic
+        info = np.zeros((qs + 1, qs + 1))
+        se = si[:, None] @ e  # S_i E_k
+        info[:qs, :qs] = 0.5 * _trace_pairs(se, se)
+        sed = (si[:, None] @ ed[..., None])[..., 0]  # S_i E_k d
+        info[:qs, :qs] -= _trace_pairs((ed * kc[:, None, None])[..., None], sed[:, :, None, :])
+        dk = oh @ ded  # K x q_s: sum over clients of d'E_k d
+        info[:qs, :qs] += 0.5 * (dk.T * kappa**2) @ dk
+        info[:qs, qs] = info[qs, :qs] = 0.5 * (sigma[:, None, :] * es).sum((0, 2))
+        info[qs, qs] = 0.5 * float((one_s**2).sum())
+        # minus tr(C Q_kl)
+        mc = xi @ c @ xi.transpose(0, 2, 1)  # Xi C Xi'
+        info[:qs, :qs] -= _trace_pairs(se.transpose(0, 1, 3, 2), e @ mc[:, None])
+        eta = self._per_esw(ex, d)  # sum_i Xi_i'E_j d_i per ESW
+        info[:qs, :qs] += np.einsum("k,kjp,klp->jl", kappa, eta @ c, eta)
+        zeta = self._per_esw(ex, sigma)
+        t_kt = np.einsum("kjp,pq,kq->j", zeta, c, xic)
+        info[:qs, qs] -= t_kt
+        info[qs, :qs] -= t_kt
+        info[qs, qs] -= float(np.einsum("k,kp,pq,kq->", one_s, xic, c, xic))
+        return grad, info, pk
+
+    def q_matrices(self, state, p):
+        si, d, s_c, kappa, tau2, sz, w = state
+        e, oh = self.e, self.onehot
+        qs = e.shape[1]
+        _, xi, sigma = self._xi(state, np.zeros(p + 1), p)
+        ex = e @ xi[:, None]  # E_k Xi
+        out = np.empty((qs + 1, qs + 1, p, p))
+        sex = si[:, None] @ ex  # S_i E_l Xi
+        out[:qs, :qs] = np.einsum("bkip,bliq->klpq", ex, sex)
+        eta = self._per_esw(ex, d)
+        out[:qs, :qs] -= np.einsum("k,kjp,klq->jlpq", kappa, eta, eta)
+        zeta = self._per_esw(ex, sigma)
+        xic = oh @ (self.a[:, None, :] @ xi)[:, 0]
+        one_s = s_c / (1 + tau2 * s_c)
+        out[:qs, qs] = np.einsum("kjp,kq->jpq", zeta, xic)
+        out[qs, :qs] = out[:qs, qs].transpose(0, 2, 1)
+        out[qs, qs] = (xic.T * one_s) @ xic
+        return out
+
+
 class MmrmModel:
     """The data as units: participants (no ESW term) or ESWs' caseloads (ESW term)."""
 
     def __init__(self, y: np.ndarray, ips: np.ndarray, baseline: np.ndarray,
                  covariates: np.ndarray | None = None, esw: np.ndarray | None = None,
-                 per_arm: bool = False, esw_intercept: bool = False):
+                 per_arm: bool = False, esw_intercept: bool = False,
+                 dense_clusters: bool = False):
+        """`dense_clusters`: each ESW's caseload as one dense unit (the slow reference
+        for the Woodbury algebra of _Clustered)."""
         y = np.asarray(y, dtype=float)
         n, t = y.shape
         ips = np.asarray(ips, dtype=bool)
@@ -237,7 +348,16 @@ class MmrmModel:
             self.batches.append(_Units(np.stack(gds), np.array(pads, dtype=float),
                                        k=np.stack(ks),
                                        counts=np.array([len(g) for g in groups], dtype=float)))
-        if large:
+        if large and not dense_clusters:
+            clients = np.concatenate([np.asarray(u) for u in large])
+            cl = np.concatenate([np.full(len(u), j) for j, u in enumerate(large)])
+            ob = obs[clients]
+            z = zfull[clients] * ob[..., None]
+            e = np.zeros((len(clients), n_sets * len(pairs), t, t))
+            jj, kk = np.meshgrid(np.arange(t), np.arange(t), indexing="ij")
+            e[:, ptable[jj, kk], jj, kk] = (ob[:, :, None] & ob[:, None, :])
+            self.batches.append(_Clustered(z, e, (~ob).astype(float), cl))
+        elif large:
             size = max(int(obs[u].sum()) for u in large)
             built = [structure(u, size) for u in large]
             self.batches.append(_Units(np.stack([b[0] for b in built]),
@@ -371,7 +491,7 @@ def _kenward_roger(model: MmrmModel, phi, info, c, pk):
     2 (C_ee)^2 / (g'W g), g_k = (C P_k C)_ee."""
     w = np.linalg.inv(info)
     q_kl = model.q_matrices(phi)
-    u = np.einsum("kl,klpq->pq", w, q_kl) - np.einsum("kl,kpr,rs,lsq->pq", w, pk, c, pk)
+    u = np.tensordot(w, q_kl, 2) - (pk @ c @ np.tensordot(w, pk, (1, 0))).sum(0)
     phi_a = c + 2 * c @ u @ c
     e = model.effect
     g = np.einsum("p,kpq,q->k", c[e], pk, c[:, e])
