@@ -86,3 +86,25 @@ def test_pooled_analysis_is_unbiased_and_covers_under_mar():
     est = np.array(est)
     assert abs(est.mean() - 1.0) <= 4 * est.std() / math.sqrt(len(est))
     assert abs(np.mean(cover) - 0.95) <= 4 * math.sqrt(0.95 * 0.05 / len(cover))
+
+
+def test_estimator_wrappers_return_test_results():
+    """estimators.imputed_ancova and repeated_measures: the pooled / MMRM effect as a
+    TestResult (the lead wires these into trial_analysis); degenerate data not
+    estimable, never an exception."""
+    from trialsim.analysis.estimators import imputed_ancova, repeated_measures
+    from trialsim.analysis.repeated_measures import fit_mmrm
+
+    rng = np.random.default_rng(5)
+    y, _, ips, base, work = trial(rng)
+    esw = np.where(ips, np.arange(len(ips)) % 4, -1)
+    r = imputed_ancova(y, ips, base, work, 0.05, 10, np.random.default_rng(1))
+    assert r.status == "ok" and r.ci_low < r.estimate < r.ci_high and r.df > 0
+    again = imputed_ancova(y, ips, base, work, 0.05, 10, np.random.default_rng(1))
+    assert again == r
+    mm = repeated_measures(y, ips, base, esw, 0.05)
+    fit = fit_mmrm(y, ips, base, esw=esw, esw_intercept=True)
+    assert (mm.estimate, mm.se, mm.df) == (fit.estimate, fit.se_kr, fit.df_kr)
+    empty = np.full_like(y, np.nan)
+    assert repeated_measures(empty, ips, base, esw, 0.05).status == "not_estimable"
+    assert imputed_ancova(empty, ips, base, work, 0.05, 5, rng).status == "not_estimable"

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_STEPS = 200
-STEP_TOL = 1e-10  # relative change of phi at convergence
+STEP_TOL = 1e-8  # relative change of phi at convergence (the gradient is then about 1e-6)
 
 
 @dataclass(frozen=True)
@@ -416,11 +416,12 @@ class MmrmModel:
             phi = phi + [0.05 * float(var.mean())]
         return np.array(phi)
 
-    def inference(self, phi):
+    def inference(self, phi, terms=None):
         """beta, the effect's model-based SE, Kenward-Roger SE and df at phi (Sigma's
-        elements j <= k, per arm set, then tau2)."""
+        elements j <= k, per arm set, then tau2); `terms`: criterion(phi, True) if known."""
         phi = np.asarray(phi, dtype=float)
-        _, _, info, beta, c, pk = self.criterion(phi, derivatives=True)
+        _, _, info, beta, c, pk = self.criterion(phi, derivatives=True) if terms is None \
+            else terms
         var_kr, df = _kenward_roger(self, phi, info, c, pk)
         e = self.effect
         return beta, math.sqrt(c[e, e]), math.sqrt(var_kr) if var_kr > 0 else math.nan, df
@@ -449,7 +450,8 @@ def fit_mmrm(y: np.ndarray, ips: np.ndarray, baseline: np.ndarray,
     tau = model.q - 1 if esw_intercept else None
     converged, steps = False, 0
     try:
-        value, grad, info, *_ = model.criterion(phi, derivatives=True)
+        terms = model.criterion(phi, derivatives=True)
+        value, grad, info = terms[:3]
         for steps in range(1, MAX_STEPS + 1):  # noqa: B007
             free = np.ones(model.q, bool)
             if tau is not None and phi[tau] <= 0 and grad[tau] > 0:
@@ -462,21 +464,23 @@ def fit_mmrm(y: np.ndarray, ips: np.ndarray, baseline: np.ndarray,
                 if tau is not None and new[tau] < 0:
                     new[tau] = 0.0
                 try:
-                    new_value, new_grad, new_info, *_ = model.criterion(new, True)
+                    new_terms = model.criterion(new, True)
+                    new_value, new_grad, new_info = new_terms[:3]
                     ok = new_value <= value + 1e-10 * abs(value)
                 except np.linalg.LinAlgError:
                     ok = False
                 if ok or t < 1e-6:
                     break
                 t *= 0.5
-            if not ok:
+            if not ok:  # no descent left: converged if the free gradient is flat
+                converged = bool(np.abs(grad[free]).max() <= 1e-6 * model.n_obs)
                 break
             moved = float(np.max(np.abs(new - phi) / (np.abs(phi) + 1e-8 * np.abs(phi).max())))
-            phi, value, grad, info = new, new_value, new_grad, new_info
+            phi, value, grad, info, terms = new, new_value, new_grad, new_info, new_terms
             if moved < STEP_TOL:
                 converged = True
                 break
-        beta, se, se_kr, df = model.inference(phi)
+        beta, se, se_kr, df = model.inference(phi, terms)
     except np.linalg.LinAlgError:
         return None
     if not (se > 0 and se_kr > 0 and df > 0 and math.isfinite(beta[model.effect])):
