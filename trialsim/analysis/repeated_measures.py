@@ -151,14 +151,22 @@ class _Clustered:
     observed waves; a the indicator of the caseload's observations). By Woodbury,
     S_c = D^-1 - kappa_c d d' with d = D^-1 a, kappa_c = tau2 / (1 + tau2 a'd): every
     term is a sum over clients of T x T algebra plus one rank-one term per ESW, O(n T^3)
-    a step instead of O(K N^3) for dense caseloads of N observations."""
+    a step instead of O(K N^3) for dense caseloads of N observations. What depends on a
+    client's missingness pattern only (D_i^-1, d_i, dV/dphi) is computed once a pattern;
+    client by client are only S r, S X and their sums per pattern and per ESW."""
 
     def __init__(self, z: np.ndarray, e: np.ndarray, pad: np.ndarray, cl: np.ndarray):
-        self.z, self.e, self.cl = z, e, cl  # clients x T x p+1, clients x q_s x T x T
-        self.a = 1.0 - pad  # observed waves
-        self.eye = np.einsum("bi,ij->bij", pad, np.eye(z.shape[1]))
+        self.z, self.cl = z, cl  # clients x T x p+1
+        codes, first, self.pat = np.unique(pad @ (2.0 ** np.arange(pad.shape[1])),
+                                           return_index=True, return_inverse=True)
+        self.e = e[first]  # patterns x q_s x T x T
+        self.a = 1.0 - pad[first]  # observed waves, per pattern
+        self.eye = np.einsum("bi,ij->bij", pad[first], np.eye(z.shape[1]))
         self.k = int(cl.max()) + 1
         self.onehot = (cl == np.arange(self.k)[:, None]).astype(float)  # K x clients
+        self.by_pat = (self.pat == np.arange(len(first))[:, None]).astype(float)  # G x clients
+        self.n_pat = self.by_pat.sum(1)
+        self.esw_pat = self.onehot @ self.by_pat.T  # K x G: clients per ESW and pattern
 
     def factor(self, phi: np.ndarray):
         qs = self.e.shape[1]
@@ -166,87 +174,94 @@ class _Clustered:
         v = np.tensordot(phi[:qs], self.e, axes=(0, 1)) + self.eye
         chol = np.linalg.cholesky(v)
         si = np.linalg.inv(v)
-        d = (si @ self.a[..., None])[..., 0]
-        s_c = self.onehot @ (self.a * d).sum(1)
+        d = (si @ self.a[..., None])[..., 0]  # per pattern
+        s_c = self.esw_pat @ (self.a * d).sum(1)
         if np.any(1 + tau2 * s_c <= 0):
             raise np.linalg.LinAlgError("not positive definite")
         kappa = tau2 / (1 + tau2 * s_c)
-        logdet = 2 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum()) + \
-            float(np.log1p(tau2 * s_c).sum())
-        sz = si @ self.z
-        w = self.onehot @ (d[:, None, :] @ self.z)[:, 0]  # K x p+1: sum_i Z_i'd_i
+        logdet = 2 * float(self.n_pat @ np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(1)) \
+            + float(np.log1p(tau2 * s_c).sum())
+        sz = si[self.pat] @ self.z
+        di = d[self.pat]
+        w = self.onehot @ (di[:, None, :] @ self.z)[:, 0]  # K x p+1: sum_i Z_i'd_i
         pp = self.z.shape[2]
         zsz = self.z.reshape(-1, pp).T @ sz.reshape(-1, pp) - (w.T * kappa) @ w
         state = (si, d, s_c, kappa, tau2, sz, w)
         return state, logdet, zsz
 
-    def _per_esw(self, ex: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """sum over each ESW's clients of (E_k Xi_i)' v_i: K x q_s x p."""
-        t1 = (v[:, None, None, :] @ ex)[:, :, 0, :]  # clients x q_s x p
-        return (self.onehot @ t1.reshape(len(t1), -1)).reshape(self.k, *t1.shape[1:])
-
     def _xi(self, state, u, p):
         si, d, s_c, kappa, tau2, sz, w = state
         kc = kappa[self.cl]
-        rho = sz @ u - (kc * (w @ u)[self.cl])[:, None] * d  # S r, client by client
-        xi = sz[..., :p] - (kc[:, None, None] * d[..., None]) * w[self.cl, None, :p]  # S X
-        sigma = d / (1 + tau2 * s_c)[self.cl, None]  # S a
-        return rho, xi, sigma
+        di = d[self.pat]
+        rho = sz @ u - (kc * (w @ u)[self.cl])[:, None] * di  # S r, client by client
+        xi = sz[..., :p] - (kc[:, None, None] * di[..., None]) * w[self.cl, None, :p]  # S X
+        f = 1 / (1 + tau2 * s_c)[self.cl]  # S a = f d
+        return rho, xi, f
 
     def derivatives(self, state, u, c):
         si, d, s_c, kappa, tau2, sz, w = state
-        p, e, oh = len(c), self.e, self.onehot
-        qs = e.shape[1]
-        rho, xi, sigma = self._xi(state, u, p)
+        p, e, oh, bp = len(c), self.e, self.onehot, self.by_pat
+        g_n, qs, t = e.shape[0], e.shape[1], e.shape[2]
+        rho, xi, f = self._xi(state, u, p)
         kc = kappa[self.cl]
-        ed = (e @ d[:, None, :, None])[..., 0]  # E_k d: clients x q_s x T
+        se = si[:, None] @ e  # S_g E_k, per pattern
+        ed = (e @ d[:, None, :, None])[..., 0]  # E_k d: patterns x q_s x T
         ded = (ed * d[:, None, :]).sum(2)  # d'E_k d
-        erho = (e @ rho[:, None, :, None])[..., 0]
-        es = (e @ sigma[:, None, :, None])[..., 0]
         one_s = s_c / (1 + tau2 * s_c)  # a'S a per ESW
+        kap_g, f2_g = bp @ kc, bp @ (f * f)
+        r_g = (bp @ (rho[:, :, None] * rho[:, None, :]).reshape(len(rho), -1))  # sum rho rho'
         grad = np.empty(qs + 1)
-        grad[:qs] = (np.trace(si[:, None] @ e, axis1=2, axis2=3) - kc[:, None] * ded
-                     - (rho[:, None, :] * erho).sum(2)).sum(0)
-        grad[qs] = float((one_s - (oh @ (self.a * rho).sum(1)) ** 2).sum())
-        ex = e @ xi[:, None]  # E_k Xi: clients x q_s x T x p
+        grad[:qs] = (self.n_pat @ np.trace(se, axis1=2, axis2=3) - kap_g @ ded
+                     - e.reshape(g_n, qs, -1).transpose(1, 0, 2).reshape(qs, -1) @ r_g.ravel())
+        a_rho = oh @ (self.a[self.pat] * rho).sum(1)
+        grad[qs] = float((one_s - a_rho**2).sum())
+        # sum over each pattern's clients of Xi (x) Xi: G x T x T x p x p
+        xf = xi.reshape(len(xi), -1)
+        kxi = (bp @ (xf[:, :, None] * xf[:, None, :]).reshape(len(xf), -1)).reshape(
+            g_n, t, p, t, p).transpose(0, 1, 3, 2, 4)
+        kxi_flat = kxi.reshape(g_n * t * t, p * p)
         pk = np.empty((qs + 1, p, p))
-        pk[:qs] = xi.reshape(-1, p).T @ ex.transpose(1, 0, 2, 3).reshape(qs, -1, p)
-        xic = oh @ (self.a[:, None, :] @ xi)[:, 0]  # K x p: Xi'a per ESW
+        pk[:qs] = (e.transpose(1, 0, 2, 3).reshape(qs, -1) @ kxi_flat).reshape(qs, p, p)
+        xic = oh @ (self.a[self.pat][:, None, :] @ xi)[:, 0]  # K x p: Xi'a per ESW
         pk[qs] = xic.T @ xic
         info = np.zeros((qs + 1, qs + 1))
-        se = si[:, None] @ e  # S_i E_k
-        info[:qs, :qs] = 0.5 * _trace_pairs(se, se)
-        sed = (si[:, None] @ ed[..., None])[..., 0]  # S_i E_k d
-        info[:qs, :qs] -= _trace_pairs((ed * kc[:, None, None])[..., None], sed[:, :, None, :])
-        dk = oh @ ded  # K x q_s: sum over clients of d'E_k d
+        info[:qs, :qs] = 0.5 * _trace_pairs(se * self.n_pat[:, None, None, None], se)
+        sed = (si[:, None] @ ed[..., None])[..., 0]  # S_g E_k d
+        info[:qs, :qs] -= _trace_pairs((ed * kap_g[:, None, None])[..., None],
+                                       sed[:, :, None, :])
+        dk = self.esw_pat @ ded  # K x q_s
         info[:qs, :qs] += 0.5 * (dk.T * kappa**2) @ dk
-        info[:qs, qs] = info[qs, :qs] = 0.5 * (sigma[:, None, :] * es).sum((0, 2))
+        info[:qs, qs] = info[qs, :qs] = 0.5 * f2_g @ ded
         info[qs, qs] = 0.5 * float((one_s**2).sum())
         # minus tr(C Q_kl)
-        mc = xi @ c @ xi.transpose(0, 2, 1)  # Xi C Xi'
-        info[:qs, :qs] -= _trace_pairs(se.transpose(0, 1, 3, 2), e @ mc[:, None])
-        eta = self._per_esw(ex, d)  # sum_i Xi_i'E_j d_i per ESW
-        info[:qs, :qs] += np.einsum("k,kjp,klp->jl", kappa, eta @ c, eta)
-        zeta = self._per_esw(ex, sigma)
-        t_kt = np.einsum("kjp,pq,kq->j", zeta, c, xic)
+        m_g = (kxi_flat @ c.ravel()).reshape(g_n, t, t)  # sum_i Xi_i C Xi_i'
+        info[:qs, :qs] -= _trace_pairs(se.transpose(0, 1, 3, 2), e @ m_g[:, None])
+        exd = ed[self.pat] @ xi  # clients x q_s x p: (E_k d_i)' Xi_i
+        eta = (oh @ exd.reshape(len(exd), -1)).reshape(self.k, qs, p)
+        keta = (eta @ c) * kappa[:, None, None]
+        info[:qs, :qs] += keta.transpose(1, 0, 2).reshape(qs, -1) @ \
+            eta.transpose(1, 0, 2).reshape(qs, -1).T
+        zeta = (oh @ (exd * f[:, None, None]).reshape(len(exd), -1)).reshape(self.k, qs, p)
+        t_kt = ((zeta @ c) * xic[:, None, :]).sum((0, 2))
         info[:qs, qs] -= t_kt
         info[qs, :qs] -= t_kt
-        info[qs, qs] -= float(np.einsum("k,kp,pq,kq->", one_s, xic, c, xic))
+        info[qs, qs] -= float(((xic @ c) * xic).sum(1) @ one_s)
         return grad, info, pk
 
     def q_matrices(self, state, p):
         si, d, s_c, kappa, tau2, sz, w = state
-        e, oh = self.e, self.onehot
-        qs = e.shape[1]
-        _, xi, sigma = self._xi(state, np.zeros(p + 1), p)
+        oh = self.onehot
+        qs = self.e.shape[1]
+        _, xi, f = self._xi(state, np.zeros(p + 1), p)
+        e, si_i, di = self.e[self.pat], si[self.pat], d[self.pat]
         ex = e @ xi[:, None]  # E_k Xi
         out = np.empty((qs + 1, qs + 1, p, p))
-        sex = si[:, None] @ ex  # S_i E_l Xi
-        out[:qs, :qs] = np.einsum("bkip,bliq->klpq", ex, sex)
-        eta = self._per_esw(ex, d)
+        out[:qs, :qs] = np.einsum("bkip,bliq->klpq", ex, si_i[:, None] @ ex)
+        exd = (e @ di[:, None, :, None])[..., 0] @ xi  # (E_k d_i)' Xi_i
+        eta = (oh @ exd.reshape(len(exd), -1)).reshape(self.k, qs, p)
         out[:qs, :qs] -= np.einsum("k,kjp,klq->jlpq", kappa, eta, eta)
-        zeta = self._per_esw(ex, sigma)
-        xic = oh @ (self.a[:, None, :] @ xi)[:, 0]
+        zeta = (oh @ (exd * f[:, None, None]).reshape(len(exd), -1)).reshape(self.k, qs, p)
+        xic = oh @ (self.a[self.pat][:, None, :] @ xi)[:, 0]
         one_s = s_c / (1 + tau2 * s_c)
         out[:qs, qs] = np.einsum("kjp,kq->jpq", zeta, xic)
         out[qs, :qs] = out[:qs, qs].transpose(0, 2, 1)
@@ -366,7 +381,7 @@ class MmrmModel:
                                        z=np.stack([b[1] for b in built]),
                                        n_sigma=n_sets * len(pairs)))
         self.n_obs = int(obs[keep].sum())
-        self._rows = zfull[obs & keep[:, None]]
+        self._z, self._obs = zfull[keep], obs[keep]
 
     # --- REML ------------------------------------------------------------------------
     def _factor(self, phi):
@@ -403,13 +418,21 @@ class MmrmModel:
         return sum(bt.q_matrices(s, self.p) for bt, s in zip(self.batches, ss, strict=True))
 
     def start(self) -> np.ndarray:
-        """Moment start: Sigma from OLS residuals (pairwise-complete products), made
-        positive definite; tau2 = 0.05 of the mean variance."""
+        """Moment start: Sigma from the OLS residuals' pairwise-complete products (the
+        correlations shrunk by a tenth, and further until positive definite); tau2 =
+        0.05 of the mean variance."""
         p, t = self.p, self.t
-        x, y = self._rows[:, :p], self._rows[:, p]
-        e = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
-        var = np.array([np.mean(e[x[:, w] == 1] ** 2) for w in range(t)])
-        sig = np.diag(var) * 1.0 + 0.5 * np.sqrt(np.outer(var, var)) * (1 - np.eye(t))
+        rows = self._z[self._obs]
+        beta = np.linalg.lstsq(rows[:, :p], rows[:, p], rcond=None)[0]
+        e = np.where(self._obs, self._z[..., p] - self._z[..., :p] @ beta, 0.0)
+        both = self._obs.T.astype(float) @ self._obs
+        sig = (e.T @ e) / np.maximum(both, 1.0)
+        var = np.diag(sig).copy()
+        corr = sig / np.sqrt(np.outer(var, var))
+        for shrink in (0.9, 0.7, 0.5, 0.0):
+            sig = np.sqrt(np.outer(var, var)) * (np.eye(t) + shrink * (corr - np.eye(t)))
+            if np.linalg.eigvalsh(sig)[0] > 1e-3 * var.min():
+                break
         one = [sig[j, k] for j, k in self.pairs]
         phi = one * (2 if self.per_arm else 1)
         if self.esw_intercept:
