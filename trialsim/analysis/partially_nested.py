@@ -215,6 +215,13 @@ class PartiallyNestedModel:
         the deviance is even in theta, so theta drops out (its gradient and cross terms
         vanish). Without, they are phi itself (tau2 < 0, where theta does not exist; at a
         stationary point the df does not depend on the parametrisation)."""
+        with np.errstate(all="ignore"):
+            try:
+                return self._satterthwaite_observed(phi, equal, theta_scale)
+            except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+                return math.nan  # the observed information does not exist here
+
+    def _satterthwaite_observed(self, phi, equal: bool, theta_scale: bool) -> float:
         phi = np.asarray(phi, dtype=float)
         z = self.z
         dv = np.column_stack([z[:, 0] + z[:, 1], z[:, 2]]) if equal else z
@@ -241,10 +248,9 @@ class PartiallyNestedModel:
             g = jac.T @ g
             if th == 0.0:  # theta's row and column carry nothing: drop them
                 hess, g = hess[1:, 1:], g[1:]
-        try:
-            np.linalg.cholesky(hess)  # LinAlgError unless positive definite
-        except np.linalg.LinAlgError:
+        if not np.isfinite(hess).all() or not np.isfinite(g).all():
             return math.nan
+        np.linalg.cholesky(hess)  # LinAlgError unless positive definite
         wk = 2 * np.linalg.inv(hess)  # lmerTest's vcov_varpar
         var_var = float(g @ wk @ g)
         return 2 * c[1, 1] ** 2 / var_var if var_var > 0 else math.inf
@@ -502,9 +508,11 @@ def _result(model: PartiallyNestedModel, y: np.ndarray, found, lo: np.ndarray,
     if not math.isfinite(df) and keep_tau2 and boundary:
         # the fallback's observed information is not positive definite: the expected
         df = df_kr
-    values = (beta[1], c[1, 1], df, df_kr, var_kr)
+    values = (beta[1], c[1, 1], df_kr, var_kr)
     if not (all(math.isfinite(v) or v == math.inf for v in values) and c[1, 1] > 0
-            and var_kr > 0 and df > 0 and df_kr > 0):
+            and var_kr > 0 and df_kr > 0):
         return None
+    if not df > 0:  # no observed information: no Satterthwaite test (KR's is unaffected)
+        df = math.nan
     return Fit(float(beta[1]), math.sqrt(c[1, 1]), math.sqrt(var_kr), float(df), float(df_kr),
                *phi, converged=converged)
