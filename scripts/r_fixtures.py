@@ -82,8 +82,21 @@ def repeated_measures_datasets():
     with open(OUT / "repeated_measures_data.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["dataset", "id", "ips", "baseline", "cov", "esw", "y1", "y2", "y3"])
-        for k, (n, n_esw, icc) in enumerate(specs):
-            ips, base, cov, esw, y = repeated_measures(rng, n, n_esw, icc)
+        made = [repeated_measures(rng, n, n_esw, icc) for n, n_esw, icc in specs]
+        # hand-made: every wave returned (clients to 4 ESWs in turn); monotone dropout
+        # only, the ESWs' mean scores made equal at every wave (the ESW variance at 0)
+        ips, base, cov, esw, y = repeated_measures(rng, 80, 4, 0.1, drop=(0, 0, 0))
+        esw = np.where(ips, np.cumsum(ips) % 4, -1)
+        made.append((ips, base, cov, esw, y))
+        ips, base, cov, esw, y = repeated_measures(rng, 120, 4, 0.1, drop=(0, 0, 0))
+        stop = rng.choice([1, 2, 3], size=len(y), p=[0.15, 0.2, 0.65])
+        y[np.arange(3)[None, :] >= stop[:, None]] = np.nan
+        for k in range(4):
+            on = ips & (esw == k)
+            y[on] -= np.nanmean(y[on], 0) - np.nanmean(y[ips], 0)
+        made.append((ips, base, cov, esw, y))
+        for k, (ips, base, cov, esw, y) in enumerate(made):
+            n = len(y)
             for i in range(n):
                 w.writerow([k, i, int(ips[i]), repr(float(base[i])), repr(float(cov[i])),
                             int(esw[i])] + ["NA" if np.isnan(v) else repr(float(v)) for v in y[i]])
