@@ -90,7 +90,8 @@ def partially_nested(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: 
     cluster = np.where(esw >= 0, esw, -1 - np.arange(len(esw)))
     x = np.column_stack([np.ones(len(y)), ips.astype(float), baseline])
     fit = fit_partially_nested(y, x, ips, cluster, equal_variances=equal_variances,
-                               nonnegative=esw_variance == "nonnegative")
+                               nonnegative=esw_variance == "nonnegative",
+                               observed_df=small_sample == "satterthwaite")
     if fit is None:
         return NOT_ESTIMABLE
     if not fit.converged:

@@ -264,7 +264,7 @@ def _unpack(theta: np.ndarray, equal: bool) -> np.ndarray:
 
 def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster: np.ndarray,
                          equal_variances: bool = False,
-                         nonnegative: bool = False) -> Fit | None:
+                         nonnegative: bool = False, observed_df: bool = True) -> Fit | None:
     """REML over theta = (log s2_ips, log s2_tau, tau2 / s2_ips); None when the fit is
     degenerate (a singular system, a variance driven to a bound, non-finite values).
 
@@ -275,7 +275,9 @@ def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster:
     descending from there into tau2 < 0. With `nonnegative`, tau2 >= 0, as lme4 and nlme
     fit it; at 0 it stays in Kenward-Roger's adjustment and df (as pbkrtest) and drops out
     of the Satterthwaite df (as lmerTest). `equal_variances` ties the residual variances
-    (lme4's model)."""
+    (lme4's model). Without `observed_df`, Fit.df (the Satterthwaite df from the observed
+    information, about a fifth of the fit's time) is not computed (NaN): Kenward-Roger
+    does not use it."""
     model = PartiallyNestedModel(y, x, ips, cluster)
     singular = -1.0 / model.m.max() if model.n_cl else -math.inf
     pick = [0, 2] if equal_variances else [0, 1, 2]
@@ -298,7 +300,8 @@ def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster:
             if free is None:
                 return None
             if free[0][-1] > low[-1] + 1e-10:
-                return _result(model, y, free, low, hi, equal_variances, keep_tau2=True)
+                return _result(model, y, free, low, hi, equal_variances, keep_tau2=True,
+                               observed_df=observed_df)
             # No interior REML maximum with tau2 free: the criterion is unbounded as
             # s2_ips + m_max tau2 -> 0 (V singular, the IPS mean set by the largest
             # ESW's clients alone). The pre-specified fallback is the fit with tau2 >= 0,
@@ -307,10 +310,10 @@ def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster:
             # ICC 0.2).
             held = _newton(obj, start, lo, hi, singular, grad_tol)
             return None if held is None else _result(model, y, held, lo, hi, equal_variances,
-                                                     keep_tau2=True)
+                                                     keep_tau2=True, observed_df=observed_df)
         held = _newton(obj, start, lo, hi, singular, grad_tol)
         return None if held is None else _result(model, y, held, lo, hi, equal_variances,
-                                                 keep_tau2=False)
+                                                 keep_tau2=False, observed_df=observed_df)
 
 
 class _Objective:
@@ -477,7 +480,8 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
 
 
 def _result(model: PartiallyNestedModel, y: np.ndarray, found, lo: np.ndarray,
-            hi: np.ndarray, equal_variances: bool, keep_tau2: bool) -> Fit | None:
+            hi: np.ndarray, equal_variances: bool, keep_tau2: bool,
+            observed_df: bool = True) -> Fit | None:
     """The fit's checks and inference: None if a variance ran to a bound other than
     tau2 = 0 (the data cannot identify it, or V is nearly singular)."""
     theta, grad, settled = found  # plain floats: numpy costs microseconds a call here
@@ -503,9 +507,10 @@ def _result(model: PartiallyNestedModel, y: np.ndarray, found, lo: np.ndarray,
     # Satterthwaite: lme4's theta scale (theta = 0 drops out at the boundary, as in
     # lmerTest), except where tau2 < 0 or the unbounded fit's fallback holds it at 0
     # and keeps it among the estimated parameters (phi itself there)
-    df = model.satterthwaite_observed(phi, equal_variances,
-                                      theta_scale=phi[2] > 0 or (boundary and not keep_tau2))
-    if not math.isfinite(df) and keep_tau2 and boundary:
+    df = model.satterthwaite_observed(
+        phi, equal_variances, theta_scale=phi[2] > 0 or (boundary and not keep_tau2)) \
+        if observed_df else math.nan
+    if observed_df and not math.isfinite(df) and keep_tau2 and boundary:
         # the fallback's observed information is not positive definite: the expected
         df = df_kr
     values = (beta[1], c[1, 1], df_kr, var_kr)
