@@ -11,8 +11,9 @@ Prints, for each candidate analysis, on the same datasets:
 
 Candidates: the partially nested REML model (Candlish et al. 2018) with the ESW variance
 unbounded and Kenward-Roger SE (the default) or the model-based SE with
-Satterthwaite df, or held >= 0 with Satterthwaite df or with Kenward-Roger (what lme4 with
-pbkrtest, or SAS PROC MIXED's default bound with DDFM=KR, would run); ANCOVA with the
+Satterthwaite df, or held >= 0 with Satterthwaite df or with Kenward-Roger (as lme4 with
+pbkrtest and lmerTest compute them since issue 20: an ESW variance held at 0 stays in
+Kenward-Roger's adjustment and df, which SAS drops); ANCOVA with the
 CR2 cluster-robust SE and Bell-McCaffrey df under an independence working model
 (clubSandwich's default) or under an estimated random-intercept working model (Imbens &
 Kolesar 2016: `analysis.method=cluster_robust`); ANCOVA.

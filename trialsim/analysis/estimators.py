@@ -1,6 +1,7 @@
 """The estimators a trial can pre-specify, in numpy and scipy (no statsmodels in the
 hot path; tests use statsmodels as the oracle): ANCOVA, ANCOVA with a cluster-robust
-(CR2) variance, the partially nested model, and the difference in two proportions.
+(CR2) variance, the partially nested model, the difference in two proportions, and the
+missing-data analyses (the repeated-measures model; multiple imputation with ANCOVA).
 Which one a simulated trial runs is decided in trialsim.analysis.trial_analysis. None
 raises on degenerate data: it returns a result whose status says "not_estimable" (or
 "not_converged")."""
@@ -14,7 +15,9 @@ import numpy as np
 from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
 from trialsim.analysis.cluster_robust import fit_cluster_robust
+from trialsim.analysis.multiple_imputation import impute_by_arm, rubin
 from trialsim.analysis.partially_nested import fit_partially_nested
+from trialsim.analysis.repeated_measures import fit_mmrm
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,15 @@ def partially_nested(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: 
     cluster = np.where(esw >= 0, esw, -1 - np.arange(len(esw)))
     x = np.column_stack([np.ones(len(y)), ips.astype(float), baseline])
     fit = fit_partially_nested(y, x, ips, cluster, equal_variances=equal_variances,
-                               nonnegative=esw_variance == "nonnegative")
+                               nonnegative=esw_variance == "nonnegative",
+                               observed_df=small_sample == "satterthwaite")
     if fit is None:
         return NOT_ESTIMABLE
     if not fit.converged:
         return NOT_CONVERGED
-    se = fit.se_kr if small_sample == "kenward_roger" else fit.se
-    return _t_result(fit.estimate, se, fit.df, alpha)
+    if small_sample == "kenward_roger":
+        return _t_result(fit.estimate, fit.se_kr, fit.df_kr, alpha)
+    return _t_result(fit.estimate, fit.se, fit.df, alpha)
 
 
 def cluster_robust(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: np.ndarray,
@@ -133,3 +138,57 @@ def two_proportions(success: np.ndarray, arm: np.ndarray, alpha: float) -> TestR
     z = float(ndtri(1 - alpha / 2))
     p = float(2 * ndtr(-abs(est / se0)))
     return TestResult(est, se, p, est - z * se, est + z * se, math.inf)
+
+
+def repeated_measures(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: np.ndarray,
+                      alpha: float, *, covariates: np.ndarray | None = None,
+                      esw_intercept: bool = True, per_arm: bool = False) -> TestResult:
+    """The repeated-measures model (trialsim.analysis.repeated_measures) on every wave
+    returned: y is participants x waves (NaN where not returned, the last wave the
+    analysed one), esw -1 where never seen. The effect at the last wave with the
+    Kenward-Roger SE and df. Too few participants or a degenerate fit: not estimable; a
+    fit that did not converge: not converged."""
+    ips = arm.astype(bool)
+    seen = ~np.isnan(y).all(1)
+    if (ips & seen).sum() < 3 or (~ips & seen).sum() < 3:
+        return NOT_ESTIMABLE
+    with np.errstate(all="ignore"):
+        fit = fit_mmrm(y, ips, baseline, covariates, esw, per_arm=per_arm,
+                       esw_intercept=esw_intercept)
+    if fit is None:
+        return NOT_ESTIMABLE
+    if not fit.converged:
+        return NOT_CONVERGED
+    return _t_result(fit.estimate, fit.se_kr, fit.df_kr, alpha)
+
+
+def imputed_ancova(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray,
+                   auxiliaries: np.ndarray, alpha: float, m: int,
+                   rng: np.random.Generator) -> TestResult:
+    """Multiple imputation by arm (trialsim.analysis.multiple_imputation.impute_by_arm:
+    waves in order from baseline, the auxiliaries, e.g. work status, and earlier waves),
+    ANCOVA of the last wave on arm and baseline in each completed dataset, Rubin's rules
+    with the Barnard-Rubin df (complete-data df n - 3). Not estimable when an arm has
+    too few returns at some wave to impute it."""
+    ips = arm.astype(bool)
+    n = len(baseline)
+    if n < 6 or ips.all() or not ips.any():
+        return NOT_ESTIMABLE
+    cov = np.column_stack([baseline, auxiliaries])
+    try:
+        done = impute_by_arm(y, ips, cov, m, rng)
+    except (ValueError, np.linalg.LinAlgError):
+        return NOT_ESTIMABLE
+    x = np.column_stack([np.ones(n), ips.astype(float), baseline])
+    try:
+        xtx_inv = np.linalg.inv(x.T @ x)
+    except np.linalg.LinAlgError:
+        return NOT_ESTIMABLE
+    last = done[:, :, -1]  # m x n
+    beta = last @ (x @ xtx_inv)  # m x 3: each completed dataset's OLS
+    resid = last - beta @ x.T
+    var = (resid**2).sum(1) / (n - 3) * xtx_inv[1, 1]
+    if not (var > 0).all():
+        return NOT_ESTIMABLE
+    pooled = rubin(beta[:, 1], var, n - 3)
+    return _t_result(pooled.estimate, pooled.se, pooled.df, alpha)

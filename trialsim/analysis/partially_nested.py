@@ -20,11 +20,23 @@ the same estimates within 1e-6 on the test datasets, about 7 times less CPU; whe
 differ, on some validation datasets, the Newton fit has the higher REML likelihood:
 scripts/time_reml.py).
 
-Inference on the arm coefficient: the Wald t statistic with Satterthwaite degrees of
-freedom df = 2 (SE^2)^2 / (g' W g), g the gradient of SE^2 in the variance parameters and
-W the inverse expected REML information at the estimates (as lmerTest computes them), or
-Kenward-Roger (1997): the same df for a single contrast (lambda = 1 then) with SE^2 from
-the bias-adjusted covariance Phi_A (V is linear in its parameters, so R_ij = 0).
+Inference on the arm coefficient, as R computes it where the models coincide
+(tests/test_r_agreement.py, fixtures from scripts/r_fixtures.R: estimate, SE, df and p
+within 1e-5):
+- Kenward-Roger (1997), as pbkrtest (vcovAdj, KRmodcomp): SE^2 from the bias-adjusted
+  covariance Phi_A (V is linear in phi, so R_ij = 0) and, for one contrast (lambda = 1),
+  df = 2 (SE^2)^2 / (g' W g) with the unadjusted SE^2, g its gradient in phi and W the
+  inverse expected REML information. tau2 stays in W and Phi_A even when held at 0, as
+  pbkrtest keeps a variance component estimated at 0.
+- Satterthwaite, as lmerTest (contest1D, ddf = "Satterthwaite"): the model SE and df =
+  2 (SE^2)^2 / (g' W g) with W twice the inverse Hessian of the REML deviance (the
+  observed information) in lme4's parameters, theta = sqrt(tau2 / s2_ips) and the
+  residual SDs. The deviance is even in theta, so at theta = 0 tau2 drops out of this df.
+lme4 has one residual variance: with `equal_variances` the fit is lme4's (lmer with
+(0 + ips | esw)); with a variance per arm it is nlme::lme's (varIdent by arm,
+pdDiag(~ 0 + ips)), with KR from pbkrtest's functions and Satterthwaite by lmerTest's
+recipe applied to it in R. A negative tau2 (the default `unbounded`) has no R
+counterpart; it agrees wherever its estimate is positive.
 """
 
 from __future__ import annotations
@@ -49,7 +61,8 @@ class Fit:
     estimate: float
     se: float  # model-based, (X'V^-1 X)^-1
     se_kr: float  # Kenward-Roger adjusted
-    df: float  # Satterthwaite (also Kenward-Roger's, for one contrast)
+    df: float  # Satterthwaite, from the observed REML information (as lmerTest)
+    df_kr: float  # Kenward-Roger's, from the expected information (as pbkrtest)
     s2_ips: float
     s2_tau: float
     tau2: float
@@ -167,9 +180,9 @@ class PartiallyNestedModel:
         return self._info(w, ainv, zk)
 
     def inference(self, phi, zk: np.ndarray):
-        """beta, C = (X'V^-1 X)^-1, the Satterthwaite df of beta[1] and Kenward-Roger's
-        adjusted var(beta[1]); the columns of `zk` are dv/dphi_k of the variance
-        parameters treated as estimated (a parameter held at its boundary is not)."""
+        """beta, C = (X'V^-1 X)^-1, Kenward-Roger's df of beta[1] (Satterthwaite's formula
+        with the expected information) and its adjusted var(beta[1]); the columns of
+        `zk` are dv/dphi_k of the variance parameters treated as estimated."""
         w = 1.0 / (self.z @ np.asarray(phi, dtype=float))  # as _core computes them
         p, q = self.p, zk.shape[1]
         c = _inverse((w @ self.af).reshape(p, p))[0]
@@ -193,6 +206,55 @@ class PartiallyNestedModel:
         var_kr = c[1, 1] + 2 * float((c @ lam @ c)[1, 1])
         return beta, c, df, var_kr
 
+    def satterthwaite_observed(self, phi, equal: bool, theta_scale: bool) -> float:
+        """The Satterthwaite df of beta[1] from the observed REML information, as lmerTest
+        computes it (contest1D with ddf="Satterthwaite": the covariance of the variance
+        parameters is twice the inverse Hessian of the REML deviance, in lme4's
+        parametrisation). With `theta_scale`, the parameters are lme4's: theta = sqrt(tau2
+        / s2_ips) and the residual SDs (sigma, or sigma_ips and sigma_tau); at theta = 0
+        the deviance is even in theta, so theta drops out (its gradient and cross terms
+        vanish). Without, they are phi itself (tau2 < 0, where theta does not exist; at a
+        stationary point the df does not depend on the parametrisation)."""
+        with np.errstate(all="ignore"):
+            try:
+                return self._satterthwaite_observed(phi, equal, theta_scale)
+            except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+                return math.nan  # the observed information does not exist here
+
+    def _satterthwaite_observed(self, phi, equal: bool, theta_scale: bool) -> float:
+        phi = np.asarray(phi, dtype=float)
+        z = self.z
+        dv = np.column_stack([z[:, 0] + z[:, 1], z[:, 2]]) if equal else z
+        _, grad, hess = self.criterion(phi, hessian=True, dv=dv)
+        w = 1.0 / (z @ phi)
+        p, q = self.p, dv.shape[1]
+        c = _inverse((w @ self.af).reshape(p, p))[0]
+        pk = ((dv * (w * w)[:, None]).T @ self.af).reshape(q, p, p)
+        g = (c @ pk @ c)[:, 1, 1]  # d var(beta1) / d phi_k
+        if theta_scale:
+            s2i, tau2 = phi[0], phi[2]
+            sig_i, th = math.sqrt(s2i), math.sqrt(max(tau2, 0.0) / s2i)
+            # phi = (s2_ips, [s2_tau,] tau2) in psi = (theta, sigma_ips, [sigma_tau])
+            jac = np.zeros((q, q))
+            d2 = np.zeros((q, q, q))  # d2 phi_k / dpsi_i dpsi_j
+            jac[0, 1], d2[0, 1, 1] = 2 * sig_i, 2.0
+            if not equal:
+                sig_t = math.sqrt(phi[1])
+                jac[1, 2], d2[1, 2, 2] = 2 * sig_t, 2.0
+            jac[-1, 0], jac[-1, 1] = 2 * th * s2i, 2 * th * th * sig_i
+            d2[-1, 0, 0], d2[-1, 1, 1] = 2 * s2i, 2 * th * th
+            d2[-1, 0, 1] = d2[-1, 1, 0] = 4 * th * sig_i
+            hess = jac.T @ hess @ jac + np.tensordot(grad, d2, axes=1)
+            g = jac.T @ g
+            if th == 0.0:  # theta's row and column carry nothing: drop them
+                hess, g = hess[1:, 1:], g[1:]
+        if not np.isfinite(hess).all() or not np.isfinite(g).all():
+            return math.nan
+        np.linalg.cholesky(hess)  # LinAlgError unless positive definite
+        wk = 2 * np.linalg.inv(hess)  # lmerTest's vcov_varpar
+        var_var = float(g @ wk @ g)
+        return 2 * c[1, 1] ** 2 / var_var if var_var > 0 else math.inf
+
 
 def _unpack(theta: np.ndarray, equal: bool) -> np.ndarray:
     s2i = math.exp(theta[0])
@@ -202,7 +264,7 @@ def _unpack(theta: np.ndarray, equal: bool) -> np.ndarray:
 
 def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster: np.ndarray,
                          equal_variances: bool = False,
-                         nonnegative: bool = False) -> Fit | None:
+                         nonnegative: bool = False, observed_df: bool = True) -> Fit | None:
     """REML over theta = (log s2_ips, log s2_tau, tau2 / s2_ips); None when the fit is
     degenerate (a singular system, a variance driven to a bound, non-finite values).
 
@@ -210,10 +272,12 @@ def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster:
     within-ESW covariance, as SAS PROC MIXED's NOBOUND allows): held at 0, the REML
     estimate is biased upwards when the true ICC is about 0. It is found by first fitting
     with tau2 >= 0 and, when that fit stops at tau2 = 0 with the criterion still falling,
-    descending from there into tau2 < 0. With `nonnegative`, tau2 >= 0 and, at 0, it is
-    held fixed and drops out of the degrees of freedom (as SAS does for parameters on a
-    boundary). `equal_variances` ties the residual variances (statsmodels' MixedLM, the
-    test oracle, has one)."""
+    descending from there into tau2 < 0. With `nonnegative`, tau2 >= 0, as lme4 and nlme
+    fit it; at 0 it stays in Kenward-Roger's adjustment and df (as pbkrtest) and drops out
+    of the Satterthwaite df (as lmerTest). `equal_variances` ties the residual variances
+    (lme4's model). Without `observed_df`, Fit.df (the Satterthwaite df from the observed
+    information, about a fifth of the fit's time) is not computed (NaN): Kenward-Roger
+    does not use it."""
     model = PartiallyNestedModel(y, x, ips, cluster)
     singular = -1.0 / model.m.max() if model.n_cl else -math.inf
     pick = [0, 2] if equal_variances else [0, 1, 2]
@@ -236,7 +300,8 @@ def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster:
             if free is None:
                 return None
             if free[0][-1] > low[-1] + 1e-10:
-                return _result(model, y, free, low, hi, equal_variances, keep_tau2=True)
+                return _result(model, y, free, low, hi, equal_variances, keep_tau2=True,
+                               observed_df=observed_df)
             # No interior REML maximum with tau2 free: the criterion is unbounded as
             # s2_ips + m_max tau2 -> 0 (V singular, the IPS mean set by the largest
             # ESW's clients alone). The pre-specified fallback is the fit with tau2 >= 0,
@@ -245,10 +310,10 @@ def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster:
             # ICC 0.2).
             held = _newton(obj, start, lo, hi, singular, grad_tol)
             return None if held is None else _result(model, y, held, lo, hi, equal_variances,
-                                                     keep_tau2=True)
+                                                     keep_tau2=True, observed_df=observed_df)
         held = _newton(obj, start, lo, hi, singular, grad_tol)
         return None if held is None else _result(model, y, held, lo, hi, equal_variances,
-                                                 keep_tau2=False)
+                                                 keep_tau2=False, observed_df=observed_df)
 
 
 class _Objective:
@@ -415,7 +480,8 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
 
 
 def _result(model: PartiallyNestedModel, y: np.ndarray, found, lo: np.ndarray,
-            hi: np.ndarray, equal_variances: bool, keep_tau2: bool) -> Fit | None:
+            hi: np.ndarray, equal_variances: bool, keep_tau2: bool,
+            observed_df: bool = True) -> Fit | None:
     """The fit's checks and inference: None if a variance ran to a bound other than
     tau2 = 0 (the data cannot identify it, or V is nearly singular)."""
     theta, grad, settled = found  # plain floats: numpy costs microseconds a call here
@@ -432,15 +498,26 @@ def _result(model: PartiallyNestedModel, y: np.ndarray, found, lo: np.ndarray,
     phi = _unpack(theta, equal_variances)
     z = model.z
     zk = [z[:, 0] + z[:, 1]] if equal_variances else [z[:, 0], z[:, 1]]
-    if keep_tau2 or not at_lo[-1]:
-        zk.append(z[:, 2])
+    zk.append(z[:, 2])  # tau2 stays in Kenward-Roger's W even at 0, as in pbkrtest
     try:
-        beta, c, df, var_kr = model.inference(phi, np.column_stack(zk))
+        beta, c, df_kr, var_kr = model.inference(phi, np.column_stack(zk))
     except np.linalg.LinAlgError:
         return None
-    values = (beta[1], c[1, 1], df, var_kr)
+    boundary = at_lo[-1] and float(lo[-1]) == 0.0
+    # Satterthwaite: lme4's theta scale (theta = 0 drops out at the boundary, as in
+    # lmerTest), except where tau2 < 0 or the unbounded fit's fallback holds it at 0
+    # and keeps it among the estimated parameters (phi itself there)
+    df = model.satterthwaite_observed(
+        phi, equal_variances, theta_scale=phi[2] > 0 or (boundary and not keep_tau2)) \
+        if observed_df else math.nan
+    if observed_df and not math.isfinite(df) and keep_tau2 and boundary:
+        # the fallback's observed information is not positive definite: the expected
+        df = df_kr
+    values = (beta[1], c[1, 1], df_kr, var_kr)
     if not (all(math.isfinite(v) or v == math.inf for v in values) and c[1, 1] > 0
-            and var_kr > 0 and df > 0):
+            and var_kr > 0 and df_kr > 0):
         return None
-    return Fit(float(beta[1]), math.sqrt(c[1, 1]), math.sqrt(var_kr), float(df), *phi,
-               converged=converged)
+    if not df > 0:  # no observed information: no Satterthwaite test (KR's is unaffected)
+        df = math.nan
+    return Fit(float(beta[1]), math.sqrt(c[1, 1]), math.sqrt(var_kr), float(df), float(df_kr),
+               *phi, converged=converged)
