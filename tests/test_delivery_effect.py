@@ -131,6 +131,7 @@ BAD = [
     ("participants.years_out_of_work.pain_service_ratio", "0"),
     ("participants.years_out_of_work.pain_service_ratio", "100"),
     ("participants.years_out_of_work.pain_service_ratio", "inf"),
+    ("analysis.missing_data", "impute_everything"),
 ]
 
 
@@ -139,3 +140,15 @@ def test_bad_input_on_every_new_key_names_it(key, value):
     with pytest.raises(ConfigError) as err:
         build_params(make_cfg(f"{key}={value}"))
     assert err.value.key == key, (err.value.key, key)
+
+
+def test_the_repeated_measures_analysis_uses_every_wave_returned():
+    """analysis.missing_data=repeated_measures analyses everyone with any wave returned
+    (at least the complete cases at 12 months), and estimates in every small trial."""
+    _, cc = _rows(reps=10)
+    _, rm = _rows("analysis.missing_data=repeated_measures", reps=10)
+    assert (rm["primary_n_ips"] >= cc["primary_n_ips"]).all()
+    assert (rm["primary_n_tau"] >= cc["primary_n_tau"]).all()
+    assert (rm["primary_n_ips"] > cc["primary_n_ips"]).any()
+    assert rm["primary_estimable"].all()
+    assert (rm["primary_true"] == cc["primary_true"]).all()  # the same trials

@@ -20,6 +20,7 @@ from trialsim.analysis.estimators import (
     ancova,
     cluster_robust,
     partially_nested,
+    repeated_measures,
     two_proportions,
 )
 from trialsim.inputs.pathway_params import Analysis
@@ -38,6 +39,8 @@ class TrialData:
     working_m12: np.ndarray  # bool: true status
     employment_known_m12: np.ndarray  # bool: status observed (questionnaire or linkage)
     received_share: float = math.nan  # share of the IPS arm that received IPS as intended
+    rtw_se_waves: np.ndarray | None = None  # (n, waves to 12 months): NaN where not returned
+    covariates: np.ndarray | None = None  # (n, k) baseline covariates known for everyone
 
     @classmethod
     def from_replication(cls, result: ReplicationResult) -> TrialData:
@@ -47,13 +50,23 @@ class TrialData:
                    returned_m12=waves.returned[:, k12].astype(bool),
                    working_m12=waves.working[:, k12].astype(bool),
                    employment_known_m12=waves.employment_known[:, k12].astype(bool),
-                   received_share=_mean(result.received[result.cohort.ips]))
+                   received_share=_mean(result.received[result.cohort.ips]),
+                   rtw_se_waves=np.where(waves.returned[:, :k12 + 1],
+                                         result.rtw_se[:, 1:k12 + 2], np.nan),
+                   covariates=np.column_stack([
+                       np.log([p.years_out_of_work for p in result.participants]),
+                       result.cohort.primary_care.astype(float)]).reshape(-1, 2))
 
 
 def analyse_rtw_se(d: TrialData, a: Analysis) -> tuple[TestResult, np.ndarray]:
     """RTW self-efficacy at 12 months on complete cases, adjusted for baseline, by the
     pre-specified method; returns the test and who was analysed."""
     cc = d.returned_m12
+    if a.missing_data == "repeated_measures" and d.rtw_se_waves is not None:
+        seen = ~np.isnan(d.rtw_se_waves).all(axis=1)  # any wave returned
+        return repeated_measures(d.rtw_se_waves, d.ips, d.rtw_se_m0, d.esw, a.alpha,
+                                 covariates=_varying(d.covariates),
+                                 esw_intercept=a.method == "partially_nested"), seen
     if a.method == "ancova":
         return ancova(d.rtw_se_m12[cc], d.ips[cc], d.rtw_se_m0[cc], a.alpha), cc
     if a.method == "cluster_robust":
@@ -61,6 +74,15 @@ def analyse_rtw_se(d: TrialData, a: Analysis) -> tuple[TestResult, np.ndarray]:
                               a.alpha), cc
     return partially_nested(d.rtw_se_m12[cc], d.ips[cc], d.rtw_se_m0[cc], d.esw[cc], a.alpha,
                             esw_variance=a.esw_variance, small_sample=a.small_sample), cc
+
+
+def _varying(x: np.ndarray | None) -> np.ndarray | None:
+    """The covariates that vary in this trial (a pain-services-only trial has one
+    setting): a constant column would make the model's design singular."""
+    if x is None or not len(x):
+        return None
+    keep = x.std(axis=0) > 0
+    return x[:, keep] if keep.any() else None
 
 
 def analyse_employment(d: TrialData, a: Analysis) -> tuple[TestResult, np.ndarray]:

@@ -159,6 +159,7 @@ ANALYSIS_METHODS = ("partially_nested", "ancova", "cluster_robust")
 PRIMARY_OUTCOMES = ("rtw_se", "employment")
 ESW_VARIANCES = ("unbounded", "nonnegative")
 SMALL_SAMPLE = ("kenward_roger", "satterthwaite")
+MISSING_DATA = ("complete_case", "repeated_measures")
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class Analysis:
     primary: str  # rtw_se | employment
     esw_variance: str  # unbounded | nonnegative (partially nested ESW variance)
     small_sample: str  # kenward_roger | satterthwaite
+    missing_data: str = "complete_case"  # complete_case | repeated_measures
 
 
 def build_analysis(c: DictConfig) -> Analysis:
@@ -178,7 +180,8 @@ def build_analysis(c: DictConfig) -> Analysis:
         method=choice("analysis.method", c.method, ANALYSIS_METHODS),
         primary=choice("analysis.primary", c.primary, PRIMARY_OUTCOMES),
         esw_variance=choice("analysis.esw_variance", c.esw_variance, ESW_VARIANCES),
-        small_sample=choice("analysis.small_sample", c.small_sample, SMALL_SAMPLE))
+        small_sample=choice("analysis.small_sample", c.small_sample, SMALL_SAMPLE),
+        missing_data=choice("analysis.missing_data", c.missing_data, MISSING_DATA))
 
 
 def _rate_per_day(key: str, raw) -> Rate:

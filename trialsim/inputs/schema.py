@@ -277,6 +277,7 @@ class AnalysisConfig:
     primary: str = MISSING  # rtw_se | employment
     esw_variance: str = MISSING  # unbounded | nonnegative
     small_sample: str = MISSING  # kenward_roger | satterthwaite
+    missing_data: str = MISSING  # complete_case | repeated_measures
 
 
 @dataclass
