@@ -43,26 +43,30 @@ class TrialData:
     covariates: np.ndarray | None = None  # (n, k) baseline covariates known for everyone
 
     @classmethod
-    def from_replication(cls, result: ReplicationResult) -> TrialData:
+    def from_replication(cls, result: ReplicationResult, every_wave: bool = False) -> TrialData:
+        """`every_wave`: also the scores of every wave to 12 months and the baseline
+        covariates, which only the repeated-measures analysis reads (a loop over the
+        participants the complete-case analysis need not pay for)."""
         waves, k12 = result.waves, result.waves.months.index(12.0)
+        extra = {} if not every_wave else dict(
+            rtw_se_waves=np.where(waves.returned[:, :k12 + 1],
+                                  result.rtw_se[:, 1:k12 + 2], np.nan),
+            covariates=np.column_stack([
+                np.log([p.years_out_of_work for p in result.participants]),
+                result.cohort.primary_care.astype(float)]).reshape(-1, 2))
         return cls(ips=result.cohort.ips, esw=result.cohort.esw,
                    rtw_se_m0=result.rtw_se[:, 0], rtw_se_m12=result.rtw_se[:, 1 + k12],
                    returned_m12=waves.returned[:, k12].astype(bool),
                    working_m12=waves.working[:, k12].astype(bool),
                    employment_known_m12=waves.employment_known[:, k12].astype(bool),
-                   received_share=_mean(result.received[result.cohort.ips]),
-                   rtw_se_waves=np.where(waves.returned[:, :k12 + 1],
-                                         result.rtw_se[:, 1:k12 + 2], np.nan),
-                   covariates=np.column_stack([
-                       np.log([p.years_out_of_work for p in result.participants]),
-                       result.cohort.primary_care.astype(float)]).reshape(-1, 2))
+                   received_share=_mean(result.received[result.cohort.ips]), **extra)
 
 
 def analyse_rtw_se(d: TrialData, a: Analysis) -> tuple[TestResult, np.ndarray]:
     """RTW self-efficacy at 12 months on complete cases, adjusted for baseline, by the
     pre-specified method; returns the test and who was analysed."""
     cc = d.returned_m12
-    if a.missing_data == "repeated_measures" and d.rtw_se_waves is not None:
+    if a.missing_data == "repeated_measures":  # TrialData built with every_wave
         seen = ~np.isnan(d.rtw_se_waves).all(axis=1)  # any wave returned
         return repeated_measures(d.rtw_se_waves, d.ips, d.rtw_se_m0, d.esw, a.alpha,
                                  covariates=_varying(d.covariates),
@@ -138,4 +142,5 @@ def analyse_trial(d: TrialData, a: Analysis) -> dict[str, float]:
 
 
 def analysis_columns(result: ReplicationResult, a: Analysis) -> dict[str, float]:
-    return analyse_trial(TrialData.from_replication(result), a)
+    every_wave = a.missing_data == "repeated_measures"
+    return analyse_trial(TrialData.from_replication(result, every_wave), a)
