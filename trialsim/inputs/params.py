@@ -19,9 +19,9 @@ from scipy.optimize import brentq
 from scipy.special import expit, ndtr, ndtri
 
 from trialsim.errors import ConfigError
+from trialsim.inputs.allocation_ratio import AllocationRatio, build_block_sizes, parse_ratio
 from trialsim.inputs.checks import (
     MAX_BATCHES,
-    MAX_BLOCK,
     MAX_LIST_SIZE,
     MAX_SEED,
     MAX_SITE_COUNT,
@@ -311,7 +311,8 @@ class TrialDesign:
     target_n: int
     window_days: float
     allocation: str | FixedCounts  # fixed_counts comes with its counts
-    block_sizes: tuple[int, ...]
+    block_sizes: tuple[int, ...]  # each a multiple of allocation_ratio.total
+    allocation_ratio: AllocationRatio  # IPS:TAU in each block (1:1 by default)
     localities: int
     random_until_day: float
     ips_until_day: float
@@ -520,16 +521,8 @@ def build_trial(t: DictConfig) -> TrialDesign:
     allocation: str | FixedCounts = choice("trial.allocation", t.allocation, ALLOCATIONS)
     if allocation == "fixed_counts":
         allocation = _fixed_counts(t.fixed_counts)
-    blocks = list(t.block_sizes)
-    if not blocks:
-        blocks = reject(ConfigError("trial.block_sizes", blocks,
-                                    "a non-empty list of even sizes >= 2"), [2])
-    for i, b in enumerate(blocks):
-        b = number(f"trial.block_sizes[{i}]", b, lo=2, hi=MAX_BLOCK, integer=True)
-        if b % 2:
-            reject(ConfigError(f"trial.block_sizes[{i}]", b,
-                               "an even block size (1:1 allocation)"), None)
-        blocks[i] = b + b % 2
+    ratio = parse_ratio(t.allocation_ratio)
+    blocks = build_block_sizes(t.block_sizes, ratio)
     pc = t.pilot_capacity
     random_until = number("trial.pilot_capacity.random_until_month", pc.random_until_month,
                           lo=0, hi=1200)
@@ -540,7 +533,7 @@ def build_trial(t: DictConfig) -> TrialDesign:
         ips_places = number("trial.pilot_capacity.ips_places", ips_places, lo=0, integer=True)
     return TrialDesign(
         target_n=target_n, window_days=window, allocation=allocation,
-        block_sizes=tuple(int(b) for b in blocks),
+        block_sizes=blocks, allocation_ratio=ratio,
         localities=number("trial.localities", t.localities, lo=1, hi=MAX_STAFF, integer=True),
         random_until_day=months_to_days(random_until), ips_until_day=months_to_days(ips_until),
         ips_places=ips_places,

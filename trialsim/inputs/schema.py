@@ -112,7 +112,10 @@ class TrialConfig:
     target_n: int = MISSING
     recruitment_months: float = MISSING
     allocation: str = MISSING  # blocks | pilot_capacity | fixed_counts
-    block_sizes: list[int] = MISSING
+    block_sizes: Any = MISSING  # a list of sizes, or auto (trialsim.inputs.allocation_ratio)
+    # "IPS:TAU"; Any so that a list or a YAML base-60 number is refused by name
+    # (checked in trialsim.inputs.allocation_ratio)
+    allocation_ratio: Any = MISSING
     localities: int = MISSING
     pilot_capacity: PilotCapacityConfig = field(default_factory=PilotCapacityConfig)
     fixed_counts: Any = None  # {setting: {ips, tau}}, checked in inputs.params

@@ -1,5 +1,6 @@
-"""Allocation: 1:1 permuted blocks stratified by setting, the pilot's compromise, and
-that compromise held to the pilot's counts (for the replay conditioned on them)."""
+"""Allocation: permuted blocks stratified by setting at the ratio IPS:TAU
+(`trial.allocation_ratio`, 1:1 by default), the pilot's compromise, and that compromise
+held to the pilot's counts (for the replay conditioned on them)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
+from trialsim.inputs.allocation_ratio import EQUAL, AllocationRatio
 from trialsim.inputs.params import FixedCounts
 from trialsim.model.records import IPS, TAU
 
@@ -17,21 +19,31 @@ class Allocator(Protocol):
 
 
 class StratifiedBlocks:
-    """1:1 permuted blocks, a block size drawn at random for each new block.
+    """Permuted blocks at the ratio IPS:TAU, a block size drawn at random for each new
+    block; every size is a multiple of IPS + TAU (checked in inputs.params), so each
+    completed block holds the ratio exactly.
 
-    Within a stratum the imbalance between arms never exceeds half the largest block.
+    Within a stratum the arms never stray from the ratio by more than one block's worth:
+    at 1:1 the imbalance never exceeds half the largest block. At 1:1 the draws are
+    those of the 1:1 rule before the ratio existed (same stream, same calls).
     """
 
-    def __init__(self, block_sizes: tuple[int, ...], rng: np.random.Generator) -> None:
+    def __init__(self, block_sizes: tuple[int, ...], rng: np.random.Generator,
+                 ratio: AllocationRatio = EQUAL) -> None:
+        bad = [b for b in block_sizes if b % ratio.total]
+        if bad:
+            raise ValueError(f"block sizes {bad} do not hold the ratio {ratio.text}")
         self.block_sizes = block_sizes
         self.rng = rng
+        self.ratio = ratio
         self._pending: dict[str, list[str]] = {}
 
     def allocate(self, stratum: str, day: float) -> str:
         pending = self._pending.setdefault(stratum, [])
         if not pending:  # a size drawn uniformly, then a uniform order of its arms
-            half = self.block_sizes[int(self.rng.integers(len(self.block_sizes)))] // 2
-            pending.extend([IPS] * half + [TAU] * half)
+            size = self.block_sizes[int(self.rng.integers(len(self.block_sizes)))]
+            ips, tau = self.ratio.block_arms(size)
+            pending.extend([IPS] * ips + [TAU] * tau)
             self.rng.shuffle(pending)
         return pending.pop()
 
@@ -84,10 +96,12 @@ class Quotas:
 
 def make_allocator(kind: str | FixedCounts, block_sizes: tuple[int, ...],
                    rng: np.random.Generator, random_until_day: float = 0.0,
-                   ips_until_day: float = 0.0, ips_places: int | None = None) -> Allocator:
+                   ips_until_day: float = 0.0, ips_places: int | None = None,
+                   ratio: AllocationRatio = EQUAL) -> Allocator:
     """The allocation `kind` names; fixed_counts is the pilot's rule (its IPS cap unused)
-    held to the counts it carries."""
-    blocks = StratifiedBlocks(block_sizes, rng)
+    held to the counts it carries. The ratio applies wherever blocks allocate (the
+    pilot's rule uses them only before its deadline phase)."""
+    blocks = StratifiedBlocks(block_sizes, rng, ratio)
     if kind == "blocks":
         return blocks
     if isinstance(kind, FixedCounts):

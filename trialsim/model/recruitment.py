@@ -159,7 +159,8 @@ class Recruitment:
         self.sites = build_sites(params, streams)
         self.allocator = make_allocator(params.allocation, params.block_sizes,
                                         streams["allocation"], params.random_until_day,
-                                        params.ips_until_day, params.ips_places)
+                                        params.ips_until_day, params.ips_places,
+                                        params.allocation_ratio)
         sc = params.screening
         self.coordinator = (
             Coordinator(sc.coordinators, sc.call_days, params.delivery.booklet_days)
