@@ -1,5 +1,6 @@
-"""How many people the configured sites can be expected to randomise, and how much work
-a run is, estimated from the parameters before anything is simulated.
+"""How many people the configured sites can be expected to randomise, how they split
+between the arms (`trial.allocation_ratio`) and so how many each ESW takes on, and how
+much work a run is, estimated from the parameters before anything is simulated.
 
 The expectation uses the mean of every random element (frailty mean 1, set-up delay at
 its mean, each stage's probability) and a new site's rates (the kind's rate discount,
@@ -58,6 +59,23 @@ def expected_randomised(params: ModelParams) -> float:
             else:
                 total += share * site_months * st.new_site(ch.rate.value)
     return total
+
+
+def expected_arms(params: ModelParams, n: float | None = None) -> tuple[float, float]:
+    """Expected (IPS, TAU) randomised: `n` (by default the target, or the expected
+    recruits if fewer) split by `trial.allocation_ratio`. Exact for allocation=blocks
+    up to the unfinished last block of each setting; the pilot's deadline rule and
+    fixed counts allocate otherwise."""
+    if n is None:
+        n = min(params.target_n, expected_randomised(params))
+    return params.allocation_ratio.expected_counts(n)
+
+
+def expected_ips_per_esw(params: ModelParams, n: float | None = None) -> float:
+    """Expected IPS participants each ESW takes on over the trial (the ESW caseload
+    the allocation ratio sets): the IPS arm over every locality's ESWs."""
+    esws = params.localities * params.delivery.esw_per_locality
+    return expected_arms(params, n)[0] / esws
 
 
 def mailshot_replies(params: ModelParams) -> float:
