@@ -22,19 +22,23 @@ The same clean setting as power.py (identical sites open at once, nobody lost, n
 cap on caseloads, outcome far from the 0-10 bounds), ICC 0.05 and 10 ESWs, the total N
 fixed at 200 and the ratio IPS:TAU 1:1, 2:3 and 1:2 (`trial.allocation_ratio`). A
 ratio passes when the simulated rejection rate is within 4 binomial SE of the closed
-form.
+form. With the same setting at effect 0 and 1:2, the type I error must be within 3
+binomial SE of alpha (power.py's rule): unequal arms must not make the test liberal.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from trialsim.experiments.validation.core import Case, Context, Result, share_result
-from trialsim.experiments.validation.power import CLEAN, SD, welch_power
+from trialsim.experiments.validation.power import ALPHA, CLEAN, SD, size_result, welch_power
 from trialsim.inputs.allocation_ratio import parse_ratio
 
 ICC, ESWS, EFFECT = 0.05, 10, 0.6
 RATIOS = ("1:1", "2:3", "1:2")
+NULL_RATIO = "1:2"  # type I error checked with the arms furthest apart
 
 
 def moerbeek_wong_variance(n_ips: float, n_tau: float, esws: int, icc: float,
@@ -74,9 +78,23 @@ def ratio_result(ctx: Context, ratio: str, reps: int, seed_offset: int) -> Resul
         else "")
 
 
+def null_result(ctx: Context, ratio: str, reps: int, seed_offset: int) -> Result:
+    """Type I error at effect 0 with the arms unequal: the rule of power.py's type I
+    cells (within 3 binomial SE of alpha)."""
+    rows = ctx.replications(overrides(ratio, effect=0.0), reps, seed_offset)
+    ok = rows[rows["primary_estimable"] == 1]
+    rejects = ok["primary_p"] < ALPHA
+    r = size_result(ESWS, ICC, int(rejects.sum()), len(rejects),
+                    f"IPS:TAU {parse_ratio(ratio).text}; {len(rows) - len(ok)} of "
+                    f"{len(rows)} not estimable")
+    return dataclasses.replace(r, case="unequal_allocation_power",
+                               quantity=f"IPS:TAU {parse_ratio(ratio).text}, {r.quantity}")
+
+
 def unequal_allocation_power(ctx: Context) -> list[Result]:
     reps = ctx.reps(2000, 200)
-    return [ratio_result(ctx, ratio, reps, 31 + i) for i, ratio in enumerate(RATIOS)]
+    out = [ratio_result(ctx, ratio, reps, 31 + i) for i, ratio in enumerate(RATIOS)]
+    return [*out, null_result(ctx, NULL_RATIO, ctx.reps(1000, 200), 35)]
 
 
 def expected_powers() -> dict[str, float]:
@@ -92,5 +110,6 @@ GROUP = "Power and type I error of the pre-specified analyses against closed for
 CASES = [
     Case("unequal_allocation_power", GROUP, "pre-specified clustered analysis at IPS:TAU "
          "1:1, 2:3 and 1:2 (N 200, 10 ESWs, ICC 0.05) against the Moerbeek-Wong (2008) "
-         "variance with Welch df", unequal_allocation_power, fast=False),
+         "variance with Welch df, and its type I error at 1:2", unequal_allocation_power,
+         fast=False),
 ]
