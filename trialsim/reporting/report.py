@@ -20,6 +20,7 @@ from typing import Any
 
 from trialsim import __version__
 from trialsim.reporting import keys
+from trialsim.reporting.allocation_section import allocation_blocks
 from trialsim.reporting.figures.assurance import FILE as ASSURANCE_FILE
 from trialsim.reporting.figures.assurance import assurance_figure
 from trialsim.reporting.figures.capacity import capacity_figure
@@ -379,6 +380,7 @@ def run_report(run: RunDir) -> tuple[str, list[Block]]:
          [[f.label, f.estimate, f.uncertainty] for f in key_facts(run)]),
         ("h", 2, "Sample-size justification (ready to edit)"),
         ("quote", sample_size_paragraph(run)),
+        *allocation_blocks(run),
         ("h", 2, "Figures"),
         *_figure_blocks(run),
         ("h", 2, "Parameters and their sources"),
