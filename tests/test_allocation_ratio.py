@@ -177,3 +177,16 @@ def test_design_helpers():
     assert rescaled_unclustered(a, EQUAL, AllocationRatio(1, 2), 2.0, 1.0) == \
         pytest.approx(unclustered_factor(1 / 3, 2.0, 1.0))
     assert math.isclose(unclustered_factor(0.5, 1.0, 1.0), 4.0)
+
+
+def test_power_guess_moves_its_unclustered_term_with_the_ratio():
+    from trialsim.experiments.power_guess import PowerGuess
+
+    guess = PowerGuess.from_params(default_params(), uncertain=False)
+    assert guess.share == 0.5
+    guess.a = 8.0
+    assert guess.power(200, 8, share=0.5) == guess.power(200, 8)  # as before
+    assert guess.unclustered_at(1 / 3) == pytest.approx(
+        8.0 * unclustered_factor(1 / 3, guess.var_ips, guess.var_tau)
+        / unclustered_factor(0.5, guess.var_ips, guess.var_tau))
+    assert guess.power(200, 8, share=1 / 3) < guess.power(200, 8)

@@ -15,6 +15,12 @@ t-test with K - 1 degrees of freedom (the IPS arm's variance rests on K ESWs), o
 z-test when ESWs do not enter the analysis (`analysis.method=ancova`, or employment as
 the primary: b = 0). With the effect uncertain (assurance) it is averaged over the
 effect's prior by Gauss-Hermite quadrature.
+
+At the allocation ratio IPS:TAU with IPS share p (`trial.allocation_ratio`), the
+unclustered part is sd_ips^2 (1 - icc) / (p N) + sd_tau^2 / ((1 - p) N): `a` read off a
+candidate holds for its own ratio, and `power(n, k, share=q)` moves it to another
+share q by the ratio of those terms (b / K does not depend on the ratio: it rests on
+the K ESW means). Without `share` the guess is the calibrated ratio's, as before.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ class PowerGuess:
     a: float | None = None  # unclustered variance x N; from the first simulated candidate
     log_c: float = 0.0
     seen: list[tuple[int, int, int, int]] = field(default_factory=list)  # N, K, hits, reps
+    share: float = 0.5  # IPS share of the ratio `a` is calibrated at
+    var_ips: float = 1.0  # within-ESW IPS and TAU variances: how `a` moves with the share
+    var_tau: float = 1.0
 
     @classmethod
     def from_params(cls, params: ModelParams, uncertain: bool) -> PowerGuess:
@@ -46,9 +55,20 @@ class PowerGuess:
         clustered = a.primary == "rtw_se" and a.method == "partially_nested"
         sd_ips = float(np.interp(12.0, o.control_months, o.ips_sds))
         prior = getattr(params.uncertainty, "effect_prior_sd", 0.0) if uncertain else 0.0
+        sd_tau = float(np.interp(12.0, o.control_months, o.control_sds))
         return cls(effect=o.effect_m12 if a.primary == "rtw_se" else math.nan,
                    b=sd_ips**2 * o.esw_icc if clustered else 0.0, alpha=a.alpha,
-                   prior_sd=float(prior or 0.0))
+                   prior_sd=float(prior or 0.0), share=params.allocation_ratio.ips_share,
+                   var_ips=sd_ips**2 * (1 - o.esw_icc if clustered else 1.0),
+                   var_tau=sd_tau**2)
+
+    def unclustered_at(self, share: float | None) -> float | None:
+        """`a` at IPS share `share` (None: the calibrated share's own)."""
+        if self.a is None or share is None or share == self.share:
+            return self.a
+        def at(p: float) -> float:
+            return self.var_ips / p + self.var_tau / (1 - p)
+        return self.a * at(share) / at(self.share)
 
     def observe(self, n: int, k: int, hits: int, reps: int, se: np.ndarray,
                 truth: np.ndarray) -> None:
@@ -66,10 +86,11 @@ class PowerGuess:
         if self.a is not None and len(self.seen) > 1:
             self._refit()
 
-    def _power(self, n: float, k: float, log_c: float) -> float:
-        if self.a is None:
+    def _power(self, n: float, k: float, log_c: float, share: float | None = None) -> float:
+        a = self.unclustered_at(share)
+        if a is None:
             return math.nan
-        var = math.exp(log_c) * (self.a / n + self.b / k)
+        var = math.exp(log_c) * (a / n + self.b / k)
         df = k - 1 if self.b > 0 and k > 1 else math.inf
         crit = stats.norm.ppf(1 - self.alpha / 2) if math.isinf(df) else \
             stats.t.ppf(1 - self.alpha / 2, df)
@@ -83,8 +104,8 @@ class PowerGuess:
         dist = stats.norm if math.isinf(df) else stats.t(df)
         return float(np.sum(weights * dist.sf(crit - ncp)))
 
-    def power(self, n: float, k: float) -> float:
-        return self._power(n, k, self.log_c)
+    def power(self, n: float, k: float, share: float | None = None) -> float:
+        return self._power(n, k, self.log_c, share)
 
     def _refit(self) -> None:
         def nll(log_c: float) -> float:
