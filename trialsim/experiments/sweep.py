@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -95,7 +96,7 @@ def job_row(job_dir: Path, num: int | None = None, overrides: list[str] | None =
                            "overrides": " ".join(overrides)}
     for o in overrides:
         key, _, value = o.partition("=")
-        row[key.lstrip("+~")] = value
+        row[key.lstrip("+~")] = re.sub(r"\\(.)", r"\1", value)  # Hydra's escapes: 1\:2 is 1:2
     summary, error = job_dir / "summary.json", job_dir / ERROR_FILE
     design = job_dir / "design.json"
     scheduler = read_status(sweep_dir, num) if sweep_dir is not None and num is not None \

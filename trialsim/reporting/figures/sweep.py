@@ -58,7 +58,13 @@ def sweep_figure(table: pd.DataFrame, thresholds: dict[str, float], out: Path,
             fig = new_figure(6.5, 4.0, caption)
             ax = fig.add_subplot()
             ok = table[table["status"] == "ok"].copy()
-            ok["_x"] = ok[k].astype(float)
+            order = _sorted_values(table[k])
+            numeric = pd.to_numeric(ok[k], errors="coerce")
+            if numeric.notna().all():
+                ok["_x"] = numeric
+            else:  # words (an allocation ratio "1:2", a method): evenly spaced, labelled
+                ok["_x"] = [order.index(v) for v in ok[k]]
+                ax.set_xticks(range(len(order)), [str(v) for v in order])
             ok = ok.sort_values("_x")
             for i, (m, label, goal) in enumerate(metrics):
                 c = [OKABE_ITO["blue"], OKABE_ITO["orange"]][i]
