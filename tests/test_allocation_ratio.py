@@ -190,3 +190,12 @@ def test_power_guess_moves_its_unclustered_term_with_the_ratio():
         8.0 * unclustered_factor(1 / 3, guess.var_ips, guess.var_tau)
         / unclustered_factor(0.5, guess.var_ips, guess.var_tau))
     assert guess.power(200, 8, share=1 / 3) < guess.power(200, 8)
+
+
+def test_a_ratio_outside_blocks_is_warned():
+    from trialsim.inputs.warnings import config_warnings
+
+    params = dataclasses.replace(default_params(), allocation="pilot_capacity",
+                                 allocation_ratio=AllocationRatio(1, 2), block_sizes=(6, 9))
+    assert any("trial.allocation_ratio=1:2" in w for w in config_warnings(params, "x"))
+    assert not any("allocation_ratio" in w for w in config_warnings(default_params(), "x"))

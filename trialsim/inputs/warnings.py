@@ -32,6 +32,11 @@ def config_warnings(params: ModelParams, scenario: str) -> list[str]:
     if params.allocation == "pilot_capacity" and scenario != "pilot":
         found.append(f"trial.allocation=pilot_capacity in scenario {scenario}: the pilot's "
                      "allocation compromise (IPS until a deadline, then TAU) outside its replay")
+    if not params.allocation_ratio.equal and params.allocation != "blocks":
+        rule = "pilot_capacity" if params.allocation == "pilot_capacity" else "fixed_counts"
+        found.append(f"trial.allocation_ratio={params.allocation_ratio.text} with "
+                     f"trial.allocation={rule}: the ratio holds only in the rule's random "
+                     "blocks; its deadline phase or fixed counts decide the rest")
     sites = sum(st.count for st in params.site_types)
     if params.localities > sites:
         found.append(f"trial.localities={params.localities} is more than the {sites} site(s): "
