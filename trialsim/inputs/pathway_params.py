@@ -187,6 +187,9 @@ class FollowUp:
     items_complete: ItemsComplete = ItemsComplete()
     esw_mode_effect: float = 0.0  # RTW-SE points added to an ESW-assisted questionnaire
     compare_strategies: bool = False  # rerun the scenario under each retention strategy
+    # the strategies' configured values, whether enabled or not (for that comparison)
+    esw_completion_configured: Proportion | None = None
+    text_followup_configured: Proportion | None = None
 
 
 WORK_EFFECT_CENTRING = ("within_arm", "pooled")
@@ -413,6 +416,8 @@ def build_follow_up(c: DictConfig) -> FollowUp:
         esw_mode_effect=number(f"{k}.esw_completion.mode_effect", c.esw_completion.mode_effect,
                                lo=-10, hi=10),
         compare_strategies=_flag(f"{k}.compare_strategies", c.compare_strategies),
+        esw_completion_configured=esw,
+        text_followup_configured=text,
     )
 
 
