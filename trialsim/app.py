@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from trialsim.experiments.pilot_rates import pilot_rates_summary
+from trialsim.experiments.retention import retention_summary
 from trialsim.experiments.runner import run_replications, run_until_precise
 from trialsim.inputs import validation
 from trialsim.inputs.params import build_params, build_run_settings
@@ -66,6 +67,9 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
     summary["recruitment"].update(pilot_rates_summary(
         point, settings.replications, settings.seed, settings.n_jobs,
         summary["recruitment"]["prob_target_by_end"]))
+    if point.follow_up.compare_strategies:  # opt-in: six more runs (same seeds)
+        summary["retention_strategies"] = retention_summary(
+            point, settings.replications, settings.seed, settings.n_jobs, result.replications)
     uncertain = inputs = None
     if params.uncertainty is not None:  # the same replications, drawing the parameters
         uncertain = run_replications(params, settings.replications, settings.seed,

@@ -39,8 +39,21 @@ class TrialData:
     working_m12: np.ndarray  # bool: true status
     employment_known_m12: np.ndarray  # bool: status observed (questionnaire or linkage)
     received_share: float = math.nan  # share of the IPS arm that received IPS as intended
-    rtw_se_waves: np.ndarray | None = None  # (n, waves to 12 months): NaN where not returned
+    rtw_se_waves: np.ndarray | None = None  # (n, waves to 12 months): NaN where not observed
     covariates: np.ndarray | None = None  # (n, k) baseline covariates known for everyone
+    # The missingness masks (trialsim.model.missingness; docs/guide/missingness.md). With
+    # them, rtw_se_m12 is the score as measured (the mode effect of an ESW-assisted
+    # questionnaire added) and rtw_se_m0 the baseline with a missing one mean-imputed
+    # (the observed mean over both arms: White & Thompson 2005, Stat Med 24:993).
+    rtw_se_observed_m12: np.ndarray | None = None  # returned with the RTW-SE items complete
+    rtw_se_observed_m0: np.ndarray | None = None  # baseline RTW-SE items complete
+    esw_assisted_m12: np.ndarray | None = None  # the 12-month questionnaire ESW-assisted
+    rtw_se_m12_true: np.ndarray | None = None  # the true score (the estimand's), if it differs
+
+    @property
+    def analysed_m12(self) -> np.ndarray:
+        """Whose 12-month RTW-SE is known: returned, and its items complete."""
+        return self.returned_m12 if self.rtw_se_observed_m12 is None else self.rtw_se_observed_m12
 
     @classmethod
     def from_replication(cls, result: ReplicationResult, every_wave: bool = False) -> TrialData:
@@ -48,24 +61,41 @@ class TrialData:
         covariates, which only the repeated-measures analysis reads (a loop over the
         participants the complete-case analysis need not pay for)."""
         waves, k12 = result.waves, result.waves.months.index(12.0)
+        seen = waves.rtw_se_observed()  # (n, 1 + waves): baseline first
+        scores = result.rtw_se if result.rtw_se_measured is None else result.rtw_se_measured
         extra = {} if not every_wave else dict(
-            rtw_se_waves=np.where(waves.returned[:, :k12 + 1],
-                                  result.rtw_se[:, 1:k12 + 2], np.nan),
+            rtw_se_waves=np.where(seen[:, 1:k12 + 2], scores[:, 1:k12 + 2], np.nan),
             covariates=np.column_stack([
                 np.log([p.years_out_of_work for p in result.participants]),
                 result.cohort.primary_care.astype(float)]).reshape(-1, 2))
+        masks = {} if waves.rtw_se_complete is None and result.rtw_se_measured is None else \
+            dict(rtw_se_observed_m12=seen[:, 1 + k12], rtw_se_observed_m0=seen[:, 0],
+                 esw_assisted_m12=None if waves.esw_assisted is None
+                 else waves.esw_assisted[:, k12],
+                 rtw_se_m12_true=result.rtw_se[:, 1 + k12])
         return cls(ips=result.cohort.ips, esw=result.cohort.esw,
-                   rtw_se_m0=result.rtw_se[:, 0], rtw_se_m12=result.rtw_se[:, 1 + k12],
+                   rtw_se_m0=_mean_imputed(scores[:, 0], seen[:, 0]),
+                   rtw_se_m12=scores[:, 1 + k12],
                    returned_m12=waves.returned[:, k12].astype(bool),
                    working_m12=waves.working[:, k12].astype(bool),
                    employment_known_m12=waves.employment_known[:, k12].astype(bool),
-                   received_share=_mean(result.received[result.cohort.ips]), **extra)
+                   received_share=_mean(result.received[result.cohort.ips]), **extra,
+                   **masks)
+
+
+def _mean_imputed(x: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """A baseline covariate with its missing values set to the observed mean over both
+    arms: unbiased and efficient for the effect in a randomised trial (White & Thompson
+    2005, Stat Med 24:993). Unchanged when nothing is missing."""
+    if seen.all() or not seen.any():
+        return x
+    return np.where(seen, x, x[seen].mean())
 
 
 def analyse_rtw_se(d: TrialData, a: Analysis) -> tuple[TestResult, np.ndarray]:
     """RTW self-efficacy at 12 months on complete cases, adjusted for baseline, by the
     pre-specified method; returns the test and who was analysed."""
-    cc = d.returned_m12
+    cc = d.analysed_m12
     if a.missing_data == "repeated_measures":  # TrialData built with every_wave
         seen = ~np.isnan(d.rtw_se_waves).all(axis=1)  # any wave returned
         return repeated_measures(d.rtw_se_waves, d.ips, d.rtw_se_m0, d.esw, a.alpha,
@@ -110,7 +140,8 @@ def _mean(x: np.ndarray) -> float:
 
 def _truth(d: TrialData, outcome: str) -> float:
     """The full-data effect among all randomised: the estimand the estimate is judged by."""
-    y = d.rtw_se_m12 if outcome == "rtw_se" else d.working_m12.astype(float)
+    true = d.rtw_se_m12 if d.rtw_se_m12_true is None else d.rtw_se_m12_true
+    y = true if outcome == "rtw_se" else d.working_m12.astype(float)
     return _mean(y[d.ips]) - _mean(y[~d.ips])
 
 

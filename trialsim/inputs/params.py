@@ -34,11 +34,13 @@ from trialsim.inputs.checks import (
 from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.inputs.pathway_params import (
     Analysis,
+    BaselineShares,
     Delivery,
     Employment,
     FollowUp,
     Outcome,
     build_analysis,
+    build_baseline_shares,
     build_delivery,
     build_employment,
     build_follow_up,
@@ -332,6 +334,7 @@ class ModelParams(TrialDesign):
     outcome: Outcome
     analysis: Analysis
     uncertainty: Uncertainty | None = None  # None: parameters fixed at their estimates
+    baseline: BaselineShares = BaselineShares()  # sex and living alone (single)
 
     def channel_names(self) -> tuple[str, ...]:
         return tuple(ch.name for st in self.site_types for ch in st.channels)
@@ -595,6 +598,7 @@ def build_params(cfg: DictConfig) -> ModelParams:
         outcome=outcome,
         analysis=build_analysis(cfg.analysis),
         uncertainty=build_uncertainty(cfg.uncertainty, cfg.outcome),
+        baseline=build_baseline_shares(cfg.participants),
     )
     return with_supported_entry(params)
 

@@ -23,7 +23,14 @@ from trialsim.inputs.checks import (
     number,
     reject,
 )
-from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
+from trialsim.inputs.evidence import (
+    Estimate,
+    Proportion,
+    Rate,
+    parse_estimate,
+    parse_proportion,
+    parse_rate,
+)
 from trialsim.units import CALENDAR_PER_WORKING_DAY, months_to_days, per_month_to_per_day
 
 if TYPE_CHECKING:  # configs are read, not built, here: workers need no omegaconf
@@ -112,6 +119,56 @@ class Returns:
 
 
 @dataclass(frozen=True)
+class BaselineShares:
+    """Shares of the baseline covariates the model draws for every participant beyond
+    the years out of work (trialsim.model.missingness): they matter only through the
+    chance of returning a questionnaire."""
+
+    male: Proportion = Proportion(0.0)
+    single: Proportion = Proportion(0.0)
+
+
+def build_baseline_shares(c: DictConfig) -> BaselineShares:
+    return BaselineShares(male=parse_proportion("participants.male", c.male),
+                          single=parse_proportion("participants.single", c.single))
+
+
+MAX_LOG_ODDS_RATIO = 5.0  # a return's log odds ratio per unit: OR 1/148 to 148
+MAX_LOG_ODDS_RATIO_PER_YEAR = 1.0  # per year out of work (up to 30 years: e^30 is no trial)
+MAX_MNAR_GAMMA = 3.0  # log odds per SD of the unobserved score
+RETURN_COVARIATES = ("male", "single", "per_year_out_of_work", "per_sd_baseline_rtw_se")
+ITEM_WAVES = ("baseline", "m3", "m6", "m12")  # Tables 9 and 10 give these four
+
+
+@dataclass(frozen=True)
+class ReturnCovariates:
+    """Log odds ratios of returning a questionnaire (trialsim.model.missingness): all 0,
+    returns depend on arm, work and the earlier return alone (Table 8's chain)."""
+
+    male: Estimate = Estimate(0.0)
+    single: Estimate = Estimate(0.0)
+    per_year_out_of_work: Estimate = Estimate(0.0)
+    per_sd_baseline_rtw_se: Estimate = Estimate(0.0)
+
+    def neutral(self) -> bool:
+        return all(getattr(self, n).value == 0.0 for n in RETURN_COVARIATES)
+
+
+@dataclass(frozen=True)
+class ItemsComplete:
+    """P(the RTW-SE items are complete | questionnaire returned), by Table 8 wave; an
+    interim contact's questionnaire takes the next Table 8 wave's (Tables 9 and 10)."""
+
+    baseline: Proportion = Proportion(1.0)
+    m3: Proportion = Proportion(1.0)
+    m6: Proportion = Proportion(1.0)
+    m12: Proportion = Proportion(1.0)
+
+    def neutral(self) -> bool:
+        return all(getattr(self, n).value == 1.0 for n in ITEM_WAVES)
+
+
+@dataclass(frozen=True)
 class FollowUp:
     months: tuple[float, ...]
     reminder_days: float
@@ -123,6 +180,16 @@ class FollowUp:
     esw_completion: Proportion | None  # None: strategy off
     text_followup: Proportion | None
     linkage: bool
+    # the missingness model (docs/guide/missingness.md); the defaults are neutral: the
+    # returns of Table 8's chain alone, every RTW-SE item complete, no mode effect
+    return_covariates: ReturnCovariates = ReturnCovariates()
+    mnar_gamma: float = 0.0  # log odds of return per SD of the unobserved score at the wave
+    items_complete: ItemsComplete = ItemsComplete()
+    esw_mode_effect: float = 0.0  # RTW-SE points added to an ESW-assisted questionnaire
+    compare_strategies: bool = False  # rerun the scenario under each retention strategy
+    # the strategies' configured values, whether enabled or not (for that comparison)
+    esw_completion_configured: Proportion | None = None
+    text_followup_configured: Proportion | None = None
 
 
 WORK_EFFECT_CENTRING = ("within_arm", "pooled")
@@ -321,6 +388,15 @@ def build_follow_up(c: DictConfig) -> FollowUp:
     esw = parse_proportion(f"{k}.esw_completion.return_prob", c.esw_completion.return_prob)
     text_on = _flag(f"{k}.text_followup.enabled", c.text_followup.enabled)
     text = parse_proportion(f"{k}.text_followup.response", c.text_followup.response)
+    rc = c.return_covariates
+    bound = {n: MAX_LOG_ODDS_RATIO for n in RETURN_COVARIATES}
+    bound["per_year_out_of_work"] = MAX_LOG_ODDS_RATIO_PER_YEAR
+    covariates = ReturnCovariates(**{
+        n: parse_estimate(f"{k}.return_covariates.{n}", rc[n], lo=-bound[n], hi=bound[n])
+        for n in RETURN_COVARIATES})
+    items = ItemsComplete(**{
+        n: parse_proportion(f"{k}.rtw_se_items_complete.{n}", c.rtw_se_items_complete[n])
+        for n in ITEM_WAVES})
     return FollowUp(
         months=tuple(float(m) for m in months),
         reminder_days=7.0 * number(f"{k}.reminder_weeks", c.reminder_weeks, lo=0, hi=MAX_WEEKS),
@@ -333,6 +409,15 @@ def build_follow_up(c: DictConfig) -> FollowUp:
         esw_completion=esw if esw_on else None,
         text_followup=text if text_on else None,
         linkage=_flag(f"{k}.linkage", c.linkage),
+        return_covariates=covariates,
+        mnar_gamma=number(f"{k}.mnar_gamma", c.mnar_gamma, lo=-MAX_MNAR_GAMMA,
+                          hi=MAX_MNAR_GAMMA),
+        items_complete=items,
+        esw_mode_effect=number(f"{k}.esw_completion.mode_effect", c.esw_completion.mode_effect,
+                               lo=-10, hi=10),
+        compare_strategies=_flag(f"{k}.compare_strategies", c.compare_strategies),
+        esw_completion_configured=esw,
+        text_followup_configured=text,
     )
 
 

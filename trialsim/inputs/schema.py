@@ -136,6 +136,8 @@ class YearsOutOfWorkConfig:
 @dataclass
 class ParticipantsConfig:
     years_out_of_work: YearsOutOfWorkConfig = field(default_factory=YearsOutOfWorkConfig)
+    male: Any = MISSING  # share of men (a proportion)
+    single: Any = MISSING  # share single, living without a partner (a proportion)
 
 
 @dataclass
@@ -231,6 +233,27 @@ class InterimContactConfig:
 class EswCompletionConfig:
     enabled: Any = MISSING  # checked as a real boolean
     return_prob: Any = MISSING
+    mode_effect: Any = MISSING  # RTW-SE points added to an ESW-assisted questionnaire
+
+
+@dataclass
+class ReturnCovariatesConfig:
+    """Log odds ratios of returning a questionnaire: numbers or fits {estimate, se}."""
+
+    male: Any = MISSING
+    single: Any = MISSING
+    per_year_out_of_work: Any = MISSING
+    per_sd_baseline_rtw_se: Any = MISSING
+
+
+@dataclass
+class ItemsCompleteConfig:
+    """P(RTW-SE items complete | questionnaire returned), proportions by Table 8 wave."""
+
+    baseline: Any = MISSING
+    m3: Any = MISSING
+    m6: Any = MISSING
+    m12: Any = MISSING
 
 
 @dataclass
@@ -251,6 +274,10 @@ class FollowUpConfig:
     esw_completion: EswCompletionConfig = field(default_factory=EswCompletionConfig)
     text_followup: TextFollowUpConfig = field(default_factory=TextFollowUpConfig)
     linkage: Any = MISSING  # checked as a real boolean: -1 is an error, not true
+    return_covariates: ReturnCovariatesConfig = field(default_factory=ReturnCovariatesConfig)
+    mnar_gamma: Any = MISSING  # log odds of return per SD of the unobserved score
+    rtw_se_items_complete: ItemsCompleteConfig = field(default_factory=ItemsCompleteConfig)
+    compare_strategies: Any = MISSING  # checked as a real boolean
 
 
 @dataclass

@@ -29,6 +29,7 @@ from trialsim.inputs.params import (
 )
 from trialsim.inputs.pathway_params import (
     build_analysis,
+    build_baseline_shares,
     build_delivery,
     build_employment,
     build_follow_up,
@@ -108,6 +109,7 @@ def _sections(cfg: DictConfig) -> list[tuple[str, Callable[[], Any]]]:
         ("trial", lambda: build_trial(cfg.trial)),
         ("screening", lambda: build_screening(cfg.screening)),
         ("participants", lambda: _years(cfg)),
+        ("participants", lambda: build_baseline_shares(cfg.participants)),
         ("sites", lambda: build_sites(cfg.sites)),
         ("delivery", lambda: build_delivery(cfg.delivery)),
         ("employment", lambda: build_employment(cfg.employment)),

@@ -15,8 +15,14 @@ at the next Table 8 wave. The retention strategies can only add returns: ESW
 completion lifts an IPS participant's return while in support, text / e-mail reaches a
 share of non-returners, linkage makes employment known for all. Since a return never
 lowers the next wave's probability (after_return >= after_miss in Table 8), no strategy
-lowers a later return. Nothing here feeds back into the SimPy model, so it is
-vectorised over participants.
+lowers a later return. Beyond arm and work, the odds of a return may shift with
+baseline covariates and, not at random, with the participant's own score at the wave,
+centred within each arm and Table 8 row so that the chain's returns are kept
+(trialsim.model.missingness); the retention strategies then act as before. A returned
+questionnaire's RTW-SE items may be incomplete. With ESW completion on, an IPS
+participant in support at a wave who returns it does so with the ESW (`esw_assisted`:
+its score carries the mode effect, trialsim.model.trial). Nothing here feeds back into
+the SimPy model, so it is vectorised over participants.
 """
 
 from __future__ import annotations
@@ -27,10 +33,9 @@ import numpy as np
 
 from trialsim.inputs.params import PRIMARY_CARE
 from trialsim.inputs.pathway_params import FollowUp, Returns
+from trialsim.model.missingness import TABLE8_MONTHS, centred, items_complete
 from trialsim.model.records import Cohort, Participant
 from trialsim.units import months_to_days
-
-TABLE8_MONTHS = (3.0, 6.0, 12.0)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,15 @@ class Waves:
     returned: np.ndarray  # questionnaire returned
     return_day: np.ndarray  # day returned (nan if not)
     employment_known: np.ndarray  # from a questionnaire or from linkage
+    esw_assisted: np.ndarray | None = None  # returned with the ESW's help (ESW completion)
+    rtw_se_complete: np.ndarray | None = None  # (n, 1 + waves): RTW-SE items complete in a
+    # returned questionnaire, baseline first (None: all complete)
+
+    def rtw_se_observed(self) -> np.ndarray:
+        """(n, 1 + waves): the RTW-SE score is known, baseline (always returned) first."""
+        n = len(self.returned)
+        back = np.column_stack([np.ones(n, dtype=bool), self.returned])
+        return back if self.rtw_se_complete is None else back & self.rtw_se_complete
 
 
 def working_at(c: Cohort, days: np.ndarray) -> np.ndarray:
@@ -96,19 +110,28 @@ def _base(r: Returns, family: str, prev_returned: np.ndarray | None,
     return np.where(prev_returned, ok.base(ratio), miss.base(ratio))
 
 
+def wave_days(c: Cohort, fu: FollowUp) -> np.ndarray:
+    """(n, waves): each participant's day of each wave."""
+    return c.randomised_day[:, None] + np.array([months_to_days(m) for m in fu.months])[None, :]
+
+
 def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
-              cohort: Cohort | None = None) -> Waves:
-    """`cohort`: the participants' records as arrays, if the caller has them already."""
+              cohort: Cohort | None = None, shift: np.ndarray | None = None,
+              items_rng: np.random.Generator | None = None) -> Waves:
+    """`cohort`: the participants' records as arrays, if the caller has them already.
+    `shift`: (n, waves) log odds shifts of returning (trialsim.model.missingness), None:
+    none. `items_rng`: the item non-response stream (None: every RTW-SE complete)."""
     c = Cohort.of(people, PRIMARY_CARE) if cohort is None else cohort
     n, w = len(people), len(fu.months)
     ips = c.ips
     withdrawn_day = c.withdrawn_day[:, None]
-    days = c.randomised_day[:, None] + np.array([months_to_days(m) for m in fu.months])[None, :]
+    days = wave_days(c, fu)
     working = working_at(c, days)
     withdrawn = withdrawn_day <= days
     support = in_support_at(c, days) if fu.esw_completion is not None else None
     returned = np.zeros((n, w), dtype=bool)
     return_day = np.full((n, w), np.nan)
+    assisted = np.zeros((n, w), dtype=bool)
     ratio = fu.work_return_ratio.value
     is_table8 = [m in TABLE8_MONTHS for m in fu.months]
     interim_sent = np.zeros(n)  # interim contacts sent since the last Table 8 wave
@@ -122,12 +145,19 @@ def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
             interim_sent[:] = 0.0
         else:
             interim_sent += ~withdrawn[:, k]
+        if shift is not None:
+            sent = ~withdrawn[:, k]
+            rows = [sent] if prev_returned is None else [sent & prev_returned,
+                                                          sent & ~prev_returned]
+            p = centred(p, shift[:, k], [r & a for r in rows for a in (ips, ~ips)])
         if support is not None:
             p = np.where(ips & support[:, k], np.maximum(p, fu.esw_completion.value), p)
         u, late, when = rng.random(n), rng.random(n), rng.random(n)
         day = days[:, k] + fu.reminder_days * np.where(late < fu.after_reminder.value,
                                                        1.0 + when, when)
         ok = ~withdrawn[:, k] & (u < p) & (day < withdrawn_day[:, 0])
+        if support is not None:  # the ESW completes it with those in support who return it
+            assisted[:, k] = ok & ips & support[:, k]
         if fu.text_followup is not None:
             text = ~withdrawn[:, k] & ~ok & (rng.random(n) < fu.text_followup.value)
             day = np.where(text & ~ok, days[:, k] + 2 * fu.reminder_days, day)
@@ -135,4 +165,6 @@ def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
         returned[:, k] = ok
         return_day[:, k] = np.where(ok, day, np.nan)
     known = returned | fu.linkage
-    return Waves(fu.months, working, withdrawn, returned, return_day, known)
+    complete = None if items_rng is None else items_complete(n, fu, items_rng)
+    return Waves(fu.months, working, withdrawn, returned, return_day, known, assisted,
+                 complete)

@@ -52,6 +52,8 @@ class Participant:
     booklet_wait_days: float = math.nan
     jobs: tuple[tuple[float, float], ...] = ()  # (start, end) spells; end inf: still in work
     withdrawn_day: float = math.inf  # moved away after finding work
+    male: bool = False  # baseline covariates drawn after the run from their own stream
+    single: bool = False  # (trialsim.model.missingness): they shift questionnaire returns
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ class Cohort:
     job_owner: np.ndarray  # int: every job spell, flattened: whose it is,
     job_start: np.ndarray  # when it starts
     job_end: np.ndarray  # and ends (inf: still in work at the horizon)
+    male: np.ndarray | None = None  # bool, the baseline covariates (None: not drawn)
+    single: np.ndarray | None = None
+    years_out_of_work: np.ndarray | None = None
 
     @classmethod
     def of(cls, people: tuple[Participant, ...], primary_care: str) -> Cohort:
@@ -103,6 +108,9 @@ class Cohort:
             job_owner=np.array(owner, dtype=int),
             job_start=np.array(starts, dtype=float),
             job_end=np.array(ends, dtype=float),
+            male=np.array([p.male for p in people], dtype=bool),
+            single=np.array([p.single for p in people], dtype=bool),
+            years_out_of_work=np.array([p.years_out_of_work for p in people], dtype=float),
         )
 
 

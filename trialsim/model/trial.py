@@ -10,7 +10,13 @@ import simpy
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.uncertainty import STREAM, sample_params
 from trialsim.model.delivery import Delivery
-from trialsim.model.followup import Waves, follow_up
+from trialsim.model.followup import Waves, follow_up, wave_days, working_at
+from trialsim.model.missingness import (
+    BASELINE_STREAM,
+    ITEMS_STREAM,
+    baseline_covariates,
+    return_shift,
+)
 from trialsim.model.outcomes import effect_share, received_as_intended, rtw_self_efficacy
 from trialsim.model.records import STAGES, Cohort, FunnelCount, Participant
 from trialsim.model.recruitment import Recruitment
@@ -32,6 +38,9 @@ class ReplicationResult:
     received: np.ndarray  # bool: IPS received as intended (outcomes.received_as_intended)
     effect_share: np.ndarray  # each participant's share of the effect as received (0 for TAU)
     cohort: Cohort  # the participants' records as arrays, for the tables and figures
+    rtw_se_measured: np.ndarray | None = None  # as the questionnaire records it: rtw_se plus
+    # the mode effect where ESW-assisted (None: rtw_se itself); seen where
+    # waves.rtw_se_observed()
 
     @property
     def funnel(self) -> tuple[FunnelCount, ...]:
@@ -75,15 +84,29 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
     env.run()  # the requests still to come
     delivery.finish()
     people = recruitment.participants
+    fu = params.follow_up
+    male, single = baseline_covariates(len(people), params.baseline, streams[BASELINE_STREAM])
+    for person, m, s in zip(people, male.tolist(), single.tolist(), strict=True):
+        person.male, person.single = m, s
     cohort = Cohort.of(people, PRIMARY_CARE)
-    waves = follow_up(people, params.follow_up, streams["follow_up"], cohort)
     d = params.delivery
     received = received_as_intended(cohort, params.outcome)
     share = effect_share(cohort, params.outcome, received)
+    # the scores first (their own stream): a return may depend on the score at the wave
     scores = rtw_self_efficacy(
         ips=cohort.ips, esw=cohort.esw,
-        working=waves.working, months=waves.months, o=params.outcome,
-        n_esw=params.localities * d.esw_per_locality, rng=streams["outcome"], share=share)
+        working=working_at(cohort, wave_days(cohort, fu)), months=fu.months,
+        o=params.outcome, n_esw=params.localities * d.esw_per_locality,
+        rng=streams["outcome"], share=share)
+    shift = return_shift(cohort.male, cohort.single, cohort.years_out_of_work, scores, fu,
+                         params.outcome)
+    waves = follow_up(people, fu, streams["follow_up"], cohort, shift=shift,
+                      items_rng=streams[ITEMS_STREAM])
+    measured = None
+    if fu.esw_mode_effect and waves.esw_assisted is not None and waves.esw_assisted.any():
+        measured = scores.copy()
+        measured[:, 1:] = np.clip(measured[:, 1:] + fu.esw_mode_effect * waves.esw_assisted,
+                                  0.0, 10.0)  # the scale's range, as the scores are
     return ReplicationResult(
         rep=rep,
         close_reason=recruitment.close_reason,
@@ -97,4 +120,5 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
         received=received,
         effect_share=share,
         cohort=cohort,
+        rtw_se_measured=measured,
     )

@@ -61,8 +61,9 @@ def flow_counts(result: Any) -> dict[str, int]:
             row[f"{arm}_{lab}_returned"] = n[4 + w + k]
             row[f"{arm}_{lab}_not_returned"] = n[4 + 2 * w + k]
     k12 = waves.months.index(12.0)
-    for arm, n in (("ips", in_ips), ("tau", in_tau)):
-        row[f"{arm}_analysed"] = n[4 + w + k12]
+    scored = waves.rtw_se_observed()[:, 1 + k12]  # returned, RTW-SE items complete
+    row["ips_analysed"] = int(scored[ips].sum())
+    row["tau_analysed"] = int(scored.sum()) - row["ips_analysed"]
     return row
 
 

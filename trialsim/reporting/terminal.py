@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from trialsim.reporting.retention_strategies import retention_lines
+
 FEW_TRIALS = 10  # fewer trials reaching the target: their power is not worth printing
 
 
@@ -79,6 +81,7 @@ def result_table(summary: dict[str, Any]) -> str:
         lines.append(f"  assurance (pilot)         primary {a['primary']:.3f}, recruitment "
                      f"{a['recruitment']:.3f}, joint {a['joint']:.3f} "
                      f"(MC SE {a['joint_mc_se']:.3f})")
+    lines += retention_lines(summary)
     return "\n".join(lines)
 
 

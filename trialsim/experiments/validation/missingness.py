@@ -3,8 +3,9 @@
 If a worker returns the 12-month questionnaire with probability r1 = ratio x r0 and a
 non-worker with r0, independently of everything else, the share in work among those who
 return is p r1 / (p r1 + (1 - p) r0) = p ratio / (p ratio + 1 - p), p the true share in
-work. The case makes returns independent of earlier returns (every transition of Table
-8's chain at one probability), withdrawals impossible and employment known only from
+work. The case makes returns independent of earlier returns and of the baseline
+covariates (every transition of Table 8's chain at one probability, every return odds
+ratio 1), withdrawals impossible and employment known only from
 the questionnaire, so that the formula holds exactly; it then checks the simulated
 returners' share in work in each arm, and the complete-case bias of the employment
 difference, against the formula at the simulated true shares.
@@ -27,6 +28,8 @@ OVERRIDES = [
     "employment.ready.pain_service=0.6", "employment.withdraw_on_job.ips=0.0",
     "employment.withdraw_on_job.tau=0.0", f"follow_up.work_return_ratio={RATIO}",
     "follow_up.linkage=false",
+    # returns independent of the baseline covariates too (the formula's assumption)
+    "follow_up.return_covariates.male=0", "follow_up.return_covariates.single=0",
     *(f"follow_up.returns.{arm}.{row}={RETURN}" for arm in ARMS for row in ROWS),
 ]
 
