@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import stdtrit
+from scipy.special import ndtri, stdtrit
 
 from trialsim.analysis.partially_nested import Fit, PartiallyNestedModel
 from trialsim.analysis.repeated_measures import MmrmFit, MmrmModel
@@ -105,13 +105,14 @@ def tipping_delta(estimate: float, se: float, df: float, slope: float,
     if not (slope != 0 and math.isfinite(slope) and se > 0 and df > 0):
         return math.nan
     crit = float(stdtrit(df, 1 - alpha / 2)) if math.isfinite(df) else \
-        float(stdtrit(1e12, 1 - alpha / 2))
+        float(ndtri(1 - alpha / 2))
     return (crit * se - estimate) / slope
 
 
 def rejects_at(estimate, se, df, slope, delta: float, alpha: float) -> np.ndarray:
     """Whether each trial rejects at delta (arrays over trials; NaN slope: as at 0)."""
     estimate, se, df, slope = (np.asarray(v, dtype=float) for v in (estimate, se, df, slope))
-    crit = stdtrit(np.where(np.isfinite(df), df, 1e12), 1 - alpha / 2)
+    crit = np.where(np.isfinite(df), stdtrit(np.where(np.isfinite(df), df, 1.0),
+                                             1 - alpha / 2), ndtri(1 - alpha / 2))
     est = estimate + delta * np.nan_to_num(slope)
     return (est > crit * se) & np.isfinite(est) & (se > 0)
