@@ -285,7 +285,7 @@ class AnalysisConfig:
     small_sample: str = MISSING  # kenward_roger | satterthwaite
     missing_data: str = MISSING  # complete_case | repeated_measures | multiple_imputation
     imputations: int = MISSING  # multiple_imputation: completed datasets
-    compare_missing_data: bool = MISSING  # all three missing-data analyses per trial
+    compare_missing_data: Any = MISSING  # all three analyses per trial; checked as true or false
     sensitivity: SensitivityConfig = field(default_factory=lambda: SensitivityConfig())
 
 

@@ -181,10 +181,11 @@ CASES = [
     Case("missing_at_random", GROUP,
          "dropout depending on baseline covariates and the last returned score (IPS only):"
          " repeated-measures bias within 2 MC SE of 0, CI coverage within 3 MC SE of "
-         "0.95; complete cases biased beyond 4 MC SE", mar_analysis),
+         "0.95; complete cases biased beyond 4 MC SE", mar_analysis, fast=False),
     Case("missing_completely_at_random", GROUP,
          "dropout at one probability: both analyses unbiased (3 MC SE); the "
-         "repeated-measures model at least complete cases' power", mcar_analysis),
+         "repeated-measures model at least complete cases' power", mcar_analysis,
+         fast=False),
     Case("type_one_repeated_measures", GROUP,
          "type I error of analysis.missing_data=repeated_measures at effect 0 on full "
          "default trials, 4, 8, 16 ESWs x ICC 0, 0.05, 0.2: never above 0.05 + 3 MC SE",
