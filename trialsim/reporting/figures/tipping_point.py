@@ -32,7 +32,7 @@ def tipping_point_figure(run: RunDir, out: Path) -> list[Path]:
                + f". delta shifts {ARM_WORDS.get(sens['arm'], sens['arm'])} missing 12-month"
                " scores (SD units); SE held at the MAR analysis's.")
     with figure_style():
-        fig = new_figure(6.8, 3.6, caption)
+        fig = new_figure(6.8, 4.2, caption)
         ax1, ax2 = fig.subplots(1, 2)
         ax1.errorbar(d, power, yerr=2 * p_se, fmt="o-", color=OKABE_ITO["blue"], capsize=3,
                      label="power (2 MC SE)")
