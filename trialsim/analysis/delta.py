@@ -19,6 +19,9 @@ no variance. Multiple imputation: est(delta) is the mean over completed datasets
 each one's est_k + delta g_k (each at its own variance parameters), the pooled SE held.
 
 delta is in SD units: the pooled within-arm SD of the returned 12-month scores.
+One exception to exactness: a complete-case partially nested fit whose ESW variance is
+negative (esw_variance=unbounded) may make the full caseloads' covariance singular;
+its slope is then taken at tau2 = 0 (an approximation; delta = 0 is still exact).
 """
 
 from __future__ import annotations
@@ -69,8 +72,11 @@ def partially_nested_slope(shift: np.ndarray, ips: np.ndarray, baseline: np.ndar
     x = np.column_stack([np.ones(len(shift)), ips.astype(float), baseline])
     model = PartiallyNestedModel(shift, x, ips, cluster)
     phi = np.array([fit.s2_ips, fit.s2_tau, fit.tau2])
-    if not (model.z @ phi > 0).all():  # a negative tau2 that larger ESWs make singular
-        return math.nan
+    if not (model.z @ phi > 0).all():
+        # a negative tau2 (esw_variance=unbounded) that the ESWs' full caseloads make
+        # singular: the weights of the model without the ESW covariance (tau2 = 0), an
+        # approximation of the slope only; est(0) is still the primary estimate
+        phi[2] = 0.0
     try:
         return float(model._gls(phi)[4][1])
     except np.linalg.LinAlgError:
