@@ -17,9 +17,10 @@ Figures (targets from the performance issue):
 - n_jobs=2 against n_jobs=1 for 1000 replications: >= 1.7x (idle 2-core machine);
 - peak resident memory of a 10,000-replication run, in a subprocess: < 400 MB;
 - the partially nested REML fit on default-size datasets: <= 0.5 ms;
-- the missing-data analyses on the same replications (issue 20): the repeated-measures
-  model with the ESW term (aim: a few ms, <= 5) and without, and multiple imputation
-  (m = 20) with the pooled ANCOVA, ms per trial analysed;
+- the trial analysis under each analysis.missing_data (issue 20), as a run computes it
+  (primary, secondary, delta sensitivity): complete cases, the repeated-measures model
+  (aim: <= 5 ms) and multiple imputation (m = 20, partially nested per completed
+  dataset), ms per trial analysed;
 - wall time of `simulate.py mode=design` on the default scenario (n_jobs=2): < 2 min.
 
     python bench/benchmark.py            # everything (several minutes)
@@ -52,14 +53,13 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from trialsim.analysis.multiple_imputation import impute_by_arm, rubin  # noqa: E402
 from trialsim.analysis.partially_nested import fit_partially_nested  # noqa: E402
-from trialsim.analysis.repeated_measures import fit_mmrm  # noqa: E402
-from trialsim.analysis.trial_analysis import TrialData  # noqa: E402
+from trialsim.analysis.trial_analysis import MI_STREAM, TrialData, analyse_trial  # noqa: E402
 from trialsim.experiments.runner import _one, run_replications, without_gc  # noqa: E402
 from trialsim.inputs.compose import compose_config  # noqa: E402
 from trialsim.inputs.params import ModelParams, build_params  # noqa: E402
 from trialsim.model.recruitment import Recruitment  # noqa: E402
+from trialsim.model.streams import Streams  # noqa: E402
 from trialsim.model.trial import simulate_replication  # noqa: E402
 
 SEED = 20171101
@@ -442,49 +442,36 @@ def reml_figures(datasets: int) -> list[Figure]:
 
 
 def missing_data_figures(datasets: int) -> list[Figure]:
-    """The repeated-measures model (every wave returned, the ESW term, Kenward-Roger)
-    and multiple imputation (m = 20 by arm from baseline, earlier waves and work status;
-    ANCOVA per completed dataset; Rubin's rules) on default replications, CPU per trial
-    analysed (not yet wired into the simulation)."""
-    params = params_for()
-    data = []
-    for rep in range(datasets):
-        r = simulate_replication(params, SEED, rep)
-        y = np.where(r.waves.returned.astype(bool), r.rtw_se[:, 1:], np.nan)
-        work = r.waves.working[:, -1].astype(float)
-        data.append((y, r.cohort.ips.astype(bool), r.rtw_se[:, 0], r.cohort.esw, work))
-
-    def mmrm(esw_term: bool):
-        for y, ips, base, esw, _ in data:
-            fit_mmrm(y, ips, base, esw=esw, esw_intercept=esw_term)
-
-    def imputation():
-        rng = np.random.default_rng(SEED)
-        for y, ips, base, _, work in data:
-            done = impute_by_arm(y, ips, np.column_stack([base, work]), 20, rng)
-            x = np.column_stack([np.ones(len(base)), ips, base])
-            xtx_inv = np.linalg.inv(x.T @ x)
-            beta = done[:, :, -1] @ (x @ xtx_inv)  # m x 3
-            resid = done[:, :, -1] - beta @ x.T
-            var = (resid**2).sum(1) / (len(base) - 3) * xtx_inv[1, 1]
-            rubin(beta[:, 1], var, len(base) - 3)
-
+    """The RTW-SE analysis of one default trial as a run computes it
+    (trialsim.analysis.trial_analysis.analyse_trial: the primary, the employment
+    secondary and the delta sensitivity), under each `analysis.missing_data`: complete
+    cases (the partially nested REML fit), the repeated-measures model (every wave, the
+    ESW term, Kenward-Roger) and multiple imputation (m = analysis.imputations, each
+    completed dataset by the partially nested model, Rubin's rules); CPU ms per trial."""
     out = []
-    n = statistics.mean(len(d[0]) for d in data)
-    waves = data[0][0].shape[1]
-    for name, task, target in (("repeated-measures model with the ESW term", partial(mmrm, True),
-                                "<= 5"),
-                               ("repeated-measures model without it", partial(mmrm, False), ""),
-                               ("multiple imputation, m = 20, pooled ANCOVA", imputation, "")):
+    for missing, target in (("complete_case", ""), ("repeated_measures", "<= 5"),
+                            ("multiple_imputation", "")):
+        params = params_for(f"analysis.missing_data={missing}")
+        a = params.analysis
+        data = [TrialData.from_replication(simulate_replication(params, SEED, rep),
+                                           every_wave=missing != "complete_case")
+                for rep in range(datasets)]
+
+        def task(a=a, data=data):
+            for rep, d in enumerate(data):
+                analyse_trial(d, a, lambda rep=rep: Streams(SEED, rep)[MI_STREAM])
+
         runs = []
         with threadpool_limits(limits=1):
             for _ in range(3):
                 start = time.process_time()
                 task()
                 runs.append((time.process_time() - start) / len(data))
-        out.append(figure(f"{name} (default-size data)", 1000 * min(runs), "ms", target,
-                          f"{datasets} datasets of {n:.0f} participants, {waves} waves; "
-                          "best of 3"))
+        n = statistics.mean(len(d.ips) for d in data)
+        extra = f", m = {a.imputations}" if missing == "multiple_imputation" else ""
+        out.append(figure(f"trial analysis, missing_data={missing}{extra}", 1000 * min(runs),
+                          "ms", target, f"{datasets} default trials of {n:.0f} randomised; "
+                          "primary, secondary and delta sensitivity; best of 3"))
     return out
 
 

@@ -31,7 +31,7 @@ from trialsim.reporting.rundir import RunDir
 from trialsim.reporting.sources import parameter_sources, yaml_comments
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN_FIGURES = ("recruitment", "flow", "capacity", "retention")
+RUN_FIGURES = ("recruitment", "flow", "capacity", "retention", "tipping_point")
 CHROMIUM = Path("/usr/bin/chromium")
 
 

@@ -8,8 +8,9 @@ raises on degenerate data: it returns a result whose status says "not_estimable"
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import ndtr, ndtri, stdtr, stdtrit
@@ -29,6 +30,9 @@ class TestResult:
     ci_high: float
     df: float  # math.inf for a z-test
     status: str = "ok"  # ok | not_estimable | not_converged
+    # the model fit behind it (partially nested or repeated-measures), for the delta
+    # sensitivity analysis that holds its variance parameters (trialsim.analysis.delta)
+    fit: object = field(default=None, compare=False, repr=False)
 
     def rejects(self, alpha: float) -> bool:
         """Two-sided test at alpha, in the direction of benefit (estimate > 0)."""
@@ -97,8 +101,8 @@ def partially_nested(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: 
     if not fit.converged:
         return NOT_CONVERGED
     if small_sample == "kenward_roger":
-        return _t_result(fit.estimate, fit.se_kr, fit.df_kr, alpha)
-    return _t_result(fit.estimate, fit.se, fit.df, alpha)
+        return _with_fit(_t_result(fit.estimate, fit.se_kr, fit.df_kr, alpha), fit)
+    return _with_fit(_t_result(fit.estimate, fit.se, fit.df, alpha), fit)
 
 
 def cluster_robust(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: np.ndarray,
@@ -159,7 +163,11 @@ def repeated_measures(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw:
         return NOT_ESTIMABLE
     if not fit.converged:
         return NOT_CONVERGED
-    return _t_result(fit.estimate, fit.se_kr, fit.df_kr, alpha)
+    return _with_fit(_t_result(fit.estimate, fit.se_kr, fit.df_kr, alpha), fit)
+
+
+def _with_fit(r: TestResult, fit) -> TestResult:
+    return r if r.status != "ok" else dataclasses.replace(r, fit=fit)
 
 
 def imputed_ancova(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray,
@@ -192,3 +200,43 @@ def imputed_ancova(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray,
         return NOT_ESTIMABLE
     pooled = rubin(beta[:, 1], var, n - 3)
     return _t_result(pooled.estimate, pooled.se, pooled.df, alpha)
+
+
+@dataclass(frozen=True)
+class Imputed:
+    """What multiple imputation pooled: each completed dataset's result (their fits
+    for the delta sensitivity analysis) and the completed 12-month values."""
+
+    results: tuple[TestResult, ...]
+    completed: np.ndarray  # m x n: the analysed (last) wave of each completed dataset
+
+
+def imputed(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray,
+            auxiliaries: np.ndarray | None, alpha: float, m: int,
+            rng: np.random.Generator, analyse) -> TestResult:
+    """Multiple imputation by arm (impute_by_arm: every wave in order from baseline, the
+    auxiliaries and the earlier waves), each completed dataset's last wave analysed by
+    `analyse(y_last, arm, baseline) -> TestResult` (the pre-specified method, on every
+    randomised participant), pooled by Rubin's rules with the Barnard-Rubin df. The
+    complete-data df is the median of the per-imputation small-sample df (mice's dfcom
+    is one number; a mixed model's KR df varies a little across completed datasets).
+    Not estimable when an arm has too few returns at some wave to impute it or fewer
+    than two completed datasets could be analysed."""
+    ips = arm.astype(bool)
+    n = len(baseline)
+    if n < 6 or ips.all() or not ips.any():
+        return NOT_ESTIMABLE
+    cov = baseline[:, None] if auxiliaries is None else np.column_stack([baseline, auxiliaries])
+    try:
+        done = impute_by_arm(y, ips, cov, m, rng)
+    except (ValueError, np.linalg.LinAlgError):
+        return NOT_ESTIMABLE
+    last = done[:, :, -1]
+    results = [analyse(last[k], ips, baseline) for k in range(m)]
+    ok = [r for r in results if r.status == "ok"]
+    if len(ok) < 2:
+        return NOT_ESTIMABLE
+    dfs = [r.df for r in ok]
+    pooled = rubin([r.estimate for r in ok], [r.se**2 for r in ok], float(np.median(dfs)))
+    out = _t_result(pooled.estimate, pooled.se, pooled.df, alpha)
+    return _with_fit(out, Imputed(tuple(results), last))

@@ -11,20 +11,26 @@ the planner's choice.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from trialsim.analysis import delta
 from trialsim.analysis.estimators import (
     TestResult,
     ancova,
     cluster_robust,
+    imputed,
     partially_nested,
     repeated_measures,
     two_proportions,
 )
-from trialsim.inputs.pathway_params import Analysis
+from trialsim.inputs.pathway_params import MISSING_DATA, Analysis
+from trialsim.model.streams import Streams
 from trialsim.model.trial import ReplicationResult
+
+MI_STREAM = "analysis/multiple_imputation"  # its own stream: no model draw moves
 
 
 @dataclass(frozen=True)
@@ -92,22 +98,81 @@ def _mean_imputed(x: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return np.where(seen, x, x[seen].mean())
 
 
-def analyse_rtw_se(d: TrialData, a: Analysis) -> tuple[TestResult, np.ndarray]:
-    """RTW self-efficacy at 12 months on complete cases, adjusted for baseline, by the
-    pre-specified method; returns the test and who was analysed."""
-    cc = d.analysed_m12
-    if a.missing_data == "repeated_measures":  # TrialData built with every_wave
+def analyse_rtw_se(d: TrialData, a: Analysis,
+                   rng: np.random.Generator | None = None) -> tuple[TestResult, np.ndarray]:
+    """RTW self-efficacy at 12 months, adjusted for baseline, by the pre-specified
+    method and missing-data analysis; returns the test and who was analysed. `rng`:
+    the imputations' generator (multiple_imputation only)."""
+    return rtw_se_by(d, a, a.missing_data, rng)
+
+
+def rtw_se_by(d: TrialData, a: Analysis, missing_data: str,
+              rng: np.random.Generator | None = None) -> tuple[TestResult, np.ndarray]:
+    """The RTW-SE analysis under one missing-data analysis (TrialData built with
+    every_wave unless complete_case)."""
+    if missing_data == "repeated_measures":
         seen = ~np.isnan(d.rtw_se_waves).all(axis=1)  # any wave returned
         return repeated_measures(d.rtw_se_waves, d.ips, d.rtw_se_m0, d.esw, a.alpha,
                                  covariates=_varying(d.covariates),
                                  esw_intercept=a.method == "partially_nested"), seen
+    if missing_data == "multiple_imputation":
+        def analyse(y, ips, base):
+            return _complete_data(y, ips, base, d.esw, a)
+        r = imputed(_imputation_waves(d), d.ips, d.rtw_se_m0, _varying(d.covariates),
+                    a.alpha, a.imputations, rng, analyse)
+        return r, np.ones(len(d.ips), dtype=bool)
+    cc = d.analysed_m12
+    return _complete_data(d.rtw_se_m12[cc], d.ips[cc], d.rtw_se_m0[cc], d.esw[cc], a), cc
+
+
+def _complete_data(y, ips, base, esw, a: Analysis) -> TestResult:
+    """The pre-specified method (`analysis.method`) on data with no missing values."""
     if a.method == "ancova":
-        return ancova(d.rtw_se_m12[cc], d.ips[cc], d.rtw_se_m0[cc], a.alpha), cc
+        return ancova(y, ips, base, a.alpha)
     if a.method == "cluster_robust":
-        return cluster_robust(d.rtw_se_m12[cc], d.ips[cc], d.rtw_se_m0[cc], d.esw[cc],
-                              a.alpha), cc
-    return partially_nested(d.rtw_se_m12[cc], d.ips[cc], d.rtw_se_m0[cc], d.esw[cc], a.alpha,
-                            esw_variance=a.esw_variance, small_sample=a.small_sample), cc
+        return cluster_robust(y, ips, base, esw, a.alpha)
+    return partially_nested(y, ips, base, esw, a.alpha, esw_variance=a.esw_variance,
+                            small_sample=a.small_sample)
+
+
+def _imputation_waves(d: TrialData) -> np.ndarray:
+    """The variables imputed in order: the waves before 12 months, work status at 12
+    months (1/0, NaN where unknown: an auxiliary where it is known, e.g. by linkage for
+    the non-returners, imputed itself where not), then the 12-month score."""
+    work = np.where(d.employment_known_m12, d.working_m12.astype(float), np.nan)
+    w = d.rtw_se_waves
+    return np.column_stack([w[:, :-1], work, w[:, -1]])
+
+
+def sensitivity_columns(prefix: str, r: TestResult, d: TrialData, a: Analysis,
+                        missing_data: str) -> dict[str, float]:
+    """The delta-adjusted (MNAR) sensitivity of one RTW-SE result: est(delta) =
+    estimate + delta * slope (delta in SD units of the 12-month score), the SE held
+    (trialsim.analysis.delta), and the tipping-point delta."""
+    sd = delta.outcome_sd(d.rtw_se_m12, d.ips, d.analysed_m12)
+    g = _delta_slope(r, d, a, missing_data) if r.status == "ok" else math.nan
+    slope = g * sd
+    return {f"{prefix}_delta_sd": sd, f"{prefix}_delta_slope": slope,
+            f"{prefix}_tipping_delta": delta.tipping_delta(r.estimate, r.se, r.df, slope,
+                                                           a.alpha)}
+
+
+def _delta_slope(r: TestResult, d: TrialData, a: Analysis, missing_data: str) -> float:
+    shift = delta.shifted(d.ips, ~d.analysed_m12, a.delta_arm)
+    if not shift.any():
+        return 0.0
+    if missing_data == "repeated_measures":
+        return delta.mmrm_slope(shift, d.ips, d.rtw_se_m0, _varying(d.covariates), d.esw,
+                                r.fit, d.rtw_se_waves.shape[1],
+                                esw_intercept=a.method == "partially_nested")
+    if a.method != "partially_nested":  # ANCOVA's estimate (also the CR2 analysis's)
+        return delta.ols_slope(shift, d.ips, d.rtw_se_m0)
+    if missing_data == "multiple_imputation":  # mean over the pooled completed datasets
+        fits = [k.fit for k in r.fit.results if k.status == "ok"]
+    else:
+        fits = [r.fit]
+    return float(np.mean([delta.partially_nested_slope(shift, d.ips, d.rtw_se_m0, d.esw, f)
+                          for f in fits]))
 
 
 def _varying(x: np.ndarray | None) -> np.ndarray | None:
@@ -162,16 +227,47 @@ def _columns(prefix: str, r: TestResult, analysed: np.ndarray, d: TrialData,
             if d.received_share > 0 else math.nan}
 
 
-def analyse_trial(d: TrialData, a: Analysis) -> dict[str, float]:
-    """The pre-specified primary and secondary analyses of one trial, as flat columns."""
+def analyse_trial(d: TrialData, a: Analysis,
+                  rng: Callable[[], np.random.Generator] | None = None) -> dict[str, float]:
+    """The pre-specified primary and secondary analyses of one trial, as flat columns,
+    the RTW-SE analysis's delta sensitivity and, with `compare_missing_data`, the RTW-SE
+    analysis under every missing-data analysis. `rng()`: the imputations' generator."""
     secondary = "employment" if a.primary == "rtw_se" else "rtw_se"
+    gen = rng() if rng is not None and (a.missing_data == "multiple_imputation"
+                                        or a.compare_missing_data) else None
     row: dict[str, float] = {}
+    results: dict[str, TestResult] = {}
     for prefix, outcome in (("primary", a.primary), ("secondary", secondary)):
-        result, analysed = OUTCOMES[outcome](d, a)
+        if outcome == "rtw_se":
+            result, analysed = analyse_rtw_se(d, a, gen)
+            results[a.missing_data] = result
+            row.update(sensitivity_columns("sensitivity", result, d, a, a.missing_data))
+        else:
+            result, analysed = OUTCOMES[outcome](d, a)
         row.update(_columns(prefix, result, analysed, d, outcome, a.alpha))
+    if a.compare_missing_data:
+        for m in MISSING_DATA:
+            if m in results:
+                result = results[m]
+                analysed = _analysed(d, m)
+            else:
+                result, analysed = rtw_se_by(d, a, m, gen)
+            row.update(_columns(f"compare_{m}", result, analysed, d, "rtw_se", a.alpha))
     return row
 
 
-def analysis_columns(result: ReplicationResult, a: Analysis) -> dict[str, float]:
-    every_wave = a.missing_data == "repeated_measures"
-    return analyse_trial(TrialData.from_replication(result, every_wave), a)
+def _analysed(d: TrialData, missing_data: str) -> np.ndarray:
+    if missing_data == "repeated_measures":
+        return ~np.isnan(d.rtw_se_waves).all(axis=1)
+    if missing_data == "multiple_imputation":
+        return np.ones(len(d.ips), dtype=bool)
+    return d.analysed_m12
+
+
+def analysis_columns(result: ReplicationResult, a: Analysis,
+                     seed: int | None = None) -> dict[str, float]:
+    """`seed`: the run's, for the imputations' own stream (MI_STREAM) of this
+    replication; without it (a caller that runs no imputation) the stream is seeded 0."""
+    every_wave = a.missing_data != "complete_case" or a.compare_missing_data
+    return analyse_trial(TrialData.from_replication(result, every_wave), a,
+                         lambda: Streams(seed or 0, result.rep)[MI_STREAM])

@@ -80,7 +80,7 @@ def mean_se(x: np.ndarray) -> tuple[float, float]:
 
 def _trial_rep(params: ModelParams, seed: int, offset: int, i: int) -> dict[str, float]:
     result = simulate_replication(params, seed, offset + i)
-    row = replication_row(result, params)
+    row = replication_row(result, params, seed)
     return {c: float(row[c]) for c in TRIAL_COLUMNS}
 
 

@@ -56,7 +56,7 @@ def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool,
     result = simulate_replication(params, seed, rep)
     people = participant_rows(result) if keep_participants else None
     extras = replication_extras(result, params, curve_months(params)) if figures else None
-    return replication_row(result, params), recruitment_curve(result, params), people, extras
+    return replication_row(result, params, seed), recruitment_curve(result, params), people, extras
 
 
 def without_gc(one: Callable[[int], T], rep: int) -> T:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from omegaconf import ListConfig
 
 from trialsim.errors import ConfigError
 from trialsim.inputs.checks import (
@@ -226,7 +227,10 @@ ANALYSIS_METHODS = ("partially_nested", "ancova", "cluster_robust")
 PRIMARY_OUTCOMES = ("rtw_se", "employment")
 ESW_VARIANCES = ("unbounded", "nonnegative")
 SMALL_SAMPLE = ("kenward_roger", "satterthwaite")
-MISSING_DATA = ("complete_case", "repeated_measures")
+MISSING_DATA = ("complete_case", "repeated_measures", "multiple_imputation")
+DELTA_ARMS = ("ips", "tau", "both")
+MAX_DELTA_SD = 5.0  # a delta grid point beyond 5 SDs is a typo, not a scenario
+MAX_IMPUTATIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -238,17 +242,36 @@ class Analysis:
     primary: str  # rtw_se | employment
     esw_variance: str  # unbounded | nonnegative (partially nested ESW variance)
     small_sample: str  # kenward_roger | satterthwaite
-    missing_data: str = "complete_case"  # complete_case | repeated_measures
+    missing_data: str = "complete_case"  # complete_case | repeated_measures | multiple_imputation
+    imputations: int = 20  # multiple_imputation: m completed datasets
+    delta_grid: tuple[float, ...] = (0.0,)  # MNAR sensitivity: delta in SD units
+    delta_arm: str = "ips"  # ips | tau | both: whose missing 12-month values delta shifts
+    compare_missing_data: bool = False  # every missing-data analysis in each trial
+
+
+def _delta_grid(key: str, raw) -> tuple[float, ...]:
+    values = list(raw) if isinstance(raw, (list, tuple, ListConfig)) else None
+    if not values:
+        return reject(ConfigError(key, raw, f"a non-empty list of numbers within "
+                                            f"+-{MAX_DELTA_SD:g} (SD units)"), (0.0,))
+    return tuple(number(f"{key}[{i}]", v, lo=-MAX_DELTA_SD, hi=MAX_DELTA_SD)
+                 for i, v in enumerate(values))
 
 
 def build_analysis(c: DictConfig) -> Analysis:
+    s = c.sensitivity
     return Analysis(
         alpha=number("analysis.alpha", c.alpha, lo=0, hi=1, lo_open=True, hi_open=True),
         method=choice("analysis.method", c.method, ANALYSIS_METHODS),
         primary=choice("analysis.primary", c.primary, PRIMARY_OUTCOMES),
         esw_variance=choice("analysis.esw_variance", c.esw_variance, ESW_VARIANCES),
         small_sample=choice("analysis.small_sample", c.small_sample, SMALL_SAMPLE),
-        missing_data=choice("analysis.missing_data", c.missing_data, MISSING_DATA))
+        missing_data=choice("analysis.missing_data", c.missing_data, MISSING_DATA),
+        imputations=number("analysis.imputations", c.imputations, lo=2, hi=MAX_IMPUTATIONS,
+                           integer=True),
+        delta_grid=_delta_grid("analysis.sensitivity.delta_grid", s.delta_grid),
+        delta_arm=choice("analysis.sensitivity.arm", s.arm, DELTA_ARMS),
+        compare_missing_data=_flag("analysis.compare_missing_data", c.compare_missing_data))
 
 
 def _rate_per_day(key: str, raw) -> Rate:

@@ -301,13 +301,22 @@ class OutcomeConfig:
 
 
 @dataclass
+class SensitivityConfig:
+    delta_grid: list[float] = field(default_factory=lambda: [0.0])  # SD units
+    arm: str = MISSING  # ips | tau | both
+
+
+@dataclass
 class AnalysisConfig:
     alpha: float = MISSING
     method: str = MISSING  # cluster_robust | partially_nested | ancova
     primary: str = MISSING  # rtw_se | employment
     esw_variance: str = MISSING  # unbounded | nonnegative
     small_sample: str = MISSING  # kenward_roger | satterthwaite
-    missing_data: str = MISSING  # complete_case | repeated_measures
+    missing_data: str = MISSING  # complete_case | repeated_measures | multiple_imputation
+    imputations: int = MISSING  # multiple_imputation: completed datasets
+    compare_missing_data: Any = MISSING  # all three analyses per trial; checked as true or false
+    sensitivity: SensitivityConfig = field(default_factory=lambda: SensitivityConfig())
 
 
 @dataclass

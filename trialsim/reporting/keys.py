@@ -74,6 +74,10 @@ PATHS: dict[str, Path | list[Path]] = {
     "bias": ("estimate", "bias"),
     "coverage": ("estimate", "coverage"),
     "warnings": ("warnings",),
+    "missing_data_analysis": ("missing_data", "analysis"),
+    "missing_data_imputations": ("missing_data", "imputations"),
+    "missing_data_sensitivity": ("missing_data", "sensitivity"),
+    "missing_data_comparison": ("missing_data", "comparison"),
 }
 
 

@@ -30,6 +30,7 @@ from trialsim.reporting.figures.recruitment import recruitment_figure
 from trialsim.reporting.figures.retention import retention_figure
 from trialsim.reporting.figures.sweep import sweep_figure
 from trialsim.reporting.manifest import damage
+from trialsim.reporting.missing_data_section import missing_data_blocks
 from trialsim.reporting.retention_strategies import retention_strategies_blocks
 from trialsim.reporting.rundir import RunDir
 from trialsim.reporting.sources import ROOT, write_parameter_sources
@@ -382,6 +383,7 @@ def run_report(run: RunDir) -> tuple[str, list[Block]]:
         ("h", 2, "Sample-size justification (ready to edit)"),
         ("quote", sample_size_paragraph(run)),
         *allocation_blocks(run),
+        *missing_data_blocks(run),
         *retention_strategies_blocks(run),
         ("h", 2, "Figures"),
         *_figure_blocks(run),

@@ -21,7 +21,9 @@ def curve_months(params: ModelParams) -> np.ndarray:
     return np.arange(0, math.ceil(params.window_days / DAYS_PER_MONTH) + 1, dtype=float)
 
 
-def replication_row(result: ReplicationResult, params: ModelParams) -> dict[str, float]:
+def replication_row(result: ReplicationResult, params: ModelParams,
+                    seed: int | None = None) -> dict[str, float]:
+    """`seed`: the run's (the analysis's own random stream, for multiple imputation)."""
     channels = params.channel_names()
     reached = result.close_reason == "target"
     c = result.cohort
@@ -45,7 +47,7 @@ def replication_row(result: ReplicationResult, params: ModelParams) -> dict[str,
         for s, stage in enumerate(STAGES):
             row[f"funnel_{channel}_{stage}"] = counts[ch][s]
     row.update(pathway_metrics(result, params))
-    row.update(analysis_columns(result, params.analysis))
+    row.update(analysis_columns(result, params.analysis, seed))
     return row
 
 

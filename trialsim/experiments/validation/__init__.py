@@ -1,8 +1,15 @@
 """Fixed, seeded validation cases: analytic laws, closed-form power, the selection formula
 of job-linked non-return, and the pilot replay (`python -m trialsim.validate`)."""
 
-from trialsim.experiments.validation import allocation, missingness, pilot, power, recruitment
+from trialsim.experiments.validation import (
+    allocation,
+    missing_data,
+    missingness,
+    pilot,
+    power,
+    recruitment,
+)
 from trialsim.experiments.validation.core import Case
 
 CASES: list[Case] = [*recruitment.CASES, *power.CASES, *allocation.CASES, *missingness.CASES,
-                    *pilot.CASES]
+                     *missing_data.CASES, *pilot.CASES]
