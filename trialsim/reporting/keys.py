@@ -74,6 +74,14 @@ PATHS: dict[str, Path | list[Path]] = {
     "bias": ("estimate", "bias"),
     "coverage": ("estimate", "coverage"),
     "warnings": ("warnings",),
+    "progression": ("progression",),
+    "progression_review_month": ("progression", "review_month"),
+    "progression_lights": ("progression", "lights"),
+    "progression_thresholds": ("progression", "thresholds"),
+    "progression_operating": ("progression", "operating"),
+    "progression_proposal": ("progression", "proposal"),
+    "progression_amber_plan": ("progression", "amber_plan"),
+    "progression_assurance": ("progression", "assurance"),
 }
 
 

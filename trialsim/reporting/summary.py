@@ -11,6 +11,7 @@ import pandas as pd
 from trialsim.experiments.runner import RunResult
 from trialsim.inputs.params import ModelParams, RunSettings
 from trialsim.model.records import ARMS, STAGES
+from trialsim.reporting.progression_summary import progression_summary
 from trialsim.reporting.sensitivity import SUCCESS, TARGET, ranked
 from trialsim.reporting.tables import wave_label
 from trialsim.units import DAYS_PER_MONTH
@@ -74,6 +75,8 @@ def summarise(settings: RunSettings, params: ModelParams, result: RunResult) -> 
                           for arm in ARMS}},
         **pathway_summary(reps, params),
         **analysis_summary(reps, params),
+        **({"progression": progression_summary(reps, params)}
+           if params.progression is not None else {}),
     }
 
 
