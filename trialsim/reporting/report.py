@@ -29,6 +29,7 @@ from trialsim.reporting.figures.recruitment import recruitment_figure
 from trialsim.reporting.figures.retention import retention_figure
 from trialsim.reporting.figures.sweep import sweep_figure
 from trialsim.reporting.manifest import damage
+from trialsim.reporting.progression_section import progression_blocks
 from trialsim.reporting.rundir import RunDir
 from trialsim.reporting.sources import ROOT, write_parameter_sources
 from trialsim.reporting.staging import staged
@@ -381,6 +382,7 @@ def run_report(run: RunDir) -> tuple[str, list[Block]]:
         ("quote", sample_size_paragraph(run)),
         ("h", 2, "Figures"),
         *_figure_blocks(run),
+        *progression_blocks(run),
         ("h", 2, "Parameters and their sources"),
         *_parameter_table(run),
         ("h", 2, "Provenance"),
