@@ -1,7 +1,8 @@
 """Fixed, seeded validation cases: analytic laws, closed-form power, the selection formula
 of job-linked non-return, and the pilot replay (`python -m trialsim.validate`)."""
 
-from trialsim.experiments.validation import missingness, pilot, power, recruitment
+from trialsim.experiments.validation import missingness, pilot, power, progression, recruitment
 from trialsim.experiments.validation.core import Case
 
-CASES: list[Case] = [*recruitment.CASES, *power.CASES, *missingness.CASES, *pilot.CASES]
+CASES: list[Case] = [*recruitment.CASES, *power.CASES, *missingness.CASES, *pilot.CASES,
+                    *progression.CASES]
