@@ -69,7 +69,8 @@ def operating_table(pr: dict[str, Any]) -> Block:
             rows.append([label, OUTCOME_WORDS[name], _p(o["p_success"]),
                          f"{_p(s['estimate'])} ({s['n']})", f"{_p(g['estimate'])} ({g['n']})"])
     return ("table", ["parameters", "success: the trial", "P(success)",
-                      "P(stop | would succeed) (trials)", "P(go on | would fail) (trials)"], rows)
+                      "P(stop given would succeed) (trials)",
+                      "P(go on given would fail) (trials)"], rows)
 
 
 def proposal_blocks(pr: dict[str, Any]) -> list[Block]:
@@ -82,13 +83,14 @@ def proposal_blocks(pr: dict[str, Any]) -> list[Block]:
             rows.append([name, OUTCOME_WORDS[outcome],
                          "n/a" if q["red"] is None else f"{q['red']:.2f}",
                          _p(q["p_stop_if_success"]), _p(q["p_stop_if_failure"]),
-                         str(q["successes"])])
+                         str(q["successes"]), "yes" if q.get("discriminates") else "no"])
     return [("p", "Red lines a planner can defend: the highest line that stops at most "
                   f"{prop['max_stop_if_success']:g} of the trials that would succeed, which "
                   "then stops as many failing trials as any such line. With few succeeding "
                   "trials the line is not well determined: see the count."),
-            ("table", ["criterion", "success", "proposed red line", "P(stop | success)",
-                       "P(stop | failure)", "succeeding trials"], rows)]
+            ("table", ["criterion", "success", "proposed red line", "P(stop given success)",
+                       "P(stop given failure)", "succeeding trials",
+                       "stops more failing than succeeding trials"], rows)]
 
 
 def plan_blocks(pr: dict[str, Any]) -> list[Block]:

@@ -80,14 +80,16 @@ def propose(stat: np.ndarray, success: np.ndarray, max_stop: float) -> dict[str,
     s, f = x[success], x[~success]
     if not len(s):
         return {"red": None, "p_stop_if_success": None, "p_stop_if_failure": None,
-                "successes": 0, "failures": int(len(f))}
+                "discriminates": False, "successes": 0, "failures": int(len(f))}
     candidates = np.unique(np.concatenate([[0.0], x[np.isfinite(x)]]))
     best = 0.0
     for r in candidates:
         if (s < r).mean() <= max_stop:
             best = float(r)
-    return {"red": best, "p_stop_if_success": float((s < best).mean()),
-            "p_stop_if_failure": float((f < best).mean()) if len(f) else None,
+    stop_s = float((s < best).mean())
+    stop_f = float((f < best).mean()) if len(f) else None
+    return {"red": best, "p_stop_if_success": stop_s, "p_stop_if_failure": stop_f,
+            "discriminates": stop_f is not None and stop_f > stop_s,
             "successes": int(len(s)), "failures": int(len(f))}
 
 

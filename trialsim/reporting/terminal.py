@@ -115,7 +115,10 @@ def progression_lines(summary: dict[str, Any]) -> list[str]:
                 continue
             lines.append(f"    proposed red line, {name:<11} {q['red']:.2f} (stops "
                          f"{q['p_stop_if_success']:.3f} of trials reaching N, "
-                         f"{_f(q['p_stop_if_failure'], '.3f')} of those missing it)")
+                         f"{_f(q['p_stop_if_failure'], '.3f')} of those missing it"
+                         + ("" if q.get("discriminates") else "; no better than chance")
+                         + (f"; only {q['successes']} reach N" if q["successes"] < FEW_TRIALS
+                            else "") + ")")
     plan = pr.get("amber_plan")
     if plan:
         t, w = plan["prob_target"], plan["power_primary"]
