@@ -33,7 +33,8 @@ ALWAYS_AMBER = ("progression.recruitment.green=10", "progression.recruitment.red
 
 @pytest.fixture(scope="module")
 def default_run():
-    params = build_params(make_cfg(*FEASIBLE))
+    """The defaults (pain services, 300 in 24 months: the review at month 8)."""
+    params = build_params(make_cfg())
     return params, run_replications(params, 40, SEED, figures=False)
 
 
@@ -60,11 +61,11 @@ def test_recruitment_statistic_is_the_recruitment_curve_at_the_review(default_ru
     params, result = default_run
     reps = result.replications
     month = params.window_days / 3 / DAYS_PER_MONTH
-    assert month == pytest.approx(6.0)
-    assert np.allclose(reps[keys.REVIEW_MONTH].to_numpy(), 6.0)
-    k = int(np.flatnonzero(result.curve_months == 6.0)[0])
+    assert month == pytest.approx(8.0)
+    assert np.allclose(reps[keys.REVIEW_MONTH].to_numpy(), 8.0)
+    k = int(np.flatnonzero(result.curve_months == 8.0)[0])
     assert (reps[keys.REVIEW_RANDOMISED].to_numpy() == result.curves[:, k]).all()
-    planned = planned_recruitment(params, 6.0 * DAYS_PER_MONTH)
+    planned = planned_recruitment(params, 8.0 * DAYS_PER_MONTH)
     assert reps[keys.review_statistic("recruitment")].to_numpy() == pytest.approx(
         result.curves[:, k] / planned)
 

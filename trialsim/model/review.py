@@ -41,6 +41,7 @@ class Review:
     ips_judged: int  # IPS randomised adherence_allow_days or more before the review
     attended: float  # of them, first ESW appointment held by the review
     engaged: float  # ... and not disengaged
+    esw_wait_days: float  # mean wait for a caseload place of the IPS seen by the review
     statistics: dict[str, float]  # per criterion, the value its thresholds read
     verdicts: dict[str, int]  # per criterion (NOT_JUDGED if the rule does not read it)
     overall: int
@@ -127,6 +128,8 @@ def review(cohort: Cohort, waves: Waves, sites: tuple[Site, ...], params: ModelP
     n = int(judged.sum())
     attended = judged & (np.nan_to_num(c.first_appointment_day, nan=math.inf) <= day)
     engaged = attended & ~c.disengaged
+    seen = c.ips & (np.nan_to_num(c.first_appointment_day, nan=math.inf) <= day)
+    wait = float(c.esw_wait_days[seen].mean()) if seen.any() else math.nan
     arm_returns = [r for r in returns.values() if not math.isnan(r)]
     stats = {
         "recruitment": randomised / planned if planned > 0 else math.nan,
@@ -140,5 +143,5 @@ def review(cohort: Cohort, waves: Waves, sites: tuple[Site, ...], params: ModelP
     return Review(day=day, randomised=randomised, planned=planned, sites_open=int(open_),
                   sites_planned=int(site_plan), wave_month=wave, returns=returns,
                   ips_judged=n, attended=int(attended.sum()) / n if n else math.nan,
-                  engaged=stats["adherence"], statistics=stats, verdicts=verdicts,
-                  overall=overall)
+                  engaged=stats["adherence"], esw_wait_days=wait, statistics=stats,
+                  verdicts=verdicts, overall=overall)

@@ -106,6 +106,7 @@ REVIEW_RANDOMISED, REVIEW_PLANNED = "review_randomised", "review_planned"
 REVIEW_SITES_OPEN, REVIEW_SITES_PLANNED = "review_sites_open", "review_sites_planned"
 REVIEW_WAVE = "review_wave_month"  # the wave whose returns are judged
 REVIEW_IPS_JUDGED, REVIEW_ATTENDED = "review_ips_judged", "review_attended"
+REVIEW_ESW_WAIT = "review_esw_wait_days"  # seen, not a criterion: what the committee reads
 OVERALL = "overall"
 RESCUE_APPLIED = "rescue_applied"  # the amber plan ran in this replication
 RESCUE_TARGET, RESCUE_REJECT = "rescue_target_reached", "rescue_primary_reject"

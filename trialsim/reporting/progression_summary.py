@@ -158,6 +158,7 @@ def progression_summary(reps: pd.DataFrame, params: ModelParams,
     out["statistics"] = {name: _distribution(reps[keys.review_statistic(name)]
                                              .to_numpy(dtype=float))
                          for name in p.thresholds}
+    out["esw_wait_days"] = _distribution(reps[keys.REVIEW_ESW_WAIT].to_numpy(dtype=float))
     out["planned_randomised"] = float(reps[keys.REVIEW_PLANNED].iloc[0]) if len(reps) else None
     out["planned_sites"] = float(reps[keys.REVIEW_SITES_PLANNED].iloc[0]) if len(reps) else None
     if p.propose_max_stop_success is not None:

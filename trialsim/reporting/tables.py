@@ -66,6 +66,7 @@ def review_columns(r: Review) -> dict[str, float]:
         **{keys.review_returns(arm): v for arm, v in r.returns.items()},
         keys.REVIEW_IPS_JUDGED: r.ips_judged,
         keys.REVIEW_ATTENDED: r.attended,
+        keys.REVIEW_ESW_WAIT: r.esw_wait_days,
     }
     for name, value in r.statistics.items():
         row[keys.review_statistic(name)] = value
