@@ -17,7 +17,16 @@ from conftest import CONF_DIR, ROOT, make_cfg
 from trialsim.cli import preflight
 from trialsim.experiments.runner import run_replications
 from trialsim.inputs.params import RunSettings, build_params
-from trialsim.model.review import AMBER, GREEN, RED, planned_recruitment, review
+from trialsim.model.review import (
+    AMBER,
+    GREEN,
+    NOT_JUDGED,
+    RED,
+    overall_verdict,
+    planned_recruitment,
+    review,
+    verdict,
+)
 from trialsim.model.trial import simulate_replication
 from trialsim.reporting import keys
 from trialsim.reporting.progression_summary import progression_summary, propose
@@ -55,6 +64,16 @@ def test_lights_sum_to_one_and_are_shares_of_replications(default_run):
     assert ((overall == RED) == (crit == RED).any(axis=1)).all()
     assert ((overall == GREEN) == (crit == GREEN).all(axis=1)).all()
     assert len(set(overall)) >= 2  # the run is not degenerate
+
+
+def test_no_data_is_amber_or_left_out():
+    t = build_params(make_cfg()).progression.thresholds["retention"]
+    assert verdict(math.nan, t) == AMBER
+    assert verdict(math.nan, t, "ignore") == NOT_JUDGED
+    assert overall_verdict([GREEN, NOT_JUDGED], "any_red") == GREEN
+    assert overall_verdict([NOT_JUDGED], "any_red") == AMBER
+    assert overall_verdict([RED, AMBER], "all_red") == AMBER
+    assert overall_verdict([RED, RED], "all_red") == RED
 
 
 def test_recruitment_statistic_is_the_recruitment_curve_at_the_review(default_run):
@@ -168,6 +187,7 @@ NEW_KEYS = [
     ("progression.adherence.red=-0.2", "progression.adherence.red=-0.2"),
     ("progression.adherence_allow_weeks=-1", "progression.adherence_allow_weeks=-1.0"),
     ("progression.overall_rule=majority", "progression.overall_rule='majority'"),
+    ("progression.no_data=green", "progression.no_data='green'"),
     ("progression.propose_max_stop_success=1", "progression.propose_max_stop_success=1"),
     ("progression.amber_action.extra_sites=-2", "progression.amber_action.extra_sites=-2"),
     ("progression.amber_action.extra_sites=1.5", "progression.amber_action.extra_sites=1.5"),

@@ -21,6 +21,7 @@ from trialsim.units import DAYS_PER_WEEK
 
 CRITERIA = ("recruitment", "sites", "retention", "adherence")
 OVERALL_RULES = ("any_red", "all_red")  # red if any criterion is red | only if all are
+NO_DATA = ("amber", "ignore")  # a criterion with nobody to judge yet: amber | left out
 SITE_KINDS = ("gp_practices", "pain_services")
 RETENTION_ACTIONS = ("esw_completion", "text_followup")
 MAX_RATIO = 10.0  # a share of the plan above 10x is a typo
@@ -52,6 +53,7 @@ class Progression:
     criteria: tuple[str, ...]  # the criteria the rule reads, in CRITERIA order
     thresholds: dict[str, Thresholds]
     overall_rule: str
+    no_data: str  # a criterion with no data at the review: "amber" or "ignore"d
     adherence_allow_days: float  # IPS randomised this long before the review are judged
     propose_max_stop_success: float | None  # proposal: allowed P(stop | would succeed)
     amber_action: AmberAction
@@ -89,6 +91,7 @@ def build_progression(c: DictConfig, follow_up: DictConfig | None = None) -> Pro
                None)
     thresholds = {name: _thresholds(f"{k}.{name}", c[name]) for name in CRITERIA}
     rule = choice(f"{k}.overall_rule", c.overall_rule, OVERALL_RULES)
+    no_data = choice(f"{k}.no_data", c.no_data, NO_DATA)
     allow = number(f"{k}.adherence_allow_weeks", c.adherence_allow_weeks, lo=0, hi=520)
     propose = c.propose_max_stop_success
     if propose is not None:
@@ -114,6 +117,7 @@ def build_progression(c: DictConfig, follow_up: DictConfig | None = None) -> Pro
         criteria=tuple(n for n in CRITERIA if n in criteria),
         thresholds=thresholds,
         overall_rule=rule,
+        no_data=no_data,
         adherence_allow_days=allow * DAYS_PER_WEEK,
         propose_max_stop_success=propose,
         amber_action=AmberAction(extra_sites=int(extra), site_kind=kind, retention=retention,

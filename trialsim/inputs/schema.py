@@ -314,6 +314,7 @@ class ProgressionConfig:
     adherence: ThresholdsConfig = field(default_factory=ThresholdsConfig)
     adherence_allow_weeks: float = MISSING  # IPS randomised this long before the review
     overall_rule: str = MISSING  # any_red | all_red
+    no_data: str = MISSING  # amber | ignore: a criterion nobody can be judged on yet
     propose_max_stop_success: Optional[float] = None  # threshold proposal; None: none
     amber_action: AmberActionConfig = field(default_factory=AmberActionConfig)
 

@@ -72,11 +72,12 @@ def planned_recruitment(params: ModelParams, day: float) -> float:
     return params.target_n * by / total
 
 
-def verdict(value: float, t: Thresholds) -> int:
+def verdict(value: float, t: Thresholds, no_data: str = "amber") -> int:
     """Green at or above the green line, red below the red line, amber between; a
-    statistic with no data (nan: nobody due yet) is amber: the committee cannot pass it."""
+    statistic with no data (nan: nobody due yet) is amber (the committee cannot pass
+    it) or, with no_data "ignore", not judged."""
     if math.isnan(value):
-        return AMBER
+        return AMBER if no_data == "amber" else NOT_JUDGED
     if value >= t.green:
         return GREEN
     return RED if value < t.red else AMBER
@@ -84,7 +85,10 @@ def verdict(value: float, t: Thresholds) -> int:
 
 def overall_verdict(verdicts: list[int], rule: str) -> int:
     """any_red: red if any is red, green if all are green, amber otherwise; all_red: red
-    only if every one is red."""
+    only if every one is red. Criteria not judged are left out; none judged: amber."""
+    verdicts = [v for v in verdicts if v != NOT_JUDGED]
+    if not verdicts:
+        return AMBER
     if all(v == GREEN for v in verdicts):
         return GREEN
     red = any(v == RED for v in verdicts) if rule == "any_red" else \
@@ -137,7 +141,8 @@ def review(cohort: Cohort, waves: Waves, sites: tuple[Site, ...], params: ModelP
         "retention": min(arm_returns) if arm_returns else math.nan,
         "adherence": int(engaged.sum()) / n if n else math.nan,
     }
-    verdicts = {name: (verdict(stats[name], p.thresholds[name]) if name in p.criteria
+    verdicts = {name: (verdict(stats[name], p.thresholds[name], p.no_data)
+                       if name in p.criteria
                        else NOT_JUDGED) for name in CRITERIA}
     overall = overall_verdict([verdicts[name] for name in p.criteria], p.overall_rule)
     return Review(day=day, randomised=randomised, planned=planned, sites_open=int(open_),

@@ -44,7 +44,9 @@ def criteria_table(pr: dict[str, Any]) -> Block:
     for name, t in pr["thresholds"].items():
         light = pr["lights"].get(name)
         rows.append([
-            f"{name}: {WHAT.get(name, name)}" + ("" if light else " (not read by the rule)"),
+            f"{name}: {WHAT.get(name, name)}" + ("" if light else " (not read by the rule)")
+            + (f" (no data, left out: {_p(light['no_data'])})"
+               if light and "no_data" in light else ""),
             f">= {_pct(t['green'])}", f"{_pct(t['red'])} to < {_pct(t['green'])}",
             f"< {_pct(t['red'])}",
             *([_p(light[c]) for c in ("green", "amber", "red")] if light else ["", "", ""]),

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from trialsim.inputs.params import ModelParams
-from trialsim.model.review import AMBER, GREEN, RED, VERDICTS
+from trialsim.model.review import AMBER, GREEN, NOT_JUDGED, RED, VERDICTS
 from trialsim.reporting import keys
 
 OUTCOMES = ("target", "target_and_power")
@@ -41,11 +41,14 @@ def _p(flags: np.ndarray) -> dict[str, float | None]:
 
 def light_shares(reps: pd.DataFrame, criteria: tuple[str, ...]) -> dict[str, Any]:
     """P(green), P(amber), P(red) per criterion read and overall: each the share of
-    replications with that verdict (they sum to 1)."""
+    replications with that verdict (they sum to 1, with `no_data`, the share left out
+    for want of data, when progression.no_data=ignore)."""
     out = {}
     for name in (*criteria, keys.OVERALL):
         v = reps[keys.review_verdict(name)].to_numpy()
         out[name] = {VERDICTS[c]: float((v == c).mean()) for c in (GREEN, AMBER, RED)}
+        if (v == NOT_JUDGED).any():
+            out[name]["no_data"] = float((v == NOT_JUDGED).mean())
     return out
 
 
@@ -148,6 +151,7 @@ def progression_summary(reps: pd.DataFrame, params: ModelParams,
         "review_month": float(reps[keys.REVIEW_MONTH].iloc[0]) if len(reps) else None,
         "criteria": list(p.criteria),
         "overall_rule": p.overall_rule,
+        "no_data": p.no_data,
         "lights": light_shares(reps, p.criteria),
         "operating": operating_characteristics(reps),
     }
