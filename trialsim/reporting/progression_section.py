@@ -105,10 +105,16 @@ def plan_blocks(pr: dict[str, Any]) -> list[Block]:
                     + (f" ({plan['site_kind']})" if plan["site_kind"] else ""))
     if plan["retention"]:
         what.append(f"switch on {plan['retention']}")
-    rows = [[label, _p(plan[k]["without_plan"]), _p(plan[k]["with_plan"]),
-             f"{plan[k]['difference']:+.3f} (MC SE {_p(plan[k]['difference_mc_se'])})"]
-            for label, k in (("P(target reached)", "prob_target"),
-                             ("power, primary", "power_primary"))]
+    rows = []
+    for tag, section in (("", plan), (", assurance", (pr.get("assurance") or {})
+                                      .get("amber_plan"))):
+        if not section:
+            continue
+        rows += [[label + tag, _p(section[k]["without_plan"]), _p(section[k]["with_plan"]),
+                  f"{section[k]['difference']:+.3f} "
+                  f"(MC SE {_p(section[k]['difference_mc_se'])})"]
+                 for label, k in (("P(target reached)", "prob_target"),
+                                  ("power, primary", "power_primary"))]
     return [("p", f"At amber the trial would {' and '.join(what)} from the review day on "
                   f"({plan['applied']} of the replications were amber). The same replications "
                   "with and without the plan (common random numbers)."),

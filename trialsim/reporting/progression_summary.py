@@ -144,8 +144,9 @@ def rescue_summary(reps: pd.DataFrame) -> dict[str, Any] | None:
 
 def progression_summary(reps: pd.DataFrame, params: ModelParams,
                         full: bool = True) -> dict[str, Any]:
-    """`full`: also the thresholds, the statistics' spread, the proposals and the plan
-    (the assurance run's section gives the shares and the operating characteristics)."""
+    """`full`: also the thresholds, the statistics' spread and the proposals (the
+    assurance run's section gives the shares, the operating characteristics and the
+    plan)."""
     p = params.progression
     out: dict[str, Any] = {
         "review_month": float(reps[keys.REVIEW_MONTH].iloc[0]) if len(reps) else None,
@@ -155,6 +156,11 @@ def progression_summary(reps: pd.DataFrame, params: ModelParams,
         "lights": light_shares(reps, p.criteria),
         "operating": operating_characteristics(reps),
     }
+    rescue = rescue_summary(reps)
+    if rescue is not None:
+        a = p.amber_action
+        out["amber_plan"] = {"extra_sites": a.extra_sites, "site_kind": a.site_kind,
+                             "retention": a.retention, **rescue}
     if not full:
         return out
     out["thresholds"] = {name: {"green": t.green, "red": t.red}
@@ -167,10 +173,5 @@ def progression_summary(reps: pd.DataFrame, params: ModelParams,
     out["planned_sites"] = float(reps[keys.REVIEW_SITES_PLANNED].iloc[0]) if len(reps) else None
     if p.propose_max_stop_success is not None:
         out["proposal"] = proposals(reps, p.propose_max_stop_success)
-    rescue = rescue_summary(reps)
-    if rescue is not None:
-        a = p.amber_action
-        out["amber_plan"] = {"extra_sites": a.extra_sites, "site_kind": a.site_kind,
-                             "retention": a.retention, **rescue}
     return out
 

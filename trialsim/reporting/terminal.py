@@ -119,12 +119,13 @@ def progression_lines(summary: dict[str, Any]) -> list[str]:
                          + ("" if q.get("discriminates") else "; no better than chance")
                          + (f"; only {q['successes']} reach N" if q["successes"] < FEW_TRIALS
                             else "") + ")")
-    plan = pr.get("amber_plan")
-    if plan:
-        t, w = plan["prob_target"], plan["power_primary"]
-        lines.append(f"    amber plan ({plan['applied']} trials) P(target) "
-                     f"{t['without_plan']:.3f} -> {t['with_plan']:.3f}, power "
-                     f"{w['without_plan']:.3f} -> {w['with_plan']:.3f} (same seeds)")
+    for label, section in (("amber plan", pr), ("  assurance", a or {})):
+        plan = section.get("amber_plan")
+        if plan:
+            t, w = plan["prob_target"], plan["power_primary"]
+            lines.append(f"    {label} ({plan['applied']} trials) P(target) "
+                         f"{t['without_plan']:.3f} -> {t['with_plan']:.3f}, power "
+                         f"{w['without_plan']:.3f} -> {w['with_plan']:.3f} (same seeds)")
     return lines
 
 
