@@ -31,7 +31,8 @@ from trialsim.reporting.rundir import RunDir
 from trialsim.reporting.sources import parameter_sources, yaml_comments
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN_FIGURES = ("recruitment", "flow", "capacity", "retention", "tipping_point")
+RUN_FIGURES = ("recruitment", "flow", "capacity", "retention", "tipping_point",
+               "progression", "progression_trade_off")
 CHROMIUM = Path("/usr/bin/chromium")
 
 

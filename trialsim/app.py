@@ -22,6 +22,7 @@ from trialsim.inputs.warnings import config_warnings, result_warnings
 from trialsim.inputs.workload import check_workload
 from trialsim.provenance import config_hash
 from trialsim.reporting.outputs import write_outputs
+from trialsim.reporting.progression_summary import progression_summary
 from trialsim.reporting.sensitivity import parameters_table
 from trialsim.reporting.summary import assurance_summary, summarise
 
@@ -77,6 +78,9 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
         inputs = parameters_table(drawn_inputs(params, settings.seed, settings.replications),
                                   uncertain.replications)
         summary["assurance"] = assurance_summary(uncertain.replications, params, inputs)
+        if params.progression is not None:  # the review's record with the inputs uncertain
+            summary["progression"]["assurance"] = progression_summary(
+                uncertain.replications, params, full=False)
     summary["seed"] = settings.seed
     summary["config_hash"] = config_hash(cfg)
     summary["warnings"] = (config_warnings(params, settings.scenario)

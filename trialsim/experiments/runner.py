@@ -20,9 +20,12 @@ import numpy as np
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
+from trialsim.analysis.trial_analysis import analysis_columns
 from trialsim.inputs.params import ModelParams, Precision
+from trialsim.model.review import AMBER
 from trialsim.model.trial import simulate_replication
 from trialsim.progress import progress
+from trialsim.reporting import keys
 from trialsim.reporting.figure_data import replication_extras
 from trialsim.reporting.tables import (
     curve_months,
@@ -56,7 +59,29 @@ def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool,
     result = simulate_replication(params, seed, rep)
     people = participant_rows(result) if keep_participants else None
     extras = replication_extras(result, params, curve_months(params)) if figures else None
-    return replication_row(result, params, seed), recruitment_curve(result, params), people, extras
+    row = replication_row(result, params, seed)
+    row.update(rescue_columns(params, seed, rep, row))
+    return row, recruitment_curve(result, params), people, extras
+
+
+def rescue_columns(params: ModelParams, seed: int, rep: int, row: dict) -> dict[str, float]:
+    """With an amber plan (progression.amber_action): at an amber review the replication
+    runs again from the same streams with the plan acting from the review day
+    (trialsim.model.rescue); otherwise the trial goes on as it was. Its target and
+    primary test beside the plain run's (common random numbers). No plan: no columns."""
+    p = params.progression
+    if p is None or not p.amber_action.any:
+        return {}
+    out = {keys.RESCUE_APPLIED: 0, keys.RESCUE_TARGET: row["target_reached"],
+           keys.RESCUE_REJECT: row["primary_reject"], keys.RESCUE_RANDOMISED: row["randomised"]}
+    if row[keys.review_verdict(keys.OVERALL)] != AMBER:
+        return out
+    rescued = simulate_replication(params, seed, rep,
+                                   rescue_day=p.review_day(params.window_days))
+    tested = analysis_columns(rescued, params.analysis, seed)
+    return {keys.RESCUE_APPLIED: 1, keys.RESCUE_TARGET: int(rescued.close_reason == "target"),
+            keys.RESCUE_REJECT: tested["primary_reject"],
+            keys.RESCUE_RANDOMISED: len(rescued.participants)}
 
 
 def without_gc(one: Callable[[int], T], rep: int) -> T:

@@ -47,6 +47,7 @@ from trialsim.inputs.pathway_params import (
     build_outcome,
 )
 from trialsim.inputs.priors import Uncertainty, build_uncertainty
+from trialsim.inputs.progression import Progression, build_progression
 from trialsim.model.employment_law import LawInputs, solve_supported_entry
 from trialsim.model.ramp import expected_days
 from trialsim.units import (
@@ -335,6 +336,7 @@ class ModelParams(TrialDesign):
     analysis: Analysis
     uncertainty: Uncertainty | None = None  # None: parameters fixed at their estimates
     baseline: BaselineShares = BaselineShares()  # sex and living alone (single)
+    progression: Progression | None = None  # the internal pilot's review (None: none)
 
     def channel_names(self) -> tuple[str, ...]:
         return tuple(ch.name for st in self.site_types for ch in st.channels)
@@ -599,6 +601,7 @@ def build_params(cfg: DictConfig) -> ModelParams:
         analysis=build_analysis(cfg.analysis),
         uncertainty=build_uncertainty(cfg.uncertainty, cfg.outcome),
         baseline=build_baseline_shares(cfg.participants),
+        progression=build_progression(cfg.progression, cfg.follow_up),
     )
     return with_supported_entry(params)
 

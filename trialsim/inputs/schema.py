@@ -331,6 +331,34 @@ class UncertaintyConfig:
 
 
 @dataclass
+class ThresholdsConfig:
+    green: float = MISSING  # at or above: green (go)
+    red: float = MISSING  # below: red (stop); amber between
+
+
+@dataclass
+class AmberActionConfig:
+    extra_sites: int = MISSING  # sites opened at the review if amber (0: none)
+    site_kind: Optional[str] = None  # gp_practices | pain_services; None: the scenario's
+    retention: Optional[str] = None  # esw_completion | text_followup from the review on
+
+
+@dataclass
+class ProgressionConfig:
+    review_month: Optional[float] = None  # None: a third of the recruitment window
+    criteria: list[str] = MISSING  # recruitment, sites, retention, adherence
+    recruitment: ThresholdsConfig = field(default_factory=ThresholdsConfig)
+    sites: ThresholdsConfig = field(default_factory=ThresholdsConfig)
+    retention: ThresholdsConfig = field(default_factory=ThresholdsConfig)
+    adherence: ThresholdsConfig = field(default_factory=ThresholdsConfig)
+    adherence_allow_weeks: float = MISSING  # IPS randomised this long before the review
+    overall_rule: str = MISSING  # any_red | all_red
+    no_data: str = MISSING  # amber | ignore: a criterion nobody can be judged on yet
+    propose_max_stop_success: Optional[float] = None  # threshold proposal; None: none
+    amber_action: AmberActionConfig = field(default_factory=AmberActionConfig)
+
+
+@dataclass
 class DesignConfig:
     target_power: float = MISSING
     n_start: int = MISSING
@@ -393,6 +421,7 @@ class TrialsimConfig:
     outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
+    progression: ProgressionConfig = field(default_factory=ProgressionConfig)
     design: DesignConfig = field(default_factory=DesignConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)

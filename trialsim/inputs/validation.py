@@ -36,6 +36,7 @@ from trialsim.inputs.pathway_params import (
     build_outcome,
 )
 from trialsim.inputs.priors import build_uncertainty
+from trialsim.inputs.progression import build_progression
 from trialsim.inputs.schema import TrialsimConfig
 
 MODES = ("run", "design", "curve")  # curve: trialsim/experiments/curve.py
@@ -118,6 +119,7 @@ def _sections(cfg: DictConfig) -> list[tuple[str, Callable[[], Any]]]:
         ("outcome", lambda: build_outcome(cfg.outcome)),
         ("analysis", lambda: build_analysis(cfg.analysis)),
         ("uncertainty", lambda: build_uncertainty(cfg.uncertainty, cfg.outcome)),
+        ("progression", lambda: build_progression(cfg.progression, cfg.follow_up)),
         ("design", lambda: build_design(cfg)),
         ("limits", lambda: _limits(cfg)),
         ("output", lambda: _output(cfg)),

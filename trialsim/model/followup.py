@@ -117,10 +117,15 @@ def wave_days(c: Cohort, fu: FollowUp) -> np.ndarray:
 
 def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
               cohort: Cohort | None = None, shift: np.ndarray | None = None,
-              items_rng: np.random.Generator | None = None) -> Waves:
+              items_rng: np.random.Generator | None = None, esw_from: float = -np.inf,
+              text_from: float = -np.inf, text_rng: np.random.Generator | None = None
+              ) -> Waves:
     """`cohort`: the participants' records as arrays, if the caller has them already.
     `shift`: (n, waves) log odds shifts of returning (trialsim.model.missingness), None:
-    none. `items_rng`: the item non-response stream (None: every RTW-SE complete)."""
+    none. `items_rng`: the item non-response stream (None: every RTW-SE complete).
+    `esw_from`, `text_from`: the strategy applies to waves due on or after this day (a
+    rescue plan's, switched on at the review); `text_rng`: the text strategy's draws from
+    a stream of their own, so that switching it on moves no other draw."""
     c = Cohort.of(people, PRIMARY_CARE) if cohort is None else cohort
     n, w = len(people), len(fu.months)
     ips = c.ips
@@ -129,6 +134,8 @@ def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
     working = working_at(c, days)
     withdrawn = withdrawn_day <= days
     support = in_support_at(c, days) if fu.esw_completion is not None else None
+    if support is not None and esw_from > -np.inf:
+        support &= days >= esw_from
     returned = np.zeros((n, w), dtype=bool)
     return_day = np.full((n, w), np.nan)
     assisted = np.zeros((n, w), dtype=bool)
@@ -159,7 +166,9 @@ def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
         if support is not None:  # the ESW completes it with those in support who return it
             assisted[:, k] = ok & ips & support[:, k]
         if fu.text_followup is not None:
-            text = ~withdrawn[:, k] & ~ok & (rng.random(n) < fu.text_followup.value)
+            u_text = (rng if text_rng is None else text_rng).random(n)
+            text = ~withdrawn[:, k] & ~ok & (u_text < fu.text_followup.value) \
+                & (days[:, k] >= text_from)
             day = np.where(text & ~ok, days[:, k] + 2 * fu.reminder_days, day)
             ok |= text & (day < withdrawn_day[:, 0])
         returned[:, k] = ok

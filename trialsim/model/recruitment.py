@@ -151,12 +151,17 @@ class Coordinator:
 class Recruitment:
     """Everything from a site opening to a participant being randomised."""
 
-    def __init__(self, env: simpy.Environment, params: ModelParams, streams: Streams) -> None:
+    def __init__(self, env: simpy.Environment, params: ModelParams, streams: Streams,
+                 extra_sites: Callable[[int], list[Site]] | None = None) -> None:
+        """`extra_sites(n)`: sites added after the scenario's n (the internal pilot's
+        rescue plan, trialsim.model.rescue), drawn from streams of their own."""
         self.env, self.p, self.streams = env, params, streams
         self.close_reason = ""  # "target" or "window", once closed
         self.close_day: float = math.inf  # recruitment is open before this day
         self.participants: list[Participant] = []
         self.sites = build_sites(params, streams)
+        if extra_sites is not None:
+            self.sites += extra_sites(len(self.sites))
         self.allocator = make_allocator(params.allocation, params.block_sizes,
                                         streams["allocation"], params.random_until_day,
                                         params.ips_until_day, params.ips_places,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import simpy
@@ -20,6 +21,7 @@ from trialsim.model.missingness import (
 from trialsim.model.outcomes import effect_share, received_as_intended, rtw_self_efficacy
 from trialsim.model.records import STAGES, Cohort, FunnelCount, Participant
 from trialsim.model.recruitment import Recruitment
+from trialsim.model.rescue import TEXT_STREAM, extra_sites, with_retention
 from trialsim.model.sites import Site
 from trialsim.model.streams import Streams
 
@@ -64,19 +66,32 @@ def target_reached(params: ModelParams, seed: int, rep: int) -> bool:
 
 
 def simulate_replication(params: ModelParams, seed: int, rep: int,
-                         env: simpy.Environment | None = None) -> ReplicationResult:
+                         env: simpy.Environment | None = None,
+                         rescue_day: float | None = None) -> ReplicationResult:
     """Run replication `rep` from its own streams; nothing is shared between runs.
 
     With `params.uncertainty`, the replication first draws its own parameters from
     their pilot evidence (assurance). The SimPy run goes on after recruitment closes
     until every request has been served; follow-up and outcomes are then drawn from
     the recorded pathways. `env`: a fresh environment to run on (the benchmark passes
-    one that counts its events); by default a plain one."""
+    one that counts its events); by default a plain one. `rescue_day`: the internal
+    pilot's amber plan (params.progression.amber_action) acts from this day on
+    (trialsim.model.rescue); None: no plan."""
     streams = Streams(seed, rep)
     if params.uncertainty is not None:
         params = sample_params(params, streams[STREAM])
     env = simpy.Environment() if env is None else env
-    recruitment = Recruitment(env, params, streams)
+    extra, fu_days = None, {}
+    if rescue_day is not None:
+        action = params.progression.amber_action
+        if action.extra_sites:
+            extra = partial(extra_sites, params, streams, action, rescue_day)
+        params, switched = with_retention(params, action)
+        if switched == "esw_completion":
+            fu_days = {"esw_from": rescue_day}
+        elif switched == "text_followup":
+            fu_days = {"text_from": rescue_day, "text_rng": streams[TEXT_STREAM]}
+    recruitment = Recruitment(env, params, streams, extra)
     delivery = Delivery(env, params, streams, recruitment.coordinator)
     recruitment.on_randomised = delivery.start
     recruitment.start()
@@ -101,7 +116,7 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
     shift = return_shift(cohort.male, cohort.single, cohort.years_out_of_work, scores, fu,
                          params.outcome)
     waves = follow_up(people, fu, streams["follow_up"], cohort, shift=shift,
-                      items_rng=streams[ITEMS_STREAM])
+                      items_rng=streams[ITEMS_STREAM], **fu_days)
     measured = None
     if fu.esw_mode_effect and waves.esw_assisted is not None and waves.esw_assisted.any():
         measured = scores.copy()

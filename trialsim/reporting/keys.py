@@ -78,6 +78,14 @@ PATHS: dict[str, Path | list[Path]] = {
     "missing_data_imputations": ("missing_data", "imputations"),
     "missing_data_sensitivity": ("missing_data", "sensitivity"),
     "missing_data_comparison": ("missing_data", "comparison"),
+    "progression": ("progression",),
+    "progression_review_month": ("progression", "review_month"),
+    "progression_lights": ("progression", "lights"),
+    "progression_thresholds": ("progression", "thresholds"),
+    "progression_operating": ("progression", "operating"),
+    "progression_proposal": ("progression", "proposal"),
+    "progression_amber_plan": ("progression", "amber_plan"),
+    "progression_assurance": ("progression", "assurance"),
 }
 
 
@@ -94,3 +102,31 @@ def get(summary: dict[str, Any] | None, name: str, default: Any = None) -> Any:
         if data is not None:
             return data
     return default
+
+
+# --- the internal pilot's review: columns of replication_row (one row per replication) ---
+REVIEW_MONTH = "review_month"
+REVIEW_RANDOMISED, REVIEW_PLANNED = "review_randomised", "review_planned"
+REVIEW_SITES_OPEN, REVIEW_SITES_PLANNED = "review_sites_open", "review_sites_planned"
+REVIEW_WAVE = "review_wave_month"  # the wave whose returns are judged
+REVIEW_IPS_JUDGED, REVIEW_ATTENDED = "review_ips_judged", "review_attended"
+REVIEW_ESW_WAIT = "review_esw_wait_days"  # seen, not a criterion: what the committee reads
+OVERALL = "overall"
+RESCUE_APPLIED = "rescue_applied"  # the amber plan ran in this replication
+RESCUE_TARGET, RESCUE_REJECT = "rescue_target_reached", "rescue_primary_reject"
+RESCUE_RANDOMISED = "rescue_randomised"
+
+
+def review_statistic(criterion: str) -> str:
+    """The column of a criterion's statistic at the review."""
+    return f"review_{criterion}"
+
+
+def review_verdict(criterion: str) -> str:
+    """The column of a criterion's verdict (0 green, 1 amber, 2 red, -1 not read), or
+    the overall verdict's (criterion OVERALL)."""
+    return f"review_verdict_{criterion}"
+
+
+def review_returns(arm: str) -> str:
+    return f"review_returns_{arm}"

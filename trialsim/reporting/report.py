@@ -32,6 +32,7 @@ from trialsim.reporting.figures.sweep import sweep_figure
 from trialsim.reporting.manifest import damage
 from trialsim.reporting.missing_data_section import missing_data_blocks
 from trialsim.reporting.retention_strategies import retention_strategies_blocks
+from trialsim.reporting.progression_section import progression_blocks
 from trialsim.reporting.rundir import RunDir
 from trialsim.reporting.sources import ROOT, write_parameter_sources
 from trialsim.reporting.staging import staged
@@ -387,6 +388,7 @@ def run_report(run: RunDir) -> tuple[str, list[Block]]:
         *retention_strategies_blocks(run),
         ("h", 2, "Figures"),
         *_figure_blocks(run),
+        *progression_blocks(run),
         ("h", 2, "Parameters and their sources"),
         *_parameter_table(run),
         ("h", 2, "Provenance"),

@@ -12,6 +12,7 @@ from trialsim.experiments.runner import RunResult
 from trialsim.inputs.params import ModelParams, RunSettings
 from trialsim.model.records import ARMS, STAGES
 from trialsim.reporting.missing_data_summary import missing_data_summary
+from trialsim.reporting.progression_summary import progression_summary
 from trialsim.reporting.sensitivity import SUCCESS, TARGET, ranked
 from trialsim.reporting.tables import wave_label
 from trialsim.units import DAYS_PER_MONTH
@@ -76,6 +77,8 @@ def summarise(settings: RunSettings, params: ModelParams, result: RunResult) -> 
         **pathway_summary(reps, params),
         **analysis_summary(reps, params),
         **missing_data_summary(reps, params),
+        **({"progression": progression_summary(reps, params)}
+           if params.progression is not None else {}),
     }
 
 

@@ -12,8 +12,10 @@ from trialsim.inputs.params import PAIN_SERVICE, PRIMARY_CARE, ModelParams
 from trialsim.model.delivery import caseload_peak
 from trialsim.model.followup import counted
 from trialsim.model.records import IPS, STAGES, TAU, Participant
+from trialsim.model.review import Review, review
 from trialsim.model.trial import ReplicationResult
-from trialsim.units import DAYS_PER_MONTH
+from trialsim.reporting import keys
+from trialsim.units import DAYS_PER_MONTH, days_to_months
 
 
 def curve_months(params: ModelParams) -> np.ndarray:
@@ -48,6 +50,31 @@ def replication_row(result: ReplicationResult, params: ModelParams,
             row[f"funnel_{channel}_{stage}"] = counts[ch][s]
     row.update(pathway_metrics(result, params))
     row.update(analysis_columns(result, params.analysis, seed))
+    if params.progression is not None:
+        row.update(review_columns(review(result.cohort, result.waves, result.sites, params)))
+    return row
+
+
+def review_columns(r: Review) -> dict[str, float]:
+    """The internal pilot's review of one replication: what the committee saw, and the
+    rule's verdicts (trialsim.model.review)."""
+    row: dict[str, float] = {
+        keys.REVIEW_MONTH: days_to_months(r.day),
+        keys.REVIEW_RANDOMISED: r.randomised,
+        keys.REVIEW_PLANNED: r.planned,
+        keys.REVIEW_SITES_OPEN: r.sites_open,
+        keys.REVIEW_SITES_PLANNED: r.sites_planned,
+        keys.REVIEW_WAVE: r.wave_month,
+        **{keys.review_returns(arm): v for arm, v in r.returns.items()},
+        keys.REVIEW_IPS_JUDGED: r.ips_judged,
+        keys.REVIEW_ATTENDED: r.attended,
+        keys.REVIEW_ESW_WAIT: r.esw_wait_days,
+    }
+    for name, value in r.statistics.items():
+        row[keys.review_statistic(name)] = value
+    for name, v in r.verdicts.items():
+        row[keys.review_verdict(name)] = v
+    row[keys.review_verdict(keys.OVERALL)] = r.overall
     return row
 
 

@@ -82,7 +82,54 @@ def result_table(summary: dict[str, Any]) -> str:
                      f"{a['recruitment']:.3f}, joint {a['joint']:.3f} "
                      f"(MC SE {a['joint_mc_se']:.3f})")
     lines += retention_lines(summary)
+    lines += progression_lines(summary)
     return "\n".join(lines)
+
+
+def _oc(o: dict[str, Any]) -> str:
+    s, g = o["p_stop_if_success"], o["p_go_if_failure"]
+    return (f"P(stop | would succeed) {_f(s['estimate'], '.3f')} ({s['n']} trials), "
+            f"P(go on | would fail) {_f(g['estimate'], '.3f')} ({g['n']} trials)")
+
+
+def progression_lines(summary: dict[str, Any]) -> list[str]:
+    """The internal pilot's review: the lights, how often the rule is right, the
+    proposed red lines and the amber plan."""
+    pr = summary.get("progression")
+    if not pr:
+        return []
+    lights = pr["lights"]
+    lines = [f"  internal pilot review     month {pr['review_month']:.1f}, rule "
+             f"{pr['overall_rule']}: "
+             + "; ".join(f"{name} {v['green']:.2f}/{v['amber']:.2f}/{v['red']:.2f}"
+                         for name, v in lights.items()) + " (green/amber/red)"]
+    for name, label in (("target", "reaches N"), ("target_and_power", "N and p < alpha")):
+        lines.append(f"    if success = {label:<16} {_oc(pr['operating'][name])}")
+    a = pr.get("assurance")
+    if a:
+        lines.append(f"    assurance, {'N and p < alpha':<16} "
+                     f"{_oc(a['operating']['target_and_power'])}")
+    prop = pr.get("proposal")
+    if prop:
+        for name in ("recruitment", "retention"):
+            q = prop[name]["target"]
+            if q["red"] is None:
+                lines.append(f"    proposed red line, {name}: n/a (no trial reached N)")
+                continue
+            lines.append(f"    proposed red line, {name:<11} {q['red']:.2f} (stops "
+                         f"{q['p_stop_if_success']:.3f} of trials reaching N, "
+                         f"{_f(q['p_stop_if_failure'], '.3f')} of those missing it"
+                         + ("" if q.get("discriminates") else "; no better than chance")
+                         + (f"; only {q['successes']} reach N" if q["successes"] < FEW_TRIALS
+                            else "") + ")")
+    for label, section in (("amber plan", pr), ("  assurance", a or {})):
+        plan = section.get("amber_plan")
+        if plan:
+            t, w = plan["prob_target"], plan["power_primary"]
+            lines.append(f"    {label} ({plan['applied']} trials) P(target) "
+                         f"{t['without_plan']:.3f} -> {t['with_plan']:.3f}, power "
+                         f"{w['without_plan']:.3f} -> {w['with_plan']:.3f} (same seeds)")
+    return lines
 
 
 def _discounted(r: dict[str, Any]) -> str:

@@ -7,9 +7,10 @@ from trialsim.experiments.validation import (
     missingness,
     pilot,
     power,
+    progression,
     recruitment,
 )
 from trialsim.experiments.validation.core import Case
 
 CASES: list[Case] = [*recruitment.CASES, *power.CASES, *allocation.CASES, *missingness.CASES,
-                     *missing_data.CASES, *pilot.CASES]
+                     *missing_data.CASES, *pilot.CASES, *progression.CASES]

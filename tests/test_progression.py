@@ -1,0 +1,232 @@
+"""The internal pilot's review (issue 21): the lights are shares of replications, the
+recruitment statistic is the recruitment curve at the review month, the committee sees
+only what happened by the review day, the amber plan never lowers P(target), and every
+new key's bad value is one line naming it (exit 2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import CONF_DIR, ROOT, make_cfg
+
+from trialsim.cli import preflight
+from trialsim.experiments.runner import run_replications
+from trialsim.inputs.params import RunSettings, build_params
+from trialsim.model.review import (
+    AMBER,
+    GREEN,
+    NOT_JUDGED,
+    RED,
+    overall_verdict,
+    planned_recruitment,
+    review,
+    verdict,
+)
+from trialsim.model.trial import simulate_replication
+from trialsim.reporting import keys
+from trialsim.reporting.progression_summary import progression_summary, propose
+from trialsim.reporting.summary import summarise
+from trialsim.units import DAYS_PER_MONTH
+
+SEED = 20261205
+# a trial that often, not always, reaches its target: lights of every colour
+FEASIBLE = ("trial.target_n=80", "trial.recruitment_months=18")
+ALWAYS_AMBER = ("progression.recruitment.green=10", "progression.recruitment.red=0",
+                "progression.criteria=[recruitment]")
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    """The defaults (pain services, 300 in 24 months: the review at month 8)."""
+    params = build_params(make_cfg())
+    return params, run_replications(params, 40, SEED, figures=False)
+
+
+def test_lights_sum_to_one_and_are_shares_of_replications(default_run):
+    params, result = default_run
+    reps = result.replications
+    settings = RunSettings("test", len(reps), SEED, 1)
+    pr = summarise(settings, params, result)["progression"]
+    assert set(pr["lights"]) == {*params.progression.criteria, keys.OVERALL}
+    for name, light in pr["lights"].items():
+        assert math.isclose(sum(light.values()), 1.0)
+        v = reps[keys.review_verdict(name)]
+        for code, colour in ((GREEN, "green"), (AMBER, "amber"), (RED, "red")):
+            assert light[colour] == pytest.approx((v == code).mean(), abs=1e-12)
+    # overall any_red: red iff some criterion red, green iff all green
+    crit = np.column_stack([reps[keys.review_verdict(n)] for n in params.progression.criteria])
+    overall = reps[keys.review_verdict(keys.OVERALL)].to_numpy()
+    assert ((overall == RED) == (crit == RED).any(axis=1)).all()
+    assert ((overall == GREEN) == (crit == GREEN).all(axis=1)).all()
+    assert len(set(overall)) >= 2  # the run is not degenerate
+
+
+def test_no_data_is_amber_or_left_out():
+    t = build_params(make_cfg()).progression.thresholds["retention"]
+    assert verdict(math.nan, t) == AMBER
+    assert verdict(math.nan, t, "ignore") == NOT_JUDGED
+    assert overall_verdict([GREEN, NOT_JUDGED], "any_red") == GREEN
+    assert overall_verdict([NOT_JUDGED], "any_red") == AMBER
+    assert overall_verdict([RED, AMBER], "all_red") == AMBER
+    assert overall_verdict([RED, RED], "all_red") == RED
+
+
+def test_recruitment_statistic_is_the_recruitment_curve_at_the_review(default_run):
+    params, result = default_run
+    reps = result.replications
+    month = params.window_days / 3 / DAYS_PER_MONTH
+    assert month == pytest.approx(8.0)
+    assert np.allclose(reps[keys.REVIEW_MONTH].to_numpy(), 8.0)
+    k = int(np.flatnonzero(result.curve_months == 8.0)[0])
+    assert (reps[keys.REVIEW_RANDOMISED].to_numpy() == result.curves[:, k]).all()
+    planned = planned_recruitment(params, 8.0 * DAYS_PER_MONTH)
+    assert reps[keys.review_statistic("recruitment")].to_numpy() == pytest.approx(
+        result.curves[:, k] / planned)
+
+
+def test_the_committee_sees_only_the_records_by_the_review_day():
+    """Records after the review day (later randomisations, later returns, later
+    appointments) change no statistic: the review of a run equals the review of the
+    same run with everything after the review day struck out."""
+    params = build_params(make_cfg(*FEASIBLE))
+    res = simulate_replication(params, SEED, 3)
+    r = review(res.cohort, res.waves, res.sites, params)
+    c = res.cohort
+    late = c.randomised_day > r.day
+    cut = dataclasses.replace(
+        c, randomised_day=np.where(late, np.inf, c.randomised_day),
+        first_appointment_day=np.where(c.first_appointment_day > r.day, np.nan,
+                                       c.first_appointment_day))
+    waves = dataclasses.replace(res.waves, return_day=np.where(
+        res.waves.return_day > r.day, np.nan, res.waves.return_day))
+    again = review(cut, waves, res.sites, params)
+    assert again.statistics == pytest.approx(r.statistics, nan_ok=True)
+    assert again.verdicts == r.verdicts
+
+
+def test_amber_plan_leaves_the_run_before_the_review_unchanged():
+    """The rescued run is the plain run up to the review day: the same participants,
+    days and arms (the plan's sites open after it, from streams of their own)."""
+    params = build_params(make_cfg(*FEASIBLE, "progression.amber_action.extra_sites=3"))
+    day = params.progression.review_day(params.window_days)
+    for rep in range(3):
+        plain = simulate_replication(params, SEED, rep)
+        rescued = simulate_replication(params, SEED, rep, rescue_day=day)
+        before = [(p.randomised_day, p.arm, p.site) for p in plain.participants
+                  if p.randomised_day <= day]
+        assert before == [(p.randomised_day, p.arm, p.site) for p in rescued.participants
+                          if p.randomised_day <= day]
+        extra = rescued.sites[len(plain.sites):]
+        assert len(extra) == 3 and all(s.open_day >= day for s in extra)
+        assert plain.sites == rescued.sites[:len(plain.sites)]
+
+
+def test_no_plan_no_rescue_columns_and_the_same_rows(default_run):
+    params, result = default_run
+    assert keys.RESCUE_APPLIED not in result.replications
+
+
+@pytest.mark.parametrize("coordinators", ["null", "1"])
+def test_opening_more_sites_at_amber_never_lowers_p_target(coordinators):
+    """Every review amber, so every replication runs the plan. Without a coordinator
+    queue more sites only add randomisations: pathwise, no trial that reached N
+    misses it with the plan. With the queue (extra calls can delay others) P(target)
+    must not fall by more than 3 Monte Carlo SE of the paired difference."""
+    params = build_params(make_cfg(*FEASIBLE, *ALWAYS_AMBER,
+                                   "progression.amber_action.extra_sites=4",
+                                   f"screening.coordinators={coordinators}"))
+    reps = run_replications(params, 30, SEED, figures=False).replications
+    assert (reps[keys.RESCUE_APPLIED] == 1).all()
+    base, plan = reps["target_reached"].to_numpy(), reps[keys.RESCUE_TARGET].to_numpy()
+    assert (reps[keys.RESCUE_RANDOMISED] >= reps["randomised"]).all()
+    if coordinators == "null":
+        assert (plan >= base).all()
+    else:
+        d = plan - base
+        se = max(d.std(ddof=1) / math.sqrt(len(d)), 1 / len(d))
+        assert d.mean() >= -3 * se
+    s = progression_summary(reps, params)["amber_plan"]
+    assert s["prob_target"]["with_plan"] >= s["prob_target"]["without_plan"] - 0.1
+
+
+def test_retention_plan_keeps_the_returns_before_the_review():
+    params = build_params(make_cfg(*FEASIBLE, "progression.amber_action.retention=text_followup"))
+    day = params.progression.review_day(params.window_days)
+    plain = simulate_replication(params, SEED, 1)
+    rescued = simulate_replication(params, SEED, 1, rescue_day=day)
+    due = plain.waves.return_day <= day
+    assert np.array_equal(plain.waves.return_day[due], rescued.waves.return_day[due])
+    assert rescued.waves.returned.sum() >= plain.waves.returned.sum()
+
+
+def test_proposed_red_line_stops_at_most_the_allowed_share_of_successes():
+    rng = np.random.default_rng(1)
+    success = rng.random(400) < 0.4
+    stat = np.where(success, rng.normal(1.1, 0.3, 400), rng.normal(0.7, 0.3, 400))
+    q = propose(stat, success, 0.1)
+    assert q["p_stop_if_success"] <= 0.1
+    above = np.unique(stat[stat > q["red"]])[0]  # the next line up stops too many
+    assert (stat[success] < above).mean() > 0.1
+    assert q["p_stop_if_failure"] > 0.5
+
+
+NEW_KEYS = [
+    ("progression.review_month=0", "progression.review_month=0.0"),
+    ("progression.review_month=soon", "progression.review_month=soon"),
+    ("progression.criteria=[recruitment,speed]", "progression.criteria[1]='speed'"),
+    ("progression.criteria=[]", "progression.criteria=[]"),
+    ("progression.sites.green=-1", "progression.sites.green=-1"),
+    ("progression.recruitment.red=1.5", "progression.recruitment.red=1.5"),
+    ("progression.sites.red=20", "progression.sites.red=20"),
+    ("progression.retention.green=nan", "progression.retention.green=nan"),
+    ("progression.adherence.red=-0.2", "progression.adherence.red=-0.2"),
+    ("progression.adherence_allow_weeks=-1", "progression.adherence_allow_weeks=-1.0"),
+    ("progression.overall_rule=majority", "progression.overall_rule='majority'"),
+    ("progression.no_data=green", "progression.no_data='green'"),
+    ("progression.propose_max_stop_success=1", "progression.propose_max_stop_success=1"),
+    ("progression.amber_action.extra_sites=-2", "progression.amber_action.extra_sites=-2"),
+    ("progression.amber_action.extra_sites=1.5", "progression.amber_action.extra_sites=1.5"),
+    ("progression.amber_action.site_kind=hospitals",
+     "progression.amber_action.site_kind='hospitals'"),
+    ("progression.amber_action.retention=phone",
+     "progression.amber_action.retention='phone'"),
+]
+
+
+def _batches(cases):
+    """The cases in batches with each key once (preflight reports every key at once)."""
+    batches: list[list] = []
+    for case in cases:
+        key = case[0].partition("=")[0]
+        free = next((b for b in batches if key not in {c[0].partition("=")[0] for c in b}),
+                    None)
+        if free is None:
+            batches.append(free := [])
+        free.append(case)
+    return batches
+
+
+@pytest.mark.parametrize("batch", _batches(NEW_KEYS))
+def test_every_new_key_bad_value_is_one_line(batch):
+    """One line per bad key, naming it and the value (the whole config is checked in
+    one pass, so a batch of bad keys gives one line each)."""
+    lines = preflight([o for o, _ in batch], CONF_DIR)
+    assert len(lines) == len(batch), lines
+    for _, names in batch:
+        assert sum(names in line for line in lines) == 1, (names, lines)
+
+
+def test_a_bad_progression_key_exits_2_without_a_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "simulate.py"), f"hydra.run.dir={tmp_path / 'run'}",
+         "progression.recruitment.red=1.5"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("trialsim: error: progression.recruitment")
+    assert "Traceback" not in proc.stderr + proc.stdout

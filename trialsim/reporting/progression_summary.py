@@ -1,0 +1,177 @@
+"""summary.json's `progression`: how often the internal pilot's review gives each light,
+how often its rule is right about the trial it reviews, which red lines a planner can
+defend, and what the amber plan buys.
+
+"Stop" is a red overall verdict, "go on" green or amber. The rule is judged against two
+eventual outcomes of the same replication: the target N randomised within the window
+(`target`), and that with the primary analysis rejecting at alpha (`target_and_power`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trialsim.inputs.params import ModelParams
+from trialsim.model.review import AMBER, GREEN, NOT_JUDGED, RED, VERDICTS
+from trialsim.reporting import keys
+
+OUTCOMES = ("target", "target_and_power")
+PROPOSED = ("recruitment", "retention")  # the criteria whose red line is proposed
+CURVE_POINTS = 61
+
+
+def outcomes(reps: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each replication's eventual success, by each definition."""
+    target = reps["target_reached"].to_numpy().astype(bool)
+    return {"target": target,
+            "target_and_power": target & reps["primary_reject"].to_numpy().astype(bool)}
+
+
+def _p(flags: np.ndarray) -> dict[str, float | None]:
+    n = len(flags)
+    if not n:
+        return {"estimate": None, "mc_se": None, "n": 0}
+    p = float(flags.mean())
+    return {"estimate": p, "mc_se": math.sqrt(p * (1 - p) / n), "n": int(n)}
+
+
+def light_shares(reps: pd.DataFrame, criteria: tuple[str, ...]) -> dict[str, Any]:
+    """P(green), P(amber), P(red) per criterion read and overall: each the share of
+    replications with that verdict (they sum to 1, with `no_data`, the share left out
+    for want of data, when progression.no_data=ignore)."""
+    out = {}
+    for name in (*criteria, keys.OVERALL):
+        v = reps[keys.review_verdict(name)].to_numpy()
+        out[name] = {VERDICTS[c]: float((v == c).mean()) for c in (GREEN, AMBER, RED)}
+        if (v == NOT_JUDGED).any():
+            out[name]["no_data"] = float((v == NOT_JUDGED).mean())
+    return out
+
+
+def operating_characteristics(reps: pd.DataFrame) -> dict[str, Any]:
+    """P(stop | would succeed) and P(go on | would fail), per definition of success."""
+    stop = reps[keys.review_verdict(keys.OVERALL)].to_numpy() == RED
+    out = {}
+    for name, success in outcomes(reps).items():
+        out[name] = {"p_success": float(success.mean()),
+                     "p_stop_if_success": _p(stop[success]),
+                     "p_go_if_failure": _p(~stop[~success]),
+                     "p_stop": float(stop.mean())}
+    return out
+
+
+def trade_off(stat: np.ndarray, success: np.ndarray, grid: np.ndarray) -> dict[str, list]:
+    """For each red line r of `grid`: P(stat < r | success), P(stat < r | failure); a
+    statistic with no data (nan) never stops."""
+    x = np.where(np.isnan(stat), np.inf, stat)
+    s, f = x[success], x[~success]
+    return {"red": grid.tolist(),
+            "p_stop_if_success": [float((s < r).mean()) if len(s) else None for r in grid],
+            "p_stop_if_failure": [float((f < r).mean()) if len(f) else None for r in grid]}
+
+
+def propose(stat: np.ndarray, success: np.ndarray, max_stop: float) -> dict[str, Any]:
+    """The highest red line r that stops at most `max_stop` of the trials that would
+    succeed (stat < r): among lines meeting that bound it stops the most failing trials,
+    as both shares only grow with r. Lines between two observed values stop the same
+    trials, so r is an observed value (stop below it). None without a success."""
+    x = np.where(np.isnan(stat), np.inf, stat)
+    s, f = x[success], x[~success]
+    if not len(s):
+        return {"red": None, "p_stop_if_success": None, "p_stop_if_failure": None,
+                "discriminates": False, "successes": 0, "failures": int(len(f))}
+    candidates = np.unique(np.concatenate([[0.0], x[np.isfinite(x)]]))
+    best = 0.0
+    for r in candidates:
+        if (s < r).mean() <= max_stop:
+            best = float(r)
+    stop_s = float((s < best).mean())
+    stop_f = float((f < best).mean()) if len(f) else None
+    return {"red": best, "p_stop_if_success": stop_s, "p_stop_if_failure": stop_f,
+            "discriminates": stop_f is not None and stop_f > stop_s,
+            "successes": int(len(s)), "failures": int(len(f))}
+
+
+def _grid(stat: np.ndarray) -> np.ndarray:
+    finite = stat[np.isfinite(stat)]
+    top = max(1.0, float(np.quantile(finite, 0.95))) if len(finite) else 1.0
+    return np.linspace(0.0, top, CURVE_POINTS)
+
+
+def proposals(reps: pd.DataFrame, max_stop: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"max_stop_if_success": max_stop}
+    for name in PROPOSED:
+        stat = reps[keys.review_statistic(name)].to_numpy(dtype=float)
+        grid = _grid(stat)
+        out[name] = {o: {**propose(stat, success, max_stop),
+                         "curve": trade_off(stat, success, grid)}
+                     for o, success in outcomes(reps).items()}
+    return out
+
+
+def _distribution(x: np.ndarray) -> dict[str, float | None]:
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return {"mean": None, "p10": None, "p50": None, "p90": None, "defined": 0}
+    q = np.quantile(x, [0.1, 0.5, 0.9])
+    return {"mean": float(x.mean()), "p10": float(q[0]), "p50": float(q[1]),
+            "p90": float(q[2]), "defined": int(len(x))}
+
+
+def rescue_summary(reps: pd.DataFrame) -> dict[str, Any] | None:
+    """P(target) and power with the amber plan beside without it, over the same
+    replications (common random numbers: the paired differences' Monte Carlo SEs)."""
+    if keys.RESCUE_APPLIED not in reps:
+        return None
+    out: dict[str, Any] = {"applied": int(reps[keys.RESCUE_APPLIED].sum())}
+    for name, base, plan in (("prob_target", "target_reached", keys.RESCUE_TARGET),
+                             ("power_primary", "primary_reject", keys.RESCUE_REJECT)):
+        a = reps[base].to_numpy(dtype=float)
+        b = reps[plan].to_numpy(dtype=float)
+        d = b - a
+        out[name] = {"without_plan": float(a.mean()), "with_plan": float(b.mean()),
+                     "difference": float(d.mean()),
+                     "difference_mc_se": float(d.std(ddof=1) / math.sqrt(len(d)))
+                     if len(d) > 1 else None}
+    out["randomised"] = {"without_plan": float(reps["randomised"].mean()),
+                         "with_plan": float(reps[keys.RESCUE_RANDOMISED].mean())}
+    return out
+
+
+def progression_summary(reps: pd.DataFrame, params: ModelParams,
+                        full: bool = True) -> dict[str, Any]:
+    """`full`: also the thresholds, the statistics' spread and the proposals (the
+    assurance run's section gives the shares, the operating characteristics and the
+    plan)."""
+    p = params.progression
+    out: dict[str, Any] = {
+        "review_month": float(reps[keys.REVIEW_MONTH].iloc[0]) if len(reps) else None,
+        "criteria": list(p.criteria),
+        "overall_rule": p.overall_rule,
+        "no_data": p.no_data,
+        "lights": light_shares(reps, p.criteria),
+        "operating": operating_characteristics(reps),
+    }
+    rescue = rescue_summary(reps)
+    if rescue is not None:
+        a = p.amber_action
+        out["amber_plan"] = {"extra_sites": a.extra_sites, "site_kind": a.site_kind,
+                             "retention": a.retention, **rescue}
+    if not full:
+        return out
+    out["thresholds"] = {name: {"green": t.green, "red": t.red}
+                         for name, t in p.thresholds.items()}
+    out["statistics"] = {name: _distribution(reps[keys.review_statistic(name)]
+                                             .to_numpy(dtype=float))
+                         for name in p.thresholds}
+    out["esw_wait_days"] = _distribution(reps[keys.REVIEW_ESW_WAIT].to_numpy(dtype=float))
+    out["planned_randomised"] = float(reps[keys.REVIEW_PLANNED].iloc[0]) if len(reps) else None
+    out["planned_sites"] = float(reps[keys.REVIEW_SITES_PLANNED].iloc[0]) if len(reps) else None
+    if p.propose_max_stop_success is not None:
+        out["proposal"] = proposals(reps, p.propose_max_stop_success)
+    return out
+
