@@ -31,6 +31,7 @@ from trialsim.inputs.checks import (
     number,
     reject,
 )
+from trialsim.inputs.cost_params import UnitCosts, build_costs
 from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.inputs.pathway_params import (
     Analysis,
@@ -331,6 +332,7 @@ class ModelParams(TrialDesign):
     outcome: Outcome
     analysis: Analysis
     uncertainty: Uncertainty | None = None  # None: parameters fixed at their estimates
+    costs: UnitCosts = UnitCosts()  # what each counted resource costs (never the model)
 
     def channel_names(self) -> tuple[str, ...]:
         return tuple(ch.name for st in self.site_types for ch in st.channels)
@@ -602,6 +604,7 @@ def build_params(cfg: DictConfig) -> ModelParams:
         outcome=outcome,
         analysis=build_analysis(cfg.analysis),
         uncertainty=build_uncertainty(cfg.uncertainty, cfg.outcome),
+        costs=build_costs(cfg.get("costs")),
     )
     return with_supported_entry(params)
 

@@ -144,6 +144,8 @@ class EswConfig:
     disengage_after_assessment: Any = MISSING
     support_months: Optional[float] = MISSING  # None = time-unlimited
     in_work_support_months: float = MISSING
+    fte: float = 1.0  # each post's full-time equivalent; places = caseload x fte
+    hire: str = "day0"  # day0 | as_sites_open (costs: when the posts start)
 
 
 @dataclass
@@ -312,6 +314,26 @@ class DesignConfig:
 
 
 @dataclass
+class CostsConfig:
+    """Unit costs in pounds (trialsim.inputs.cost_params); sources in conf/config.yaml."""
+
+    esw_month: float = MISSING
+    nurse_day: float = MISSING
+    coordinator_hour: float = MISSING
+    ot_appointment: float = MISSING
+    management_month: float = MISSING
+    pack: float = MISSING
+    questionnaire: float = MISSING
+    reminder: float = MISSING
+    voucher: float = MISSING
+    text: float = MISSING
+    esw_completion: float = MISSING
+    interim_contact: float = MISSING
+    site_setup: float = MISSING
+    site_month: float = MISSING
+
+
+@dataclass
 class OutputConfig:
     # Any, checked as true or false by trialsim.inputs.validation: OmegaConf's bool would
     # quietly read 2 or -1 as true
@@ -355,6 +377,7 @@ class TrialsimConfig:
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     design: DesignConfig = field(default_factory=DesignConfig)
+    costs: CostsConfig = field(default_factory=CostsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
 

@@ -41,6 +41,7 @@ class Waves:
     returned: np.ndarray  # questionnaire returned
     return_day: np.ndarray  # day returned (nan if not)
     employment_known: np.ndarray  # from a questionnaire or from linkage
+    texted: np.ndarray | None = None  # text / e-mail sent to a non-returner (the strategy on)
 
 
 def working_at(c: Cohort, days: np.ndarray) -> np.ndarray:
@@ -112,6 +113,7 @@ def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
     ratio = fu.work_return_ratio.value
     is_table8 = [m in TABLE8_MONTHS for m in fu.months]
     interim_sent = np.zeros(n)  # interim contacts sent since the last Table 8 wave
+    texted = np.zeros((n, w), dtype=bool) if fu.text_followup is not None else None
     for k, (family, prev) in enumerate(wave_plan(fu.months)):
         prev_returned = returned[:, prev] if prev >= 0 else None
         p = np.where(ips, _base(fu.returns_ips, family, prev_returned, ratio),
@@ -129,10 +131,11 @@ def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
                                                        1.0 + when, when)
         ok = ~withdrawn[:, k] & (u < p) & (day < withdrawn_day[:, 0])
         if fu.text_followup is not None:
+            texted[:, k] = ~withdrawn[:, k] & ~ok  # sent to every non-returner (costs)
             text = ~withdrawn[:, k] & ~ok & (rng.random(n) < fu.text_followup.value)
             day = np.where(text & ~ok, days[:, k] + 2 * fu.reminder_days, day)
             ok |= text & (day < withdrawn_day[:, 0])
         returned[:, k] = ok
         return_day[:, k] = np.where(ok, day, np.nan)
     known = returned | fu.linkage
-    return Waves(fu.months, working, withdrawn, returned, return_day, known)
+    return Waves(fu.months, working, withdrawn, returned, return_day, known, texted)

@@ -32,6 +32,11 @@ class ReplicationResult:
     received: np.ndarray  # bool: IPS received as intended (outcomes.received_as_intended)
     effect_share: np.ndarray  # each participant's share of the effect as received (0 for TAU)
     cohort: Cohort  # the participants' records as arrays, for the tables and figures
+    # resources the records above do not hold (trialsim.model.resources): mailshot
+    # batches posted (day, channel, packs) and hand-search visits (start day, nurse-days)
+    packs: tuple[tuple[float, int, int], ...] = ()
+    nurse_visits: tuple[tuple[float, float], ...] = ()
+    call_days: np.ndarray | None = None  # each screening call's responder's day
 
     @property
     def funnel(self) -> tuple[FunnelCount, ...]:
@@ -97,4 +102,7 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
         received=received,
         effect_share=share,
         cohort=cohort,
+        packs=recruitment.packs(),
+        nurse_visits=tuple(recruitment.nurse_visits),
+        call_days=recruitment.call_days(),
     )

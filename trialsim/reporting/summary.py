@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trialsim.analysis.costs import cost_summary
 from trialsim.experiments.runner import RunResult
 from trialsim.inputs.params import ModelParams, RunSettings
 from trialsim.model.records import ARMS, STAGES
@@ -74,6 +75,7 @@ def summarise(settings: RunSettings, params: ModelParams, result: RunResult) -> 
                           for arm in ARMS}},
         **pathway_summary(reps, params),
         **analysis_summary(reps, params),
+        **cost_summary(reps, params.costs, channels),
     }
 
 
