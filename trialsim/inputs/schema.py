@@ -311,6 +311,10 @@ class DesignConfig:
     screen_replications: int = MISSING  # 0: every candidate with every replication
     check_replications: Any = MISSING
     curve_esw_per_locality: Optional[list[int]] = None  # mode=curve; None: the scenario's
+    objective: str = "cost"  # cost | smallest_n
+    min_utilisation: float = 0.0  # floor on the ESW caseload utilisation
+    esw_fte: Any = field(default_factory=lambda: [1.0])  # FTE values tried per ESW post
+    allocation_ratios: Any = field(default_factory=lambda: ["1:1"])  # IPS:TAU ratios tried
 
 
 @dataclass
