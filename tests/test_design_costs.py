@@ -57,7 +57,7 @@ def test_a_higher_caseload_cap_never_raises_the_cheapest_cost(cost_design):
             cost_design["recommended"],
             DesignSearch(make_cfg(*TINY, "delivery.esw.caseload=1000")).run()["recommended"]]
     assert all(r is not None for r in recs)
-    for tight, loose in zip(recs, recs[1:]):
+    for tight, loose in zip(recs, recs[1:], strict=False):
         assert loose["cost"] <= tight["cost"] + 2 * (_mc(loose) + _mc(tight))
 
 

@@ -59,6 +59,7 @@ from trialsim.experiments.power_guess import PowerGuess
 from trialsim.experiments.search import first_passing, smallest
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.inputs.workload import expected_randomised
+from trialsim.reporting.figures.cost import cost_figure
 from trialsim.reporting.outputs import DESIGN, publish_files, write_json_atomic
 from trialsim.reporting.report import check_verdict
 from trialsim.units import DAYS_PER_MONTH, months_to_days
@@ -754,6 +755,12 @@ def design_table(result: dict[str, Any]) -> str:
 def run_design(cfg: DictConfig, out_dir: Path | None) -> dict[str, Any]:
     result = DesignSearch(cfg).run()
     if out_dir is not None:
-        publish_files(out_dir, lambda d: write_json_atomic(d / DESIGN, result),
-                      charts=bool(cfg.output.charts), report=bool(cfg.output.report))
+        charts = bool(cfg.output.charts)
+
+        def files(d: Path) -> None:
+            write_json_atomic(d / DESIGN, result)
+            if charts and result.get("objective") == "cost":
+                cost_figure(result, d)
+
+        publish_files(out_dir, files, charts=charts, report=bool(cfg.output.report))
     return result
