@@ -109,7 +109,8 @@ def test_a_confirmed_candidate_adds_only_the_replications_it_lacks():
 
 @pytest.fixture(scope="module")
 def small_design():
-    return DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40")).run()
+    return DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40",
+                                 "design.objective=smallest_n")).run()
 
 
 def test_the_frontier_needs_no_more_n_with_more_esws(small_design):
@@ -217,24 +218,33 @@ def test_a_search_gives_the_same_answer_whatever_n_jobs():
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
 
 
-def test_an_unconfirmed_check_moves_the_search_to_the_next_n(monkeypatch):
+@pytest.mark.parametrize("objective", ["smallest_n", "cost"])
+def test_an_unconfirmed_check_moves_the_search_to_the_next_n(monkeypatch, objective):
     """The check run's estimate is the confirmation: when its criterion misses the goal
-    (forced here for the first check), the search takes the next N of the grid and checks
-    again, and the recommendation is that N's."""
+    (forced here for the first check), the search takes the next N of the grid for that
+    ESW count and checks again. With the smallest-N rule the recommendation is that N's;
+    with objective=cost the ranking is redone, so the next check is that ESW count at
+    the next N or a design with another ESW count, never the unconfirmed one."""
     real = DesignSearch.check
     calls = []
 
     def check(self, rec):
         out = real(self, rec)
-        calls.append(rec["target_n"])
+        calls.append((rec["target_n"], rec["esw_per_locality"]))
         if len(calls) == 1:
             out["confirmed"] = {**out["confirmed"], self.d.criterion: False}
         return out
 
     monkeypatch.setattr(DesignSearch, "check", check)
-    result = DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40")).run()
-    first = calls[0]
-    assert calls[1] == first + 40  # design.n_step
+    result = DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40",
+                                   f"design.objective={objective}")).run()
+    (first, e1), (second, e2) = calls[:2]
     attempts = result["check_attempts"]
-    assert [a["target_n"] for a in attempts] == calls[:2] and not attempts[0]["confirmed"]
-    assert result["recommended"]["target_n"] == first + 40
+    assert [a["target_n"] for a in attempts] == [n for n, _ in calls[:2]]
+    assert not attempts[0]["confirmed"]
+    assert result["recommended"]["target_n"] == second
+    if objective == "smallest_n":
+        assert second == first + 40  # design.n_step
+    else:
+        assert (second, e2) != (first, e1)
+        assert e2 != e1 or second == first + 40

@@ -37,7 +37,8 @@ from trialsim.units import DAYS_PER_MONTH
 Z_SCREEN = 3.0  # screening drops a candidate only when even its 3-SE upper bound fails
 TRIAL_COLUMNS = ("primary_reject", "primary_se", "primary_true", "primary_n_ips",
                  "primary_n_tau", "target_reached", "months_to_target", "randomised",
-                 "delivery_mean_wait_days", "delivery_p90_wait_days")
+                 "delivery_mean_wait_days", "delivery_p90_wait_days", "delivery_max_caseload")
+KEPT_PREFIXES = ("cost_", "resource_", "randomised_")  # every cost and resource column is kept too
 
 
 @dataclass(frozen=True, order=True)
@@ -47,6 +48,7 @@ class Candidate:
     sites: int  # sites of design.site_kind
     months: float | None  # recruitment window; None: unconstrained
     uncertain: bool = False  # parameters drawn per replication (assurance)
+    fte: float = 1.0  # each ESW post's FTE (delivery.esw.fte)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,8 @@ def mean_se(x: np.ndarray) -> tuple[float, float]:
 def _trial_rep(params: ModelParams, seed: int, offset: int, i: int) -> dict[str, float]:
     result = simulate_replication(params, seed, offset + i)
     row = replication_row(result, params, seed)
-    return {c: float(row[c]) for c in TRIAL_COLUMNS}
+    return {c: float(v) for c, v in row.items()
+            if c in TRIAL_COLUMNS or c.startswith(KEPT_PREFIXES)}
 
 
 def _recruitment_rep(params: ModelParams, seed: int, offset: int, i: int):
@@ -114,7 +117,7 @@ class Evaluator:
         months = UNCONSTRAINED_MONTHS if c.months is None else c.months
         cfg = with_changes(self.cfg, {
             "trial.target_n": c.target_n, "trial.recruitment_months": months,
-            "delivery.esw.per_locality": c.esw,
+            "delivery.esw.per_locality": c.esw, "delivery.esw.fte": c.fte,
             f"sites.{self.design.site_kind}.count": c.sites})
         params = build_params(cfg)
         if not c.uncertain:
@@ -137,7 +140,7 @@ class Evaluator:
             self._count(step, len(new), sum(r["randomised"] for r in new))
             have.extend(new)
         rows = have[:reps]
-        return {col: np.array([r[col] for r in rows]) for col in TRIAL_COLUMNS}
+        return {col: np.array([r[col] for r in rows]) for col in (rows[0] if rows else ())}
 
     def available(self, c: Candidate) -> int:
         return len(self._trials.get(c, ()))
@@ -197,16 +200,20 @@ class Evaluator:
         close) and ESW-months (all ESWs, from the first opening to the close plus the
         longest support a participant randomised at the close can receive)."""
         end = months * DAYS_PER_MONTH
-        service, span = [], []
+        service, span, shut, opened = [], [], [], []
         for days, opens, closes in runs:
             close = days[n - 1] if len(days) >= n and days[n - 1] < end else end
             service.append(np.clip(np.minimum(closes, close) - opens, 0, None).sum())
             first = float(opens.min()) if len(opens) else 0.0
             span.append(max(close - first, 0.0))
+            shut.append(close)
+            opened.append(float((opens < close).sum()))
         span_m = float(np.mean(span)) / DAYS_PER_MONTH
         return {"service_months": float(np.mean(service)) / DAYS_PER_MONTH,
                 "recruiting_months": span_m,
-                "esw_months": esws * (span_m + support_days / DAYS_PER_MONTH)}
+                "esw_months": esws * (span_m + support_days / DAYS_PER_MONTH),
+                "close_months": float(np.mean(shut)) / DAYS_PER_MONTH,
+                "sites_opened": float(np.mean(opened))}
 
     def total_work(self) -> dict[str, Any]:
         out = {"runs": 0, "replications": 0, "participants": 0}

@@ -43,6 +43,7 @@ import numpy as np
 from omegaconf import DictConfig
 from scipy.special import ndtri
 
+from trialsim.analysis.costs import cost_summary
 from trialsim.experiments.candidates import (
     Z_SCREEN,
     Candidate,
@@ -51,11 +52,14 @@ from trialsim.experiments.candidates import (
     mean_se,
     share,
 )
-from trialsim.experiments.design_settings import DesignSettings, build_design
+from trialsim.experiments.design_costs import cost_of, idle_note, per_participant, ranking_cost
+from trialsim.experiments.design_costs import frontier as cost_frontier
+from trialsim.experiments.design_settings import FRONTIER_LEVELS, DesignSettings, build_design
 from trialsim.experiments.power_guess import PowerGuess
 from trialsim.experiments.search import first_passing, smallest
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.inputs.workload import expected_randomised
+from trialsim.reporting.figures.cost import cost_figure
 from trialsim.reporting.outputs import DESIGN, publish_files, write_json_atomic
 from trialsim.reporting.report import check_verdict
 from trialsim.units import DAYS_PER_MONTH, months_to_days
@@ -63,6 +67,9 @@ from trialsim.units import DAYS_PER_MONTH, months_to_days
 __all__ = ["DesignSearch", "design_table", "run_design", "smallest", "check_seed"]
 
 RULE = "smallest N, then fewest ESW-months, then fewest service-months"
+RULE_COST = ("lowest expected total cost (costs.*) among designs meeting every goal, ranked by "
+             "a quick cost and simulated in full down the ranking")
+CHECK_ATTEMPTS = 4  # objective=cost: designs checked before giving up on confirmation
 
 
 def check_seed(seed: int) -> int:
@@ -77,6 +84,8 @@ def _record(step: str, c: Candidate | None = None, **values: Any) -> dict[str, A
     rec: dict[str, Any] = {"step": step}
     if c is not None:
         rec.update(target_n=c.target_n, esw_per_locality=c.esw, sites=c.sites, months=c.months)
+        if c.fte != 1.0:
+            rec["fte"] = c.fte
     rec.update(values)
     return rec
 
@@ -99,6 +108,8 @@ class DesignSearch:
         self.guess = PowerGuess.from_params(base, self.d.uncertain)
         self.log: list[dict[str, Any]] = []
         self._expected_ratio = 1.15  # sites guide: expected recruits per target N at first
+        self.unit = base.costs
+        self.by_cost = self.d.objective == "cost"
 
     # --- 1. power frontier --------------------------------------------------------------
     def _power(self, n: int, e: int) -> Decision:
@@ -290,46 +301,76 @@ class DesignSearch:
             n, e = f["target_n"], f["esw_per_locality"]
             if n is None:
                 continue
+            power_runs = self.ev.trials(Candidate(n, e, self.scenario_sites, None, d.uncertain),
+                                        max(1, self.ev.available(Candidate(
+                                            n, e, self.scenario_sites, None, d.uncertain))),
+                                        "power")
+            per_head = per_participant(power_runs)
             for m in d.months_grid:
                 s = sites.get((n, m))
                 if s is None:
                     continue
                 runs = self.ev.recruitment(s, d.uncertain, self.settings.replications)
                 pt, pt_se = share(self.ev.reached(runs, n, m))
-                row = {"target_n": n, "esw_per_locality": e, "esws": f["esws"], "sites": s,
-                       "months": m, d.criterion: f[d.criterion],
-                       f"{d.criterion}_mc_se": f[f"{d.criterion}_mc_se"],
-                       "prob_target": pt, "prob_target_mc_se": pt_se,
-                       **self.ev.resources(runs, n, m, f["esws"], self.support_days)}
-                rows.append(row)
-        rows.sort(key=lambda r: (r["target_n"], r["esw_months"], r["service_months"],
-                                 r["months"], r["sites"]))
+                res = self.ev.resources(runs, n, m, f["esws"], self.support_days)
+                for fte in d.esw_fte:
+                    rows.append({
+                        "target_n": n, "esw_per_locality": e, "esws": f["esws"], "fte": fte,
+                        "sites": s, "months": m, d.criterion: f[d.criterion],
+                        f"{d.criterion}_mc_se": f[f"{d.criterion}_mc_se"],
+                        "prob_target": pt, "prob_target_mc_se": pt_se, **res,
+                        "ranking_cost": ranking_cost(self.unit, self.base, n, f["esws"], fte,
+                                                     per_head, res)})
+        if self.by_cost:
+            rows.sort(key=lambda r: (r["ranking_cost"], r["target_n"], r["months"], r["sites"]))
+        else:
+            rows.sort(key=lambda r: (r["target_n"], r["esw_months"], r["service_months"],
+                                     r["months"], r["sites"], -r["fte"]))
         for rank, row in enumerate(rows, 1):
             row.update(rank=rank, replications=None, wait_days=None, wait_mc_se=None,
-                       wait_ok=None, feasible=None)
+                       wait_ok=None, feasible=None, cost=None, cost_mc_se=None, cost_p5=None,
+                       cost_p95=None, utilisation=None, peak_caseload=None)
         return rows
 
     def recommend(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The first design down the ranking that meets the wait goal, the utilisation
+        floor and (a fractional post holds fewer places, so IPS may wait longer) the
+        criterion again in its own full simulation."""
         d = self.d
         column = f"delivery_{d.wait_statistic}_wait_days"
         for row in rows:
+            if row["feasible"] is not None:  # simulated already (an earlier attempt)
+                if row["feasible"]:
+                    return row
+                continue
             c = Candidate(row["target_n"], row["esw_per_locality"], row["sites"], row["months"],
-                          d.uncertain)
+                          d.uncertain, row["fte"])
             get = lambda r, c=c: self.ev.trials(c, r, "design")[column]  # noqa: E731
             dec = self.ev.decide(get, d.max_wait_days, self.ev.available(c), higher=False,
                                  stat=mean_se)
             row.update(self._wait(c, dec.replications))
-            row["wait_ok"] = row["feasible"] = dec.passes
+            cols = self.ev.trials(c, dec.replications, "design")
+            row.update(cost_of(cols))
+            util_ok = (row["utilisation"] or 0.0) >= d.min_utilisation \
+                if d.min_utilisation > 0 else True
+            power_ok = True
+            if row["fte"] != 1.0 and dec.passes:
+                pget = lambda r, c=c: self.ev.trials(c, r, "design")["primary_reject"]  # noqa: E731
+                power_ok = self.ev.decide(pget, d.target_power, self.ev.available(c)).passes
+            row["wait_ok"] = dec.passes
+            row["utilisation_ok"] = util_ok
+            row["feasible"] = dec.passes and util_ok and power_ok
             self.log.append(_record("design", c, esws=row["esws"],
                                     replications=dec.replications, wait_days=dec.estimate,
-                                    wait_mc_se=dec.mc_se, goal="wait", passes=dec.passes,
+                                    wait_mc_se=dec.mc_se, goal="wait", passes=row["feasible"],
                                     screened_out=dec.screened_out,
                                     prob_target=row["prob_target_direct"],
                                     prob_target_mc_se=row["prob_target_direct_mc_se"],
+                                    cost=row["cost"], utilisation=row["utilisation"],
                                     **{d.criterion: row[f"{d.criterion}_at_window"],
                                        f"{d.criterion}_mc_se":
                                            row[f"{d.criterion}_at_window_mc_se"]}))
-            if dec.passes:
+            if row["feasible"]:
                 return row
         return None
 
@@ -339,9 +380,10 @@ class DesignSearch:
         seed = check_seed(self.settings.seed)
         ev = Evaluator(self.cfg, self.settings, d, seed=seed)
         c = Candidate(rec["target_n"], rec["esw_per_locality"], rec["sites"], rec["months"],
-                      d.uncertain)
+                      d.uncertain, rec.get("fte", 1.0))
         reps = d.check_replications
         cols = ev.trials(c, reps, "check")
+        spent = cost_of(cols)
         for step, w in ev.work.items():
             self.ev.work[step] = w
         p, p_se = share(cols["primary_reject"])
@@ -358,7 +400,8 @@ class DesignSearch:
                f"{d.criterion}_if_target_reached": p_r,
                f"{d.criterion}_if_target_reached_mc_se": p_r_se,
                "prob_target": pt, "prob_target_mc_se": pt_se, "wait_days": wait,
-               "wait_mc_se": wait_se,
+               "wait_mc_se": wait_se, **spent,
+               **cost_summary(cols, self.unit, self.base.channel_names()),
                # met within Monte Carlo error: not below the goal by more than z SEs
                "meets": {d.criterion: q + z * q_se >= d.target_power,
                          "prob_target": pt + z * pt_se >= d.prob_target,
@@ -435,13 +478,32 @@ class DesignSearch:
                 f"{self.d.criterion}_mc_se": dec.mc_se}
 
     # --- the whole search ---------------------------------------------------------------
-    def run(self) -> dict[str, Any]:
-        d, s = self.d, self.settings
-        front = self.frontier()
+    def _recommended(self, row: dict[str, Any]) -> dict[str, Any]:
+        d = self.d
+        rec = {k: row.get(k) for k in (
+            "target_n", "esw_per_locality", "esws", "fte", "sites", "months", d.criterion,
+            f"{d.criterion}_mc_se", "prob_target", "prob_target_mc_se", "wait_days",
+            "wait_mc_se", "service_months", "esw_months", "recruiting_months", "ranking_cost",
+            "cost", "cost_mc_se", "cost_p5", "cost_p95", "utilisation", "peak_caseload")}
+        rec["localities"] = self.localities
+        rec["idle"] = idle_note(row.get("utilisation"), d.min_utilisation)
+        return rec
+
+    def _attempt(self, row: dict[str, Any], check: dict[str, Any]) -> dict[str, Any]:
+        crit = self.d.criterion
+        return {"target_n": row["target_n"], "esw_per_locality": row["esw_per_locality"],
+                "fte": row["fte"], "sites": row["sites"], "months": row["months"],
+                "search": row[crit], "check": check[crit + "_of_n"],
+                "check_mc_se": check[crit + "_of_n_mc_se"],
+                "confirmed": check["confirmed"][crit]}
+
+    def _smallest_n_search(self, front):
+        """Today's rule: sites and months for the smallest N alone; if the check run does
+        not confirm the criterion there, the next N of the grid. The rule puts the
+        smallest N first, and a design with it exists if any does (a larger N has fewer
+        ESWs: slower to recruit, longer waits)."""
+        d = self.d
         ns = sorted({f["target_n"] for f in front if f["target_n"] is not None})
-        # the rule puts the smallest N first, and a design with it exists if any does (a
-        # larger N has fewer ESWs: slower to recruit, longer waits): search it alone; if
-        # the check run does not confirm the criterion there, the next N of the grid
         found: dict[tuple[int, float], int | None] = {}
         rows: list[dict[str, Any]] = []
         recommended = check = None
@@ -455,22 +517,87 @@ class DesignSearch:
             rec_row = self.recommend(rows) if rows else None
             if rec_row is None:
                 break
-            recommended = {k: rec_row[k] for k in (
-                "target_n", "esw_per_locality", "esws", "sites", "months", d.criterion,
-                f"{d.criterion}_mc_se", "prob_target", "prob_target_mc_se", "wait_days",
-                "wait_mc_se", "service_months", "esw_months", "recruiting_months")}
-            recommended["localities"] = self.localities
+            recommended = self._recommended(rec_row)
             check = self.check(recommended)
-            attempts.append({"target_n": n, "esw_per_locality": rec_row["esw_per_locality"],
-                             "sites": rec_row["sites"], "months": rec_row["months"],
-                             "search": rec_row[d.criterion],
-                             "check": check[d.criterion + "_of_n"],
-                             "check_mc_se": check[d.criterion + "_of_n_mc_se"],
-                             "confirmed": check["confirmed"][d.criterion]})
+            attempts.append(self._attempt(rec_row, check))
             bigger = [m for m in d.n_grid if m > n]
             if check["confirmed"][d.criterion] or not bigger:
                 break
             n = bigger[0]
+        return found, rows, recommended, check, attempts
+
+    def _cost_search(self, front):
+        """objective=cost: every ESW count's smallest N, the fewest sites for it in each
+        window, each FTE: ranked by the quick cost and simulated in full down the ranking
+        until one meets every goal; if its check run does not confirm the criterion,
+        that ESW count's N moves to the next of the grid and the ranking is redone."""
+        d = self.d
+        at = [f for f in front if f["target_n"] is not None]
+        found: dict[tuple[int, float], int | None] = {}
+        rows: list[dict[str, Any]] = []
+        recommended = check = None
+        attempts: list[dict[str, Any]] = []
+        for _ in range(CHECK_ATTEMPTS):
+            if not at:
+                break
+            found = self.sites(sorted({f["target_n"] for f in at}))
+            rows = self.designs(at, found)
+            rec_row = self.recommend(rows) if rows else None
+            if rec_row is None:
+                break
+            recommended = self._recommended(rec_row)
+            check = self.check(recommended)
+            attempts.append(self._attempt(rec_row, check))
+            bigger = [m for m in d.n_grid if m > rec_row["target_n"]]
+            if check["confirmed"][d.criterion] or not bigger:
+                break
+            at = [self._at(f, bigger[0]) if f["esw_per_locality"] == rec_row["esw_per_locality"]
+                  else f for f in at]
+        return found, rows, recommended, check, attempts
+
+    def _rule_design(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The design today's rule (objective=smallest_n) picks from these rows, simulated
+        with the same seed: the comparison the cost objective reports."""
+        ones = [dict(r) for r in rows if r["fte"] == 1.0]
+        if not ones:
+            return None
+        n0 = min(r["target_n"] for r in ones)
+        ranked = sorted((r for r in ones if r["target_n"] == n0),
+                        key=lambda r: (r["esw_months"], r["service_months"], r["months"],
+                                       r["sites"]))
+        row = self.recommend(ranked)
+        return self._recommended(row) if row is not None else None
+
+    def _frontier_rows(self, front, rows) -> list[dict[str, Any]]:
+        """Designs below each ESW count's smallest N (every N whose power run reached the
+        lowest frontier level with every replication), with the fewest sites in each
+        window: the frontier's cheaper, less powerful points (not simulated in full)."""
+        crit, low = self.d.criterion, min(FRONTIER_LEVELS)
+        smallest = {f["esw_per_locality"]: f["target_n"] for f in front
+                    if f["target_n"] is not None}
+        extra = {}
+        for e in self.log:
+            if (e["step"] == "power" and not e["screened_out"] and e.get(crit) is not None
+                    and e[crit] >= low and e["esw_per_locality"] in smallest
+                    and e["target_n"] < smallest[e["esw_per_locality"]]):
+                extra[(e["target_n"], e["esw_per_locality"])] = {
+                    "esw_per_locality": e["esw_per_locality"], "esws": e["esws"],
+                    "target_n": e["target_n"], crit: e[crit],
+                    f"{crit}_mc_se": e[f"{crit}_mc_se"]}
+        if not extra:
+            return list(rows)
+        found = self.sites(sorted({n for n, _ in extra}))
+        more = self.designs(list(extra.values()), found)
+        return list(rows) + more
+
+    def run(self) -> dict[str, Any]:
+        d, s = self.d, self.settings
+        front = self.frontier()
+        search = self._cost_search if self.by_cost else self._smallest_n_search
+        found, rows, recommended, check, attempts = search(front)
+        rule = self._rule_design(rows) if self.by_cost and rows else None
+        points = self._frontier_rows(front, rows) if self.by_cost and rows else list(rows)
+        ns = sorted({f["target_n"] for f in front if f["target_n"] is not None})
         rec_n = recommended["target_n"] if recommended else (ns[0] if ns else None)
         curves = self._recruitment_curves(rec_n) if rec_n is not None and found else []
         return {
@@ -480,15 +607,21 @@ class DesignSearch:
             "scenario_sites": self.scenario_sites, "scenario_esw_per_locality": self.scenario_esw,
             "goals": {"criterion": d.criterion, "target_power": d.target_power,
                       "prob_target": d.prob_target, "max_wait_days": d.max_wait_days,
-                      "wait_statistic": d.wait_statistic, "confidence_z": d.z},
-            "rule": RULE,
+                      "wait_statistic": d.wait_statistic, "confidence_z": d.z,
+                      "min_utilisation": d.min_utilisation},
+            "objective": d.objective,
+            "rule": RULE_COST if self.by_cost else RULE,
             "n_grid": list(d.n_grid), "esw_grid": list(d.esw_grid),
+            "esw_fte": list(d.esw_fte), "allocation_ratios": list(d.allocation_ratios),
+            "unit_costs": dataclasses.asdict(self.unit),
             "target_n": rec_n,
             "frontier": front,
             "sites_by_months": [{"target_n": n, "months": m, "sites": v}
                                 for (n, m), v in found.items()],
             "designs": rows,
             "recommended": recommended,
+            "smallest_n_design": rule,
+            "cost_frontier": cost_frontier(points, d.criterion, FRONTIER_LEVELS),
             "check": check,
             "check_attempts": attempts,
             "binding": self.binding(front, found, rows) if recommended is None else None,
@@ -511,6 +644,14 @@ class DesignSearch:
 
 
 # --- the terminal's answer ------------------------------------------------------------
+
+MAX_ROWS_SHOWN = 12  # designs listed in the terminal; design.json holds all
+
+
+def _k(x: float | None) -> str:
+    """Pounds in thousands."""
+    return "n/a" if x is None else f"{x / 1000:,.0f}"
+
 
 def _f(x: float | None, digits: int = 2) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
@@ -545,22 +686,51 @@ def design_table(result: dict[str, Any]) -> str:
                      f"(fewest {result['site_kind']} per window), best first "
                      f"({result['rule']}; waits simulated down the list until one meets "
                      "its goal):")
-        lines.append(f"    {'N':>5} {'ESW/loc':>7} {'sites':>5} {'months':>6} {crit[:5]:>6} "
-                     f"{'P(tgt)':>6} {'wait d':>7} {'svc-mo':>7} {'ESW-mo':>7}  feasible")
-        for r in rows:
-            ok = {True: "yes", False: "no (wait)", None: "wait not simulated"}[r["feasible"]]
-            lines.append(f"    {r['target_n']:>5} {r['esw_per_locality']:>7} {r['sites']:>5} "
+        lines.append(f"    {'N':>5} {'ESW/loc':>7} {'FTE':>4} {'sites':>5} {'months':>6} "
+                     f"{crit[:5]:>6} {'P(tgt)':>6} {'wait d':>7} {'svc-mo':>7} {'ESW-mo':>7} "
+                     f"{'rank k':>7} {'cost k':>7} {'util':>5}  feasible")
+        shown = rows if len(rows) <= MAX_ROWS_SHOWN else [
+            r for r in rows if r["feasible"] is not None] or rows[:MAX_ROWS_SHOWN]
+        for r in shown:
+            ok = {True: "yes", False: "no (" + ", ".join(
+                w for w, bad in (("wait", not r.get("wait_ok", True)),
+                                 ("utilisation", not r.get("utilisation_ok", True)))
+                if bad) + ")" if r["feasible"] is False else "", None: "not simulated"}[
+                    r["feasible"]].replace("no ()", "no (power)")
+            lines.append(f"    {r['target_n']:>5} {r['esw_per_locality']:>7} "
+                         f"{r.get('fte', 1.0):>4g} {r['sites']:>5} "
                          f"{r['months']:>6g} {_f(r[crit]):>6} {_f(r['prob_target']):>6} "
                          f"{_f(r['wait_days'], 1):>7} {r['service_months']:>7.0f} "
-                         f"{r['esw_months']:>7.0f}  {ok}")
+                         f"{r['esw_months']:>7.0f} {_k(r.get('ranking_cost')):>7} "
+                         f"{_k(r.get('cost')):>7} {_f(r.get('utilisation')):>5}  {ok}")
+        if len(shown) < len(rows):
+            lines.append(f"    ... and {len(rows) - len(shown)} more not simulated "
+                         "(design.json lists them)")
     rec = result["recommended"]
     if rec is not None:
+        fte = rec.get("fte") or 1.0
         lines.append(f"  recommended: N {rec['target_n']}, {rec['esw_per_locality']} ESW(s) in "
-                     f"each of {rec['localities']} localities, {rec['sites']} "
-                     f"{result['site_kind']} for {rec['months']:g} months")
+                     f"each of {rec['localities']} localities"
+                     + (f" at {fte:g} FTE" if fte != 1.0 else "")
+                     + f", {rec['sites']} {result['site_kind']} for {rec['months']:g} months")
+        if rec.get("cost") is not None:
+            lines.append(f"    expected cost GBP {rec['cost']:,.0f} (90% {rec['cost_p5']:,.0f} to "
+                         f"{rec['cost_p95']:,.0f}; search seed), mean ESW utilisation "
+                         f"{_f(rec.get('utilisation'))}, peak caseload "
+                         f"{_f(rec.get('peak_caseload'), 1)}")
+        if rec.get("idle"):
+            lines.append(f"    note: {rec['idle']}")
+        rule = result.get("smallest_n_design")
+        if rule is not None and rule.get("cost") is not None:
+            lines.append(f"    the smallest-N rule's design (N {rule['target_n']}, {rule['esws']} "
+                         f"ESWs, {rule['sites']} {result['site_kind']}, {rule['months']:g} "
+                         f"months) costs GBP {rule['cost']:,.0f} (90% {rule['cost_p5']:,.0f} to "
+                         f"{rule['cost_p95']:,.0f}; same seed), utilisation "
+                         f"{_f(rule.get('utilisation'))}")
         c = result["check"]
         for a in result.get("check_attempts", [])[:-1]:
-            lines.append(f"  check run at N {a['target_n']}: {crit} {_f(a['check'], 3)} (MC SE "
+            lines.append(f"  check run at N {a['target_n']} ({a['esw_per_locality']} ESW/loc): "
+                         f"{crit} {_f(a['check'], 3)} (MC SE "
                          f"{_f(a['check_mc_se'], 3)}; search {_f(a['search'], 3)}) is below "
                          f"{g['target_power']:g}: the next N")
         lines.append(f"  check run (seed {c['seed']}, {c['replications']} replications): "
@@ -570,6 +740,10 @@ def design_table(result: dict[str, Any]) -> str:
                      f"short), P(target) {_f(c['prob_target'], 3)} (MC SE "
                      f"{_f(c['prob_target_mc_se'], 3)}; search {_f(rec['prob_target'], 3)}), "
                      f"wait {_f(c['wait_days'], 1)} days: " + check_verdict(c))
+        if c.get("cost") is not None:
+            lines.append(f"    check run cost GBP {c['cost']:,.0f} (90% {c['cost_p5']:,.0f} to "
+                         f"{c['cost_p95']:,.0f}), utilisation {_f(c.get('utilisation'))}, "
+                         f"peak caseload {_f(c.get('peak_caseload'), 1)}")
     else:
         lines.append(f"  no design meets every goal: {result['binding']['message']}")
     w = result["work"]
@@ -581,6 +755,12 @@ def design_table(result: dict[str, Any]) -> str:
 def run_design(cfg: DictConfig, out_dir: Path | None) -> dict[str, Any]:
     result = DesignSearch(cfg).run()
     if out_dir is not None:
-        publish_files(out_dir, lambda d: write_json_atomic(d / DESIGN, result),
-                      charts=bool(cfg.output.charts), report=bool(cfg.output.report))
+        charts = bool(cfg.output.charts)
+
+        def files(d: Path) -> None:
+            write_json_atomic(d / DESIGN, result)
+            if charts and result.get("objective") == "cost":
+                cost_figure(result, d)
+
+        publish_files(out_dir, files, charts=charts, report=bool(cfg.output.report))
     return result

@@ -8,6 +8,7 @@ imports on purpose: validation and the work estimate need it before anything run
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from omegaconf import DictConfig, ListConfig
@@ -20,6 +21,10 @@ SITE_KINDS = ("gp_practices", "pain_services")
 WAIT_STATISTICS = ("mean", "p90")
 CRITERIA = ("power", "assurance")
 SEARCH_MODES = ("design", "curve")
+OBJECTIVES = ("cost", "smallest_n")  # cost: the cheapest design meeting every goal;
+# smallest_n: the rule before costs (smallest N, then ESW-months, then service-months)
+FRONTIER_LEVELS = (0.8, 0.85, 0.9, 0.95)  # power levels of the cost-power frontier
+RATIO = re.compile(r"^\s*([1-9][0-9]{0,2})\s*:\s*([1-9][0-9]{0,2})\s*$")
 MAX_ESW_PER_LOCALITY = 1000  # as delivery.esw.per_locality
 UNCONSTRAINED_MONTHS = 1200  # "window unconstrained": every trial reaches its N
 
@@ -40,6 +45,10 @@ class DesignSettings:
     screen_replications: int  # 0: no screening
     check_replications: int  # the check run's: the confirmation estimate of the recommendation
     curve_esw: tuple[int, ...] | None  # mode=curve: ESWs per locality (None: the scenario's)
+    objective: str = "cost"  # cost | smallest_n
+    min_utilisation: float = 0.0  # floor on the ESW caseload utilisation (0: none)
+    esw_fte: tuple[float, ...] = (1.0,)  # FTE of each ESW post, tried at the designs step
+    allocation_ratios: tuple[str, ...] = ("1:1",)  # IPS:TAU ratios tried (a lever at merge)
 
     @property
     def uncertain(self) -> bool:
@@ -104,6 +113,10 @@ def build_design(cfg: DictConfig) -> DesignSettings:
                     integer=True)
     check_reps = number(f"{k}.check_replications", d.check_replications, lo=100, hi=10**6,
                         integer=True)
+    objective = choice(f"{k}.objective", d.get("objective", "cost"), OBJECTIVES)
+    min_util = number(f"{k}.min_utilisation", d.get("min_utilisation", 0.0), lo=0, hi=1)
+    fte = _fte_list(f"{k}.esw_fte", d.get("esw_fte", [1.0]))
+    ratios = _ratio_list(f"{k}.allocation_ratios", d.get("allocation_ratios", ["1:1"]))
     curve_esw = None
     if d.curve_esw_per_locality is not None:
         curve_esw = _int_list(f"{k}.curve_esw_per_locality", d.curve_esw_per_locality, 1,
@@ -114,7 +127,31 @@ def build_design(cfg: DictConfig) -> DesignSettings:
         sites_grid=tuple(range(1, max_sites + 1)), months_grid=months,
         esw_grid=tuple(range(1, max_esw + 1)), max_wait_days=max_wait,
         wait_statistic=wait_statistic,
-        screen_replications=screen, check_replications=check_reps, curve_esw=curve_esw)
+        screen_replications=screen, check_replications=check_reps, curve_esw=curve_esw,
+        objective=objective, min_utilisation=min_util, esw_fte=fte, allocation_ratios=ratios)
+
+
+def _fte_list(key: str, value) -> tuple[float, ...]:
+    if not isinstance(value, (list, tuple, ListConfig)) or len(value) == 0:
+        return reject(ConfigError(key, _plain(value), "a non-empty list of FTEs in [0.05, 1]"),
+                      (1.0,))
+    return tuple(sorted({number(f"{key}[{i}]", v, lo=0.05, hi=1.0)
+                         for i, v in enumerate(value)}, reverse=True))
+
+
+def _ratio_list(key: str, value) -> tuple[str, ...]:
+    """IPS:TAU allocation ratios as 'a:b'. Only 1:1 until the model allocates unequally
+    (trial.allocation_ratio); then each ratio becomes a lever of the designs step."""
+    allowed = "a non-empty list of IPS:TAU ratios written 'a:b'; only '1:1' on this version"
+    if not isinstance(value, (list, tuple, ListConfig)) or len(value) == 0:
+        return reject(ConfigError(key, _plain(value), allowed), ("1:1",))
+    out = []
+    for i, v in enumerate(value):
+        m = RATIO.match(str(v)) if isinstance(v, str) else None
+        if m is None or m.group(1) != m.group(2):
+            return reject(ConfigError(f"{key}[{i}]", v, allowed), ("1:1",))
+        out.append("1:1")
+    return tuple(dict.fromkeys(out))
 
 
 def months_days(months: float | None) -> float:

@@ -31,6 +31,7 @@ from trialsim.inputs.checks import (
     number,
     reject,
 )
+from trialsim.inputs.cost_params import UnitCosts, build_costs
 from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.inputs.pathway_params import (
     Analysis,
@@ -337,6 +338,7 @@ class ModelParams(TrialDesign):
     uncertainty: Uncertainty | None = None  # None: parameters fixed at their estimates
     baseline: BaselineShares = BaselineShares()  # sex and living alone (single)
     progression: Progression | None = None  # the internal pilot's review (None: none)
+    costs: UnitCosts = UnitCosts()  # what each counted resource costs (never the model)
 
     def channel_names(self) -> tuple[str, ...]:
         return tuple(ch.name for st in self.site_types for ch in st.channels)
@@ -602,6 +604,7 @@ def build_params(cfg: DictConfig) -> ModelParams:
         uncertainty=build_uncertainty(cfg.uncertainty, cfg.outcome),
         baseline=build_baseline_shares(cfg.participants),
         progression=build_progression(cfg.progression, cfg.follow_up),
+        costs=build_costs(cfg.get("costs")),
     )
     return with_supported_entry(params)
 

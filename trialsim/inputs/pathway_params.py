@@ -54,6 +54,16 @@ class Delivery:
     joint_delay_mean_days: float
     booklet_delay_mean_days: float
     booklet_days: float  # coordinator time one booklet appointment takes
+    esw_fte: float = 1.0  # each ESW post's full-time equivalent (whole or fractional)
+    esw_hire: str = "day0"  # day0 | as_sites_open: when a locality's posts start (costs only)
+
+    @property
+    def places_per_esw(self) -> float:
+        """Caseload places one ESW post holds: the full-time caseload pro rata to its
+        FTE, in whole places (at least one)."""
+        if self.esw_fte == 1.0 or math.isinf(self.caseload):
+            return self.caseload
+        return max(1.0, float(math.floor(self.caseload * self.esw_fte + 1e-9)))
 
 
 REFERENCE_YEARS = 3.0  # years out of work at which the self-directed rate is given (Table 4 median)
@@ -280,6 +290,8 @@ def _rate_per_day(key: str, raw) -> Rate:
                                scale=per_month_to_per_day(1.0))
 
 
+ESW_HIRE = ("day0", "as_sites_open")  # ESW posts start at month 0, or as each locality's
+# first site opens
 MAX_DELAY_DAYS = 365.0  # mean delays: longer than a year is a typo, not a plan
 MAX_SUPPORT_MONTHS = 120.0  # support windows (inf: time-unlimited pre-placement support)
 MAX_APPOINTMENT_HOURS = 37.5  # one appointment at most a working week of coordinator time
@@ -319,6 +331,8 @@ def build_delivery(c: DictConfig) -> Delivery:
         booklet_days=number("delivery.booklet.appointment_hours", b.appointment_hours,
                             lo=0, hi=MAX_APPOINTMENT_HOURS)
         / WORKING_HOURS_PER_DAY * CALENDAR_PER_WORKING_DAY,
+        esw_fte=number("delivery.esw.fte", e.get("fte", 1.0), lo=0.05, hi=1.0),
+        esw_hire=choice("delivery.esw.hire", e.get("hire", "day0"), ESW_HIRE),
     )
 
 

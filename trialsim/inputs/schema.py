@@ -149,6 +149,8 @@ class EswConfig:
     disengage_after_assessment: Any = MISSING
     support_months: Optional[float] = MISSING  # None = time-unlimited
     in_work_support_months: float = MISSING
+    fte: float = 1.0  # each post's full-time equivalent; places = caseload x fte
+    hire: str = "day0"  # day0 | as_sites_open (costs: when the posts start)
 
 
 @dataclass
@@ -376,6 +378,30 @@ class DesignConfig:
     screen_replications: int = MISSING  # 0: every candidate with every replication
     check_replications: Any = MISSING
     curve_esw_per_locality: Optional[list[int]] = None  # mode=curve; None: the scenario's
+    objective: str = "cost"  # cost | smallest_n
+    min_utilisation: float = 0.0  # floor on the ESW caseload utilisation
+    esw_fte: Any = field(default_factory=lambda: [1.0])  # FTE values tried per ESW post
+    allocation_ratios: Any = field(default_factory=lambda: ["1:1"])  # IPS:TAU ratios tried
+
+
+@dataclass
+class CostsConfig:
+    """Unit costs in pounds (trialsim.inputs.cost_params); sources in conf/config.yaml."""
+
+    esw_month: float = MISSING
+    nurse_day: float = MISSING
+    coordinator_hour: float = MISSING
+    ot_appointment: float = MISSING
+    management_month: float = MISSING
+    pack: float = MISSING
+    questionnaire: float = MISSING
+    reminder: float = MISSING
+    voucher: float = MISSING
+    text: float = MISSING
+    esw_completion: float = MISSING
+    interim_contact: float = MISSING
+    site_setup: float = MISSING
+    site_month: float = MISSING
 
 
 @dataclass
@@ -423,6 +449,7 @@ class TrialsimConfig:
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     progression: ProgressionConfig = field(default_factory=ProgressionConfig)
     design: DesignConfig = field(default_factory=DesignConfig)
+    costs: CostsConfig = field(default_factory=CostsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
 

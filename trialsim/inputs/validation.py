@@ -18,6 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from trialsim.errors import ConfigError, ConfigErrors
 from trialsim.inputs.checks import choice, collecting, number, reject
+from trialsim.inputs.cost_params import build_costs
 from trialsim.inputs.evidence import parse_proportion
 from trialsim.inputs.params import (
     build_params,
@@ -121,6 +122,7 @@ def _sections(cfg: DictConfig) -> list[tuple[str, Callable[[], Any]]]:
         ("uncertainty", lambda: build_uncertainty(cfg.uncertainty, cfg.outcome)),
         ("progression", lambda: build_progression(cfg.progression, cfg.follow_up)),
         ("design", lambda: build_design(cfg)),
+        ("costs", lambda: build_costs(cfg.costs)),
         ("limits", lambda: _limits(cfg)),
         ("output", lambda: _output(cfg)),
     ]

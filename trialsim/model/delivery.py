@@ -88,7 +88,7 @@ class Delivery:
                  coordinator: Coordinator | None) -> None:
         self.env, self.p = env, params
         d = params.delivery
-        self.teams = [EswTeam(d.esw_per_locality, d.caseload, loc * d.esw_per_locality)
+        self.teams = [EswTeam(d.esw_per_locality, d.places_per_esw, loc * d.esw_per_locality)
                       for loc in range(params.localities)]
         self.coordinator = coordinator
         self.horizon_days = months_to_days(max(params.follow_up.months))

@@ -49,6 +49,7 @@ class Waves:
     esw_assisted: np.ndarray | None = None  # returned with the ESW's help (ESW completion)
     rtw_se_complete: np.ndarray | None = None  # (n, 1 + waves): RTW-SE items complete in a
     # returned questionnaire, baseline first (None: all complete)
+    texted: np.ndarray | None = None  # text / e-mail sent to a non-returner (the strategy on)
 
     def rtw_se_observed(self) -> np.ndarray:
         """(n, 1 + waves): the RTW-SE score is known, baseline (always returned) first."""
@@ -142,6 +143,7 @@ def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
     ratio = fu.work_return_ratio.value
     is_table8 = [m in TABLE8_MONTHS for m in fu.months]
     interim_sent = np.zeros(n)  # interim contacts sent since the last Table 8 wave
+    texted = np.zeros((n, w), dtype=bool) if fu.text_followup is not None else None
     for k, (family, prev) in enumerate(wave_plan(fu.months)):
         prev_returned = returned[:, prev] if prev >= 0 else None
         p = np.where(ips, _base(fu.returns_ips, family, prev_returned, ratio),
@@ -166,9 +168,9 @@ def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
         if support is not None:  # the ESW completes it with those in support who return it
             assisted[:, k] = ok & ips & support[:, k]
         if fu.text_followup is not None:
+            texted[:, k] = ~withdrawn[:, k] & ~ok & (days[:, k] >= text_from)  # sent (costs)
             u_text = (rng if text_rng is None else text_rng).random(n)
-            text = ~withdrawn[:, k] & ~ok & (u_text < fu.text_followup.value) \
-                & (days[:, k] >= text_from)
+            text = texted[:, k] & (u_text < fu.text_followup.value)
             day = np.where(text & ~ok, days[:, k] + 2 * fu.reminder_days, day)
             ok |= text & (day < withdrawn_day[:, 0])
         returned[:, k] = ok
@@ -176,4 +178,4 @@ def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
     known = returned | fu.linkage
     complete = None if items_rng is None else items_complete(n, fu, items_rng)
     return Waves(fu.months, working, withdrawn, returned, return_day, known, assisted,
-                 complete)
+                 complete, texted)

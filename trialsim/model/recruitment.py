@@ -183,6 +183,7 @@ class Recruitment:
         self._channel: list[int] = []
         self._reach: list[int] = []
         self._packs: list[tuple[float, int, int]] = []  # mailshot batches: day, channel, packs
+        self.nurse_visits: list[tuple[float, float]] = []  # hand search: (start day, nurse-days)
         self._reached = [[0] * len(STAGES) for _ in self.channels]  # calls ended at a stage
         self._randomised = [0] * len(self.channels)
         # screening requests not yet served, in order of request day
@@ -256,6 +257,7 @@ class Recruitment:
                 heapq.heapreplace(free, day)  # the nurse moves on at once
                 continue
             budget -= days
+            self.nurse_visits.append((day, days))
             span = days * ch.calendar_days_per_nurse_day
             heapq.heapreplace(free, day + span)
             found = src.rng.poisson(src.site.type.new_site(ch.yield_per_nurse_day.value)
@@ -397,6 +399,16 @@ class Recruitment:
         self._next, self._horizon = 0, math.inf
 
     # --- the funnel --------------------------------------------------------------------
+    def packs(self) -> tuple[tuple[float, int, int], ...]:
+        """Mailshot batches posted before recruitment closed: (day, channel, packs)."""
+        return tuple(b for b in self._packs if b[0] <= self.close_day)
+
+    def call_days(self) -> np.ndarray:
+        """The day each person who came forward before recruitment closed did so: one
+        screening call each."""
+        days = np.array(self._arrival, dtype=float)
+        return days[days <= self.close_day]
+
     def funnel_counts(self) -> np.ndarray:
         """(channels, stages): people (packs, for a mailshot's approached) reaching each
         stage before recruitment closed."""

@@ -43,6 +43,11 @@ class ReplicationResult:
     rtw_se_measured: np.ndarray | None = None  # as the questionnaire records it: rtw_se plus
     # the mode effect where ESW-assisted (None: rtw_se itself); seen where
     # waves.rtw_se_observed()
+    # resources the records above do not hold (trialsim.model.resources): mailshot
+    # batches posted (day, channel, packs) and hand-search visits (start day, nurse-days)
+    packs: tuple[tuple[float, int, int], ...] = ()
+    nurse_visits: tuple[tuple[float, float], ...] = ()
+    call_days: np.ndarray | None = None  # each screening call's responder's day
 
     @property
     def funnel(self) -> tuple[FunnelCount, ...]:
@@ -136,4 +141,7 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
         effect_share=share,
         cohort=cohort,
         rtw_se_measured=measured,
+        packs=recruitment.packs(),
+        nurse_visits=tuple(recruitment.nurse_visits),
+        call_days=recruitment.call_days(),
     )

@@ -21,6 +21,7 @@ from typing import Any
 from trialsim import __version__
 from trialsim.reporting import keys
 from trialsim.reporting.allocation_section import allocation_blocks
+from trialsim.reporting.budget_section import budget_blocks
 from trialsim.reporting.figures.assurance import FILE as ASSURANCE_FILE
 from trialsim.reporting.figures.assurance import assurance_figure
 from trialsim.reporting.figures.capacity import capacity_figure
@@ -792,6 +793,7 @@ def write_report(run: RunDir) -> list[Path]:
         title, blocks = design_report(run)
     else:
         return []
+    blocks = blocks + budget_blocks(run)
     md, page = run.path / "report.md", run.path / "report.html"
     md.write_text(to_markdown(title, blocks))
     page.write_text(to_html(title, blocks, run.path))

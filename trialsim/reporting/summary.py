@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trialsim.analysis.costs import cost_summary
 from trialsim.experiments.runner import RunResult
 from trialsim.inputs.params import ModelParams, RunSettings
 from trialsim.model.records import ARMS, STAGES
@@ -79,6 +80,7 @@ def summarise(settings: RunSettings, params: ModelParams, result: RunResult) -> 
         **missing_data_summary(reps, params),
         **({"progression": progression_summary(reps, params)}
            if params.progression is not None else {}),
+        **cost_summary(reps, params.costs, channels),
     }
 
 

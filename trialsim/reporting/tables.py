@@ -7,12 +7,14 @@ from dataclasses import fields
 
 import numpy as np
 
+from trialsim.analysis.costs import cost_columns
 from trialsim.analysis.trial_analysis import analysis_columns
 from trialsim.inputs.params import PAIN_SERVICE, PRIMARY_CARE, ModelParams
 from trialsim.model.delivery import caseload_peak
 from trialsim.model.followup import counted
 from trialsim.model.records import IPS, STAGES, TAU, Participant
 from trialsim.model.review import Review, review
+from trialsim.model.resources import count as count_resources
 from trialsim.model.trial import ReplicationResult
 from trialsim.reporting import keys
 from trialsim.units import DAYS_PER_MONTH, days_to_months
@@ -52,6 +54,8 @@ def replication_row(result: ReplicationResult, params: ModelParams,
     row.update(analysis_columns(result, params.analysis, seed))
     if params.progression is not None:
         row.update(review_columns(review(result.cohort, result.waves, result.sites, params)))
+    row.update(cost_columns(count_resources(result, params), params.costs,
+                            params.screening.call_days))
     return row
 
 
@@ -115,7 +119,7 @@ def pathway_metrics(result: ReplicationResult, params: ModelParams) -> dict[str,
     # everyone who queued, including those who gave up (their waits cut short)
     waits = c.esw_wait_days[~np.isnan(c.esw_wait_days)]
     d = params.delivery
-    places = params.localities * d.esw_per_locality * d.caseload
+    places = params.localities * d.esw_per_locality * d.places_per_esw
     utilisation = math.nan
     if seen.any() and math.isfinite(places):
         first, end = c.first_appointment_day[seen], c.support_end_day[seen]

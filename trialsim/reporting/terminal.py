@@ -76,6 +76,7 @@ def result_table(summary: dict[str, Any]) -> str:
         + (f"{_f(pw['secondary_if_target_reached'], '.3f')}"
            if pw['replications_target_reached'] >= FEW_TRIALS else "n/a"),
     ]
+    lines += cost_lines(summary)
     if "assurance" in summary:
         a = summary["assurance"]
         lines.append(f"  assurance (pilot)         primary {a['primary']:.3f}, recruitment "
@@ -130,6 +131,25 @@ def progression_lines(summary: dict[str, Any]) -> list[str]:
                          f"{t['without_plan']:.3f} -> {t['with_plan']:.3f}, power "
                          f"{w['without_plan']:.3f} -> {w['with_plan']:.3f} (same seeds)")
     return lines
+def _gbp(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:,.0f}"
+
+
+def cost_lines(summary: dict[str, Any]) -> list[str]:
+    """Expected cost with its 90% interval, per randomised participant, the three
+    largest budget lines and the ESW utilisation (summary.json `costs`)."""
+    c = summary.get("costs")
+    if not c:
+        return []
+    t, per = c["total"], c["per_randomised"]
+    top = sorted(c["lines"].values(), key=lambda v: -(v["mean"] or 0.0))[:3]
+    return [
+        f"  cost (GBP)                mean {_gbp(t['mean'])} (90% {_gbp(t['p5'])} to "
+        f"{_gbp(t['p95'])}); per randomised {_gbp(per['mean'])}; ESW caseload "
+        f"utilisation {_f(c.get('utilisation'), '.2f')}",
+        "    largest lines           " + "; ".join(f"{v['label']} {_gbp(v['mean'])}"
+                                                  for v in top),
+    ]
 
 
 def _discounted(r: dict[str, Any]) -> str:

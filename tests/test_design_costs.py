@@ -1,0 +1,67 @@
+"""design.objective=cost on a small trial: the recommendation is the first design down
+the cost ranking that meets every goal, its cost from its own simulation, beside the
+smallest-N rule's design; a higher caseload cap never makes the cheapest design dearer;
+fractional posts and the utilisation floor."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_cfg
+from test_design_search import SMALL
+
+from trialsim.experiments.design import DesignSearch, design_table
+
+TINY = (*SMALL, "mode=design", "replications=30", "design.screen_replications=10",
+        "design.check_replications=100", "design.n_start=80", "design.n_stop=160",
+        "design.max_esw_per_locality=3", "design.months=[12,18]")
+
+
+@pytest.fixture(scope="module")
+def cost_design():
+    return DesignSearch(make_cfg(*TINY)).run()
+
+
+def _mc(rec):
+    return rec["cost_mc_se"] or 0.0
+
+
+def test_the_recommendation_is_the_cheapest_design_meeting_every_goal(cost_design):
+    d = cost_design
+    rows, rec = d["designs"], d["recommended"]
+    assert d["objective"] == "cost" and rec is not None
+    ranks = [r["ranking_cost"] for r in rows]
+    assert ranks == sorted(ranks)
+    first_ok = next(r for r in rows if r["feasible"])
+    assert all(r["feasible"] is False for r in rows[:rows.index(first_ok)])
+    assert (rec["target_n"], rec["esw_per_locality"], rec["sites"], rec["months"]) == (
+        first_ok["target_n"], first_ok["esw_per_locality"], first_ok["sites"],
+        first_ok["months"])
+    assert rec["cost_p5"] <= rec["cost"] <= rec["cost_p95"]
+    assert d["check"]["cost"] > 0 and "costs" in d["check"]
+    rule = d["smallest_n_design"]
+    assert rule is not None
+    assert rec["cost"] <= rule["cost"] + 2 * (_mc(rec) + _mc(rule))
+    levels = [p["level"] for p in d["cost_frontier"]]
+    assert levels == sorted(levels)
+    costs = [p["design"]["cost"] or p["design"]["ranking_cost"]
+             for p in d["cost_frontier"] if p["design"]]
+    assert costs == sorted(costs)  # a higher power level never costs less
+    text = design_table(d)
+    assert "expected cost GBP" in text and "smallest-N rule" in text
+
+
+def test_a_higher_caseload_cap_never_raises_the_cheapest_cost(cost_design):
+    """Caps 12, 20 (the fixture) and 1000: the cheapest cost never rises with the cap
+    (within Monte Carlo error); no design at all would count as dearer than any."""
+    recs = [DesignSearch(make_cfg(*TINY, "delivery.esw.caseload=12")).run()["recommended"],
+            cost_design["recommended"],
+            DesignSearch(make_cfg(*TINY, "delivery.esw.caseload=1000")).run()["recommended"]]
+    assert all(r is not None for r in recs)
+    for tight, loose in zip(recs, recs[1:], strict=False):
+        assert loose["cost"] <= tight["cost"] + 2 * (_mc(loose) + _mc(tight))
+
+
+def test_a_utilisation_floor_is_met_or_said_to_bind():
+    d = DesignSearch(make_cfg(*TINY, "design.min_utilisation=0.99")).run()
+    assert d["recommended"] is None or d["recommended"]["utilisation"] >= 0.99
+    assert any(r.get("utilisation_ok") is False for r in d["designs"])

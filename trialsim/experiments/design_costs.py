@@ -1,0 +1,109 @@
+"""Costs in the design search (`design.objective=cost`): a quick expected cost for every
+candidate design, to rank them before any is simulated in full, and the cost-power
+frontier.
+
+The ranking cost of a design (N, ESWs, sites, window, FTE) is built from what the search
+has simulated already: the cost per randomised participant of everything that scales
+with participants (recruitment calls and packs, booklet and joint appointments,
+questionnaires, vouchers, retention contacts), from the power runs at that N and ESW
+count; the ESW posts, FTE x months from hire to the close of recruitment plus the last
+client's support; trial management from month 0 to the last follow-up; and the sites
+set up and their site-months, from the recruitment runs at that number of sites and
+window. A design's own cost, reported with its 90% interval, is always that of its full
+simulation (the same unit costs, trialsim.analysis.costs); the ranking cost only
+decides the order in which designs are simulated.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from trialsim.analysis.costs import LINES
+from trialsim.inputs.cost_params import UnitCosts
+from trialsim.inputs.params import ModelParams
+from trialsim.units import DAYS_PER_MONTH, months_to_days
+
+# the budget lines the ranking cost takes from elsewhere than per participant
+NOT_PER_PARTICIPANT = ("esw_posts", "management", "site_setup", "site_support")
+PER_PARTICIPANT = tuple(line.name for line in LINES if line.name not in NOT_PER_PARTICIPANT)
+IDLE = 0.5  # below this mean utilisation the search says the posts sit mostly idle
+
+
+def per_participant(cols: dict[str, np.ndarray]) -> float:
+    """Mean cost per randomised participant of the lines that scale with participants."""
+    spent = sum(np.asarray(cols[f"cost_{name}"], dtype=float) for name in PER_PARTICIPANT)
+    n = np.asarray(cols["randomised"], dtype=float)
+    return float(np.sum(spent) / np.sum(n)) if np.sum(n) > 0 else 0.0
+
+
+def tails(params: ModelParams) -> tuple[float, float]:
+    """Months after recruitment closes that the ESW posts (a first appointment, then
+    support to the end of follow-up at most) and trial management (the last follow-up
+    and its two reminders) still run."""
+    d, fu = params.delivery, params.follow_up
+    horizon = months_to_days(max(fu.months))
+    support = min(d.support_days + d.in_work_support_days, horizon)
+    esw = (d.first_appointment_mean_days + support) / DAYS_PER_MONTH
+    trial = (horizon + 2 * fu.reminder_days) / DAYS_PER_MONTH
+    return esw, trial
+
+
+def ranking_cost(unit: UnitCosts, params: ModelParams, n: int, esws: int, fte: float,
+                 per_head: float, res: dict[str, float]) -> float:
+    """The quick expected cost of a design (module docstring); `res` is the recruitment
+    runs' resources at its sites and window (Evaluator.resources)."""
+    esw_tail, trial_tail = tails(params)
+    close = res["close_months"]
+    start = 0.0 if params.delivery.esw_hire == "day0" else close - res["recruiting_months"]
+    return (n * per_head
+            + unit.esw_month * fte * esws * (close - start + esw_tail)
+            + unit.management_month * (close + trial_tail)
+            + unit.site_setup * res["sites_opened"]
+            + unit.site_month * res["service_months"])
+
+
+def cost_of(cols: dict[str, np.ndarray]) -> dict[str, float | None]:
+    """A simulated design's expected cost (mean, Monte Carlo SE, 90% interval over its
+    trials), its mean utilisation and peak caseload."""
+    x = np.asarray(cols["cost_total"], dtype=float)
+    u = np.asarray(cols["resource_utilisation"], dtype=float)
+    u = u[np.isfinite(u)]
+    lo, hi = np.quantile(x, (0.05, 0.95))
+    return {"cost": float(x.mean()),
+            "cost_mc_se": float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else None,
+            "cost_p5": float(lo), "cost_p95": float(hi),
+            "utilisation": float(u.mean()) if len(u) else None,
+            "peak_caseload": float(np.mean(cols["delivery_max_caseload"]))}
+
+
+def frontier(rows: list[dict[str, Any]], crit: str,
+             levels: tuple[float, ...]) -> list[dict[str, Any]]:
+    """The cost-power frontier: for each level, the design with the lowest cost
+    (simulated where it was, else ranking cost) whose search estimate of the criterion
+    reaches it (waits not required: the recommendation is the one that meets them)."""
+    out = []
+    for level in levels:
+        ok = [r for r in rows if r.get(crit) is not None and r[crit] >= level]
+        if not ok:
+            out.append({"level": level, "design": None})
+            continue
+        best = min(ok, key=lambda r: r["cost"] if r.get("cost") is not None
+                   else r["ranking_cost"])
+        out.append({"level": level, "design": {
+            k: best.get(k) for k in ("target_n", "esw_per_locality", "esws", "fte", "sites",
+                                     "months", crit, "ranking_cost", "cost", "cost_p5",
+                                     "cost_p95", "utilisation", "feasible")}})
+    return out
+
+
+def idle_note(utilisation: float | None, floor: float) -> str | None:
+    """What the search says of posts that sit idle (None: they do not)."""
+    if utilisation is None or utilisation >= IDLE:
+        return None
+    return (f"the ESW posts hold their caseload places {utilisation:.0%} of the time "
+            f"(mean utilisation {utilisation:.2f}, floor design.min_utilisation {floor:g}): "
+            "they are paid for while mostly idle; fewer or fractional posts "
+            "(design.esw_fte) would cost less if the goals allow")
