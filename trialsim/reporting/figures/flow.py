@@ -44,6 +44,25 @@ LABELS = {
 }
 
 
+def flow_note(run: RunDir) -> str:
+    """Why no one is ineligible or declines in a pain-services flow: the pilot's clinics
+    recorded only the 13 they recruited (13 approached, 13 eligible, 13 consented: no
+    denominators), so the model's shares are 13 of 13 ('' when the run does not use them)."""
+    if not run.cfg("sites.pain_services.count", 0):
+        return ""
+    stages = [run.cfg(f"sites.pain_services.clinics.{s}") for s in ("contact", "eligible",
+                                                                     "consent")]
+    if not all(isinstance(v, dict) and v.get("k") == v.get("n") for v in stages):
+        return ""
+    counts = "/".join(str(v["k"]) for v in stages)
+    gp = (" Ineligible and declining counts come from GP practices only."
+          if run.cfg("sites.gp_practices.count", 0) else "")
+    return (f"In pain services everyone approached is counted as eligible and consenting: the "
+            f"pilot's clinics recorded {counts} (approached, eligible, consented: only those "
+            f"recruited, no denominators), so the model has no data to screen anyone out "
+            f"there.{gp}")
+
+
 def flow_table(flow: pd.DataFrame) -> pd.DataFrame:
     """flow.csv with the derived exclusion boxes added (one row per replication)."""
     out = flow.copy()
