@@ -45,7 +45,7 @@ def _capacity(run: RunDir) -> str:
     esws = (f" ({per} ESW(s) in each of {loc} localities, {cap:g} places each)"
             if None not in (per, loc, cap) else "")
     return ("ESW capacity: IPS clients on each locality's caseloads by month (median, 50% and "
-            f"90% of simulated trials) against the places{esws}; right, the distribution of "
+            f"90% of simulated trials) against the places{esws}; below, the distribution of "
             "waits for a caseload place, in weeks.")
 
 

@@ -16,6 +16,7 @@ from trialsim.reporting.report_blocks import pct as _pct
 from trialsim.reporting.report_figures import figure_section
 from trialsim.reporting.report_render import prose
 from trialsim.reporting.rundir import RunDir
+from trialsim.reporting.terminal import FEW_TRIALS
 
 METHOD_WORDS = {  # analysis.method as the sample-size paragraph names it
     "partially_nested": "a partially nested mixed model (REML)",
@@ -67,9 +68,15 @@ def key_facts(run: RunDir) -> list[Fact]:
         Fact(f"power, primary analysis ({OUTCOME_NAMES.get(primary, primary)})",
              "power_primary", _p(g("power_primary")), f"MC SE {_p(g('power_primary_mc_se'))}"),
     ]
-    if g("power_primary_if_reached") is not None:
+    reached = g("replications_target_reached")
+    if g("power_primary_if_reached") is not None and (reached or 0) >= FEW_TRIALS:
         facts.append(Fact("power, primary, in trials reaching the target",
-                          "power_primary_if_reached", _p(g("power_primary_if_reached"))))
+                          "power_primary_if_reached", _p(g("power_primary_if_reached")),
+                          f"{reached} trials reached it"))
+    elif reached is not None:
+        facts.append(Fact("power, primary, in trials reaching the target", None,
+                          "n/a", f"{reached} trial{'' if reached == 1 else 's'} reached the "
+                                 f"target (fewer than {FEW_TRIALS}: not worth quoting)"))
     secondary = g("secondary_outcome") or "employment"
     facts.append(Fact(f"power, secondary analysis ({OUTCOME_NAMES.get(secondary, secondary)})",
                       "power_secondary", _p(g("power_secondary")),
@@ -220,13 +227,14 @@ def sample_size_paragraph(run: RunDir) -> str:
                f"{per_loc * loc} ESWs: {per_loc} in each of {loc} localities), "
                f"analysed by {_method_words(g)}")
     reached = g("replications_target_reached")
-    conditional = bool(reached) and g("power_primary_if_reached") is not None
+    conditional = (reached or 0) >= FEW_TRIALS and g("power_primary_if_reached") is not None
     tail = "_if_reached" if conditional else ""
     power_n = g("power_primary_if_reached") if conditional else power
     ci_n = (g("power_primary_if_reached_ci95") if conditional else ci) or [None, None]
     which = (f"{reached} of {g('replications')} simulated trials, those that reached {n}"
-             if conditional else f"{g('replications')} simulated trials; none reached {n}, "
-             "so this counts every trial as it stopped")
+             if conditional else f"{g('replications')} simulated trials; "
+             + (f"only {reached} reached {n}, too few to judge" if reached else
+                f"none reached {n}") + ", so this counts every trial as it stopped")
     losses = [loss_to_follow_up(s, arm, conditional) for arm in ("ips", "tau")]
     loss_words = ("allowing for loss to follow-up as simulated" if None in losses else
                   f"allowing for {_pct(losses[0])} loss to follow-up in the IPS arm and "
