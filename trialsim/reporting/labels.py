@@ -220,7 +220,18 @@ def words(key: str) -> str:
 
 
 def label(key: str) -> str:
-    return LABELS[key][0] if key in LABELS else words(key)
+    """The key in words; a drawn input named by its config key without `.estimate`, or a
+    funnel drawn as one `<channel>.conversion`, as well."""
+    if key in LABELS:
+        return LABELS[key][0]
+    if f"{key}.estimate" in LABELS:
+        return LABELS[f"{key}.estimate"][0]
+    parts = key.split(".")
+    if len(parts) == 4 and parts[0] == "sites" and parts[3] == "conversion":
+        where = KINDS.get(parts[1], parts[1].replace("_", " "))
+        what = CHANNELS.get(parts[2], parts[2].replace("_", " "))
+        return f"{what[0].upper() + what[1:]} ({where}): contacted to consented"
+    return words(key)
 
 
 def unit(key: str) -> str:

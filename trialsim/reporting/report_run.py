@@ -166,8 +166,8 @@ def rates_sentence(g) -> str:
     if not discount:
         return ""
     if not _discounted(discount):
-        return (" The headline P(target) recruits at the pilot's own rates (every "
-                "sites.<kind>.rate_discount is 1); " + WHY_DISCOUNT
+        return (" The headline P(target) recruits at the pilot's own rates (no site "
+                "kind's rates are discounted for new sites); " + WHY_DISCOUNT
                 + ", so it may be optimistic for new sites.")
     return (f" The headline P(target) recruits {_rates_words(discount)}, not at the pilot's "
             f"own rates, because {WHY_DISCOUNT}; at the pilot's rates the same simulated "

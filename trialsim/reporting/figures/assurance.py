@@ -42,8 +42,7 @@ def assurance_figure(run: RunDir, out: Path) -> list[Path]:
         fig = new_figure(TEXT_WIDTH, 3.4 + 0.3 * max(len(sens), 6),
                          run.caption(keys.get(summary, "replications"),
                                      keys.get(summary, "seed"))
-                         + "  |  success: the primary analysis rejects in favour of IPS "
-                         f"({FILE})")
+                         + "  |  success: the primary analysis rejects in favour of IPS")
         left, right = fig.subplots(2, 1, height_ratios=[2.4, 0.3 * max(len(sens), 6)])
         if eff is not None:
             x = table[eff].astype(float)

@@ -4,6 +4,7 @@ same bytes on every rebuild (no dates or versions in the files, a fixed SVG hash
 
 from __future__ import annotations
 
+import re
 import textwrap
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,7 +59,21 @@ def save(fig, path_png: Path) -> list[Path]:
     fig.savefig(path_png, dpi=DPI, metadata={"Software": None})
     fig.savefig(path_svg, metadata={"Date": None, "Creator": None})
     plt.close(fig)
+    path_svg.write_text(_stable_clip_ids(path_svg.read_text()))
     return [path_png, path_svg]
+
+
+_CLIP_ID = re.compile(r"\bp[0-9a-f]{10}\b")
+
+
+def _stable_clip_ids(svg: str) -> str:
+    """Clip-path ids numbered in order of appearance: matplotlib hashes each clip
+    rectangle's coordinates to the last bit, and a constrained layout can differ at
+    1e-12 between processes, which would change the ids (not the drawing) on a rebuild."""
+    ids: dict[str, str] = {}
+    for m in _CLIP_ID.finditer(svg):
+        ids.setdefault(m.group(0), f"clip{len(ids):06d}")
+    return _CLIP_ID.sub(lambda m: ids[m.group(0)], svg)
 
 
 def new_figure(width: float, height: float, caption: str, **kwargs):
