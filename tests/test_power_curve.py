@@ -34,18 +34,24 @@ def test_fit_agrees_with_statsmodels_probit():
     sm = pytest.importorskip("statsmodels.api")
     rows = _simulated()
     fit = fit_power_curve(*zip(*rows, strict=True))
-    assert fit.converged and len(fit.params) == 3  # two intercepts, one slope
+    assert fit.converged and len(fit.params) == 4  # an intercept and a slope per level
     # the same trials as 0/1 rows
     y, x = [], []
     for n, e, k, m in rows:
         for hit in [1] * k + [0] * (m - k):
             y.append(hit)
-            x.append([e == 1, e == 2, math.log(n)])
+            x.append([e == 1, e == 2, (e == 1) * math.log(n), (e == 2) * math.log(n)])
     ref = sm.Probit(np.array(y, float), np.array(x, float)).fit(disp=0, tol=1e-12,
                                                                maxiter=200)
     np.testing.assert_allclose(fit.params, ref.params, rtol=0, atol=1e-6)
     np.testing.assert_allclose(np.sqrt(np.diag(fit.cov)), ref.bse, rtol=1e-5)
     assert fit.loglik == pytest.approx(ref.llf, abs=1e-6)
+    # one common slope: the same with one log N column
+    common = fit_power_curve(*zip(*rows, strict=True), common_slope=True)
+    x2 = np.array(x, float)
+    ref2 = sm.Probit(np.array(y, float), np.column_stack([x2[:, :2], x2[:, 2] + x2[:, 3]])
+                     ).fit(disp=0, tol=1e-12, maxiter=200)
+    np.testing.assert_allclose(common.params, ref2.params, rtol=0, atol=1e-6)
 
 
 def test_curve_is_monotone_in_n_and_esws():
@@ -60,6 +66,18 @@ def test_curve_is_monotone_in_n_and_esws():
         assert np.all(np.diff(p1) > 0) and np.all(np.diff(p2) > 0)
         assert np.all(p2 >= p1 - 1e-12)
         assert np.all(lo1 <= p1) and np.all(p1 <= hi1)
+
+
+def test_a_flat_level_shares_the_slope_and_stays_monotone():
+    rng = np.random.default_rng(11)
+    rows = [(n, 1, int(rng.binomial(100, 0.2)), 100) for n in GRID]  # a plateau: noise
+    rows += [(n, 2, int(rng.binomial(100, float(ndtr(-8 + 1.3 * math.log(n))))), 100)
+             for n in GRID]
+    rows[len(GRID) - 1] = (GRID[-1], 1, 5, 100)  # make the flat level's slope negative
+    fit = fit_power_curve(*zip(*rows, strict=True))
+    assert fit.common_slope and fit.slope(1) > 0
+    ns = np.linspace(300, 1000, 50)
+    assert np.all(np.diff(fit.power(ns, 1)[0]) > 0)
 
 
 def test_n_for_power_inverts_the_curve_and_its_bound_is_above():

@@ -1,18 +1,20 @@
 """A smooth, monotone power curve through simulated power estimates.
 
 Each simulated trial either rejects or not; the chance it rejects is modelled as a probit
-in log N with one intercept per number of ESWs per locality and a common slope:
+in log N with an intercept and a slope for each number of ESWs per locality e:
 
-    P(reject | N, e) = Phi(a_e + b log N)
+    P(reject | N, e) = Phi(a_e + b_e log N)
 
 fitted by maximum likelihood (Newton's method on the binomial log-likelihood, which is
-concave for the probit link). A probit in log N is monotone in N by construction; the
-intercepts are kept ordered (more ESWs never less power) by pooling adjacent ESW counts
-that come out in the wrong order and refitting (the pool-adjacent-violators step of an
-ordered fit). The curve replaces the jagged points of a grid of Monte Carlo estimates
-(e.g. 0.94 at N 900 and 0.82 at N 1,000 with 2 ESWs per locality) by one that borrows
-strength from every point, so N for a target power is read from the curve, not from
-Monte Carlo noise at one grid point.
+concave for the probit link), all levels in one fit. Monotone by construction: in N,
+because every slope is positive (if one comes out at or below 0, as for a flat curve
+of Monte Carlo noise, the levels share one slope); in ESWs, because the curve of e is
+the upper envelope of the fitted curves of every level up to e (more ESWs never less
+power). The curve replaces the jagged points of a grid of Monte Carlo estimates (e.g.
+0.94 at N 900 and 0.82 at N 1,000 with 2 ESWs per locality) by one that borrows strength
+from every point, so N for a target power is read from the curve, not from Monte Carlo
+noise at one grid point. Its own slope per level matters: with few ESWs the clustering
+flattens power against N.
 
 Used by the report's power-curve figure and, to pick N, by the design search
 (`n_for_power`, `smallest_n_by_esw`).
@@ -32,40 +34,52 @@ Z95 = 1.959963984540054
 
 @dataclass(frozen=True)
 class PowerFit:
-    """The fitted curve: eta = intercept[level of e] + slope * log N."""
+    """The fitted curves: eta_e(N) = a_e + b_e log N (b shared when `common_slope`)."""
 
     esw_levels: tuple[int, ...]  # the ESWs per locality seen, ascending
-    level_of: dict[int, int]  # ESWs per locality -> index of its (possibly pooled) intercept
-    params: np.ndarray  # intercepts (one per pooled level), then the slope
+    params: np.ndarray  # intercepts (one per level), then the slope(s)
     cov: np.ndarray  # inverse observed information of params
     loglik: float
     converged: bool
     iterations: int
+    common_slope: bool
 
-    @property
-    def slope(self) -> float:
-        return float(self.params[-1])
+    def slope(self, esw: int) -> float:
+        i = self.esw_levels.index(esw)
+        k = len(self.esw_levels)
+        return float(self.params[-1] if self.common_slope else self.params[k + i])
 
     def _row(self, n: float, esw: int) -> np.ndarray:
-        if esw not in self.level_of:
+        if esw not in self.esw_levels:
             raise ValueError(f"ESWs per locality {esw} not among the fitted {self.esw_levels}")
+        i, k = self.esw_levels.index(esw), len(self.esw_levels)
         x = np.zeros(len(self.params))
-        x[self.level_of[esw]] = 1.0
-        x[-1] = math.log(n)
+        x[i] = 1.0
+        x[-1 if self.common_slope else k + i] = math.log(n)
         return x
 
     def eta(self, n: Sequence[float] | np.ndarray, esw: int) -> tuple[np.ndarray, np.ndarray]:
-        """The linear predictor at each N and its standard error (delta method)."""
+        """The linear predictor of level `esw` alone at each N, and its standard error
+        (delta method)."""
         x = np.array([self._row(float(v), esw) for v in np.atleast_1d(n)])
         eta = x @ self.params
         se = np.sqrt(np.einsum("ij,jk,ik->i", x, self.cov, x))
         return eta, se
 
     def power(self, n, esw: int, level: float = 0.95):
-        """(fitted power, lower, upper) at each N: the pointwise band is Phi(eta +- z se)."""
-        eta, se = self.eta(n, esw)
+        """(fitted power, lower, upper) at each N for `esw` ESWs per locality: the upper
+        envelope of the levels up to `esw`, each with its pointwise band Phi(eta +- z se)."""
         z = float(ndtri(0.5 + level / 2))
-        return ndtr(eta), ndtr(eta - z * se), ndtr(eta + z * se)
+        out = None
+        for e in self.esw_levels:
+            if e > esw:
+                break
+            eta, se = self.eta(n, e)
+            cur = np.array([ndtr(eta), ndtr(eta - z * se), ndtr(eta + z * se)])
+            out = cur if out is None else np.maximum(out, cur)
+        if out is None:
+            raise ValueError(f"ESWs per locality {esw} below the fitted {self.esw_levels}")
+        return out[0], out[1], out[2]
 
 
 @dataclass(frozen=True)
@@ -78,10 +92,15 @@ class NForPower:
     n_bound: float  # smallest N whose one-sided lower bound (z) on fitted power clears it
 
 
-def _design(n: np.ndarray, esw: np.ndarray, level_of: dict[int, int], levels: int) -> np.ndarray:
-    x = np.zeros((len(n), levels + 1))
-    x[np.arange(len(n)), [level_of[int(e)] for e in esw]] = 1.0
-    x[:, -1] = np.log(n)
+def _design(n: np.ndarray, esw: np.ndarray, levels: list[int], common: bool) -> np.ndarray:
+    k = len(levels)
+    x = np.zeros((len(n), k + (1 if common else k)))
+    idx = np.array([levels.index(int(e)) for e in esw])
+    x[np.arange(len(n)), idx] = 1.0
+    if common:
+        x[:, -1] = np.log(n)
+    else:
+        x[np.arange(len(n)), k + idx] = np.log(n)
     return x
 
 
@@ -130,10 +149,11 @@ def probit_mle(x: np.ndarray, k: np.ndarray, m: np.ndarray, *, tol: float = 1e-1
 
 
 def fit_power_curve(n: Iterable[float], esw: Iterable[int], rejections: Iterable[float],
-                    replications: Iterable[float]) -> PowerFit:
-    """The probit curve through simulated points: at each (N, ESWs per locality),
-    `rejections` of `replications` trials rejected (power x replications). Intercepts
-    stay ordered in ESWs (adjacent violators pooled); the slope is common."""
+                    replications: Iterable[float], common_slope: bool | None = None) -> PowerFit:
+    """The probit curves through simulated points: at each (N, ESWs per locality),
+    `rejections` of `replications` trials rejected (power x replications). A slope per
+    level, unless a level has fewer than two distinct N or a slope comes out at or
+    below 0 (then one common slope); `common_slope` forces the choice."""
     n, esw = np.asarray(list(n), dtype=float), np.asarray(list(esw), dtype=int)
     k, m = np.asarray(list(rejections), dtype=float), np.asarray(list(replications), dtype=float)
     if not (len(n) == len(esw) == len(k) == len(m)) or len(n) < 2:
@@ -141,17 +161,12 @@ def fit_power_curve(n: Iterable[float], esw: Iterable[int], rejections: Iterable
     if len(np.unique(n)) < 2:
         raise ValueError("need at least two distinct N to fit a slope")
     levels = sorted({int(e) for e in esw})
-    groups = [[e] for e in levels]  # pooled runs of adjacent ESW counts
-    while True:
-        level_of = {e: i for i, g in enumerate(groups) for e in g}
-        x = _design(n, esw, level_of, len(groups))
-        beta, cov, ll, ok, it = probit_mle(x, k, m)
-        worse = [i for i in range(len(groups) - 1) if beta[i + 1] < beta[i]]
-        if not worse:
-            break
-        i = worse[0]
-        groups[i:i + 2] = [groups[i] + groups[i + 1]]
-    return PowerFit(tuple(levels), level_of, beta, cov, ll, ok, it)
+    if common_slope is None:
+        common_slope = any(len(np.unique(n[esw == e])) < 2 for e in levels)
+    beta, cov, ll, ok, it = probit_mle(_design(n, esw, levels, common_slope), k, m)
+    if not common_slope and np.any(beta[len(levels):] <= 0):
+        return fit_power_curve(n, esw, k, m, common_slope=True)
+    return PowerFit(tuple(levels), beta, cov, ll, ok, it, common_slope)
 
 
 def n_for_power(fit: PowerFit, target: float, esw: int, z: float = 1.6448536269514722,
@@ -159,21 +174,35 @@ def n_for_power(fit: PowerFit, target: float, esw: int, z: float = 1.64485362695
     """The N at which the fitted power of `esw` ESWs per locality reaches `target`: the
     point estimate with its `level` interval (delta method on log N), and `n_bound`, the
     smallest N whose one-sided lower bound (z standard errors) on the fitted power
-    clears the target (inf if none does, e.g. a flat or falling curve)."""
-    if fit.slope <= 0:
+    clears the target (inf if none does). Over the envelope: the level up to `esw` that
+    gets there first."""
+    found = [_n_for_level(fit, target, e, z, level) for e in fit.esw_levels if e <= esw]
+    if not found:
+        raise ValueError(f"ESWs per locality {esw} below the fitted {fit.esw_levels}")
+    best = min(found, key=lambda r: r.n)
+    return NForPower(best.n, best.lower, best.upper, min(r.n_bound for r in found))
+
+
+def _n_for_level(fit: PowerFit, target: float, esw: int, z: float, level: float) -> NForPower:
+    b = fit.slope(esw)
+    if b <= 0:
         return NForPower(math.inf, math.inf, math.inf, math.inf)
     x0 = fit._row(1.0, esw)  # log 1 = 0: the intercept's row
     q = float(ndtri(target))
-    a, b = float(x0 @ fit.params), fit.slope
+    a = float(x0 @ fit.params)
     log_n = (q - a) / b
-    # d log N / d(a, b) = (-1/b, -(q - a)/b^2) on the intercept and the slope
+    # d log N / d(a, b) = (-1/b, -(q - a)/b^2) on the level's intercept and slope
+    i, k = fit.esw_levels.index(esw), len(fit.esw_levels)
     grad = np.zeros(len(fit.params))
-    grad[fit.level_of[esw]] = -1.0 / b
-    grad[-1] = -(q - a) / b ** 2
+    grad[i] = -1.0 / b
+    grad[-1 if fit.common_slope else k + i] = -(q - a) / b ** 2
     se = math.sqrt(max(float(grad @ fit.cov @ grad), 0.0))
     zl = float(ndtri(0.5 + level / 2))
-    return NForPower(math.exp(log_n), math.exp(log_n - zl * se), math.exp(log_n + zl * se),
-                     _n_bound(fit, q, esw, z, math.exp(log_n)))
+    if log_n > 50:  # beyond any trial
+        return NForPower(math.inf, math.inf, math.inf, math.inf)
+    return NForPower(math.exp(log_n), math.exp(log_n - zl * se),
+                     math.exp(min(log_n + zl * se, 50)), _n_bound(fit, q, esw, z,
+                                                                  math.exp(log_n)))
 
 
 def _n_bound(fit: PowerFit, q: float, esw: int, z: float, start: float) -> float:

@@ -30,10 +30,16 @@ def fitted_n_rows(d: dict[str, Any]) -> list[list[str]]:
     fit = fit_evaluations(d.get("evaluations", []), crit) if goal is not None else None
     if fit is None:
         return []
+    top = max(e["target_n"] for e in d.get("evaluations", []) if e.get(crit) is not None)
+
+    def fmt(x: float) -> str:  # read within the simulated N; beyond it, say so
+        if x <= top:
+            return f"{x:,.0f}"
+        return f"above {top:,} (extrapolated: {x:,.0f})" if x <= 2 * top else f"above {top:,}"
+
     rows = []
     for e in fit.esw_levels:
         r = n_for_power(fit, goal, e, z)
-        fmt = lambda x: "beyond reach" if x == float("inf") else f"{x:,.0f}"  # noqa: E731
         rows.append([str(e), fmt(r.n), f"{fmt(r.lower)} to {fmt(r.upper)}", fmt(r.n_bound)])
     return rows
 

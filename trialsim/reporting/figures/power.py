@@ -77,13 +77,14 @@ def _by_esw(ax, table: pd.DataFrame, quantity: str, design: dict, goal_label: st
     for i, (esw, d) in enumerate(groups):
         colour = _ordered_colour(i, len(groups))
         label = f"{int(esw)} per locality ({int(esw) * localities} ESWs)"
-        if fit is not None and fit.slope > 0:  # the fitted curve and its band, points over it
+        drawn = fit is not None and fit.slope(int(esw)) > 0
+        if drawn:  # the fitted curve and its band, the points over it
             ns = np.linspace(float(d["target_n"].min()), float(d["target_n"].max()), 120)
             p, lo, hi = fit.power(ns, int(esw))
             ax.fill_between(ns, lo, hi, color=colour, alpha=0.15, lw=0)
             ax.plot(ns, p, color=colour, lw=1.6)
         _points(ax, d["target_n"], d[quantity], d[f"{quantity}_mc_se"], colour, label,
-                ls="none" if fit is not None and fit.slope > 0 else "-")
+                ls="none" if drawn else "-")
     goals = design.get("goals", {})
     if design.get("criterion", "power") == quantity and goal_label:
         _goal_line(ax, goals.get("target_power"), goal_label)
@@ -96,7 +97,8 @@ def _by_esw(ax, table: pd.DataFrame, quantity: str, design: dict, goal_label: st
     ax.set_xlabel("target N (total randomised)")
     ax.set_ylabel(f"{quantity}: P(the primary analysis rejects)")
     ax.set_ylim(0, 1.02)
-    ax.legend(loc="lower right", frameon=False, fontsize=7, title="ESWs", title_fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(0, 0.86), frameon=False, fontsize=7, title="ESWs",
+              title_fontsize=7)  # under the goal line; power curves rise from the lower left
 
 
 def power_figure(run: RunDir, out: Path) -> list[Path]:
