@@ -48,6 +48,12 @@ def heatmap_grid(table: pd.DataFrame, x: str, y: str, metric: str):
     return xs, ys, grid
 
 
+def _axis(key: str) -> str:
+    """A swept key in words, with its unit."""
+    unit = labels.unit(key)
+    return labels.label(key) + (f" ({unit})" if unit and unit != "x" else "")
+
+
 def _colour_range(grid: np.ndarray) -> tuple[float, float]:
     """The colour scale: the sweep's own range of values, widened to at least 0.1 so that
     Monte Carlo noise does not look like a gradient."""
@@ -81,12 +87,12 @@ def sweep_figure(table: pd.DataFrame, thresholds: dict[str, float], out: Path,
                 if goal in thresholds:
                     ax.axhline(thresholds[goal], color=c, ls="--", lw=1,
                                label=f"goal {thresholds[goal]:g}")
-            ax.set_xlabel(labels.label(k))
+            ax.set_xlabel(_axis(k))
             ax.set_ylabel("probability")
             ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
             ax.legend(frameon=False, fontsize=7)
-            ax.set_title(f"Sweep over: {labels.label(k)}", loc="left")
+            ax.set_title(f"Sweep over: {_axis(k)}", loc="left")
             return save(fig, out / "sweep.png")
         x, y = knobs[0], knobs[1]
         xs = _sorted_values(table[x])
@@ -111,8 +117,8 @@ def sweep_figure(table: pd.DataFrame, thresholds: dict[str, float], out: Path,
                                                ec=OKABE_ITO["vermillion"], lw=2.2))
             ax.set_xticks(range(len(xs)), [str(v) for v in xs])
             ax.set_yticks(range(len(ys)), [str(v) for v in ys])
-            ax.set_xlabel(labels.label(x))
-            ax.set_ylabel(labels.label(y))
+            ax.set_xlabel(_axis(x))
+            ax.set_ylabel(_axis(y))
             title = label
             if goal in thresholds:
                 title += f"\n(outlined: at least {thresholds[goal]:g})"
