@@ -29,6 +29,7 @@ from trialsim.reporting.figures.sweep import heatmap_grid, sweep_figure, swept_k
 from trialsim.reporting.report import key_facts, loss_to_follow_up
 from trialsim.reporting.rundir import RunDir
 from trialsim.reporting.sources import parameter_sources, yaml_comments
+from trialsim.reporting.terminal import FEW_TRIALS
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_FIGURES = ("recruitment", "flow", "capacity", "retention", "tipping_point",
@@ -93,7 +94,7 @@ def test_report_numbers_equal_summary(run_dir):
     n, power = summary["target_n"], summary["power"]["primary"]
     assert f"A total of {n} participants ({n / 2:g} per arm)" in paragraph
     reached = summary["power"]["replications_target_reached"]
-    if reached:  # the power of a trial of n: among those that reached it
+    if reached >= FEW_TRIALS:  # the power of a trial of n: among those that reached it
         conditional = summary["power"]["primary_if_target_reached"]
         assert f"gives {100 * conditional:.0f}% power" in paragraph
         assert f"{reached} of {summary['replications']} simulated trials" in paragraph
@@ -210,7 +211,7 @@ def test_power_curve_from_design_evaluations(tmp_path):
     (tmp_path / "design.json").write_text(json.dumps(design))
     made = power_figure(RunDir(tmp_path), tmp_path)
     h, w = mpimg.imread(made[0]).shape[:2]
-    assert w > 1500 and h > 600  # three panels side by side
+    assert w >= 1250 and h > 1200  # three panels, two a row at the A4 text width
 
 
 def test_parameter_sources_come_from_the_yaml_comments():

@@ -13,8 +13,8 @@ from trialsim.inputs.params import PAIN_SERVICE, PRIMARY_CARE, ModelParams
 from trialsim.model.delivery import caseload_peak
 from trialsim.model.followup import counted
 from trialsim.model.records import IPS, STAGES, TAU, Participant
-from trialsim.model.review import Review, review
 from trialsim.model.resources import count as count_resources
+from trialsim.model.review import Review, review
 from trialsim.model.trial import ReplicationResult
 from trialsim.reporting import keys
 from trialsim.units import DAYS_PER_MONTH, days_to_months

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trialsim.reporting import keys
-from trialsim.reporting.figures.style import OKABE_ITO, figure_style, new_figure, save
+from trialsim.reporting import keys, labels
+from trialsim.reporting.figures.style import OKABE_ITO, TEXT_WIDTH, figure_style, new_figure, save
 from trialsim.reporting.outputs import ASSURANCE_PARAMETERS as FILE
 from trialsim.reporting.rundir import RunDir
-from trialsim.reporting.sensitivity import FLAGS, SUCCESS, sensitivity
+from trialsim.reporting.sensitivity import FLAGS, SUCCESS, TARGET, sensitivity
 
 __all__ = ["FILE", "assurance_figure", "effect_column", "sensitivity"]
 TOP = 12  # inputs shown
@@ -32,25 +32,31 @@ def assurance_figure(run: RunDir, out: Path) -> list[Path]:
     table = run.csv(FILE)
     summary = run.summary or {}
     base = float(table[SUCCESS].mean())
+    # the planning figure: the target reached in time and the primary analysis rejects
+    joint = keys.get(summary, "assurance_joint")
+    if joint is None and TARGET in table:
+        joint = float((table[SUCCESS].astype(bool) & table[TARGET].astype(bool)).mean())
     sens = sensitivity(table).head(TOP)
     eff = effect_column(table)
     with figure_style():
-        fig = new_figure(9.0, 0.9 + 0.32 * max(len(sens), 6),
+        fig = new_figure(TEXT_WIDTH, 3.4 + 0.3 * max(len(sens), 6),
                          run.caption(keys.get(summary, "replications"),
                                      keys.get(summary, "seed"))
-                         + "  |  success: the primary analysis rejects in favour of IPS "
-                         f"({FILE})")
-        left, right = fig.subplots(1, 2, width_ratios=[1, 1.6])
+                         + "  |  success: the primary analysis rejects in favour of IPS")
+        left, right = fig.subplots(2, 1, height_ratios=[2.4, 0.3 * max(len(sens), 6)])
         if eff is not None:
             x = table[eff].astype(float)
             bins = np.histogram_bin_edges(x, bins=30)
             left.hist([x[table[SUCCESS] == 1], x[table[SUCCESS] == 0]], bins=bins, stacked=True,
                       color=[OKABE_ITO["blue"], OKABE_ITO["orange"]],
                       label=["trial succeeded", "trial failed"])
-            left.set_xlabel(f"drawn true effect ({eff}), points")
+            left.set_xlabel(f"{labels.label(eff)}, as drawn (points)")
             left.set_ylabel("replications")
             left.legend(frameon=False, loc="upper left", fontsize=7)
-        left.set_title(f"Drawn effect (assurance {base:.2f})", loc="left")
+        title = (f"Assurance {joint:.2f}: P(target reached in time and the primary analysis "
+                 f"rejects)\nthe primary analysis rejects: {base:.2f}" if joint is not None
+                 else f"Assurance {base:.2f}: P(the primary analysis rejects)")
+        left.set_title(title, loc="left")
         left.grid(alpha=0.3)
         y = np.arange(len(sens))[::-1]
         for yi, r in zip(y, sens.itertuples(), strict=True):
@@ -58,17 +64,19 @@ def assurance_figure(run: RunDir, out: Path) -> list[Path]:
             right.plot(r.low, yi, "o", color=OKABE_ITO["orange"], ms=5)
             right.plot(r.high, yi, "o", color=OKABE_ITO["blue"], ms=5)
             right.text(1.01, yi, f"{r.difference:+.2f} ({r.difference_mc_se:.2f})",
-                       ha="left", va="center", fontsize=6.5, color="#555555",
+                       ha="left", va="center", fontsize=7, color="#555555",
                        transform=right.get_yaxis_transform())
         right.plot([], [], "o", color=OKABE_ITO["orange"], label="input in its lowest third")
         right.plot([], [], "o", color=OKABE_ITO["blue"], label="input in its highest third")
         right.axvline(base, color=OKABE_ITO["black"], ls="--", lw=1,
                       label=f"overall P(success) {base:.2f}")
-        right.set_yticks(y, list(sens["input"]), fontsize=7)
+        right.set_yticks(y, [labels.label(k) for k in sens["input"]], fontsize=7.5)
         right.set_xlim(0, 1)
         right.set_xlabel("P(success) among replications (right: high - low, MC SE)")
-        right.set_title("Which uncertain inputs move the probability of success", loc="left")
+        right.set_title("Which uncertain inputs move P(the primary analysis rejects)",
+                        loc="left")
         right.grid(axis="x", alpha=0.3)
-        right.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12),
-                     ncol=3)
+        right.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.4, -0.14 * 6 /
+                                                                        max(len(sens), 6)),
+                     ncol=2)
         return save(fig, out / "assurance.png")

@@ -1,5 +1,6 @@
 """ESW capacity: each locality's caseload by month (median, 50% and 90% bands) against
-its places, and the distribution of waits for a caseload place."""
+its places, and below, the distribution of waits for a caseload place in weeks (the
+mean and 90th percentile marked on the same weeks axis, labelled in weeks and days)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from trialsim.reporting import keys
-from trialsim.reporting.figures.style import OKABE_ITO, SERIES, figure_style, new_figure, save
+from trialsim.reporting.figures.style import (
+    OKABE_ITO,
+    SERIES,
+    TEXT_WIDTH,
+    figure_style,
+    new_figure,
+    save,
+)
 from trialsim.reporting.rundir import RunDir
 
 
@@ -23,15 +31,15 @@ def capacity_figure(run: RunDir, out: Path) -> list[Path]:
     cols = 1 if len(localities) == 1 else 2
     rows = math.ceil(len(localities) / cols)
     with figure_style():
-        fig = new_figure(9.0, 2.2 + 1.9 * rows, run.caption(keys.get(summary, "replications"),
-                                                            keys.get(summary, "seed")))
-        lfig, rfig = fig.subfigures(1, 2, width_ratios=[1.6, 1])
+        fig = new_figure(TEXT_WIDTH, 1.2 + 1.7 * rows + 2.4,
+                         run.caption(keys.get(summary, "replications"), keys.get(summary, "seed")))
+        lfig, rfig = fig.subfigures(2, 1, height_ratios=[0.6 + 1.7 * rows, 2.4])
         axes = lfig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).ravel()
         lfig.suptitle("IPS clients on each locality's ESW caseloads\n"
                       "(median, 50% and 90% of simulated trials)", x=0.02, ha="left",
-                      fontsize=10)
-        lfig.supxlabel("months from the start of recruitment", fontsize=9)
-        lfig.supylabel("clients on the caseload", fontsize=9)
+                      fontsize=9)
+        lfig.supxlabel("months from the start of recruitment", fontsize=8.5)
+        lfig.supylabel("clients on the caseload", fontsize=8.5)
         for i, ax in enumerate(axes):
             if i >= len(localities):
                 ax.set_axis_off()
@@ -49,11 +57,11 @@ def capacity_figure(run: RunDir, out: Path) -> list[Path]:
             if window is not None:
                 ax.axvline(window, color=OKABE_ITO["black"], ls=":", lw=1.1,
                            label=f"window ends ({window:g})")
-            ax.set_title(f"locality {localities[i]}", loc="left", fontsize=9)
+            ax.set_title(f"locality {localities[i]}", loc="left", fontsize=8.5)
             ax.set_ylim(0, top)
             ax.grid(alpha=0.3)
             if i == 0:
-                ax.legend(loc="upper left", frameon=False, fontsize=6.5, ncol=2)
+                ax.legend(loc="upper left", frameon=False, fontsize=7, ncol=2)
         right = rfig.subplots()
         weeks = waits["from_days"].to_numpy() / 7
         n = int(waits["participants"].sum())
@@ -61,11 +69,12 @@ def capacity_figure(run: RunDir, out: Path) -> list[Path]:
         mean, p90 = keys.get(summary, "mean_wait_days"), keys.get(summary, "p90_wait_days")
         if mean is not None:
             right.axvline(mean / 7, color=OKABE_ITO["black"], ls="--", lw=1.1,
-                          label=f"mean {mean:.1f} days")
+                          label=f"mean {mean / 7:.1f} weeks ({mean:.1f} days)")
         if p90 is not None:
             right.axvline(p90 / 7, color=OKABE_ITO["vermillion"], ls=":", lw=1.3,
-                          label=f"90th percentile {p90:.1f} days\n(within a trial, averaged)")
-        right.set_title(f"Wait for a caseload place\n({n:,} IPS participants, all trials)",
+                          label=f"90th percentile {p90 / 7:.1f} weeks ({p90:.1f} days;\n"
+                                "within a trial, averaged)")
+        right.set_title(f"Wait for a caseload place ({n:,} IPS participants, all trials)",
                         loc="left")
         right.set_xlabel(f"weeks waited (last bar: {len(weeks) - 1} weeks or more)")
         if (waits["share"] > 0).any():  # a log axis needs a positive bar

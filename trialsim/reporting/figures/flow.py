@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from trialsim.reporting import keys
-from trialsim.reporting.figures.style import ARM_COLOURS, OKABE_ITO, figure_style, new_figure, save
+from trialsim.reporting.figures.style import (
+    ARM_COLOURS,
+    OKABE_ITO,
+    TEXT_WIDTH,
+    figure_style,
+    new_figure,
+    save,
+)
 from trialsim.reporting.rundir import RunDir
 
 # parent: its branches (columns of flow.csv; a name ending in "*" is derived below)
@@ -42,6 +49,25 @@ LABELS = {
     "ips_disengaged_after_assessment": "Disengaged after assessment",
     "tau_booklet": "Received booklet appointment", "tau_no_booklet": "No booklet appointment",
 }
+
+
+def flow_note(run: RunDir) -> str:
+    """Why no one is ineligible or declines in a pain-services flow: the pilot's clinics
+    recorded only the 13 they recruited (13 approached, 13 eligible, 13 consented: no
+    denominators), so the model's shares are 13 of 13 ('' when the run does not use them)."""
+    if not run.cfg("sites.pain_services.count", 0):
+        return ""
+    stages = [run.cfg(f"sites.pain_services.clinics.{s}") for s in ("contact", "eligible",
+                                                                     "consent")]
+    if not all(isinstance(v, dict) and v.get("k") == v.get("n") for v in stages):
+        return ""
+    counts = "/".join(str(v["k"]) for v in stages)
+    gp = (" Ineligible and declining counts come from GP practices only."
+          if run.cfg("sites.gp_practices.count", 0) else "")
+    return (f"In pain services everyone approached is counted as eligible and consenting: the "
+            f"pilot's clinics recorded {counts} (approached, eligible, consented: only those "
+            f"recruited, no denominators), so the model has no data to screen anyone out "
+            f"there.{gp}")
 
 
 def flow_table(flow: pd.DataFrame) -> pd.DataFrame:
@@ -87,14 +113,18 @@ def _text(t: pd.DataFrame, col: str) -> str:
 
 
 def _box(ax, x: float, y: float, text: str, colour: str, ha: str = "center") -> None:
-    ax.text(x, y, text, ha=ha, va="center", fontsize=7.2, wrap=False,
+    ax.text(x, y, text, ha=ha, va="center", fontsize=FONT, wrap=False,
             bbox={"boxstyle": "round,pad=0.35", "fc": "white", "ec": colour, "lw": 1.1},
             transform=ax.transAxes)
 
 
+FONT = 7.5  # points, printed at the text width
+HEIGHT = 9.4  # inches
+
+
 def _half(lines: int) -> float:
-    """Half a box's height in axes fraction (7.2 pt lines, padding) plus a margin."""
-    return 0.0068 * lines + 0.011
+    """Half a box's height in axes fraction (FONT pt lines, padding) plus a margin."""
+    return (FONT * 1.2 / 72 * lines / 2 + 0.06) / (HEIGHT * 0.93) + 0.004
 
 
 def _arrow(ax, xy0, xy1) -> None:
@@ -116,9 +146,11 @@ def flow_figure(run: RunDir, out: Path) -> list[Path]:
     waves = wave_labels(t)
     grey, black = OKABE_ITO["grey"], OKABE_ITO["black"]
     with figure_style():
-        fig = new_figure(8.0, 10.0, run.caption(keys.get(summary, "replications"),
-                                                keys.get(summary, "seed"))
-                         + "  |  mean per simulated trial (5th to 95th percentile)")
+        note = flow_note(run)
+        fig = new_figure(TEXT_WIDTH, HEIGHT, run.caption(keys.get(summary, "replications"),
+                                                         keys.get(summary, "seed"))
+                         + "  |  mean per simulated trial (5th to 95th percentile)"
+                         + (f"  |  {note}" if note else ""))
         ax = fig.add_subplot()
         ax.set_axis_off()
         ax.set_title("Expected CONSORT flow", loc="left")
@@ -151,7 +183,7 @@ def flow_figure(run: RunDir, out: Path) -> list[Path]:
                            for level in rows[arm]]
             levels[arm] += [f"Follow-up at month {w[1:]} (of all allocated)\n" + "\n".join(
                 f"{lab}: {_text(t, f'{arm}_{w}_{k}')}" for k, lab in parts) for w in waves]
-            levels[arm].append(f"Analysed (primary outcome: {outcome})\n"
+            levels[arm].append(f"Analysed\n(primary outcome: {outcome})\n"
                                f"{_text(t, f'{arm}_analysed')}")
         n_levels = len(levels["ips"])
         gap = (y - 0.04) / (n_levels - 1)

@@ -14,11 +14,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from trialsim.reporting.figures.style import OKABE_ITO, SERIES, figure_style, new_figure, save
+from trialsim.analysis.power_curve import fit_evaluations
+from trialsim.reporting.figures.style import (
+    OKABE_ITO,
+    SERIES,
+    TEXT_WIDTH,
+    figure_style,
+    new_figure,
+    save,
+)
 from trialsim.reporting.rundir import RunDir
 
 Z95 = 1.959963984540054
@@ -63,10 +72,19 @@ def _by_esw(ax, table: pd.DataFrame, quantity: str, design: dict, goal_label: st
     table = table[table[quantity].notna()] if quantity in table else table.iloc[0:0]
     localities = design.get("localities", 1)
     groups = list(table.groupby("esw_per_locality", sort=True))
+    rows = table.to_dict("records")
+    fit = fit_evaluations(rows, quantity) if len(rows) > 1 else None
     for i, (esw, d) in enumerate(groups):
-        _points(ax, d["target_n"], d[quantity], d[f"{quantity}_mc_se"],
-                _ordered_colour(i, len(groups)),
-                f"{int(esw)} per locality ({int(esw) * localities} ESWs)")
+        colour = _ordered_colour(i, len(groups))
+        label = f"{int(esw)} per locality ({int(esw) * localities} ESWs)"
+        drawn = fit is not None and fit.slope(int(esw)) > 0
+        if drawn:  # the fitted curve and its band, the points over it
+            ns = np.linspace(float(d["target_n"].min()), float(d["target_n"].max()), 120)
+            p, lo, hi = fit.power(ns, int(esw))
+            ax.fill_between(ns, lo, hi, color=colour, alpha=0.15, lw=0)
+            ax.plot(ns, p, color=colour, lw=1.6)
+        _points(ax, d["target_n"], d[quantity], d[f"{quantity}_mc_se"], colour, label,
+                ls="none" if drawn else "-")
     goals = design.get("goals", {})
     if design.get("criterion", "power") == quantity and goal_label:
         _goal_line(ax, goals.get("target_power"), goal_label)
@@ -77,9 +95,10 @@ def _by_esw(ax, table: pd.DataFrame, quantity: str, design: dict, goal_label: st
                 label=f"recommended: N {rec['target_n']}, {rec['esw_per_locality']} per "
                       "locality")
     ax.set_xlabel("target N (total randomised)")
-    ax.set_ylabel(f"P(primary analysis rejects): {quantity}")
+    ax.set_ylabel(f"{quantity}: P(the primary analysis rejects)")
     ax.set_ylim(0, 1.02)
-    ax.legend(loc="best", frameon=False, fontsize=7, title="ESWs", title_fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(0, 0.86), frameon=False, fontsize=7, title="ESWs",
+              title_fontsize=7)  # under the goal line; power curves rise from the lower left
 
 
 def power_figure(run: RunDir, out: Path) -> list[Path]:
@@ -94,16 +113,21 @@ def power_figure(run: RunDir, out: Path) -> list[Path]:
         quantities.remove(criterion)
         quantities.insert(0, criterion)
     goals = design.get("goals", {})
-    caption = run.caption(design.get("replications"), design.get("seed"))
-    caption += ("  |  bars: 95% Monte Carlo intervals; candidates on common random numbers; "
-                "recruitment unconstrained for power")
+    caption = design_caption(design)
+    caption += ("  |  bars: 95% Monte Carlo intervals; lines: fitted probit in log N with its "
+                "95% band; recruitment unconstrained for power")
     if not curve:
         caption += (f"; screened with {design.get('screen_replications')} replications "
                     "(wider bars)")
     panels = len(quantities) + (1 if curve else 2)
+    cols = 2 if panels > 1 else 1
+    grid_rows = -(-panels // cols)
     with figure_style():
-        fig = new_figure(max(3.9 * panels, 6.5), 4.4, caption)
-        axes = list(fig.subplots(1, panels, squeeze=False)[0])
+        fig = new_figure(TEXT_WIDTH, 0.6 + 3.3 * grid_rows, caption)
+        axes = list(fig.subplots(grid_rows, cols, squeeze=False).ravel())
+        for ax in axes[panels:]:
+            ax.set_axis_off()
+        axes = axes[:panels]
         for ax, q in zip(axes, quantities, strict=False):
             _by_esw(ax, table, q, design, f"goal {goals.get('target_power'):g}")
             what = "every N of the grid" if curve else "candidates the search simulated"
@@ -117,6 +141,22 @@ def power_figure(run: RunDir, out: Path) -> list[Path]:
         for ax in axes:
             ax.grid(alpha=0.3)
         return save(fig, out / "power_curve.png")
+
+
+def design_caption(design: dict) -> str:
+    """What the figure shows: the recommended design (or the curve's scenario), the
+    replications and the seed, not the scenario's own N, sites and window."""
+    kind = _kind(design)
+    head = f"{design.get('replications')} simulated trials per candidate, seed {design.get('seed')}"
+    if design.get("mode") == "curve":
+        return (f"Power curve, {design.get('scenario')}: {design.get('scenario_sites')} {kind}, "
+                f"P(target) within {design.get('scenario_months'):g} months  |  {head}")
+    rec = design.get("recommended")
+    if rec is None:
+        return f"Design search, {design.get('scenario')}: no design met every goal  |  {head}"
+    return (f"Design search, {design.get('scenario')}: recommended N {rec['target_n']}, "
+            f"{rec['esw_per_locality']} ESW(s) per locality ({rec['esws']} ESWs), {rec['sites']} "
+            f"{kind}, {rec['months']:g} months  |  {head}")
 
 
 def _curve_recruitment(ax, table: pd.DataFrame, design: dict) -> None:
@@ -188,7 +228,7 @@ def _sites(ax, design: dict) -> None:
     ax.set_ylim(0, 1.02)
     ax.set_title(f"Recruitment against sites, N {n}\n(every number of sites simulated)",
                  loc="left")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7,
+    ax.legend(loc="lower right", frameon=False, fontsize=7,
               title="window", title_fontsize=7)
 
 
@@ -198,13 +238,18 @@ def legacy_figure(run: RunDir, out: Path) -> list[Path]:
     goals = design.get("goals", {})
     target_power = goals.get("target_power")
     prob_target = goals.get("prob_target")
-    caption = run.caption(design.get("replications"), design.get("seed"))
+    caption = (f"Design search, {design.get('scenario')}: {design.get('replications')} simulated "
+               f"trials per candidate, seed {design.get('seed')}")
     caption += "  |  bars: 95% Monte Carlo intervals; each candidate on common random numbers"
     ss, esw, sites = (evaluations(design, s) for s in ("sample_size", "esw", "sites"))
     panels = [p for p, d in (("n", ss), ("esw", esw), ("sites", sites)) if len(d)]
+    cols = 2 if len(panels) > 1 else 1
+    grid_rows = max(-(-len(panels) // cols), 1)
     with figure_style():
-        fig = new_figure(max(3.6 * len(panels), 6.5), 4.0, caption)
-        axes = fig.subplots(1, max(len(panels), 1), squeeze=False)[0]
+        fig = new_figure(TEXT_WIDTH, 0.6 + 3.2 * grid_rows, caption)
+        axes = fig.subplots(grid_rows, cols, squeeze=False).ravel()
+        for ax in axes[len(panels):]:
+            ax.set_axis_off()
         for ax, panel in zip(axes, panels, strict=False):
             if panel == "n":
                 _points(ax, ss["target_n"], ss["power"], ss["mc_se"], OKABE_ITO["blue"],
@@ -225,7 +270,7 @@ def legacy_figure(run: RunDir, out: Path) -> list[Path]:
                     _points(ax, d["sites"], d["prob_target"], d["mc_se"],
                             SERIES[i % len(SERIES)], f"{months:g} months")
                 _goal_line(ax, prob_target, f"required P(target) {prob_target:g}")
-                ax.set_xlabel(f"number of {design.get('site_kind', 'sites')}")
+                ax.set_xlabel(f"number of {_kind(design)}")
                 ax.set_ylabel("P(target N randomised within the window)")
                 ax.set_ylim(0, 1.02)
                 ax.set_title("Recruitment against sites", loc="left")

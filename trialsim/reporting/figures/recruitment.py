@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from trialsim.reporting import keys, pilot_observed
-from trialsim.reporting.figures.style import OKABE_ITO, SERIES, figure_style, new_figure, save
+from trialsim.reporting.figures.style import (
+    OKABE_ITO,
+    SERIES,
+    TEXT_WIDTH,
+    figure_style,
+    new_figure,
+    save,
+)
 from trialsim.reporting.rundir import RunDir
 
 CHANNEL_LABELS = {
@@ -26,7 +33,7 @@ def recruitment_figure(run: RunDir, out: Path) -> list[Path]:
     channels = [c for c in bands.columns if c.startswith("mean_")
                 and bands[c].iloc[-1] > 0]
     with figure_style():
-        fig = new_figure(7.5, 6.2, run.caption(keys.get(summary, "replications"),
+        fig = new_figure(TEXT_WIDTH, 5.8, run.caption(keys.get(summary, "replications"),
                                                keys.get(summary, "seed")))
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.6])
         blue = OKABE_ITO["blue"]
@@ -44,7 +51,7 @@ def recruitment_figure(run: RunDir, out: Path) -> list[Path]:
                      color=OKABE_ITO["vermillion"], ms=7, clip_on=False,
                      label=pilot_observed.RANDOMISED_SOURCE)
         sites = run.csv("site_openings.csv")
-        ymax = 1.15 * max(target, float(bands["p95"].max()))
+        ymax = 1.4 * max(target, float(bands["p95"].max()))  # room for the legend above
         if sites is not None and len(sites):
             for i, (kind, grp) in enumerate(sites.groupby("kind", sort=True)):
                 top.plot(grp["open_month_p50"], [-0.035 * ymax * (i + 1)] * len(grp),
@@ -60,12 +67,12 @@ def recruitment_figure(run: RunDir, out: Path) -> list[Path]:
         top.set_title(title, loc="left")
         top.set_ylabel("participants randomised")
         top.grid(alpha=0.3)
-        top.legend(loc="upper left", frameon=False, ncol=1)
+        top.legend(loc="upper left", frameon=False, ncol=2)
         if channels:
             ys = [bands[c] for c in channels]
             labels = [CHANNEL_LABELS.get(c[5:], c[5:]) for c in channels]
             bottom.stackplot(m, ys, labels=labels, colors=SERIES[2:2 + len(ys)], alpha=0.85)
-            bottom.legend(loc="upper left", frameon=False, fontsize=7)
+            bottom.legend(loc="upper left", frameon=False)
         bottom.axvline(window, color=OKABE_ITO["black"], ls=":", lw=1.2)
         bottom.set_title("Mean cumulative randomised by channel", loc="left")
         bottom.set_ylabel("participants (mean)")

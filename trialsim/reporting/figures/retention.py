@@ -13,6 +13,7 @@ from trialsim.reporting.figures.style import (
     ARM_COLOURS,
     ARM_LABELS,
     OKABE_ITO,
+    TEXT_WIDTH,
     figure_style,
     new_figure,
     save,
@@ -40,7 +41,7 @@ def retention_figure(run: RunDir, out: Path) -> list[Path]:
     all_waves = sorted({w for ws in waves.values() for w in ws}, key=lambda w: float(w[1:]))
     x = {w: i for i, w in enumerate(all_waves)}
     with figure_style():
-        fig = new_figure(6.8, 4.2, run.caption(keys.get(summary, "replications"),
+        fig = new_figure(TEXT_WIDTH, 4.2, run.caption(keys.get(summary, "replications"),
                                                keys.get(summary, "seed")))
         ax = fig.add_subplot()
         for arm in ("ips", "tau"):
@@ -66,16 +67,16 @@ def retention_figure(run: RunDir, out: Path) -> list[Path]:
                             label=f"{ARM_LABELS[arm]} pilot: observed, 95% Jeffreys interval"
                             if first else None)
                 ax.annotate(f"{k}/{n}", (x[w] + off + 0.12, hi), textcoords="offset points",
-                            xytext=(0, 3), ha="center", fontsize=6.5, color=c)
+                            xytext=(0, 3), ha="center", fontsize=7, color=c)
                 first = False
         ax.set_xticks(range(len(all_waves)), [f"{w[1:]} months" for w in all_waves])
         ax.set_xlim(-0.6, len(all_waves) - 0.4)
         ax.set_ylim(0, 1.08)
         ax.set_ylabel("share returning the questionnaire\n(of those not withdrawn)")
         ax.set_xlabel("follow-up wave after randomisation")
-        ax.set_title("Questionnaire returns by arm and wave: simulation vs pilot (Table 8)",
-                     loc="left")
+        ax.set_title("Questionnaire returns by arm and wave:\nsimulated trials against the pilot "
+                     "(Table 8)", loc="left")
         ax.axhline(1, color=OKABE_ITO["grey"], lw=0.6)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(loc="lower left", frameon=False, fontsize=7)
+        ax.legend(loc="lower left", frameon=False)
         return save(fig, out / "retention.png")

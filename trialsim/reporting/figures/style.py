@@ -4,6 +4,7 @@ same bytes on every rebuild (no dates or versions in the files, a fixed SVG hash
 
 from __future__ import annotations
 
+import re
 import textwrap
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,13 +25,21 @@ ARM_LABELS = {"ips": "IPS", "tau": "TAU"}
 SERIES = [OKABE_ITO[c] for c in ("blue", "orange", "green", "purple", "sky", "vermillion",
                                  "yellow", "black")]
 DPI = 200
+# The text width of an A4 page with 2.5 cm margins (16 cm): every figure is drawn at it, so
+# that a font size here is the size printed (and the HTML shows each figure at the text
+# width, see templates/report.css); no text below 7 pt.
+TEXT_WIDTH = 6.3
 RC = {
     "svg.hashsalt": "trialsim",
     "svg.fonttype": "path",
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
+    "font.size": 8.5,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 7.5,
+    "legend.title_fontsize": 7.5,
+    "figure.titlesize": 9,
     "axes.prop_cycle": matplotlib.cycler(color=SERIES),
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -50,13 +59,27 @@ def save(fig, path_png: Path) -> list[Path]:
     fig.savefig(path_png, dpi=DPI, metadata={"Software": None})
     fig.savefig(path_svg, metadata={"Date": None, "Creator": None})
     plt.close(fig)
+    path_svg.write_text(_stable_clip_ids(path_svg.read_text()))
     return [path_png, path_svg]
+
+
+_CLIP_ID = re.compile(r"\bp[0-9a-f]{10}\b")
+
+
+def _stable_clip_ids(svg: str) -> str:
+    """Clip-path ids numbered in order of appearance: matplotlib hashes each clip
+    rectangle's coordinates to the last bit, and a constrained layout can differ at
+    1e-12 between processes, which would change the ids (not the drawing) on a rebuild."""
+    ids: dict[str, str] = {}
+    for m in _CLIP_ID.finditer(svg):
+        ids.setdefault(m.group(0), f"clip{len(ids):06d}")
+    return _CLIP_ID.sub(lambda m: ids[m.group(0)], svg)
 
 
 def new_figure(width: float, height: float, caption: str, **kwargs):
     """A constrained-layout figure with its caption at the foot, wrapped to the width,
     with room kept for it so that it never runs over the axes."""
-    lines = textwrap.wrap(caption, int(width * 17)) or [""]
+    lines = textwrap.wrap(caption, int(width * 16)) or [""]
     foot = (0.05 + 0.12 * len(lines)) / height
     fig = plt.figure(figsize=(width, height), layout="constrained", **kwargs)
     fig.get_layout_engine().set(rect=(0, foot, 1, 1 - foot))

@@ -1,6 +1,7 @@
 """Sweep figures from sweep_summary.csv: heatmaps of P(target) and power over two swept
 knobs, values in the cells and the cells meeting the planner's thresholds outlined;
-with one swept knob, a line chart."""
+with one swept knob, a line chart. Knobs are named in words (`labels`); the colour scale
+spans the values the sweep found (not 0 to 1), so that cells that differ look different."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-from trialsim.reporting.figures.style import OKABE_ITO, figure_style, new_figure, save
+from trialsim.reporting import labels
+from trialsim.reporting.figures.style import OKABE_ITO, TEXT_WIDTH, figure_style, new_figure, save
 
 METRICS = (("prob_target_by_end", "P(target reached in the window)", "prob_target"),
            ("power_primary", "power of the primary analysis", "target_power"))
@@ -46,6 +48,25 @@ def heatmap_grid(table: pd.DataFrame, x: str, y: str, metric: str):
     return xs, ys, grid
 
 
+def _axis(key: str) -> str:
+    """A swept key in words, with its unit."""
+    unit = labels.unit(key)
+    return labels.label(key) + (f" ({unit})" if unit and unit != "x" else "")
+
+
+def _colour_range(grid: np.ndarray) -> tuple[float, float]:
+    """The colour scale: the sweep's own range of values, widened to at least 0.1 so that
+    Monte Carlo noise does not look like a gradient."""
+    vals = grid[np.isfinite(grid)]
+    if not len(vals):
+        return 0.0, 1.0
+    lo, hi = float(vals.min()), float(vals.max())
+    if hi - lo < 0.1:
+        mid = (lo + hi) / 2
+        lo, hi = max(0.0, mid - 0.05), min(1.0, mid + 0.05)
+    return lo, hi
+
+
 def sweep_figure(table: pd.DataFrame, thresholds: dict[str, float], out: Path,
                  caption: str) -> list[Path]:
     knobs = swept_knobs(table)
@@ -55,7 +76,7 @@ def sweep_figure(table: pd.DataFrame, thresholds: dict[str, float], out: Path,
     with figure_style():
         if len(knobs) == 1:
             k = knobs[0]
-            fig = new_figure(6.5, 4.0, caption)
+            fig = new_figure(TEXT_WIDTH, 4.0, caption)
             ax = fig.add_subplot()
             ok = table[table["status"] == "ok"].copy()
             order = _sorted_values(table[k])
@@ -72,39 +93,41 @@ def sweep_figure(table: pd.DataFrame, thresholds: dict[str, float], out: Path,
                 if goal in thresholds:
                     ax.axhline(thresholds[goal], color=c, ls="--", lw=1,
                                label=f"goal {thresholds[goal]:g}")
-            ax.set_xlabel(k)
+            ax.set_xlabel(_axis(k))
             ax.set_ylabel("probability")
             ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
             ax.legend(frameon=False, fontsize=7)
-            ax.set_title(f"Sweep over {k}", loc="left")
+            ax.set_title(f"Sweep over: {_axis(k)}", loc="left")
             return save(fig, out / "sweep.png")
         x, y = knobs[0], knobs[1]
         xs = _sorted_values(table[x])
-        fig = new_figure(max(7.0, 1.0 + 0.8 * len(xs) * len(metrics)), 4.2,
+        fig = new_figure(TEXT_WIDTH, 0.8 + 3.4 * len(metrics),
                          caption + (f"  |  other swept keys at each value: {', '.join(knobs[2:])}"
                                     if len(knobs) > 2 else ""))
-        axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+        axes = fig.subplots(len(metrics), 1, squeeze=False)[:, 0]
         for ax, (m, label, goal) in zip(axes, metrics, strict=True):
             xs, ys, grid = heatmap_grid(table, x, y, m)
-            im = ax.imshow(grid, origin="lower", cmap="cividis", vmin=0, vmax=1,
+            lo, hi = _colour_range(grid)
+            im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=lo, vmax=hi,
                            aspect="auto")
             for i in range(len(ys)):
                 for j in range(len(xs)):
                     v = grid[i, j]
                     ax.text(j, i, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center",
                             va="center", fontsize=8,
-                            color="black" if not np.isnan(v) and v > 0.55 else "white")
+                            color="black" if not np.isnan(v) and v > lo + 0.6 * (hi - lo)
+                            else "white")
                     if goal in thresholds and not np.isnan(v) and v >= thresholds[goal]:
                         ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False,
                                                ec=OKABE_ITO["vermillion"], lw=2.2))
             ax.set_xticks(range(len(xs)), [str(v) for v in xs])
             ax.set_yticks(range(len(ys)), [str(v) for v in ys])
-            ax.set_xlabel(x)
-            ax.set_ylabel(y)
+            ax.set_xlabel(_axis(x))
+            ax.set_ylabel(_axis(y))
             title = label
             if goal in thresholds:
                 title += f"\n(outlined: at least {thresholds[goal]:g})"
             ax.set_title(title, loc="left")
-            fig.colorbar(im, ax=ax, shrink=0.85, label="probability")
+            fig.colorbar(im, ax=ax, shrink=0.85, label="probability (scale: this sweep's range)")
         return save(fig, out / "sweep_heatmaps.png")

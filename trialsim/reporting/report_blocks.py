@@ -1,0 +1,56 @@
+"""The report's document model and number formats, shared by every section.
+
+A Block is a tuple the templates render to markdown and HTML:
+
+    ("h", level, text) | ("p", text) | ("quote", text) | ("ul", items) | ("ol", items)
+    | ("table", header, rows) | ("fig", file, caption) | ("pre", text)
+    | ("details", summary, blocks)
+
+A report section is a function `(run: RunDir) -> list[Block]` (a SectionProvider); the
+run and design reports insert the providers listed in `report.RUN_SECTIONS` and
+`report.DESIGN_SECTIONS`, so a new section is wired with one line there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from trialsim.inputs.allocation_ratio import parse_ratio
+
+if TYPE_CHECKING:
+    from trialsim.reporting.rundir import RunDir
+
+Block = tuple
+SectionProvider = Callable[["RunDir"], list[Block]]
+
+
+def p3(x: float | None) -> str:
+    """A probability to three decimals."""
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def num(x: float | None, digits: int = 1) -> str:
+    return "n/a" if x is None else f"{x:,.{digits}f}"
+
+
+def pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def with_se(x: float | None, se: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f} (MC SE {p3(se)})"
+
+
+def description(run: RunDir) -> str:
+    """The scenario's description on one line."""
+    return " ".join(str(run.cfg("description", "") or "").split())
+
+
+def per_arm(n: float, ratio: object = "1:1") -> str:
+    """How a total of n splits between the arms at the allocation ratio (IPS:TAU), in words."""
+    r = parse_ratio(ratio or "1:1")
+    if r.equal:
+        return f"{n / 2:g} per arm"
+    ips, tau = r.expected_counts(n)
+    return f"{ips:g} IPS and {tau:g} TAU, allocated {r.text} IPS:TAU"

@@ -1,0 +1,270 @@
+"""The design-search report (`mode=design`): the question, the recommended design with
+its check run and sample-size paragraph, the frontier of N against ESWs, the feasible
+designs, every candidate evaluated; then the extra sections (`report.DESIGN_SECTIONS`),
+figures, assumptions and appendices. A design.json from before the joint search is
+reported by `_legacy_design_report`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trialsim.reporting.report_appendix import SEARCH_NOTE, appendix_blocks, assumptions_section
+from trialsim.reporting.report_blocks import Block, SectionProvider, description, per_arm
+from trialsim.reporting.report_blocks import num as _n
+from trialsim.reporting.report_blocks import p3 as _p
+from trialsim.reporting.report_blocks import pct as _pct
+from trialsim.reporting.report_blocks import with_se as _se
+from trialsim.reporting.report_curve import curve_report
+from trialsim.reporting.report_figures import figure_section
+from trialsim.reporting.report_render import prose
+from trialsim.reporting.rundir import RunDir
+
+
+def _tail(run: RunDir, sections: list[SectionProvider] = ()) -> list[Block]:
+    blocks = figure_section(run)
+    for section in sections:  # report.DESIGN_SECTIONS
+        blocks += section(run)
+    return blocks + assumptions_section(run, SEARCH_NOTE) + appendix_blocks(run)
+
+
+def design_report(run: RunDir, sections: list[SectionProvider] = ()
+                  ) -> tuple[str, list[Block]]:
+    d = run.design
+    if "mode" not in d:
+        return _legacy_design_report(run, sections)
+    if d["mode"] == "curve":
+        return curve_report(run, sections)
+    g, crit = d.get("goals", {}), d.get("criterion", "power")
+    kind = str(d.get("site_kind")).replace("_", " ")
+    title = f"trialsim design search: {d.get('scenario')}"
+    rec, check = d.get("recommended"), d.get("check")
+    blocks: list[Block] = [
+        ("p", description(run)),
+        ("h", 2, "The question"),
+        ("p", prose("design_question", localities=d.get("localities"), kind=kind, crit=crit,
+                    target_power=g.get("target_power"), prob_target=g.get("prob_target"),
+                    wait_statistic=g.get("wait_statistic"), max_wait=g.get("max_wait_days"),
+                    z=_n(g.get("confidence_z"), 2), reps=d.get("replications"),
+                    seed=d.get("seed"), screen=d.get("screen_replications"))),
+        ("h", 2, "Recommended design"),
+    ]
+    if rec is None:
+        blocks.append(("p", "No design in the grid meets every goal: "
+                            + (d.get("binding") or {}).get("message", "")))
+    else:
+        blocks += [
+            ("p", prose("design_recommended", rec=rec, per_arm=_per_arm(run, rec), kind=kind,
+                        months=f"{rec['months']:g}", rule=d.get("rule"))),
+            ("table", ["quantity", "search (seed " + str(d.get("seed")) + ")",
+                       f"check run (seed {check['seed']})" if check else "check run"],
+             [[f"{crit} (search: window unconstrained; check: within the window)",
+               _se(rec.get(crit), rec.get(f"{crit}_mc_se")),
+               _se(check.get(crit), check.get(f"{crit}_mc_se")) if check else "n/a"],
+              [f"{crit} among trials reaching the target", "",
+               _se(check.get(f"{crit}_if_target_reached"),
+                   check.get(f"{crit}_if_target_reached_mc_se")) if check else "n/a"],
+              ["P(target N within the window)",
+               _se(rec.get("prob_target"), rec.get("prob_target_mc_se")),
+               _se(check.get("prob_target"), check.get("prob_target_mc_se"))
+               if check else "n/a"],
+              [f"{g.get('wait_statistic')} wait for an ESW place (days)",
+               f"{_n(rec.get('wait_days'))} (MC SE {_n(rec.get('wait_mc_se'), 2)})",
+               f"{_n(check.get('wait_days'))} (MC SE {_n(check.get('wait_mc_se'), 2)})"
+               if check else "n/a"],
+              ["service-months (mean)", _n(rec.get("service_months"), 0), ""],
+              ["ESW-months (mean)", _n(rec.get("esw_months"), 0), ""],
+              ["months recruiting (mean, first opening to close)",
+               _n(rec.get("recruiting_months")), ""]]),
+        ]
+        blocks += [("h", 3, "Sample-size justification (ready to edit)"),
+                   ("quote", _design_paragraph(run, rec, check, crit, kind))]
+        for a in d.get("check_attempts", [])[:-1]:
+            blocks.append(("p", f"At N {a['target_n']} the check run gave {crit} "
+                                f"{_se(a['check'], a['check_mc_se'])} (search "
+                                f"{_n(a['search'], 3)}), below the goal: the search moved to "
+                                "the next N."))
+        if check:
+            blocks.append(("p", f"Check run ({check['replications']} trials, a fresh seed): "
+                                f"{check_verdict(check)} (within Monte Carlo error: no "
+                                f"estimate below its goal by more than "
+                                f"{_n(g.get('confidence_z'), 2)} MC SE). The search's "
+                                "estimates are those that cleared a bound among many "
+                                "candidates and read high; the check's do not."))
+    blocks += [
+        ("h", 2, f"Smallest N with {crit} >= {g.get('target_power')}, by ESWs per locality"),
+        ("table", ["ESWs per locality", "ESWs", "smallest N", f"{crit} (MC SE)"],
+         [[str(f["esw_per_locality"]), str(f["esws"]),
+           str(f["target_n"]) if f["target_n"] is not None else
+           ("none in the grid" if f.get("searched") else "not searched (fewer ESWs cannot "
+                                                         "do better)"),
+           _se(f.get(crit), f.get(f"{crit}_mc_se")) if f["target_n"] is not None else
+           (f"best {_p(f.get('best'))} at N {f.get('best_n')}" if f.get("searched") else "")]
+          for f in d.get("frontier", [])]),
+        ("p", "Sites and months are searched for the smallest N, which the rule puts first "
+              "(a larger N comes with fewer ESWs: slower to recruit, longer waits, so a design "
+              "exists with it only if one exists with the smallest). To plan with fewer ESWs, "
+              "rerun with design.max_esw_per_locality set to that number."),
+        ("h", 2, "Feasible designs"),
+        ("p", f"The smallest N with the fewest {kind} that recruit it in each window (more "
+              f"sites also meet the goals and cost more), best first by the rule "
+              f"({d.get('rule')}). Service-months: the months each site is open for "
+              "recruitment, summed; ESW-months: all ESWs from the first opening to the close "
+              "of recruitment plus the longest support a participant randomised at the close "
+              "can receive (means over replications). Waits are simulated down the ranking "
+              "until a design meets the wait goal."),
+        ("table", ["N", "ESWs/locality", kind, "months", crit, "P(target)",
+                   f"{g.get('wait_statistic')} wait (days)", "service-months", "ESW-months",
+                   "meets every goal"],
+         [[str(r["target_n"]), str(r["esw_per_locality"]), str(r["sites"]), f"{r['months']:g}",
+           _p(r.get(crit)), _p(r.get("prob_target")),
+           "not simulated" if r.get("wait_days") is None else
+           f"{_n(r.get('wait_days'))} ({r.get('replications')} reps)",
+           _n(r.get("service_months"), 0), _n(r.get("esw_months"), 0),
+           {True: "yes", False: "no: wait", None: "wait not simulated"}[r.get("feasible")]]
+          for r in d.get("designs", [])]) if d.get("designs") else
+        ("p", "None: " + (d.get("binding") or {}).get("message", "")),
+        ("h", 2, "Every candidate evaluated"),
+        ("p", _work_text(d)),
+        ("table", ["step", "N", "ESWs/locality", "sites", "months", "replications",
+                   "estimate (MC SE)", "goal", "result"],
+         [_evaluation_row(e, crit) for e in d.get("evaluations", [])]),
+        *_tail(run, sections),
+    ]
+    return title, blocks
+
+
+def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | None,
+                      crit: str, kind: str) -> str:
+    """The recommended design in the words of a grant application, every number from
+    design.json or the run's config."""
+    c = run.cfg
+    effect, icc = c("outcome.effect_m12"), c("outcome.esw_icc")
+    alpha = c("analysis.alpha", 0.05)
+    primary = c("analysis.primary", "rtw_se")
+    outcome = ("the proportion in work at 12 months" if primary == "employment" else
+               f"return-to-work self-efficacy (0-10) at 12 months, a difference of {effect:g} "
+               "point" + ("" if effect == 1 else "s") if effect is not None else
+               "return-to-work self-efficacy at 12 months")
+    what = "assurance (probability of success with the pilot's uncertainty)" \
+        if crit == "assurance" else "power"
+    if check and check.get(crit + "_if_target_reached") is not None:
+        value, se = check[crit + "_if_target_reached"], check.get(crit + "_if_target_reached_mc_se")
+        source = (f"a check run of {check.get('replications')} trials with a fresh seed, "
+                  f"among those that reached {rec['target_n']}")
+    else:
+        value, se = rec.get(crit), rec.get(crit + "_mc_se")
+        source = f"{run.design.get('replications')} simulated trials"
+    return prose("design_sample_size", rec=rec, per_arm=_per_arm(run, rec),
+                 value=_pct(value), what=what, se=_p(se), source=source, outcome=outcome,
+                 alpha=_pct(alpha), icc=icc if icc is not None else "n/a", kind=kind,
+                 months=f"{rec['months']:g}", prob_target=_p(rec.get("prob_target")),
+                 check=bool(check), crit=crit,
+                 check_prob_target=_p(check.get("prob_target")) if check else None,
+                 check_value=_pct(check.get(crit)) if check else None)
+
+
+def check_verdict(c: dict[str, Any]) -> str:
+    """The check run's verdict in words: confirmed (every point estimate meets its goal),
+    within Monte Carlo error of a goal it misses, or missing it beyond that."""
+    below = [k for k, v in c.get("confirmed", c["meets"]).items() if not v]
+    beyond = [k for k, v in c["meets"].items() if not v]
+    if not below:
+        return "confirmed: every estimate meets its goal"
+    if not beyond:
+        return ("not confirmed: " + ", ".join(below) + " below the goal, within Monte Carlo "
+                "error of it (raise N a step, or design.check_replications to tell)")
+    return "misses, beyond Monte Carlo error: " + ", ".join(beyond)
+
+
+def _work_text(d: dict[str, Any]) -> str:
+    w = d.get("work", {})
+    return (f"Simulated: {w.get('replications')} replications in {w.get('runs')} runs "
+            f"({_n(w.get('participants'), 0)} participants). Each row below is a candidate "
+            "and the goal it was tested for; 'screened out' failed after the screening "
+            "replications.")
+
+
+def _evaluation_row(e: dict[str, Any], crit: str) -> list[str]:
+    goal = e.get("goal")
+    key = {"wait": "wait_days", "prob_target": "prob_target"}.get(goal, goal or crit)
+    value = e.get(key)
+    se = e.get("wait_mc_se" if key == "wait_days" else f"{key}_mc_se")
+    estimate = ("n/a" if value is None else
+                f"{_n(value)} d (MC SE {_n(se, 2)})" if key == "wait_days" else
+                f"{key} {_p(value)} ({_p(se)})")
+    if e.get("step") == "check":
+        estimate = f"{crit} {_p(e.get(crit))}, P(target) {_p(e.get('prob_target'))}"
+    months = e.get("months")
+    result = ("screened out" if e.get("screened_out") else
+              "" if e.get("passes") is None else "pass" if e["passes"] else "fail")
+    return [str(e.get("step")), str(e.get("target_n")),
+            "any" if e.get("esw_per_locality") is None else str(e["esw_per_locality"]),
+            str(e.get("sites")), "unconstrained" if months is None else f"{months:g}",
+            str(e.get("replications")), estimate, str(goal or ""), result]
+
+
+def _legacy_design_report(run: RunDir, sections: list[SectionProvider] = ()
+                          ) -> tuple[str, list[Block]]:
+    """design.json written before the joint N x ESW search (no `mode` key)."""
+    d = run.design
+    g = d.get("goals", {})
+    title = f"trialsim design search: {d.get('scenario')}"
+    rows = [[f"{r['months']:g}", "none in the grid" if r["sites"] is None else str(r["sites"])]
+            for r in d.get("sites_by_months", [])]
+    rec = d.get("recommended")
+    if rec is None:
+        rec_text = (f"No target N in the grid reaches power {g.get('target_power')}: widen "
+                    "the grid (design.n_stop) or change the design (more ESWs, a smaller ICC)."
+                    if d.get("target_n") is None
+                    else f"N = {d['target_n']} reaches the power goal, but no window in the "
+                         "grid recruits it with the required probability.")
+    else:
+        esw = ("none in the grid" if rec["esw_per_locality"] is None
+               else f"{rec['esw_per_locality']} ESW(s) per locality")
+        rec_text = (f"Randomise {rec['target_n']} participants through {rec['sites']} "
+                    f"{d.get('site_kind')} over {rec['months']:g} months, with {esw} in each "
+                    f"of {rec['localities']} localities.")
+    blocks: list[Block] = [
+        ("p", description(run)),
+        ("h", 2, "The question"),
+        ("p", f"The smallest design meeting the goals: power of the primary analysis at least "
+              f"{g.get('target_power')}, P(target N randomised within the window) at least "
+              f"{g.get('prob_target')}, {g.get('wait_statistic')} wait for an ESW caseload "
+              f"place at most {g.get('max_wait_days')} days; each candidate passes only if its "
+              f"one-sided Monte Carlo bound (z = {_n(g.get('confidence_z'), 2)}) clears the "
+              f"goal. {d.get('replications')} replications per candidate, seed {d.get('seed')}."),
+        ("h", 2, "Recommended design"),
+        ("p", rec_text),
+        ("table", ["item", "value"],
+         [["smallest target N with the power goal",
+           "none in the grid" if d.get("target_n") is None else str(d["target_n"])]]
+         + ([[k, str(v)] for k, v in rec.items()] if rec else [])),
+        ("h", 2, "Feasible designs: sites needed per recruitment window"),
+        ("table", ["months", f"{d.get('site_kind')} needed"], rows) if rows else
+        ("p", "Not searched: no target N passed the power goal."),
+        ("h", 2, "Every candidate evaluated"),
+        ("table", ["step", "candidate", "estimate", "MC SE", "passes"],
+         [_legacy_evaluation_row(e) for e in d.get("evaluations", [])]),
+        *_tail(run, sections),
+    ]
+    return title, blocks
+
+
+def _legacy_evaluation_row(e: dict[str, Any]) -> list[str]:
+    step = e.get("step", "")
+    if step == "sample_size":
+        return [step, f"N = {e['target_n']}", f"power {_p(e['power'])}", _p(e["mc_se"]),
+                str(e["passes"])]
+    if step == "sites":
+        return [step, f"{e['sites']} sites, {e['months']:g} months",
+                f"P(target) {_p(e['prob_target'])}", _p(e["mc_se"]), str(e["passes"])]
+    if step == "esw":
+        return [step, f"{e['per_locality']} per locality",
+                f"wait {_n(e['wait_days'])} days, power {_p(e['power'])}",
+                f"{_n(e['mc_se'], 2)}, {_p(e['power_mc_se'])}", str(e["passes"])]
+    return [step, "", "", "", str(e.get("passes", ""))]
+
+
+def _per_arm(run: RunDir, rec: dict) -> str:
+    return per_arm(rec["target_n"], rec.get("allocation_ratio")
+                   or run.cfg("trial.allocation_ratio", "1:1"))

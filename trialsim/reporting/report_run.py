@@ -1,0 +1,280 @@
+"""The run report (`mode=run`): the question, the key answers, the sample-size
+paragraph, the figures, then the extra sections (`report.RUN_SECTIONS`), the assumptions
+table and the appendices. Every number from summary.json or the saved config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from trialsim.reporting import keys
+from trialsim.reporting.report_appendix import appendix_blocks, assumptions_section
+from trialsim.reporting.report_blocks import Block, SectionProvider, description, per_arm
+from trialsim.reporting.report_blocks import num as _n
+from trialsim.reporting.report_blocks import p3 as _p
+from trialsim.reporting.report_blocks import pct as _pct
+from trialsim.reporting.report_figures import figure_section
+from trialsim.reporting.report_render import prose
+from trialsim.reporting.rundir import RunDir
+from trialsim.reporting.terminal import FEW_TRIALS
+
+METHOD_WORDS = {  # analysis.method as the sample-size paragraph names it
+    "partially_nested": "a partially nested mixed model (REML)",
+    "cluster_robust": "ANCOVA with a cluster-robust (CR2) SE and Bell-McCaffrey degrees of "
+                      "freedom",
+    "ancova": "ANCOVA, which ignores the clustering (anti-conservative when the ICC is "
+              "above 0)",
+}
+OUTCOME_NAMES = {"rtw_se": "RTW self-efficacy at 12 months",
+                 "employment": "in work at 12 months"}
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A row of the key-answers table: its estimate is summary.json's value `key`."""
+    label: str
+    key: str | None  # keys.PATHS name; None for values taken from the config
+    estimate: str
+    uncertainty: str = ""
+
+
+def key_facts(run: RunDir) -> list[Fact]:
+    s, c = run.summary, run.cfg
+    g = lambda name: keys.get(s, name)  # noqa: E731
+    per_loc, localities = c("delivery.esw.per_locality"), c("trial.localities")
+    primary = g("primary_outcome") or "rtw_se"
+    facts = [
+        Fact("target N (randomised)", "target_n", f"{g('target_n')}"),
+        Fact("recruitment window (months)", "recruitment_months",
+             f"{g('recruitment_months'):g}"),
+        Fact("sites opened within the window (mean)", "sites_opened", _n(g("sites_opened"))),
+        Fact("P(target reached within the window)", "prob_target", _p(g("prob_target")),
+             f"MC SE {_p(g('prob_target_mc_se'))}; {_rates_words(g('rate_discount'))}"),
+        *([Fact("P(target reached), the same trials at the pilot's own rates",
+                "prob_target_at_pilot_rates", _p(g("prob_target_at_pilot_rates")),
+                f"MC SE {_p(g('prob_target_at_pilot_rates_mc_se'))}")]
+          if _discounted(g("rate_discount")) else []),
+        Fact("months to the target (median)", "months_to_target_p50",
+             _n(g("months_to_target_p50")) if g("months_to_target_p50") is not None
+             else "not reached",
+             f"10%: {_n(g('months_to_target_p10'))}, 90%: {_n(g('months_to_target_p90'))}"
+             + (" (n/a: beyond the window)" if g("months_to_target_p90") is None else "")),
+        Fact("randomised (mean)", "randomised_mean", _n(g("randomised_mean")),
+             f"10%: {_n(g('randomised_p10'), 0)}, 90%: {_n(g('randomised_p90'), 0)}"),
+        Fact("ESWs", None, f"{per_loc} per locality x {localities} localities"
+             if per_loc is not None and localities is not None else "n/a"),
+        Fact("wait for an ESW caseload place, days (mean)", "mean_wait_days",
+             _n(g("mean_wait_days")), f"90th percentile {_n(g('p90_wait_days'))}"),
+        Fact(f"power, primary analysis ({OUTCOME_NAMES.get(primary, primary)})",
+             "power_primary", _p(g("power_primary")), f"MC SE {_p(g('power_primary_mc_se'))}"),
+    ]
+    reached = g("replications_target_reached")
+    if g("power_primary_if_reached") is not None and (reached or 0) >= FEW_TRIALS:
+        facts.append(Fact("power, primary, in trials reaching the target",
+                          "power_primary_if_reached", _p(g("power_primary_if_reached")),
+                          f"{reached} trials reached it"))
+    elif reached is not None:
+        facts.append(Fact("power, primary, in trials reaching the target", None,
+                          "n/a", f"{reached} trial{'' if reached == 1 else 's'} reached the "
+                                 f"target (fewer than {FEW_TRIALS}: not worth quoting)"))
+    secondary = g("secondary_outcome") or "employment"
+    facts.append(Fact(f"power, secondary analysis ({OUTCOME_NAMES.get(secondary, secondary)})",
+                      "power_secondary", _p(g("power_secondary")),
+                      f"MC SE {_p(g('power_secondary_mc_se'))}"))
+    if g("assurance_joint") is not None:
+        facts += [
+            Fact("assurance: primary rejects (pilot uncertainty)", "assurance_primary",
+                 _p(g("assurance_primary"))),
+            Fact("assurance: target reached in time", "assurance_recruitment",
+                 _p(g("assurance_recruitment"))),
+            Fact("assurance: both", "assurance_joint", _p(g("assurance_joint")),
+                 f"MC SE {_p(g('assurance_joint_mc_se'))}"),
+        ]
+    facts += [
+        Fact("analysed at 12 months, IPS (mean)", "analysed_ips", _n(g("analysed_ips"))),
+        Fact("analysed at 12 months, TAU (mean)", "analysed_tau", _n(g("analysed_tau"))),
+        Fact("in work at 12 months, IPS", "employment_m12_ips", _p(g("employment_m12_ips"))),
+        Fact("in work at 12 months, TAU", "employment_m12_tau", _p(g("employment_m12_tau"))),
+        Fact("started a job by 12 months, IPS", "job_started_ips", _p(g("job_started_ips"))),
+        Fact("started a job by 12 months, TAU", "job_started_tau", _p(g("job_started_tau"))),
+        Fact("IPS arm who received IPS as intended", "received_share",
+             _p(g("received_share")), "seen by an ESW, engaged, first appointment in time"),
+    ]
+    if g("effect_itt") is not None and primary == "rtw_se":
+        facts += [
+            Fact("RTW-SE effect at 12 months, IPS as received", "effect_m12",
+                 f"{g('effect_m12'):g}", "the planner's effect"),
+            Fact("RTW-SE effect at 12 months, ITT (true)", "effect_itt", f"{g('effect_itt'):.2f}",
+                 "among all randomised: diluted where IPS was not received as intended"),
+        ]
+    return facts
+
+
+def _method_words(g) -> str:
+    """The pre-specified analysis in words, with its small-sample inference."""
+    words = METHOD_WORDS.get(g("rtw_se_method"), "the pre-specified analysis")
+    if g("rtw_se_method") == "partially_nested":
+        bound = ("the ESW variance estimated without a bound at 0"
+                 if g("esw_variance") == "unbounded" else "the ESW variance held at 0 or above")
+        small = {"kenward_roger": "Kenward-Roger's small-sample correction",
+                 "satterthwaite": "Satterthwaite degrees of freedom"}.get(
+            g("small_sample"), "a small-sample correction")
+        words += f", {bound}, with {small}"
+    return words
+
+
+def loss_to_follow_up(summary: dict[str, Any], arm: str,
+                      if_reached: bool = False) -> float | None:
+    """1 - analysed / randomised in one arm, from summary.json's means (over the trials
+    that reached the target N with `if_reached`)."""
+    tail = "_if_reached" if if_reached else ""
+    analysed = keys.get(summary, f"analysed_{arm}{tail}")
+    randomised = keys.get(summary, f"allocation_{arm}{tail}")
+    if analysed is None or not randomised:
+        return None
+    return 1 - analysed / randomised
+
+
+KIND_WORDS = {"pain_services": "community pain services", "gp_practices": "GP practices"}
+WHY_DISCOUNT = (
+    "the pilot's report calls its circumstances favourable (recruitment through pain "
+    "services \"appears effective and efficient, particularly when the pain team are "
+    "integrated within the research\", WP4 Discussion; its ESWs and pain OT \"were "
+    "exceptional individuals who were enthusiastic about the research\", Limitations) and "
+    "UK HTA trials recruit a median 0.92 participants per centre-month (IQR 0.43 to 2.79; "
+    "Walters et al. 2017, BMJ Open 7:e015276), against the pilot's 1.3 per pain "
+    "service-month")
+
+
+def _discounted(discount: dict[str, float] | None) -> bool:
+    return any(v != 1.0 for v in (discount or {}).values())
+
+
+def _rates_words(discount: dict[str, float] | None) -> str:
+    """Whose rates a P(target) is at: new sites' (the discount of each kind) or the pilot's."""
+    if not discount:
+        return "at the configured rates"
+    if not _discounted(discount):
+        return "at the pilot's own rates"
+    return "new sites at " + ", ".join(f"{v:g} x the pilot's rates ({KIND_WORDS.get(k, k)})"
+                                       for k, v in discount.items())
+
+
+def rates_sentence(g) -> str:
+    """Which rates the headline P(target) uses and why, with the other beside it."""
+    discount, n = g("rate_discount"), g("target_n")
+    if not discount:
+        return ""
+    if not _discounted(discount):
+        return (" The headline P(target) recruits at the pilot's own rates (no site "
+                "kind's rates are discounted for new sites); " + WHY_DISCOUNT
+                + ", so it may be optimistic for new sites.")
+    return (f" The headline P(target) recruits {_rates_words(discount)}, not at the pilot's "
+            f"own rates, because {WHY_DISCOUNT}; at the pilot's rates the same simulated "
+            f"trials reach {n} in {_pct(g('prob_target_at_pilot_rates'))} of cases.")
+
+
+def _sites_phrase(run: RunDir) -> str:
+    parts = []
+    for kind, label in (("pain_services", "community pain services"),
+                        ("gp_practices", "GP practices")):
+        count = run.cfg(f"sites.{kind}.count", 0) or 0
+        if count:
+            parts.append(f"{count} {label}")
+    return " and ".join(parts) or "the configured sites"
+
+
+def sample_size_paragraph(run: RunDir) -> str:
+    """The NIHR-style justification, every number from summary.json or the config."""
+    s, c = run.summary, run.cfg
+    g = lambda name: keys.get(s, name)  # noqa: E731
+    n, power = g("target_n"), g("power_primary")
+    ci = g("power_primary_ci95") or [None, None]
+    months = g("recruitment_months")
+    sd = None  # the 12-month SDs: TAU's, and the IPS arm's where it has its own
+    ctrl_months, sds = c("outcome.control.months", []), c("outcome.control.sds", [])
+    ips_sds = c("outcome.ips_sds", None) or sds
+    if 12 in ctrl_months and len(sds) == len(ctrl_months) == len(ips_sds):
+        k = ctrl_months.index(12)
+        sd = (f"SD {sds[k]:g}" if ips_sds[k] == sds[k] else
+              f"SD {sds[k]:g} TAU, {ips_sds[k]:g} IPS")
+    alpha = g("alpha") or c("analysis.alpha", 0.05)
+    icc, per_loc, loc = c("outcome.esw_icc"), c("delivery.esw.per_locality"), \
+        c("trial.localities")
+    primary = g("primary_outcome") or "rtw_se"
+    if primary == "employment":
+        ips, tau = g("employment_m12_ips"), g("employment_m12_tau")
+        outcome = "the proportion in work at 12 months"
+        effect = ("the simulated difference" if ips is None or tau is None else
+                  f"{100 * (ips - tau):.0f} percentage points ({_pct(ips)} IPS vs "
+                  f"{_pct(tau)} TAU, all randomised)")
+    else:
+        outcome = "return-to-work self-efficacy (0-10) at 12 months"
+        d, itt = g("effect_m12"), g("effect_itt")
+        effect = "the effect" if d is None else f"{d:g} point{'' if d == 1 else 's'}"
+        if d is not None and itt is not None:  # the ITT effect the trial actually tests
+            f = c("outcome.effect_if_not_received", 0.0) or 0.0
+            rest = "none" if f == 0 else f"{f:g} of it"
+            effect = (f"{itt:.2f} points (the intention-to-treat effect: {d:g} among the "
+                      f"{_pct(g('received_share'))} of the IPS arm who receive IPS as intended, "
+                      f"{rest} among the rest)")
+        if sd is not None:
+            outcome += f" ({sd})"
+    cluster = ("and clustering by ESW as configured (the run directory has no saved "
+               "configuration)" if icc is None or per_loc is None or loc is None else
+               "with no clustering by ESW (ICC 0)" if not icc else
+               f"and clustering by ESW in the IPS arm (ICC {icc:g}, "
+               f"{per_loc * loc} ESWs: {per_loc} in each of {loc} localities), "
+               f"analysed by {_method_words(g)}")
+    reached = g("replications_target_reached")
+    conditional = (reached or 0) >= FEW_TRIALS and g("power_primary_if_reached") is not None
+    tail = "_if_reached" if conditional else ""
+    power_n = g("power_primary_if_reached") if conditional else power
+    ci_n = (g("power_primary_if_reached_ci95") if conditional else ci) or [None, None]
+    which = (f"{reached} of {g('replications')} simulated trials, those that reached {n}"
+             if conditional else f"{g('replications')} simulated trials; "
+             + (f"only {reached} reached {n}, too few to judge" if reached else
+                f"none reached {n}") + ", so this counts every trial as it stopped")
+    losses = [loss_to_follow_up(s, arm, conditional) for arm in ("ips", "tau")]
+    loss_words = ("allowing for loss to follow-up as simulated" if None in losses else
+                  f"allowing for {_pct(losses[0])} loss to follow-up in the IPS arm and "
+                  f"{_pct(losses[1])} in the TAU arm")
+    return prose(
+        "sample_size", n=n, per_arm=per_arm(n, run.cfg("trial.allocation_ratio", "1:1")),
+        power=_pct(power_n), ci_lo=_pct(ci_n[0]), ci_hi=_pct(ci_n[1]), which=which,
+        effect=effect, outcome=outcome, alpha=_pct(alpha),
+        losses=loss_words, analysed_ips=_n(g("analysed_ips" + tail)),
+        analysed_tau=_n(g("analysed_tau" + tail)), cluster=cluster, sites=_sites_phrase(run),
+        months=f"{months:g}", prob_target=_pct(g("prob_target")),
+        median_months=(_n(g("months_to_target_p50")) if g("months_to_target_p50") is not None
+                       else None),
+        conditional=conditional, randomised_mean=_n(g("randomised_mean")),
+        power_all=_pct(power), rates=rates_sentence(g).strip(),
+        assurance=(_pct(g("assurance_joint")) if g("assurance_joint") is not None else None))
+
+
+def run_report(run: RunDir, sections: list[SectionProvider] = ()) -> tuple[str, list[Block]]:
+    """The run report; `sections` (report.RUN_SECTIONS) go after the figures."""
+    s = run.summary
+    title = f"trialsim planning report: {keys.get(s, 'scenario')}"
+    blocks: list[Block] = []
+    if description(run):
+        blocks.append(("p", description(run)))
+    warnings = keys.get(s, "warnings") or []
+    if warnings:
+        blocks += [("h", 2, "Warnings"), ("ul", [str(w) for w in warnings])]
+    blocks += [
+        ("h", 2, "The question"),
+        ("p", prose("run_question", sites=_sites_phrase(run), n=keys.get(s, "target_n"),
+                    months=f"{keys.get(s, 'recruitment_months'):g}",
+                    reps=keys.get(s, "replications"), seed=keys.get(s, "seed"))),
+        ("h", 2, "Key answers"),
+        ("table", ["quantity", "estimate", "uncertainty"],
+         [[f.label, f.estimate, f.uncertainty] for f in key_facts(run)]),
+        ("h", 2, "Sample-size justification (ready to edit)"),
+        ("quote", sample_size_paragraph(run)),
+    ]
+    blocks += figure_section(run)
+    for section in sections:  # report.RUN_SECTIONS
+        blocks += section(run)
+    return title, blocks + assumptions_section(run) + appendix_blocks(run)
