@@ -65,8 +65,8 @@ def _one_line(ex: BaseException) -> str:
     return _first_line(ex)
 
 
-def _is_group(override: str) -> bool:
-    key = override.partition("=")[0].lstrip("+~")
+def _is_group(override: Override) -> bool:
+    key = override.key_or_group
     return key == "scenario" or "/" in key
 
 
@@ -125,14 +125,14 @@ def compose_all(overrides: list[str]) -> tuple[DictConfig | None, list[str]]:
         ConfigLoaderImpl.validate_sweep_overrides_legal(parsed, RunMode.RUN, from_shell=True)
     except (HydraException, OmegaConfBaseException) as ex:  # Hydra's hint kept whole
         return None, ["; ".join(ln.strip() for ln in str(ex).splitlines() if ln.strip())]
-    groups = [o.input_line for o in parsed if _is_group(o.input_line)]
+    groups = [o.input_line for o in parsed if _is_group(o)]
     try:
         cfg = _compose(groups)
     except (HydraException, OmegaConfBaseException) as ex:
         return None, [_one_line(ex)]
     errors = []
     for o in parsed:
-        if _is_group(o.input_line):
+        if _is_group(o):
             continue
         try:
             ConfigLoaderImpl._apply_overrides_to_config([o], cfg)
