@@ -111,7 +111,7 @@ def grid_numbers(text: str) -> dict:
         rates = [float(w) for w in re.findall(r"(?<![(+\-\d.])(\d\.\d{3,4})(?=\s)", line + " ")]
         cell = out[block].setdefault(f"esw{esws}", {})
         if icc is not None:
-            cell = cell.setdefault(f"icc{icc}", {})
+            cell = cell.setdefault(f"icc{icc.replace('.', '')}", {})  # icc020: no dot
         cell.update(dict(zip(names, rates[:len(names)], strict=False)))
     return out
 
