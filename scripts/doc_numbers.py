@@ -10,6 +10,7 @@ differs from the file, or names a path the file does not have).
 
     nice -n 10 .venv/bin/python scripts/doc_numbers.py            # every run (minutes)
     .venv/bin/python scripts/doc_numbers.py --only validation     # just re-read the grid
+    .venv/bin/python scripts/doc_numbers.py --only primary_care   # one run
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ RUNS = {  # name in numbers.json: simulate.py arguments (the README's commands)
     "auto": ["replications=auto"],
     "assurance": ["uncertainty.mode=pilot", "replications=400", "n_jobs=2"],
     "design": ["mode=design", "n_jobs=2"],
+    "repeated_measures": ["analysis.missing_data=repeated_measures"],
+    "primary_care": ["scenario=primary_care"],
 }
 SWEEP = ["-m", "sites.pain_services.count=16,24,32", "trial.recruitment_months=24,36"]
 SUMMARY_DROP = ("curve",)  # long arrays nobody quotes
@@ -53,9 +56,11 @@ def _trim(summary: dict) -> dict:
     return summary
 
 
-def run_numbers(tmp: Path) -> dict:
+def run_numbers(tmp: Path, only: str | None = None) -> dict:
     numbers: dict = {}
     for name, args in RUNS.items():
+        if only not in (None, name):
+            continue
         where = tmp / name
         seconds = simulate(args, where)
         if name == "design":
@@ -66,6 +71,8 @@ def run_numbers(tmp: Path) -> dict:
             numbers[name] = _trim(json.loads((where / "summary.json").read_text()))
         numbers[name]["command"] = " ".join(["python simulate.py", *args])
         numbers[name]["wall_seconds"] = seconds
+    if only not in (None, "sweep"):
+        return numbers
     where = tmp / "sweep"
     seconds = simulate(SWEEP, where)
     with (where / "sweep_summary.csv").open() as f:
@@ -118,13 +125,14 @@ def grid_numbers(text: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["validation"], help="re-read the grid only")
+    parser.add_argument("--only", choices=["validation", *RUNS, "sweep"],
+                        help="re-read the grid, or regenerate one run, only")
     args = parser.parse_args()
     numbers = json.loads(OUT.read_text()) if OUT.exists() else {}
     numbers["validation"] = grid_numbers(GRID.read_text())
-    if args.only is None:
+    if args.only != "validation":
         with tempfile.TemporaryDirectory() as tmp:
-            numbers.update(run_numbers(Path(tmp)))
+            numbers.update(run_numbers(Path(tmp), args.only))
     OUT.write_text(json.dumps(numbers, indent=1, sort_keys=True) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")
 
