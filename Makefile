@@ -5,7 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slurm lint bench figures validate clean
+.PHONY: run test test-slurm lint bench figures validate docs doc-numbers clean
+
+# `make run scenario=pilot replications=1000`: every KEY=VALUE given on make's command line
+# (other than ARGS and PYTHON) is passed on to simulate.py as a Hydra override, like ARGS.
+MAKE_VARS := ARGS PYTHON VENV PY STAMP
+OVERRIDES = $(strip $(foreach v,$(filter-out $(MAKE_VARS),$(.VARIABLES)),\
+	$(if $(filter command line,$(origin $(v))),'$(v)=$(value $(v))')))
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) simulate.py $(ARGS)
+	$(PY) simulate.py $(OVERRIDES) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
@@ -35,5 +41,12 @@ figures: $(STAMP)  # the gallery in docs/figures/ (a few minutes)
 validate: $(STAMP)  # every validation case at full size: docs/validation.md (about 15 minutes)
 	$(PY) -m trialsim.validate --out docs/validation.md
 
+docs: $(STAMP)  # the user guide as a static site in site/ (mkdocs; offline, no warnings)
+	$(PY) -c "import mkdocs, material" 2>/dev/null || $(PY) -m pip install --quiet -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
+doc-numbers: $(STAMP)  # the numbers README.md and docs/guide quote: docs/guide/numbers.json (minutes)
+	$(PY) scripts/doc_numbers.py
+
 clean:
-	rm -rf $(VENV) outputs/* .pytest_cache
+	rm -rf $(VENV) outputs/* .pytest_cache site

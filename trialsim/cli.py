@@ -11,6 +11,8 @@ directory already holds results.
 
 from __future__ import annotations
 
+import difflib
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -18,10 +20,13 @@ from typing import NoReturn
 
 import yaml
 from hydra import compose, initialize_config_dir
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from trialsim.app import validate
 from trialsim.errors import ConfigError, ConfigErrors
@@ -60,8 +65,8 @@ def _one_line(ex: BaseException) -> str:
     return _first_line(ex)
 
 
-def _is_group(override: str) -> bool:
-    key = override.partition("=")[0].lstrip("+~")
+def _is_group(override: Override) -> bool:
+    key = override.key_or_group
     return key == "scenario" or "/" in key
 
 
@@ -69,27 +74,87 @@ def _compose(overrides: list[str]) -> DictConfig:
     return compose("config", overrides=overrides, return_hydra_config=True)
 
 
+def key_paths(cfg: DictConfig, prefix: str = "") -> list[str]:
+    """Every key of the composed config (nested ones dotted), Hydra's own left out."""
+    paths = []
+    for key in cfg:
+        if not prefix and key == "hydra":
+            continue
+        path = f"{prefix}{key}"
+        paths.append(path)
+        node = cfg._get_node(key)
+        if isinstance(node, DictConfig) and not node._is_none() and not node._is_missing():
+            paths += key_paths(node, path + ".")
+    return paths
+
+
+def did_you_mean(key: str, paths: list[str]) -> str:
+    """The closest valid keys to a misspelt one: the whole path first (trial.targt_n),
+    then the last part alone (target_n without its block)."""
+    level = [p for p in paths if p.count(".") == key.count(".")]  # siblings first
+    close = difflib.get_close_matches(key, level, n=3, cutoff=0.75) or \
+        difflib.get_close_matches(key, paths, n=3, cutoff=0.75)
+    if not close:
+        last = key.rsplit(".", 1)[-1]
+        tails = {p.rsplit(".", 1)[-1]: p for p in paths}
+        close = [tails[t] for t in difflib.get_close_matches(last, list(tails), n=3,
+                                                               cutoff=0.75)]
+    return "did you mean " + " or ".join(close) + "?" if close else \
+        "python simulate.py --cfg job lists every key"
+
+
+def _refusal(override: Override, ex: BaseException, cfg: DictConfig) -> str:
+    """One line for an override Hydra refuses; a key in no schema gets the closest keys."""
+    causes = [ex, ex.__cause__, ex.__context__]
+    if any(isinstance(c, (ConfigAttributeError, ConfigKeyError)) for c in causes):
+        key = override.key_or_group
+        return (f"{key} is not a trialsim key: {did_you_mean(key, key_paths(cfg))} "
+                "(python simulate.py --help lists the main keys)")
+    return _one_line(ex)
+
+
 def compose_all(overrides: list[str]) -> tuple[DictConfig | None, list[str]]:
     """The composed config, or the composable part of it and one line for each override
-    that Hydra refuses (a word where a number belongs, a key in no schema)."""
+    that Hydra refuses (a word where a number belongs, a key in no schema).
+
+    Composed once: the config groups (the scenario) by Hydra's compose, then every other
+    override applied to it as Hydra applies them after composing (ConfigLoaderImpl), one
+    at a time, so that a refused one costs no further composition."""
     try:
-        return _compose(overrides), []
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        ConfigLoaderImpl.validate_sweep_overrides_legal(parsed, RunMode.RUN, from_shell=True)
+    except (HydraException, OmegaConfBaseException) as ex:  # Hydra's hint kept whole
+        return None, ["; ".join(ln.strip() for ln in str(ex).splitlines() if ln.strip())]
+    groups = [o.input_line for o in parsed if _is_group(o)]
+    try:
+        cfg = _compose(groups)
     except (HydraException, OmegaConfBaseException) as ex:
-        first = _one_line(ex)
-    groups = [o for o in overrides if _is_group(o)]
-    errors, good = [], []
-    for o in overrides:
+        return None, [_one_line(ex)]
+    errors = []
+    for o in parsed:
         if _is_group(o):
             continue
         try:
-            _compose([*groups, o])
-            good.append(o)
+            ConfigLoaderImpl._apply_overrides_to_config([o], cfg)
         except (HydraException, OmegaConfBaseException) as ex:
-            errors.append(_one_line(ex))
-    try:
-        return _compose([*groups, *good]), errors or [first]
-    except (HydraException, OmegaConfBaseException) as ex:
-        return None, errors or [_one_line(ex)]
+            errors.append(_refusal(o, ex, cfg))
+    return cfg, errors
+
+
+def run_dir_problem(key: str, value: str) -> str | None:
+    """A run or sweep directory that cannot be made: part of its path is a file, or the
+    nearest existing directory cannot be written."""
+    path = Path(value).absolute()
+    for parent in (path, *path.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                return (f"{key}={value!r} is not allowed: {str(parent)!r} is a file, not a "
+                        "directory (choose a directory path)")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                return (f"{key}={value!r} is not allowed: {str(parent)!r} cannot be "
+                        "written (choose a directory you can write)")
+            return None
+    return None
 
 
 def required_launcher_keys(conf_dir: Path, name: str) -> list[str]:
@@ -151,8 +216,11 @@ def preflight(args: list[str], conf_dir: Path) -> list[str]:
             errors += ex.lines()
         except ConfigError as ex:
             errors.append(str(ex))
-        if not errors and _dir_override(overrides, "hydra.run.dir"):
-            run_dir = Path(str(cfg.hydra.run.dir))
+        run_dir = Path(str(cfg.hydra.run.dir))
+        problem = run_dir_problem("hydra.run.dir", str(run_dir))
+        if problem:
+            errors.append(problem)
+        elif not errors and _dir_override(overrides, "hydra.run.dir"):
             if holds_results(run_dir):
                 errors.append(f"hydra.run.dir={str(run_dir)!r} is not allowed: it holds "
                               "another run's results (choose a new directory)")
@@ -174,6 +242,9 @@ def _preflight_sweep(overrides: list[str], conf_dir: Path) -> list[str]:
     if cfg is None:
         return errors
     errors = errors + launcher_problems(conf_dir, overrides)
+    problem = run_dir_problem("hydra.sweep.dir", str(cfg.hydra.sweep.dir))
+    if problem:
+        errors.append(problem)
     if not errors and _dir_override(overrides, "hydra.sweep.dir"):
         problem = reuse_problem(Path(str(cfg.hydra.sweep.dir)), task_jobs(parsed),
                                 cfg.get("resume") is True)

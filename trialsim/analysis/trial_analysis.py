@@ -190,7 +190,7 @@ def analyse_employment(d: TrialData, a: Analysis) -> tuple[TestResult, np.ndarra
     reference to the model. It does not allow for clustering by ESW. The model gives ESWs
     no between-ESW variation in job entry (an assumption: two pilot ESWs cannot estimate
     it), so its simulated size is nominal; if ESWs differ in getting clients into work,
-    this test is liberal and its simulated power an upper bound (README "The model",
+    this test is liberal and its simulated power an upper bound (docs/guide/model.md,
     Analysis)."""
     known = d.employment_known_m12
     return two_proportions(d.working_m12[known], d.ips[known], a.alpha), known

@@ -145,7 +145,7 @@ def find_problems(cfg: DictConfig) -> list[ConfigError]:
     with collecting() as problems:
         for key in unknown_keys(cfg):
             reject(ConfigError(key, _show(OmegaConf.select(cfg, key)),
-                               "a key the schema defines (see the README's key tables)"), None)
+                               "a key the schema defines (docs/guide/scenarios.md)"), None)
         choice("mode", cfg.mode, MODES)
         for section, build in _sections(cfg):
             try:

@@ -52,7 +52,16 @@ def config_warnings(params: ModelParams, scenario: str) -> list[str]:
 
 def result_warnings(summary: dict) -> list[str]:
     """Warnings only the results can give."""
+    found = []
+    precision = summary.get("precision") or {}
+    if precision.get("stopped_by") == "max_replications":  # runner.STOPPED_CAP
+        found.append(
+            f"replications=auto stopped at its cap, precision.max_replications="
+            f"{precision['max_replications']}: the primary power's Monte Carlo SE is "
+            f"{precision['stopping_se']:.3f}, not below precision.power_se="
+            f"{precision['power_se_target']:g} (raise the cap, or quote the wider interval)")
     randomised = (summary.get("recruitment") or {}).get("randomised") or {}
     if randomised.get("p90") == 0 and (randomised.get("mean") or 0) == 0:
-        return ["nobody was randomised in any replication: the results are zeros and nulls"]
-    return []
+        found.append("nobody was randomised in any replication: the results are zeros and "
+                     "nulls")
+    return found

@@ -206,7 +206,7 @@ CASES = [
     Case("type_one_error", GROUP, "type I error at effect 0: 4, 8, 16 ESWs x ICC 0, 0.05, "
          "0.2 on full default trials, within 3 MC SE of 0.05; liberal fails anywhere. A "
          "conservative cell with 4 ESWs is listed: no valid test reliably reaches the band "
-         "there (README 'Validation of the analysis': the most powerful test valid at ICC "
+         "there (docs/guide/validation.md: the most powerful test valid at ICC "
          "0.05 and 0.2 rejects only 0.034 at ICC 0)", type_one_error, fast=False),
     Case("assurance_effect_only", GROUP, "assurance with only the effect uncertain against "
          "the power averaged over the effect prior", assurance_effect_only, fast=False),

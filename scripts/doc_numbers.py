@@ -1,0 +1,141 @@
+"""Regenerate the numbers the README and the user guide quote (`make doc-numbers`).
+
+Runs each planning question's command as the README gives it (`simulate.py`, seeded, so
+the same code gives the same numbers), and reads the committed analysis validation
+(docs/validation/validate_analysis_grid.txt, written by scripts/validate_analysis.py),
+then writes docs/guide/numbers.json. A number quoted in a page is followed by a marker
+naming its path in that file, `0.140<!--default.power.primary-->`: invisible on GitHub
+and in the site, and checked by tests/test_doc_numbers.py (it fails when a quoted number
+differs from the file, or names a path the file does not have).
+
+    nice -n 10 .venv/bin/python scripts/doc_numbers.py            # every run (minutes)
+    .venv/bin/python scripts/doc_numbers.py --only validation     # just re-read the grid
+    .venv/bin/python scripts/doc_numbers.py --only primary_care   # one run
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "guide" / "numbers.json"
+GRID = ROOT / "docs" / "validation" / "validate_analysis_grid.txt"
+QUIET = ["output.charts=false", "output.report=false", "output.print_table=false"]
+RUNS = {  # name in numbers.json: simulate.py arguments (the README's commands)
+    "default": [],
+    "auto": ["replications=auto"],
+    "assurance": ["uncertainty.mode=pilot", "replications=400", "n_jobs=2"],
+    "design": ["mode=design", "n_jobs=2"],
+    "repeated_measures": ["analysis.missing_data=repeated_measures"],
+    "primary_care": ["scenario=primary_care"],
+}
+SWEEP = ["-m", "sites.pain_services.count=16,24,32", "trial.recruitment_months=24,36"]
+SUMMARY_DROP = ("curve",)  # long arrays nobody quotes
+
+
+def simulate(args: list[str], where: Path) -> float:
+    key = "hydra.sweep.dir" if args[:1] == ["-m"] else "hydra.run.dir"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "simulate.py"), *args, *QUIET,
+                    f"{key}={where}"], cwd=ROOT, check=True)
+    return round(time.perf_counter() - start, 1)
+
+
+def _trim(summary: dict) -> dict:
+    rec = summary.get("recruitment", {})
+    for k in SUMMARY_DROP:
+        rec.pop(k, None)
+    return summary
+
+
+def run_numbers(tmp: Path, only: str | None = None) -> dict:
+    numbers: dict = {}
+    for name, args in RUNS.items():
+        if only not in (None, name):
+            continue
+        where = tmp / name
+        seconds = simulate(args, where)
+        if name == "design":
+            design = json.loads((where / "design.json").read_text())
+            numbers[name] = {k: design.get(k) for k in
+                             ("goals", "recommended", "check", "frontier", "work", "binding")}
+        else:
+            numbers[name] = _trim(json.loads((where / "summary.json").read_text()))
+        numbers[name]["command"] = " ".join(["python simulate.py", *args])
+        numbers[name]["wall_seconds"] = seconds
+    if only not in (None, "sweep"):
+        return numbers
+    where = tmp / "sweep"
+    seconds = simulate(SWEEP, where)
+    with (where / "sweep_summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    numbers["sweep"] = {
+        "command": " ".join(["python simulate.py", *SWEEP]), "wall_seconds": seconds,
+        "cells": {f"s{r['sites.pain_services.count']}_m{r['trial.recruitment_months']}":
+                  {k: _number(v) for k, v in r.items()} for r in rows}}
+    return numbers
+
+
+def _number(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def grid_numbers(text: str) -> dict:
+    """The committed validation grid as numbers: per block (type I on null datasets,
+    power, full trials), per ESW count (and ICC), per analysis, the rejection rate."""
+    blocks = {"Type I error": "null", "Power at ICC 0": "power", "Full simulated": "full"}
+    out: dict = {}
+    block, names = None, []
+    for line in text.splitlines():
+        hit = next((v for k, v in blocks.items() if line.startswith(k)), None)
+        if hit:
+            block = hit
+            out[block] = {}
+            continue
+        if line.startswith("ESWs"):
+            names = [w for w in line.split() if w not in ("ESWs", "ICC")]
+            continue
+        if block is None or not names or not line.strip() or not line.lstrip()[0].isdigit():
+            continue
+        words = line.split()
+        esws = words[0]
+        icc = words[1] if block != "power" else None
+        # rates have 3-4 decimals; the ICC (2), MC SE distances and losses (signed) do not
+        rates = [float(w) for w in re.findall(r"(?<![(+\-\d.])(\d\.\d{3,4})(?=\s)", line + " ")]
+        cell = out[block].setdefault(f"esw{esws}", {})
+        if icc is not None:
+            cell = cell.setdefault(f"icc{icc.replace('.', '')}", {})  # icc020: no dot
+        cell.update(dict(zip(names, rates[:len(names)], strict=False)))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["validation", *RUNS, "sweep"],
+                        help="re-read the grid, or regenerate one run, only")
+    args = parser.parse_args()
+    numbers = json.loads(OUT.read_text()) if OUT.exists() else {}
+    numbers["validation"] = grid_numbers(GRID.read_text())
+    if args.only != "validation":
+        with tempfile.TemporaryDirectory() as tmp:
+            numbers.update(run_numbers(Path(tmp), args.only))
+    OUT.write_text(json.dumps(numbers, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
