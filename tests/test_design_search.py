@@ -18,8 +18,7 @@ from trialsim.experiments.search import first_passing
 from trialsim.inputs.params import build_run_settings
 
 # A small trial that runs in milliseconds: 2 localities, services opening every 2 weeks,
-# a 2-point effect; with an ESW ICC of 0.05 more ESWs clearly need a smaller N (2 ESWs
-# never reach the goal: the IPS arm's variance rests on 1 degree of freedom)
+# a 2-point effect; with an ESW ICC of 0.05 more ESWs clearly need a smaller N
 SMALL = ("trial.localities=2", "sites.pain_services.count=6",
          "sites.pain_services.opening.interval_months=0.5",
          "sites.pain_services.opening.first_month=0",
@@ -186,7 +185,7 @@ def test_when_power_binds_it_says_so_with_the_best_and_a_suggestion():
 def test_when_recruitment_binds_it_says_so():
     result = DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40",
                                    "design.n_start=120", "design.n_stop=120",
-                                   "design.max_esw_per_locality=4",
+                                   "design.max_esw_per_locality=4", "design.target_power=0.3",
                                    "design.months=[2]", "design.max_sites=4")).run()
     assert result["recommended"] is None and result["binding"]["goal"] == "prob_target"
     assert "P(target)" in result["binding"]["message"]
@@ -236,7 +235,9 @@ def test_an_unconfirmed_check_moves_the_search_to_the_next_n(monkeypatch, object
         return out
 
     monkeypatch.setattr(DesignSearch, "check", check)
+    # 24 months: room to recruit the next N of the grid (200) once the first is unconfirmed
     result = DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40",
+                                   "design.months=[12,18,24]",
                                    f"design.objective={objective}")).run()
     (first, e1), (second, e2) = calls[:2]
     attempts = result["check_attempts"]

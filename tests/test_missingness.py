@@ -27,7 +27,8 @@ NEUTRAL = ("follow_up.return_covariates.male=0", "follow_up.return_covariates.si
            "follow_up.rtw_se_items_complete.baseline=1", "follow_up.rtw_se_items_complete.m3=1",
            "follow_up.rtw_se_items_complete.m6=1", "follow_up.rtw_se_items_complete.m12=1",
            "follow_up.mnar_gamma=0", "follow_up.return_covariates.per_year_out_of_work=0",
-           "follow_up.return_covariates.per_sd_baseline_rtw_se=0")
+           "follow_up.return_covariates.per_sd_baseline_rtw_se=0",
+           "analysis.missing_data=complete_case")  # the analysis before the missingness model
 # tests/test_golden.py's pins before the missingness model (commit 46ef25f): the neutral
 # setting must give them exactly
 BEFORE = {
