@@ -68,7 +68,8 @@ def figure_texts(default_run) -> dict[str, list[str]]:
 
 def test_no_raw_key_in_any_figure(default_run, figure_texts):
     scenario = RunDir(default_run).cfg("scenario_name")
-    assert len([f for f in figure_texts if f.endswith(".png")]) == 4
+    # the four run figures, the tipping point and the internal pilot's two
+    assert len([f for f in figure_texts if f.endswith(".png")]) == 7
     for name, texts in figure_texts.items():
         bad = [k for t in texts for k in raw_keys(t, {scenario})]
         assert not bad, (name, bad)
@@ -87,7 +88,7 @@ def test_no_raw_key_in_any_main_table(default_run, figure_texts):
     bad = [k for c in cells for k in raw_keys(c)]
     assert not bad, bad
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", main, re.S)
-    assert len(captions) == 4 and not [k for c in captions for k in raw_keys(c)]
+    assert len(captions) == 7 and not [k for c in captions for k in raw_keys(c)]
 
 
 def test_each_source_once_and_only_what_the_run_uses(default_run, figure_texts):

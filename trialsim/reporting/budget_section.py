@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trialsim.reporting import labels
 from trialsim.reporting.rundir import RunDir
 
 
@@ -40,7 +41,8 @@ def cost_blocks(c: dict[str, Any], whose: str) -> list[tuple]:
          [[v["label"], f"{v['unit_cost']:g}", _gbp(v["mean"]), _interval(v)]
           for v in c["lines"].values() if (v["mean"] or 0) > 0]),
     ]
-    chans = [[ch, _gbp(v["cost"]), f"{v['randomised']:.1f}", _gbp(v["per_randomised"])]
+    chans = [[labels.channel(ch), _gbp(v["cost"]), f"{v['randomised']:.1f}",
+              _gbp(v["per_randomised"])]
              for ch, v in c.get("by_channel", {}).items() if v["randomised"] > 0]
     if chans:
         blocks += [("p", "Recruitment cost by channel (mailshot packs, research-nurse days "

@@ -30,9 +30,11 @@ def _label(month: float) -> str:
     return f"m{month:g}"
 
 
-def flow_counts(result: Any) -> dict[str, int]:
+def flow_counts(result: Any, missing_data: str = "complete_case") -> dict[str, int]:
     """One replication's expected-CONSORT boxes: every parent equals the sum of its
-    branches (flow.FLOW lists them)."""
+    branches (flow.FLOW lists them). Analysed as the RTW-SE analysis counts them
+    (`analysis.missing_data`): complete cases at 12 months, anyone with a wave to 12
+    months (repeated measures), or everyone randomised (multiple imputation)."""
     funnel = result.funnel_counts.sum(axis=0).tolist()
     row = {f"{s}": funnel[i] for i, s in enumerate(STAGES)}
     c = result.cohort
@@ -61,7 +63,10 @@ def flow_counts(result: Any) -> dict[str, int]:
             row[f"{arm}_{lab}_returned"] = n[4 + w + k]
             row[f"{arm}_{lab}_not_returned"] = n[4 + 2 * w + k]
     k12 = waves.months.index(12.0)
-    scored = waves.rtw_se_observed()[:, 1 + k12]  # returned, RTW-SE items complete
+    observed = waves.rtw_se_observed()[:, 1:k12 + 2]  # returned, RTW-SE items complete
+    scored = {"repeated_measures": observed.any(axis=1),
+              "multiple_imputation": np.ones(len(ips), dtype=bool)}.get(missing_data,
+                                                                       observed[:, -1])
     row["ips_analysed"] = int(scored[ips].sum())
     row["tau_analysed"] = int(scored.sum()) - row["ips_analysed"]
     return row
@@ -115,7 +120,7 @@ def replication_extras(result: Any, params: Any, curve_months: np.ndarray) -> di
         by_channel = _covering(which, first, np.full(len(which), len(curve_months)),
                                by_channel.shape)
     return {
-        "flow": flow_counts(result),
+        "flow": flow_counts(result, params.analysis.missing_data),
         "caseload": caseload_by_month(c, params.localities, caseload_months(params)),
         "waits": c.esw_wait_days[~np.isnan(c.esw_wait_days)],
         "channel_curves": by_channel,

@@ -234,6 +234,16 @@ def label(key: str) -> str:
     return words(key)
 
 
+def channel(name: str) -> str:
+    """A recruitment channel's run name (mailshot, gp_opportunistic, pain_clinics) in words."""
+    for ch, w in CHANNELS.items():
+        if name == ch or name.endswith("_" + ch):
+            where = name[:-len(ch)].rstrip("_")
+            setting = {"gp": " (GP practices)", "pain": "", "": ""}.get(where, f" ({where})")
+            return w[:1].upper() + w[1:] + setting
+    return name.replace("_", " ")
+
+
 def unit(key: str) -> str:
     return LABELS[key][1] if key in LABELS else ""
 
