@@ -145,7 +145,7 @@ def test_bad_input_on_every_new_key_names_it(key, value):
 def test_the_repeated_measures_analysis_uses_every_wave_returned():
     """analysis.missing_data=repeated_measures analyses everyone with any wave returned
     (at least the complete cases at 12 months), and estimates in every small trial."""
-    _, cc = _rows(reps=10)
+    _, cc = _rows("analysis.missing_data=complete_case", reps=10)
     _, rm = _rows("analysis.missing_data=repeated_measures", reps=10)
     assert (rm["primary_n_ips"] >= cc["primary_n_ips"]).all()
     assert (rm["primary_n_tau"] >= cc["primary_n_tau"]).all()
