@@ -212,6 +212,7 @@ def _n_bound(fit: PowerFit, q: float, esw: int, z: float, start: float) -> float
         eta, se = fit.eta([math.exp(log_n)], esw)
         return float(eta[0] - z * se[0]) - q
 
+    start = max(start, 1.0)  # a curve reaching the target below N 1: from N 1
     lo = hi = math.log(start)
     if lower(lo) >= 0:  # no uncertainty left: the point estimate
         return start
