@@ -183,6 +183,15 @@ def n_for_power(fit: PowerFit, target: float, esw: int, z: float = 1.64485362695
     return NForPower(best.n, best.lower, best.upper, min(r.n_bound for r in found))
 
 
+def n_for_level(fit: PowerFit, target: float, esw: int, z: float = 1.6448536269514722,
+                level: float = 0.95) -> NForPower:
+    """As `n_for_power`, from the curve of level `esw` alone (no envelope over fewer
+    ESWs: the design search keeps its frontier monotone its own, conservative way)."""
+    if esw not in fit.esw_levels:
+        raise ValueError(f"ESWs per locality {esw} not among the fitted {fit.esw_levels}")
+    return _n_for_level(fit, target, esw, z, level)
+
+
 def _n_for_level(fit: PowerFit, target: float, esw: int, z: float, level: float) -> NForPower:
     b = fit.slope(esw)
     if b <= 0:

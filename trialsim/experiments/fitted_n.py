@@ -11,9 +11,12 @@ smallest grid N at or above the N where the curve's one-sided lower bound
 one point. The check run (fresh seed) still confirms the design, and steps N up when
 it does not.
 
-Monotone in ESWs by construction (the curve of e ESWs is the upper envelope of the
-levels up to e), and kept so when a level falls back to its grid pick: more ESWs never
-need more N (`pick`).
+One slope in log N for every ESW count, an intercept each: the walk spends each count's
+points close to its answer (two or three N a grid step apart), which fix a level but
+not a slope (a free slope per count gave curves flat to N 0 on the default search). Each
+count's N is read off its own curve, not the envelope over fewer ESWs, and the frontier
+is made monotone the conservative way (`pick`): a count never needs less N than a count
+with more ESWs, rather than borrowing a lower N from a noisy count with fewer.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trialsim.analysis.power_curve import fit_power_curve, n_for_power
+from trialsim.analysis.power_curve import fit_power_curve, n_for_level
 
 
 @dataclass(frozen=True)
@@ -59,15 +62,16 @@ def fitted_ns(points: Sequence[tuple[int, int, int, int]], target: float,
         return {}
     try:
         fit = fit_power_curve([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts],
-                              [p[3] for p in pts])
+                              [p[3] for p in pts], common_slope=True)
     except (ValueError, np.linalg.LinAlgError):
         return {}
-    if not fit.converged or not np.all(np.isfinite(fit.params)):
+    if not fit.converged or not np.all(np.isfinite(fit.params)) or fit.slope(
+            fit.esw_levels[0]) <= 0:
         return {}
     grid = sorted(int(n) for n in n_grid)
     out = {}
     for e in fit.esw_levels:
-        r = n_for_power(fit, target, e, z)
+        r = n_for_level(fit, target, e, z)
         bound = r.n_bound if math.isfinite(r.n_bound) else math.inf
         out[e] = FittedN(e, _finite(r.n), _finite(r.lower), _finite(r.upper), _finite(bound),
                          next((n for n in grid if n >= bound - 1e-9), None),
@@ -77,18 +81,19 @@ def fitted_ns(points: Sequence[tuple[int, int, int, int]], target: float,
 
 def pick(grid_pick: dict[int, int | None], fitted: dict[int, FittedN]) -> dict[int, int | None]:
     """Each ESW count's N: the fitted one where the curve places it in the grid, else the
-    grid rule's; None stays None (no grid N reached the goal). Then made monotone: a count
-    never needs more N than a smaller count does (power never falls with more ESWs)."""
+    grid rule's; None stays None (no grid N reached the goal). Then made monotone from the
+    most ESWs down: a count needs at least the N of the count above it (power never
+    falls with more ESWs), so more ESWs never need more N."""
     out: dict[int, int | None] = {}
-    best: int | None = None
-    for e in sorted(grid_pick):
+    floor: int | None = None
+    for e in sorted(grid_pick, reverse=True):
         n = grid_pick[e]
         if n is not None:
             f = fitted.get(e)
             if f is not None and f.grid_n is not None:
                 n = f.grid_n
-            if best is not None:
-                n = min(n, best)
-            best = n
+            if floor is not None:
+                n = max(n, floor)
+            floor = n
         out[e] = n
     return out
