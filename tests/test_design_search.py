@@ -117,14 +117,17 @@ def test_the_frontier_needs_no_more_n_with_more_esws(small_design):
     assert len(front) >= 2
     ns = [f["target_n"] for f in front]  # listed from most ESWs to fewest
     assert ns == sorted(ns)
-    # each frontier N passed with every replication, its predecessor failed for that
-    # ESW count (or for more ESWs, which bound it)
+    # the grid rule's N (the walk's; design.pick_n=fitted reads N off the fitted curve,
+    # recorded beside it) passed with every replication, its predecessor failed for
+    # that ESW count (or for more ESWs, which bound it)
     power = [e for e in small_design["evaluations"] if e["step"] == "power"]
     for f in front:
-        hit = [e for e in power if e["target_n"] == f["target_n"]
+        assert f["pick_n"] in ("fitted", "grid") and f["fitted_points"] >= 2
+        assert f["fitted_n_lower"] <= f["fitted_n"] <= f["fitted_n_upper"]
+        hit = [e for e in power if e["target_n"] == f["grid_n"]
                and e["esw_per_locality"] == f["esw_per_locality"]]
         assert hit and hit[0]["passes"] and hit[0]["replications"] == 40
-        lower = f["target_n"] - 40
+        lower = f["grid_n"] - 40
         assert lower < 40 or any(e["target_n"] == lower and not e["passes"]
                                  and e["esw_per_locality"] >= f["esw_per_locality"]
                                  for e in power)

@@ -183,6 +183,15 @@ def n_for_power(fit: PowerFit, target: float, esw: int, z: float = 1.64485362695
     return NForPower(best.n, best.lower, best.upper, min(r.n_bound for r in found))
 
 
+def n_for_level(fit: PowerFit, target: float, esw: int, z: float = 1.6448536269514722,
+                level: float = 0.95) -> NForPower:
+    """As `n_for_power`, from the curve of level `esw` alone (no envelope over fewer
+    ESWs: the design search keeps its frontier monotone its own, conservative way)."""
+    if esw not in fit.esw_levels:
+        raise ValueError(f"ESWs per locality {esw} not among the fitted {fit.esw_levels}")
+    return _n_for_level(fit, target, esw, z, level)
+
+
 def _n_for_level(fit: PowerFit, target: float, esw: int, z: float, level: float) -> NForPower:
     b = fit.slope(esw)
     if b <= 0:
@@ -212,6 +221,7 @@ def _n_bound(fit: PowerFit, q: float, esw: int, z: float, start: float) -> float
         eta, se = fit.eta([math.exp(log_n)], esw)
         return float(eta[0] - z * se[0]) - q
 
+    start = max(start, 1.0)  # a curve reaching the target below N 1: from N 1
     lo = hi = math.log(start)
     if lower(lo) >= 0:  # no uncertainty left: the point estimate
         return start

@@ -27,8 +27,10 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from trialsim.experiments.allocation_lever import ratio_changes
 from trialsim.experiments.design_settings import UNCONSTRAINED_MONTHS, DesignSettings
 from trialsim.experiments.runner import map_replications
+from trialsim.inputs.allocation_ratio import parse_ratio
 from trialsim.inputs.params import ModelParams, RunSettings, build_params
 from trialsim.model.trial import simulate_replication
 from trialsim.reporting.tables import replication_row
@@ -49,6 +51,7 @@ class Candidate:
     months: float | None  # recruitment window; None: unconstrained
     uncertain: bool = False  # parameters drawn per replication (assurance)
     fte: float = 1.0  # each ESW post's FTE (delivery.esw.fte)
+    ratio: str = ""  # IPS:TAU (trial.allocation_ratio, blocks that hold it); "": the config's
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,8 @@ class Evaluator:
         cfg = with_changes(self.cfg, {
             "trial.target_n": c.target_n, "trial.recruitment_months": months,
             "delivery.esw.per_locality": c.esw, "delivery.esw.fte": c.fte,
-            f"sites.{self.design.site_kind}.count": c.sites})
+            f"sites.{self.design.site_kind}.count": c.sites,
+            **(ratio_changes(self.cfg, parse_ratio(c.ratio)) if c.ratio else {})})
         params = build_params(cfg)
         if not c.uncertain:
             return _point(params)
@@ -136,11 +140,25 @@ class Evaluator:
         if len(have) < reps:
             one = partial(_trial_rep, self.params(c), self.seed, len(have))
             new = map_replications(one, reps - len(have), self.n_jobs,
-                                   label=f"design {step}: N {c.target_n}, {c.esw} ESW/loc")
+                                   label=f"design {step}: N {c.target_n}, {c.esw} ESW/loc"
+                                   + (f", {c.ratio}" if c.ratio else ""))
             self._count(step, len(new), sum(r["randomised"] for r in new))
             have.extend(new)
         rows = have[:reps]
         return {col: np.array([r[col] for r in rows]) for col in (rows[0] if rows else ())}
+
+    def power_points(self, sites: int, uncertain: bool,
+                     ratio: str) -> list[tuple[int, int, int, int]]:
+        """(N, ESWs per locality, rejections, replications) of every power run simulated
+        so far at `sites`, window unconstrained, whole posts and `ratio`: the points the
+        fitted power curve goes through (all from the same seeds: common random numbers)."""
+        out = []
+        for c, rows in self._trials.items():
+            if (c.months is None and c.sites == sites and c.uncertain == uncertain
+                    and c.ratio == ratio and c.fte == 1.0 and rows):
+                out.append((c.target_n, c.esw, int(sum(r["primary_reject"] for r in rows)),
+                            len(rows)))
+        return sorted(out)
 
     def available(self, c: Candidate) -> int:
         return len(self._trials.get(c, ()))

@@ -44,6 +44,7 @@ from omegaconf import DictConfig
 from scipy.special import ndtri
 
 from trialsim.analysis.costs import cost_summary
+from trialsim.experiments.allocation_lever import ratio_changes
 from trialsim.experiments.candidates import (
     Z_SCREEN,
     Candidate,
@@ -51,12 +52,15 @@ from trialsim.experiments.candidates import (
     Evaluator,
     mean_se,
     share,
+    with_changes,
 )
 from trialsim.experiments.design_costs import cost_of, idle_note, per_participant, ranking_cost
 from trialsim.experiments.design_costs import frontier as cost_frontier
 from trialsim.experiments.design_settings import FRONTIER_LEVELS, DesignSettings, build_design
+from trialsim.experiments.fitted_n import FittedN, fitted_ns, pick
 from trialsim.experiments.power_guess import PowerGuess
 from trialsim.experiments.search import first_passing, smallest
+from trialsim.inputs.allocation_ratio import parse_ratio
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.inputs.workload import expected_randomised
 from trialsim.reporting.figures.cost import cost_figure
@@ -86,6 +90,8 @@ def _record(step: str, c: Candidate | None = None, **values: Any) -> dict[str, A
         rec.update(target_n=c.target_n, esw_per_locality=c.esw, sites=c.sites, months=c.months)
         if c.fte != 1.0:
             rec["fte"] = c.fte
+        if c.ratio:
+            rec["allocation_ratio"] = c.ratio
     rec.update(values)
     return rec
 
@@ -105,22 +111,36 @@ class DesignSearch:
             else months_to_days(max(base.follow_up.months))
         self.support_days = dl.first_appointment_mean_days + support
         self.ev = Evaluator(cfg, self.settings, self.d)
-        self.guess = PowerGuess.from_params(base, self.d.uncertain)
+        self.ratios = self.d.allocation_ratios  # each searched like the ESWs: its own frontier
+        self.guesses = {r: PowerGuess.from_params(self._params_at(r), self.d.uncertain)
+                        for r in self.ratios}
+        self.guess = self.guesses[self.ratios[0]]
+        self._decided: dict[tuple[int, int, str], Decision] = {}  # (N, ESW/loc, ratio)
+        self.fitted: dict[str, dict[int, FittedN]] = {}  # ratio -> ESW/loc -> fitted N
         self.log: list[dict[str, Any]] = []
         self._expected_ratio = 1.15  # sites guide: expected recruits per target N at first
         self.unit = base.costs
         self.by_cost = self.d.objective == "cost"
 
+    def _params_at(self, ratio: str):
+        """The scenario's parameters at IPS:TAU `ratio` (blocks that hold it)."""
+        return build_params(with_changes(self.cfg, ratio_changes(self.cfg, parse_ratio(ratio))))
+
     # --- 1. power frontier --------------------------------------------------------------
-    def _power(self, n: int, e: int) -> Decision:
+    def _power(self, n: int, e: int, ratio: str) -> Decision:
+        """The criterion at N = n, e ESWs per locality and `ratio`, window unconstrained
+        (decided once: a second call returns the first decision, logged once)."""
+        key = (n, e, ratio)
+        if key in self._decided:
+            return self._decided[key]
         d = self.d
-        c = Candidate(n, e, self.scenario_sites, None, d.uncertain)
+        c = Candidate(n, e, self.scenario_sites, None, d.uncertain, ratio=ratio)
         get = lambda r: self.ev.trials(c, r, "power")["primary_reject"]  # noqa: E731
         dec = self.ev.decide(get, d.target_power, self.ev.available(c))
         cols = self.ev.trials(c, dec.replications, "power")
         hits = int(cols["primary_reject"].sum())
-        self.guess.observe(n, e * self.localities, hits, dec.replications, cols["primary_se"],
-                           cols["primary_true"])
+        self.guesses[ratio].observe(n, e * self.localities, hits, dec.replications,
+                                    cols["primary_se"], cols["primary_true"])
         values = {d.criterion: dec.estimate, f"{d.criterion}_mc_se": dec.mc_se}
         if self.uncertainty_on:  # the other of power / assurance, beside it
             other = "power" if d.uncertain else "assurance"
@@ -130,10 +150,19 @@ class DesignSearch:
         self.log.append(_record("power", c, esws=e * self.localities,
                                 replications=dec.replications, goal=d.criterion,
                                 passes=dec.passes, screened_out=dec.screened_out, **values))
+        self._decided[key] = dec
         return dec
 
     def frontier(self) -> list[dict[str, Any]]:
+        """Each ratio's frontier, one after the other (every entry names its ratio)."""
+        out: list[dict[str, Any]] = []
+        for r in self.ratios:
+            out += self._frontier_at(r)
+        return out
+
+    def _frontier_at(self, ratio: str) -> list[dict[str, Any]]:
         d, grid = self.d, self.d.n_grid
+        guess = self.guesses[ratio]
         decided: dict[tuple[int, int], Decision] = {}
         level = d.target_power + d.z * math.sqrt(
             d.target_power * (1 - d.target_power) / self.settings.replications)
@@ -146,35 +175,59 @@ class DesignSearch:
 
             def passes(i: int, e: int = e) -> bool:
                 if (grid[i], e) not in decided:
-                    decided[(grid[i], e)] = self._power(grid[i], e)
+                    decided[(grid[i], e)] = self._power(grid[i], e, ratio)
                 return decided[(grid[i], e)].passes
 
             def guide(k: int = k) -> int:
-                return self.guess.index(grid, k, level, default)
+                return guess.index(grid, k, level, default)
 
             if pos == 0:  # the most ESWs: start where the guess points, refit as it goes
                 idx = first_passing(len(grid), passes, guide(), guide=guide, guided=2)
             else:  # fewer: from the last answer, shifted as the guess shifts (its level
                 k1 = k + self.localities  # is less sure than its slope)
-                shift = max(0, guide() - self.guess.index(grid, k1, level, default))
+                shift = max(0, guide() - guess.index(grid, k1, level, default))
                 idx = first_passing(len(grid), passes, lo + shift, lo=lo)
             if idx is None:
                 tried = [(n, dec) for (n, ee), dec in decided.items() if ee == e]
                 best = max(tried, key=lambda t: t[1].estimate) if tried else (None, None)
-                out.append({"esw_per_locality": e, "esws": k, "target_n": None,
-                            "searched": True, "best_n": best[0],
+                out.append({"esw_per_locality": e, "esws": k, "allocation_ratio": ratio,
+                            "target_n": None, "searched": True, "best_n": best[0],
                             "best": best[1].estimate if best[1] else None,
                             "best_mc_se": best[1].mc_se if best[1] else None})
                 # fewer ESWs cannot do better: not searched
-                out += [{"esw_per_locality": f, "esws": f * self.localities, "target_n": None,
+                out += [{"esw_per_locality": f, "esws": f * self.localities,
+                         "allocation_ratio": ratio, "target_n": None,
                          "searched": False} for f in reversed(d.esw_grid[:len(d.esw_grid)
                                                                          - pos - 1])]
                 break
             dec = decided[(grid[idx], e)]
-            out.append({"esw_per_locality": e, "esws": k, "target_n": grid[idx],
-                        "searched": True, d.criterion: dec.estimate,
+            out.append({"esw_per_locality": e, "esws": k, "allocation_ratio": ratio,
+                        "target_n": grid[idx], "searched": True, d.criterion: dec.estimate,
                         f"{d.criterion}_mc_se": dec.mc_se})
             lo = idx
+        return self._pick_n(out, ratio)
+
+    def _pick_n(self, out: list[dict[str, Any]], ratio: str) -> list[dict[str, Any]]:
+        """Each ESW count's N from the fitted power curve (design.pick_n=fitted,
+        `fitted_n.py`) over every N simulated at `ratio`, or the walk's grid pick (grid);
+        the fitted N and its interval are recorded either way."""
+        d, crit = self.d, self.d.criterion
+        fitted = fitted_ns(self.ev.power_points(self.scenario_sites, d.uncertain, ratio),
+                           d.target_power, d.n_grid, d.z)
+        self.fitted[ratio] = fitted
+        grid_pick = {f["esw_per_locality"]: f["target_n"] for f in out if f["searched"]}
+        chosen = pick(grid_pick, fitted) if d.pick_n == "fitted" else grid_pick
+        for f in out:
+            e = f["esw_per_locality"]
+            if e in fitted:
+                f.update(fitted[e].record())
+            if not f["searched"] or f["target_n"] is None:
+                continue
+            f["grid_n"], f["pick_n"] = f["target_n"], d.pick_n if e in fitted else "grid"
+            n = chosen[e]
+            if n is not None and n != f["target_n"]:
+                dec = self._power(n, e, ratio)
+                f.update({"target_n": n, crit: dec.estimate, f"{crit}_mc_se": dec.mc_se})
         return out
 
     # --- 2. sites per window ------------------------------------------------------------
@@ -298,13 +351,11 @@ class DesignSearch:
         d = self.d
         rows = []
         for f in front:
-            n, e = f["target_n"], f["esw_per_locality"]
+            n, e, ratio = f["target_n"], f["esw_per_locality"], f["allocation_ratio"]
             if n is None:
                 continue
-            power_runs = self.ev.trials(Candidate(n, e, self.scenario_sites, None, d.uncertain),
-                                        max(1, self.ev.available(Candidate(
-                                            n, e, self.scenario_sites, None, d.uncertain))),
-                                        "power")
+            at = Candidate(n, e, self.scenario_sites, None, d.uncertain, ratio=ratio)
+            power_runs = self.ev.trials(at, max(1, self.ev.available(at)), "power")
             per_head = per_participant(power_runs)
             for m in d.months_grid:
                 s = sites.get((n, m))
@@ -316,16 +367,18 @@ class DesignSearch:
                 for fte in d.esw_fte:
                     rows.append({
                         "target_n": n, "esw_per_locality": e, "esws": f["esws"], "fte": fte,
-                        "sites": s, "months": m, d.criterion: f[d.criterion],
+                        "allocation_ratio": ratio, "sites": s, "months": m,
+                        d.criterion: f[d.criterion],
                         f"{d.criterion}_mc_se": f[f"{d.criterion}_mc_se"],
                         "prob_target": pt, "prob_target_mc_se": pt_se, **res,
                         "ranking_cost": ranking_cost(self.unit, self.base, n, f["esws"], fte,
                                                      per_head, res)})
         if self.by_cost:
-            rows.sort(key=lambda r: (r["ranking_cost"], r["target_n"], r["months"], r["sites"]))
+            rows.sort(key=lambda r: (r["ranking_cost"], r["target_n"], r["months"], r["sites"],
+                                     r["allocation_ratio"]))
         else:
             rows.sort(key=lambda r: (r["target_n"], r["esw_months"], r["service_months"],
-                                     r["months"], r["sites"], -r["fte"]))
+                                     r["months"], r["sites"], -r["fte"], r["allocation_ratio"]))
         for rank, row in enumerate(rows, 1):
             row.update(rank=rank, replications=None, wait_days=None, wait_mc_se=None,
                        wait_ok=None, feasible=None, cost=None, cost_mc_se=None, cost_p5=None,
@@ -344,7 +397,7 @@ class DesignSearch:
                     return row
                 continue
             c = Candidate(row["target_n"], row["esw_per_locality"], row["sites"], row["months"],
-                          d.uncertain, row["fte"])
+                          d.uncertain, row["fte"], row["allocation_ratio"])
             get = lambda r, c=c: self.ev.trials(c, r, "design")[column]  # noqa: E731
             dec = self.ev.decide(get, d.max_wait_days, self.ev.available(c), higher=False,
                                  stat=mean_se)
@@ -380,7 +433,7 @@ class DesignSearch:
         seed = check_seed(self.settings.seed)
         ev = Evaluator(self.cfg, self.settings, d, seed=seed)
         c = Candidate(rec["target_n"], rec["esw_per_locality"], rec["sites"], rec["months"],
-                      d.uncertain, rec.get("fte", 1.0))
+                      d.uncertain, rec.get("fte", 1.0), rec.get("allocation_ratio") or "")
         reps = d.check_replications
         cols = ev.trials(c, reps, "check")
         spent = cost_of(cols)
@@ -424,15 +477,18 @@ class DesignSearch:
         if not any(f["target_n"] is not None for f in front):
             top = next(f for f in front if f["searched"])
             e, n = top["esw_per_locality"], top.get("best_n")
+            guess = self.guesses[top["allocation_ratio"]]
+            at = f" at IPS:TAU {top['allocation_ratio']}" if len(self.ratios) > 1 else ""
             msg = (f"{crit} {top['best']:.2f} at N {n} with {e} ESW(s) per locality "
-                   f"({top['esws']} ESWs): no N up to {d.n_grid[-1]} reaches {d.target_power:g}")
+                   f"({top['esws']} ESWs){at}: no N up to {d.n_grid[-1]} reaches "
+                   f"{d.target_power:g}")
             level = d.target_power + d.z * math.sqrt(
                 d.target_power * (1 - d.target_power) / self.settings.replications)
             step = d.n_grid[1] - d.n_grid[0] if len(d.n_grid) > 1 else 20
-            more_n = self.guess.smallest_n(top["esws"], level, step, d.n_grid[-1] + step)
+            more_n = guess.smallest_n(top["esws"], level, step, d.n_grid[-1] + step)
             k = self.localities
             more_e = next((f for f in range(e + 1, 1001)
-                           if self.guess.power(d.n_grid[-1], f * k) >= level), None)
+                           if guess.power(d.n_grid[-1], f * k) >= level), None)
             hints = []
             if more_e is not None:
                 hints.append(f"{more_e} ESWs per locality at N {d.n_grid[-1]}")
@@ -440,7 +496,7 @@ class DesignSearch:
                 hints.append(f"N {more_n} with {e} ESWs per locality")
             if not hints:  # neither alone: both
                 for f in (2 * e, 4 * e, 8 * e, 16 * e, 32 * e):
-                    n = self.guess.smallest_n(f * k, level, step, d.n_grid[-1] + step)
+                    n = guess.smallest_n(f * k, level, step, d.n_grid[-1] + step)
                     if n is not None and f <= 1000:
                         hints.append(f"N {n} with {f} ESWs per locality")
                         break
@@ -473,7 +529,7 @@ class DesignSearch:
         own search estimate there (simulated if n is above its smallest N)."""
         if f["target_n"] == n:
             return f
-        dec = self._power(n, f["esw_per_locality"])
+        dec = self._power(n, f["esw_per_locality"], f["allocation_ratio"])
         return {**f, "target_n": n, self.d.criterion: dec.estimate,
                 f"{self.d.criterion}_mc_se": dec.mc_se}
 
@@ -481,7 +537,8 @@ class DesignSearch:
     def _recommended(self, row: dict[str, Any]) -> dict[str, Any]:
         d = self.d
         rec = {k: row.get(k) for k in (
-            "target_n", "esw_per_locality", "esws", "fte", "sites", "months", d.criterion,
+            "target_n", "esw_per_locality", "esws", "fte", "allocation_ratio", "sites", "months",
+            d.criterion,
             f"{d.criterion}_mc_se", "prob_target", "prob_target_mc_se", "wait_days",
             "wait_mc_se", "service_months", "esw_months", "recruiting_months", "ranking_cost",
             "cost", "cost_mc_se", "cost_p5", "cost_p95", "utilisation", "peak_caseload")}
@@ -492,8 +549,9 @@ class DesignSearch:
     def _attempt(self, row: dict[str, Any], check: dict[str, Any]) -> dict[str, Any]:
         crit = self.d.criterion
         return {"target_n": row["target_n"], "esw_per_locality": row["esw_per_locality"],
-                "fte": row["fte"], "sites": row["sites"], "months": row["months"],
-                "search": row[crit], "check": check[crit + "_of_n"],
+                "fte": row["fte"], "allocation_ratio": row["allocation_ratio"],
+                "sites": row["sites"], "months": row["months"], "search": row[crit],
+                "check": check[crit + "_of_n"],
                 "check_mc_se": check[crit + "_of_n_mc_se"],
                 "confirmed": check["confirmed"][crit]}
 
@@ -542,7 +600,7 @@ class DesignSearch:
                 break
             found = self.sites(sorted({f["target_n"] for f in at}))
             rows = self.designs(at, found)
-            rec_row = self.recommend(rows) if rows else None
+            rec_row = self._cheapest(rows) if rows else None
             if rec_row is None:
                 break
             recommended = self._recommended(rec_row)
@@ -551,9 +609,21 @@ class DesignSearch:
             bigger = [m for m in d.n_grid if m > rec_row["target_n"]]
             if check["confirmed"][d.criterion] or not bigger:
                 break
-            at = [self._at(f, bigger[0]) if f["esw_per_locality"] == rec_row["esw_per_locality"]
-                  else f for f in at]
+            at = [self._at(f, bigger[0]) if (f["esw_per_locality"], f["allocation_ratio"])
+                  == (rec_row["esw_per_locality"], rec_row["allocation_ratio"]) else f
+                  for f in at]
         return found, rows, recommended, check, attempts
+
+    def _cheapest(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """objective=cost: down each ratio's own ranking to its first design meeting every
+        goal, then the one of those whose full simulation costs least. Per ratio, so that
+        a ratio added to design.allocation_ratios can only lower the recommendation's
+        cost: the other ratios' designs are the ones their own search finds (the quick
+        cost alone could rank a dearer design of one ratio above another's)."""
+        found = [self.recommend([r for r in rows if r["allocation_ratio"] == ratio])
+                 for ratio in self.ratios]
+        found = [r for r in found if r is not None]
+        return min(found, key=lambda r: r["cost"]) if found else None
 
     def _rule_design(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The design today's rule (objective=smallest_n) picks from these rows, simulated
@@ -573,20 +643,21 @@ class DesignSearch:
         lowest frontier level with every replication), with the fewest sites in each
         window: the frontier's cheaper, less powerful points (not simulated in full)."""
         crit, low = self.d.criterion, min(FRONTIER_LEVELS)
-        smallest = {f["esw_per_locality"]: f["target_n"] for f in front
-                    if f["target_n"] is not None}
+        smallest = {(f["esw_per_locality"], f["allocation_ratio"]): f["target_n"]
+                    for f in front if f["target_n"] is not None}
         extra = {}
         for e in self.log:
+            key = (e.get("esw_per_locality"), e.get("allocation_ratio"))
             if (e["step"] == "power" and not e["screened_out"] and e.get(crit) is not None
-                    and e[crit] >= low and e["esw_per_locality"] in smallest
-                    and e["target_n"] < smallest[e["esw_per_locality"]]):
-                extra[(e["target_n"], e["esw_per_locality"])] = {
+                    and e[crit] >= low and key in smallest and e["target_n"] < smallest[key]):
+                extra[(e["target_n"], *key)] = {
                     "esw_per_locality": e["esw_per_locality"], "esws": e["esws"],
+                    "allocation_ratio": e["allocation_ratio"],
                     "target_n": e["target_n"], crit: e[crit],
                     f"{crit}_mc_se": e[f"{crit}_mc_se"]}
         if not extra:
             return list(rows)
-        found = self.sites(sorted({n for n, _ in extra}))
+        found = self.sites(sorted({k[0] for k in extra}))
         more = self.designs(list(extra.values()), found)
         return list(rows) + more
 
@@ -613,6 +684,7 @@ class DesignSearch:
             "rule": RULE_COST if self.by_cost else RULE,
             "n_grid": list(d.n_grid), "esw_grid": list(d.esw_grid),
             "esw_fte": list(d.esw_fte), "allocation_ratios": list(d.allocation_ratios),
+            "pick_n": d.pick_n,
             "unit_costs": dataclasses.asdict(self.unit),
             "target_n": rec_n,
             "frontier": front,
@@ -628,6 +700,8 @@ class DesignSearch:
             "recruitment_curves": curves,
             "guess": {"variance_factor": math.exp(self.guess.log_c), "a": self.guess.a,
                       "b": self.guess.b},
+            "guesses": {r: {"variance_factor": math.exp(g.log_c), "a": g.a, "b": g.b}
+                        for r, g in self.guesses.items()},
             "work": self.ev.total_work(),
             "evaluations": self.log,
         }
@@ -666,12 +740,22 @@ def design_table(result: dict[str, Any]) -> str:
              f"{g['wait_statistic']} wait <= {g['max_wait_days']:g} days, each cleared by the "
              f"one-sided Monte Carlo bound (z {g['confidence_z']:.2f})",
              f"  smallest N with {crit} >= {g['target_power']:g} (window unconstrained, "
-             f"{result['localities']} localities):"]
+             f"{result['localities']} localities; N "
+             + ("read off the fitted power curve" if result.get("pick_n") == "fitted"
+                else "the first grid point clearing the goal") + "):"]
+    ratios = result.get("allocation_ratios") or ["1:1"]
     for f in result["frontier"]:
+        r = f.get("allocation_ratio")
+        if len(ratios) > 1 and f["esw_per_locality"] == result["esw_grid"][-1]:
+            lines.append(f"   IPS:TAU {r}:")
         head = f"    {f['esw_per_locality']:>3} ESW(s) per locality ({f['esws']} ESWs): "
         if f["target_n"] is not None:
+            fit = ""
+            if f.get("fitted_n") is not None:
+                fit = (f"; fitted N {f['fitted_n']:.0f}, 95% {_f(f.get('fitted_n_lower'), 0)} "
+                       f"to {_f(f.get('fitted_n_upper'), 0)}; grid rule N {f.get('grid_n')}")
             lines.append(head + f"N {f['target_n']} ({crit} {_f(f[crit], 3)}, MC SE "
-                                f"{_f(f[crit + '_mc_se'], 3)})")
+                                f"{_f(f[crit + '_mc_se'], 3)}{fit})")
         elif f["searched"]:
             lines.append(head + f"none in the grid (best {crit} {_f(f.get('best'))} at N "
                                 f"{f.get('best_n')})")
@@ -686,7 +770,8 @@ def design_table(result: dict[str, Any]) -> str:
                      f"(fewest {result['site_kind']} per window), best first "
                      f"({result['rule']}; waits simulated down the list until one meets "
                      "its goal):")
-        lines.append(f"    {'N':>5} {'ESW/loc':>7} {'FTE':>4} {'sites':>5} {'months':>6} "
+        lines.append(f"    {'N':>5} {'ESW/loc':>7} {'FTE':>4} {'IPS:TAU':>7} {'sites':>5} "
+                     f"{'months':>6} "
                      f"{crit[:5]:>6} {'P(tgt)':>6} {'wait d':>7} {'svc-mo':>7} {'ESW-mo':>7} "
                      f"{'rank k':>7} {'cost k':>7} {'util':>5}  feasible")
         shown = rows if len(rows) <= MAX_ROWS_SHOWN else [
@@ -698,7 +783,8 @@ def design_table(result: dict[str, Any]) -> str:
                 if bad) + ")" if r["feasible"] is False else "", None: "not simulated"}[
                     r["feasible"]].replace("no ()", "no (power)")
             lines.append(f"    {r['target_n']:>5} {r['esw_per_locality']:>7} "
-                         f"{r.get('fte', 1.0):>4g} {r['sites']:>5} "
+                         f"{r.get('fte', 1.0):>4g} {r.get('allocation_ratio', '1:1'):>7} "
+                         f"{r['sites']:>5} "
                          f"{r['months']:>6g} {_f(r[crit]):>6} {_f(r['prob_target']):>6} "
                          f"{_f(r['wait_days'], 1):>7} {r['service_months']:>7.0f} "
                          f"{r['esw_months']:>7.0f} {_k(r.get('ranking_cost')):>7} "
@@ -712,7 +798,8 @@ def design_table(result: dict[str, Any]) -> str:
         lines.append(f"  recommended: N {rec['target_n']}, {rec['esw_per_locality']} ESW(s) in "
                      f"each of {rec['localities']} localities"
                      + (f" at {fte:g} FTE" if fte != 1.0 else "")
-                     + f", {rec['sites']} {result['site_kind']} for {rec['months']:g} months")
+                     + f", {rec['sites']} {result['site_kind']} for {rec['months']:g} months, "
+                     f"allocated IPS:TAU {rec.get('allocation_ratio') or '1:1'}")
         if rec.get("cost") is not None:
             lines.append(f"    expected cost GBP {rec['cost']:,.0f} (90% {rec['cost_p5']:,.0f} to "
                          f"{rec['cost_p95']:,.0f}; search seed), mean ESW utilisation "
@@ -729,7 +816,8 @@ def design_table(result: dict[str, Any]) -> str:
                          f"{_f(rule.get('utilisation'))}")
         c = result["check"]
         for a in result.get("check_attempts", [])[:-1]:
-            lines.append(f"  check run at N {a['target_n']} ({a['esw_per_locality']} ESW/loc): "
+            lines.append(f"  check run at N {a['target_n']} ({a['esw_per_locality']} ESW/loc, "
+                         f"{a.get('allocation_ratio') or '1:1'}): "
                          f"{crit} {_f(a['check'], 3)} (MC SE "
                          f"{_f(a['check_mc_se'], 3)}; search {_f(a['search'], 3)}) is below "
                          f"{g['target_power']:g}: the next N")

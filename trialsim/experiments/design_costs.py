@@ -93,7 +93,8 @@ def frontier(rows: list[dict[str, Any]], crit: str,
         best = min(ok, key=lambda r: r["cost"] if r.get("cost") is not None
                    else r["ranking_cost"])
         out.append({"level": level, "design": {
-            k: best.get(k) for k in ("target_n", "esw_per_locality", "esws", "fte", "sites",
+            k: best.get(k) for k in ("target_n", "esw_per_locality", "esws", "fte",
+                                     "allocation_ratio", "sites",
                                      "months", crit, "ranking_cost", "cost", "cost_p5",
                                      "cost_p95", "utilisation", "feasible")}})
     return out

@@ -8,12 +8,12 @@ imports on purpose: validation and the work estimate need it before anything run
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from omegaconf import DictConfig, ListConfig
 
 from trialsim.errors import ConfigError
+from trialsim.experiments.allocation_lever import ratio_candidates, ratio_texts
 from trialsim.inputs.checks import choice, number, reject
 from trialsim.units import DAYS_PER_MONTH
 
@@ -24,7 +24,9 @@ SEARCH_MODES = ("design", "curve")
 OBJECTIVES = ("cost", "smallest_n")  # cost: the cheapest design meeting every goal;
 # smallest_n: the rule before costs (smallest N, then ESW-months, then service-months)
 FRONTIER_LEVELS = (0.8, 0.85, 0.9, 0.95)  # power levels of the cost-power frontier
-RATIO = re.compile(r"^\s*([1-9][0-9]{0,2})\s*:\s*([1-9][0-9]{0,2})\s*$")
+PICK_N = ("fitted", "grid")  # fitted: each ESW count's N from the probit curve through every
+# simulated N (trialsim/analysis/power_curve.py); grid: the first grid N whose own Monte
+# Carlo bound clears the goal (the rule before the fitted curve)
 MAX_ESW_PER_LOCALITY = 1000  # as delivery.esw.per_locality
 UNCONSTRAINED_MONTHS = 1200  # "window unconstrained": every trial reaches its N
 
@@ -48,7 +50,8 @@ class DesignSettings:
     objective: str = "cost"  # cost | smallest_n
     min_utilisation: float = 0.0  # floor on the ESW caseload utilisation (0: none)
     esw_fte: tuple[float, ...] = (1.0,)  # FTE of each ESW post, tried at the designs step
-    allocation_ratios: tuple[str, ...] = ("1:1",)  # IPS:TAU ratios tried (a lever at merge)
+    allocation_ratios: tuple[str, ...] = ("1:1",)  # IPS:TAU ratios tried, lowest terms
+    pick_n: str = "fitted"  # fitted | grid: how each ESW count's smallest N is read
 
     @property
     def uncertain(self) -> bool:
@@ -116,7 +119,9 @@ def build_design(cfg: DictConfig) -> DesignSettings:
     objective = choice(f"{k}.objective", d.get("objective", "cost"), OBJECTIVES)
     min_util = number(f"{k}.min_utilisation", d.get("min_utilisation", 0.0), lo=0, hi=1)
     fte = _fte_list(f"{k}.esw_fte", d.get("esw_fte", [1.0]))
-    ratios = _ratio_list(f"{k}.allocation_ratios", d.get("allocation_ratios", ["1:1"]))
+    ratios = tuple(ratio_texts(ratio_candidates(f"{k}.allocation_ratios",
+                                                _plain(d.get("allocation_ratios", ["1:1"])))))
+    pick_n = choice(f"{k}.pick_n", d.get("pick_n", "fitted"), PICK_N)
     curve_esw = None
     if d.curve_esw_per_locality is not None:
         curve_esw = _int_list(f"{k}.curve_esw_per_locality", d.curve_esw_per_locality, 1,
@@ -128,7 +133,8 @@ def build_design(cfg: DictConfig) -> DesignSettings:
         esw_grid=tuple(range(1, max_esw + 1)), max_wait_days=max_wait,
         wait_statistic=wait_statistic,
         screen_replications=screen, check_replications=check_reps, curve_esw=curve_esw,
-        objective=objective, min_utilisation=min_util, esw_fte=fte, allocation_ratios=ratios)
+        objective=objective, min_utilisation=min_util, esw_fte=fte, allocation_ratios=ratios,
+        pick_n=pick_n)
 
 
 def _fte_list(key: str, value) -> tuple[float, ...]:
@@ -137,21 +143,6 @@ def _fte_list(key: str, value) -> tuple[float, ...]:
                       (1.0,))
     return tuple(sorted({number(f"{key}[{i}]", v, lo=0.05, hi=1.0)
                          for i, v in enumerate(value)}, reverse=True))
-
-
-def _ratio_list(key: str, value) -> tuple[str, ...]:
-    """IPS:TAU allocation ratios as 'a:b'. Only 1:1 until the model allocates unequally
-    (trial.allocation_ratio); then each ratio becomes a lever of the designs step."""
-    allowed = "a non-empty list of IPS:TAU ratios written 'a:b'; only '1:1' on this version"
-    if not isinstance(value, (list, tuple, ListConfig)) or len(value) == 0:
-        return reject(ConfigError(key, _plain(value), allowed), ("1:1",))
-    out = []
-    for i, v in enumerate(value):
-        m = RATIO.match(str(v)) if isinstance(v, str) else None
-        if m is None or m.group(1) != m.group(2):
-            return reject(ConfigError(f"{key}[{i}]", v, allowed), ("1:1",))
-        out.append("1:1")
-    return tuple(dict.fromkeys(out))
 
 
 def months_days(months: float | None) -> float:
@@ -175,10 +166,11 @@ def participant_replications(cfg: DictConfig, per_rep: float) -> float:
         esws = len(d.curve_esw) if d.curve_esw else 1
         return esws * len(d.n_grid) * mean_n * reps * both
     e, n = len(d.esw_grid), len(d.n_grid)
-    frontier = 2 * (e + bisection_steps(n)) * mean_n * reps * both
+    ratios = len(d.allocation_ratios)  # a frontier walk per ratio
+    frontier = 2 * (e + bisection_steps(n)) * mean_n * reps * both * ratios
     sites = min(len(d.sites_grid), 2 * bisection_steps(len(d.sites_grid))
                 + len(d.months_grid)) * top_n * reps
     screen = d.screen_replications if 0 < d.screen_replications < reps else reps
-    designs = e * len(d.months_grid) * mean_n * screen + mean_n * reps  # waits
+    designs = e * ratios * len(d.months_grid) * mean_n * screen + mean_n * reps  # waits
     designs += mean_n * d.check_replications  # the check run
     return frontier + sites + designs

@@ -382,6 +382,7 @@ class DesignConfig:
     min_utilisation: float = 0.0  # floor on the ESW caseload utilisation
     esw_fte: Any = field(default_factory=lambda: [1.0])  # FTE values tried per ESW post
     allocation_ratios: Any = field(default_factory=lambda: ["1:1"])  # IPS:TAU ratios tried
+    pick_n: str = "fitted"  # fitted | grid: how each ESW count's smallest N is read
 
 
 @dataclass

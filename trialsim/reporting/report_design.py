@@ -92,14 +92,22 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
                                 "candidates and read high; the check's do not."))
     blocks += [
         ("h", 2, f"Smallest N with {crit} >= {g.get('target_power')}, by ESWs per locality"),
-        ("table", ["ESWs per locality", "ESWs", "smallest N", f"{crit} (MC SE)"],
-         [[str(f["esw_per_locality"]), str(f["esws"]),
+        ("table", ["IPS:TAU", "ESWs per locality", "ESWs", "smallest N", f"{crit} (MC SE)",
+                   "fitted N (95% interval)"],
+         [[f.get("allocation_ratio") or "1:1", str(f["esw_per_locality"]), str(f["esws"]),
            str(f["target_n"]) if f["target_n"] is not None else
            ("none in the grid" if f.get("searched") else "not searched (fewer ESWs cannot "
                                                          "do better)"),
            _se(f.get(crit), f.get(f"{crit}_mc_se")) if f["target_n"] is not None else
-           (f"best {_p(f.get('best'))} at N {f.get('best_n')}" if f.get("searched") else "")]
+           (f"best {_p(f.get('best'))} at N {f.get('best_n')}" if f.get("searched") else ""),
+           _fitted(f)]
           for f in d.get("frontier", [])]),
+        ("p", "Smallest N: " + ("read off the probit-in-log-N curve fitted to every N "
+                                "simulated at that ESW count (its one-sided lower bound "
+                                "clears the goal), rounded up to the grid "
+                                "(design.pick_n=fitted)" if d.get("pick_n") == "fitted" else
+                                "the first grid N whose own Monte Carlo bound clears the "
+                                "goal (design.pick_n=grid)") + "."),
         ("p", "Sites and months are searched for the smallest N, which the rule puts first "
               "(a larger N comes with fewer ESWs: slower to recruit, longer waits, so a design "
               "exists with it only if one exists with the smallest). To plan with fewer ESWs, "
@@ -112,10 +120,11 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
               "of recruitment plus the longest support a participant randomised at the close "
               "can receive (means over replications). Waits are simulated down the ranking "
               "until a design meets the wait goal."),
-        ("table", ["N", "ESWs/locality", kind, "months", crit, "P(target)",
+        ("table", ["N", "ESWs/locality", "IPS:TAU", kind, "months", crit, "P(target)",
                    f"{g.get('wait_statistic')} wait (days)", "service-months", "ESW-months",
                    "meets every goal"],
-         [[str(r["target_n"]), str(r["esw_per_locality"]), str(r["sites"]), f"{r['months']:g}",
+         [[str(r["target_n"]), str(r["esw_per_locality"]), r.get("allocation_ratio") or "1:1",
+           str(r["sites"]), f"{r['months']:g}",
            _p(r.get(crit)), _p(r.get("prob_target")),
            "not simulated" if r.get("wait_days") is None else
            f"{_n(r.get('wait_days'))} ({r.get('replications')} reps)",
@@ -268,3 +277,12 @@ def _legacy_evaluation_row(e: dict[str, Any]) -> list[str]:
 def _per_arm(run: RunDir, rec: dict) -> str:
     return per_arm(rec["target_n"], rec.get("allocation_ratio")
                    or run.cfg("trial.allocation_ratio", "1:1"))
+
+
+def _fitted(f: dict) -> str:
+    """The fitted curve's N for the goal and its 95% interval (design.json's frontier)."""
+    if f.get("fitted_n") is None:
+        return ""
+    lo, hi = f.get("fitted_n_lower"), f.get("fitted_n_upper")
+    band = f" ({lo:,.0f} to {hi:,.0f})" if lo is not None and hi is not None else ""
+    return f"{f['fitted_n']:,.0f}{band}"

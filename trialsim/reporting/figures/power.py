@@ -181,10 +181,14 @@ def _frontier(ax, design: dict) -> None:
     top = max(grid) if grid else None
     found = [f for f in front if f["target_n"] is not None]
     crit = design.get("criterion", "power")
-    if found:
-        ax.plot([f["esw_per_locality"] for f in found], [f["target_n"] for f in found], "o-",
-                color=OKABE_ITO["blue"], ms=5,
-                label=f"smallest N with {crit} >= {design['goals']['target_power']:g}")
+    ratios = list(dict.fromkeys(f.get("allocation_ratio") or "1:1" for f in found))
+    colours = (OKABE_ITO["blue"], OKABE_ITO["green"], OKABE_ITO["orange"], OKABE_ITO["purple"])
+    for i, r in enumerate(ratios):  # one line per IPS:TAU ratio searched
+        at = [f for f in found if (f.get("allocation_ratio") or "1:1") == r]
+        ax.plot([f["esw_per_locality"] for f in at], [f["target_n"] for f in at], "o-",
+                color=colours[i % len(colours)], ms=5,
+                label=f"smallest N with {crit} >= {design['goals']['target_power']:g}"
+                      + (f", IPS:TAU {r}" if len(ratios) > 1 else ""))
     for searched, colour, text in ((True, OKABE_ITO["vermillion"], f"none up to N {top}"),
                                    (False, OKABE_ITO["grey"], "not searched")):
         none = [f["esw_per_locality"] for f in front
