@@ -65,6 +65,10 @@ def _trim(summary: dict) -> dict:
     rec = summary.get("recruitment", {})
     for k in SUMMARY_DROP:
         rec.pop(k, None)
+    for outcomes in summary.get("progression", {}).get("proposal", {}).values():
+        for proposal in outcomes.values() if isinstance(outcomes, dict) else ():
+            if isinstance(proposal, dict):
+                proposal.pop("curve", None)  # the trade-off curve: the figure's, not quoted
     return summary
 
 
@@ -140,6 +144,8 @@ def main() -> None:
                         help="re-read the grid, or regenerate one run, only")
     args = parser.parse_args()
     numbers = json.loads(OUT.read_text()) if OUT.exists() else {}
+    numbers = {k: _trim(v) if k in RUNS else v for k, v in numbers.items()
+               if k in (*RUNS, "sweep")}  # runs renamed away are dropped
     numbers["validation"] = grid_numbers(GRID.read_text())
     if args.only != "validation":
         with tempfile.TemporaryDirectory() as tmp:
