@@ -34,9 +34,21 @@ RUNS = {  # name in numbers.json: simulate.py arguments (the README's commands)
     "auto": ["replications=auto"],
     "assurance": ["uncertainty.mode=pilot", "replications=400", "n_jobs=2"],
     "design": ["mode=design", "n_jobs=2"],
-    "repeated_measures": ["analysis.missing_data=repeated_measures"],
+    "complete_case": ["analysis.missing_data=complete_case"],  # the old primary analysis
     "primary_care": ["scenario=primary_care"],
+    "strategies": ["follow_up.compare_strategies=true"],
+    "missing_data": ["analysis.compare_missing_data=true", "replications=1000", "n_jobs=2"],
+    "strategies_no_mode_effect": ["follow_up.compare_strategies=true",
+                                  "follow_up.esw_completion.mode_effect=0"],
+    "mnar_minus1": ["follow_up.mnar_gamma=-1"],
+    "mnar_plus1": ["follow_up.mnar_gamma=1"],
+    "progression": ["trial.target_n=160", "replications=400", "uncertainty.mode=pilot",
+                    "progression.amber_action.extra_sites=4", "n_jobs=2"],
+    "allocation_2_3": ["trial.allocation_ratio=2:3", "trial.block_sizes=auto"],
+    "allocation_1_2": ["trial.allocation_ratio=1:2", "trial.block_sizes=auto"],
 }
+DESIGN_KEYS = ("goals", "recommended", "check", "frontier", "work", "binding", "objective",
+               "rule", "smallest_n_design", "cost_frontier", "allocation_ratios", "esw_fte")
 SWEEP = ["-m", "sites.pain_services.count=16,24,32", "trial.recruitment_months=24,36"]
 SUMMARY_DROP = ("curve",)  # long arrays nobody quotes
 
@@ -53,6 +65,10 @@ def _trim(summary: dict) -> dict:
     rec = summary.get("recruitment", {})
     for k in SUMMARY_DROP:
         rec.pop(k, None)
+    for outcomes in summary.get("progression", {}).get("proposal", {}).values():
+        for proposal in outcomes.values() if isinstance(outcomes, dict) else ():
+            if isinstance(proposal, dict):
+                proposal.pop("curve", None)  # the trade-off curve: the figure's, not quoted
     return summary
 
 
@@ -65,8 +81,7 @@ def run_numbers(tmp: Path, only: str | None = None) -> dict:
         seconds = simulate(args, where)
         if name == "design":
             design = json.loads((where / "design.json").read_text())
-            numbers[name] = {k: design.get(k) for k in
-                             ("goals", "recommended", "check", "frontier", "work", "binding")}
+            numbers[name] = {k: design[k] for k in DESIGN_KEYS if k in design}
         else:
             numbers[name] = _trim(json.loads((where / "summary.json").read_text()))
         numbers[name]["command"] = " ".join(["python simulate.py", *args])
@@ -129,6 +144,8 @@ def main() -> None:
                         help="re-read the grid, or regenerate one run, only")
     args = parser.parse_args()
     numbers = json.loads(OUT.read_text()) if OUT.exists() else {}
+    numbers = {k: _trim(v) if k in RUNS else v for k, v in numbers.items()
+               if k in (*RUNS, "sweep")}  # runs renamed away are dropped
     numbers["validation"] = grid_numbers(GRID.read_text())
     if args.only != "validation":
         with tempfile.TemporaryDirectory() as tmp:
