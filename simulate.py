@@ -13,8 +13,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from trialsim.app import run, validate, warnings_for
-from trialsim.cli import EXIT_WRITE_FAILED, fail, preflight, warn, write_failure
-from trialsim.errors import ConfigError, ConfigErrors
+from trialsim.cli import preflight, warn, write_failure
+from trialsim.errors import EXIT_WRITE_FAILED, ConfigError, ConfigErrors, fail
 from trialsim.experiments.cluster import clear_status, record_status
 from trialsim.experiments.curve import curve_table, run_curve
 from trialsim.experiments.design import design_table, run_design

@@ -16,7 +16,6 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import yaml
 from hydra import compose, initialize_config_dir
@@ -33,15 +32,7 @@ from trialsim.errors import ConfigError, ConfigErrors
 from trialsim.inputs.config_sources import override_problems, parse, source_problems
 from trialsim.run_dirs import holds_results, register_resolvers
 
-EXIT_BAD_INPUT = 2
-EXIT_WRITE_FAILED = 1
 RAW_LAUNCHERS = {"submitit_slurm": "slurm", "submitit_local": "local"}
-
-
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    for line in message.splitlines() or [message]:
-        print(f"trialsim: error: {line}", file=sys.stderr)
-    sys.exit(code)
 
 
 def write_failure(ex: OSError) -> str:

@@ -1,4 +1,18 @@
-"""The one exception a user should ever see from trialsim: bad input, told in one line."""
+"""The one exception a user should ever see from trialsim: bad input, told in one line,
+and the one way of saying it on the command line (`fail`, exit 2)."""
+
+import sys
+from typing import NoReturn
+
+EXIT_BAD_INPUT = 2
+EXIT_WRITE_FAILED = 1
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Each line of `message` as `trialsim: error: ...` on stderr, then exit `code`."""
+    for line in message.splitlines() or [message]:
+        print(f"trialsim: error: {line}", file=sys.stderr)
+    sys.exit(code)
 
 
 class ConfigError(ValueError):

@@ -20,7 +20,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from trialsim.errors import ConfigError
+from trialsim.errors import ConfigError, fail
 from trialsim.reporting.staging import discard_stages
 
 CLAIM = ".trialsim_claim"
@@ -76,8 +76,6 @@ class ClaimRunDir(Callback):
     trialsim.experiments.sweep)."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from trialsim.cli import fail
-
         try:
             claim(Path(str(config.hydra.run.dir)), "hydra.run.dir")
         except ConfigError as ex:

@@ -18,6 +18,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from trialsim.reporting.files import write_json_atomic
+
 MANIFEST = "manifest.json"
 HYDRA_FILES = (".hydra/config.yaml", ".hydra/overrides.yaml")
 DATA_SUFFIXES = (".json", ".csv", ".yaml")
@@ -36,8 +38,6 @@ def data_files(run_dir: Path) -> list[str]:
 
 
 def write_manifest(run_dir: Path) -> None:
-    from trialsim.reporting.outputs import write_json_atomic
-
     write_json_atomic(run_dir / MANIFEST,
                       {"sha256": {n: _sha256(run_dir / n) for n in data_files(run_dir)}})
 

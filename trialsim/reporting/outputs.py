@@ -10,59 +10,33 @@ are written as null.
 
 from __future__ import annotations
 
-import json
-import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from trialsim.experiments.runner import RunResult
 from trialsim.reporting.figure_data import write_figure_data
+from trialsim.reporting.files import (  # noqa: F401 - re-exported: the writers' names
+    ASSURANCE_PARAMETERS,
+    ASSURANCE_REPLICATIONS,
+    DESIGN,
+    SUMMARY,
+    atomic,
+    json_safe,
+    write_json_atomic,
+    write_text_atomic,
+)
 from trialsim.reporting.manifest import write_manifest
+from trialsim.reporting.report import publish
 from trialsim.reporting.staging import staged
 
-SUMMARY = "summary.json"
-ASSURANCE_REPLICATIONS = "replications_assurance.csv"
-ASSURANCE_PARAMETERS = "assurance_parameters.csv"  # the figures read it by this name
-DESIGN = "design.json"  # mode=design and mode=curve: goals, evaluations, the answer
 
-
-def json_safe(data: Any) -> Any:
-    """`data` with NaN and inf as None and numpy scalars as Python numbers."""
-    if isinstance(data, dict):
-        return {str(k): json_safe(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [json_safe(v) for v in data]
-    if isinstance(data, np.generic):
-        data = data.item()
-    if isinstance(data, float) and not math.isfinite(data):
-        return None
-    return data
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")  # keeps the format
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    _atomic(path, lambda p: p.write_text(text))
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
-
-
+# the file names live with the atomic writes (trialsim.reporting.files): the figures and
+# the manifest read them without importing this module, which publishes through them
 def _csv(path: Path, frame: pd.DataFrame) -> None:
-    _atomic(path, lambda p: frame.to_csv(p, index=False))
+    atomic(path, lambda p: frame.to_csv(p, index=False))
 
 
 def write_outputs(out_dir: Path, summary: dict[str, Any], result: RunResult, *,
@@ -90,9 +64,6 @@ def publish_files(out_dir: Path, files: Callable[[Path], None], *, charts: bool,
                   report: bool) -> None:
     """`files(directory)` writes the results; then the figures and report are drawn from
     them, and all are published into `out_dir` together (the completion mark last)."""
-    # imported here: the figures import this module for the file names
-    from trialsim.reporting.report import publish
-
     with staged(out_dir) as stage:
         files(stage)
         write_manifest(stage)  # what a rebuild checks its inputs against

@@ -15,7 +15,7 @@ import pandas as pd
 
 from trialsim.reporting import keys, labels
 from trialsim.reporting.figures.style import OKABE_ITO, TEXT_WIDTH, figure_style, new_figure, save
-from trialsim.reporting.outputs import ASSURANCE_PARAMETERS as FILE
+from trialsim.reporting.files import ASSURANCE_PARAMETERS as FILE
 from trialsim.reporting.rundir import RunDir
 from trialsim.reporting.sensitivity import FLAGS, SUCCESS, TARGET, sensitivity
 
