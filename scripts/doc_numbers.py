@@ -138,11 +138,57 @@ def grid_numbers(text: str) -> dict:
     return out
 
 
+MARKED = re.compile(r"([-+]?\d[\d,]*(?:\.\d+)?)<!--([\w.]+)-->")  # as tests/test_doc_numbers.py
+
+
+def _lookup(tree, path: str):
+    for part in path.split("."):
+        tree = tree[int(part)] if isinstance(tree, list) else tree[part]
+    return tree
+
+
+def _quoted_as(value, text: str) -> str:
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    sign = "+" if text.startswith("+") else ""
+    comma = "," if "," in text else ""
+    return f"{float(value):{sign}{comma}.{decimals}f}"
+
+
+def rewrite(numbers: dict) -> list[str]:
+    """Every marked number in the README and docs set to its regenerated value, at the
+    precision quoted; returns what changed (read the sentences around them after)."""
+    changed = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        text = page.read_text()
+
+        def sub(m: re.Match, page=page) -> str:
+            try:
+                value = _lookup(numbers, m.group(2))
+            except (KeyError, IndexError, ValueError, TypeError):
+                return m.group(0)
+            if value is None:
+                return m.group(0)
+            new = _quoted_as(value, m.group(1))
+            if new != m.group(1):
+                changed.append(f"{page.relative_to(ROOT)}: {m.group(2)} {m.group(1)} -> {new}")
+            return new + f"<!--{m.group(2)}-->"
+
+        new_text = MARKED.sub(sub, text)
+        if new_text != text:
+            page.write_text(new_text)
+    return changed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["validation", *RUNS, "sweep"],
                         help="re-read the grid, or regenerate one run, only")
+    parser.add_argument("--rewrite", action="store_true",
+                        help="no run: set every marked number in the pages to numbers.json's")
     args = parser.parse_args()
+    if args.rewrite:
+        print("\n".join(rewrite(json.loads(OUT.read_text()))) or "nothing to change")
+        return
     numbers = json.loads(OUT.read_text()) if OUT.exists() else {}
     numbers = {k: _trim(v) if k in RUNS else v for k, v in numbers.items()
                if k in (*RUNS, "sweep")}  # runs renamed away are dropped
