@@ -380,7 +380,7 @@ class DesignConfig:
     curve_esw_per_locality: Optional[list[int]] = None  # mode=curve; None: the scenario's
     objective: str = "cost"  # cost | smallest_n
     min_utilisation: float = 0.0  # floor on the ESW caseload utilisation
-    esw_fte: Any = field(default_factory=lambda: [1.0])  # FTE values tried per ESW post
+    esw_fte: Any = field(default_factory=lambda: [0.5, 1.0])  # FTE values tried per ESW post
     allocation_ratios: Any = field(default_factory=lambda: ["1:1"])  # IPS:TAU ratios tried
     pick_n: str = "fitted"  # fitted | grid: how each ESW count's smallest N is read
 
