@@ -138,16 +138,24 @@ def grid_numbers(text: str) -> dict:
     return out
 
 
-MARKED = re.compile(r"([-+]?\d[\d,]*(?:\.\d+)?)<!--([\w.]+)-->")  # as tests/test_doc_numbers.py
+MARKED = re.compile(r"([-+]?\d[\d,]*(?:\.\d+)?)<!--([\w.]+)-->")  # NUMBER<!--path-->
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
-def _lookup(tree, path: str):
+def lookup(tree, path: str):
+    """numbers.json's value at a dotted path (list items by index); KeyError if none."""
     for part in path.split("."):
-        tree = tree[int(part)] if isinstance(tree, list) else tree[part]
+        if isinstance(tree, list):
+            tree = tree[int(part)]
+        elif isinstance(tree, dict) and part in tree:
+            tree = tree[part]
+        else:
+            raise KeyError(path)
     return tree
 
 
-def _quoted_as(value, text: str) -> str:
+def quoted_as(value, text: str) -> str:
+    """`value` written as `text` writes its number: the same decimals, thousands commas."""
     decimals = len(text.split(".")[1]) if "." in text else 0
     sign = "+" if text.startswith("+") else ""
     comma = "," if "," in text else ""
@@ -158,17 +166,17 @@ def rewrite(numbers: dict) -> list[str]:
     """Every marked number in the README and docs set to its regenerated value, at the
     precision quoted; returns what changed (read the sentences around them after)."""
     changed = []
-    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+    for page in PAGES:
         text = page.read_text()
 
         def sub(m: re.Match, page=page) -> str:
             try:
-                value = _lookup(numbers, m.group(2))
-            except (KeyError, IndexError, ValueError, TypeError):
+                value = lookup(numbers, m.group(2))
+            except (KeyError, IndexError, ValueError):
                 return m.group(0)
             if value is None:
                 return m.group(0)
-            new = _quoted_as(value, m.group(1))
+            new = quoted_as(value, m.group(1))
             if new != m.group(1):
                 changed.append(f"{page.relative_to(ROOT)}: {m.group(2)} {m.group(1)} -> {new}")
             return new + f"<!--{m.group(2)}-->"
