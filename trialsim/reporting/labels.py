@@ -234,14 +234,16 @@ def label(key: str) -> str:
     return words(key)
 
 
+RUN_CHANNELS = {  # a run's recruitment channels (params.channel_names()) in words
+    "mailshot": "GP mailshot", "hand_search": "GP hand-searching",
+    "gp_opportunistic": "GP opportunistic", "posters": "GP posters",
+    "pain_clinics": "pain service clinics",
+}
+
+
 def channel(name: str) -> str:
     """A recruitment channel's run name (mailshot, gp_opportunistic, pain_clinics) in words."""
-    for ch, w in CHANNELS.items():
-        if name == ch or name.endswith("_" + ch):
-            where = name[:-len(ch)].rstrip("_")
-            setting = {"gp": " (GP practices)", "pain": "", "": ""}.get(where, f" ({where})")
-            return w[:1].upper() + w[1:] + setting
-    return name.replace("_", " ")
+    return RUN_CHANNELS.get(name, name.replace("_", " "))
 
 
 def unit(key: str) -> str:

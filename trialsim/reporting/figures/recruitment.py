@@ -14,13 +14,9 @@ from trialsim.reporting.figures.style import (
     new_figure,
     save,
 )
+from trialsim.reporting.labels import channel as channel_words
 from trialsim.reporting.rundir import RunDir
 
-CHANNEL_LABELS = {
-    "mailshot": "GP mailshot", "hand_search": "GP hand-searching",
-    "gp_opportunistic": "GP opportunistic", "posters": "GP posters",
-    "pain_clinics": "pain service clinics",
-}
 KIND_LABELS = {"gp_practices": "GP practice opens", "pain_services": "pain service opens"}
 
 
@@ -70,7 +66,7 @@ def recruitment_figure(run: RunDir, out: Path) -> list[Path]:
         top.legend(loc="upper left", frameon=False, ncol=2)
         if channels:
             ys = [bands[c] for c in channels]
-            labels = [CHANNEL_LABELS.get(c[5:], c[5:]) for c in channels]
+            labels = [channel_words(c[5:]) for c in channels]
             bottom.stackplot(m, ys, labels=labels, colors=SERIES[2:2 + len(ys)], alpha=0.85)
             bottom.legend(loc="upper left", frameon=False)
         bottom.axvline(window, color=OKABE_ITO["black"], ls=":", lw=1.2)
