@@ -110,18 +110,18 @@ def rtw_se_by(d: TrialData, a: Analysis, missing_data: str,
               rng: np.random.Generator | None = None) -> tuple[TestResult, np.ndarray]:
     """The RTW-SE analysis under one missing-data analysis (TrialData built with
     every_wave unless complete_case)."""
+    analysed = _analysed(d, missing_data)
     if missing_data == "repeated_measures":
-        seen = ~np.isnan(d.rtw_se_waves).all(axis=1)  # any wave returned
         return repeated_measures(d.rtw_se_waves, d.ips, d.rtw_se_m0, d.esw, a.alpha,
                                  covariates=_varying(d.covariates),
-                                 esw_intercept=a.method == "partially_nested"), seen
+                                 esw_intercept=a.method == "partially_nested"), analysed
     if missing_data == "multiple_imputation":
         def analyse(y, ips, base):
             return _complete_data(y, ips, base, d.esw, a)
         r = imputed(_imputation_waves(d), d.ips, d.rtw_se_m0, _varying(d.covariates),
                     a.alpha, a.imputations, rng, analyse)
-        return r, np.ones(len(d.ips), dtype=bool)
-    cc = d.analysed_m12
+        return r, analysed
+    cc = analysed
     return _complete_data(d.rtw_se_m12[cc], d.ips[cc], d.rtw_se_m0[cc], d.esw[cc], a), cc
 
 
@@ -256,12 +256,22 @@ def analyse_trial(d: TrialData, a: Analysis,
     return row
 
 
-def _analysed(d: TrialData, missing_data: str) -> np.ndarray:
+def analysed_by(missing_data: str, observed: np.ndarray) -> np.ndarray:
+    """Who the RTW-SE analysis counts as analysed, from (n, waves to 12 months) of
+    scores known (the 12-month wave last): complete cases at 12 months, anyone with a
+    wave (repeated measures), everyone randomised (multiple imputation). The CONSORT
+    flow's analysed box counts by this too (trialsim.reporting.figure_data)."""
     if missing_data == "repeated_measures":
-        return ~np.isnan(d.rtw_se_waves).all(axis=1)
+        return observed.any(axis=1)
     if missing_data == "multiple_imputation":
-        return np.ones(len(d.ips), dtype=bool)
-    return d.analysed_m12
+        return np.ones(len(observed), dtype=bool)
+    return observed[:, -1]
+
+
+def _analysed(d: TrialData, missing_data: str) -> np.ndarray:
+    observed = (d.analysed_m12[:, None] if d.rtw_se_waves is None
+                else ~np.isnan(d.rtw_se_waves))
+    return analysed_by(missing_data, observed)
 
 
 def analysis_columns(result: ReplicationResult, a: Analysis,

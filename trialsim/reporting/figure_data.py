@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from trialsim.analysis.trial_analysis import analysed_by
 from trialsim.model.records import STAGES
 from trialsim.units import DAYS_PER_MONTH, DAYS_PER_WEEK
 
@@ -64,9 +65,7 @@ def flow_counts(result: Any, missing_data: str = "complete_case") -> dict[str, i
             row[f"{arm}_{lab}_not_returned"] = n[4 + 2 * w + k]
     k12 = waves.months.index(12.0)
     observed = waves.rtw_se_observed()[:, 1:k12 + 2]  # returned, RTW-SE items complete
-    scored = {"repeated_measures": observed.any(axis=1),
-              "multiple_imputation": np.ones(len(ips), dtype=bool)}.get(missing_data,
-                                                                       observed[:, -1])
+    scored = analysed_by(missing_data, observed)
     row["ips_analysed"] = int(scored[ips].sum())
     row["tau_analysed"] = int(scored.sum()) - row["ips_analysed"]
     return row
