@@ -94,7 +94,8 @@ def test_a_refused_run_exits_2_and_writes_nothing(tmp_path):
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_run_passes_key_value_settings_on():
-    proc = subprocess.run(["make", "-n", "run", "scenario=pilot",
+    # --no-print-directory: under `make test` the nested make would add "Leaving directory"
+    proc = subprocess.run(["make", "--no-print-directory", "-n", "run", "scenario=pilot",
                            "replications=1000", "ARGS=n_jobs=2"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     line = proc.stdout.strip().splitlines()[-1]
