@@ -17,6 +17,7 @@ from conftest import CONF_DIR, ROOT, make_cfg
 from trialsim.cli import preflight
 from trialsim.experiments.runner import run_replications
 from trialsim.inputs.params import RunSettings, build_params
+from trialsim.model.followup import planned_returns
 from trialsim.model.review import (
     AMBER,
     GREEN,
@@ -24,6 +25,7 @@ from trialsim.model.review import (
     RED,
     overall_verdict,
     planned_recruitment,
+    retention_statistic,
     review,
     verdict,
 )
@@ -74,6 +76,55 @@ def test_no_data_is_amber_or_left_out():
     assert overall_verdict([NOT_JUDGED], "any_red") == AMBER
     assert overall_verdict([RED, AMBER], "all_red") == AMBER
     assert overall_verdict([RED, RED], "all_red") == RED
+
+
+def test_planned_returns_are_table_8s_chain():
+    """The plan's return at each wave: the first wave's share, then P(prev) x
+    after_return + (1 - P(prev)) x after_miss (Table 8, IPS: 15/20, 13/15, 1/5, 10/14,
+    0/6)."""
+    fu = build_params(make_cfg()).follow_up
+    m3, m6, m12 = planned_returns(fu.returns_ips, (3.0, 6.0, 12.0))
+    assert m3 == pytest.approx(15 / 20)
+    assert m6 == pytest.approx(0.75 * 13 / 15 + 0.25 * 1 / 5)
+    assert m12 == pytest.approx(m6 * 10 / 14)
+    # an interim 9-month contact takes the 12-month wave's law, conditioned on month 6
+    assert planned_returns(fu.returns_ips, (3.0, 6.0, 9.0, 12.0))[2] == pytest.approx(m12)
+
+
+def test_retention_is_judged_against_the_plan_or_as_it_is():
+    returns, vs_plan = {"ips": 0.5, "tau": 0.7}, {"ips": 1.02, "tau": 0.95}
+    assert retention_statistic(returns, vs_plan, "planned") == 0.95
+    assert retention_statistic(returns, vs_plan, "absolute") == 0.5
+    assert math.isnan(retention_statistic({"ips": math.nan, "tau": math.nan},
+                                          {"ips": math.nan, "tau": math.nan}, "planned"))
+
+
+def test_a_trial_on_plan_has_returns_on_plan():
+    """Over replications, each arm's returns by the review against the plan average 1
+    (within 4 MC SE) at a review late enough to see every wave: the statistic is
+    calibrated to the sample size's assumptions, so an on-plan trial is not red."""
+    params = build_params(make_cfg("trial.target_n=120", "trial.recruitment_months=30",
+                                   "progression.review_month=24"))
+    reps = run_replications(params, 60, SEED, figures=False).replications
+    for arm in ("ips", "tau"):
+        x = reps[keys.review_returns_vs_plan(arm)].dropna().to_numpy()
+        assert len(x) >= 50
+        assert abs(x.mean() - 1.0) < 4 * x.std(ddof=1) / math.sqrt(len(x)) + 0.02
+
+
+def test_a_retention_strategy_never_lowers_the_retention_statistic():
+    """Text follow-up only adds returns: with the same seeds, each replication's
+    retention statistic is at least as high with it as without."""
+    base = build_params(make_cfg(*FEASIBLE, "progression.review_month=14"))
+    more = build_params(make_cfg(*FEASIBLE, "progression.review_month=14",
+                                 "follow_up.text_followup.enabled=true"))
+    for i in range(8):
+        a, b = (review(r.cohort, r.waves, r.sites, p) for p, r in
+                ((base, simulate_replication(base, SEED, i)),
+                 (more, simulate_replication(more, SEED, i))))
+        if math.isnan(a.statistics["retention"]):
+            continue
+        assert b.statistics["retention"] >= a.statistics["retention"] - 1e-12
 
 
 def test_recruitment_statistic_is_the_recruitment_curve_at_the_review(default_run):
@@ -184,6 +235,8 @@ NEW_KEYS = [
     ("progression.recruitment.red=1.5", "progression.recruitment.red=1.5"),
     ("progression.sites.red=20", "progression.sites.red=20"),
     ("progression.retention.green=nan", "progression.retention.green=nan"),
+    ("progression.retention.relative_to=target",
+     "progression.retention.relative_to='target'"),
     ("progression.adherence.red=-0.2", "progression.adherence.red=-0.2"),
     ("progression.adherence_allow_weeks=-1", "progression.adherence_allow_weeks=-1.0"),
     ("progression.overall_rule=majority", "progression.overall_rule='majority'"),

@@ -22,6 +22,8 @@ from trialsim.units import DAYS_PER_WEEK
 CRITERIA = ("recruitment", "sites", "retention", "adherence")
 OVERALL_RULES = ("any_red", "all_red")  # red if any criterion is red | only if all are
 NO_DATA = ("amber", "ignore")  # a criterion with nobody to judge yet: amber | left out
+RETENTION_REFERENCES = ("planned", "absolute")  # retention judged as a share of the planned
+# return at the wave seen | as the returned share itself
 SITE_KINDS = ("gp_practices", "pain_services")
 RETENTION_ACTIONS = ("esw_completion", "text_followup")
 MAX_RATIO = 10.0  # a share of the plan above 10x is a typo
@@ -57,6 +59,7 @@ class Progression:
     adherence_allow_days: float  # IPS randomised this long before the review are judged
     propose_max_stop_success: float | None  # proposal: allowed P(stop | would succeed)
     amber_action: AmberAction
+    retention_relative_to: str = "planned"  # RETENTION_REFERENCES
 
     def review_day(self, window_days: float) -> float:
         from trialsim.units import months_to_days
@@ -112,6 +115,8 @@ def build_progression(c: DictConfig, follow_up: DictConfig | None = None) -> Pro
             key = ("follow_up.esw_completion.return_prob" if retention == "esw_completion"
                    else "follow_up.text_followup.response")
             value = parse_proportion(key, raw_value).value
+    relative_to = choice(f"{k}.retention.relative_to", c.retention.relative_to,
+                         RETENTION_REFERENCES)
     return Progression(
         review_month=month,
         criteria=tuple(n for n in CRITERIA if n in criteria),
@@ -122,4 +127,5 @@ def build_progression(c: DictConfig, follow_up: DictConfig | None = None) -> Pro
         propose_max_stop_success=propose,
         amber_action=AmberAction(extra_sites=int(extra), site_kind=kind, retention=retention,
                                  retention_value=value),
+        retention_relative_to=relative_to,
     )

@@ -339,6 +339,11 @@ class ThresholdsConfig:
 
 
 @dataclass
+class RetentionThresholdsConfig(ThresholdsConfig):
+    relative_to: str = MISSING  # planned | absolute: returns as a share of the planned return
+
+
+@dataclass
 class AmberActionConfig:
     extra_sites: int = MISSING  # sites opened at the review if amber (0: none)
     site_kind: Optional[str] = None  # gp_practices | pain_services; None: the scenario's
@@ -351,7 +356,7 @@ class ProgressionConfig:
     criteria: list[str] = MISSING  # recruitment, sites, retention, adherence
     recruitment: ThresholdsConfig = field(default_factory=ThresholdsConfig)
     sites: ThresholdsConfig = field(default_factory=ThresholdsConfig)
-    retention: ThresholdsConfig = field(default_factory=ThresholdsConfig)
+    retention: RetentionThresholdsConfig = field(default_factory=RetentionThresholdsConfig)
     adherence: ThresholdsConfig = field(default_factory=ThresholdsConfig)
     adherence_allow_weeks: float = MISSING  # IPS randomised this long before the review
     overall_rule: str = MISSING  # any_red | all_red

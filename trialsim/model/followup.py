@@ -103,6 +103,21 @@ def wave_plan(months: tuple[float, ...]) -> list[tuple[str, int]]:
     return plan
 
 
+def planned_returns(r: Returns, months: tuple[float, ...]) -> tuple[float, ...]:
+    """Each wave's return the sample size assumes: Table 8's chain as observed (workers
+    included), the marginal share P(return at k) = P(prev) x after_return + (1 - P(prev))
+    x after_miss, without retention strategies (they only add returns)."""
+    plan, out = wave_plan(months), []
+    for family, prev in plan:
+        if family == "first":
+            out.append(r.first.observed.value)
+            continue
+        ok = getattr(r, f"{family}_after_return").observed.value
+        miss = getattr(r, f"{family}_after_miss").observed.value
+        out.append(out[prev] * ok + (1.0 - out[prev]) * miss)
+    return tuple(out)
+
+
 def _base(r: Returns, family: str, prev_returned: np.ndarray | None,
           ratio: float) -> np.ndarray | float:
     if family == "first":

@@ -19,7 +19,7 @@ import numpy as np
 
 from trialsim.inputs.params import ModelParams
 from trialsim.inputs.progression import CRITERIA, Progression, Thresholds
-from trialsim.model.followup import Waves
+from trialsim.model.followup import Waves, planned_returns
 from trialsim.model.records import Cohort
 from trialsim.model.sites import Site
 from trialsim.units import months_to_days
@@ -38,6 +38,8 @@ class Review:
     sites_planned: int
     wave_month: float  # the wave whose returns are judged (nan: none due yet)
     returns: dict[str, float]  # per arm: returned / sent at that wave (nan: none due)
+    returns_vs_plan: dict[str, float]  # per arm: questionnaires returned by the review, every
+    # wave due, over the returns the plan expects of them (nan: none due)
     ips_judged: int  # IPS randomised adherence_allow_days or more before the review
     attended: float  # of them, first ESW appointment held by the review
     engaged: float  # ... and not disengaged
@@ -116,6 +118,35 @@ def _returns(c: Cohort, waves: Waves, reminder_days: float, day: float
     return math.nan, {"ips": math.nan, "tau": math.nan}
 
 
+def returns_vs_plan(c: Cohort, waves: Waves, reminder_days: float, day: float,
+                    planned: dict[str, tuple[float, ...]]) -> dict[str, float]:
+    """Each arm's questionnaires returned by `day` over those the plan expects: every wave
+    whose return window has closed, each questionnaire sent counting its wave's planned
+    return (observed / expected; 1 = on plan). Pooling the waves due keeps the statistic
+    steady when the latest wave has only a handful of participants due."""
+    out = {}
+    for arm, mask in (("ips", c.ips), ("tau", ~c.ips)):
+        returned = expected = 0.0
+        for k, month in enumerate(waves.months):
+            due = mask & (c.randomised_day + months_to_days(month) + 2 * reminder_days <= day)
+            sent = due & ~waves.withdrawn[:, k]
+            returned += int((sent & waves.returned[:, k] & (np.nan_to_num(
+                waves.return_day[:, k], nan=math.inf) <= day)).sum())
+            expected += int(sent.sum()) * planned[arm][k]
+        out[arm] = returned / expected if expected > 0 else math.nan
+    return out
+
+
+def retention_statistic(returns: dict[str, float], vs_plan: dict[str, float],
+                        relative_to: str) -> float:
+    """The lower arm's returns against the plan (relative_to "planned": all waves due,
+    observed / expected) or as the latest wave's share ("absolute"); nan when no arm
+    has anyone due."""
+    values = [v for v in (vs_plan if relative_to == "planned" else returns).values()
+              if not math.isnan(v)]
+    return min(values) if values else math.nan
+
+
 def review(cohort: Cohort, waves: Waves, sites: tuple[Site, ...], params: ModelParams,
            p: Progression | None = None) -> Review:
     """The review of one replication's records (`p`: the progression settings, by default
@@ -127,18 +158,21 @@ def review(cohort: Cohort, waves: Waves, sites: tuple[Site, ...], params: ModelP
     planned = planned_recruitment(params, day)
     open_ = sum(s.open_day <= day for s in sites)
     site_plan = sum(o <= day for o, _ in planned_open_days(params))
-    wave, returns = _returns(c, waves, params.follow_up.reminder_days, day)
+    fu = params.follow_up
+    wave, returns = _returns(c, waves, fu.reminder_days, day)
+    vs_plan = returns_vs_plan(c, waves, fu.reminder_days, day, {
+        "ips": planned_returns(fu.returns_ips, tuple(waves.months)),
+        "tau": planned_returns(fu.returns_tau, tuple(waves.months))})
     judged = c.ips & (c.randomised_day <= day - p.adherence_allow_days)
     n = int(judged.sum())
     attended = judged & (np.nan_to_num(c.first_appointment_day, nan=math.inf) <= day)
     engaged = attended & ~c.disengaged
     seen = c.ips & (np.nan_to_num(c.first_appointment_day, nan=math.inf) <= day)
     wait = float(c.esw_wait_days[seen].mean()) if seen.any() else math.nan
-    arm_returns = [r for r in returns.values() if not math.isnan(r)]
     stats = {
         "recruitment": randomised / planned if planned > 0 else math.nan,
         "sites": open_ / site_plan if site_plan else math.nan,
-        "retention": min(arm_returns) if arm_returns else math.nan,
+        "retention": retention_statistic(returns, vs_plan, p.retention_relative_to),
         "adherence": int(engaged.sum()) / n if n else math.nan,
     }
     verdicts = {name: (verdict(stats[name], p.thresholds[name], p.no_data)
@@ -147,6 +181,7 @@ def review(cohort: Cohort, waves: Waves, sites: tuple[Site, ...], params: ModelP
     overall = overall_verdict([verdicts[name] for name in p.criteria], p.overall_rule)
     return Review(day=day, randomised=randomised, planned=planned, sites_open=int(open_),
                   sites_planned=int(site_plan), wave_month=wave, returns=returns,
+                  returns_vs_plan=vs_plan,
                   ips_judged=n, attended=int(attended.sum()) / n if n else math.nan,
                   engaged=stats["adherence"], esw_wait_days=wait, statistics=stats,
                   verdicts=verdicts, overall=overall)

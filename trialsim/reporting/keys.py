@@ -130,3 +130,8 @@ def review_verdict(criterion: str) -> str:
 
 def review_returns(arm: str) -> str:
     return f"review_returns_{arm}"
+
+
+def review_returns_vs_plan(arm: str) -> str:
+    """An arm's returns by the review over the plan's expectation (every wave due)."""
+    return f"review_returns_vs_plan_{arm}"

@@ -25,6 +25,8 @@ WHAT = {
     "recruitment": "randomised by the review, as a share of the plan",
     "sites": "sites open by the review, as a share of the plan",
     "retention": "questionnaires returned at the latest wave due (lower arm)",
+    "retention_planned": "questionnaires returned by the review, every wave due, as a share "
+                         "of the returns the sample size assumes (lower arm)",
     "adherence": "IPS participants seen by an ESW and engaged",
 }
 OUTCOME_WORDS = {"target": "reaches N in the window",
@@ -41,10 +43,13 @@ def _pct(x: float) -> str:
 
 def criteria_table(pr: dict[str, Any]) -> Block:
     rows = []
+    planned = pr.get("retention_relative_to") == "planned"
     for name, t in pr["thresholds"].items():
         light = pr["lights"].get(name)
+        what = WHAT["retention_planned"] if name == "retention" and planned else \
+            WHAT.get(name, name)
         rows.append([
-            f"{name}: {WHAT.get(name, name)}" + ("" if light else " (not read by the rule)")
+            f"{name}: {what}" + ("" if light else " (not read by the rule)")
             + (f" (no data, left out: {_p(light['no_data'])})"
                if light and "no_data" in light else ""),
             f">= {_pct(t['green'])}", f"{_pct(t['red'])} to < {_pct(t['green'])}",

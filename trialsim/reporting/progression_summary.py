@@ -165,6 +165,7 @@ def progression_summary(reps: pd.DataFrame, params: ModelParams,
         return out
     out["thresholds"] = {name: {"green": t.green, "red": t.red}
                          for name, t in p.thresholds.items()}
+    out["retention_relative_to"] = p.retention_relative_to
     out["statistics"] = {name: _distribution(reps[keys.review_statistic(name)]
                                              .to_numpy(dtype=float))
                          for name in p.thresholds}

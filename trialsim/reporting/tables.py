@@ -70,6 +70,7 @@ def review_columns(r: Review) -> dict[str, float]:
         keys.REVIEW_SITES_PLANNED: r.sites_planned,
         keys.REVIEW_WAVE: r.wave_month,
         **{keys.review_returns(arm): v for arm, v in r.returns.items()},
+        **{keys.review_returns_vs_plan(arm): v for arm, v in r.returns_vs_plan.items()},
         keys.REVIEW_IPS_JUDGED: r.ips_judged,
         keys.REVIEW_ATTENDED: r.attended,
         keys.REVIEW_ESW_WAIT: r.esw_wait_days,
