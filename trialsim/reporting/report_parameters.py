@@ -47,7 +47,7 @@ def used(key: str, cfg) -> bool:
     if key in ("employment.ready.pain_service",):
         return pain
     if key == "participants.years_out_of_work.pain_service_ratio":
-        return gp and pain
+        return pain
     if key.startswith("follow_up.esw_completion.") and not key.endswith(".enabled"):
         return bool(cfg("follow_up.esw_completion.enabled"))
     if key.startswith("follow_up.text_followup.") and not key.endswith(".enabled"):

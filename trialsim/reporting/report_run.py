@@ -135,12 +135,37 @@ def loss_to_follow_up(summary: dict[str, Any], arm: str,
     return 1 - analysed / randomised
 
 
+ANALYSED_WORDS = {  # who the primary analysis counts, by analysis.missing_data
+    "repeated_measures": "everyone with an RTW-SE score at any follow-up wave",
+    "multiple_imputation": "everyone randomised, 12-month scores imputed",
+    "complete_case": "those with a 12-month RTW-SE score",
+}
+
+
+def follow_up_words(summary: dict[str, Any], if_reached: bool = False) -> str:
+    """The loss to follow-up a panel reads first: the 12-month questionnaires returned
+    per arm; then how many the pre-specified analysis counts (all waves for the
+    repeated-measures model, so fewer are lost to it than to the 12-month wave)."""
+    returns = keys.get(summary, "retention") or {}
+    m12 = [(returns.get(arm) or {}).get("m12") for arm in ("ips", "tau")]
+    losses = [loss_to_follow_up(summary, arm, if_reached) for arm in ("ips", "tau")]
+    method = ANALYSED_WORDS.get(keys.get(summary, "missing_data_analysis") or "", "")
+    words = ("allowing for loss to follow-up as simulated" if None in m12 else
+             f"allowing for {_pct(m12[0])} of the IPS arm and {_pct(m12[1])} of the TAU arm "
+             "returning the 12-month questionnaire")
+    if None not in losses and method:
+        words += (f"; the analysis counts {method}, so {_pct(losses[0])} of the IPS arm and "
+                  f"{_pct(losses[1])} of the TAU arm are not analysed")
+    return words
+
+
 KIND_WORDS = {"pain_services": "community pain services", "gp_practices": "GP practices"}
 WHY_DISCOUNT = (
     "the pilot's report calls its circumstances favourable (recruitment through pain "
     "services \"appears effective and efficient, particularly when the pain team are "
-    "integrated within the research\", WP4 Discussion; its ESWs and pain OT \"were "
-    "exceptional individuals who were enthusiastic about the research\", Limitations) and "
+    "integrated within the research\", WP5 Discussion; its ESWs and pain OT \"were "
+    "exceptional individuals who were enthusiastic about the research\", WP6, \"Integration "
+    "of employment support within pain services\") and "
     "UK HTA trials recruit a median 0.92 participants per centre-month (IQR 0.43 to 2.79; "
     "Walters et al. 2017, BMJ Open 7:e015276), against the pilot's 1.3 per pain "
     "service-month")
@@ -235,10 +260,7 @@ def sample_size_paragraph(run: RunDir) -> str:
              if conditional else f"{g('replications')} simulated trials; "
              + (f"only {reached} reached {n}, too few to judge" if reached else
                 f"none reached {n}") + ", so this counts every trial as it stopped")
-    losses = [loss_to_follow_up(s, arm, conditional) for arm in ("ips", "tau")]
-    loss_words = ("allowing for loss to follow-up as simulated" if None in losses else
-                  f"allowing for {_pct(losses[0])} loss to follow-up in the IPS arm and "
-                  f"{_pct(losses[1])} in the TAU arm")
+    loss_words = follow_up_words(s, conditional)
     return prose(
         "sample_size", n=n, per_arm=per_arm(n, run.cfg("trial.allocation_ratio", "1:1")),
         power=_pct(power_n), ci_lo=_pct(ci_n[0]), ci_hi=_pct(ci_n[1]), which=which,

@@ -213,7 +213,8 @@ def pathway_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
     delivery_keys = ("mean_wait_days", "p90_wait_days", "max_caseload", "esw_utilisation",
                      "ot_wait_days", "booklet_wait_days", "disengaged", "gave_up_waiting")
     return {
-        "delivery": {k: _mean(reps[f"delivery_{k}"]) for k in delivery_keys},
+        "delivery": {**{k: _mean(reps[f"delivery_{k}"]) for k in delivery_keys},
+                     "caseload_cap": _finite_or_none(params.delivery.places_per_esw)},
         "employment": {
             "m12": m12,
             "relative_risk_m12": rr,

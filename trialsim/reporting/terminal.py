@@ -39,8 +39,9 @@ def result_table(summary: dict[str, Any]) -> str:
                     summary["outcome"])
     lines += [
         f"  ESW wait (days)           mean {_f(d['mean_wait_days'])}, p90 "
-        f"{_f(d['p90_wait_days'])}; peak caseload {_f(d['max_caseload'])}, utilisation "
-        f"{_f(d['esw_utilisation'], '.2f')}",
+        f"{_f(d['p90_wait_days'])}; peak caseload {_f(d['max_caseload'])} (cap "
+        f"{_f(d.get('caseload_cap'), 'g')}); joint ESW + OT appointment wait "
+        f"{_f(d['ot_wait_days'])}",
         f"  in work at 12 months      IPS {_f(e['m12']['ips'], '.2f')}, "
         f"TAU {_f(e['m12']['tau'], '.2f')}; relative risk {_f(e['relative_risk_m12'], '.2f')}"
         f" (set {e['relative_risk_set']:g}), difference {_f(e['difference_m12'], '+.3f')}",
@@ -146,7 +147,7 @@ def cost_lines(summary: dict[str, Any]) -> list[str]:
     return [
         f"  cost (GBP)                mean {_gbp(t['mean'])} (90% {_gbp(t['p5'])} to "
         f"{_gbp(t['p95'])}); per randomised {_gbp(per['mean'])}; ESW caseload "
-        f"utilisation {_f(c.get('utilisation'), '.2f')}",
+        f"utilisation {_f(c.get('utilisation'), '.2f')} (place-months used / paid)",
         "    largest lines           " + "; ".join(f"{v['label']} {_gbp(v['mean'])}"
                                                   for v in top),
     ]
