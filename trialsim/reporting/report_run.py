@@ -112,7 +112,16 @@ def key_facts(run: RunDir) -> list[Fact]:
 
 def _method_words(g) -> str:
     """The pre-specified analysis in words, with its small-sample inference."""
+    missing = g("missing_data_analysis")
+    if missing == "repeated_measures":
+        esw = (", an ESW random intercept in the IPS arm"
+               if g("rtw_se_method") == "partially_nested" else "")
+        return ("a repeated-measures mixed model over every follow-up wave (unstructured "
+                f"covariance, baseline and covariates{esw}), the effect at 12 months with "
+                "Kenward-Roger's small-sample correction")
     words = METHOD_WORDS.get(g("rtw_se_method"), "the pre-specified analysis")
+    if missing == "multiple_imputation":
+        words = f"multiple imputation (Rubin's rules), each completed dataset by {words}"
     if g("rtw_se_method") == "partially_nested":
         bound = ("the ESW variance estimated without a bound at 0"
                  if g("esw_variance") == "unbounded" else "the ESW variance held at 0 or above")
@@ -153,10 +162,13 @@ def follow_up_words(summary: dict[str, Any], if_reached: bool = False) -> str:
     words = ("allowing for loss to follow-up as simulated" if None in m12 else
              f"allowing for {_pct(m12[0])} of the IPS arm and {_pct(m12[1])} of the TAU arm "
              "returning the 12-month questionnaire")
+    tail = "_if_reached" if if_reached else ""
+    counts = (f"on average {_n(keys.get(summary, 'analysed_ips' + tail))} IPS and "
+              f"{_n(keys.get(summary, 'analysed_tau' + tail))} TAU participants analysed")
     if None not in losses and method:
-        words += (f"; the analysis counts {method}, so {_pct(losses[0])} of the IPS arm and "
-                  f"{_pct(losses[1])} of the TAU arm are not analysed")
-    return words
+        return (f"{words} (the analysis counts {method}: {_pct(losses[0])} of the IPS arm "
+                f"and {_pct(losses[1])} of the TAU arm are not analysed, {counts})")
+    return f"{words} ({counts})"
 
 
 KIND_WORDS = {"pain_services": "community pain services", "gp_practices": "GP practices"}
@@ -253,7 +265,6 @@ def sample_size_paragraph(run: RunDir) -> str:
                f"analysed by {_method_words(g)}")
     reached = g("replications_target_reached")
     conditional = (reached or 0) >= FEW_TRIALS and g("power_primary_if_reached") is not None
-    tail = "_if_reached" if conditional else ""
     power_n = g("power_primary_if_reached") if conditional else power
     ci_n = (g("power_primary_if_reached_ci95") if conditional else ci) or [None, None]
     which = (f"{reached} of {g('replications')} simulated trials, those that reached {n}"
@@ -265,14 +276,28 @@ def sample_size_paragraph(run: RunDir) -> str:
         "sample_size", n=n, per_arm=per_arm(n, run.cfg("trial.allocation_ratio", "1:1")),
         power=_pct(power_n), ci_lo=_pct(ci_n[0]), ci_hi=_pct(ci_n[1]), which=which,
         effect=effect, outcome=outcome, alpha=_pct(alpha),
-        losses=loss_words, analysed_ips=_n(g("analysed_ips" + tail)),
-        analysed_tau=_n(g("analysed_tau" + tail)), cluster=cluster, sites=_sites_phrase(run),
+        losses=loss_words, cluster=cluster, sites=_sites_phrase(run),
         months=f"{months:g}", prob_target=_pct(g("prob_target")),
         median_months=(_n(g("months_to_target_p50")) if g("months_to_target_p50") is not None
                        else None),
         conditional=conditional, randomised_mean=_n(g("randomised_mean")),
         power_all=_pct(power), rates=rates_sentence(g).strip(),
-        assurance=(_pct(g("assurance_joint")) if g("assurance_joint") is not None else None))
+        assurance=(_pct(g("assurance_joint")) if g("assurance_joint") is not None else None),
+        target=target_difference(run) if primary == "rtw_se" else "")
+
+
+def target_difference(run: RunDir) -> str:
+    """Where the RTW-SE target difference comes from, in the words a panel asks for."""
+    c = run.cfg
+    effect, sds, months = (c("outcome.effect_m12"), c("outcome.control.sds", []),
+                           c("outcome.control.months", []))
+    if effect is None or 12 not in months or len(sds) != len(months):
+        return ""
+    assurance = keys.get(run.summary, "assurance_joint")
+    return prose("target_difference", effect=f"{effect:.1f}",
+                 standardised=f"{effect / sds[months.index(12)]:.2f}",
+                 assurance=assurance is not None,
+                 prior_sd=f"{c('uncertainty.effect_prior_sd', 0.5):g}")
 
 
 def run_report(run: RunDir, sections: list[SectionProvider] = ()) -> tuple[str, list[Block]]:
