@@ -16,6 +16,7 @@ from trialsim.inputs.cost_params import KEYS
 from trialsim.inputs.params import build_params
 from trialsim.model.resources import RESOURCES, count
 from trialsim.model.trial import simulate_replication
+from trialsim.units import DAYS_PER_MONTH
 
 SMALL = ("sites.pain_services.count=6", "trial.target_n=80")
 # practices mailing every pack before recruitment closes: a target never reached, a window
@@ -53,6 +54,23 @@ def test_packs_are_list_size_times_packs_per_1000_times_uptake():
     assert res.totals["packs"] == per_practice * running
     cols = _costs(params, res)
     assert math.isclose(cols["cost_mailshot_packs"], params.costs.pack * per_practice * running)
+
+
+def test_staff_paid_by_the_month_cost_their_unit_times_the_trial_months():
+    """Trial management, statistician, data management and health economics: each its
+    monthly cost times the months from month 0 to the last follow-up return window."""
+    params, result, res = _one(*SMALL)
+    fu, c = params.follow_up, result.cohort
+    last = max(c.randomised_day.max() + max(fu.months) * DAYS_PER_MONTH + 2 * fu.reminder_days,
+               result.close_day)
+    assert res.totals["trial_months"] == pytest.approx(last / DAYS_PER_MONTH)
+    cols = _costs(params, res)
+    for line, key in (("management", "management_month"), ("statistician", "statistician_month"),
+                      ("data_management", "data_management_month"),
+                      ("health_economics", "health_economics_month")):
+        assert getattr(params.costs, key) > 0
+        assert cols[f"cost_{line}"] == pytest.approx(getattr(params.costs, key)
+                                                     * res.totals["trial_months"])
 
 
 def test_vouchers_are_returned_questionnaires_times_the_voucher():

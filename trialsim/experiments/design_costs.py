@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 
 from trialsim.analysis.costs import LINES
-from trialsim.inputs.cost_params import UnitCosts
+from trialsim.inputs.cost_params import UnitCosts, per_trial_month
 from trialsim.inputs.params import ModelParams
 from trialsim.units import DAYS_PER_MONTH, months_to_days
 
 # the budget lines the ranking cost takes from elsewhere than per participant
-NOT_PER_PARTICIPANT = ("esw_posts", "management", "site_setup", "site_support")
+NOT_PER_PARTICIPANT = ("esw_posts", "management", "statistician", "data_management",
+                       "health_economics", "site_setup", "site_support")
 PER_PARTICIPANT = tuple(line.name for line in LINES if line.name not in NOT_PER_PARTICIPANT)
 IDLE = 0.5  # below this mean utilisation the search says the posts sit mostly idle
 
@@ -60,7 +61,7 @@ def ranking_cost(unit: UnitCosts, params: ModelParams, n: int, esws: int, fte: f
     start = 0.0 if params.delivery.esw_hire == "day0" else close - res["recruiting_months"]
     return (n * per_head
             + unit.esw_month * fte * esws * (close - start + esw_tail)
-            + unit.management_month * (close + trial_tail)
+            + per_trial_month(unit) * (close + trial_tail)
             + unit.site_setup * res["sites_opened"]
             + unit.site_month * res["service_months"])
 

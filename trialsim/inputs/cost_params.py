@@ -25,6 +25,9 @@ class UnitCosts:
     coordinator_hour: float = 0.0  # screening calls and booklet appointments
     ot_appointment: float = 0.0  # the OT's part of one joint ESW + OT appointment
     management_month: float = 0.0  # trial management for each month of the trial
+    statistician_month: float = 0.0  # trial statistician for each month of the trial
+    data_management_month: float = 0.0  # data management for each month of the trial
+    health_economics_month: float = 0.0  # health economist for each month of the trial
     pack: float = 0.0  # one mailshot pack printed and posted
     questionnaire: float = 0.0  # one postal follow-up questionnaire sent
     reminder: float = 0.0  # a reminder letter with a second copy
@@ -37,6 +40,13 @@ class UnitCosts:
 
 
 KEYS = tuple(f.name for f in fields(UnitCosts))
+PER_TRIAL_MONTH = ("management_month", "statistician_month", "data_management_month",
+                   "health_economics_month")  # the staff paid from month 0 to the last return
+
+
+def per_trial_month(unit: UnitCosts) -> float:
+    """The staff cost of one month of the trial, whatever it recruits."""
+    return sum(getattr(unit, k) for k in PER_TRIAL_MONTH)
 
 
 def build_costs(c: DictConfig | None) -> UnitCosts:

@@ -399,6 +399,9 @@ class CostsConfig:
     coordinator_hour: float = MISSING
     ot_appointment: float = MISSING
     management_month: float = MISSING
+    statistician_month: float = MISSING
+    data_management_month: float = MISSING
+    health_economics_month: float = MISSING
     pack: float = MISSING
     questionnaire: float = MISSING
     reminder: float = MISSING
