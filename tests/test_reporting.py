@@ -89,7 +89,8 @@ def test_report_numbers_equal_summary(run_dir):
         f"{summary['recruitment']['prob_target_by_end']:.3f}"
     power_row = next(v for k, v in table.items() if k.startswith("power, primary analysis"))
     assert power_row == f"{summary['power']['primary']:.3f}"
-    assert table["analysed at 12 months, TAU (mean)"] == f"{summary['analysed']['tau']:.1f}"
+    analysed = table["analysed in the primary analysis, TAU (mean)"]
+    assert analysed == f"{summary['analysed']['tau']:.1f}"
     paragraph = md.split("## Sample-size justification", 1)[1].split("\n## ", 1)[0]
     n, power = summary["target_n"], summary["power"]["primary"]
     assert f"A total of {n} participants ({n / 2:g} per arm)" in paragraph

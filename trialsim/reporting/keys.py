@@ -39,6 +39,8 @@ PATHS: dict[str, Path | list[Path]] = {
     "employment_m12_ips": ("employment", "m12", "ips"),
     "employment_m12_tau": ("employment", "m12", "tau"),
     "retention": ("retention",),
+    "returned_m12_ips": ("retention", "ips", "m12"),
+    "returned_m12_tau": ("retention", "tau", "m12"),
     "effect_m12": ("outcome", "effect_m12"),
     "effect_itt": ("outcome", "effect_itt"),
     "received_share": ("outcome", "received_share"),

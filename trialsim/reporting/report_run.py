@@ -91,8 +91,13 @@ def key_facts(run: RunDir) -> list[Fact]:
                  f"MC SE {_p(g('assurance_joint_mc_se'))}"),
         ]
     facts += [
-        Fact("analysed at 12 months, IPS (mean)", "analysed_ips", _n(g("analysed_ips"))),
-        Fact("analysed at 12 months, TAU (mean)", "analysed_tau", _n(g("analysed_tau"))),
+        *(Fact(f"12-month questionnaire returned, {arm.upper()}", f"returned_m12_{arm}",
+               _p(g(f"returned_m12_{arm}")),
+               "share of the arm sent one") for arm in ("ips", "tau")),
+        Fact("analysed in the primary analysis, IPS (mean)", "analysed_ips",
+             _n(g("analysed_ips")), ANALYSED_WORDS.get(g("missing_data_analysis") or "", "")),
+        Fact("analysed in the primary analysis, TAU (mean)", "analysed_tau",
+             _n(g("analysed_tau"))),
         Fact("in work at 12 months, IPS", "employment_m12_ips", _p(g("employment_m12_ips"))),
         Fact("in work at 12 months, TAU", "employment_m12_tau", _p(g("employment_m12_tau"))),
         Fact("started a job by 12 months, IPS", "job_started_ips", _p(g("job_started_ips"))),
