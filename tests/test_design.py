@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import make_cfg
 
 from trialsim.app import run
@@ -44,6 +45,15 @@ def test_design_services_and_months_reach_the_target_when_rerun(tmp_path):
     assert any(e["step"] == "sites" and e["sites"] == rec["sites"] - 1 and not e["passes"]
                for e in design["evaluations"]) or rec["sites"] == 1
     assert rec["esw_per_locality"] is not None
+    # the check run reports what a panel reads beside the goals: 12-month returns per arm,
+    # the joint-appointment wait and the internal pilot's lights at the recommended design
+    check = design["check"]
+    assert 0 < check["returned_m12"]["ips"] < check["returned_m12"]["tau"] <= 1
+    assert check["ot_wait_days"] is not None and check["ot_wait_days"] >= 0
+    lights = check["progression"]["lights"]["overall"]
+    assert sum(lights[c] for c in ("green", "amber", "red")) == pytest.approx(1.0)
+    stop = check["progression"]["operating"]["target_and_power"]["p_stop_if_success"]
+    assert stop["n"] <= check["replications"]
     rerun = run(make_cfg(*FAST_OPENING, "replications=200", "seed=777", "output.charts=false",
                          "analysis.method=ancova", "outcome.effect_m12=1.2",
                          "trial.target_n=300", f"trial.recruitment_months={rec['months']}",

@@ -39,8 +39,10 @@ from trialsim.units import DAYS_PER_MONTH
 Z_SCREEN = 3.0  # screening drops a candidate only when even its 3-SE upper bound fails
 TRIAL_COLUMNS = ("primary_reject", "primary_se", "primary_true", "primary_n_ips",
                  "primary_n_tau", "target_reached", "months_to_target", "randomised",
-                 "delivery_mean_wait_days", "delivery_p90_wait_days", "delivery_max_caseload")
-KEPT_PREFIXES = ("cost_", "resource_", "randomised_")  # every cost and resource column is kept too
+                 "delivery_mean_wait_days", "delivery_p90_wait_days", "delivery_max_caseload",
+                 "delivery_ot_wait_days")
+KEPT_PREFIXES = ("cost_", "resource_", "randomised_",  # every cost and resource column,
+                 "retention_", "review_verdict_")  # the returns and the internal pilot's lights
 
 
 @dataclass(frozen=True, order=True)

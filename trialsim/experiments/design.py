@@ -54,6 +54,7 @@ from trialsim.experiments.candidates import (
     share,
     with_changes,
 )
+from trialsim.experiments.design_check import check_extras_lines, delivery_and_review
 from trialsim.experiments.design_costs import cost_of, idle_note, per_participant, ranking_cost
 from trialsim.experiments.design_costs import frontier as cost_frontier
 from trialsim.experiments.design_settings import FRONTIER_LEVELS, DesignSettings, build_design
@@ -449,6 +450,7 @@ class DesignSearch:
         # on the check's trials that reached N (all of them if none did)
         q, q_se = (p_r, p_r_se) if p_r is not None else (p, p_se)
         out = {"seed": seed, "replications": reps, d.criterion: p, f"{d.criterion}_mc_se": p_se,
+               **delivery_and_review(cols, self.base),
                f"{d.criterion}_of_n": q, f"{d.criterion}_of_n_mc_se": q_se,
                f"{d.criterion}_if_target_reached": p_r,
                f"{d.criterion}_if_target_reached_mc_se": p_r_se,
@@ -762,11 +764,16 @@ def design_table(result: dict[str, Any]) -> str:
         else:
             lines.append(head + "none (fewer ESWs cannot do better)")
     if len({f["target_n"] for f in result["frontier"] if f["target_n"] is not None}) > 1:
-        lines.append("    (sites and months are searched for the smallest N, which the rule puts "
+        lines.append("    (sites and months are searched for each ESW count's N, the cheapest "
+                     "design meeting every goal recommended; to cap ESWs, rerun with "
+                     "design.max_esw_per_locality)" if result.get("objective") == "cost" else
+                     "    (sites and months are searched for the smallest N, which the rule puts "
                      "first; to plan with fewer ESWs, rerun with design.max_esw_per_locality)")
     rows = result["designs"]
     if rows:
-        lines.append(f"  designs at the smallest N meeting the {crit} and P(target) goals "
+        at = ("each ESW count's smallest N" if result.get("objective") == "cost"
+              else "the smallest N")
+        lines.append(f"  designs at {at} meeting the {crit} and P(target) goals "
                      f"(fewest {result['site_kind']} per window), best first "
                      f"({result['rule']}; waits simulated down the list until one meets "
                      "its goal):")
@@ -832,6 +839,7 @@ def design_table(result: dict[str, Any]) -> str:
             lines.append(f"    check run cost GBP {c['cost']:,.0f} (90% {c['cost_p5']:,.0f} to "
                          f"{c['cost_p95']:,.0f}), utilisation {_f(c.get('utilisation'))}, "
                          f"peak caseload {_f(c.get('peak_caseload'), 1)}")
+        lines += check_extras_lines(c)
     else:
         lines.append(f"  no design meets every goal: {result['binding']['message']}")
     w = result["work"]

@@ -71,6 +71,7 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
                f"{_n(rec.get('wait_days'))} (MC SE {_n(rec.get('wait_mc_se'), 2)})",
                f"{_n(check.get('wait_days'))} (MC SE {_n(check.get('wait_mc_se'), 2)})"
                if check else "n/a"],
+              *check_rows(check),
               ["service-months (mean)", _n(rec.get("service_months"), 0), ""],
               ["ESW-months (mean)", _n(rec.get("esw_months"), 0), ""],
               ["months recruiting (mean, first opening to close)",
@@ -108,7 +109,12 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
                                 "(design.pick_n=fitted)" if d.get("pick_n") == "fitted" else
                                 "the first grid N whose own Monte Carlo bound clears the "
                                 "goal (design.pick_n=grid)") + "."),
-        ("p", "Sites and months are searched for the smallest N, which the rule puts first "
+        ("p", "Sites and months are searched for each ESW count's N, and the cheapest design "
+              "meeting every goal is recommended: a smaller N needs more ESWs or more "
+              "services, so N alone does not rank designs. To cap the ESWs, rerun with "
+              "design.max_esw_per_locality set to that number."
+              if d.get("objective") == "cost" else
+              "Sites and months are searched for the smallest N, which the rule puts first "
               "(a larger N comes with fewer ESWs: slower to recruit, longer waits, so a design "
               "exists with it only if one exists with the smallest). To plan with fewer ESWs, "
               "rerun with design.max_esw_per_locality set to that number."),
@@ -140,6 +146,30 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
         *_tail(run, sections),
     ]
     return title, blocks
+
+
+def check_rows(check: dict[str, Any] | None) -> list[list[str]]:
+    """The check run's 12-month returns, joint-appointment wait and internal-pilot rule
+    (trialsim.experiments.design_check), as rows of the recommendation's table."""
+    if not check:
+        return []
+    rows = []
+    r = check.get("returned_m12") or {}
+    if r.get("ips") is not None:
+        rows.append(["12-month questionnaires returned, IPS / TAU", "",
+                     f"{r['ips']:.2f} / {r['tau']:.2f}"])
+    if check.get("ot_wait_days") is not None:
+        rows.append(["wait for the joint ESW + OT appointment (days, mean)", "",
+                     _n(check["ot_wait_days"])])
+    pr = check.get("progression")
+    if pr:
+        o = pr["lights"]["overall"]
+        stop = pr["operating"]["target_and_power"]["p_stop_if_success"]
+        rows += [[f"internal pilot at month {pr['review_month']:.1f}: P(green / amber / red)",
+                  "", f"{o['green']:.2f} / {o['amber']:.2f} / {o['red']:.2f}"],
+                 ["internal pilot: P(stop | the trial would reach N and reject)", "",
+                  _se(stop.get("estimate"), stop.get("mc_se"))]]
+    return rows
 
 
 def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | None,
