@@ -137,3 +137,69 @@ def test_a_bad_ratio_exits_2_with_one_line(tmp_path):
 def test_ratios_are_kept_in_lowest_terms_once_each():
     d = build_design(make_cfg('design.allocation_ratios=["1:1","2:4","1:2","3:3"]'))
     assert d.allocation_ratios == ("1:1", "1:2")
+
+
+# --- retention strategies and the kind of site as levers (design_variants) ---------------
+
+def _search(*overrides):
+    from trialsim.experiments.design import run_design
+
+    return run_design(make_cfg(*TINY, *overrides), None)
+
+
+@pytest.fixture(scope="module")
+def with_text():
+    return _search("design.retention_strategies=[[],[text_followup]]")
+
+
+def test_a_strategy_set_never_recommends_a_dearer_design(with_text):
+    """Each set is searched with the same seed; the cheapest recommendation is kept, so
+    adding text follow-up to the sets tried never raises the recommended cost, and the
+    no-strategy variant is the plain search with the strategies off."""
+    plain = _search("design.retention_strategies=[[]]")
+    assert plain["recommended"]["cost"] >= with_text["recommended"]["cost"] - 1e-9
+    none = next(v for v in with_text["variants"] if v["strategies"] == [])
+    assert none["recommended"] == plain["recommended"]
+    assert sum(v["chosen"] for v in with_text["variants"]) == 1
+    assert with_text["retention_strategies"] in ([], ["text_followup"])
+
+
+def test_text_follow_up_raises_returns_and_pays_for_its_texts(with_text):
+    none, text = (next(v for v in with_text["variants"] if v["strategies"] == s)
+                  for s in ([], ["text_followup"]))
+    assert text["check"]["returned_m12"]["ips"] > none["check"]["returned_m12"]["ips"]
+    assert "levers searched one variant at a time" in design_table(with_text)
+
+
+def test_the_strategy_costs_appear_in_the_budget():
+    from trialsim.experiments.candidates import with_changes
+    from trialsim.experiments.design_variants import strategy_changes
+    from trialsim.inputs.params import build_params
+
+    cfg = make_cfg(*SMALL)
+    params = build_params(with_changes(cfg, strategy_changes(cfg, ("text_followup",
+                                                                   "interim_contact"))))
+    assert params.follow_up.text_followup is not None and 9.0 in params.follow_up.months
+    off = build_params(with_changes(cfg, strategy_changes(cfg, ())))
+    assert off.follow_up.text_followup is None and off.follow_up.months == (3.0, 6.0, 12.0)
+
+
+def test_a_site_kind_list_searches_each_kind():
+    both = _search("design.site_kind=[pain_services,gp_practices]")
+    kinds = [v["site_kind"] for v in both["variants"]]
+    assert kinds == ["pain_services", "gp_practices"]
+    assert both["site_kind"] == next(v["site_kind"] for v in both["variants"] if v["chosen"])
+
+
+@pytest.mark.parametrize(("arg", "named"), [
+    ("design.retention_strategies=[[phone]]", "design.retention_strategies[0][0]='phone'"),
+    ("design.retention_strategies=[text_followup]",
+     "design.retention_strategies[0]='text_followup'"),
+    ("design.retention_strategies=[]", "design.retention_strategies=[]"),
+    ("design.retention_strategies=[[esw_completion]]", "design.retention_strategies[0]="),
+    ("design.site_kind=[pain_services,hospitals]", "design.site_kind[1]='hospitals'"),
+])
+def test_bad_variant_levers_are_one_line_each(arg, named):
+    lines = preflight(["mode=design", arg, "replications=3"], CONF_DIR)
+    assert len(lines) == 1 and named in lines[0], lines
+    assert "\n" not in lines[0]

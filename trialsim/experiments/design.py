@@ -57,7 +57,13 @@ from trialsim.experiments.candidates import (
 from trialsim.experiments.design_check import check_extras_lines, delivery_and_review
 from trialsim.experiments.design_costs import cost_of, idle_note, per_participant, ranking_cost
 from trialsim.experiments.design_costs import frontier as cost_frontier
-from trialsim.experiments.design_settings import FRONTIER_LEVELS, DesignSettings, build_design
+from trialsim.experiments.design_settings import (
+    FRONTIER_LEVELS,
+    SITE_KINDS,
+    DesignSettings,
+    build_design,
+)
+from trialsim.experiments.design_variants import run_variants, variant_lines
 from trialsim.experiments.fitted_n import FittedN, fitted_ns, pick
 from trialsim.experiments.power_guess import PowerGuess
 from trialsim.experiments.search import first_passing, smallest
@@ -842,6 +848,7 @@ def design_table(result: dict[str, Any]) -> str:
         lines += check_extras_lines(c)
     else:
         lines.append(f"  no design meets every goal: {result['binding']['message']}")
+    lines += variant_lines(result)
     w = result["work"]
     lines.append(f"  simulated: {w['replications']} replications in {w['runs']} runs "
                  f"({w['participants']:,} participants)")
@@ -849,7 +856,7 @@ def design_table(result: dict[str, Any]) -> str:
 
 
 def run_design(cfg: DictConfig, out_dir: Path | None) -> dict[str, Any]:
-    result = DesignSearch(cfg).run()
+    result = run_variants(cfg, lambda c: DesignSearch(c).run(), with_changes, SITE_KINDS)
     if out_dir is not None:
         charts = bool(cfg.output.charts)
 

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, ListConfig
 
 from trialsim.errors import ConfigError
 from trialsim.experiments.allocation_lever import ratio_candidates, ratio_texts
+from trialsim.experiments.design_variants import site_kinds, strategy_sets
 from trialsim.inputs.checks import choice, number, reject
 from trialsim.units import DAYS_PER_MONTH
 
@@ -94,7 +95,8 @@ def build_design(cfg: DictConfig) -> DesignSettings:
     n_start = number(f"{k}.n_start", d.n_start, lo=4, hi=1_000_000, integer=True)
     n_step = number(f"{k}.n_step", d.n_step, lo=2, hi=1_000_000, integer=True)
     n_stop = number(f"{k}.n_stop", d.n_stop, lo=n_start, hi=1_000_000, integer=True)
-    site_kind = choice(f"{k}.site_kind", d.site_kind, SITE_KINDS, SITE_KINDS[-1])
+    site_kind = site_kinds(cfg, SITE_KINDS)[0]  # a list: each searched (design_variants)
+    strategy_sets(cfg)  # checked here, in every mode
     if cfg.mode == "design" and cfg.sites[site_kind].opening.months is not None:
         reject(ConfigError(f"{k}.site_kind", site_kind,
                            f"a kind whose sites open at first_month + i x interval_months: "

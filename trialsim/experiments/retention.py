@@ -26,13 +26,13 @@ import numpy as np
 
 from trialsim.experiments.runner import run_replications
 from trialsim.inputs.params import ModelParams
-from trialsim.inputs.pathway_params import FollowUp
+from trialsim.inputs.pathway_params import RETENTION_STRATEGIES, FollowUp
 from trialsim.model.records import ARMS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-STRATEGIES = ("esw_completion", "text_followup", "interim_contact", "linkage")
+STRATEGIES = RETENTION_STRATEGIES
 INTERIM_MONTH = 9.0  # the contact the pilot's report suggests (Discussion: "at 9-months")
 VARIANTS = (("none", ()), *((s, (s,)) for s in STRATEGIES), ("all", STRATEGIES))
 

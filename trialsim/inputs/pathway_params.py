@@ -40,6 +40,9 @@ if TYPE_CHECKING:  # configs are read, not built, here: workers need no omegacon
 WORKING_HOURS_PER_DAY = 7.5
 
 
+TABLE8_WAVES = (3.0, 6.0, 12.0)  # the waves Table 8's return chain covers; others are interim
+RETENTION_STRATEGIES = ("esw_completion", "text_followup", "interim_contact", "linkage")
+
 @dataclass(frozen=True)
 class Delivery:
     esw_per_locality: int

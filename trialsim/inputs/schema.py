@@ -371,7 +371,7 @@ class DesignConfig:
     n_start: int = MISSING
     n_stop: int = MISSING
     n_step: int = MISSING
-    site_kind: str = MISSING
+    site_kind: Any = MISSING  # a kind, or a list of kinds each searched (cheapest kept)
     max_sites: int = MISSING
     months: list[float] = MISSING
     prob_target: float = MISSING
@@ -387,6 +387,7 @@ class DesignConfig:
     min_utilisation: float = 0.0  # floor on the ESW caseload utilisation
     esw_fte: Any = field(default_factory=lambda: [0.5, 1.0])  # FTE values tried per ESW post
     allocation_ratios: Any = field(default_factory=lambda: ["1:1"])  # IPS:TAU ratios tried
+    retention_strategies: Any = None  # strategy sets tried (None: the scenario's follow-up)
     pick_n: str = "fitted"  # fitted | grid: how each ESW count's smallest N is read
 
 

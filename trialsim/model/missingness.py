@@ -28,11 +28,11 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
-from trialsim.inputs.pathway_params import BaselineShares, FollowUp, Outcome
+from trialsim.inputs.pathway_params import TABLE8_WAVES, BaselineShares, FollowUp, Outcome
 
 BASELINE_STREAM = "participants/baseline_covariates"  # sex and single, per participant
 ITEMS_STREAM = "follow_up/rtw_se_items"  # item non-response, per participant and wave
-TABLE8_MONTHS = (3.0, 6.0, 12.0)
+TABLE8_MONTHS = TABLE8_WAVES
 ITEM_FIELDS = {3.0: "m3", 6.0: "m6", 12.0: "m12"}
 
 
