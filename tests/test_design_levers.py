@@ -203,3 +203,13 @@ def test_bad_variant_levers_are_one_line_each(arg, named):
     lines = preflight(["mode=design", arg, "replications=3"], CONF_DIR)
     assert len(lines) == 1 and named in lines[0], lines
     assert "\n" not in lines[0]
+
+
+def test_the_design_report_shows_each_variant(with_text):
+    from trialsim.reporting.report_design import variant_blocks
+
+    kind, header, rows = variant_blocks(with_text)[1]
+    assert kind == "table" and len(rows) == 2
+    assert sum(r[0].startswith("chosen: ") for r in rows) == 1
+    assert {r[0].removeprefix("chosen: ") for r in rows} == {"retention none",
+                                                            "retention text_followup"}

@@ -77,6 +77,7 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
               ["months recruiting (mean, first opening to close)",
                _n(rec.get("recruiting_months")), ""]]),
         ]
+        blocks += variant_blocks(d)
         blocks += [("h", 3, "Sample-size justification (ready to edit)"),
                    ("quote", _design_paragraph(run, rec, check, crit, kind))]
         for a in d.get("check_attempts", [])[:-1]:
@@ -146,6 +147,29 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
         *_tail(run, sections),
     ]
     return title, blocks
+
+
+def variant_blocks(d: dict[str, Any]) -> list[Block]:
+    """The levers searched one variant at a time (trialsim.experiments.design_variants):
+    each variant's recommendation side by side, the chosen one marked."""
+    vs = d.get("variants")
+    if not vs:
+        return []
+    rows = []
+    for v in vs:
+        rec, c = v.get("recommended"), v.get("check") or {}
+        r = c.get("returned_m12") or {}
+        rows.append([("chosen: " if v["chosen"] else "") + f"retention {v['label']}",
+                     str(v["site_kind"]).replace("_", " "),
+                     *([f"{rec['target_n']}", f"{rec['esw_per_locality']} x "
+                        f"{rec.get('fte', 1.0):g} FTE", f"{rec['sites']}",
+                        f"{rec['months']:g}", f"{rec['cost']:,.0f}",
+                        _n(c.get("power_of_n"), 3),
+                        _n(r.get("ips"), 2)] if rec else ["none meets every goal"] + [""] * 6)])
+    return [("p", "Each lever below was searched as a variant of its own with the same seed; "
+                  "the recommendation is the variant whose recommended design costs least."),
+            ("table", ["variant", "sites searched", "N", "ESWs per locality", "sites", "months",
+                       "expected cost (GBP)", "check power", "IPS 12-month returns"], rows)]
 
 
 def check_rows(check: dict[str, Any] | None) -> list[list[str]]:
