@@ -50,6 +50,7 @@ def test_design_services_and_months_reach_the_target_when_rerun(tmp_path):
     check = design["check"]
     assert 0 < check["returned_m12"]["ips"] < check["returned_m12"]["tau"] <= 1
     assert check["ot_wait_days"] is not None and check["ot_wait_days"] >= 0
+    assert check["progression"]["review_month"] == pytest.approx(rec["months"] / 3)
     lights = check["progression"]["lights"]["overall"]
     assert sum(lights[c] for c in ("green", "amber", "red")) == pytest.approx(1.0)
     stop = check["progression"]["operating"]["target_and_power"]["p_stop_if_success"]

@@ -456,7 +456,7 @@ class DesignSearch:
         # on the check's trials that reached N (all of them if none did)
         q, q_se = (p_r, p_r_se) if p_r is not None else (p, p_se)
         out = {"seed": seed, "replications": reps, d.criterion: p, f"{d.criterion}_mc_se": p_se,
-               **delivery_and_review(cols, self.base),
+               **delivery_and_review(cols, self.base, rec["months"]),
                f"{d.criterion}_of_n": q, f"{d.criterion}_of_n_mc_se": q_se,
                f"{d.criterion}_if_target_reached": p_r,
                f"{d.criterion}_if_target_reached_mc_se": p_r_se,

@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 
 from trialsim.inputs.params import ModelParams
-from trialsim.units import days_to_months
+from trialsim.units import days_to_months, months_to_days
 
 
-def delivery_and_review(cols: dict[str, np.ndarray], params: ModelParams) -> dict[str, Any]:
+def delivery_and_review(cols: dict[str, np.ndarray], params: ModelParams,
+                        months: float) -> dict[str, Any]:
     """What a panel asks of the recommended design beside its goals: the 12-month
     questionnaires returned per arm, the wait for the joint ESW + OT appointment, and
     the internal pilot's lights and how often its rule stops a trial that would succeed
@@ -29,7 +30,8 @@ def delivery_and_review(cols: dict[str, np.ndarray], params: ModelParams) -> dic
                            else None}
     p = params.progression
     if all(f"review_verdict_{c}" in cols for c in (*p.criteria, "overall")):
-        out["progression"] = {"review_month": days_to_months(p.review_day(params.window_days)),
+        window = months_to_days(months)  # the recommendation's window, not the scenario's
+        out["progression"] = {"review_month": days_to_months(p.review_day(window)),
                               "lights": light_shares(frame, p.criteria),
                               "operating": operating_characteristics(frame)}
     return out
