@@ -34,6 +34,9 @@ RUNS = {  # name in numbers.json: simulate.py arguments (the README's commands)
     "auto": ["replications=auto"],
     "assurance": ["uncertainty.mode=pilot", "replications=400", "n_jobs=2"],
     "design": ["mode=design", "n_jobs=2"],
+    "design_strategies": ["mode=design", "n_jobs=2",
+                          "design.retention_strategies=[[],[text_followup],"
+                          "[text_followup,interim_contact]]"],
     "complete_case": ["analysis.missing_data=complete_case"],  # the old primary analysis
     "primary_care": ["scenario=primary_care"],
     "strategies": ["follow_up.compare_strategies=true"],
@@ -48,7 +51,8 @@ RUNS = {  # name in numbers.json: simulate.py arguments (the README's commands)
     "allocation_1_2": ["trial.allocation_ratio=1:2", "trial.block_sizes=auto"],
 }
 DESIGN_KEYS = ("goals", "recommended", "check", "frontier", "work", "binding", "objective",
-               "rule", "smallest_n_design", "cost_frontier", "allocation_ratios", "esw_fte")
+               "rule", "smallest_n_design", "cost_frontier", "allocation_ratios", "esw_fte",
+               "variants", "retention_strategies")
 SWEEP = ["-m", "sites.pain_services.count=16,24,32", "trial.recruitment_months=24,36"]
 SUMMARY_DROP = ("curve",)  # long arrays nobody quotes
 
@@ -79,7 +83,7 @@ def run_numbers(tmp: Path, only: str | None = None) -> dict:
             continue
         where = tmp / name
         seconds = simulate(args, where)
-        if name == "design":
+        if name.startswith("design"):
             design = json.loads((where / "design.json").read_text())
             numbers[name] = {k: design[k] for k in DESIGN_KEYS if k in design}
         else:
