@@ -54,7 +54,9 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
     else:
         blocks += [
             ("p", prose("design_recommended", rec=rec, per_arm=_per_arm(run, rec), kind=kind,
-                        months=f"{rec['months']:g}", rule=d.get("rule"))),
+                        months=f"{rec['months']:g}", rule=d.get("rule"),
+                        fte=f"{rec.get('fte', 1.0):g}",
+                        strategies=_strategy_words(d.get("retention_strategies")))),
             ("table", ["quantity", "search (seed " + str(d.get("seed")) + ")",
                        f"check run (seed {check['seed']})" if check else "check run"],
              [[f"{crit} (search: window unconstrained; check: within the window)",
@@ -120,17 +122,18 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
               "exists with it only if one exists with the smallest). To plan with fewer ESWs, "
               "rerun with design.max_esw_per_locality set to that number."),
         ("h", 2, "Feasible designs"),
-        ("p", f"The smallest N with the fewest {kind} that recruit it in each window (more "
-              f"sites also meet the goals and cost more), best first by the rule "
+        ("p", f"Each ESW count's smallest N with the fewest {kind} that recruit it in each "
+              f"window (more sites also meet the goals and cost more), best first by the rule "
               f"({d.get('rule')}). Service-months: the months each site is open for "
               "recruitment, summed; ESW-months: all ESWs from the first opening to the close "
               "of recruitment plus the longest support a participant randomised at the close "
               "can receive (means over replications). Waits are simulated down the ranking "
               "until a design meets the wait goal."),
-        ("table", ["N", "ESWs/locality", "IPS:TAU", kind, "months", crit, "P(target)",
+        ("table", ["N", "ESWs/locality", "FTE", "IPS:TAU", kind, "months", crit, "P(target)",
                    f"{g.get('wait_statistic')} wait (days)", "service-months", "ESW-months",
                    "meets every goal"],
-         [[str(r["target_n"]), str(r["esw_per_locality"]), r.get("allocation_ratio") or "1:1",
+         [[str(r["target_n"]), str(r["esw_per_locality"]), f"{r.get('fte', 1.0):g}",
+           r.get("allocation_ratio") or "1:1",
            str(r["sites"]), f"{r['months']:g}",
            _p(r.get(crit)), _p(r.get("prob_target")),
            "not simulated" if r.get("wait_days") is None else
@@ -147,6 +150,17 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
         *_tail(run, sections),
     ]
     return title, blocks
+
+
+STRATEGY_WORDS = {"text_followup": "a text / e-mail version to non-returners",
+                  "interim_contact": "a 9-month contact",
+                  "esw_completion": "questionnaires completed with the ESW",
+                  "linkage": "linked employment records"}
+
+
+def _strategy_words(strategies: list[str] | None) -> str:
+    """The chosen retention strategies in words ("" when none or as configured)."""
+    return " and ".join(STRATEGY_WORDS.get(s, s) for s in strategies or ())
 
 
 def variant_blocks(d: dict[str, Any]) -> list[Block]:
@@ -223,7 +237,23 @@ def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | 
                  months=f"{rec['months']:g}", prob_target=_p(rec.get("prob_target")),
                  check=bool(check), crit=crit,
                  check_prob_target=_p(check.get("prob_target")) if check else None,
-                 check_value=_pct(check.get(crit)) if check else None)
+                 check_value=_pct(check.get(crit)) if check else None,
+                 returns=_returns_words(check, d_strategies(run)))
+
+
+def d_strategies(run: RunDir) -> list[str] | None:
+    return (run.design or {}).get("retention_strategies")
+
+
+def _returns_words(check: dict[str, Any] | None, strategies: list[str] | None) -> str:
+    """Loss to follow-up as the check run simulated it: 12-month returns per arm."""
+    r = (check or {}).get("returned_m12") or {}
+    if r.get("ips") is None:
+        return "allowing for loss to follow-up as in the pilot"
+    how = (f" (retention strategies: {_strategy_words(strategies)})" if strategies else
+           " (the pilot's Table 8 returns)")
+    return (f"allowing for {_pct(r['ips'])} of the IPS arm and {_pct(r['tau'])} of the TAU "
+            f"arm returning the 12-month questionnaire{how}")
 
 
 def check_verdict(c: dict[str, Any]) -> str:
