@@ -55,7 +55,7 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
         blocks += [
             ("p", prose("design_recommended", rec=rec, per_arm=_per_arm(run, rec), kind=kind,
                         months=f"{rec['months']:g}", rule=d.get("rule"),
-                        fte=f"{rec.get('fte', 1.0):g}",
+                        fte=(f" at {rec['fte']:g} FTE" if rec.get("fte", 1.0) != 1.0 else ""),
                         strategies=_strategy_words(d.get("retention_strategies")))),
             ("table", ["quantity", "search (seed " + str(d.get("seed")) + ")",
                        f"check run (seed {check['seed']})" if check else "check run"],
