@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,9 @@ def warnings_for(cfg: DictConfig) -> list[str]:
     return config_warnings(build_params(cfg), str(cfg.scenario_name))
 
 
-def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
+def run(cfg: DictConfig, out_dir: Path | None = None, *,
+        answer: Callable[[dict[str, Any]], None] | None = None,
+        charts: bool | None = None) -> dict[str, Any]:
     """Simulate the configured trial `replications` times (with `replications=auto`, in
     batches until the primary power is precise enough) and summarise.
 
@@ -49,7 +52,11 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
     parameters' estimates (conventional power) and once drawing them per replication
     (assurance), reported side by side, with each replication's drawn inputs. P(target)
     is also given at the pilot's own rates (every rate discount 1; recruitment alone,
-    same seeds), beside the headline's at new sites' rates."""
+    same seeds), beside the headline's at new sites' rates.
+
+    `answer(summary)` (the terminal's table) is called once the results are written and
+    before the figures and the report are drawn (they take most of a short run's time);
+    `charts` overrides `output.charts` (a sweep's jobs draw figures only if asked)."""
     settings = build_run_settings(cfg)
     params = build_params(cfg)
     keep = bool(cfg.output.participants_csv)
@@ -85,8 +92,12 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
     summary["config_hash"] = config_hash(cfg)
     summary["warnings"] = (config_warnings(params, settings.scenario)
                            + result_warnings(summary))
+    told = None if answer is None else (lambda: answer(summary))
     if out_dir is not None:
-        write_outputs(Path(out_dir), summary, result, charts=bool(cfg.output.charts),
+        write_outputs(Path(out_dir), summary, result,
+                      charts=bool(cfg.output.charts) if charts is None else charts,
                       participants=keep, assurance=uncertain, assurance_inputs=inputs,
-                      report=bool(cfg.output.report))
+                      report=bool(cfg.output.report), answer=told)
+    elif told is not None:
+        told()
     return summary
