@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from trialsim.experiments.pilot_rates import pilot_rates_summary
 from trialsim.experiments.retention import retention_summary
-from trialsim.experiments.runner import run_replications, run_until_precise
+from trialsim.experiments.runner import jobs_for, run_replications, run_until_precise
 from trialsim.inputs import validation
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.inputs.uncertainty import drawn_inputs
@@ -58,6 +58,9 @@ def run(cfg: DictConfig, out_dir: Path | None = None, *,
     before the figures and the report are drawn (they take most of a short run's time);
     `charts` overrides `output.charts` (a sweep's jobs draw figures only if asked)."""
     settings = build_run_settings(cfg)
+    if settings.precision is None:  # small runs in-process (runner.PARALLEL_FROM)
+        settings = dataclasses.replace(
+            settings, n_jobs=jobs_for(settings.replications, settings.n_jobs))
     params = build_params(cfg)
     keep = bool(cfg.output.participants_csv)
     point = dataclasses.replace(params, uncertainty=None)
