@@ -16,8 +16,6 @@ from trialsim.app import run, validate, warnings_for
 from trialsim.cli import preflight, warn, write_failure
 from trialsim.errors import EXIT_WRITE_FAILED, ConfigError, ConfigErrors, fail
 from trialsim.experiments.cluster import clear_status, record_status
-from trialsim.experiments.curve import curve_table, run_curve
-from trialsim.experiments.design import design_table, run_design
 from trialsim.experiments.job_stops import JobStopped, stop_status, stopping_on_sigterm
 from trialsim.experiments.sweep import ERROR_FILE, completed_hash
 from trialsim.inputs.schema import register_configs
@@ -31,23 +29,47 @@ register_configs()
 register_resolvers()
 
 
-def _simulate(cfg: DictConfig, out_dir: Path) -> None:
+def _simulate(cfg: DictConfig, out_dir: Path, charts: bool | None = None) -> None:
+    """The answer is printed as soon as the results are written, before the figures and
+    the report are drawn (published with them when all are done). `charts`: None keeps
+    output.charts; a sweep's job passes False unless the command line asked for them."""
     validate(cfg)
     write_provenance(out_dir, cfg)
     for line in warnings_for(cfg):
         warn(line)
     if cfg.mode in ("design", "curve"):  # the modes: trialsim/inputs/validation.py MODES
-        search, table = (run_design, design_table) if cfg.mode == "design" else \
-            (run_curve, curve_table)
-        print(table(search(cfg, out_dir)))
-        print(f"  design.json in {out_dir}")
+        if cfg.mode == "design":
+            from trialsim.experiments.design import design_table as table
+            from trialsim.experiments.design import run_design as search
+        else:
+            from trialsim.experiments.curve import curve_table as table
+            from trialsim.experiments.curve import run_curve as search
+
+        def tell_design(result: dict) -> None:
+            print(table(result))
+            print(f"  design.json in {out_dir}", flush=True)
+
+        search(cfg, out_dir, answer=tell_design, charts=charts)
         return
-    summary = run(cfg, out_dir)
-    for line in summary["warnings"][len(warnings_for(cfg)):]:
-        warn(line)
-    if cfg.output.print_table:
-        print(result_table(summary))
-        print(f"  results in {out_dir}")
+    configured = len(warnings_for(cfg))
+
+    def tell(summary: dict) -> None:
+        for line in summary["warnings"][configured:]:
+            warn(line)
+        if cfg.output.print_table:
+            print(result_table(summary))
+            print(f"  results in {out_dir}", flush=True)
+
+    run(cfg, out_dir, answer=tell, charts=charts)
+
+
+def _charts_asked(hc) -> bool | None:
+    """A sweep job draws its figures only if the command line set output.charts (the
+    sweep's own heatmaps are drawn once, at its end): None (as configured) if so, else
+    False."""
+    task = getattr(getattr(hc, "overrides", None), "task", None) or ()
+    asked = any(str(o).lstrip("+~").split("=", 1)[0] == "output.charts" for o in task)
+    return None if asked else False
 
 
 def _sweep_job(cfg: DictConfig, out_dir: Path, hc) -> None:
@@ -63,7 +85,7 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, hc) -> None:
     try:
         with stopping_on_sigterm():
             claim(out_dir, "hydra.sweep.dir")
-            _simulate(cfg, out_dir)
+            _simulate(cfg, out_dir, charts=_charts_asked(hc))
     except (Exception, JobStopped) as ex:  # a failed point is recorded: the table lists it
         stopped = stop_status(ex)
         if stopped is not None:

@@ -21,10 +21,19 @@ Figures (targets from the performance issue):
   (primary, secondary, delta sensitivity): complete cases, the repeated-measures model
   (aim: <= 5 ms) and multiple imputation (m = 20, partially nested per completed
   dataset), ms per trial analysed;
-- wall time of `simulate.py mode=design` on the default scenario (n_jobs=2): < 2 min.
+- wall time of `simulate.py mode=design` on the default scenario (n_jobs=2): < 2 min;
+- the default command (`simulate.py`, 200 replications): wall time to the answer and to
+  its exit, figures and report drawn;
+- log-log slope of time per replication in target N from 300 to 10,000.
+
+A second table lists the targets of the time-to-answer issue (issue 25) against what was
+measured: default command <= 3 s wall, default replication <= 0.3x the bare workload,
+mode=design < 30 s, slope in N up to 10,000 <= 1.0, 10,000 replications < 400 MB. A
+target missed says NOT MET; one not measured (--quick, --no-design) says skipped.
 
     python bench/benchmark.py            # everything (several minutes)
     python bench/benchmark.py --quick    # fewer replications, no design or memory run
+    python bench/benchmark.py --no-design  # everything but mode=design (minutes)
 """
 
 from __future__ import annotations
@@ -495,6 +504,80 @@ def design_figure() -> Figure:
                   f"{len(design['evaluations'])} candidates evaluated, {found}")
 
 
+def default_command_figures(runs: int = 3) -> list[Figure]:
+    """Wall time of the default command (`simulate.py`, 200 replications, figures and
+    report), from its start to the answer's last line and to its exit; median of `runs`."""
+    answer, done = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(runs):
+            start = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, str(ROOT / "simulate.py"),
+                                     f"hydra.run.dir={Path(tmp) / str(i)}"], cwd=tmp,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    text=True, env={**os.environ, "CI": "1"})
+            told = math.nan
+            for line in proc.stdout:
+                if line.strip().startswith("results in"):
+                    told = time.perf_counter() - start
+            if proc.wait() != 0:
+                raise RuntimeError("the default command failed")
+            done.append(time.perf_counter() - start)
+            answer.append(told)
+    note = f"simulate.py with defaults, median of {runs} runs (wall, start-up included)"
+    return [figure("default command: wall time to the answer", statistics.median(answer), "s",
+                   note=note),
+            figure("default command: wall time to exit (figures and report drawn)",
+                   statistics.median(done), "s", note=note)]
+
+
+def slope_figure(ns: tuple[int, ...] = (300, 1000, 3000, 10_000), rounds: int = 5) -> Figure:
+    """Log-log slope of CPU time per replication in target N up to 10,000 (scaled)."""
+    t = interleaved({n: per_replication(params_for(*scaled(n)), 1) for n in ns}, rounds)
+    ms = [1000 * t[n] for n in ns]
+    slope = float(np.polyfit(np.log(ns), np.log(ms), 1)[0])
+    return figure("scaling: log-log slope of time in target N (300 to 10,000)", slope, "",
+                  "<= 1.0", ", ".join(f"N {n}: {m:.0f} ms" for n, m in zip(ns, ms,
+                                                                          strict=True))
+                  + f"; one replication a round, {rounds} rounds")
+
+
+# the performance issue's targets (ratios and times in one run of this script): its name in
+# the table, the figure it is read from, the target
+TARGETS = (
+    ("default command (200 replications), wall", "default command: wall time to exit", "<= 3"),
+    ("default command, wall to the answer", "default command: wall time to the answer",
+     "<= 3"),
+    ("default replication / bare SimPy workload",
+     "default scenario: time per replication / bare workload", "<= 0.3"),
+    ("mode=design at defaults, wall (30 s)", "mode=design on the default scenario", "< 0.5"),
+    ("log-log slope in N up to 10,000", "scaling: log-log slope of time in target N (300",
+     "<= 1.0"),
+    ("memory of 10,000 replications", "peak memory of a 10000-replication run", "< 400"),
+)
+
+
+def target_rows(figures: list[Figure], skipped: dict[str, str]) -> list[tuple[str, ...]]:
+    """One row per target: the measured value, the target and met / NOT MET / skipped."""
+    rows = []
+    for name, prefix, target in TARGETS:
+        f = next((f for f in figures if f.name.startswith(prefix)), None)
+        if f is None:
+            why = next((v for k, v in skipped.items() if prefix.startswith(k)), "not measured")
+            rows.append((name, "-", target, f"skipped ({why})"))
+            continue
+        met = check(f.value, target)
+        rows.append((name, f"{show(f.value)} {f.unit}".strip(), f"{target} {f.unit}".strip(),
+                     "met" if met else "NOT MET"))
+    return rows
+
+
+def target_table(rows: list[tuple[str, ...]]) -> list[str]:
+    rows = [("issue-25 target", "measured", "target", "met"), *rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]
+
+
 # --- the machine and the report -------------------------------------------------------------
 
 def machine() -> dict[str, object]:
@@ -567,7 +650,7 @@ NOTES = [
 
 
 def markdown(figures: list[Figure], info: dict, before: list[float], after: list[float],
-             seconds: float) -> str:
+             seconds: float, targets: list[tuple[str, ...]] = ()) -> str:
     lines = [
         "# Performance", "",
         "Written by `make bench` (`bench/benchmark.py`), which measures every figure in one "
@@ -577,6 +660,9 @@ def markdown(figures: list[Figure], info: dict, before: list[float], after: list
         "bare workload: they hold up on a busy machine far better than absolute times "
         "(see the load average), though on a shared 2-core machine the default "
         "scenario's ratio still moved by up to about 10% between runs.", "",
+        "## Issue-25 targets", "", "| target | measured | bound | met |", "|---|---|---|---|",
+        *(f"| {' | '.join(r)} |" for r in targets), "",
+        "## Every figure", "",
         "| figure | value | target | met | how |", "|---|---|---|---|---|",
     ]
     for f in figures:
@@ -599,7 +685,9 @@ def markdown(figures: list[Figure], info: dict, before: list[float], after: list
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
-                    help="fewer replications; skip the memory and design runs")
+                    help="fewer replications; skip the memory, design and N 10,000 runs")
+    ap.add_argument("--no-design", action="store_true",
+                    help="skip mode=design (minutes): its target is then reported as skipped")
     args = ap.parse_args(argv)
     os.environ.setdefault("CI", "1")  # no progress bars
     info, before, start = machine(), load(), time.perf_counter()
@@ -610,20 +698,33 @@ def main(argv: list[str] | None = None) -> int:
     figures += reml_figures(10 if args.quick else 40)
     figures += missing_data_figures(5 if args.quick else 20)
     figures += parallel_figures(200 if args.quick else 1000)
-    if not args.quick:
+    figures += default_command_figures(1 if args.quick else 3)
+    skipped = {}
+    if args.quick:
+        skipped = {"scaling": "--quick", "peak memory": "--quick", "mode=design": "--quick"}
+    else:
+        figures.append(slope_figure())
         figures.append(memory_figure(10_000))
-        figures.append(design_figure())
+        if args.no_design:
+            skipped["mode=design"] = "--no-design"
+        else:
+            figures.append(design_figure())
     after, seconds = load(), time.perf_counter() - start
     print("\n".join(table(figures)))
+    targets = target_rows(figures, skipped)
+    print()
+    print("\n".join(target_table(targets)))
     print(f"load average at the start {before}, at the end {after}: absolute times (ms, s, "
           "min) and the n_jobs speed-up depend on it; the ratios to the bare workload hardly")
     results = {"machine": info, "load_average_start": before, "load_average_end": after,
                "seconds": round(seconds, 1), "quick": args.quick,
-               "figures": [f.__dict__ for f in figures]}
+               "figures": [f.__dict__ for f in figures],
+               "targets": [dict(zip(("target", "measured", "bound", "met"), r, strict=True))
+                           for r in targets]}
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     if not args.quick:
         (ROOT / "docs" / "performance.md").write_text(
-            markdown(figures, info, before, after, seconds))
+            markdown(figures, info, before, after, seconds, targets))
     print("written: bench/results.json" + ("" if args.quick else ", docs/performance.md"))
     return 0  # a missed target is reported, not an error
 

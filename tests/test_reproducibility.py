@@ -5,6 +5,7 @@ from __future__ import annotations
 from conftest import make_cfg
 
 from trialsim.app import run
+from trialsim.experiments import runner
 from trialsim.inputs.params import build_params
 from trialsim.model.sites import build_sites
 from trialsim.model.streams import Streams
@@ -25,10 +26,20 @@ def test_same_seed_twice_gives_identical_files(tmp_path):
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
 
 
-def test_parallel_equals_sequential(tmp_path):
+def test_parallel_equals_sequential(tmp_path, monkeypatch):
+    """With workers (the in-process rule for small runs lifted) and without."""
     run(make_cfg(*SMALL, "n_jobs=1"), tmp_path / "seq")
-    run(make_cfg(*SMALL, "n_jobs=2"), tmp_path / "par")
-    assert _files(tmp_path / "seq") == _files(tmp_path / "par")
+    with monkeypatch.context() as m:
+        m.setattr(runner, "PARALLEL_FROM", 1)
+        assert runner.jobs_for(12, 2) == 2
+        run(make_cfg(*SMALL, "n_jobs=2"), tmp_path / "par")
+    run(make_cfg(*SMALL, "n_jobs=2"), tmp_path / "small")  # in-process: the rule
+    assert _files(tmp_path / "seq") == _files(tmp_path / "par") == _files(tmp_path / "small")
+
+
+def test_small_runs_run_in_process():
+    assert runner.jobs_for(runner.PARALLEL_FROM - 1, 2) == 1
+    assert runner.jobs_for(runner.PARALLEL_FROM, 2) == 2
 
 
 def test_another_seed_gives_other_results(tmp_path):

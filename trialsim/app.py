@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from omegaconf import DictConfig
 
 from trialsim.experiments.pilot_rates import pilot_rates_summary
 from trialsim.experiments.retention import retention_summary
-from trialsim.experiments.runner import run_replications, run_until_precise
+from trialsim.experiments.runner import jobs_for, run_replications, run_until_precise
 from trialsim.inputs import validation
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.inputs.uncertainty import drawn_inputs
@@ -41,7 +42,9 @@ def warnings_for(cfg: DictConfig) -> list[str]:
     return config_warnings(build_params(cfg), str(cfg.scenario_name))
 
 
-def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
+def run(cfg: DictConfig, out_dir: Path | None = None, *,
+        answer: Callable[[dict[str, Any]], None] | None = None,
+        charts: bool | None = None) -> dict[str, Any]:
     """Simulate the configured trial `replications` times (with `replications=auto`, in
     batches until the primary power is precise enough) and summarise.
 
@@ -49,8 +52,15 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
     parameters' estimates (conventional power) and once drawing them per replication
     (assurance), reported side by side, with each replication's drawn inputs. P(target)
     is also given at the pilot's own rates (every rate discount 1; recruitment alone,
-    same seeds), beside the headline's at new sites' rates."""
+    same seeds), beside the headline's at new sites' rates.
+
+    `answer(summary)` (the terminal's table) is called once the results are written and
+    before the figures and the report are drawn (they take most of a short run's time);
+    `charts` overrides `output.charts` (a sweep's jobs draw figures only if asked)."""
     settings = build_run_settings(cfg)
+    if settings.precision is None:  # small runs in-process (runner.PARALLEL_FROM)
+        settings = dataclasses.replace(
+            settings, n_jobs=jobs_for(settings.replications, settings.n_jobs))
     params = build_params(cfg)
     keep = bool(cfg.output.participants_csv)
     point = dataclasses.replace(params, uncertainty=None)
@@ -85,8 +95,12 @@ def run(cfg: DictConfig, out_dir: Path | None = None) -> dict[str, Any]:
     summary["config_hash"] = config_hash(cfg)
     summary["warnings"] = (config_warnings(params, settings.scenario)
                            + result_warnings(summary))
+    told = None if answer is None else (lambda: answer(summary))
     if out_dir is not None:
-        write_outputs(Path(out_dir), summary, result, charts=bool(cfg.output.charts),
+        write_outputs(Path(out_dir), summary, result,
+                      charts=bool(cfg.output.charts) if charts is None else charts,
                       participants=keep, assurance=uncertain, assurance_inputs=inputs,
-                      report=bool(cfg.output.report))
+                      report=bool(cfg.output.report), answer=told)
+    elif told is not None:
+        told()
     return summary

@@ -14,6 +14,7 @@ power curve and reported like a design search.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,11 +99,19 @@ def curve_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_curve(cfg: DictConfig, out_dir: Path | None) -> dict[str, Any]:
+def run_curve(cfg: DictConfig, out_dir: Path | None, *,
+              answer: Callable[[dict[str, Any]], None] | None = None,
+              charts: bool | None = None) -> dict[str, Any]:
+    """The curve; `answer` and `charts` as in trialsim.experiments.design.run_design."""
     result = power_curve(cfg)
-    if out_dir is not None:
+    told = None if answer is None else (lambda: answer(result))
+    if out_dir is None:
+        if told is not None:
+            told()
+    else:
         publish_files(out_dir, lambda d: write_json_atomic(d / DESIGN, result),
-                      charts=bool(cfg.output.charts), report=bool(cfg.output.report))
+                      charts=bool(cfg.output.charts) if charts is None else charts,
+                      report=bool(cfg.output.report), answer=told)
     return result
 
 

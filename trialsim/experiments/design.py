@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import zlib
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -70,9 +71,7 @@ from trialsim.experiments.search import first_passing, smallest
 from trialsim.inputs.allocation_ratio import parse_ratio
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.inputs.workload import expected_randomised
-from trialsim.reporting.figures.cost import cost_figure
 from trialsim.reporting.outputs import DESIGN, publish_files, write_json_atomic
-from trialsim.reporting.report import check_verdict
 from trialsim.units import DAYS_PER_MONTH, months_to_days
 
 __all__ = ["DesignSearch", "design_table", "run_design", "smallest", "check_seed"]
@@ -740,6 +739,8 @@ def _f(x: float | None, digits: int = 2) -> str:
 
 
 def design_table(result: dict[str, Any]) -> str:
+    from trialsim.reporting.report_design import check_verdict  # the report's words
+
     g, crit = result["goals"], result["criterion"]
     lines = [f"trialsim design: scenario {result['scenario']}, {result['replications']} "
              f"replications per candidate (screened with {result['screen_replications']}), "
@@ -855,15 +856,26 @@ def design_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_design(cfg: DictConfig, out_dir: Path | None) -> dict[str, Any]:
+def run_design(cfg: DictConfig, out_dir: Path | None, *,
+               answer: Callable[[dict[str, Any]], None] | None = None,
+               charts: bool | None = None) -> dict[str, Any]:
+    """The search; `answer(result)` before the figures and report are drawn, `charts`
+    (when given) in place of output.charts (trialsim.app.run)."""
     result = run_variants(cfg, lambda c: DesignSearch(c).run(), with_changes, SITE_KINDS)
-    if out_dir is not None:
-        charts = bool(cfg.output.charts)
+    told = None if answer is None else (lambda: answer(result))
+    if out_dir is None:
+        if told is not None:
+            told()
+    else:
+        charts = bool(cfg.output.charts) if charts is None else charts
 
         def files(d: Path) -> None:
             write_json_atomic(d / DESIGN, result)
             if charts and result.get("objective") == "cost":
+                from trialsim.reporting.figures.cost import cost_figure  # matplotlib
+
                 cost_figure(result, d)
 
-        publish_files(out_dir, files, charts=charts, report=bool(cfg.output.report))
+        publish_files(out_dir, files, charts=charts, report=bool(cfg.output.report),
+                      answer=told)
     return result

@@ -33,7 +33,6 @@ from omegaconf import DictConfig, OmegaConf
 from trialsim.experiments.cluster import read_status
 from trialsim.provenance import PROVENANCE
 from trialsim.reporting import keys
-from trialsim.reporting.report import build_sweep
 
 ERROR_FILE = "error.json"
 SWEEP_SUMMARY = "sweep_summary.csv"
@@ -217,6 +216,8 @@ class SweepSummary(Callback):
         if manifest is not None:
             write_manifest(sweep_dir, manifest["jobs"], "finished")
         table = write_sweep_summary(sweep_dir)
+        from trialsim.reporting.report import build_sweep  # matplotlib: once, at the end
+
         build_sweep(sweep_dir)  # heatmaps from sweep_summary.csv, even with output.charts=false
         failed = table[table["status"] != "ok"] if len(table) else table
         for _, r in failed.iterrows():

@@ -6,18 +6,20 @@ ever seen half written; summary.json comes last, so that its absence marks a run
 incomplete and it never stands beside a partial replications.csv or report. Values
 that JSON cannot hold (NaN, inf: e.g. the mean wait of a run that randomised nobody)
 are written as null.
+
+The answer comes before the figures: `answer` (the terminal's table) is called once the
+results are written in the staging directory and before the figures and the report are
+drawn from them, which take most of a short run's time; they are still published with
+the results, all or nothing. pandas, matplotlib and the report's modules are imported
+only when a run directory is written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from trialsim.experiments.runner import RunResult
-from trialsim.reporting.figure_data import write_figure_data
 from trialsim.reporting.files import (  # noqa: F401 - re-exported: the writers' names
     ASSURANCE_PARAMETERS,
     ASSURANCE_REPLICATIONS,
@@ -28,9 +30,14 @@ from trialsim.reporting.files import (  # noqa: F401 - re-exported: the writers'
     write_json_atomic,
     write_text_atomic,
 )
-from trialsim.reporting.manifest import write_manifest
-from trialsim.reporting.report import publish
 from trialsim.reporting.staging import staged
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from trialsim.experiments.runner import RunResult
+
+Answer = Callable[[], None]  # prints the answer: called before the figures are drawn
 
 
 # the file names live with the atomic writes (trialsim.reporting.files): the figures and
@@ -41,9 +48,14 @@ def _csv(path: Path, frame: pd.DataFrame) -> None:
 
 def write_outputs(out_dir: Path, summary: dict[str, Any], result: RunResult, *,
                   charts: bool, participants: bool, assurance: RunResult | None = None,
-                  assurance_inputs: pd.DataFrame | None = None, report: bool = True) -> None:
+                  assurance_inputs: pd.DataFrame | None = None, report: bool = True,
+                  answer: Answer | None = None) -> None:
     """`assurance_inputs`: each assurance replication's drawn inputs and flags
     (trialsim.reporting.sensitivity)."""
+    import pandas as pd
+
+    from trialsim.reporting.figure_data import write_figure_data
+
     def files(stage: Path) -> None:
         _csv(stage / "replications.csv", result.replications)
         if assurance is not None:
@@ -57,14 +69,21 @@ def write_outputs(out_dir: Path, summary: dict[str, Any], result: RunResult, *,
         write_json_atomic(stage / SUMMARY, summary)
 
     (Path(out_dir) / SUMMARY).unlink(missing_ok=True)
-    publish_files(Path(out_dir), files, charts=charts, report=report)
+    publish_files(Path(out_dir), files, charts=charts, report=report, answer=answer)
 
 
 def publish_files(out_dir: Path, files: Callable[[Path], None], *, charts: bool,
-                  report: bool) -> None:
-    """`files(directory)` writes the results; then the figures and report are drawn from
-    them, and all are published into `out_dir` together (the completion mark last)."""
+                  report: bool, answer: Answer | None = None) -> None:
+    """`files(directory)` writes the results; `answer()` is called (the results are
+    complete, none published yet); then the figures and report are drawn from them, and
+    all are published into `out_dir` together (the completion mark last)."""
+    from trialsim.reporting.manifest import write_manifest
+
     with staged(out_dir) as stage:
         files(stage)
         write_manifest(stage)  # what a rebuild checks its inputs against
+        if answer is not None:
+            answer()
+        from trialsim.reporting.report import publish  # matplotlib, jinja2: drawn last
+
         publish(stage, charts=charts, report=report)  # figures and report, from the files
