@@ -60,7 +60,7 @@ def test_an_error_of_the_run_is_not_a_stop():
 
 def sweep_job(tmp_path, monkeypatch, stop):
     """Run simulate.py's sweep job 0 in tmp_path, its simulation replaced by `stop`."""
-    monkeypatch.setattr(simulate, "_simulate", lambda cfg, out_dir: stop())
+    monkeypatch.setattr(simulate, "_simulate", lambda cfg, out_dir, **_: stop())
     hc = SimpleNamespace(job=SimpleNamespace(num=0), sweep=SimpleNamespace(dir=str(tmp_path)))
     simulate._sweep_job(make_cfg("replications=2"), tmp_path / "0", hc)
     return read_status(tmp_path, 0)

@@ -18,7 +18,7 @@ from scipy.special import ndtr, ndtri, stdtr, stdtrit
 from trialsim.analysis.cluster_robust import fit_cluster_robust
 from trialsim.analysis.multiple_imputation import impute_by_arm, rubin
 from trialsim.analysis.partially_nested import fit_partially_nested
-from trialsim.analysis.repeated_measures import fit_mmrm
+from trialsim.analysis.repeated_measures import MmrmFit, fit_mmrm
 
 
 @dataclass(frozen=True)
@@ -144,21 +144,33 @@ def two_proportions(success: np.ndarray, arm: np.ndarray, alpha: float) -> TestR
     return TestResult(est, se, p, est - z * se, est + z * se, math.inf)
 
 
+UNFITTED = object()  # repeated_measures: no fit given, fit here
+
+
+def rm_estimable(y: np.ndarray, arm: np.ndarray) -> bool:
+    """Whether the repeated-measures model is fitted at all: 3 participants with a
+    wave in each arm."""
+    ips = arm.astype(bool)
+    seen = ~np.isnan(y).all(1)
+    return bool((ips & seen).sum() >= 3 and (~ips & seen).sum() >= 3)
+
+
 def repeated_measures(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: np.ndarray,
                       alpha: float, *, covariates: np.ndarray | None = None,
-                      esw_intercept: bool = True, per_arm: bool = False) -> TestResult:
+                      esw_intercept: bool = True, per_arm: bool = False,
+                      fit: MmrmFit | None | object = UNFITTED) -> TestResult:
     """The repeated-measures model (trialsim.analysis.repeated_measures) on every wave
     returned: y is participants x waves (NaN where not returned, the last wave the
     analysed one), esw -1 where never seen. The effect at the last wave with the
     Kenward-Roger SE and df. Too few participants or a degenerate fit: not estimable; a
-    fit that did not converge: not converged."""
-    ips = arm.astype(bool)
-    seen = ~np.isnan(y).all(1)
-    if (ips & seen).sum() < 3 or (~ips & seen).sum() < 3:
+    fit that did not converge: not converged. `fit`: this dataset's fit_mmrm, when it
+    was fitted with others (trialsim.analysis.trial_batch)."""
+    if not rm_estimable(y, arm):
         return NOT_ESTIMABLE
-    with np.errstate(all="ignore"):
-        fit = fit_mmrm(y, ips, baseline, covariates, esw, per_arm=per_arm,
-                       esw_intercept=esw_intercept)
+    if fit is UNFITTED:
+        with np.errstate(all="ignore"):
+            fit = fit_mmrm(y, arm.astype(bool), baseline, covariates, esw, per_arm=per_arm,
+                           esw_intercept=esw_intercept)
     if fit is None:
         return NOT_ESTIMABLE
     if not fit.converged:

@@ -34,6 +34,16 @@ MI_STREAM = "analysis/multiple_imputation"  # its own stream: no model draw move
 
 
 @dataclass(frozen=True)
+class Prefit:
+    """The repeated-measures fit of a trial's RTW-SE analysis and its delta slope, made
+    beside other trials' (trialsim.analysis.trial_batch); the analysis then reads them
+    instead of fitting. `slope` None: computed here as usual."""
+
+    fit: object  # MmrmFit, or None where fit_mmrm gives None
+    slope: float | None = None
+
+
+@dataclass(frozen=True)
 class TrialData:
     """The arrays one trial's analysis needs, one entry per randomised participant."""
 
@@ -98,23 +108,25 @@ def _mean_imputed(x: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return np.where(seen, x, x[seen].mean())
 
 
-def analyse_rtw_se(d: TrialData, a: Analysis,
-                   rng: np.random.Generator | None = None) -> tuple[TestResult, np.ndarray]:
+def analyse_rtw_se(d: TrialData, a: Analysis, rng: np.random.Generator | None = None,
+                   prefit: Prefit | None = None) -> tuple[TestResult, np.ndarray]:
     """RTW self-efficacy at 12 months, adjusted for baseline, by the pre-specified
     method and missing-data analysis; returns the test and who was analysed. `rng`:
     the imputations' generator (multiple_imputation only)."""
-    return rtw_se_by(d, a, a.missing_data, rng)
+    return rtw_se_by(d, a, a.missing_data, rng, prefit)
 
 
 def rtw_se_by(d: TrialData, a: Analysis, missing_data: str,
-              rng: np.random.Generator | None = None) -> tuple[TestResult, np.ndarray]:
+              rng: np.random.Generator | None = None,
+              prefit: Prefit | None = None) -> tuple[TestResult, np.ndarray]:
     """The RTW-SE analysis under one missing-data analysis (TrialData built with
     every_wave unless complete_case)."""
     analysed = _analysed(d, missing_data)
     if missing_data == "repeated_measures":
         return repeated_measures(d.rtw_se_waves, d.ips, d.rtw_se_m0, d.esw, a.alpha,
                                  covariates=_varying(d.covariates),
-                                 esw_intercept=a.method == "partially_nested"), analysed
+                                 esw_intercept=a.method == "partially_nested",
+                                 **({} if prefit is None else {"fit": prefit.fit})), analysed
     if missing_data == "multiple_imputation":
         def analyse(y, ips, base):
             return _complete_data(y, ips, base, d.esw, a)
@@ -145,12 +157,17 @@ def _imputation_waves(d: TrialData) -> np.ndarray:
 
 
 def sensitivity_columns(prefix: str, r: TestResult, d: TrialData, a: Analysis,
-                        missing_data: str) -> dict[str, float]:
+                        missing_data: str, prefit: Prefit | None = None) -> dict[str, float]:
     """The delta-adjusted (MNAR) sensitivity of one RTW-SE result: est(delta) =
     estimate + delta * slope (delta in SD units of the 12-month score), the SE held
     (trialsim.analysis.delta), and the tipping-point delta."""
     sd = delta.outcome_sd(d.rtw_se_m12, d.ips, d.analysed_m12)
-    g = _delta_slope(r, d, a, missing_data) if r.status == "ok" else math.nan
+    if r.status != "ok":
+        g = math.nan
+    elif prefit is not None and prefit.slope is not None:
+        g = prefit.slope
+    else:
+        g = _delta_slope(r, d, a, missing_data)
     slope = g * sd
     return {f"{prefix}_delta_sd": sd, f"{prefix}_delta_slope": slope,
             f"{prefix}_tipping_delta": delta.tipping_delta(r.estimate, r.se, r.df, slope,
@@ -228,10 +245,13 @@ def _columns(prefix: str, r: TestResult, analysed: np.ndarray, d: TrialData,
 
 
 def analyse_trial(d: TrialData, a: Analysis,
-                  rng: Callable[[], np.random.Generator] | None = None) -> dict[str, float]:
+                  rng: Callable[[], np.random.Generator] | None = None,
+                  prefit: Prefit | None = None) -> dict[str, float]:
     """The pre-specified primary and secondary analyses of one trial, as flat columns,
     the RTW-SE analysis's delta sensitivity and, with `compare_missing_data`, the RTW-SE
-    analysis under every missing-data analysis. `rng()`: the imputations' generator."""
+    analysis under every missing-data analysis. `rng()`: the imputations' generator;
+    `prefit`: the repeated-measures fit made beside other trials' (the primary analysis
+    under analysis.missing_data=repeated_measures)."""
     secondary = "employment" if a.primary == "rtw_se" else "rtw_se"
     gen = rng() if rng is not None and (a.missing_data == "multiple_imputation"
                                         or a.compare_missing_data) else None
@@ -239,9 +259,10 @@ def analyse_trial(d: TrialData, a: Analysis,
     results: dict[str, TestResult] = {}
     for prefix, outcome in (("primary", a.primary), ("secondary", secondary)):
         if outcome == "rtw_se":
-            result, analysed = analyse_rtw_se(d, a, gen)
+            pre = prefit if a.missing_data == "repeated_measures" else None
+            result, analysed = analyse_rtw_se(d, a, gen, pre)
             results[a.missing_data] = result
-            row.update(sensitivity_columns("sensitivity", result, d, a, a.missing_data))
+            row.update(sensitivity_columns("sensitivity", result, d, a, a.missing_data, pre))
         else:
             result, analysed = OUTCOMES[outcome](d, a)
         row.update(_columns(prefix, result, analysed, d, outcome, a.alpha))
@@ -278,6 +299,15 @@ def analysis_columns(result: ReplicationResult, a: Analysis,
                      seed: int | None = None) -> dict[str, float]:
     """`seed`: the run's, for the imputations' own stream (MI_STREAM) of this
     replication; without it (a caller that runs no imputation) the stream is seeded 0."""
+    return analyse_trial(trial_data(result, a), a, imputation_rng(result, seed))
+
+
+def trial_data(result: ReplicationResult, a: Analysis) -> TrialData:
+    """What the analysis `a` reads of one replication."""
     every_wave = a.missing_data != "complete_case" or a.compare_missing_data
-    return analyse_trial(TrialData.from_replication(result, every_wave), a,
-                         lambda: Streams(seed or 0, result.rep)[MI_STREAM])
+    return TrialData.from_replication(result, every_wave)
+
+
+def imputation_rng(result: ReplicationResult,
+                   seed: int | None) -> Callable[[], np.random.Generator]:
+    return lambda: Streams(seed or 0, result.rep)[MI_STREAM]

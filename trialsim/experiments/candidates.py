@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from trialsim.analysis.trial_batch import analysis_columns_batch
 from trialsim.experiments.allocation_lever import ratio_changes
 from trialsim.experiments.design_settings import UNCONSTRAINED_MONTHS, DesignSettings
-from trialsim.experiments.runner import map_replications
+from trialsim.experiments.runner import map_blocks, map_replications
 from trialsim.inputs.allocation_ratio import parse_ratio
 from trialsim.inputs.params import ModelParams, RunSettings, build_params
 from trialsim.model.trial import simulate_replication
@@ -85,11 +86,13 @@ def mean_se(x: np.ndarray) -> tuple[float, float]:
     return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x)))
 
 
-def _trial_rep(params: ModelParams, seed: int, offset: int, i: int) -> dict[str, float]:
-    result = simulate_replication(params, seed, offset + i)
-    row = replication_row(result, params, seed)
-    return {c: float(v) for c, v in row.items()
-            if c in TRIAL_COLUMNS or c.startswith(KEPT_PREFIXES)}
+def _trial_block(params: ModelParams, seed: int, reps: range) -> list[dict[str, float]]:
+    """The kept columns of replications `reps`, their analyses fitted together."""
+    results = [simulate_replication(params, seed, rep) for rep in reps]
+    analysed = analysis_columns_batch(results, params.analysis, seed)
+    return [{c: float(v) for c, v in replication_row(r, params, seed, a).items()
+             if c in TRIAL_COLUMNS or c.startswith(KEPT_PREFIXES)}
+            for r, a in zip(results, analysed, strict=True)]
 
 
 def _recruitment_rep(params: ModelParams, seed: int, offset: int, i: int):
@@ -140,8 +143,8 @@ class Evaluator:
         """Replications 0..reps-1 of candidate `c`, as columns (simulating what is new)."""
         have = self._trials.setdefault(c, [])
         if len(have) < reps:
-            one = partial(_trial_rep, self.params(c), self.seed, len(have))
-            new = map_replications(one, reps - len(have), self.n_jobs,
+            block = partial(_trial_block, self.params(c), self.seed)
+            new = map_blocks(block, reps - len(have), self.n_jobs, first=len(have),
                                    label=f"design {step}: N {c.target_n}, {c.esw} ESW/loc"
                                    + (f", {c.ratio}" if c.ratio else ""))
             self._count(step, len(new), sum(r["randomised"] for r in new))

@@ -21,6 +21,7 @@ from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from trialsim.analysis.trial_analysis import analysis_columns
+from trialsim.analysis.trial_batch import analysis_columns_batch
 from trialsim.inputs.params import ModelParams, Precision
 from trialsim.model.review import AMBER
 from trialsim.model.trial import simulate_replication
@@ -44,6 +45,10 @@ STOPPED_PRECISE, STOPPED_CAP = "power_se", "max_replications"
 # start-up measured at ~1.8 s wall against ~18 ms a default replication; n_jobs=2 was 1.3x
 # slower at 200 and 1.2x at 600 replications on a shared 2-core machine). Results are the same.
 PARALLEL_FROM = 1000
+# Replications simulated, then analysed together (trialsim.analysis.trial_batch): blocks
+# cut at multiples of BLOCK of the replication index, so a replication's block is the
+# same whatever n_jobs is and whichever run or auto batch (a multiple of BLOCK) holds it.
+BLOCK = 25
 
 
 def jobs_for(replications: int, n_jobs: int) -> int:
@@ -65,12 +70,22 @@ def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool,
          figures: bool = True):
     """One replication's row, curve, participants (if kept) and, with `figures`, the
     figure data (needed only where a run directory is written)."""
-    result = simulate_replication(params, seed, rep)
-    people = participant_rows(result) if keep_participants else None
-    extras = replication_extras(result, params, curve_months(params)) if figures else None
-    row = replication_row(result, params, seed)
-    row.update(rescue_columns(params, seed, rep, row))
-    return row, recruitment_curve(result, params), people, extras
+    return _block(params, seed, range(rep, rep + 1), keep_participants, figures)[0]
+
+
+def _block(params: ModelParams, seed: int, reps: range, keep_participants: bool,
+           figures: bool = True) -> list[tuple]:
+    """_one for each replication of `reps`, their analyses fitted together."""
+    results = [simulate_replication(params, seed, rep) for rep in reps]
+    analysed = analysis_columns_batch(results, params.analysis, seed)
+    out = []
+    for result, columns in zip(results, analysed, strict=True):
+        people = participant_rows(result) if keep_participants else None
+        extras = replication_extras(result, params, curve_months(params)) if figures else None
+        row = replication_row(result, params, seed, columns)
+        row.update(rescue_columns(params, seed, result.rep, row))
+        out.append((row, recruitment_curve(result, params), people, extras))
+    return out
 
 
 def rescue_columns(params: ModelParams, seed: int, rep: int, row: dict) -> dict[str, float]:
@@ -124,6 +139,39 @@ def each_replication(one: Callable[[int], T], replications: int, n_jobs: int = 1
     # results come back in submission order; the bar only counts them
     yield from progress(Parallel(n_jobs=n_jobs, inner_max_num_threads=1,
                                  return_as="generator")(tasks), replications, label)
+
+
+def block_ranges(first: int, replications: int, size: int = BLOCK) -> list[range]:
+    """first, ..., first + replications - 1 cut at the multiples of `size`."""
+    end = first + replications
+    cuts = [first, *range((first // size + 1) * size, end, size), end]
+    return [range(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def each_block(block: Callable[[range], list[T]], replications: int, n_jobs: int = 1,
+               label: str = "replications", first: int = 0) -> Iterator[T]:
+    """Like each_replication for a function of a block of replications (block_ranges),
+    its outputs yielded one replication at a time, in order."""
+    ranges = block_ranges(first, replications)
+
+    def flat(blocks):
+        for outputs in blocks:
+            yield from outputs
+
+    if n_jobs == 1:
+        with threadpool_limits(limits=1):
+            yield from progress(flat(without_gc(block, r) for r in ranges), replications,
+                                label)
+        return
+    tasks = (delayed(without_gc)(block, r) for r in ranges)
+    yield from progress(flat(Parallel(n_jobs=n_jobs, inner_max_num_threads=1,
+                                      return_as="generator")(tasks)), replications, label)
+
+
+def map_blocks(block: Callable[[range], list[T]], replications: int, n_jobs: int = 1,
+               label: str = "replications", first: int = 0) -> list[T]:
+    """block's outputs for every replication, in order (see each_block)."""
+    return list(each_block(block, replications, n_jobs, label, first))
 
 
 def map_replications(one: Callable[[int], T], replications: int, n_jobs: int = 1,
@@ -188,10 +236,9 @@ def run_replications(params: ModelParams, replications: int, seed: int, n_jobs: 
     """`figures`: keep what the figures need (RunResult.extras); a caller that writes no
     run directory saves its cost by passing False (the tables are the same)."""
     gathered = Gathered()
-    for output in each_replication(partial(_one, params, seed,
-                                           keep_participants=keep_participants,
-                                           figures=figures),
-                                   replications, n_jobs):
+    for output in each_block(partial(_block, params, seed,
+                                     keep_participants=keep_participants, figures=figures),
+                             replications, n_jobs):
         gathered.add(output)
     return gathered.result(params, keep_participants)
 
@@ -209,11 +256,12 @@ def run_until_precise(params: ModelParams, precision: Precision, seed: int, n_jo
     """`replications=auto`: batches of AUTO_BATCH replications (0, 1, ... in order) until
     the primary power's Monte Carlo SE is below `precision.power_se`, or
     `precision.max_replications` have run."""
-    one = partial(_one, params, seed, keep_participants=keep_participants, figures=figures)
+    block = partial(_block, params, seed, keep_participants=keep_participants,
+                    figures=figures)
     gathered = Gathered()
     while True:
         n = min(AUTO_BATCH, precision.max_replications - len(gathered))
-        for output in each_replication(one, n, n_jobs, first=len(gathered)):
+        for output in each_block(block, n, n_jobs, first=len(gathered)):
             gathered.add(output)
         rejections = sum(int(x) for x in gathered.column("primary_reject"))
         se = stopping_se(rejections, len(gathered))

@@ -26,8 +26,11 @@ def curve_months(params: ModelParams) -> np.ndarray:
 
 
 def replication_row(result: ReplicationResult, params: ModelParams,
-                    seed: int | None = None) -> dict[str, float]:
-    """`seed`: the run's (the analysis's own random stream, for multiple imputation)."""
+                    seed: int | None = None,
+                    analysed: dict[str, float] | None = None) -> dict[str, float]:
+    """`seed`: the run's (the analysis's own random stream, for multiple imputation);
+    `analysed`: the trial's analysis columns when made beside other trials'
+    (trialsim.analysis.trial_batch)."""
     channels = params.channel_names()
     reached = result.close_reason == "target"
     c = result.cohort
@@ -51,7 +54,8 @@ def replication_row(result: ReplicationResult, params: ModelParams,
         for s, stage in enumerate(STAGES):
             row[f"funnel_{channel}_{stage}"] = counts[ch][s]
     row.update(pathway_metrics(result, params))
-    row.update(analysis_columns(result, params.analysis, seed))
+    row.update(analysis_columns(result, params.analysis, seed) if analysed is None
+               else analysed)
     if params.progression is not None:
         row.update(review_columns(review(result.cohort, result.waves, result.sites, params)))
     row.update(cost_columns(count_resources(result, params), params.costs,
