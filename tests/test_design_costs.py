@@ -65,3 +65,20 @@ def test_a_utilisation_floor_is_met_or_said_to_bind():
     d = DesignSearch(make_cfg(*TINY, "design.min_utilisation=0.99")).run()
     assert d["recommended"] is None or d["recommended"]["utilisation"] >= 0.99
     assert any(r.get("utilisation_ok") is False for r in d["designs"])
+
+
+def test_the_cost_frontier_leaves_out_designs_that_miss_another_goal():
+    """A cheaper design simulated in full that misses the wait goal is no frontier point;
+    one not simulated in full stays (its wait unchecked), the dearer one that met every
+    goal is taken where it is the cheapest left."""
+    from trialsim.experiments.design_costs import frontier
+
+    def row(n, power, cost, feasible):
+        return {"target_n": n, "power": power, "cost": cost, "ranking_cost": cost,
+                "feasible": feasible}
+    rows = [row(500, 0.92, 1.0e6, False), row(600, 0.93, 1.2e6, True),
+            row(550, 0.81, 0.9e6, None)]
+    front = {p["level"]: p["design"] for p in frontier(rows, "power", (0.8, 0.9, 0.95))}
+    assert front[0.9]["target_n"] == 600 and front[0.9]["feasible"] is True
+    assert front[0.8]["target_n"] == 550 and front[0.8]["feasible"] is None
+    assert front[0.95] is None

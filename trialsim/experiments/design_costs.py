@@ -84,10 +84,13 @@ def frontier(rows: list[dict[str, Any]], crit: str,
              levels: tuple[float, ...]) -> list[dict[str, Any]]:
     """The cost-power frontier: for each level, the design with the lowest cost
     (simulated where it was, else ranking cost) whose search estimate of the criterion
-    reaches it (waits not required: the recommendation is the one that meets them)."""
+    reaches it, leaving out designs simulated in full and found to miss another goal
+    (the wait, the utilisation floor): a panel reads a frontier point as a design it
+    could fund. A point not simulated in full has `feasible` None: its wait unchecked."""
     out = []
     for level in levels:
-        ok = [r for r in rows if r.get(crit) is not None and r[crit] >= level]
+        ok = [r for r in rows if r.get(crit) is not None and r[crit] >= level
+              and r.get("feasible") is not False]
         if not ok:
             out.append({"level": level, "design": None})
             continue

@@ -74,15 +74,17 @@ def _design_blocks(d: dict[str, Any]) -> list[tuple]:
     if front:
         crit = d.get("criterion", "power")
         out += [("p", "Cost-power frontier: the cheapest design whose search estimate reaches "
-                      "each level (simulated cost where simulated in full, else the ranking "
-                      "cost; waits are checked only down the ranking)."),
+                      "each level, leaving out designs simulated in full that miss the wait "
+                      "goal or the utilisation floor (simulated cost where simulated in full, "
+                      "else the ranking cost, and then the wait is not checked)."),
                 ("table", [f"{crit} at least", "N", "ESWs", "FTE", "sites", "months", crit,
-                           "expected cost (GBP)"],
+                           "expected cost (GBP)", "wait and utilisation"],
                  [[f"{p['level']:g}", str(p["design"]["target_n"]), str(p["design"]["esws"]),
                    f"{p['design'].get('fte') or 1:g}", str(p["design"]["sites"]),
                    f"{p['design']['months']:g}", f"{p['design'].get(crit) or 0:.3f}",
                    _gbp(p["design"]["cost"] if p["design"].get("cost") is not None
-                        else p["design"].get("ranking_cost"))] for p in front])]
+                        else p["design"].get("ranking_cost")),
+                   "met" if p["design"].get("feasible") else "not checked"] for p in front])]
     if check and check.get("costs"):
         out += cost_blocks(check["costs"], f"the recommendation's check run "
                                            f"({check['replications']} trials, seed "
