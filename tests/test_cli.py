@@ -22,6 +22,8 @@ BAD_INPUT = [
     ("delivery.esw.caseload=0", "delivery.esw.caseload=0"),
     ("outcome.esw_icc=1.0", "outcome.esw_icc=1.0"),
     ("outcome.esw_icc=-0.1", "outcome.esw_icc=-0.1"),
+    ("trial.setup_months=-1", "trial.setup_months=-1"),
+    ("trial.closeout_months=500", "trial.closeout_months=500"),
     ("employment.job_loss_per_month=-0.1", "employment.job_loss_per_month=-0.1"),
     ("follow_up.returns.ips.first=1.2", "follow_up.returns.ips.first=1.2"),
     ("follow_up.months=[3,6]", "follow_up.months="),

@@ -58,12 +58,15 @@ def test_packs_are_list_size_times_packs_per_1000_times_uptake():
 
 def test_staff_paid_by_the_month_cost_their_unit_times_the_trial_months():
     """Trial management, statistician, data management and health economics: each its
-    monthly cost times the months from month 0 to the last follow-up return window."""
-    params, result, res = _one(*SMALL)
+    monthly cost times the months of set-up, month 0 to the last follow-up return window,
+    and close-out."""
+    params, result, res = _one(*SMALL, "trial.setup_months=6", "trial.closeout_months=9")
     fu, c = params.follow_up, result.cohort
     last = max(c.randomised_day.max() + max(fu.months) * DAYS_PER_MONTH + 2 * fu.reminder_days,
                result.close_day)
-    assert res.totals["trial_months"] == pytest.approx(last / DAYS_PER_MONTH)
+    assert res.totals["trial_months"] == pytest.approx(6 + last / DAYS_PER_MONTH + 9)
+    # budget year 1 starts with set-up: its 12 months are all the team's
+    assert res.by_year["trial_months"][0] == pytest.approx(12.0)
     cols = _costs(params, res)
     for line, key in (("management", "management_month"), ("statistician", "statistician_month"),
                       ("data_management", "data_management_month"),

@@ -42,13 +42,14 @@ def per_participant(cols: dict[str, np.ndarray]) -> float:
 
 def tails(params: ModelParams) -> tuple[float, float]:
     """Months after recruitment closes that the ESW posts (a first appointment, then
-    support to the end of follow-up at most) and trial management (the last follow-up
-    and its two reminders) still run."""
+    support to the end of follow-up at most) and the trial team (the last follow-up and
+    its two reminders, then close-out; set-up before month 0 counted here too) still run."""
     d, fu = params.delivery, params.follow_up
     horizon = months_to_days(max(fu.months))
     support = min(d.support_days + d.in_work_support_days, horizon)
     esw = (d.first_appointment_mean_days + support) / DAYS_PER_MONTH
-    trial = (horizon + 2 * fu.reminder_days) / DAYS_PER_MONTH
+    trial = (horizon + 2 * fu.reminder_days + params.setup_days
+             + params.closeout_days) / DAYS_PER_MONTH
     return esw, trial
 
 

@@ -318,6 +318,8 @@ class TrialDesign:
     block_sizes: tuple[int, ...]  # each a multiple of allocation_ratio.total
     allocation_ratio: AllocationRatio  # IPS:TAU in each block (1:1 by default)
     localities: int
+    setup_days: float  # the trial team's months before month 0 (budget only)
+    closeout_days: float  # and after the last follow-up return (budget only)
     random_until_day: float
     ips_until_day: float
     ips_places: int | None
@@ -542,6 +544,9 @@ def build_trial(t: DictConfig) -> TrialDesign:
         target_n=target_n, window_days=window, allocation=allocation,
         block_sizes=blocks, allocation_ratio=ratio,
         localities=number("trial.localities", t.localities, lo=1, hi=MAX_STAFF, integer=True),
+        setup_days=months_to_days(number("trial.setup_months", t.setup_months, lo=0, hi=120)),
+        closeout_days=months_to_days(number("trial.closeout_months", t.closeout_months, lo=0,
+                                            hi=120)),
         random_until_day=months_to_days(random_until), ips_until_day=months_to_days(ips_until),
         ips_places=ips_places,
     )

@@ -117,6 +117,8 @@ class TrialConfig:
     # (checked in trialsim.inputs.allocation_ratio)
     allocation_ratio: Any = MISSING
     localities: int = MISSING
+    setup_months: float = MISSING  # before month 0: approvals, contracts, hiring (costed)
+    closeout_months: float = MISSING  # after the last return: lock, analysis, report (costed)
     pilot_capacity: PilotCapacityConfig = field(default_factory=PilotCapacityConfig)
     fixed_counts: Any = None  # {setting: {ips, tau}}, checked in inputs.params
 

@@ -47,7 +47,8 @@ RESOURCES = {
     "interim_contacts": "interim contacts, waves other than 3/6/12 months (contacts)",
     "sites_set_up": "sites opened before recruitment closed (sites)",
     "site_months": "months sites are open for recruitment (site-months)",
-    "trial_months": "months from month 0 to the last follow-up return window (months)",
+    "trial_months": "months of the trial team: set-up, month 0 to the last follow-up return "
+                    "window, close-out (months)",
 }
 
 
@@ -65,14 +66,17 @@ class Resources:
 
 
 def years(params: ModelParams) -> int:
-    """Budget years of a trial of these parameters: the window, then the longest
-    follow-up and its two reminder periods (at most MAX_YEARS)."""
+    """Budget years of a trial of these parameters: set-up, the window, the longest
+    follow-up and its two reminder periods, close-out (at most MAX_YEARS). Year 1 starts
+    with set-up, `params.setup_days` before month 0."""
     fu = params.follow_up
-    end = params.window_days + months_to_days(max(fu.months)) + 2 * fu.reminder_days
+    end = (params.setup_days + params.window_days + months_to_days(max(fu.months))
+           + 2 * fu.reminder_days + params.closeout_days)
     return int(min(MAX_YEARS, max(1, math.ceil(end / DAYS_PER_YEAR))))
 
 
-def _events(days: np.ndarray, n_years: int, weights: np.ndarray | None = None) -> np.ndarray:
+def _events_by_year(days: np.ndarray, n_years: int,
+                    weights: np.ndarray | None = None) -> np.ndarray:
     """Counts (or weights) by the year each day falls in."""
     days = np.asarray(days, dtype=float)
     if not len(days):
@@ -81,8 +85,8 @@ def _events(days: np.ndarray, n_years: int, weights: np.ndarray | None = None) -
     return np.bincount(k, weights=weights, minlength=n_years).astype(float)
 
 
-def _spans(start: np.ndarray, end: np.ndarray, n_years: int,
-           weights: np.ndarray | None = None) -> np.ndarray:
+def _spans_by_year(start: np.ndarray, end: np.ndarray, n_years: int,
+                   weights: np.ndarray | None = None) -> np.ndarray:
     """Months of the spans [start, end) in each year (times weights), the last year
     open-ended."""
     start, end = np.asarray(start, dtype=float), np.asarray(end, dtype=float)
@@ -95,8 +99,17 @@ def _spans(start: np.ndarray, end: np.ndarray, n_years: int,
 
 
 def count(result: ReplicationResult, params: ModelParams) -> Resources:
-    """Everything in RESOURCES for one replication."""
-    n_years = years(params)
+    """Everything in RESOURCES for one replication; by budget year, year 1 starting with
+    set-up (`params.setup_days` before month 0, from which the model's days count)."""
+    n_years, shift = years(params), params.setup_days
+
+    def events(days, weights=None):
+        return _events_by_year(np.asarray(days, dtype=float) + shift, n_years, weights)
+
+    def spans(start, end, weights=None):
+        return _spans_by_year(np.asarray(start, dtype=float) + shift,
+                              np.asarray(end, dtype=float) + shift, n_years, weights)
+
     close = result.close_day
     c, waves, d, fu = result.cohort, result.waves, params.delivery, params.follow_up
     by_year: dict[str, np.ndarray] = {}
@@ -104,24 +117,24 @@ def count(result: ReplicationResult, params: ModelParams) -> Resources:
 
     # recruitment: packs, nurse-days, screening calls
     packs = np.array([(day, n) for day, _, n in result.packs], dtype=float).reshape(-1, 2)
-    by_year["packs"] = _events(packs[:, 0], n_years, packs[:, 1])
+    by_year["packs"] = events(packs[:, 0], packs[:, 1])
     visits = np.array([v for v in result.nurse_visits if v[0] < close],
                       dtype=float).reshape(-1, 2)
-    by_year["nurse_days"] = _events(visits[:, 0], n_years, visits[:, 1])
+    by_year["nurse_days"] = events(visits[:, 0], visits[:, 1])
     calls = result.call_days if result.call_days is not None else np.empty(0)
-    by_year["screening_calls"] = _events(calls, n_years)
+    by_year["screening_calls"] = events(calls)
     call_hours = params.screening.call_days / CALENDAR_PER_WORKING_DAY * HOURS_PER_DAY
     by_year["screening_hours"] = by_year["screening_calls"] * call_hours
 
     # delivery: booklets, baselines, joint appointments
     booked = ~c.ips & ~np.isnan(c.booklet_wait_days)
-    by_year["booklet_appointments"] = _events(c.randomised_day[booked], n_years)
+    by_year["booklet_appointments"] = events(c.randomised_day[booked])
     booklet_hours = d.booklet_days / CALENDAR_PER_WORKING_DAY * HOURS_PER_DAY
     by_year["booklet_hours"] = by_year["booklet_appointments"] * booklet_hours
     seen = c.esw >= 0
-    by_year["esw_baselines"] = _events(c.first_appointment_day[seen], n_years)
+    by_year["esw_baselines"] = events(c.first_appointment_day[seen])
     joint = ~np.isnan(c.ot_wait_days)
-    by_year["ot_sessions"] = _events(c.first_appointment_day[joint], n_years)
+    by_year["ot_sessions"] = events(c.first_appointment_day[joint])
 
     # ESW posts: each locality's from its hire day to the later of recruitment closing
     # and its last client's support ending
@@ -135,14 +148,14 @@ def count(result: ReplicationResult, params: ModelParams) -> Resources:
         end.append(max(close, last, start))
     hire_a, end_a = np.array(hire), np.array(end)
     per_loc = np.full(params.localities, float(d.esw_per_locality))
-    by_year["esw_headcount_months"] = _spans(hire_a, end_a, n_years, per_loc)
+    by_year["esw_headcount_months"] = spans(hire_a, end_a, per_loc)
     by_year["esw_post_months"] = by_year["esw_headcount_months"] * d.esw_fte
     places = d.places_per_esw
     by_year["caseload_place_months_available"] = (
         by_year["esw_headcount_months"] * places if math.isfinite(places)
         else np.zeros(n_years))
-    by_year["caseload_place_months_used"] = _spans(c.first_appointment_day[seen],
-                                                   c.support_end_day[seen], n_years)
+    by_year["caseload_place_months_used"] = spans(c.first_appointment_day[seen],
+                                                  c.support_end_day[seen])
 
     # follow-up
     wave_days = c.randomised_day[:, None] + np.array(
@@ -150,28 +163,28 @@ def count(result: ReplicationResult, params: ModelParams) -> Resources:
     sent = ~waves.withdrawn
     table8 = np.array([m in TABLE8_MONTHS for m in waves.months], dtype=bool)
     postal = sent & table8[None, :]
-    by_year["questionnaires_sent"] = _events(wave_days[postal], n_years)
+    by_year["questionnaires_sent"] = events(wave_days[postal])
     early = waves.returned & (waves.return_day - wave_days < fu.reminder_days)
     reminded = postal & ~early
-    by_year["reminders"] = _events(wave_days[reminded] + fu.reminder_days, n_years)
-    by_year["questionnaires_returned"] = _events(waves.return_day[waves.returned], n_years)
+    by_year["reminders"] = events(wave_days[reminded] + fu.reminder_days)
+    by_year["questionnaires_returned"] = events(waves.return_day[waves.returned])
     texted = waves.texted if waves.texted is not None else np.zeros_like(sent)
-    by_year["texts"] = _events(wave_days[texted] + 2 * fu.reminder_days, n_years)
+    by_year["texts"] = events(wave_days[texted] + 2 * fu.reminder_days)
     if fu.esw_completion is not None:
         with_esw = c.ips[:, None] & in_support_at(c, wave_days) & sent
     else:
         with_esw = np.zeros_like(sent)
-    by_year["esw_completions"] = _events(wave_days[with_esw], n_years)
-    by_year["interim_contacts"] = _events(wave_days[sent & ~table8[None, :]], n_years)
+    by_year["esw_completions"] = events(wave_days[with_esw])
+    by_year["interim_contacts"] = events(wave_days[sent & ~table8[None, :]])
 
     # sites and the trial's span
     opened = [s for s in result.sites if s.open_day < close]
-    by_year["sites_set_up"] = _events(np.array([s.open_day for s in opened]), n_years)
-    by_year["site_months"] = _spans(np.array([s.open_day for s in opened]),
-                                    np.array([min(s.close_day, close) for s in opened]),
-                                    n_years)
+    by_year["sites_set_up"] = events(np.array([s.open_day for s in opened]))
+    by_year["site_months"] = spans(np.array([s.open_day for s in opened]),
+                                   np.array([min(s.close_day, close) for s in opened]))
     last = (float(wave_days.max()) + 2 * fu.reminder_days) if len(c.ips) else close
-    by_year["trial_months"] = _spans(np.array([0.0]), np.array([max(last, close)]), n_years)
+    by_year["trial_months"] = spans(np.array([-params.setup_days]),
+                                    np.array([max(last, close) + params.closeout_days]))
 
     totals = {k: float(v.sum()) for k, v in by_year.items()}
     by_channel = {}

@@ -28,6 +28,8 @@ _TABLE: dict[str, tuple[str, str]] = {
     "trial.allocation": ("Allocation", ""),
     "trial.block_sizes": ("Block sizes (drawn at random)", ""),
     "trial.localities": ("ESW localities", ""),
+    "trial.setup_months": ("Trial set-up before recruitment opens", "months"),
+    "trial.closeout_months": ("Close-out after the last follow-up return", "months"),
     "trial.pilot_capacity.random_until_month": ("Pilot allocation: 1:1 blocks until", "months"),
     "trial.pilot_capacity.ips_until_month": ("Pilot allocation: every recruit to IPS until",
                                              "months"),
