@@ -33,7 +33,7 @@ from trialsim.experiments.design_settings import UNCONSTRAINED_MONTHS, DesignSet
 from trialsim.experiments.runner import map_blocks, map_replications
 from trialsim.inputs.allocation_ratio import parse_ratio
 from trialsim.inputs.params import ModelParams, RunSettings, build_params
-from trialsim.model.trial import simulate_replication
+from trialsim.model.trial import recruit_only, simulate_replication
 from trialsim.reporting.tables import replication_row
 from trialsim.units import DAYS_PER_MONTH
 
@@ -97,7 +97,7 @@ def _trial_block(params: ModelParams, seed: int, reps: range) -> list[dict[str, 
 
 def _recruitment_rep(params: ModelParams, seed: int, offset: int, i: int):
     """Randomisation days (sorted) and each site's opening and closing day."""
-    result = simulate_replication(params, seed, offset + i)
+    result = recruit_only(params, seed, offset + i)
     days = np.sort(np.array([p.randomised_day for p in result.participants], dtype=float))
     return (days, np.array([s.open_day for s in result.sites], dtype=float),
             np.array([s.close_day for s in result.sites], dtype=float))

@@ -58,16 +58,26 @@ class ReplicationResult:
 
 def target_reached(params: ModelParams, seed: int, rep: int) -> bool:
     """Whether replication `rep` (at fixed parameters) randomises the target within the
-    window: recruitment and the ESW requests it steps through, as in
-    `simulate_replication`, the same streams, nothing after recruitment closes."""
+    window (recruit_only)."""
+    return recruit_only(params, seed, rep, draw=False).close_reason == "target"
+
+
+def recruit_only(params: ModelParams, seed: int, rep: int, draw: bool = True) -> Recruitment:
+    """Replication `rep`'s recruitment: recruitment and the ESW requests it steps
+    through, as in `simulate_replication`, the same streams (the same parameter draw
+    with `params.uncertainty`; `draw` False: at fixed parameters), nothing after
+    recruitment closes: what P(target), the sites and the windows need, at a fraction of
+    a replication's cost."""
     streams = Streams(seed, rep)
+    if draw and params.uncertainty is not None:
+        params = sample_params(params, streams[STREAM])
     env = simpy.Environment()
     recruitment = Recruitment(env, params, streams)
     delivery = Delivery(env, params, streams, recruitment.coordinator)
     recruitment.on_randomised = delivery.start
     recruitment.start()
     recruitment.run()
-    return recruitment.close_reason == "target"
+    return recruitment
 
 
 def simulate_replication(params: ModelParams, seed: int, rep: int,
