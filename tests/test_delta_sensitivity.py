@@ -105,3 +105,37 @@ def test_tipping_point_is_where_the_decision_changes():
     assert not delta.rejects_at(est, se, df, slope, tip - 1e-9, 0.05)
     assert math.isnan(delta.tipping_delta(est, se, df, 0.0, 0.05))
     assert math.isfinite(delta.tipping_delta(est, se, math.inf, slope, 0.05))
+
+
+@pytest.mark.parametrize("missing", ["repeated_measures", "complete_case"])
+def test_each_arms_tipping_point_and_both_arms_as_their_sum(missing):
+    """The run's columns give the tipping point of each arm shifted alone and of both;
+    both arms' slope, computed directly with the shift in both arms, is the sum of each
+    arm's (the estimator is linear in the shifted values), and the planner's arm's
+    column is its own arm's."""
+    from trialsim.analysis.trial_analysis import (
+        TrialData,
+        _delta_slope,
+        analyse_rtw_se,
+        sensitivity_columns,
+    )
+    from trialsim.inputs.compose import compose_config
+    from trialsim.inputs.params import build_params
+    from trialsim.model.trial import simulate_replication
+
+    params = build_params(compose_config(["trial.target_n=160",
+                                          f"analysis.missing_data={missing}"]))
+    a = params.analysis
+    d = TrialData.from_replication(simulate_replication(params, 3, 1),
+                                   every_wave=missing != "complete_case")
+    r, _ = analyse_rtw_se(d, a)
+    assert r.status == "ok"
+    g = {arm: _delta_slope(r, d, a, missing, arm) for arm in ("ips", "tau", "both")}
+    assert g["ips"] > 0 > g["tau"]  # raising IPS values raises the effect, TAU values lower it
+    assert g["both"] == pytest.approx(g["ips"] + g["tau"], rel=1e-9, abs=1e-12)
+    cols = sensitivity_columns("s", r, d, a, missing)
+    sd = cols["s_delta_sd"]
+    for arm in ("ips", "tau", "both"):
+        want = delta.tipping_delta(r.estimate, r.se, r.df, g[arm] * sd, a.alpha)
+        assert cols[f"s_tipping_delta_{arm}"] == pytest.approx(want, rel=1e-9)
+    assert cols["s_tipping_delta"] == cols[f"s_tipping_delta_{a.delta_arm}"]

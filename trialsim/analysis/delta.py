@@ -35,6 +35,7 @@ from trialsim.analysis.partially_nested import Fit, PartiallyNestedModel
 from trialsim.analysis.repeated_measures import MmrmFit, MmrmModel
 
 ARMS = ("ips", "tau", "both")
+ONE_ARM = ("ips", "tau")  # a shift of both arms is the sum of these two (est is linear)
 
 
 def shifted(ips: np.ndarray, missing: np.ndarray, arm: str) -> np.ndarray:

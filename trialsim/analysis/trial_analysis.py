@@ -37,10 +37,10 @@ MI_STREAM = "analysis/multiple_imputation"  # its own stream: no model draw move
 class Prefit:
     """The repeated-measures fit of a trial's RTW-SE analysis and its delta slope, made
     beside other trials' (trialsim.analysis.trial_batch); the analysis then reads them
-    instead of fitting. `slope` None: computed here as usual."""
+    instead of fitting. `slopes` None: computed here as usual."""
 
     fit: object  # MmrmFit, or None where fit_mmrm gives None
-    slope: float | None = None
+    slopes: dict[str, float] | None = None  # per arm shifted (delta.ONE_ARM)
 
 
 @dataclass(frozen=True)
@@ -160,22 +160,30 @@ def sensitivity_columns(prefix: str, r: TestResult, d: TrialData, a: Analysis,
                         missing_data: str, prefit: Prefit | None = None) -> dict[str, float]:
     """The delta-adjusted (MNAR) sensitivity of one RTW-SE result: est(delta) =
     estimate + delta * slope (delta in SD units of the 12-month score), the SE held
-    (trialsim.analysis.delta), and the tipping-point delta."""
+    (trialsim.analysis.delta), and the tipping-point delta, for the planner's arm
+    (`analysis.sensitivity.arm`) and, beside it, each arm's alone and both arms' (the
+    slope is linear in the shift: both arms' is the sum of each arm's)."""
     sd = delta.outcome_sd(d.rtw_se_m12, d.ips, d.analysed_m12)
     if r.status != "ok":
-        g = math.nan
-    elif prefit is not None and prefit.slope is not None:
-        g = prefit.slope
+        g = dict.fromkeys(delta.ONE_ARM, math.nan)
+    elif prefit is not None and prefit.slopes is not None:
+        g = prefit.slopes
     else:
-        g = _delta_slope(r, d, a, missing_data)
-    slope = g * sd
-    return {f"{prefix}_delta_sd": sd, f"{prefix}_delta_slope": slope,
-            f"{prefix}_tipping_delta": delta.tipping_delta(r.estimate, r.se, r.df, slope,
-                                                           a.alpha)}
+        g = {arm: _delta_slope(r, d, a, missing_data, arm) for arm in delta.ONE_ARM}
+    slopes = {**{arm: g[arm] * sd for arm in delta.ONE_ARM},
+              "both": (g["ips"] + g["tau"]) * sd}
+    out = {f"{prefix}_delta_sd": sd, f"{prefix}_delta_slope": slopes[a.delta_arm],
+           f"{prefix}_tipping_delta": delta.tipping_delta(r.estimate, r.se, r.df,
+                                                          slopes[a.delta_arm], a.alpha)}
+    for arm, slope in slopes.items():
+        out[f"{prefix}_tipping_delta_{arm}"] = delta.tipping_delta(r.estimate, r.se, r.df,
+                                                                   slope, a.alpha)
+    return out
 
 
-def _delta_slope(r: TestResult, d: TrialData, a: Analysis, missing_data: str) -> float:
-    shift = delta.shifted(d.ips, ~d.analysed_m12, a.delta_arm)
+def _delta_slope(r: TestResult, d: TrialData, a: Analysis, missing_data: str,
+                 arm: str) -> float:
+    shift = delta.shifted(d.ips, ~d.analysed_m12, arm)
     if not shift.any():
         return 0.0
     if missing_data == "repeated_measures":

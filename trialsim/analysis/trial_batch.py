@@ -44,21 +44,23 @@ def prefit(data: list[TrialData], a: Analysis) -> list[Prefit | None]:
             fits = fit_mmrm_batch([args[i] for i in todo], esw_intercept=esw_intercept)
         for i, fit in zip(todo, fits, strict=True):
             out[i] = Prefit(fit)
-    sloped = []
+    shifts = {}  # (trial, arm): the missing 12-month values shifted
     for i in args:
         fit = out[i].fit
         if fit is not None and fit.converged:
-            sloped.append((i, delta.shifted(data[i].ips, ~data[i].analysed_m12, a.delta_arm)))
-    with_shift = [(i, s) for i, s in sloped if s.any()]
-    for i, _ in sloped:
-        out[i] = Prefit(out[i].fit, 0.0)  # nothing missing to shift (_delta_slope's 0)
-    shifts = dict(with_shift)
-    for todo in _alike({i: args[i] for i in shifts}):
+            out[i] = Prefit(fit, dict.fromkeys(delta.ONE_ARM, 0.0))  # nothing missing: 0
+            for arm in delta.ONE_ARM:
+                s = delta.shifted(data[i].ips, ~data[i].analysed_m12, arm)
+                if s.any():
+                    shifts[i, arm] = s
+    keys = list(shifts)
+    for todo in _alike({j: args[i] for j, (i, _) in enumerate(keys)}):
         slopes = mmrm_slopes_batch(
-            [(shifts[i], *args[i][1:], out[i].fit) for i in todo],
-            waves=args[todo[0]][0].shape[1], esw_intercept=esw_intercept)
-        for i, g in zip(todo, slopes, strict=True):
-            out[i] = Prefit(out[i].fit, g)
+            [(shifts[keys[j]], *args[keys[j][0]][1:], out[keys[j][0]].fit) for j in todo],
+            waves=args[keys[todo[0]][0]][0].shape[1], esw_intercept=esw_intercept)
+        for j, g in zip(todo, slopes, strict=True):
+            i, arm = keys[j]
+            out[i].slopes[arm] = g
     return out
 
 

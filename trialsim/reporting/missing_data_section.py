@@ -79,6 +79,19 @@ def sensitivity_paragraph(sens: dict[str, Any]) -> str:
              f"{_with_se(sens.get('tipping_delta_median_if_significant'), sens.get('tipping_delta_median_if_significant_mc_se'))}"  # noqa: E501
              " SD, and over all trials power crosses one half at delta "
              f"{_with_se(sens.get('tipping_delta_median'), sens.get('tipping_delta_median_mc_se'))}.")  # noqa: E501
+    by = sens.get("by_arm") or {}
+    if all(by.get(arm, {}).get("tipping_delta_median_if_significant") is not None
+           for arm in ("ips", "tau", "both")):
+        def tip(arm: str) -> str:
+            b = by[arm]
+            return _with_se(b["tipping_delta_median_if_significant"],
+                            b["tipping_delta_median_if_significant_mc_se"])
+        text += (" Each arm will also be shifted alone and both together: among trials "
+                 f"significant under MAR the conclusion turns at a median delta of {tip('ips')} "
+                 f"SD in the IPS arm alone (its non-returners worse), {tip('tau')} SD in the "
+                 f"TAU arm alone (its non-returners better) and {tip('both')} SD in both "
+                 "arms (the same shift in each: it moves the estimate only by the arms' "
+                 "different shares missing).")
     return text
 
 

@@ -66,6 +66,13 @@ def sensitivity_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, An
     sig = reps[f"{prefix}_reject"].to_numpy(dtype=bool)
     med, med_se = median_with_se(tip)
     med_sig, med_sig_se = median_with_se(tip[sig])
+    by_arm = {}
+    for arm in ("ips", "tau", "both"):  # each arm's missing scores shifted alone, and both
+        col = f"sensitivity_tipping_delta_{arm}"
+        if col in reps:
+            m, m_se = median_with_se(reps[col].to_numpy(dtype=float)[sig])
+            by_arm[arm] = {"tipping_delta_median_if_significant": m,
+                           "tipping_delta_median_if_significant_mc_se": m_se}
     return {
         "outcome": "rtw_se", "analysis": prefix, "arm": a.delta_arm,
         "unit": "pooled within-arm SD of the returned 12-month scores",
@@ -79,6 +86,8 @@ def sensitivity_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, An
         "tipping_delta_median_if_significant": med_sig,
         "tipping_delta_median_if_significant_mc_se": med_sig_se,
         "trials_significant": int(sig.sum()),
+        # the same median with the IPS arm's, the TAU arm's or both arms' scores shifted
+        "by_arm": by_arm,
     }
 
 
