@@ -50,6 +50,9 @@ def test_design_services_and_months_reach_the_target_when_rerun(tmp_path):
     check = design["check"]
     assert 0 < check["returned_m12"]["ips"] < check["returned_m12"]["tau"] <= 1
     assert check["ot_wait_days"] is not None and check["ot_wait_days"] >= 0
+    # and the MNAR tipping points: a worse IPS arm or a better TAU arm turns a positive result
+    tip = check["tipping"]
+    assert tip["ips"]["median"] < 0 < tip["tau"]["median"]
     assert check["progression"]["review_month"] == pytest.approx(rec["months"] / 3)
     lights = check["progression"]["lights"]["overall"]
     assert sum(lights[c] for c in ("green", "amber", "red")) == pytest.approx(1.0)

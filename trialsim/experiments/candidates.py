@@ -43,7 +43,8 @@ TRIAL_COLUMNS = ("primary_reject", "primary_se", "primary_true", "primary_n_ips"
                  "delivery_mean_wait_days", "delivery_p90_wait_days", "delivery_max_caseload",
                  "delivery_ot_wait_days")
 KEPT_PREFIXES = ("cost_", "resource_", "randomised_",  # every cost and resource column,
-                 "retention_", "review_verdict_")  # the returns and the internal pilot's lights
+                 "retention_", "review_verdict_",  # the returns and the internal pilot's lights
+                 "sensitivity_tipping_delta")  # the MNAR tipping points (the check run's)
 
 
 @dataclass(frozen=True, order=True)

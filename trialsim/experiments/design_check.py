@@ -28,12 +28,29 @@ def delivery_and_review(cols: dict[str, np.ndarray], params: ModelParams,
     out: dict[str, Any] = {"returned_m12": returned,
                            "ot_wait_days": float(np.nanmean(ot)) if np.isfinite(ot).any()
                            else None}
+    out["tipping"] = tipping_points(cols)
     p = params.progression
     if all(f"review_verdict_{c}" in cols for c in (*p.criteria, "overall")):
         window = months_to_days(months)  # the recommendation's window, not the scenario's
         out["progression"] = {"review_month": days_to_months(p.review_day(window)),
                               "lights": light_shares(frame, p.criteria),
                               "operating": operating_characteristics(frame)}
+    return out
+
+
+def tipping_points(cols: dict[str, np.ndarray]) -> dict[str, dict[str, float | None]]:
+    """Among the check run's trials that reject under MAR, the median MNAR tipping point
+    (SD units) with the IPS arm's, the TAU arm's or both arms' missing scores shifted
+    (trialsim.analysis.trial_analysis.sensitivity_columns), with its Monte Carlo SE."""
+    from trialsim.reporting.missing_data_summary import median_with_se
+
+    sig = np.asarray(cols.get("primary_reject", []), dtype=bool)
+    out = {}
+    for arm in ("ips", "tau", "both"):
+        col = f"sensitivity_tipping_delta_{arm}"
+        if col in cols and sig.any():
+            med, se = median_with_se(np.asarray(cols[col], dtype=float)[sig])
+            out[arm] = {"median": med, "mc_se": se}
     return out
 
 
@@ -45,6 +62,11 @@ def check_extras_lines(check: dict[str, Any]) -> list[str]:
         out.append(f"    12-month questionnaires returned IPS {r['ips']:.2f}, TAU {r['tau']:.2f}; "
                    "joint ESW + OT appointment wait "
                    + (f"{ot:.1f} days" if ot is not None else "n/a"))
+    tip = check.get("tipping") or {}
+    if all(tip.get(a, {}).get("median") is not None for a in ("ips", "tau", "both")):
+        out.append("    MNAR tipping point among trials that reject (median SD): IPS arm alone "
+                   f"{tip['ips']['median']:.2f}, TAU arm alone {tip['tau']['median']:.2f}, "
+                   f"both arms {tip['both']['median']:.2f}")
     pr = check.get("progression")
     if pr:
         o = pr["lights"]["overall"]

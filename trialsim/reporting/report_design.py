@@ -199,6 +199,13 @@ def check_rows(check: dict[str, Any] | None) -> list[list[str]]:
     if check.get("ot_wait_days") is not None:
         rows.append(["wait for the joint ESW + OT appointment (days, mean)", "",
                      _n(check["ot_wait_days"])])
+    tip = check.get("tipping") or {}
+    for arm, words in (("ips", "the IPS arm's alone"), ("tau", "the TAU arm's alone"),
+                       ("both", "both arms'")):
+        if tip.get(arm, {}).get("median") is not None:
+            rows.append([f"MNAR tipping point, {words} missing scores shifted (median SD "
+                         "among trials that reject)", "",
+                         _se(tip[arm]["median"], tip[arm]["mc_se"])])
     pr = check.get("progression")
     if pr:
         o = pr["lights"]["overall"]
