@@ -156,6 +156,11 @@ ANALYSED_WORDS = {  # who the primary analysis counts, by analysis.missing_data
 }
 
 
+def returned_of_randomised(summary: dict[str, Any], arm: str) -> float | None:
+    """12-month questionnaires returned over the arm's randomised (mean over trials)."""
+    return ((summary.get("outcome") or {}).get("returned_m12_of_randomised") or {}).get(arm)
+
+
 def follow_up_words(summary: dict[str, Any], if_reached: bool = False) -> str:
     """The loss to follow-up a panel reads first: the 12-month questionnaires returned
     per arm; then how many the pre-specified analysis counts (all waves for the
@@ -166,7 +171,11 @@ def follow_up_words(summary: dict[str, Any], if_reached: bool = False) -> str:
     method = ANALYSED_WORDS.get(keys.get(summary, "missing_data_analysis") or "", "")
     words = ("allowing for loss to follow-up as simulated" if None in m12 else
              f"allowing for {_pct(m12[0])} of the IPS arm and {_pct(m12[1])} of the TAU arm "
-             "returning the 12-month questionnaire")
+             "returning the 12-month questionnaire sent to them")
+    of_all = [returned_of_randomised(summary, arm) for arm in ("ips", "tau")]
+    if None not in m12 and None not in of_all:
+        words += (f" ({_pct(of_all[0])} and {_pct(of_all[1])} of all randomised: a participant "
+                  "who withdrew is sent none)")
     tail = "_if_reached" if if_reached else ""
     counts = (f"on average {_n(keys.get(summary, 'analysed_ips' + tail))} IPS and "
               f"{_n(keys.get(summary, 'analysed_tau' + tail))} TAU participants analysed")

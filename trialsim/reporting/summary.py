@@ -233,6 +233,11 @@ def pathway_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
                       for arm in ARMS},
         "outcome": {
             "complete_m12": {arm: _mean(reps[f"complete_m12_{arm}"]) for arm in ARMS},
+            # the 12-month questionnaires returned over all randomised (retention's
+            # denominator is those sent one: a participant who withdrew is sent none)
+            "returned_m12_of_randomised": {
+                arm: _mean(reps[f"complete_m12_{arm}"] / reps[arm].where(reps[arm] > 0))
+                for arm in ARMS},
             "rtw_se_m12": {arm: _mean(reps[f"rtw_se_m12_{arm}"]) for arm in ARMS},
             "effect_m12": params.outcome.effect_m12,
             # IPS as intended: seen by an ESW, engaged, first appointment within the
