@@ -28,12 +28,17 @@ class Line(NamedTuple):
     unit: str  # a field of UnitCosts
 
 
-STAFF, RECRUIT, SITES, FOLLOW, RETAIN = ("staff", "recruitment", "sites", "follow_up",
-                                          "retention")
-HEADINGS = {STAFF: "Staff", RECRUIT: "Recruitment", SITES: "Sites",
-            FOLLOW: "Follow-up", RETAIN: "Retention strategies"}
+STAFF, INTERVENTION, RECRUIT, SITES, FOLLOW, RETAIN = (
+    "staff", "intervention", "recruitment", "sites", "follow_up", "retention")
+# IPS delivery (the ESW posts, the OT's joint appointments) apart from the research costs:
+# a funder costs an intervention under its own heading (in the NHS, AcoRD's treatment /
+# excess treatment costs, not the research grant's), so a panel reads the two separately
+HEADINGS = {STAFF: "Research staff", INTERVENTION: "Intervention: IPS delivery",
+            RECRUIT: "Recruitment", SITES: "Sites", FOLLOW: "Follow-up",
+            RETAIN: "Retention strategies"}
+RESEARCH = tuple(h for h in HEADINGS if h != INTERVENTION)
 LINES = (
-    Line("esw_posts", STAFF, "ESW posts (FTE x months, from hire)", "esw_post_months",
+    Line("esw_posts", INTERVENTION, "ESW posts (FTE x months, from hire)", "esw_post_months",
          "esw_month"),
     Line("management", STAFF, "Trial management", "trial_months", "management_month"),
     Line("statistician", STAFF, "Trial statistician", "trial_months", "statistician_month"),
@@ -44,7 +49,8 @@ LINES = (
          "coordinator_hour"),
     Line("coordinator_booklets", STAFF, "Coordinator: TAU booklet appointments",
          "booklet_hours", "coordinator_hour"),
-    Line("ot_joint", STAFF, "OT: joint ESW + OT appointments", "ot_sessions", "ot_appointment"),
+    Line("ot_joint", INTERVENTION, "OT: joint ESW + OT appointments", "ot_sessions",
+         "ot_appointment"),
     Line("research_nurse", RECRUIT, "Research nurse: hand search", "nurse_days", "nurse_day"),
     Line("mailshot_packs", RECRUIT, "Mailshot packs", "packs", "pack"),
     Line("site_setup", SITES, "Site set-up", "sites_set_up", "site_setup"),
@@ -82,6 +88,8 @@ def cost_columns(res: Resources, unit: UnitCosts, call_days: float) -> dict[str,
         total += out[f"cost_{line.name}"]
         by_heading[line.heading] += price * res.by_year[line.resource]
     out["cost_total"] = total
+    out["cost_intervention"] = float(by_heading[INTERVENTION].sum())
+    out["cost_research"] = total - out["cost_intervention"]
     for h, values in by_heading.items():
         for k, v in enumerate(values.tolist(), 1):
             out[f"cost_{h}_y{k}"] = v
@@ -125,6 +133,9 @@ def cost_summary(cols: Mapping[str, Any], unit: UnitCosts,
     return {"costs": {
         "currency": "GBP",
         "total": _dist(total),
+        # the research costs and IPS delivery apart (HEADINGS)
+        "research": _dist(col("cost_research")),
+        "intervention": _dist(col("cost_intervention")),
         "per_randomised": _dist(per),
         "lines": {line.name: {"heading": line.heading, "label": line.label,
                               "resource": line.resource,

@@ -35,7 +35,13 @@ def cost_blocks(c: dict[str, Any], whose: str) -> list[tuple]:
               f"(90% {_interval(per)}); mean ESW caseload utilisation "
               f"{c.get('utilisation') or 0:.2f} (caseload place-months used / held). Unit "
               "costs from costs.* (2023/24 prices; sources in conf/config.yaml and "
-              "docs/guide/costs.md); means over simulated trials."),
+              "docs/guide/costs.md); means over simulated trials."
+           + (f" Of this, GBP {_gbp(c['research']['mean'])} are research costs and GBP "
+              f"{_gbp(c['intervention']['mean'])} IPS delivery (the ESW posts and the OT's "
+              "joint appointments): an intervention cost, which a funder budgets apart "
+              "(in the NHS under AcoRD as treatment or excess treatment costs, agreed "
+              "with the commissioners, not paid by the research grant)."
+              if c.get("intervention") else "")),
         ("table", ["budget heading (GBP)", *[f"year {k}" for k in years], "total"], rows),
         ("table", ["budget line", "unit cost (GBP)", "mean (GBP)", "90% interval"],
          [[v["label"], f"{v['unit_cost']:g}", _gbp(v["mean"]), _interval(v)]

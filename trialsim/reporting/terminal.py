@@ -150,6 +150,10 @@ def cost_lines(summary: dict[str, Any]) -> list[str]:
         f"utilisation {_f(c.get('utilisation'), '.2f')} (place-months used / paid)",
         "    largest lines           " + "; ".join(f"{v['label']} {_gbp(v['mean'])}"
                                                   for v in top),
+        *([f"    research / IPS delivery {_gbp(c['research']['mean'])} / "
+           f"{_gbp(c['intervention']['mean'])} (IPS delivery: the ESW posts and the OT, "
+           "an intervention cost apart from the research grant's)"]
+          if c.get("intervention") else []),
     ]
 
 
