@@ -1,0 +1,524 @@
+"""The repeated-measures model (trialsim.analysis.repeated_measures) fitted over a batch
+of datasets at once: the same REML Fisher scoring and Kenward-Roger algebra, run for
+every dataset in one set of numpy calls, since a single fit is mostly numpy call
+overhead on tiny arrays.
+
+Layout: the datasets' pieces are concatenated, not padded. Unit groups, missingness
+patterns, clients and ESWs of all datasets are rows of flat ("ragged") arrays; their
+algebra is per row on matrices of fixed shape (T x T, p x p, q x q), through stacked
+np.matmul, and every sum over a dataset's rows is a segment sum (np.add.reduceat) over
+that dataset's rows only. So no reduction and no gemm dimension spans datasets, and a
+dataset's results do not depend on what else is in the batch (they are bitwise the same
+fitted alone). Each dataset runs fit_mmrm's iteration (its own step, step halving and
+stopping) with finished ones masked; a matrix that is not positive definite fails its
+own dataset only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from trialsim.analysis.repeated_measures import MAX_STEPS, STEP_TOL, MmrmFit, MmrmModel
+
+
+class _Segments:
+    """Rows owned by segments (row i by owner[i]): sums per segment, row order kept."""
+
+    def __init__(self, owner: np.ndarray, n_owners: int):
+        owner = np.asarray(owner, dtype=int)
+        self.n = n_owners
+        self.perm = None if np.all(owner[1:] >= owner[:-1]) else \
+            np.argsort(owner, kind="stable")
+        counts = np.bincount(owner, minlength=n_owners)
+        self.full = counts > 0
+        self.starts = (np.cumsum(counts) - counts)[self.full]
+
+    def sum(self, x: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.n,) + x.shape[1:])
+        if len(self.starts):
+            xs = x if self.perm is None else x[self.perm]
+            out[self.full] = np.add.reduceat(xs, self.starts, axis=0)
+        return out
+
+
+def _cholesky(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cholesky factors of a stack and which items are not positive definite (their
+    factor is the identity)."""
+    try:
+        return np.linalg.cholesky(a), np.zeros(len(a), bool)
+    except np.linalg.LinAlgError:
+        out, bad = np.empty_like(a), np.zeros(len(a), bool)
+        for i, m in enumerate(a):
+            try:
+                out[i] = np.linalg.cholesky(m)
+            except np.linalg.LinAlgError:
+                out[i], bad[i] = np.eye(a.shape[-1]), True
+        return out, bad
+
+
+def _per_item(fn, a: np.ndarray, *rest) -> tuple[np.ndarray, np.ndarray]:
+    """fn (np.linalg.inv or solve) over a stack; singular items fail alone (result 0)."""
+    try:
+        return fn(a, *rest), np.zeros(len(a), bool)
+    except np.linalg.LinAlgError:
+        outs, bad = [], np.zeros(len(a), bool)
+        for i in range(len(a)):
+            try:
+                outs.append(fn(a[i], *(r[i] for r in rest)))
+            except np.linalg.LinAlgError:
+                outs.append(None)
+                bad[i] = True
+        shape = next(o.shape for o in outs if o is not None) if not bad.all() else \
+            (fn(np.eye(a.shape[-1]), *(r[0] for r in rest)).shape)
+        return np.stack([np.zeros(shape) if o is None else o for o in outs]), bad
+
+
+def _trace_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """tr(a_k b_l) per row, for a (N, q, X, Y) and b (N, q', Y, X): N x q x q'."""
+    n = len(a)
+    return a.reshape(n, a.shape[1], -1) @ \
+        b.transpose(0, 1, 3, 2).reshape(n, b.shape[1], -1).transpose(0, 2, 1)
+
+
+def _diag_logsum(chol: np.ndarray) -> np.ndarray:
+    return np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(1)
+
+
+class _UnitParts:
+    """One-participant units grouped by arm and missingness pattern (repeated_measures
+    _Units in its K form): a row per group of every dataset."""
+
+    def __init__(self, parts: list, q: int):
+        self.ds = np.concatenate([np.full(len(pt["gd"]), r) for r, pt in enumerate(parts)])
+        self.gd = np.concatenate([pt["gd"] for pt in parts])
+        self.eye = np.concatenate([pt["eye"] for pt in parts])
+        self.counts = np.concatenate([pt["counts"] for pt in parts])
+        k = np.concatenate([pt["k"] for pt in parts])
+        u, t, p1 = len(k), k.shape[1], k.shape[-1]
+        self.kflat = k.reshape(u, t * t, p1 * p1)
+        self.kx = np.ascontiguousarray(k[..., :p1 - 1, :p1 - 1]).reshape(u, t * t, -1)
+        self.seg = _Segments(self.ds, len(parts))
+        self.q, self.p1 = q, p1
+
+    def factor(self, phi):
+        u, t = len(self.gd), self.gd.shape[-1]
+        v = (phi[self.ds][:, None, :] @ self.gd.reshape(u, self.q, t * t)).reshape(u, t, t) \
+            + self.eye
+        chol, bad = _cholesky(v)
+        s = np.linalg.inv(v)
+        logdet = self.seg.sum(2 * self.counts * _diag_logsum(chol))
+        zsz = self.seg.sum((s.reshape(u, 1, t * t) @ self.kflat)[:, 0])
+        p1 = self.p1
+        return s, logdet, zsz.reshape(-1, p1, p1), self.seg.sum(bad.astype(float)) > 0
+
+    def derivatives(self, s, u, c):
+        n, q, t = len(s), self.q, s.shape[-1]
+        p = c.shape[-1]
+        sg = (self.gd @ s[:, None]).transpose(0, 1, 3, 2)  # S V_k
+        tr_sg = np.trace(sg, axis1=2, axis2=3)
+        info = 0.5 * self.counts[:, None, None] * _trace_pairs(sg, sg)
+        sgs = (sg @ s[:, None]).reshape(n, q, t * t)  # S V_k S
+        ud = u[self.ds]
+        uu = (ud[:, :, None] * ud[:, None, :]).reshape(n, -1, 1)
+        r = (self.kflat @ uu).reshape(n, t, t)  # sum_i r_i r_i'
+        grad = self.counts[:, None] * tr_sg - \
+            (sgs @ r.transpose(0, 2, 1).reshape(n, t * t, 1))[..., 0]
+        pk = (sgs @ self.kx).reshape(n, q, p, p)
+        skc = s @ (self.kx @ c[self.ds].reshape(n, p * p, 1)).reshape(n, t, t)
+        info = info - _trace_pairs(sg, sg @ skc[:, None])
+        return self.seg.sum(grad), self.seg.sum(info), self.seg.sum(pk)
+
+    def q_matrices(self, s, p):
+        n, q, t = len(s), self.q, s.shape[-1]
+        sg = s[:, None] @ self.gd
+        m = sg[:, :, None] @ (sg @ s[:, None])[:, None]  # S V_k S V_l S
+        out = m.reshape(n, q * q, t * t) @ self.kx
+        return self.seg.sum(out).reshape(-1, q, q, p, p)
+
+
+class _ClusterParts:
+    """ESWs' caseloads by Woodbury (repeated_measures._Clustered): rows per missingness
+    pattern, per client and per ESW of every dataset."""
+
+    def __init__(self, parts: list, n_ds: int):
+        g_off = np.cumsum([0] + [len(pt["e"]) for pt in parts])
+        k_off = np.cumsum([0] + [pt["k"] for pt in parts])
+        self.g_ds = np.concatenate([np.full(len(pt["e"]), r) for r, pt in enumerate(parts)])
+        self.k_ds = np.concatenate([np.full(pt["k"], r) for r, pt in enumerate(parts)])
+        self.e = np.concatenate([pt["e"] for pt in parts])
+        self.a = np.concatenate([pt["a"] for pt in parts])
+        self.eye = np.concatenate([pt["eye"] for pt in parts])
+        self.n_pat = np.concatenate([pt["n_pat"] for pt in parts])
+        self.z = np.concatenate([pt["z"] for pt in parts])
+        self.pat = np.concatenate([pt["pat"] + g_off[r] for r, pt in enumerate(parts)])
+        self.cl = np.concatenate([pt["cl"] + k_off[r] for r, pt in enumerate(parts)])
+        g, k = len(self.e), len(self.k_ds)
+        self.by_esw = _Segments(self.cl, k)  # clients are in ESW order
+        self.by_pat = _Segments(self.pat, g)
+        self.g_seg = _Segments(self.g_ds, n_ds)
+        self.k_seg = _Segments(self.k_ds, n_ds)
+        self.c_seg = _Segments(self.k_ds[self.cl], n_ds)
+
+    def factor(self, phi):
+        qs = self.e.shape[1]
+        g, t = self.e.shape[:3:2]
+        tau2 = phi[self.k_ds, qs]
+        v = (phi[self.g_ds, None, :qs] @ self.e.reshape(g, qs, t * t)).reshape(g, t, t) \
+            + self.eye
+        chol, bad = _cholesky(v)
+        si = np.linalg.inv(v)
+        d = (si @ self.a[..., None])[..., 0]
+        s_c = self.by_esw.sum((self.a * d).sum(1)[self.pat])
+        one = 1 + tau2 * s_c
+        bad_ds = (self.g_seg.sum(bad.astype(float)) > 0) | \
+            (self.k_seg.sum((one <= 0).astype(float)) > 0)
+        kappa = tau2 / np.where(one > 0, one, 1.0)
+        logdet = self.g_seg.sum(2 * self.n_pat * _diag_logsum(chol)) + \
+            self.k_seg.sum(np.log1p(np.where(one > 0, tau2 * s_c, 0.0)))
+        sz = si[self.pat] @ self.z
+        di = d[self.pat]
+        w = self.by_esw.sum((di[:, None, :] @ self.z)[:, 0])  # sum_i Z_i'd_i per ESW
+        zsz = self.c_seg.sum(self.z.transpose(0, 2, 1) @ sz) - \
+            self.k_seg.sum(kappa[:, None, None] * (w[:, :, None] * w[:, None, :]))
+        state = {"si": si, "d": d, "s_c": s_c, "kappa": kappa, "tau2": tau2, "sz": sz,
+                 "w": w}
+        return state, logdet, zsz, bad_ds
+
+    def _xi(self, st, u, p):
+        kc = st["kappa"][self.cl]
+        di = st["d"][self.pat]
+        wu = (st["w"] * u[self.k_ds]).sum(1)
+        rho = (st["sz"] @ u[self.k_ds][self.cl][:, :, None])[..., 0] - \
+            (kc * wu[self.cl])[:, None] * di  # S r, client by client
+        xi = st["sz"][..., :p] - (kc[:, None, None] * di[..., None]) * \
+            st["w"][self.cl, None, :p]  # S X
+        f = 1 / (1 + st["tau2"] * st["s_c"])[self.cl]  # S a = f d
+        return rho, xi, f
+
+    def derivatives(self, st, u, c, keep: dict | None = None):
+        p, e = c.shape[-1], self.e
+        g_n, qs, t = e.shape[0], e.shape[1], e.shape[2]
+        si, d, kappa, tau2, s_c = st["si"], st["d"], st["kappa"], st["tau2"], st["s_c"]
+        rho, xi, f = self._xi(st, u, p)
+        kc = kappa[self.cl]
+        se = si[:, None] @ e  # S_g E_k
+        ed = (e @ d[:, None, :, None])[..., 0]  # E_k d
+        ded = (ed * d[:, None, :]).sum(2)  # d'E_k d
+        one_s = s_c / (1 + tau2 * s_c)  # a'S a per ESW
+        kap_g = self.by_pat.sum(kc)
+        f2_g = self.by_pat.sum(f * f)
+        r_g = self.by_pat.sum((rho[:, :, None] * rho[:, None, :]).reshape(len(rho), -1))
+        n_ds = self.g_seg.n
+        grad = np.empty((n_ds, qs + 1))
+        grad[:, :qs] = self.g_seg.sum(
+            self.n_pat[:, None] * np.trace(se, axis1=2, axis2=3) - kap_g[:, None] * ded
+            - (e.reshape(g_n, qs, -1) @ r_g[:, :, None])[..., 0])
+        a_rho = self.by_esw.sum((self.a[self.pat] * rho).sum(1))
+        grad[:, qs] = self.k_seg.sum(one_s - a_rho**2)
+        xf = xi.reshape(len(xi), -1)
+        kxi = self.by_pat.sum((xf[:, :, None] * xf[:, None, :]).reshape(len(xf), -1))
+        kxi_flat = kxi.reshape(g_n, t, p, t, p).transpose(0, 1, 3, 2, 4).reshape(
+            g_n, t * t, p * p)
+        pk = np.empty((n_ds, qs + 1, p, p))
+        pk[:, :qs] = self.g_seg.sum(e.reshape(g_n, qs, -1) @ kxi_flat).reshape(n_ds, qs, p, p)
+        xic = self.by_esw.sum((self.a[self.pat][:, None, :] @ xi)[:, 0])  # Xi'a per ESW
+        pk[:, qs] = self.k_seg.sum(xic[:, :, None] * xic[:, None, :])
+        sed = (si[:, None] @ ed[..., None])[..., 0]  # S_g E_k d
+        info_g = 0.5 * self.n_pat[:, None, None] * _trace_pairs(se, se) \
+            - (ed * kap_g[:, None, None]) @ sed.transpose(0, 2, 1)
+        dk = self.by_esw.sum(ded[self.pat])
+        info_k = 0.5 * (kappa**2)[:, None, None] * (dk[:, :, None] * dk[:, None, :])
+        ck = c[self.k_ds]
+        m_g = (kxi_flat @ c[self.g_ds].reshape(g_n, p * p, 1)).reshape(g_n, t, t)
+        info_g = info_g - _trace_pairs(se.transpose(0, 1, 3, 2), e @ m_g[:, None])
+        exd = ed[self.pat] @ xi  # (E_k d_i)' Xi_i
+        eta = self.by_esw.sum(exd)
+        info_k = info_k + ((eta @ ck) * kappa[:, None, None]) @ eta.transpose(0, 2, 1)
+        zeta = self.by_esw.sum(exd * f[:, None, None])
+        t_kt = self.k_seg.sum(((zeta @ ck) * xic[:, None, :]).sum(2))
+        info = np.zeros((n_ds, qs + 1, qs + 1))
+        info[:, :qs, :qs] = self.g_seg.sum(info_g) + self.k_seg.sum(info_k)
+        info[:, :qs, qs] = info[:, qs, :qs] = self.g_seg.sum(0.5 * f2_g[:, None] * ded) - t_kt
+        info[:, qs, qs] = self.k_seg.sum(0.5 * one_s**2 - ((xic[:, None, :] @ ck)[:, 0]
+                                                           * xic).sum(1) * one_s)
+        if keep is not None:
+            keep.update(kxi_flat=kxi_flat, eta=eta, zeta=zeta, xic=xic, one_s=one_s)
+        return grad, info, pk
+
+    def q_matrices(self, st, kept: dict, p):
+        e, si, kappa = self.e, st["si"], st["kappa"]
+        g_n, qs, t = e.shape[0], e.shape[1], e.shape[2]
+        n_ds, nk = self.g_seg.n, len(kappa)
+        out = np.empty((n_ds, qs + 1, qs + 1, p, p))
+        ese = e[:, :, None] @ (si[:, None] @ e)[:, None]  # E_k S E_l
+        qq = (ese.reshape(g_n, qs * qs, t * t) @ kept["kxi_flat"]).reshape(g_n, qs, qs, p, p)
+        eta = kept["eta"].reshape(nk, -1)
+        ee = (kappa[:, None, None] * (eta[:, :, None] * eta[:, None, :])).reshape(
+            nk, qs, p, qs, p).transpose(0, 1, 3, 2, 4)
+        out[:, :qs, :qs] = self.g_seg.sum(qq) - self.k_seg.sum(ee)
+        zx = kept["zeta"][:, :, :, None] * kept["xic"][:, None, None, :]
+        out[:, :qs, qs] = self.k_seg.sum(zx)
+        out[:, qs, :qs] = out[:, :qs, qs].transpose(0, 1, 3, 2)
+        xic = kept["xic"]
+        out[:, qs, qs] = self.k_seg.sum(kept["one_s"][:, None, None] *
+                                        (xic[:, :, None] * xic[:, None, :]))
+        return out
+
+
+def _parts(model: MmrmModel) -> tuple[dict | None, dict | None]:
+    """A model's one-participant groups and ESW caseloads, as arrays to concatenate."""
+    units = clustered = None
+    for b in model.batches:
+        if b.k is not None and not isinstance(b.k, int):
+            units = {"gd": b.gd, "eye": b.eye, "counts": b.counts, "k": b.k}
+        elif isinstance(b.k, int):
+            clustered = {"e": b.e, "a": b.a, "eye": b.eye, "n_pat": b.n_pat, "z": b.z,
+                         "pat": b.pat, "cl": b.cl, "k": b.k}
+    return units, clustered
+
+
+def _empty_units(m: MmrmModel) -> dict:
+    t, p1 = m.t, m.p + 1
+    return {"gd": np.zeros((0, m.q, t, t)), "eye": np.zeros((0, t, t)),
+            "counts": np.zeros(0), "k": np.zeros((0, t, t, p1, p1))}
+
+
+def _empty_clustered(m: MmrmModel) -> dict:
+    t, p1, qs = m.t, m.p + 1, m.q - 1
+    return {"e": np.zeros((0, qs, t, t)), "a": np.zeros((0, t)), "eye": np.zeros((0, t, t)),
+            "n_pat": np.zeros(0), "z": np.zeros((0, t, p1)), "pat": np.zeros(0, int),
+            "cl": np.zeros(0, int), "k": 0}
+
+
+class _Batch:
+    """MmrmModel's criterion, derivatives and Kenward-Roger terms for many datasets at
+    once (one row of phi per dataset); `bad` marks the datasets where fit_mmrm's
+    algebra would raise LinAlgError."""
+
+    def __init__(self, models: Sequence[MmrmModel]):
+        m0 = models[0]
+        self.p, self.q, self.effect = m0.p, m0.q, m0.effect
+        parts = [_parts(m) for m in models]
+        self.units = self.clustered = None
+        if any(u is not None for u, _ in parts):
+            self.units = _UnitParts([u if u is not None else _empty_units(m)
+                                     for (u, _), m in zip(parts, models, strict=True)],
+                                    self.q)
+        if any(c is not None for _, c in parts):
+            self.clustered = _ClusterParts([c if c is not None else _empty_clustered(m)
+                                            for (_, c), m in zip(parts, models, strict=True)],
+                                           len(models))
+
+    def _factor(self, phi):
+        r, p1 = len(phi), self.p + 1
+        logdet, zsz, bad = np.zeros(r), np.zeros((r, p1, p1)), np.zeros(r, bool)
+        states = []
+        for part in (self.units, self.clustered):
+            if part is None:
+                states.append(None)
+                continue
+            st, ld, z, b = part.factor(phi)
+            logdet, zsz, bad = logdet + ld, zsz + z, bad | b
+            states.append(st)
+        return states, logdet, zsz, bad
+
+    def criterion(self, phi: np.ndarray, kr: bool = False) -> dict:
+        """-2 log REML, gradient, expected information, beta, C, P_k per dataset (as
+        MmrmModel.criterion with derivatives); with `kr`, also Q_kl."""
+        p, q = self.p, self.q
+        with np.errstate(all="ignore"):
+            (su, sc), logdet, zsz, bad = self._factor(phi)
+            a = zsz[:, :p, :p]
+            chol, bad_a = _cholesky(a)
+            c, bad_c = _per_item(np.linalg.inv, a)
+            beta = (c @ zsz[:, :p, p:])[..., 0]
+            u = np.concatenate([beta, -np.ones((len(phi), 1))], 1)
+            value = logdet + 2 * _diag_logsum(chol) + \
+                ((u[:, None, :] @ zsz) @ u[:, :, None])[:, 0, 0]
+            r = len(phi)
+            grad, info, pk = np.zeros((r, q)), np.zeros((r, q, q)), np.zeros((r, q, p, p))
+            kept: dict = {}
+            if self.units is not None:
+                g, i, k = self.units.derivatives(su, u, c)
+                grad, info, pk = grad + g, info + i, pk + k
+            if self.clustered is not None:
+                g, i, k = self.clustered.derivatives(sc, u, c, kept)
+                grad, info, pk = grad + g, info + i, pk + k
+            grad = grad - (pk.reshape(r, q, -1) @ c.reshape(r, -1, 1))[..., 0]
+            cp = c[:, None] @ pk
+            info = info + 0.5 * cp.reshape(r, q, -1) @ \
+                cp.transpose(0, 1, 3, 2).reshape(r, q, -1).transpose(0, 2, 1)
+            out = {"value": value, "grad": grad, "info": info, "beta": beta, "c": c, "pk": pk,
+                   "bad": bad | bad_a | bad_c}
+            if kr:
+                qm = np.zeros((r, q, q, p, p))
+                if self.units is not None:
+                    qm = qm + self.units.q_matrices(su, p)
+                if self.clustered is not None:
+                    qm = qm + self.clustered.q_matrices(sc, kept, p)
+                out["q_kl"] = qm
+        return out
+
+    def kenward_roger(self, terms: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per dataset: the effect's model-based SE, KR SE and KR df (_kenward_roger),
+        and which datasets' expected information is singular."""
+        info, c, pk, q_kl = terms["info"], terms["c"], terms["pk"], terms["q_kl"]
+        r, q, p, e = len(c), self.q, self.p, self.effect
+        with np.errstate(all="ignore"):
+            w, bad = _per_item(np.linalg.inv, info)
+            u = (w.reshape(r, 1, q * q) @ q_kl.reshape(r, q * q, p * p)).reshape(r, p, p)
+            wpk = (w @ pk.reshape(r, q, p * p)).reshape(r, q, p, p)
+            u = u - (pk @ c[:, None] @ wpk).sum(1)
+            phi_a = c + 2 * c @ u @ c
+            g = (c[:, None, e:e + 1, :] @ pk @ c[:, None, :, e:e + 1])[:, :, 0, 0]
+            var_var = (g[:, None, :] @ w @ g[:, :, None])[:, 0, 0]
+            cee = c[:, e, e]
+            df = np.where(var_var > 0, 2 * cee**2 / np.where(var_var > 0, var_var, 1.0),
+                          np.inf)
+            var_kr = phi_a[:, e, e]
+            se = np.sqrt(cee)
+            se_kr = np.where(var_kr > 0, np.sqrt(np.abs(var_kr)), np.nan)
+        return se, se_kr, df, bad
+
+
+def _fisher_steps(terms: dict, phi: np.ndarray, tau: int | None):
+    """fit_mmrm's scoring step per dataset (tau2 held at 0 where the criterion rises
+    into tau2 > 0); the free-parameter mask and which datasets' system is singular."""
+    info, grad = terms["info"].copy(), terms["grad"].copy()
+    free = np.ones(phi.shape, bool)
+    if tau is not None:
+        held = (phi[:, tau] <= 0) & (grad[:, tau] > 0)
+        free[held, tau] = False
+        info[held, tau, :] = info[held, :, tau] = 0.0
+        info[held, tau, tau] = 1.0
+        grad[held, tau] = 0.0
+    with np.errstate(all="ignore"):
+        sol, bad = _per_item(np.linalg.solve, info, grad[..., None])
+    step = -0.5 * sol[..., 0]
+    step[~free] = 0.0
+    return step, free, bad
+
+
+def fit_mmrm_batch(datasets: Sequence[tuple], *, per_arm: bool = False,
+                   esw_intercept: bool = False) -> list[MmrmFit | None]:
+    """fit_mmrm for each (y, ips, baseline, covariates, esw) of `datasets` (same T and
+    number of covariates), run together: per dataset the same start, scoring steps,
+    step halving and stopping rule, so the same fits to rounding (None where fit_mmrm
+    gives None)."""
+    models = [MmrmModel(y, ips, base, cov, esw, per_arm, esw_intercept)
+              for y, ips, base, cov, esw in datasets]
+    out: list[MmrmFit | None] = [None] * len(models)
+    ok = [i for i, m in enumerate(models) if m.n_obs > m.p + m.q]
+    if not ok:
+        return out
+    for i, fit in zip(ok, _fit([models[i] for i in ok], esw_intercept), strict=True):
+        out[i] = fit
+    return out
+
+
+def _fit(models: list[MmrmModel], esw_intercept: bool) -> list[MmrmFit | None]:
+    n = len(models)
+    q = models[0].q
+    tau = q - 1 if esw_intercept else None
+    n_obs = np.array([m.n_obs for m in models], dtype=float)
+    phi = np.array([m.start() for m in models])
+    batch = _Batch(models)
+    terms = batch.criterion(phi)
+    failed = terms["bad"].copy()
+    value, grad, info = terms["value"], terms["grad"], terms["info"]
+    steps = np.ones(n, int)
+    converged = np.zeros(n, bool)
+    step, free, bad = _fisher_steps(terms, phi, tau)
+    failed |= bad
+    t = np.ones(n)
+    active = ~failed
+    ids = np.arange(n)  # the datasets in `batch`, in order
+    while active.any():
+        if active.sum() < 0.75 * len(ids):  # drop finished datasets from the batch
+            ids = np.flatnonzero(active)
+            batch = _Batch([models[i] for i in ids])
+        sel = ids[active[ids]]
+        new = phi[ids] + t[ids, None] * step[ids]
+        if tau is not None:
+            new[:, tau] = np.maximum(new[:, tau], 0.0)  # as fit_mmrm: negative -> 0
+        nt = batch.criterion(new)
+        pos = np.flatnonzero(active[ids])
+        new, nt = new[pos], {k: v[pos] for k, v in nt.items()}
+        with np.errstate(invalid="ignore"):
+            accept = ~nt["bad"] & (nt["value"] <= value[sel] + 1e-10 * np.abs(value[sel]))
+        give_up = ~accept & (t[sel] < 1e-6)
+        t[sel[~accept & ~give_up]] *= 0.5
+        # no descent left: converged if the free gradient is flat
+        g = sel[give_up]
+        flat = np.where(free[g], np.abs(grad[g]), 0.0).max(1) <= 1e-6 * n_obs[g]
+        converged[g], active[g] = flat, False
+        a = sel[accept]
+        if len(a):
+            old, nw = phi[a], new[accept]
+            with np.errstate(all="ignore"):
+                moved = np.max(np.abs(nw - old) / (np.abs(old) + 1e-8 * np.abs(old).max(1,
+                               keepdims=True)), axis=1)
+            phi[a], value[a], grad[a], info[a] = nw, nt["value"][accept], \
+                nt["grad"][accept], nt["info"][accept]
+            done = moved < STEP_TOL
+            converged[a[done]], active[a[done]] = True, False
+            last = ~done & (steps[a] >= MAX_STEPS)
+            active[a[last]] = False
+            go = a[~done & ~last]
+            if len(go):
+                steps[go] += 1
+                t[go] = 1.0
+                st, fr, bd = _fisher_steps({"grad": grad[go], "info": info[go]}, phi[go], tau)
+                step[go], free[go] = st, fr
+                failed[go[bd]], active[go[bd]] = True, False
+    return _inference(models, phi, ~failed, converged, steps, tau)
+
+
+def _inference(models, phi, ok, converged, steps, tau) -> list[MmrmFit | None]:
+    """Kenward-Roger at each fitted dataset's final phi, and the MmrmFit (None where
+    fit_mmrm's checks fail)."""
+    out: list[MmrmFit | None] = [None] * len(models)
+    ids = np.flatnonzero(ok)
+    if not len(ids):
+        return out
+    batch = _Batch([models[i] for i in ids])
+    terms = batch.criterion(phi[ids], kr=True)
+    se, se_kr, df, bad = batch.kenward_roger(terms)
+    e = batch.effect
+    for j, i in enumerate(ids):
+        beta = terms["beta"][j]
+        if bad[j] or terms["bad"][j] or not (se[j] > 0 and se_kr[j] > 0 and df[j] > 0
+                                             and math.isfinite(beta[e])):
+            continue
+        out[i] = MmrmFit(float(beta[e]), float(se[j]), float(se_kr[j]), float(df[j]),
+                         models[i].sigma(phi[i]),
+                         float(phi[i, tau]) if tau is not None else 0.0, beta,
+                         bool(converged[i]), int(steps[i]))
+    return out
+
+
+def mmrm_slopes_batch(items: Sequence[tuple], *, waves: int,
+                      esw_intercept: bool) -> list[float]:
+    """delta.mmrm_slope for each (shift, ips, baseline, covariates, esw, fit) of `items`:
+    the GLS weights of the last-wave effect summed over the shifted values, at each
+    fit's Sigma (and tau2); NaN where the covariance or design is singular."""
+    if not items:
+        return []
+    models, phis = [], []
+    for shift, ips, base, cov, esw, fit in items:
+        y = np.zeros((len(shift), waves))
+        y[:, -1] = shift
+        m = MmrmModel(y, np.asarray(ips).astype(bool), base, cov, esw,
+                      esw_intercept=esw_intercept)
+        phi = [fit.sigma[0][j, k] for j, k in m.pairs]
+        models.append(m)
+        phis.append(phi + [fit.tau2] if esw_intercept else phi)
+    batch = _Batch(models)
+    p, e = batch.p, batch.effect
+    with np.errstate(all="ignore"):
+        _, _, zsz, bad = batch._factor(np.array(phis, dtype=float))
+        sol, bad_s = _per_item(np.linalg.solve, zsz[:, :p, :p], zsz[:, :p, p:])
+    return [math.nan if bad[i] or bad_s[i] else float(sol[i, e, 0]) for i in range(len(items))]
