@@ -20,28 +20,26 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import sparse
 
 from trialsim.analysis.repeated_measures import MAX_STEPS, STEP_TOL, MmrmFit, MmrmModel
 
 
 class _Segments:
-    """Rows owned by segments (row i by owner[i]): sums per segment, row order kept."""
+    """Rows owned by segments (row i by owner[i]): sums per segment, as a 0/1 sparse
+    matrix product, which adds each segment's rows in row order (so a segment's sum
+    does not depend on the other segments)."""
 
     def __init__(self, owner: np.ndarray, n_owners: int):
         owner = np.asarray(owner, dtype=int)
         self.n = n_owners
-        self.perm = None if np.all(owner[1:] >= owner[:-1]) else \
-            np.argsort(owner, kind="stable")
-        counts = np.bincount(owner, minlength=n_owners)
-        self.full = counts > 0
-        self.starts = (np.cumsum(counts) - counts)[self.full]
+        self.m = sparse.csr_matrix((np.ones(len(owner)), (owner, np.arange(len(owner)))),
+                                   shape=(n_owners, len(owner)))
 
     def sum(self, x: np.ndarray) -> np.ndarray:
-        out = np.zeros((self.n,) + x.shape[1:])
-        if len(self.starts):
-            xs = x if self.perm is None else x[self.perm]
-            out[self.full] = np.add.reduceat(xs, self.starts, axis=0)
-        return out
+        if not x.shape[0]:
+            return np.zeros((self.n,) + x.shape[1:])
+        return (self.m @ x.reshape(len(x), -1)).reshape((self.n,) + x.shape[1:])
 
 
 def _cholesky(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,27 +138,32 @@ class _UnitParts:
 
 
 class _ClusterParts:
-    """ESWs' caseloads by Woodbury (repeated_measures._Clustered): rows per missingness
-    pattern, per client and per ESW of every dataset."""
+    """ESWs' caseloads by Woodbury (repeated_measures._Clustered), with no per-client
+    algebra: a client's terms are linear in its rows Z_i, given its pattern g and ESW
+    k, so sums over clients become sums over patterns of K_g = sum_i Z_i (x) Z_i and
+    over cells (k, g) of Z_kg = sum_i Z_i. Rows per pattern, cell and ESW of every
+    dataset; cells are in ESW order."""
 
     def __init__(self, parts: list, n_ds: int):
         g_off = np.cumsum([0] + [len(pt["e"]) for pt in parts])
         k_off = np.cumsum([0] + [pt["k"] for pt in parts])
         self.g_ds = np.concatenate([np.full(len(pt["e"]), r) for r, pt in enumerate(parts)])
         self.k_ds = np.concatenate([np.full(pt["k"], r) for r, pt in enumerate(parts)])
-        self.e = np.concatenate([pt["e"] for pt in parts])
-        self.a = np.concatenate([pt["a"] for pt in parts])
-        self.eye = np.concatenate([pt["eye"] for pt in parts])
-        self.n_pat = np.concatenate([pt["n_pat"] for pt in parts])
-        self.z = np.concatenate([pt["z"] for pt in parts])
-        self.pat = np.concatenate([pt["pat"] + g_off[r] for r, pt in enumerate(parts)])
-        self.cl = np.concatenate([pt["cl"] + k_off[r] for r, pt in enumerate(parts)])
-        g, k = len(self.e), len(self.k_ds)
-        self.by_esw = _Segments(self.cl, k)  # clients are in ESW order
-        self.by_pat = _Segments(self.pat, g)
+        cat = {key: np.concatenate([pt[key] for pt in parts])
+               for key in ("e", "a", "eye", "n_pat", "kc", "zc", "nc")}
+        self.e, self.a, self.eye, self.n_pat = cat["e"], cat["a"], cat["eye"], cat["n_pat"]
+        self.zc, self.nc = cat["zc"], cat["nc"]
+        g, t, p1 = len(self.e), self.e.shape[2], self.zc.shape[2]
+        self.p = p1 - 1
+        self.kc = cat["kc"].reshape(g, t * t, p1 * p1)
+        self.kx = np.ascontiguousarray(cat["kc"][..., :self.p, :self.p]).reshape(
+            g, t, t * self.p * self.p)
+        self.c_g = np.concatenate([pt["c_g"] + g_off[r] for r, pt in enumerate(parts)])
+        self.c_k = np.concatenate([pt["c_k"] + k_off[r] for r, pt in enumerate(parts)])
+        self.cell_esw = _Segments(self.c_k, len(self.k_ds))
+        self.cell_pat = _Segments(self.c_g, g)
         self.g_seg = _Segments(self.g_ds, n_ds)
         self.k_seg = _Segments(self.k_ds, n_ds)
-        self.c_seg = _Segments(self.k_ds[self.cl], n_ds)
 
     def factor(self, phi):
         qs = self.e.shape[1]
@@ -171,73 +174,103 @@ class _ClusterParts:
         chol, bad = _cholesky(v)
         si = np.linalg.inv(v)
         d = (si @ self.a[..., None])[..., 0]
-        s_c = self.by_esw.sum((self.a * d).sum(1)[self.pat])
+        s_c = self.cell_esw.sum(self.nc * (self.a * d).sum(1)[self.c_g])  # a'D^-1 a per ESW
         one = 1 + tau2 * s_c
         bad_ds = (self.g_seg.sum(bad.astype(float)) > 0) | \
             (self.k_seg.sum((one <= 0).astype(float)) > 0)
         kappa = tau2 / np.where(one > 0, one, 1.0)
         logdet = self.g_seg.sum(2 * self.n_pat * _diag_logsum(chol)) + \
             self.k_seg.sum(np.log1p(np.where(one > 0, tau2 * s_c, 0.0)))
-        sz = si[self.pat] @ self.z
-        di = d[self.pat]
-        w = self.by_esw.sum((di[:, None, :] @ self.z)[:, 0])  # sum_i Z_i'd_i per ESW
-        zsz = self.c_seg.sum(self.z.transpose(0, 2, 1) @ sz) - \
-            self.k_seg.sum(kappa[:, None, None] * (w[:, :, None] * w[:, None, :]))
-        state = {"si": si, "d": d, "s_c": s_c, "kappa": kappa, "tau2": tau2, "sz": sz,
-                 "w": w}
-        return state, logdet, zsz, bad_ds
+        w = self.cell_esw.sum((d[self.c_g][:, None, :] @ self.zc)[:, 0])  # sum_i Z_i'd_i
+        p1 = self.p + 1
+        zsz = self.g_seg.sum((si.reshape(g, 1, t * t) @ self.kc)[:, 0]).reshape(-1, p1, p1) \
+            - self.k_seg.sum(kappa[:, None, None] * (w[:, :, None] * w[:, None, :]))
+        return {"si": si, "d": d, "s_c": s_c, "kappa": kappa, "tau2": tau2, "w": w}, \
+            logdet, zsz, bad_ds
 
-    def _xi(self, st, u, p):
-        kc = st["kappa"][self.cl]
-        di = st["d"][self.pat]
-        wu = (st["w"] * u[self.k_ds]).sum(1)
-        rho = (st["sz"] @ u[self.k_ds][self.cl][:, :, None])[..., 0] - \
-            (kc * wu[self.cl])[:, None] * di  # S r, client by client
-        xi = st["sz"][..., :p] - (kc[:, None, None] * di[..., None]) * \
-            st["w"][self.cl, None, :p]  # S X
-        f = 1 / (1 + st["tau2"] * st["s_c"])[self.cl]  # S a = f d
-        return rho, xi, f
+    def _hj(self, st, p):
+        """H_g = sum_i kappa_k X_i (x) w_k and J_g = sum_i kappa_k^2 w_k (x) w_k over each
+        pattern's clients (w_k's X part): Xi_i = S_g X_i - kappa_k d_g w_k' in terms
+        of the cells' sums."""
+        wx = st["w"][:, :p]
+        kw = st["kappa"][self.c_k]
+        h = self.cell_pat.sum(kw[:, None, None, None] * self.zc[:, :, :p, None]
+                              * wx[self.c_k][:, None, None, :])
+        j = self.cell_pat.sum((self.nc * kw**2)[:, None, None] *
+                              (wx[self.c_k][:, :, None] * wx[self.c_k][:, None, :]))
+        return h, j
+
+    def _kxi(self, st, p):
+        """sum over each pattern's clients of Xi_i (x) Xi_i (G x T^2 x p^2)."""
+        si, d = st["si"], st["d"]
+        g, t = si.shape[:2]
+        kx = (si @ self.kx).reshape(g, t, t, p * p)
+        kx = (si[:, None] @ kx).reshape(g, t, t, p, p)  # (S (x) S) K_g
+        h, j = self._hj(st, p)
+        sh = (si @ h.reshape(g, t, p * p)).reshape(g, t, p, p)
+        kxi = kx - sh[:, :, None] * d[:, None, :, None, None] \
+            - d[:, :, None, None, None] * sh.transpose(0, 1, 3, 2)[:, None] \
+            + (d[:, :, None] * d[:, None, :])[..., None, None] * j[:, None, None]
+        return kxi.reshape(g, t * t, p * p)
 
     def derivatives(self, st, u, c, keep: dict | None = None):
         p, e = c.shape[-1], self.e
         g_n, qs, t = e.shape[0], e.shape[1], e.shape[2]
-        si, d, kappa, tau2, s_c = st["si"], st["d"], st["kappa"], st["tau2"], st["s_c"]
-        rho, xi, f = self._xi(st, u, p)
-        kc = kappa[self.cl]
+        si, d, kappa, tau2, s_c, w = (st[k] for k in ("si", "d", "kappa", "tau2", "s_c", "w"))
+        ug = u[self.g_ds]
+        wu = (w * u[self.k_ds]).sum(1)
+        f = 1 / (1 + tau2 * s_c)  # S a = f d, per ESW
+        one_s = s_c * f  # a'S a
+        kcell = kappa[self.c_k]
+        # sum over each pattern's clients of rho rho', rho_i = S r_i = S_g Z_i u - kappa wu d
+        ruu = (self.kc @ (ug[:, :, None] * ug[:, None, :]).reshape(g_n, -1, 1)).reshape(
+            g_n, t, t)
+        kw = kcell * wu[self.c_k]
+        h = self.cell_pat.sum(kw[:, None] * (self.zc @ ug[self.c_g][:, :, None])[..., 0])
+        sh = (si @ h[..., None])[..., 0]
+        s2 = self.cell_pat.sum(self.nc * kw**2)
+        dd = d[:, :, None] * d[:, None, :]
+        r_g = si @ ruu @ si - sh[:, :, None] * d[:, None, :] - d[:, :, None] * sh[:, None, :] \
+            + s2[:, None, None] * dd
         se = si[:, None] @ e  # S_g E_k
         ed = (e @ d[:, None, :, None])[..., 0]  # E_k d
         ded = (ed * d[:, None, :]).sum(2)  # d'E_k d
-        one_s = s_c / (1 + tau2 * s_c)  # a'S a per ESW
-        kap_g = self.by_pat.sum(kc)
-        f2_g = self.by_pat.sum(f * f)
-        r_g = self.by_pat.sum((rho[:, :, None] * rho[:, None, :]).reshape(len(rho), -1))
+        kap_g = self.cell_pat.sum(self.nc * kcell)
+        f2_g = self.cell_pat.sum(self.nc * f[self.c_k] ** 2)
         n_ds = self.g_seg.n
         grad = np.empty((n_ds, qs + 1))
         grad[:, :qs] = self.g_seg.sum(
             self.n_pat[:, None] * np.trace(se, axis1=2, axis2=3) - kap_g[:, None] * ded
-            - (e.reshape(g_n, qs, -1) @ r_g[:, :, None])[..., 0])
-        a_rho = self.by_esw.sum((self.a[self.pat] * rho).sum(1))
-        grad[:, qs] = self.k_seg.sum(one_s - a_rho**2)
-        xf = xi.reshape(len(xi), -1)
-        kxi = self.by_pat.sum((xf[:, :, None] * xf[:, None, :]).reshape(len(xf), -1))
-        kxi_flat = kxi.reshape(g_n, t, p, t, p).transpose(0, 1, 3, 2, 4).reshape(
-            g_n, t * t, p * p)
-        pk = np.empty((n_ds, qs + 1, p, p))
-        pk[:, :qs] = self.g_seg.sum(e.reshape(g_n, qs, -1) @ kxi_flat).reshape(n_ds, qs, p, p)
-        xic = self.by_esw.sum((self.a[self.pat][:, None, :] @ xi)[:, 0])  # Xi'a per ESW
-        pk[:, qs] = self.k_seg.sum(xic[:, :, None] * xic[:, None, :])
+            - (e.reshape(g_n, qs, -1) @ r_g.reshape(g_n, -1, 1))[..., 0])
+        grad[:, qs] = self.k_seg.sum(one_s - (wu * f) ** 2)  # a'rho per ESW = f w'u
+        hx, j = self._hj(st, p)
+        sh = (si @ hx.reshape(g_n, t, p * p)).reshape(g_n, t, p, p)
         sed = (si[:, None] @ ed[..., None])[..., 0]  # S_g E_k d
+        ses = (se @ si[:, None]).reshape(g_n, qs, t * t)  # S E_k S
+        # pk: E_k . sum_i Xi_i (x) Xi_i, Xi_i = S_g X_i - kappa_k d_g w_k'
+        shd = (sed @ hx.reshape(g_n, t, p * p)).reshape(g_n, qs, p, p)
+        pk = np.empty((n_ds, qs + 1, p, p))
+        pk[:, :qs] = self.g_seg.sum(
+            (ses @ self.kx.reshape(g_n, t * t, p * p)).reshape(g_n, qs, p, p)
+            - shd - shd.transpose(0, 1, 3, 2) + ded[:, :, None, None] * j[:, None])
+        xic = f[:, None] * w[:, :p]  # Xi'a per ESW
+        pk[:, qs] = self.k_seg.sum(xic[:, :, None] * xic[:, None, :])
+        cg = c[self.g_ds].reshape(g_n, p * p, 1)
+        kc_ = (self.kx.reshape(g_n, t * t, p * p) @ cg).reshape(g_n, t, t)
+        hc = (sh.reshape(g_n, t, p * p) @ cg)[..., 0]  # S H.C (C symmetric)
+        m_g = si @ kc_ @ si - hc[:, :, None] * d[:, None, :] - d[:, :, None] * hc[:, None, :] \
+            + (j.reshape(g_n, 1, p * p) @ cg)[:, 0][:, :, None] * dd  # sum_i Xi C Xi'
         info_g = 0.5 * self.n_pat[:, None, None] * _trace_pairs(se, se) \
-            - (ed * kap_g[:, None, None]) @ sed.transpose(0, 2, 1)
-        dk = self.by_esw.sum(ded[self.pat])
-        info_k = 0.5 * (kappa**2)[:, None, None] * (dk[:, :, None] * dk[:, None, :])
+            - (ed * kap_g[:, None, None]) @ sed.transpose(0, 2, 1) \
+            - _trace_pairs(se.transpose(0, 1, 3, 2), e @ m_g[:, None])
+        dk = self.cell_esw.sum(self.nc[:, None] * ded[self.c_g])
+        # eta_k = sum_i (E_k d_i)' Xi_i over the ESW's clients; zeta (with S a) = f eta
+        eta = self.cell_esw.sum(sed[self.c_g] @ self.zc[..., :p]) - \
+            kappa[:, None, None] * dk[:, :, None] * w[:, None, :p]
         ck = c[self.k_ds]
-        m_g = (kxi_flat @ c[self.g_ds].reshape(g_n, p * p, 1)).reshape(g_n, t, t)
-        info_g = info_g - _trace_pairs(se.transpose(0, 1, 3, 2), e @ m_g[:, None])
-        exd = ed[self.pat] @ xi  # (E_k d_i)' Xi_i
-        eta = self.by_esw.sum(exd)
-        info_k = info_k + ((eta @ ck) * kappa[:, None, None]) @ eta.transpose(0, 2, 1)
-        zeta = self.by_esw.sum(exd * f[:, None, None])
+        info_k = 0.5 * (kappa**2)[:, None, None] * (dk[:, :, None] * dk[:, None, :]) \
+            + ((eta @ ck) * kappa[:, None, None]) @ eta.transpose(0, 2, 1)
+        zeta = f[:, None, None] * eta
         t_kt = self.k_seg.sum(((zeta @ ck) * xic[:, None, :]).sum(2))
         info = np.zeros((n_ds, qs + 1, qs + 1))
         info[:, :qs, :qs] = self.g_seg.sum(info_g) + self.k_seg.sum(info_k)
@@ -245,7 +278,7 @@ class _ClusterParts:
         info[:, qs, qs] = self.k_seg.sum(0.5 * one_s**2 - ((xic[:, None, :] @ ck)[:, 0]
                                                            * xic).sum(1) * one_s)
         if keep is not None:
-            keep.update(kxi_flat=kxi_flat, eta=eta, zeta=zeta, xic=xic, one_s=one_s)
+            keep.update(kxi_flat=self._kxi(st, p), eta=eta, zeta=zeta, xic=xic, one_s=one_s)
         return grad, info, pk
 
     def q_matrices(self, st, kept: dict, p):
@@ -275,8 +308,7 @@ def _parts(model: MmrmModel) -> tuple[dict | None, dict | None]:
         if b.k is not None and not isinstance(b.k, int):
             units = {"gd": b.gd, "eye": b.eye, "counts": b.counts, "k": b.k}
         elif isinstance(b.k, int):
-            clustered = {"e": b.e, "a": b.a, "eye": b.eye, "n_pat": b.n_pat, "z": b.z,
-                         "pat": b.pat, "cl": b.cl, "k": b.k}
+            clustered = _cells(b)
     return units, clustered
 
 
@@ -289,8 +321,23 @@ def _empty_units(m: MmrmModel) -> dict:
 def _empty_clustered(m: MmrmModel) -> dict:
     t, p1, qs = m.t, m.p + 1, m.q - 1
     return {"e": np.zeros((0, qs, t, t)), "a": np.zeros((0, t)), "eye": np.zeros((0, t, t)),
-            "n_pat": np.zeros(0), "z": np.zeros((0, t, p1)), "pat": np.zeros(0, int),
-            "cl": np.zeros(0, int), "k": 0}
+            "n_pat": np.zeros(0), "kc": np.zeros((0, t, t, p1, p1)),
+            "zc": np.zeros((0, t, p1)), "nc": np.zeros(0), "c_g": np.zeros(0, int),
+            "c_k": np.zeros(0, int), "k": 0}
+
+
+def _cells(b) -> dict:
+    """A _Clustered's patterns with K_g = sum_i Z_i (x) Z_i, and its (ESW, pattern)
+    cells with Z_kg = sum_i Z_i and their sizes, in ESW order."""
+    g, (n, t, p1) = len(b.e), b.z.shape
+    cells, inverse = np.unique(b.cl * g + b.pat, return_inverse=True)
+    zc = np.zeros((len(cells), t, p1))
+    np.add.at(zc, inverse, b.z)
+    zz = (b.z[:, :, None, :, None] * b.z[:, None, :, None, :]).reshape(n, -1)
+    return {"e": b.e, "a": b.a, "eye": b.eye, "n_pat": b.n_pat,
+            "kc": (b.by_pat @ zz).reshape(g, t, t, p1, p1), "zc": zc,
+            "nc": np.bincount(inverse, minlength=len(cells)).astype(float),
+            "c_g": cells % g, "c_k": cells // g, "k": b.k}
 
 
 class _Batch:
@@ -298,10 +345,10 @@ class _Batch:
     once (one row of phi per dataset); `bad` marks the datasets where fit_mmrm's
     algebra would raise LinAlgError."""
 
-    def __init__(self, models: Sequence[MmrmModel]):
+    def __init__(self, models: Sequence[MmrmModel], parts: Sequence[tuple] | None = None):
         m0 = models[0]
         self.p, self.q, self.effect = m0.p, m0.q, m0.effect
-        parts = [_parts(m) for m in models]
+        parts = [_parts(m) for m in models] if parts is None else parts
         self.units = self.clustered = None
         if any(u is not None for u, _ in parts):
             self.units = _UnitParts([u if u is not None else _empty_units(m)
@@ -425,7 +472,8 @@ def _fit(models: list[MmrmModel], esw_intercept: bool) -> list[MmrmFit | None]:
     tau = q - 1 if esw_intercept else None
     n_obs = np.array([m.n_obs for m in models], dtype=float)
     phi = np.array([m.start() for m in models])
-    batch = _Batch(models)
+    parts = [_parts(m) for m in models]
+    batch = _Batch(models, parts)
     terms = batch.criterion(phi)
     failed = terms["bad"].copy()
     value, grad, info = terms["value"], terms["grad"], terms["info"]
@@ -439,7 +487,7 @@ def _fit(models: list[MmrmModel], esw_intercept: bool) -> list[MmrmFit | None]:
     while active.any():
         if active.sum() < 0.75 * len(ids):  # drop finished datasets from the batch
             ids = np.flatnonzero(active)
-            batch = _Batch([models[i] for i in ids])
+            batch = _Batch([models[i] for i in ids], [parts[i] for i in ids])
         sel = ids[active[ids]]
         new = phi[ids] + t[ids, None] * step[ids]
         if tau is not None:
@@ -474,17 +522,17 @@ def _fit(models: list[MmrmModel], esw_intercept: bool) -> list[MmrmFit | None]:
                 st, fr, bd = _fisher_steps({"grad": grad[go], "info": info[go]}, phi[go], tau)
                 step[go], free[go] = st, fr
                 failed[go[bd]], active[go[bd]] = True, False
-    return _inference(models, phi, ~failed, converged, steps, tau)
+    return _inference(models, parts, phi, ~failed, converged, steps, tau)
 
 
-def _inference(models, phi, ok, converged, steps, tau) -> list[MmrmFit | None]:
+def _inference(models, parts, phi, ok, converged, steps, tau) -> list[MmrmFit | None]:
     """Kenward-Roger at each fitted dataset's final phi, and the MmrmFit (None where
     fit_mmrm's checks fail)."""
     out: list[MmrmFit | None] = [None] * len(models)
     ids = np.flatnonzero(ok)
     if not len(ids):
         return out
-    batch = _Batch([models[i] for i in ids])
+    batch = _Batch([models[i] for i in ids], [parts[i] for i in ids])
     terms = batch.criterion(phi[ids], kr=True)
     se, se_kr, df, bad = batch.kenward_roger(terms)
     e = batch.effect
