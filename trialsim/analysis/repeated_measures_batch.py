@@ -387,7 +387,7 @@ class _Batch:
                 ((u[:, None, :] @ zsz) @ u[:, :, None])[:, 0, 0]
             r = len(phi)
             grad, info, pk = np.zeros((r, q)), np.zeros((r, q, q)), np.zeros((r, q, p, p))
-            kept: dict = {}
+            kept: dict | None = {} if kr else None
             if self.units is not None:
                 g, i, k = self.units.derivatives(su, u, c)
                 grad, info, pk = grad + g, info + i, pk + k
