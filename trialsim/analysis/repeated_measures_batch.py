@@ -243,31 +243,37 @@ class _ClusterParts:
             self.n_pat[:, None] * np.trace(se, axis1=2, axis2=3) - kap_g[:, None] * ded
             - (e.reshape(g_n, qs, -1) @ r_g.reshape(g_n, -1, 1))[..., 0])
         grad[:, qs] = self.k_seg.sum(one_s - (wu * f) ** 2)  # a'rho per ESW = f w'u
-        hx, j = self._hj(st, p)
-        sh = (si @ hx.reshape(g_n, t, p * p)).reshape(g_n, t, p, p)
         sed = (si[:, None] @ ed[..., None])[..., 0]  # S_g E_k d
         ses = (se @ si[:, None]).reshape(g_n, qs, t * t)  # S E_k S
-        # pk: E_k . sum_i Xi_i (x) Xi_i, Xi_i = S_g X_i - kappa_k d_g w_k'
-        shd = (sed @ hx.reshape(g_n, t, p * p)).reshape(g_n, qs, p, p)
+        kx = self.kx.reshape(g_n, t * t, p * p)
+        wx = w[:, :p]
+        dk = self.cell_esw.sum(self.nc[:, None] * ded[self.c_g])
+        # eta_k = sum_i (E_k d_i)' Xi_i over the ESW's clients, Xi_i = S_g X_i - kappa_k
+        # d_g w_k'; zeta (with S a = f d) = f eta
+        eta1 = self.cell_esw.sum(sed[self.c_g] @ self.zc[..., :p])
+        eta = eta1 - kappa[:, None, None] * dk[:, :, None] * wx[:, None, :]
+        # pk: E_k . sum_i Xi_i (x) Xi_i, its kappa terms summed per ESW
+        a_k = kappa[:, None, None, None] * eta1[:, :, :, None] * wx[:, None, None, :]
+        wxx = wx[:, :, None] * wx[:, None, :]
         pk = np.empty((n_ds, qs + 1, p, p))
-        pk[:, :qs] = self.g_seg.sum(
-            (ses @ self.kx.reshape(g_n, t * t, p * p)).reshape(g_n, qs, p, p)
-            - shd - shd.transpose(0, 1, 3, 2) + ded[:, :, None, None] * j[:, None])
-        xic = f[:, None] * w[:, :p]  # Xi'a per ESW
+        pk[:, :qs] = self.g_seg.sum((ses @ kx).reshape(g_n, qs, p, p)) + self.k_seg.sum(
+            (kappa**2)[:, None, None, None] * dk[:, :, None, None] * wxx[:, None]
+            - a_k - a_k.transpose(0, 1, 3, 2))
+        xic = f[:, None] * wx  # Xi'a per ESW
         pk[:, qs] = self.k_seg.sum(xic[:, :, None] * xic[:, None, :])
+        # sum_i Xi_i C Xi_i' per pattern
         cg = c[self.g_ds].reshape(g_n, p * p, 1)
-        kc_ = (self.kx.reshape(g_n, t * t, p * p) @ cg).reshape(g_n, t, t)
-        hc = (sh.reshape(g_n, t, p * p) @ cg)[..., 0]  # S H.C (C symmetric)
-        m_g = si @ kc_ @ si - hc[:, :, None] * d[:, None, :] - d[:, :, None] * hc[:, None, :] \
-            + (j.reshape(g_n, 1, p * p) @ cg)[:, 0][:, :, None] * dd  # sum_i Xi C Xi'
+        ck = c[self.k_ds]
+        cw = (ck @ wx[..., None])[..., 0]  # C w_k
+        hv = self.cell_pat.sum(kcell[:, None] * (self.zc[..., :p] @ cw[self.c_k][..., None])[
+            ..., 0])
+        hc = (si @ hv[..., None])[..., 0]
+        jc = self.cell_pat.sum(self.nc * kcell**2 * (wx * cw).sum(1)[self.c_k])
+        m_g = si @ (kx @ cg).reshape(g_n, t, t) @ si - hc[:, :, None] * d[:, None, :] \
+            - d[:, :, None] * hc[:, None, :] + jc[:, None, None] * dd
         info_g = 0.5 * self.n_pat[:, None, None] * _trace_pairs(se, se) \
             - (ed * kap_g[:, None, None]) @ sed.transpose(0, 2, 1) \
             - _trace_pairs(se.transpose(0, 1, 3, 2), e @ m_g[:, None])
-        dk = self.cell_esw.sum(self.nc[:, None] * ded[self.c_g])
-        # eta_k = sum_i (E_k d_i)' Xi_i over the ESW's clients; zeta (with S a) = f eta
-        eta = self.cell_esw.sum(sed[self.c_g] @ self.zc[..., :p]) - \
-            kappa[:, None, None] * dk[:, :, None] * w[:, None, :p]
-        ck = c[self.k_ds]
         info_k = 0.5 * (kappa**2)[:, None, None] * (dk[:, :, None] * dk[:, None, :]) \
             + ((eta @ ck) * kappa[:, None, None]) @ eta.transpose(0, 2, 1)
         zeta = f[:, None, None] * eta
