@@ -1,7 +1,7 @@
 """CPU ms per repeated-measures fit: fit_mmrm one dataset at a time against
 fit_mmrm_batch in batches, on default-scenario trials (the ESW term, as the default
 partially nested analysis fits it); also the part of it that is model construction
-(MmrmModel and its batch rows, per dataset) and the delta slopes.
+(a dataset's rows for the batch and its start values) and the delta slopes.
 
     .venv/bin/python bench/batch_fit_timing.py [datasets]
 
@@ -19,9 +19,9 @@ sys.path.insert(0, str(ROOT))
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from trialsim.analysis import delta  # noqa: E402
-from trialsim.analysis.repeated_measures import MmrmModel, fit_mmrm  # noqa: E402
+from trialsim.analysis.repeated_measures import fit_mmrm  # noqa: E402
 from trialsim.analysis.repeated_measures_batch import (  # noqa: E402
-    _parts,
+    _Dataset,
     fit_mmrm_batch,
     mmrm_slopes_batch,
 )
@@ -69,8 +69,8 @@ def main(count: int = 100) -> None:
                 lambda b: fit_mmrm_batch(b, esw_intercept=True), args, size), count)
             print(f"{f'fit_mmrm_batch, batches of {size}':32s} {ms:7.2f}   "
                   f"{single / ms:4.1f}x")
-        build = ms_per_item(lambda: [_parts(MmrmModel(*x, False, True)) for x in args], count)
-        print(f"{'  of which model construction':32s} {build:7.2f}")
+        build = ms_per_item(lambda: [_Dataset(*x, False, True).start() for x in args], count)
+        print(f"{'  of which construction, start':32s} {build:7.2f}")
         fits = fit_mmrm_batch(args, esw_intercept=True)
         items = [(delta.shifted(x[1], ~d.analysed_m12, params.analysis.delta_arm), *x[1:],
                   f) for (d, x), f in zip(data, fits, strict=True) if f is not None]

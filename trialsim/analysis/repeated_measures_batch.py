@@ -307,24 +307,113 @@ class _ClusterParts:
         return out
 
 
-def _parts(model: MmrmModel) -> tuple[dict | None, dict | None]:
-    """A model's one-participant groups and ESW caseloads, as arrays to concatenate."""
-    units = clustered = None
-    for b in model.batches:
-        if b.k is not None and not isinstance(b.k, int):
-            units = {"gd": b.gd, "eye": b.eye, "counts": b.counts, "k": b.k}
-        elif isinstance(b.k, int):
-            clustered = _cells(b)
-    return units, clustered
+class _Dataset:
+    """One dataset as MmrmModel sees it (dimensions, start, Sigma) with its rows for a
+    batch (`parts`: one-participant groups, ESW caseloads), built with array operations
+    instead of MmrmModel's loops over units; the same groups, patterns and sums."""
+
+    def __init__(self, y, ips, baseline, covariates, esw, per_arm: bool,
+                 esw_intercept: bool):
+        y = np.asarray(y, dtype=float)
+        n, t = y.shape
+        ips = np.asarray(ips, dtype=bool)
+        cov = np.zeros((n, 0)) if covariates is None else \
+            np.asarray(covariates, dtype=float).reshape(n, -1)
+        self.t, self.per_arm, self.esw_intercept = t, per_arm, esw_intercept
+        self.p = p = 3 * t + cov.shape[1]
+        self.effect = 2 * t - 1
+        self.pairs = [(j, k) for j in range(t) for k in range(j, t)]
+        m = len(self.pairs)
+        self.q = (2 if per_arm else 1) * m + (1 if esw_intercept else 0)
+        obs = ~np.isnan(y)
+        keep = obs.any(1)
+        z = np.zeros((n, t, p + 1))
+        w = np.arange(t)
+        z[:, w, w] = 1.0
+        z[:, w, t + w] = ips[:, None]
+        z[:, w, 2 * t + w] = np.asarray(baseline, float)[:, None]
+        z[:, :, 3 * t:p] = cov[:, None, :]
+        z[:, :, p] = np.where(obs, y, 0.0)
+        ptable = np.zeros((t, t), dtype=int)
+        for i, (j, k) in enumerate(self.pairs):
+            ptable[j, k] = ptable[k, j] = i
+        clustered = np.zeros(n, bool)
+        if esw_intercept and esw is not None:
+            esw = np.asarray(esw)
+            member = keep & ips & (esw >= 0)
+            size = np.bincount(esw[member]) if member.any() else np.zeros(1, int)
+            clustered[member] = size[esw[member]] > 1  # ESWs of one client: units of one
+        single = keep & ~clustered
+        self.n_obs = int(obs[keep].sum())
+        self._z, self._obs = z[keep], obs[keep]
+        units = self._units(z[single], obs[single], ips[single], ptable) if single.any() \
+            else None
+        cl = self._clustered(z[clustered], obs[clustered], esw[clustered] if
+                             clustered.any() else None, ptable) if clustered.any() else None
+        self.parts = (units, cl)
+
+    def _units(self, z, obs, ips, ptable) -> dict:
+        """Participants grouped by arm and missingness pattern (their V is one): per
+        group dV/dphi and K = sum_i Z_i (x) Z_i, rows packed to the observed waves."""
+        t, q, m = self.t, self.q, len(self.pairs)
+        p1 = z.shape[2]
+        keys, group = np.unique(obs @ (2 ** np.arange(t)) + ips * 2**t, return_inverse=True)
+        g = len(keys)
+        order = np.argsort(~obs, axis=1, kind="stable")  # observed waves first
+        count = obs.sum(1)
+        valid = np.arange(t) < count[:, None]
+        zp = np.take_along_axis(z, order[..., None], 1) * valid[..., None]
+        zf = zp.reshape(len(z), -1)
+        k = _Segments(group, g).sum(zf[:, :, None] * zf[:, None, :])
+        first = np.unique(group, return_index=True)[1]
+        wv, ok, arm = order[first], valid[first], ips[first]
+        off = np.where(self.per_arm & ~arm, m, 0)
+        gd = np.zeros((g, q, t, t))
+        gi, r, c = np.nonzero(ok[:, :, None] & ok[:, None, :])
+        gd[gi, off[gi] + ptable[wv[gi, r], wv[gi, c]], r, c] = 1.0
+        if self.esw_intercept:
+            row = ok * arm[:, None]
+            gd[:, q - 1] = row[:, :, None] * row[:, None, :]
+        return {"gd": gd, "eye": (~ok)[:, :, None] * np.eye(t), "counts":
+                np.bincount(group).astype(float),
+                "k": k.reshape(g, t, p1, t, p1).transpose(0, 1, 3, 2, 4)}
+
+    def _clustered(self, z, obs, esw, ptable) -> dict:
+        """ESWs' clients: per missingness pattern dV/dphi of Sigma, a, K_g; per (ESW,
+        pattern) cell the sum of the rows Z_i and the cell's size (cells in ESW order)."""
+        t, p1 = self.t, z.shape[2]
+        z = z * obs[..., None]
+        _, cl = np.unique(esw, return_inverse=True)
+        _, first, pat = np.unique(obs @ (2 ** np.arange(t)), return_index=True,
+                                  return_inverse=True)
+        g, ob = len(first), obs[first]
+        e = np.zeros((g, self.q - 1, t, t))
+        jj, kk = np.meshgrid(np.arange(t), np.arange(t), indexing="ij")
+        e[:, ptable[jj, kk], jj, kk] = ob[:, :, None] & ob[:, None, :]
+        zf = z.reshape(len(z), -1)
+        kc = _Segments(pat, g).sum(zf[:, :, None] * zf[:, None, :])
+        cells, cell = np.unique(cl * g + pat, return_inverse=True)
+        return {"e": e, "a": ob.astype(float), "eye": (~ob)[:, :, None] * np.eye(t),
+                "n_pat": np.bincount(pat).astype(float),
+                "kc": kc.reshape(g, t, p1, t, p1).transpose(0, 1, 3, 2, 4),
+                "zc": _Segments(cell, len(cells)).sum(z),
+                "nc": np.bincount(cell).astype(float), "c_g": cells % g, "c_k": cells // g,
+                "k": int(cl.max()) + 1}
+
+    def start(self) -> np.ndarray:
+        return MmrmModel.start(self)  # MmrmModel's moment start, from _z and _obs
+
+    def sigma(self, phi) -> np.ndarray:
+        return MmrmModel.sigma(self, phi)
 
 
-def _empty_units(m: MmrmModel) -> dict:
+def _empty_units(m: _Dataset) -> dict:
     t, p1 = m.t, m.p + 1
     return {"gd": np.zeros((0, m.q, t, t)), "eye": np.zeros((0, t, t)),
             "counts": np.zeros(0), "k": np.zeros((0, t, t, p1, p1))}
 
 
-def _empty_clustered(m: MmrmModel) -> dict:
+def _empty_clustered(m: _Dataset) -> dict:
     t, p1, qs = m.t, m.p + 1, m.q - 1
     return {"e": np.zeros((0, qs, t, t)), "a": np.zeros((0, t)), "eye": np.zeros((0, t, t)),
             "n_pat": np.zeros(0), "kc": np.zeros((0, t, t, p1, p1)),
@@ -332,29 +421,15 @@ def _empty_clustered(m: MmrmModel) -> dict:
             "c_k": np.zeros(0, int), "k": 0}
 
 
-def _cells(b) -> dict:
-    """A _Clustered's patterns with K_g = sum_i Z_i (x) Z_i, and its (ESW, pattern)
-    cells with Z_kg = sum_i Z_i and their sizes, in ESW order."""
-    g, (n, t, p1) = len(b.e), b.z.shape
-    cells, inverse = np.unique(b.cl * g + b.pat, return_inverse=True)
-    zc = np.zeros((len(cells), t, p1))
-    np.add.at(zc, inverse, b.z)
-    zz = (b.z[:, :, None, :, None] * b.z[:, None, :, None, :]).reshape(n, -1)
-    return {"e": b.e, "a": b.a, "eye": b.eye, "n_pat": b.n_pat,
-            "kc": (b.by_pat @ zz).reshape(g, t, t, p1, p1), "zc": zc,
-            "nc": np.bincount(inverse, minlength=len(cells)).astype(float),
-            "c_g": cells % g, "c_k": cells // g, "k": b.k}
-
-
 class _Batch:
     """MmrmModel's criterion, derivatives and Kenward-Roger terms for many datasets at
     once (one row of phi per dataset); `bad` marks the datasets where fit_mmrm's
     algebra would raise LinAlgError."""
 
-    def __init__(self, models: Sequence[MmrmModel], parts: Sequence[tuple] | None = None):
+    def __init__(self, models: Sequence[_Dataset]):
         m0 = models[0]
         self.p, self.q, self.effect = m0.p, m0.q, m0.effect
-        parts = [_parts(m) for m in models] if parts is None else parts
+        parts = [m.parts for m in models]
         self.units = self.clustered = None
         if any(u is not None for u, _ in parts):
             self.units = _UnitParts([u if u is not None else _empty_units(m)
@@ -461,7 +536,7 @@ def fit_mmrm_batch(datasets: Sequence[tuple], *, per_arm: bool = False,
     number of covariates), run together: per dataset the same start, scoring steps,
     step halving and stopping rule, so the same fits to rounding (None where fit_mmrm
     gives None)."""
-    models = [MmrmModel(y, ips, base, cov, esw, per_arm, esw_intercept)
+    models = [_Dataset(y, ips, base, cov, esw, per_arm, esw_intercept)
               for y, ips, base, cov, esw in datasets]
     out: list[MmrmFit | None] = [None] * len(models)
     ok = [i for i, m in enumerate(models) if m.n_obs > m.p + m.q]
@@ -472,14 +547,13 @@ def fit_mmrm_batch(datasets: Sequence[tuple], *, per_arm: bool = False,
     return out
 
 
-def _fit(models: list[MmrmModel], esw_intercept: bool) -> list[MmrmFit | None]:
+def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
     n = len(models)
     q = models[0].q
     tau = q - 1 if esw_intercept else None
     n_obs = np.array([m.n_obs for m in models], dtype=float)
     phi = np.array([m.start() for m in models])
-    parts = [_parts(m) for m in models]
-    batch = _Batch(models, parts)
+    batch = _Batch(models)
     terms = batch.criterion(phi)
     failed = terms["bad"].copy()
     value, grad, info = terms["value"], terms["grad"], terms["info"]
@@ -493,7 +567,7 @@ def _fit(models: list[MmrmModel], esw_intercept: bool) -> list[MmrmFit | None]:
     while active.any():
         if active.sum() < 0.75 * len(ids):  # drop finished datasets from the batch
             ids = np.flatnonzero(active)
-            batch = _Batch([models[i] for i in ids], [parts[i] for i in ids])
+            batch = _Batch([models[i] for i in ids])
         sel = ids[active[ids]]
         new = phi[ids] + t[ids, None] * step[ids]
         if tau is not None:
@@ -528,17 +602,17 @@ def _fit(models: list[MmrmModel], esw_intercept: bool) -> list[MmrmFit | None]:
                 st, fr, bd = _fisher_steps({"grad": grad[go], "info": info[go]}, phi[go], tau)
                 step[go], free[go] = st, fr
                 failed[go[bd]], active[go[bd]] = True, False
-    return _inference(models, parts, phi, ~failed, converged, steps, tau)
+    return _inference(models, phi, ~failed, converged, steps, tau)
 
 
-def _inference(models, parts, phi, ok, converged, steps, tau) -> list[MmrmFit | None]:
+def _inference(models, phi, ok, converged, steps, tau) -> list[MmrmFit | None]:
     """Kenward-Roger at each fitted dataset's final phi, and the MmrmFit (None where
     fit_mmrm's checks fail)."""
     out: list[MmrmFit | None] = [None] * len(models)
     ids = np.flatnonzero(ok)
     if not len(ids):
         return out
-    batch = _Batch([models[i] for i in ids], [parts[i] for i in ids])
+    batch = _Batch([models[i] for i in ids])
     terms = batch.criterion(phi[ids], kr=True)
     se, se_kr, df, bad = batch.kenward_roger(terms)
     e = batch.effect
@@ -565,8 +639,7 @@ def mmrm_slopes_batch(items: Sequence[tuple], *, waves: int,
     for shift, ips, base, cov, esw, fit in items:
         y = np.zeros((len(shift), waves))
         y[:, -1] = shift
-        m = MmrmModel(y, np.asarray(ips).astype(bool), base, cov, esw,
-                      esw_intercept=esw_intercept)
+        m = _Dataset(y, np.asarray(ips).astype(bool), base, cov, esw, False, esw_intercept)
         phi = [fit.sigma[0][j, k] for j, k in m.pairs]
         models.append(m)
         phis.append(phi + [fit.tau2] if esw_intercept else phi)
