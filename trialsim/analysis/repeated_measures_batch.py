@@ -101,10 +101,9 @@ class _UnitParts:
         self.gd = np.concatenate([pt["gd"] for pt in parts])
         self.eye = np.concatenate([pt["eye"] for pt in parts])
         self.counts = np.concatenate([pt["counts"] for pt in parts])
-        k = np.concatenate([pt["k"] for pt in parts])
-        u, t, p1 = len(k), k.shape[1], k.shape[-1]
-        self.kflat = k.reshape(u, t * t, p1 * p1)
-        self.kx = np.ascontiguousarray(k[..., :p1 - 1, :p1 - 1]).reshape(u, t * t, -1)
+        self.kflat = np.concatenate([pt["kflat"] for pt in parts])
+        self.kx = np.concatenate([pt["kx"] for pt in parts])
+        p1 = int(round(math.sqrt(self.kflat.shape[2])))
         self.seg = _Segments(self.ds, len(parts))
         self.q, self.p1 = q, p1
 
@@ -157,14 +156,13 @@ class _ClusterParts:
         self.g_ds = np.concatenate([np.full(len(pt["e"]), r) for r, pt in enumerate(parts)])
         self.k_ds = np.concatenate([np.full(pt["k"], r) for r, pt in enumerate(parts)])
         cat = {key: np.concatenate([pt[key] for pt in parts])
-               for key in ("e", "a", "eye", "n_pat", "kc", "zc", "nc")}
+               for key in ("e", "a", "eye", "n_pat", "kflat", "kx", "zc", "nc")}
         self.e, self.a, self.eye, self.n_pat = cat["e"], cat["a"], cat["eye"], cat["n_pat"]
         self.zc, self.nc = cat["zc"], cat["nc"]
         g, t, p1 = len(self.e), self.e.shape[2], self.zc.shape[2]
         self.p = p1 - 1
-        self.kc = cat["kc"].reshape(g, t * t, p1 * p1)
-        self.kx = np.ascontiguousarray(cat["kc"][..., :self.p, :self.p]).reshape(
-            g, t, t * self.p * self.p)
+        self.kc = cat["kflat"]
+        self.kx = cat["kx"].reshape(g, t, t * self.p * self.p)
         self.c_g = np.concatenate([pt["c_g"] + g_off[r] for r, pt in enumerate(parts)])
         self.c_k = np.concatenate([pt["c_k"] + k_off[r] for r, pt in enumerate(parts)])
         self.cell_esw = _Segments(self.c_k, len(self.k_ds))
@@ -383,7 +381,7 @@ class _Dataset:
             gd[:, q - 1] = row[:, :, None] * row[:, None, :]
         return {"gd": gd, "eye": (~ok)[:, :, None] * np.eye(t), "counts":
                 np.bincount(group).astype(float),
-                "k": k.reshape(g, t, p1, t, p1).transpose(0, 1, 3, 2, 4)}
+                **_k_layouts(k.reshape(g, t, p1, t, p1).transpose(0, 1, 3, 2, 4))}
 
     def _clustered(self, z, obs, esw, ptable) -> dict:
         """ESWs' clients: per missingness pattern dV/dphi of Sigma, a, K_g; per (ESW,
@@ -402,7 +400,7 @@ class _Dataset:
         cells, cell = np.unique(cl * g + pat, return_inverse=True)
         return {"e": e, "a": ob.astype(float), "eye": (~ob)[:, :, None] * np.eye(t),
                 "n_pat": np.bincount(pat).astype(float),
-                "kc": kc.reshape(g, t, p1, t, p1).transpose(0, 1, 3, 2, 4),
+                **_k_layouts(kc.reshape(g, t, p1, t, p1).transpose(0, 1, 3, 2, 4)),
                 "zc": _Segments(cell, len(cells)).sum(z),
                 "nc": np.bincount(cell).astype(float), "c_g": cells % g, "c_k": cells // g,
                 "k": int(cl.max()) + 1}
@@ -414,16 +412,24 @@ class _Dataset:
         return MmrmModel.sigma(self, phi)
 
 
+def _k_layouts(k: np.ndarray) -> dict:
+    """K (G x T x T x p+1 x p+1) as the batch uses it: all of it and its X block, each
+    G x T^2 x (columns)^2, contiguous (made once per dataset, not per batch)."""
+    g, t, p1 = k.shape[0], k.shape[1], k.shape[-1]
+    return {"kflat": np.ascontiguousarray(k).reshape(g, t * t, p1 * p1),
+            "kx": np.ascontiguousarray(k[..., :p1 - 1, :p1 - 1]).reshape(g, t * t, -1)}
+
+
 def _empty_units(m: _Dataset) -> dict:
     t, p1 = m.t, m.p + 1
     return {"gd": np.zeros((0, m.q, t, t)), "eye": np.zeros((0, t, t)),
-            "counts": np.zeros(0), "k": np.zeros((0, t, t, p1, p1))}
+            "counts": np.zeros(0), **_k_layouts(np.zeros((0, t, t, p1, p1)))}
 
 
 def _empty_clustered(m: _Dataset) -> dict:
     t, p1, qs = m.t, m.p + 1, m.q - 1
     return {"e": np.zeros((0, qs, t, t)), "a": np.zeros((0, t)), "eye": np.zeros((0, t, t)),
-            "n_pat": np.zeros(0), "kc": np.zeros((0, t, t, p1, p1)),
+            "n_pat": np.zeros(0), **_k_layouts(np.zeros((0, t, t, p1, p1))),
             "zc": np.zeros((0, t, p1)), "nc": np.zeros(0), "c_g": np.zeros(0, int),
             "c_k": np.zeros(0, int), "k": 0}
 
@@ -560,7 +566,7 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
     tau = q - 1 if esw_intercept else None
     n_obs = np.array([m.n_obs for m in models], dtype=float)
     phi = np.array([m.start() for m in models])
-    batch = _Batch(models)
+    batch = full = _Batch(models)
     terms = batch.criterion(phi)
     failed = terms["bad"].copy()
     value, grad, info = terms["value"], terms["grad"], terms["info"]
@@ -609,26 +615,25 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
                 st, fr, bd = _fisher_steps({"grad": grad[go], "info": info[go]}, phi[go], tau)
                 step[go], free[go] = st, fr
                 failed[go[bd]], active[go[bd]] = True, False
-    return _inference(models, phi, ~failed, converged, steps, tau)
+    return _inference(models, full, phi, ~failed, converged, steps, tau)
 
 
-def _inference(models, phi, ok, converged, steps, tau) -> list[MmrmFit | None]:
-    """Kenward-Roger at each fitted dataset's final phi, and the MmrmFit (None where
-    fit_mmrm's checks fail)."""
+def _inference(models, batch, phi, ok, converged, steps, tau) -> list[MmrmFit | None]:
+    """Kenward-Roger at each dataset's final phi (`batch`: all of them; the failed ones'
+    results are dropped), and the MmrmFit (None where fit_mmrm's checks fail)."""
     out: list[MmrmFit | None] = [None] * len(models)
     ids = np.flatnonzero(ok)
     if not len(ids):
         return out
-    batch = _Batch([models[i] for i in ids])
-    terms = batch.criterion(phi[ids], kr=True)
+    terms = batch.criterion(phi, kr=True)
     se, se_kr, df, bad = batch.kenward_roger(terms)
     e = batch.effect
-    for j, i in enumerate(ids):
-        beta = terms["beta"][j]
-        if bad[j] or terms["bad"][j] or not (se[j] > 0 and se_kr[j] > 0 and df[j] > 0
+    for i in ids:
+        beta = terms["beta"][i]
+        if bad[i] or terms["bad"][i] or not (se[i] > 0 and se_kr[i] > 0 and df[i] > 0
                                              and math.isfinite(beta[e])):
             continue
-        out[i] = MmrmFit(float(beta[e]), float(se[j]), float(se_kr[j]), float(df[j]),
+        out[i] = MmrmFit(float(beta[e]), float(se[i]), float(se_kr[i]), float(df[i]),
                          models[i].sigma(phi[i]),
                          float(phi[i, tau]) if tau is not None else 0.0, beta,
                          bool(converged[i]), int(steps[i]))
