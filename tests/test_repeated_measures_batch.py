@@ -10,6 +10,8 @@ could hide a wrong term in the algebra (a wrong term moves them by > 1e-6)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from test_repeated_measures import data
@@ -81,10 +83,13 @@ def test_mmrm_slopes_agree_with_mmrm_slope(simulated):
     for (d, (_, ips, base, cov, esw)), fit in zip(items, fits, strict=True):
         shift = delta.shifted(ips, ~d.analysed_m12, params.analysis.delta_arm)
         args.append((shift, ips, base, cov, esw, fit))
+    # a Sigma that is not positive definite: mmrm_slope's LinAlgError, NaN
+    bad = dataclasses.replace(fits[0], sigma=-fits[0].sigma)
+    args.insert(1, args[0][:5] + (bad,))
     batch = mmrm_slopes_batch(args, waves=3, esw_intercept=True)
     single = [delta.mmrm_slope(*a, waves=3, esw_intercept=True) for a in args]
     np.testing.assert_allclose(batch, single, rtol=RTOL)
-    assert all(s != 0 for s in single)
+    assert np.isnan(single[1]) and all(s != 0 for s in single)
 
 
 @pytest.mark.parametrize("per_arm,esw_term", [(False, False), (True, False), (False, True),
