@@ -3,15 +3,21 @@ of datasets at once: the same REML Fisher scoring and Kenward-Roger algebra, run
 every dataset in one set of numpy calls, since a single fit is mostly numpy call
 overhead on tiny arrays.
 
-Layout: the datasets' pieces are concatenated, not padded. Unit groups, missingness
-patterns, clients and ESWs of all datasets are rows of flat ("ragged") arrays; their
-algebra is per row on matrices of fixed shape (T x T, p x p, q x q), through stacked
-np.matmul, and every sum over a dataset's rows is a segment sum (np.add.reduceat) over
-that dataset's rows only. So no reduction and no gemm dimension spans datasets, and a
-dataset's results do not depend on what else is in the batch (they are bitwise the same
-fitted alone). Each dataset runs fit_mmrm's iteration (its own step, step halving and
-stopping) with finished ones masked; a matrix that is not positive definite fails its
-own dataset only.
+Layout: the datasets' pieces are concatenated, not padded. One-participant groups
+(arm x missingness pattern), the ESW clients' missingness patterns, (ESW, pattern)
+cells and ESWs of all datasets are rows of flat ("ragged") arrays; their algebra is per
+row on matrices of fixed shape (T x T, p x p, q x q) through stacked np.matmul, and
+every sum over a dataset's rows is a segment sum (_Segments) that adds that dataset's
+rows only, in order. No reduction and no gemm dimension spans datasets, so a dataset's
+results do not depend on what else is in the batch: they are bitwise the same fitted
+alone. Each dataset runs fit_mmrm's iteration (its own step, step halving and
+stopping); finished datasets are dropped from the batch as it thins. A matrix that is
+not positive definite fails its own dataset only, as LinAlgError fails fit_mmrm.
+
+The ESW caseloads use repeated_measures._Clustered's Woodbury algebra rewritten without
+per-client terms (each is linear in the client's rows given its pattern and ESW), and
+the datasets' rows are built by array operations (_Dataset) rather than by MmrmModel:
+both were most of the cost once the scoring steps were batched.
 """
 
 from __future__ import annotations
@@ -503,7 +509,7 @@ class _Batch:
                 out["q_kl"] = qm
         return out
 
-    def kenward_roger(self, terms: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def kenward_roger(self, terms: dict) -> tuple[np.ndarray, ...]:
         """Per dataset: the effect's model-based SE, KR SE and KR df (_kenward_roger),
         and which datasets' expected information is singular."""
         info, c, pk, q_kl = terms["info"], terms["c"], terms["pk"], terms["q_kl"]
