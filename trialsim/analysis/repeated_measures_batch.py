@@ -374,8 +374,7 @@ class _Dataset:
         count = obs.sum(1)
         valid = np.arange(t) < count[:, None]
         zp = np.take_along_axis(z, order[..., None], 1) * valid[..., None]
-        zf = zp.reshape(len(z), -1)
-        k = _Segments(group, g).sum(zf[:, :, None] * zf[:, None, :])
+        k = _cross_products(zp.reshape(len(z), -1), group, g)
         first = np.unique(group, return_index=True)[1]
         wv, ok, arm = order[first], valid[first], ips[first]
         off = np.where(self.per_arm & ~arm, m, 0)
@@ -401,8 +400,7 @@ class _Dataset:
         e = np.zeros((g, self.q - 1, t, t))
         jj, kk = np.meshgrid(np.arange(t), np.arange(t), indexing="ij")
         e[:, ptable[jj, kk], jj, kk] = ob[:, :, None] & ob[:, None, :]
-        zf = z.reshape(len(z), -1)
-        kc = _Segments(pat, g).sum(zf[:, :, None] * zf[:, None, :])
+        kc = _cross_products(z.reshape(len(z), -1), pat, g)
         cells, cell = np.unique(cl * g + pat, return_inverse=True)
         return {"e": e, "a": ob.astype(float), "eye": (~ob)[:, :, None] * np.eye(t),
                 "n_pat": np.bincount(pat).astype(float),
@@ -416,6 +414,17 @@ class _Dataset:
 
     def sigma(self, phi) -> np.ndarray:
         return MmrmModel.sigma(self, phi)
+
+
+def _cross_products(zf: np.ndarray, group: np.ndarray, g: int) -> np.ndarray:
+    """sum_i z_i z_i' over each group's rows (one dataset's: a gemm per group)."""
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(g + 1))
+    out = np.empty((g, zf.shape[1], zf.shape[1]))
+    for j in range(g):
+        rows = zf[order[bounds[j]:bounds[j + 1]]]
+        out[j] = rows.T @ rows
+    return out
 
 
 def _k_layouts(k: np.ndarray) -> dict:
