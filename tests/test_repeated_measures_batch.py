@@ -147,3 +147,10 @@ def test_a_dataset_fits_the_same_alone_and_in_any_batch(simulated):
         for other in (batch[i], reversed_[i]):
             for f in (*FIELDS, "tau2", "converged", "steps"):
                 assert np.array_equal(getattr(a, f), getattr(other, f)), f
+
+
+def test_datasets_of_different_shapes_are_refused():
+    y, ips, base, cov, esw = data(1)
+    with pytest.raises(ValueError):
+        fit_mmrm_batch([data(1), (y, ips, base, None, esw)])
+    assert fit_mmrm_batch([]) == []

@@ -566,6 +566,8 @@ def fit_mmrm_batch(datasets: Sequence[tuple], *, per_arm: bool = False,
     gives None)."""
     models = [_Dataset(y, ips, base, cov, esw, per_arm, esw_intercept)
               for y, ips, base, cov, esw in datasets]
+    if len({(m.t, m.p) for m in models}) > 1:
+        raise ValueError("a batch's datasets need the same waves and covariates")
     out: list[MmrmFit | None] = [None] * len(models)
     ok = [i for i, m in enumerate(models) if m.n_obs > m.p + m.q]
     if not ok:
