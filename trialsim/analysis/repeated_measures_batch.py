@@ -45,6 +45,29 @@ class _Segments:
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n_owners))
                                       ]).astype(np.intp)
         self.ones = np.ones(len(owner))
+        self._outer: dict = {}
+
+    def outer_sum(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """sum of a_i (x) b_i over each segment's rows (a: rows x A, b: rows x B), as a
+        CSR product too (row (segment, j) takes a_ij b_i over the segment's rows i), not
+        as the rows' outer products, which would be A x B times larger."""
+        n_a = a.shape[1]
+        out = np.zeros((self.n * n_a, b.shape[1]))
+        if not len(a):
+            return out.reshape(self.n, n_a, -1)
+        if n_a not in self._outer:
+            counts = np.diff(self.indptr)
+            length = np.repeat(counts, n_a)  # row (segment, j): the segment's rows
+            indptr = np.concatenate([[0], np.cumsum(length)]).astype(np.intp)
+            row = np.repeat(np.arange(self.n * n_a), length)
+            at = np.arange(len(row)) - indptr[row]
+            cols = self.indices[self.indptr[row // n_a] + at].astype(np.intp)
+            self._outer[n_a] = (indptr, cols, cols * n_a + row % n_a)
+        indptr, cols, take = self._outer[n_a]
+        _sparsetools.csr_matvecs(self.n * n_a, len(a), b.shape[1], indptr, cols,
+                                 np.ascontiguousarray(a).ravel()[take],
+                                 np.ascontiguousarray(b, dtype=float).ravel(), out.ravel())
+        return out.reshape(self.n, n_a, -1)
 
     def sum(self, x: np.ndarray) -> np.ndarray:
         flat = np.ascontiguousarray(x, dtype=float).reshape(len(x), -1)
@@ -264,14 +287,16 @@ class _ClusterParts:
         eta1 = self.cell_esw.sum(sed[self.c_g] @ self.zc[..., :p])
         eta = eta1 - kappa[:, None, None] * dk[:, :, None] * wx[:, None, :]
         # pk: E_k . sum_i Xi_i (x) Xi_i, its kappa terms summed per ESW
-        a_k = kappa[:, None, None, None] * eta1[:, :, :, None] * wx[:, None, None, :]
-        wxx = wx[:, :, None] * wx[:, None, :]
+        ks = self.k_seg
+        a_k = ks.outer_sum((kappa[:, None, None] * eta1).reshape(len(kappa), -1), wx).reshape(
+            n_ds, qs, p, p)
+        wxx = ks.outer_sum((kappa**2)[:, None] * dk, (wx[:, :, None] * wx[:, None, :]).reshape(
+            len(kappa), -1)).reshape(n_ds, qs, p, p)
         pk = np.empty((n_ds, qs + 1, p, p))
-        pk[:, :qs] = self.g_seg.sum((ses @ kx).reshape(g_n, qs, p, p)) + self.k_seg.sum(
-            (kappa**2)[:, None, None, None] * dk[:, :, None, None] * wxx[:, None]
-            - a_k - a_k.transpose(0, 1, 3, 2))
+        pk[:, :qs] = self.g_seg.sum((ses @ kx).reshape(g_n, qs, p, p)) + wxx - a_k \
+            - a_k.transpose(0, 1, 3, 2)
         xic = f[:, None] * wx  # Xi'a per ESW
-        pk[:, qs] = self.k_seg.sum(xic[:, :, None] * xic[:, None, :])
+        pk[:, qs] = ks.outer_sum(xic, xic)
         # sum_i Xi_i C Xi_i' per pattern
         cg = c[self.g_ds].reshape(g_n, p * p, 1)
         ck = c[self.k_ds]
@@ -305,16 +330,13 @@ class _ClusterParts:
         out = np.empty((n_ds, qs + 1, qs + 1, p, p))
         ese = e[:, :, None] @ (si[:, None] @ e)[:, None]  # E_k S E_l
         qq = (ese.reshape(g_n, qs * qs, t * t) @ kept["kxi_flat"]).reshape(g_n, qs, qs, p, p)
-        eta = kept["eta"].reshape(nk, -1)
-        ee = (kappa[:, None, None] * (eta[:, :, None] * eta[:, None, :])).reshape(
-            nk, qs, p, qs, p).transpose(0, 1, 3, 2, 4)
-        out[:, :qs, :qs] = self.g_seg.sum(qq) - self.k_seg.sum(ee)
-        zx = kept["zeta"][:, :, :, None] * kept["xic"][:, None, None, :]
-        out[:, :qs, qs] = self.k_seg.sum(zx)
+        eta, xic, ks = kept["eta"].reshape(nk, -1), kept["xic"], self.k_seg
+        ee = ks.outer_sum(kappa[:, None] * eta, eta).reshape(n_ds, qs, p, qs, p)
+        out[:, :qs, :qs] = self.g_seg.sum(qq) - ee.transpose(0, 1, 3, 2, 4)
+        out[:, :qs, qs] = ks.outer_sum(kept["zeta"].reshape(nk, -1), xic).reshape(
+            n_ds, qs, p, p)
         out[:, qs, :qs] = out[:, :qs, qs].transpose(0, 1, 3, 2)
-        xic = kept["xic"]
-        out[:, qs, qs] = self.k_seg.sum(kept["one_s"][:, None, None] *
-                                        (xic[:, :, None] * xic[:, None, :]))
+        out[:, qs, qs] = ks.outer_sum(kept["one_s"][:, None] * xic, xic)
         return out
 
 
