@@ -226,12 +226,12 @@ class _ClusterParts:
         """H_g = sum_i kappa_k X_i (x) w_k and J_g = sum_i kappa_k^2 w_k (x) w_k over each
         pattern's clients (w_k's X part): Xi_i = S_g X_i - kappa_k d_g w_k' in terms
         of the cells' sums."""
-        wx = st["w"][:, :p]
+        wx = st["w"][:, :p][self.c_k]
         kw = st["kappa"][self.c_k]
-        h = self.cell_pat.sum(kw[:, None, None, None] * self.zc[:, :, :p, None]
-                              * wx[self.c_k][:, None, None, :])
-        j = self.cell_pat.sum((self.nc * kw**2)[:, None, None] *
-                              (wx[self.c_k][:, :, None] * wx[self.c_k][:, None, :]))
+        g, t = len(self.e), self.e.shape[2]
+        h = self.cell_pat.outer_sum((kw[:, None, None] * self.zc[:, :, :p]).reshape(
+            len(kw), -1), wx).reshape(g, t, p, p)
+        j = self.cell_pat.outer_sum((self.nc * kw**2)[:, None] * wx, wx)
         return h, j
 
     def _kxi(self, st, p):
