@@ -154,3 +154,16 @@ def test_datasets_of_different_shapes_are_refused():
     with pytest.raises(ValueError):
         fit_mmrm_batch([data(1), (y, ips, base, None, esw)])
     assert fit_mmrm_batch([]) == []
+
+
+def test_the_public_sparse_product_gives_the_same_sums(monkeypatch):
+    """Should scipy move its private CSR kernel, the public csr_matrix product (which runs
+    that kernel) takes over: the same fits, to the bit."""
+    import trialsim.analysis.repeated_measures_batch as rb
+
+    datasets = [data(seed=s, n=60, n_esw=4) for s in (1, 2)]
+    fast = rb.fit_mmrm_batch(datasets, esw_intercept=True)
+    monkeypatch.setattr(rb, "_kernel", None)
+    slow = rb.fit_mmrm_batch(datasets, esw_intercept=True)
+    for a, b in zip(fast, slow, strict=True):
+        assert a.estimate == b.estimate and a.se_kr == b.se_kr and a.df_kr == b.df_kr

@@ -26,9 +26,24 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.sparse import _sparsetools
+from scipy.sparse import csr_matrix
 
 from trialsim.analysis.repeated_measures import MAX_STEPS, STEP_TOL, MmrmFit, MmrmModel
+
+try:  # scipy's CSR kernel itself, without csr_matrix's Python overhead (private API)
+    from scipy.sparse._sparsetools import csr_matvecs as _kernel
+except ImportError:  # pragma: no cover - a scipy that moved it: the public product
+    _kernel = None
+
+
+def csr_matvecs(n_row, n_col, n_vec, indptr, indices, data, x, out) -> None:
+    """out += A x for the CSR matrix A = (data, indices, indptr), x of n_col x n_vec (both
+    raveled): scipy's kernel, or csr_matrix's product, which runs that same kernel."""
+    if _kernel is not None:
+        _kernel(n_row, n_col, n_vec, indptr, indices, data, x, out)
+        return
+    a = csr_matrix((data, indices, indptr), shape=(n_row, n_col))
+    out += (a @ x.reshape(n_col, n_vec)).ravel()
 
 
 class _Segments:
@@ -64,7 +79,7 @@ class _Segments:
             cols = self.indices[self.indptr[row // n_a] + at].astype(np.intp)
             self._outer[n_a] = (indptr, cols, cols * n_a + row % n_a)
         indptr, cols, take = self._outer[n_a]
-        _sparsetools.csr_matvecs(self.n * n_a, len(a), b.shape[1], indptr, cols,
+        csr_matvecs(self.n * n_a, len(a), b.shape[1], indptr, cols,
                                  np.ascontiguousarray(a).ravel()[take],
                                  np.ascontiguousarray(b, dtype=float).ravel(), out.ravel())
         return out.reshape(self.n, n_a, -1)
@@ -73,7 +88,7 @@ class _Segments:
         flat = np.ascontiguousarray(x, dtype=float).reshape(len(x), -1)
         out = np.zeros((self.n, flat.shape[1]))
         if len(flat):
-            _sparsetools.csr_matvecs(self.n, len(flat), flat.shape[1], self.indptr,
+            csr_matvecs(self.n, len(flat), flat.shape[1], self.indptr,
                                      self.indices, self.ones, flat.ravel(), out.ravel())
         return out.reshape((self.n,) + x.shape[1:])
 
