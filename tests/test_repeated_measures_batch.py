@@ -167,3 +167,17 @@ def test_the_public_sparse_product_gives_the_same_sums(monkeypatch):
     slow = rb.fit_mmrm_batch(datasets, esw_intercept=True)
     for a, b in zip(fast, slow, strict=True):
         assert a.estimate == b.estimate and a.se_kr == b.se_kr and a.df_kr == b.df_kr
+
+
+def test_a_trial_whose_ips_arm_no_esw_saw_fits_beside_others():
+    """With the ESW term, a trial in which no IPS participant was seen by an ESW (every
+    one an ESW of one: no caseload) fits in a batch with trials that have caseloads, as
+    it fits alone (the design search's assurance runs met it)."""
+    seen = data(seed=3, n=60, n_esw=4)
+    y, ips, base, cov, esw = data(seed=4, n=60, n_esw=4)
+    unseen = (y, ips, base, cov, np.full_like(esw, -1))
+    got = fit_mmrm_batch([seen, unseen], esw_intercept=True)
+    for d, g in zip((seen, unseen), got, strict=True):
+        want = fit_mmrm(*d, esw_intercept=True)
+        assert g.estimate == pytest.approx(want.estimate, rel=1e-10)
+        assert g.se_kr == pytest.approx(want.se_kr, rel=1e-10)

@@ -469,7 +469,8 @@ def _k_layouts(k: np.ndarray) -> dict:
     G x T^2 x (columns)^2, contiguous (made once per dataset, not per batch)."""
     g, t, p1 = k.shape[0], k.shape[1], k.shape[-1]
     return {"kflat": np.ascontiguousarray(k).reshape(g, t * t, p1 * p1),
-            "kx": np.ascontiguousarray(k[..., :p1 - 1, :p1 - 1]).reshape(g, t * t, -1)}
+            "kx": np.ascontiguousarray(k[..., :p1 - 1, :p1 - 1]).reshape(
+                g, t * t, (p1 - 1) ** 2)}  # no -1: g may be 0 (no caseloads)
 
 
 def _empty_units(m: _Dataset) -> dict:
