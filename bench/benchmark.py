@@ -371,11 +371,10 @@ def timing(parts, spent: dict):
 def breakdown(reps: int) -> list[Figure]:
     """Where a default replication's CPU time goes, by wrapping the functions a
     replication calls (the wrappers cost a little; nested parts are "of which")."""
-    import trialsim.analysis.estimators as estimators
+    import trialsim.analysis.trial_batch as trial_batch
     import trialsim.experiments.runner as runner
     import trialsim.model.delivery as delivery
     import trialsim.model.trial as trial
-    import trialsim.reporting.tables as tables
     parts = [
         (Recruitment, "__init__", "set-up: sites, allocation, streams"),
         (Recruitment, "start", "responders drawn in bulk (numpy)"),
@@ -385,18 +384,19 @@ def breakdown(reps: int) -> list[Figure]:
         (delivery.Delivery, "finish", "OT joint appointments (recursion)"),
         (trial, "follow_up", "follow-up (followup.py)"),
         (trial, "rtw_self_efficacy", "outcomes (outcomes.py)"),
-        (runner, "replication_row", "replication row"),
-        (tables, "analysis_columns", "  of which the trial's analysis (analysis/)"),
-        (estimators, "fit_partially_nested", "    of which REML fits"),
+        (runner, "analysis_columns_batch", "the trial's analysis, a block at a time (analysis/)"),
+        (trial_batch, "fit_mmrm_batch", "  of which repeated-measures fits (batched)"),
+        (trial_batch, "mmrm_slopes_batch", "  of which delta slopes (batched)"),
+        (runner, "replication_row", "replication row (costs, review, pathway)"),
         (runner, "replication_extras", "figure data"),
     ]
     spent = {key: 0.0 for *_, key in parts}
     params = params_for()
     with timing(parts, spent), threadpool_limits(limits=1):
         start = time.process_time()
-        one = partial(_one, params, SEED, keep_participants=False)
-        for rep in range(reps):
-            without_gc(one, rep)
+        block = partial(_block, params, SEED, keep_participants=False)
+        for reps_ in block_ranges(0, reps):  # as the runner runs them
+            without_gc(block, reps_)
         total = time.process_time() - start
     top = [key for key in spent if not key.startswith(" ")]
     spent["other (Cohort arrays, curve, glue)"] = total - sum(spent[k] for k in top)

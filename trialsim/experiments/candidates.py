@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from trialsim.analysis.trial_batch import analysis_columns_batch
 from trialsim.experiments.allocation_lever import ratio_changes
 from trialsim.experiments.design_settings import UNCONSTRAINED_MONTHS, DesignSettings
-from trialsim.experiments.runner import map_blocks, map_replications
+from trialsim.experiments.runner import map_blocks
 from trialsim.inputs.allocation_ratio import parse_ratio
 from trialsim.inputs.params import ModelParams, RunSettings, build_params
 from trialsim.model.trial import recruit_only, simulate_replication
@@ -96,9 +96,14 @@ def _trial_block(params: ModelParams, seed: int, reps: range) -> list[dict[str, 
             for r, a in zip(results, analysed, strict=True)]
 
 
-def _recruitment_rep(params: ModelParams, seed: int, offset: int, i: int):
+def _recruitment_block(params: ModelParams, seed: int, reps: range) -> list[tuple]:
+    """_recruitment_rep of each replication in `reps` (one task a block)."""
+    return [_recruitment_rep(params, seed, rep) for rep in reps]
+
+
+def _recruitment_rep(params: ModelParams, seed: int, rep: int):
     """Randomisation days (sorted) and each site's opening and closing day."""
-    result = recruit_only(params, seed, offset + i)
+    result = recruit_only(params, seed, rep)
     days = np.sort(np.array([p.randomised_day for p in result.participants], dtype=float))
     return (days, np.array([s.open_day for s in result.sites], dtype=float),
             np.array([s.close_day for s in result.sites], dtype=float))
@@ -176,9 +181,9 @@ class Evaluator:
         if len(have) < reps:
             esw = int(self.cfg.delivery.esw.per_locality)  # recruitment ignores the ESWs
             c = Candidate(self.recruit_n, esw, sites, self.recruit_months, uncertain)
-            one = partial(_recruitment_rep, self.params(c), self.seed, len(have))
-            new = map_replications(one, reps - len(have), self.n_jobs,
-                                   label=f"design recruitment: {sites} sites")
+            block = partial(_recruitment_block, self.params(c), self.seed)
+            new = map_blocks(block, reps - len(have), self.n_jobs, first=len(have),
+                             label=f"design recruitment: {sites} sites")
             self._count("sites", len(new), sum(len(r[0]) for r in new))
             have.extend(new)
         return have[:reps]
