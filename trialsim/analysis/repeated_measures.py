@@ -269,6 +269,16 @@ class _Clustered:
         return out
 
 
+def as_arrays(y, ips, covariates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scores (n x T, float), the IPS flags (bool) and the covariates (n x k, k = 0
+    when None), as the model (and the batched fit) reads them."""
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    cov = np.zeros((n, 0)) if covariates is None else \
+        np.asarray(covariates, dtype=float).reshape(n, -1)
+    return y, np.asarray(ips, dtype=bool), cov
+
+
 class MmrmModel:
     """The data as units: participants (no ESW term) or ESWs' caseloads (ESW term)."""
 
@@ -278,11 +288,8 @@ class MmrmModel:
                  dense_clusters: bool = False):
         """`dense_clusters`: each ESW's caseload as one dense unit (the slow reference
         for the Woodbury algebra of _Clustered)."""
-        y = np.asarray(y, dtype=float)
+        y, ips, cov = as_arrays(y, ips, covariates)
         n, t = y.shape
-        ips = np.asarray(ips, dtype=bool)
-        cov = np.zeros((n, 0)) if covariates is None else \
-            np.asarray(covariates, dtype=float).reshape(n, -1)
         self.t, self.per_arm, self.esw_intercept = t, per_arm, esw_intercept
         # columns: mu_1..T, delta_1..T, gamma_1..T, eta
         p = 3 * t + cov.shape[1]

@@ -28,7 +28,13 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from trialsim.analysis.repeated_measures import MAX_STEPS, STEP_TOL, MmrmFit, MmrmModel
+from trialsim.analysis.repeated_measures import (
+    MAX_STEPS,
+    STEP_TOL,
+    MmrmFit,
+    MmrmModel,
+    as_arrays,
+)
 
 try:  # scipy's CSR kernel itself, without csr_matrix's Python overhead (private API)
     from scipy.sparse._sparsetools import csr_matvecs as _kernel
@@ -362,11 +368,8 @@ class _Dataset:
 
     def __init__(self, y, ips, baseline, covariates, esw, per_arm: bool,
                  esw_intercept: bool):
-        y = np.asarray(y, dtype=float)
+        y, ips, cov = as_arrays(y, ips, covariates)
         n, t = y.shape
-        ips = np.asarray(ips, dtype=bool)
-        cov = np.zeros((n, 0)) if covariates is None else \
-            np.asarray(covariates, dtype=float).reshape(n, -1)
         self.t, self.per_arm, self.esw_intercept = t, per_arm, esw_intercept
         self.p = p = 3 * t + cov.shape[1]
         self.effect = 2 * t - 1
