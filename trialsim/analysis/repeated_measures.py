@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_STEPS = 200
-STEP_TOL = 1e-8  # relative change of phi at convergence (the gradient is then about 1e-6)
+STEP_TOL = 1e-6  # relative change of phi at convergence: nlme's lmeControl and glsControl tolerance
 
 
 @dataclass(frozen=True)
