@@ -27,14 +27,12 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from trialsim.analysis.trial_batch import analysis_columns_batch
 from trialsim.experiments.allocation_lever import ratio_changes
 from trialsim.experiments.design_settings import UNCONSTRAINED_MONTHS, DesignSettings
-from trialsim.experiments.runner import map_blocks
+from trialsim.experiments.runner import map_blocks, map_replications, simulated_rows
 from trialsim.inputs.allocation_ratio import parse_ratio
 from trialsim.inputs.params import ModelParams, RunSettings, build_params
-from trialsim.model.trial import recruit_only, simulate_replication
-from trialsim.reporting.tables import replication_row
+from trialsim.model.trial import recruit_only
 from trialsim.units import DAYS_PER_MONTH
 
 Z_SCREEN = 3.0  # screening drops a candidate only when even its 3-SE upper bound fails
@@ -89,16 +87,9 @@ def mean_se(x: np.ndarray) -> tuple[float, float]:
 
 def _trial_block(params: ModelParams, seed: int, reps: range) -> list[dict[str, float]]:
     """The kept columns of replications `reps`, their analyses fitted together."""
-    results = [simulate_replication(params, seed, rep) for rep in reps]
-    analysed = analysis_columns_batch(results, params.analysis, seed)
-    return [{c: float(v) for c, v in replication_row(r, params, seed, a).items()
+    return [{c: float(v) for c, v in row.items()
              if c in TRIAL_COLUMNS or c.startswith(KEPT_PREFIXES)}
-            for r, a in zip(results, analysed, strict=True)]
-
-
-def _recruitment_block(params: ModelParams, seed: int, reps: range) -> list[tuple]:
-    """_recruitment_rep of each replication in `reps` (one task a block)."""
-    return [_recruitment_rep(params, seed, rep) for rep in reps]
+            for _, row in simulated_rows(params, seed, reps)]
 
 
 def _recruitment_rep(params: ModelParams, seed: int, rep: int):
@@ -181,9 +172,9 @@ class Evaluator:
         if len(have) < reps:
             esw = int(self.cfg.delivery.esw.per_locality)  # recruitment ignores the ESWs
             c = Candidate(self.recruit_n, esw, sites, self.recruit_months, uncertain)
-            block = partial(_recruitment_block, self.params(c), self.seed)
-            new = map_blocks(block, reps - len(have), self.n_jobs, first=len(have),
-                             label=f"design recruitment: {sites} sites")
+            one = partial(_recruitment_rep, self.params(c), self.seed)
+            new = map_replications(one, reps - len(have), self.n_jobs, first=len(have),
+                                   label=f"design recruitment: {sites} sites")
             self._count("sites", len(new), sum(len(r[0]) for r in new))
             have.extend(new)
         return have[:reps]

@@ -14,7 +14,7 @@ import math
 from functools import partial
 from typing import Any
 
-from trialsim.experiments.runner import map_blocks
+from trialsim.experiments.runner import map_replications
 from trialsim.inputs.params import ModelParams
 from trialsim.model.trial import target_reached
 
@@ -30,12 +30,6 @@ def at_pilot_rates(params: ModelParams) -> ModelParams:
         dataclasses.replace(st, rate_discount=1.0) for st in params.site_types))
 
 
-def _reached(params: ModelParams, seed: int, reps: range) -> list[bool]:
-    """target_reached for a block of replications: one task a block, not a replication
-    (a task per replication made joblib hold about 90 KB a replication in the parent)."""
-    return [target_reached(params, seed, rep) for rep in reps]
-
-
 def pilot_rates_summary(params: ModelParams, replications: int, seed: int, n_jobs: int,
                         headline: float) -> dict[str, Any]:
     """P(target) at the pilot's rates and its Monte Carlo SE (the headline's own value,
@@ -44,8 +38,8 @@ def pilot_rates_summary(params: ModelParams, replications: int, seed: int, n_job
     if all(d == 1.0 for d in used.values()):
         p = headline
     else:
-        reached = map_blocks(partial(_reached, at_pilot_rates(params), seed), replications,
-                             n_jobs, label="at the pilot's rates")
+        reached = map_replications(partial(target_reached, at_pilot_rates(params), seed),
+                                   replications, n_jobs, label="at the pilot's rates")
         p = sum(reached) / replications
     return {"prob_target_at_pilot_rates": p,
             "prob_target_at_pilot_rates_mc_se": math.sqrt(p * (1 - p) / replications),
