@@ -12,6 +12,12 @@ free again. TAU's booklet appointment joins the coordinator's queue
 (trialsim.model.recruitment). The OT's joint appointments wait on nothing else and
 nothing waits on them, so they are served after the run, in order of request, by the
 same recursion.
+
+Recruitment depends on delivery only through the booklets: the delays drawn at
+randomisation (IPS's first-appointment delay and patience, TAU's booklet delay) come
+from one stream, and nothing drawn later (the joint appointment's delay, readiness,
+the employment paths) shares it, so recruitment does not depend on the ESWs, their
+caseloads or the employment model, to the last bit.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.model.employment import path_at_rates
 from trialsim.model.records import IPS, Participant
 from trialsim.model.recruitment import Coordinator
-from trialsim.model.streams import Streams
+from trialsim.model.streams import Streams, Uniforms
 from trialsim.units import months_to_days
 
 
@@ -84,16 +90,24 @@ def p_ready(params: ModelParams, person: Participant) -> float:
 
 
 class Delivery:
+    """`paths` False: what recruitment needs of delivery and nothing more (the booklet
+    appointments, which queue with the screening calls, and the delay draws made at
+    randomisation, which keep the booklets' delays in step): no caseload places, no
+    employment paths. Recruitment is then the full model's to the last bit, at a
+    fraction of its cost: nothing else delivery draws shares a stream with the
+    booklets' delays."""
+
     def __init__(self, env: simpy.Environment, params: ModelParams, streams: Streams,
-                 coordinator: Coordinator | None) -> None:
-        self.env, self.p = env, params
+                 coordinator: Coordinator | None, paths: bool = True) -> None:
+        self.env, self.p, self.paths = env, params, paths
         d = params.delivery
         self.teams = [EswTeam(d.esw_per_locality, d.places_per_esw, loc * d.esw_per_locality)
                       for loc in range(params.localities)]
         self.coordinator = coordinator
         self.horizon_days = months_to_days(max(params.follow_up.months))
         # one uniform per draw, buffered (trialsim.model.streams.buffered)
-        self.u_delays = streams.uniforms("delivery/delays")
+        self.u_delays = streams.uniforms("delivery/delays")  # at randomisation
+        self.u_joint = streams.uniforms("delivery/joint_delays")  # at the first appointment
         self.u_assess = streams.uniforms("delivery/assessment")
         self.u_work = streams.uniforms("employment")
         e = params.employment
@@ -121,6 +135,8 @@ class Delivery:
         patience = math.inf
         if self._patience:
             patience = -math.log1p(-self.u_delays()) / d.disengage_wait_per_day
+        if not self.paths:
+            return
         # due on its day, which may be ahead of the clock (Recruitment.run randomises
         # without moving it): SimPy schedules at now + wait, which can round above the
         # day, and a request due on a randomisation's day would then be served after it
@@ -130,9 +146,10 @@ class Delivery:
             wait = math.nextafter(wait, 0.0)
         self.env.timeout(wait).callbacks.append(partial(self._ask_esw, person, patience, due))
 
-    def _delay(self, mean: float) -> float:
-        """Exponential with this mean, by inversion (0 for mean 0: no draw)."""
-        return -mean * math.log1p(-self.u_delays()) if mean > 0 else 0.0
+    def _delay(self, mean: float, u: Uniforms | None = None) -> float:
+        """Exponential with this mean, by inversion of `u` (by default the delays at
+        randomisation; 0 for mean 0: no draw)."""
+        return -mean * math.log1p(-(u or self.u_delays)()) if mean > 0 else 0.0
 
     def _path(self, person: Participant, support_start: float, support_days: float,
               ready: bool, withdraw: float):
@@ -177,11 +194,12 @@ class Delivery:
         # everyone seen by an ESW has the joint ESW + OT appointment, even if they later
         # disengage: "all 22 IPS participants attended an appointment held jointly with
         # the pain specialist ... and their ESW early after recruitment" (WP4 "IPS Arm")
-        self.joint_requests.append((start + self._delay(d.joint_delay_mean_days), person.id,
-                                    person))
+        self.joint_requests.append((start + self._delay(d.joint_delay_mean_days, self.u_joint),
+                                    person.id, person))
 
     def _tau(self, person: Participant) -> None:
-        self._path(person, math.inf, 0.0, False, self._withdraw_tau)
+        if self.paths:
+            self._path(person, math.inf, 0.0, False, self._withdraw_tau)
         day = person.randomised_day + self._delay(self.p.delivery.booklet_delay_mean_days)
         if self.coordinator is None:
             person.booklet_wait_days = 0.0

@@ -63,17 +63,17 @@ def target_reached(params: ModelParams, seed: int, rep: int) -> bool:
 
 
 def recruit_only(params: ModelParams, seed: int, rep: int, draw: bool = True) -> Recruitment:
-    """Replication `rep`'s recruitment: recruitment and the ESW requests it steps
-    through, as in `simulate_replication`, the same streams (the same parameter draw
-    with `params.uncertainty`; `draw` False: at fixed parameters), nothing after
-    recruitment closes: what P(target), the sites and the windows need, at a fraction of
-    a replication's cost."""
+    """Replication `rep`'s recruitment as `simulate_replication` makes it, from the same
+    streams (the same parameter draw with `params.uncertainty`; `draw` False: at fixed
+    parameters), to the last bit, with nothing of delivery but the booklets that queue
+    with the screening calls (Delivery's `paths` False): what P(target), the sites and
+    the windows need, at a fraction of a replication's cost."""
     streams = Streams(seed, rep)
     if draw and params.uncertainty is not None:
         params = sample_params(params, streams[STREAM])
     env = simpy.Environment()
     recruitment = Recruitment(env, params, streams)
-    delivery = Delivery(env, params, streams, recruitment.coordinator)
+    delivery = Delivery(env, params, streams, recruitment.coordinator, paths=False)
     recruitment.on_randomised = delivery.start
     recruitment.start()
     recruitment.run()
