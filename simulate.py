@@ -10,7 +10,7 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from trialsim.app import run, validate, warnings_for
 from trialsim.cli import preflight, warn, write_failure
@@ -63,13 +63,17 @@ def _simulate(cfg: DictConfig, out_dir: Path, charts: bool | None = None) -> Non
     run(cfg, out_dir, answer=tell, charts=charts)
 
 
+def _asked(hc, key: str) -> bool:
+    """Whether the command line set `key` (a sweep job's own overrides)."""
+    task = getattr(getattr(hc, "overrides", None), "task", None) or ()
+    return any(str(o).lstrip("+~").split("=", 1)[0] == key for o in task)
+
+
 def _charts_asked(hc) -> bool | None:
     """A sweep job draws its figures only if the command line set output.charts (the
     sweep's own heatmaps are drawn once, at its end): None (as configured) if so, else
     False."""
-    task = getattr(getattr(hc, "overrides", None), "task", None) or ()
-    asked = any(str(o).lstrip("+~").split("=", 1)[0] == "output.charts" for o in task)
-    return None if asked else False
+    return None if _asked(hc, "output.charts") else False
 
 
 def _sweep_job(cfg: DictConfig, out_dir: Path, hc) -> None:
@@ -82,6 +86,9 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, hc) -> None:
         return
     if cfg.get("resume", False) is True:
         clear_results(out_dir)  # an earlier attempt's partial files
+    if not _asked(hc, "n_jobs"):  # the sweep's jobs share the machine: one core each
+        with open_dict(cfg):
+            cfg.n_jobs = 1
     try:
         with stopping_on_sigterm():
             claim(out_dir, "hydra.sweep.dir")

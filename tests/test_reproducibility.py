@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from conftest import make_cfg
+import sys
+from types import SimpleNamespace
+
+from conftest import ROOT, make_cfg
 
 from trialsim.app import run
 from trialsim.experiments import runner
+from trialsim.inputs.checks import cores
 from trialsim.inputs.params import build_params
 from trialsim.model.sites import build_sites
 from trialsim.model.streams import Streams
@@ -27,19 +31,51 @@ def test_same_seed_twice_gives_identical_files(tmp_path):
 
 
 def test_parallel_equals_sequential(tmp_path, monkeypatch):
-    """With workers (the in-process rule for small runs lifted) and without."""
-    run(make_cfg(*SMALL, "n_jobs=1"), tmp_path / "seq")
+    """Forked workers, joblib's (the in-process rule for small runs lifted) and none give
+    the same files; 30 replications are two blocks, so two workers share them."""
+    two_blocks = (*SMALL, "replications=30")
+    run(make_cfg(*two_blocks, "n_jobs=1"), tmp_path / "seq")
+    assert runner.jobs_for(30, 2) == (2 if runner.FORKS else 1)
+    run(make_cfg(*two_blocks, "n_jobs=2"), tmp_path / "forked")
     with monkeypatch.context() as m:
+        m.setattr(runner, "FORKS", False)
         m.setattr(runner, "PARALLEL_FROM", 1)
-        assert runner.jobs_for(12, 2) == 2
-        run(make_cfg(*SMALL, "n_jobs=2"), tmp_path / "par")
-    run(make_cfg(*SMALL, "n_jobs=2"), tmp_path / "small")  # in-process: the rule
-    assert _files(tmp_path / "seq") == _files(tmp_path / "par") == _files(tmp_path / "small")
+        assert runner.jobs_for(30, 2) == 2
+        run(make_cfg(*two_blocks, "n_jobs=2"), tmp_path / "joblib")
+    assert _files(tmp_path / "seq") == _files(tmp_path / "forked") == _files(tmp_path / "joblib")
 
 
-def test_small_runs_run_in_process():
-    assert runner.jobs_for(runner.PARALLEL_FROM - 1, 2) == 1
-    assert runner.jobs_for(runner.PARALLEL_FROM, 2) == 2
+def test_the_workers_a_run_uses(monkeypatch):
+    """Forked workers: no more than the run's blocks (-1: one per core); joblib's
+    (no fork): none below PARALLEL_FROM replications, whose start-up costs more."""
+    blocks = len(runner.block_ranges(0, 1000))
+    with monkeypatch.context() as m:
+        m.setattr(runner, "FORKS", True)
+        assert runner.jobs_for(runner.BLOCK, 4) == 1
+        assert runner.jobs_for(runner.BLOCK + 1, 4) == 2
+        assert runner.jobs_for(1000, -1) == min(cores(), blocks)
+        assert runner.jobs_for(1000, 2 * blocks) == blocks
+    with monkeypatch.context() as m:
+        m.setattr(runner, "FORKS", False)
+        assert runner.jobs_for(runner.PARALLEL_FROM - 1, 2) == 1
+        assert runner.jobs_for(runner.PARALLEL_FROM, 2) == 2
+
+
+def test_a_sweep_job_runs_in_process_unless_n_jobs_is_asked(tmp_path, monkeypatch):
+    """A sweep's jobs share the machine (joblib launcher) or their allocation: one core
+    each unless the command line sets n_jobs."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        import simulate
+    finally:
+        sys.path.remove(str(ROOT))
+    seen = []
+    monkeypatch.setattr(simulate, "_simulate", lambda cfg, *_a, **_k: seen.append(cfg.n_jobs))
+    for num, (task, expected) in enumerate((((), 1), (("n_jobs=2",), 2))):
+        hc = SimpleNamespace(job=SimpleNamespace(num=num), sweep=SimpleNamespace(dir=str(tmp_path)),
+                             overrides=SimpleNamespace(task=list(task)))
+        simulate._sweep_job(make_cfg(*task), tmp_path / str(num), hc)
+        assert seen.pop() == expected
 
 
 def test_another_seed_gives_other_results(tmp_path):

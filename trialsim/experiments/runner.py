@@ -1,7 +1,8 @@
-"""Replications, in sequence or in parallel with joblib, gathered into tidy tables.
+"""Replications, in sequence or in parallel (forked workers, or joblib's where the
+platform does not fork), gathered into tidy tables.
 
 Each replication is seeded by (seed, rep) alone and runs with one BLAS thread, so the
-tables are identical whatever `n_jobs` is; joblib returns results in submission order.
+tables are identical whatever `n_jobs` is; results come back in submission order.
 With `replications=auto` the replications run in batches of a fixed size until the
 primary power is precise enough: replication r is the same whichever batch runs it, so
 an auto run is identical for any `n_jobs` too.
@@ -11,17 +12,21 @@ from __future__ import annotations
 
 import gc
 import math
+import multiprocessing
+import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from trialsim.analysis.trial_analysis import analysis_columns
 from trialsim.analysis.trial_batch import analysis_columns_batch
+from trialsim.inputs.checks import cores
 from trialsim.inputs.params import ModelParams, Precision
 from trialsim.model.review import AMBER
 from trialsim.model.trial import ReplicationResult, simulate_replication
@@ -41,9 +46,13 @@ if TYPE_CHECKING:  # pandas only where the tables are built: joblib workers star
 T = TypeVar("T")
 AUTO_BATCH = 100  # replications per batch of an auto run (fixed: results do not depend on n_jobs)
 STOPPED_PRECISE, STOPPED_CAP = "power_se", "max_replications"
-# Rule: a run of fewer than PARALLEL_FROM replications runs in-process whatever n_jobs (worker
-# start-up measured at ~1.8 s wall against ~18 ms a default replication; n_jobs=2 was 1.3x
-# slower at 200 and 1.2x at 600 replications on a shared 2-core machine). Results are the same.
+# Workers are forked where the platform forks safely (Linux): a fork starts in milliseconds
+# with every module already imported, so any run of two blocks or more gains from them.
+# Elsewhere joblib's loky workers each start a fresh interpreter (~1.8 s wall measured
+# against ~18 ms a default replication; n_jobs=2 was 1.3x slower at 200 and 1.2x at 600
+# replications on a shared 2-core machine): a run of fewer than PARALLEL_FROM
+# replications then runs in-process whatever n_jobs. Results are the same either way.
+FORKS = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
 PARALLEL_FROM = 1000
 # Replications simulated, then analysed together (trialsim.analysis.trial_batch): blocks
 # cut at multiples of BLOCK of the replication index, so a replication's block is the
@@ -52,7 +61,12 @@ BLOCK = 25
 
 
 def jobs_for(replications: int, n_jobs: int) -> int:
-    """The workers a run of `replications` uses: 1 (in-process) below PARALLEL_FROM."""
+    """The workers a run of `replications` uses (n_jobs -1: one per core this process may
+    use): with forked workers, no more than its blocks; otherwise 1 (in-process) below
+    PARALLEL_FROM."""
+    n_jobs = cores() if n_jobs == -1 else n_jobs
+    if FORKS:
+        return max(1, min(n_jobs, len(block_ranges(0, replications))))
     return 1 if replications < PARALLEL_FROM else n_jobs
 
 
@@ -133,7 +147,7 @@ def without_gc(one: Callable[[int], T], rep: int) -> T:
 def each_replication(one: Callable[[int], T], replications: int, n_jobs: int = 1,
                      label: str = "replications", first: int = 0) -> Iterator[T]:
     """`one(rep)` for rep = first, ..., first + replications - 1, yielded in order as
-    they finish, in sequence or with joblib workers (each run `without_gc`).
+    they finish, in sequence or on workers (each run `without_gc`).
 
     One BLAS thread everywhere: a multi-threaded BLAS sums in another order, and the
     analysis would then differ in the last bits between n_jobs=1 and n_jobs>1. The
@@ -158,20 +172,38 @@ def each_block(block: Callable[[range], list[T]], replications: int, n_jobs: int
     """Like each_replication for a function of a block of replications (block_ranges),
     its outputs yielded one replication at a time, in order."""
     ranges = block_ranges(first, replications)
+    n_jobs = min(cores() if n_jobs == -1 else n_jobs, len(ranges))
 
     def flat(blocks):
         for outputs in blocks:
             yield from outputs
 
-    if n_jobs == 1:
+    if n_jobs <= 1:
         with threadpool_limits(limits=1):
             yield from progress(flat(without_gc(block, r) for r in ranges), replications,
                                 label)
         return
+    if FORKS:
+        yield from progress(flat(_forked(block, ranges, n_jobs)), replications, label)
+        return
+    from joblib import Parallel, delayed
+
     tasks = (delayed(without_gc)(block, r) for r in ranges)
     # results come back in submission order; the bar only counts them
     yield from progress(flat(Parallel(n_jobs=n_jobs, inner_max_num_threads=1,
                                       return_as="generator")(tasks)), replications, label)
+
+
+def _forked(block: Callable[[range], list[T]], ranges: list[range],
+            workers: int) -> Iterator[list[T]]:
+    """block(r) for each range, in order, on forked workers (one BLAS thread each, the
+    limit set before the fork); work not yet started is cancelled if the caller stops."""
+    with threadpool_limits(limits=1):
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        try:
+            yield from pool.map(without_gc, repeat(block), ranges)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def map_blocks(block: Callable[[range], list[T]], replications: int, n_jobs: int = 1,

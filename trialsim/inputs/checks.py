@@ -42,12 +42,16 @@ MAX_SD = 10.0  # outcome SDs and priors on the 0-10 scale, and the effect's prio
 MIN_RATIO = 0.01  # an odds ratio per year: from 1/100 to 100
 
 
+def cores() -> int:
+    """The cores this process may use (n_jobs -1: a worker each)."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, n or 1)
+
+
 def max_jobs() -> int:
-    """The most joblib workers a run may start: four per core this process may use
-    (more only queue; a million would never start)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-        (os.cpu_count() or 1)
-    return 4 * max(1, cores)
+    """The most workers a run may start: four per core this process may use (more only
+    queue; a million would never start)."""
+    return 4 * cores()
 
 _PROBLEMS: ContextVar[list[ConfigError] | None] = ContextVar("trialsim_problems", default=None)
 
