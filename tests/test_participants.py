@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from conftest import make_cfg, z_share
@@ -82,3 +84,32 @@ def test_bad_years_out_of_work_is_refused_naming_the_key(key, value):
     with pytest.raises(ConfigError) as err:
         build_params(make_cfg(f"{key}={value}"))
     assert err.value.key == key
+
+
+def test_the_setting_scale_root_is_brentqs_to_the_last_bit():
+    """params.brent_root (no scipy.optimize on the answer's path) is scipy's brentq step for
+    step: the same root bit for bit (a root one bit off moves the seeded draws)."""
+    from scipy.optimize import brentq
+
+    from trialsim.inputs.params import brent_root
+
+    for ratio in (1.01, 1.2, 1.5, 3.0, 9.0):
+        law = build_params(make_cfg(
+            f"participants.years_out_of_work.pain_service_ratio={ratio}")).years_out_of_work
+        m, s = law.median, PILOT_PAIN_SHARE
+
+        def excess(log_c, law=law, m=m, s=s, ratio=ratio):
+            c = math.exp(log_c)
+            return (1 - s) * law.cdf(m / c) + s * law.cdf(m / (c * ratio)) - 0.5
+
+        lo, hi = -math.log(ratio) - 1.0, 1.0
+        assert brent_root(excess, lo, hi, xtol=1e-14) == brentq(excess, lo, hi, xtol=1e-14)
+        assert law.scales[PRIMARY_CARE] == math.exp(brentq(excess, lo, hi, xtol=1e-14))
+    cases = [(lambda x: x ** 3 - 2.0, 0.0, 3.0), (lambda x: math.exp(-x) - 0.5, 0.0, 3.0),
+             (lambda x: math.cos(x) - x, -2.0, 2.0), (lambda x: math.atan(x - 0.3), -9.0, 1.0),
+             (lambda x: x ** 9 - 1e-3, -1.0, 4.0), (lambda x: x, 0.0, 1.0)]
+    for f, a, b in cases:
+        for xtol in (1e-14, 1e-8, 2e-12):
+            assert brent_root(f, a, b, xtol=xtol) == brentq(f, a, b, xtol=xtol)
+    with pytest.raises(ValueError):
+        brent_root(lambda x: x * x + 1.0, -1.0, 1.0)

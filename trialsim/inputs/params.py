@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import expit, ndtr, ndtri
 
 from trialsim.errors import ConfigError
@@ -170,6 +169,53 @@ PILOT_PAIN_SHARE = 13 / 50  # Table 3: 13 of the pilot's 50 recruits came from p
 MAX_PAIN_SERVICE_RATIO = 10.0  # years out of work ten times primary care's: beyond any plan
 
 
+def brent_root(f: Callable[[float], float], a: float, b: float, xtol: float = 1e-14,
+               rtol: float = 4 * 2.220446049250313e-16, maxiter: int = 100) -> float:
+    """The root of f on [a, b] (a sign change) by Brent's method, step for step the
+    arithmetic of scipy.optimize.brentq (its C loop, same defaults), so the root is brentq's
+    to the last bit (tested): scipy.optimize costs 0.13 s of imports on every command's way
+    to its answer, for this one root, and a root one bit off moves the seeded draws."""
+    xpre, xcur = a, b
+    fpre, fcur = f(xpre), f(xcur)
+    if fpre == 0.0:
+        return xpre
+    if fcur == 0.0:
+        return xcur
+    if math.copysign(1.0, fpre) == math.copysign(1.0, fcur):
+        raise ValueError("f(a) and f(b) must have different signs")
+    xblk = fblk = spre = scur = 0.0
+    for _ in range(maxiter):
+        if fpre != 0.0 and fcur != 0.0 and \
+                math.copysign(1.0, fpre) != math.copysign(1.0, fcur):
+            xblk, fblk = xpre, fpre
+            spre = scur = xcur - xpre
+        if abs(fblk) < abs(fcur):
+            xpre, xcur, xblk = xcur, xblk, xcur
+            fpre, fcur, fblk = fcur, fblk, fcur
+        delta = (xtol + rtol * abs(xcur)) / 2
+        sbis = (xblk - xcur) / 2
+        if fcur == 0.0 or abs(sbis) < delta:
+            return xcur
+        if abs(spre) > delta and abs(fcur) < abs(fpre):
+            if xpre == xblk:  # interpolate
+                stry = -fcur * (xcur - xpre) / (fcur - fpre)
+            else:  # extrapolate
+                dpre = (fpre - fcur) / (xpre - xcur)
+                dblk = (fblk - fcur) / (xblk - xcur)
+                stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
+            bound = 3 * abs(sbis) - delta
+            if 2 * abs(stry) < (abs(spre) if abs(spre) < bound else bound):
+                spre, scur = scur, stry  # a good short step
+            else:
+                spre = scur = sbis
+        else:
+            spre = scur = sbis
+        xpre, fpre = xcur, fcur
+        xcur += scur if abs(scur) > delta else (delta if sbis > 0 else -delta)
+        fcur = f(xcur)
+    raise ValueError(f"no root to {xtol} in {maxiter} iterations")
+
+
 @dataclass(frozen=True)
 class YearsOutOfWork:
     """Years since last paid work: a long-term group (share `long_term`, uniform from
@@ -203,7 +249,7 @@ class YearsOutOfWork:
             c = math.exp(log_c)
             return (1 - s) * self.cdf(m / c) + s * self.cdf(m / (c * r)) - 0.5
 
-        c = math.exp(brentq(excess, -math.log(r) - 1.0, 1.0, xtol=1e-14))
+        c = math.exp(brent_root(excess, -math.log(r) - 1.0, 1.0, xtol=1e-14))
         return {PRIMARY_CARE: c, PAIN_SERVICE: c * r}
 
     def in_setting(self, setting: str, years: float) -> float:
