@@ -16,6 +16,11 @@ register_configs()
 
 
 def make_cfg(*overrides: str):
+    """The config of `overrides`, in-process (n_jobs=1) unless they set n_jobs: xdist
+    already runs a worker per core, and workers forked inside each only add their start
+    (the worker paths have their own tests, which set n_jobs)."""
+    if not any(o.lstrip("+~").startswith("n_jobs=") for o in overrides):
+        overrides = (*overrides, "n_jobs=1")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("config", overrides=list(overrides))
 

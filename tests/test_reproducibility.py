@@ -71,10 +71,11 @@ def test_a_sweep_job_runs_in_process_unless_n_jobs_is_asked(tmp_path, monkeypatc
         sys.path.remove(str(ROOT))
     seen = []
     monkeypatch.setattr(simulate, "_simulate", lambda cfg, *_a, **_k: seen.append(cfg.n_jobs))
+    # the config's default (-1: every core) is not the command line's
     for num, (task, expected) in enumerate((((), 1), (("n_jobs=2",), 2))):
         hc = SimpleNamespace(job=SimpleNamespace(num=num), sweep=SimpleNamespace(dir=str(tmp_path)),
                              overrides=SimpleNamespace(task=list(task)))
-        simulate._sweep_job(make_cfg(*task), tmp_path / str(num), hc)
+        simulate._sweep_job(make_cfg(*(task or ("n_jobs=-1",))), tmp_path / str(num), hc)
         assert seen.pop() == expected
 
 
