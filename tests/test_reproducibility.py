@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from types import SimpleNamespace
 
+import pytest
 from conftest import ROOT, make_cfg
 
 from trialsim.app import run
@@ -59,6 +61,24 @@ def test_the_workers_a_run_uses(monkeypatch):
         m.setattr(runner, "FORKS", False)
         assert runner.jobs_for(runner.PARALLEL_FROM - 1, 2) == 1
         assert runner.jobs_for(runner.PARALLEL_FROM, 2) == 2
+
+
+def _pids(reps):
+    return [os.getpid() for _ in reps]
+
+
+@pytest.mark.skipif(not runner.FORKS, reason="workers are forked only where the platform forks")
+def test_the_workers_of_a_run_are_forked_once_for_all_its_maps():
+    """Inside `workers`, every map uses the same forked pool (a design search makes about
+    70 maps); outside it, each map forks its own."""
+    with runner.workers(2):
+        first = set(runner.map_blocks(_pids, 4 * runner.BLOCK, 2))
+        second = set(runner.map_blocks(_pids, 4 * runner.BLOCK, 2))
+    assert os.getpid() not in first and len(first) <= 2 and first == second
+    third = set(runner.map_blocks(_pids, 4 * runner.BLOCK, 2))
+    assert not third & first
+    with runner.workers(1):  # in-process
+        assert set(runner.map_blocks(_pids, 2 * runner.BLOCK, 1)) == {os.getpid()}
 
 
 def test_a_sweep_job_runs_in_process_unless_n_jobs_is_asked(tmp_path, monkeypatch):

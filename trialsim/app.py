@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from trialsim.experiments.pilot_rates import pilot_rates_summary
 from trialsim.experiments.retention import retention_summary
-from trialsim.experiments.runner import jobs_for, run_replications, run_until_precise
+from trialsim.experiments.runner import jobs_for, run_replications, run_until_precise, workers
 from trialsim.inputs import validation
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.inputs.uncertainty import drawn_inputs
@@ -65,32 +65,33 @@ def run(cfg: DictConfig, out_dir: Path | None = None, *,
     keep = bool(cfg.output.participants_csv)
     point = dataclasses.replace(params, uncertainty=None)
     figures = out_dir is not None  # the figure data is written with the results
-    if settings.precision is None:
-        result = run_replications(point, settings.replications, settings.seed, settings.n_jobs,
-                                  keep_participants=keep, figures=figures)
-    else:  # replications=auto: as many as the primary power's precision needs
-        result = run_until_precise(point, settings.precision, settings.seed, settings.n_jobs,
-                                   keep_participants=keep, figures=figures)
-        settings = dataclasses.replace(settings, replications=len(result.replications))
-    summary = summarise(settings, point, result)
-    summary["precision"] = result.precision or {"replications": "fixed",
-                                                "used": settings.replications}
-    summary["recruitment"].update(pilot_rates_summary(
-        point, settings.replications, settings.seed, settings.n_jobs,
-        summary["recruitment"]["prob_target_by_end"]))
-    if point.follow_up.compare_strategies:  # opt-in: six more runs (same seeds)
-        summary["retention_strategies"] = retention_summary(
-            point, settings.replications, settings.seed, settings.n_jobs, result.replications)
-    uncertain = inputs = None
-    if params.uncertainty is not None:  # the same replications, drawing the parameters
-        uncertain = run_replications(params, settings.replications, settings.seed,
-                                     settings.n_jobs, figures=False)
-        inputs = parameters_table(drawn_inputs(params, settings.seed, settings.replications),
-                                  uncertain.replications)
-        summary["assurance"] = assurance_summary(uncertain.replications, params, inputs)
-        if params.progression is not None:  # the review's record with the inputs uncertain
-            summary["progression"]["assurance"] = progression_summary(
-                uncertain.replications, params, full=False)
+    with workers(settings.n_jobs):  # forked once for every map of this run
+        if settings.precision is None:
+            result = run_replications(point, settings.replications, settings.seed, settings.n_jobs,
+                                      keep_participants=keep, figures=figures)
+        else:  # replications=auto: as many as the primary power's precision needs
+            result = run_until_precise(point, settings.precision, settings.seed, settings.n_jobs,
+                                       keep_participants=keep, figures=figures)
+            settings = dataclasses.replace(settings, replications=len(result.replications))
+        summary = summarise(settings, point, result)
+        summary["precision"] = result.precision or {"replications": "fixed",
+                                                    "used": settings.replications}
+        summary["recruitment"].update(pilot_rates_summary(
+            point, settings.replications, settings.seed, settings.n_jobs,
+            summary["recruitment"]["prob_target_by_end"]))
+        if point.follow_up.compare_strategies:  # opt-in: six more runs (same seeds)
+            summary["retention_strategies"] = retention_summary(
+                point, settings.replications, settings.seed, settings.n_jobs, result.replications)
+        uncertain = inputs = None
+        if params.uncertainty is not None:  # the same replications, drawing the parameters
+            uncertain = run_replications(params, settings.replications, settings.seed,
+                                         settings.n_jobs, figures=False)
+            inputs = parameters_table(drawn_inputs(params, settings.seed, settings.replications),
+                                      uncertain.replications)
+            summary["assurance"] = assurance_summary(uncertain.replications, params, inputs)
+            if params.progression is not None:  # the review's record with the inputs uncertain
+                summary["progression"]["assurance"] = progression_summary(
+                    uncertain.replications, params, full=False)
     summary["seed"] = settings.seed
     summary["config_hash"] = config_hash(cfg)
     summary["warnings"] = (config_warnings(params, settings.scenario)

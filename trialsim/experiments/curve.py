@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 
 from trialsim.experiments.candidates import Candidate, Evaluator, share
 from trialsim.experiments.design_settings import build_design
+from trialsim.experiments.runner import workers
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.reporting.outputs import DESIGN, publish_files, write_json_atomic
 
@@ -103,7 +104,8 @@ def run_curve(cfg: DictConfig, out_dir: Path | None, *,
               answer: Callable[[dict[str, Any]], None] | None = None,
               charts: bool | None = None) -> dict[str, Any]:
     """The curve; `answer` and `charts` as in trialsim.experiments.design.run_design."""
-    result = power_curve(cfg)
+    with workers(int(cfg.n_jobs)):  # forked once for every candidate's map
+        result = power_curve(cfg)
     told = None if answer is None else (lambda: answer(result))
     if out_dir is None:
         if told is not None:

@@ -67,6 +67,7 @@ from trialsim.experiments.design_settings import (
 from trialsim.experiments.design_variants import run_variants, variant_lines
 from trialsim.experiments.fitted_n import FittedN, fitted_ns, pick
 from trialsim.experiments.power_guess import PowerGuess
+from trialsim.experiments.runner import workers
 from trialsim.experiments.search import first_passing, smallest
 from trialsim.inputs.allocation_ratio import parse_ratio
 from trialsim.inputs.params import build_params, build_run_settings
@@ -861,7 +862,8 @@ def run_design(cfg: DictConfig, out_dir: Path | None, *,
                charts: bool | None = None) -> dict[str, Any]:
     """The search; `answer(result)` before the figures and report are drawn, `charts`
     (when given) in place of output.charts (trialsim.app.run)."""
-    result = run_variants(cfg, lambda c: DesignSearch(c).run(), with_changes, SITE_KINDS)
+    with workers(int(cfg.n_jobs)):  # forked once for the search's ~70 maps
+        result = run_variants(cfg, lambda c: DesignSearch(c).run(), with_changes, SITE_KINDS)
     told = None if answer is None else (lambda: answer(result))
     if out_dir is None:
         if told is not None:
