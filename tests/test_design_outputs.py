@@ -188,6 +188,7 @@ def test_the_design_report_has_the_numbers_of_design_json(tmp_path):
     title, blocks = design_report(RunDir(tmp_path))
     text = json.dumps(blocks)
     rec, check = d["recommended"], d["check"]
+    assert title.endswith(": N 200 through 8 pain services over 12 months, 3 ESWs per locality")
     assert "Randomise 200 participants (100 per arm) through 8 pain services over 12 months" \
         in text and "3 ESW(s) in each of 2 localities" in text
     for x, se in ((rec["power"], rec["power_mc_se"]), (check["power"], check["power_mc_se"]),

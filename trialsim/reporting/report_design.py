@@ -36,8 +36,11 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
         return curve_report(run, sections)
     g, crit = d.get("goals", {}), d.get("criterion", "power")
     kind = str(d.get("site_kind")).replace("_", " ")
-    title = f"trialsim design search: {d.get('scenario')}"
     rec, check = d.get("recommended"), d.get("check")
+    title = f"trialsim design search: {d.get('scenario')}: " + (
+        "no design in the grid meets every goal" if rec is None else
+        f"N {rec['target_n']} through {rec['sites']} {kind} over {rec['months']:g} months, "
+        f"{rec['esw_per_locality']} ESWs per locality")  # the answer, not only the question
     blocks: list[Block] = [
         ("p", description(run)),
         ("h", 2, "The question"),
