@@ -408,14 +408,13 @@ class _Dataset:
         group dV/dphi and K = sum_i Z_i (x) Z_i, rows packed to the observed waves."""
         t, q, m = self.t, self.q, len(self.pairs)
         p1 = z.shape[2]
-        keys, group = np.unique(obs @ (2 ** np.arange(t)) + ips * 2**t, return_inverse=True)
-        g = len(keys)
+        first, group = _codes(obs @ (2 ** np.arange(t)) + ips * 2**t, 2 ** (t + 1))
+        g = len(first)
         order = np.argsort(~obs, axis=1, kind="stable")  # observed waves first
         count = obs.sum(1)
         valid = np.arange(t) < count[:, None]
-        zp = np.take_along_axis(z, order[..., None], 1) * valid[..., None]
+        zp = z[np.arange(len(z))[:, None], order] * valid[..., None]
         k = _cross_products(zp.reshape(len(z), -1), group, g)
-        first = np.unique(group, return_index=True)[1]
         wv, ok, arm = order[first], valid[first], ips[first]
         off = np.where(self.per_arm & ~arm, m, 0)
         gd = np.zeros((g, q, t, t))
@@ -433,27 +432,39 @@ class _Dataset:
         pattern) cell the sum of the rows Z_i and the cell's size (cells in ESW order)."""
         t, p1 = self.t, z.shape[2]
         z = z * obs[..., None]
-        _, cl = np.unique(esw, return_inverse=True)
-        _, first, pat = np.unique(obs @ (2 ** np.arange(t)), return_index=True,
-                                  return_inverse=True)
+        cl = _codes(esw, int(esw.max()) + 1)[1]
+        first, pat = _codes(obs @ (2 ** np.arange(t)), 2**t)
         g, ob = len(first), obs[first]
         e = np.zeros((g, self.q - 1, t, t))
-        jj, kk = np.meshgrid(np.arange(t), np.arange(t), indexing="ij")
-        e[:, ptable[jj, kk], jj, kk] = ob[:, :, None] & ob[:, None, :]
+        w = np.arange(t)
+        e[:, ptable, w[:, None], w] = ob[:, :, None] & ob[:, None, :]
         kc = _cross_products(z.reshape(len(z), -1), pat, g)
-        cells, cell = np.unique(cl * g + pat, return_inverse=True)
+        k = int(cl.max()) + 1
+        cell_first, cell = _codes(cl * g + pat, k * g)
+        cells = cl[cell_first] * g + pat[cell_first]
         return {"e": e, "a": ob.astype(float), "eye": (~ob)[:, :, None] * np.eye(t),
                 "n_pat": np.bincount(pat).astype(float),
                 **_k_layouts(kc.reshape(g, t, p1, t, p1).transpose(0, 1, 3, 2, 4)),
                 "zc": _Segments(cell, len(cells)).sum(z),
                 "nc": np.bincount(cell).astype(float), "c_g": cells % g, "c_k": cells // g,
-                "k": int(cl.max()) + 1}
+                "k": k}
 
     def start(self) -> np.ndarray:
         return MmrmModel.start(self)  # MmrmModel's moment start, from _z and _obs
 
     def sigma(self, phi) -> np.ndarray:
         return MmrmModel.sigma(self, phi)
+
+
+def _codes(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(key, return_index=True, return_inverse=True)[1:] for keys in
+    range(size), by a table rather than a sort: np.unique's Python costs more than
+    these few calls on a dataset's rows."""
+    n = len(key)
+    first = np.full(size, n)
+    np.minimum.at(first, key, np.arange(n))
+    present = first < n
+    return first[present], (np.cumsum(present) - 1)[key]
 
 
 def _cross_products(zf: np.ndarray, group: np.ndarray, g: int) -> np.ndarray:
