@@ -468,13 +468,15 @@ def _codes(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cross_products(zf: np.ndarray, group: np.ndarray, g: int) -> np.ndarray:
-    """sum_i z_i z_i' over each group's rows (one dataset's: a gemm per group)."""
+    """sum_i z_i z_i' over each group's rows (one dataset's: a gemm per group), the
+    rows sorted by group once so that each group's are a slice."""
     order = np.argsort(group, kind="stable")
-    bounds = np.searchsorted(group[order], np.arange(g + 1))
+    bounds = np.searchsorted(group[order], np.arange(g + 1)).tolist()
+    zs = zf[order]
     out = np.empty((g, zf.shape[1], zf.shape[1]))
     for j in range(g):
-        rows = zf[order[bounds[j]:bounds[j + 1]]]
-        out[j] = rows.T @ rows
+        rows = zs[bounds[j]:bounds[j + 1]]
+        np.matmul(rows.T, rows, out=out[j])
     return out
 
 
