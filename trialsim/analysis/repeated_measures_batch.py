@@ -91,12 +91,15 @@ class _Segments:
         return out.reshape(self.n, n_a, -1)
 
     def sum(self, x: np.ndarray) -> np.ndarray:
-        flat = np.ascontiguousarray(x, dtype=float).reshape(len(x), -1)
-        out = np.zeros((self.n, flat.shape[1]))
-        if len(flat):
-            csr_matvecs(self.n, len(flat), flat.shape[1], self.indptr,
-                                     self.indices, self.ones, flat.ravel(), out.ravel())
-        return out.reshape((self.n,) + x.shape[1:])
+        """Each segment's sum of its rows of x (rows x ...). Called some 30 times a
+        scoring step, so lean: the kernel itself (no wrapper) into the result."""
+        rows = len(x)
+        flat = np.ascontiguousarray(x, dtype=float).reshape(rows, -1)
+        out = np.zeros((self.n,) + x.shape[1:])
+        if rows:
+            (_kernel or csr_matvecs)(self.n, rows, flat.shape[1], self.indptr, self.indices,
+                                     self.ones, flat.ravel(), out.ravel())
+        return out
 
 
 def _cholesky(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
