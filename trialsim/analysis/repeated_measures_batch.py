@@ -141,6 +141,12 @@ def _trace_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         b.transpose(0, 1, 3, 2).reshape(n, b.shape[1], -1).transpose(0, 2, 1)
 
 
+def _outer(u: np.ndarray) -> np.ndarray:
+    """u (x) u per dataset, as columns (N x P^2 x 1): made per dataset, then taken by
+    each of its groups."""
+    return (u[:, :, None] * u[:, None, :]).reshape(len(u), -1, 1)
+
+
 def _diag_logsum(chol: np.ndarray) -> np.ndarray:
     return np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(1)
 
@@ -178,9 +184,7 @@ class _UnitParts:
         tr_sg = np.trace(sg, axis1=2, axis2=3)
         info = 0.5 * self.counts[:, None, None] * _trace_pairs(sg, sg)
         sgs = (sg @ s[:, None]).reshape(n, q, t * t)  # S V_k S
-        ud = u[self.ds]
-        uu = (ud[:, :, None] * ud[:, None, :]).reshape(n, -1, 1)
-        r = (self.kflat @ uu).reshape(n, t, t)  # sum_i r_i r_i'
+        r = (self.kflat @ _outer(u)[self.ds]).reshape(n, t, t)  # sum_i r_i r_i'
         grad = self.counts[:, None] * tr_sg - \
             (sgs @ r.transpose(0, 2, 1).reshape(n, t * t, 1))[..., 0]
         pk = (sgs @ self.kx).reshape(n, q, p, p)
@@ -281,8 +285,7 @@ class _ClusterParts:
         one_s = s_c * f  # a'S a
         kcell = kappa[self.c_k]
         # sum over each pattern's clients of rho rho', rho_i = S r_i = S_g Z_i u - kappa wu d
-        ruu = (self.kc @ (ug[:, :, None] * ug[:, None, :]).reshape(g_n, -1, 1)).reshape(
-            g_n, t, t)
+        ruu = (self.kc @ _outer(u)[self.g_ds]).reshape(g_n, t, t)
         kw = kcell * wu[self.c_k]
         h = self.cell_pat.sum(kw[:, None] * (self.zc @ ug[self.c_g][:, :, None])[..., 0])
         sh = (si @ h[..., None])[..., 0]
