@@ -61,7 +61,7 @@ class _Segments:
 
     def __init__(self, owner: np.ndarray, n_owners: int):
         owner = np.asarray(owner, dtype=np.intp)
-        self.n = n_owners
+        self.n, self.owner = n_owners, owner
         self.indices = np.argsort(owner, kind="stable").astype(np.intp)
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n_owners))
                                       ]).astype(np.intp)
@@ -89,6 +89,12 @@ class _Segments:
                                  np.ascontiguousarray(a).ravel()[take],
                                  np.ascontiguousarray(b, dtype=float).ravel(), out.ravel())
         return out.reshape(self.n, n_a, -1)
+
+    def any(self, mask: np.ndarray) -> np.ndarray:
+        """Whether any of each segment's rows is flagged (a flag, not a sum: no floats)."""
+        out = np.zeros(self.n, bool)
+        out[self.owner[mask]] = True
+        return out
 
     def sum(self, x: np.ndarray) -> np.ndarray:
         """Each segment's sum of its rows of x (rows x ...). Called some 30 times a
@@ -175,7 +181,7 @@ class _UnitParts:
         logdet = self.seg.sum(2 * self.counts * _diag_logsum(chol))
         zsz = self.seg.sum((s.reshape(u, 1, t * t) @ self.kflat)[:, 0])
         p1 = self.p1
-        return s, logdet, zsz.reshape(-1, p1, p1), self.seg.sum(bad.astype(float)) > 0
+        return s, logdet, zsz.reshape(-1, p1, p1), self.seg.any(bad)
 
     def derivatives(self, s, u, c):
         n, q, t = len(s), self.q, s.shape[-1]
@@ -238,8 +244,7 @@ class _ClusterParts:
         d = (si @ self.a[..., None])[..., 0]
         s_c = self.cell_esw.sum(self.nc * (self.a * d).sum(1)[self.c_g])  # a'D^-1 a per ESW
         one = 1 + tau2 * s_c
-        bad_ds = (self.g_seg.sum(bad.astype(float)) > 0) | \
-            (self.k_seg.sum((one <= 0).astype(float)) > 0)
+        bad_ds = self.g_seg.any(bad) | self.k_seg.any(one <= 0)
         kappa = tau2 / np.where(one > 0, one, 1.0)
         logdet = self.g_seg.sum(2 * self.n_pat * _diag_logsum(chol)) + \
             self.k_seg.sum(np.log1p(np.where(one > 0, tau2 * s_c, 0.0)))
