@@ -104,7 +104,7 @@ def run_curve(cfg: DictConfig, out_dir: Path | None, *,
               answer: Callable[[dict[str, Any]], None] | None = None,
               charts: bool | None = None) -> dict[str, Any]:
     """The curve; `answer` and `charts` as in trialsim.experiments.design.run_design."""
-    with workers(int(cfg.n_jobs)):  # forked once for every candidate's map
+    with workers(build_run_settings(cfg).n_jobs):  # forked once for every candidate's map
         result = power_curve(cfg)
     told = None if answer is None else (lambda: answer(result))
     if out_dir is None:

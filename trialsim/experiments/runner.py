@@ -65,11 +65,16 @@ _POOL: ContextVar[ProcessPoolExecutor | None] = ContextVar("trialsim_pool", defa
 BLOCK = 25
 
 
+def _asked(n_jobs: int) -> int:
+    """n_jobs as a number of workers: -1 is one per core this process may use."""
+    return cores() if n_jobs == -1 else n_jobs
+
+
 def jobs_for(replications: int, n_jobs: int) -> int:
     """The workers a run of `replications` uses (n_jobs -1: one per core this process may
     use): with forked workers, no more than its blocks; otherwise 1 (in-process) below
     PARALLEL_FROM."""
-    n_jobs = cores() if n_jobs == -1 else n_jobs
+    n_jobs = _asked(n_jobs)
     if FORKS:
         return max(1, min(n_jobs, len(block_ranges(0, replications))))
     return 1 if replications < PARALLEL_FROM else n_jobs
@@ -177,7 +182,7 @@ def each_block(block: Callable[[range], list[T]], replications: int, n_jobs: int
     """Like each_replication for a function of a block of replications (block_ranges),
     its outputs yielded one replication at a time, in order."""
     ranges = block_ranges(first, replications)
-    n_jobs = min(cores() if n_jobs == -1 else n_jobs, len(ranges))
+    n_jobs = min(_asked(n_jobs), len(ranges))
 
     def flat(blocks):
         for outputs in blocks:
@@ -217,9 +222,10 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
 @contextmanager
 def workers(n_jobs: int) -> Iterator[None]:
     """Forked workers kept for every map of blocks inside (`with workers(n_jobs): ...`):
-    a design search makes about 70 maps, and a pool forked for each made it 7% slower
-    than joblib's reused workers. Nothing where workers are not forked or n_jobs is 1."""
-    n = cores() if n_jobs == -1 else n_jobs
+    a design search makes about 70 maps and a pool costs some 15-20 ms to fork and join
+    (a saving within the noise of the search's minute of wall time, measured). Nothing
+    where workers are not forked or n_jobs is 1."""
+    n = _asked(n_jobs)
     if not FORKS or n <= 1 or _POOL.get() is not None:
         yield
         return
