@@ -12,7 +12,7 @@ from conftest import make_cfg
 
 from trialsim.app import run
 from trialsim.experiments.candidates import Candidate, Evaluator
-from trialsim.experiments.design import DesignSearch, check_seed
+from trialsim.experiments.design import DesignSearch, check_seed, design_table
 from trialsim.experiments.design_settings import build_design
 from trialsim.experiments.search import first_passing
 from trialsim.inputs.params import build_params, build_run_settings
@@ -272,3 +272,20 @@ def test_an_unconfirmed_check_moves_the_search_to_the_next_n(monkeypatch, object
     else:
         assert (second, e2) != (first, e1)
         assert e2 != e1 or second == first + 40
+
+
+def test_the_sites_found_come_with_the_fitted_curves_interval(small_design):
+    """Each window's fewest sites, where a P(target) curve could be fitted through the
+    counts simulated, comes with the curve's count and its interval; the terminal gives
+    them for the recommendation."""
+    fitted = [e for e in small_design["sites_by_months"]
+              if e["sites"] is not None and e.get("fitted_sites") is not None]
+    assert fitted
+    for e in fitted:
+        assert e["fitted_points"] >= 2
+        lo, hi = e["fitted_sites_lower"], e["fitted_sites_upper"]
+        assert (lo is None or lo <= e["fitted_sites"]) and (hi is None or e["fitted_sites"] <= hi)
+    rec = small_design["recommended"]
+    shown = any(e["target_n"] == rec["target_n"] and e["months"] == rec["months"]
+                for e in fitted)
+    assert ("on the fitted curve" in design_table(small_design)) == shown

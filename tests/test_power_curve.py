@@ -104,3 +104,51 @@ def test_smallest_n_by_esw_from_design_evaluations():
         assert pick is None or (pick >= need and GRID[GRID.index(pick) - 1] < need)
     assert picks[2] is not None and (picks[1] is None or picks[1] >= picks[2])
     assert fit_evaluations(evaluations[:1]) is None
+
+
+def _common_seeds(seed: int = 5, reps: int = 200):
+    """Decisions from the same replications at every point (common random numbers): a
+    replication's latent draw is shared by all its points, so they are correlated."""
+    rng = np.random.default_rng(seed)
+    shared = rng.standard_normal(reps)
+    points, outcomes = [], []
+    for e, a in ((1, -9.0), (2, -8.4)):
+        for n in GRID[::2]:
+            eta = a + 1.45 * math.log(n)
+            y = (0.8 * shared + 0.6 * rng.standard_normal(reps) < eta).astype(float)
+            points.append((n, e, int(y.sum()), reps))
+            outcomes.append(y)
+    return points, outcomes
+
+
+def test_clustered_covariance_agrees_with_statsmodels():
+    """With each point's decisions by replication, the fit is the same and its
+    covariance is statsmodels' cluster-robust one, clustered on the replication."""
+    sm = pytest.importorskip("statsmodels.api")
+    points, outcomes = _common_seeds()
+    fit = fit_power_curve(*zip(*points, strict=True), outcomes=outcomes)
+    plain = fit_power_curve(*zip(*points, strict=True))
+    np.testing.assert_array_equal(fit.params, plain.params)
+    y = np.concatenate(outcomes)
+    groups = np.concatenate([np.arange(len(o)) for o in outcomes])
+    x = np.array([[e == 1, e == 2, (e == 1) * math.log(n), (e == 2) * math.log(n)]
+                  for n, e, _, m in points for _ in range(m)], dtype=float)
+    ref = sm.Probit(y, x).fit(disp=0, tol=1e-12, maxiter=200, cov_type="cluster",
+                              cov_kwds={"groups": groups})
+    np.testing.assert_allclose(fit.params, ref.params, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(fit.cov, ref.cov_params(), rtol=1e-5, atol=1e-10)
+    # positively correlated points: the level of a curve is less sure than independent
+    # binomials say, its slope (a paired comparison between N) surer
+    for e in (1, 2):
+        assert fit.eta([600], e)[1][0] > plain.eta([600], e)[1][0]
+    assert np.all(np.diag(fit.cov)[2:] < np.diag(plain.cov)[2:])
+
+
+def test_outcomes_must_match_their_points():
+    points, outcomes = _common_seeds()
+    with pytest.raises(ValueError, match="outcomes"):
+        fit_power_curve(*zip(*points, strict=True), outcomes=outcomes[:-1])
+    bad = [o.copy() for o in outcomes]
+    bad[0][0] = 1 - bad[0][0]
+    with pytest.raises(ValueError, match="outcomes"):
+        fit_power_curve(*zip(*points, strict=True), outcomes=bad)

@@ -120,9 +120,8 @@ def probit_mle(x: np.ndarray, k: np.ndarray, m: np.ndarray, *, tol: float = 1e-1
 
     def derivatives(b):
         eta = x @ b
-        logphi = -0.5 * eta ** 2 - 0.5 * math.log(2 * math.pi)
-        lam1 = np.exp(logphi - log_ndtr(eta))  # phi / Phi
-        lam0 = np.exp(logphi - log_ndtr(-eta))  # phi / (1 - Phi)
+        lam1, lam0 = _eta_scores(eta)  # phi / Phi, -phi / (1 - Phi)
+        lam0 = -lam0
         g = k * lam1 - (m - k) * lam0
         h = k * lam1 * (eta + lam1) + (m - k) * lam0 * (lam0 - eta)  # minus d2l/deta2
         return x.T @ g, (x * h[:, None]).T @ x
@@ -148,24 +147,62 @@ def probit_mle(x: np.ndarray, k: np.ndarray, m: np.ndarray, *, tol: float = 1e-1
     return beta, np.linalg.inv(info), ll, converged, it
 
 
+def _eta_scores(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """d log-likelihood / d eta of a success and of a failure: phi/Phi and -phi/(1-Phi)."""
+    logphi = -0.5 * eta ** 2 - 0.5 * math.log(2 * math.pi)
+    return np.exp(logphi - log_ndtr(eta)), -np.exp(logphi - log_ndtr(-eta))
+
+
+def cluster_cov(x: np.ndarray, beta: np.ndarray, info: np.ndarray,
+                outcomes: Sequence[np.ndarray]) -> np.ndarray:
+    """The sandwich covariance of the probit fit clustered on the replication: row p of
+    `x` holds the 0/1 `outcomes[p]` of replications 0, 1, ... (replication r is the same
+    seed at every point: common random numbers), so the points are not independent
+    binomials. info^-1 B info^-1, B the sum over replications of the outer product of
+    each replication's score summed over the points, times G/(G-1) (N-1)/(N-K) (G
+    replications, N trials, K parameters): statsmodels' cov_type="cluster" with its
+    default correction."""
+    g = max(len(o) for o in outcomes)
+    s1, s0 = _eta_scores(x @ beta)
+    scores = np.zeros((g, x.shape[1]))
+    for p, o in enumerate(outcomes):
+        o = np.asarray(o, dtype=float)
+        scores[:len(o)] += np.outer(np.where(o > 0, s1[p], s0[p]), x[p])
+    bread = np.linalg.inv(info)
+    nobs, k = sum(len(o) for o in outcomes), x.shape[1]
+    meat = scores.T @ scores * (g / (g - 1.0)) * ((nobs - 1.0) / (nobs - k))
+    return bread @ meat @ bread
+
+
 def fit_power_curve(n: Iterable[float], esw: Iterable[int], rejections: Iterable[float],
-                    replications: Iterable[float], common_slope: bool | None = None) -> PowerFit:
+                    replications: Iterable[float], common_slope: bool | None = None,
+                    outcomes: Sequence[np.ndarray] | None = None) -> PowerFit:
     """The probit curves through simulated points: at each (N, ESWs per locality),
     `rejections` of `replications` trials rejected (power x replications). A slope per
     level, unless a level has fewer than two distinct N or a slope comes out at or
-    below 0 (then one common slope); `common_slope` forces the choice."""
+    below 0 (then one common slope); `common_slope` forces the choice. `outcomes`: each
+    point's 0/1 decisions by replication (summing to its rejections), when the points
+    share their seeds: the covariance is then clustered on the replication
+    (`cluster_cov`); without them the points are taken as independent binomials."""
     n, esw = np.asarray(list(n), dtype=float), np.asarray(list(esw), dtype=int)
     k, m = np.asarray(list(rejections), dtype=float), np.asarray(list(replications), dtype=float)
     if not (len(n) == len(esw) == len(k) == len(m)) or len(n) < 2:
         raise ValueError("need at least two points, each with N, ESWs, rejections, replications")
+    if outcomes is not None and (len(outcomes) != len(n) or any(
+            len(o) != mm or float(np.sum(o)) != kk
+            for o, kk, mm in zip(outcomes, k, m, strict=True))):
+        raise ValueError("each point's outcomes must be its replications' 0/1 decisions")
     if len(np.unique(n)) < 2:
         raise ValueError("need at least two distinct N to fit a slope")
     levels = sorted({int(e) for e in esw})
     if common_slope is None:
         common_slope = any(len(np.unique(n[esw == e])) < 2 for e in levels)
-    beta, cov, ll, ok, it = probit_mle(_design(n, esw, levels, common_slope), k, m)
+    x = _design(n, esw, levels, common_slope)
+    beta, cov, ll, ok, it = probit_mle(x, k, m)
     if not common_slope and np.any(beta[len(levels):] <= 0):
-        return fit_power_curve(n, esw, k, m, common_slope=True)
+        return fit_power_curve(n, esw, k, m, common_slope=True, outcomes=outcomes)
+    if outcomes is not None:
+        cov = cluster_cov(x, beta, np.linalg.inv(cov), outcomes)
     return PowerFit(tuple(levels), beta, cov, ll, ok, it, common_slope)
 
 

@@ -149,18 +149,18 @@ class Evaluator:
         rows = have[:reps]
         return {col: np.array([r[col] for r in rows]) for col in (rows[0] if rows else ())}
 
-    def power_points(self, sites: int, uncertain: bool,
-                     ratio: str) -> list[tuple[int, int, int, int]]:
+    def power_points(self, sites: int, uncertain: bool, ratio: str,
+                     ) -> tuple[list[tuple[int, int, int, int]], list[np.ndarray]]:
         """(N, ESWs per locality, rejections, replications) of every power run simulated
         so far at `sites`, window unconstrained, whole posts and `ratio`: the points the
-        fitted power curve goes through (all from the same seeds: common random numbers)."""
-        out = []
-        for c, rows in self._trials.items():
-            if (c.months is None and c.sites == sites and c.uncertain == uncertain
-                    and c.ratio == ratio and c.fte == 1.0 and rows):
-                out.append((c.target_n, c.esw, int(sum(r["primary_reject"] for r in rows)),
-                            len(rows)))
-        return sorted(out)
+        fitted power curve goes through; and beside each, its replications' 0/1
+        decisions in replication order (all from the same seeds, common random numbers:
+        the curve's covariance is clustered on the replication)."""
+        runs = sorted((c.target_n, c.esw, np.array([r["primary_reject"] for r in rows]))
+                      for c, rows in self._trials.items()
+                      if (c.months is None and c.sites == sites and c.uncertain == uncertain
+                          and c.ratio == ratio and c.fte == 1.0 and rows))
+        return ([(n, e, int(y.sum()), len(y)) for n, e, y in runs], [y for *_, y in runs])
 
     def available(self, c: Candidate) -> int:
         return len(self._trials.get(c, ()))

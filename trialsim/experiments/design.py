@@ -66,6 +66,7 @@ from trialsim.experiments.design_settings import (
 )
 from trialsim.experiments.design_variants import run_variants, variant_lines
 from trialsim.experiments.fitted_n import FittedN, fitted_ns, pick
+from trialsim.experiments.fitted_sites import NEAR, fitted_sites
 from trialsim.experiments.power_guess import PowerGuess
 from trialsim.experiments.runner import workers
 from trialsim.experiments.search import first_passing, smallest
@@ -219,8 +220,8 @@ class DesignSearch:
         `fitted_n.py`) over every N simulated at `ratio`, or the walk's grid pick (grid);
         the fitted N and its interval are recorded either way."""
         d, crit = self.d, self.d.criterion
-        fitted = fitted_ns(self.ev.power_points(self.scenario_sites, d.uncertain, ratio),
-                           d.target_power, d.n_grid, d.z)
+        points, outcomes = self.ev.power_points(self.scenario_sites, d.uncertain, ratio)
+        fitted = fitted_ns(points, d.target_power, d.n_grid, d.z, outcomes)
         self.fitted[ratio] = fitted
         grid_pick = {f["esw_per_locality"]: f["target_n"] for f in out if f["searched"]}
         chosen = pick(grid_pick, fitted) if d.pick_n == "fitted" else grid_pick
@@ -330,7 +331,7 @@ class DesignSearch:
         clip = lambda p: min(max(p, 0.5 / reps), 1 - 0.5 / reps)  # noqa: E731
         t = float(ndtri(level))
         pts = sorted((expected[grid.index(s)], float(ndtri(clip(p)))) for s, p in seen.items())
-        pts = [(x, y) for x, y in pts if abs(y - t) < 1.5]  # near the level: nearly linear
+        pts = [(x, y) for x, y in pts if abs(y - t) < NEAR]  # near the level: nearly linear
         if len({x for x, _ in pts}) < 2:  # as many expected per target as the last answer
             goal_e = self._expected_ratio * n
         else:
@@ -696,7 +697,8 @@ class DesignSearch:
             "unit_costs": dataclasses.asdict(self.unit),
             "target_n": rec_n,
             "frontier": front,
-            "sites_by_months": [{"target_n": n, "months": m, "sites": v}
+            "sites_by_months": [{"target_n": n, "months": m, "sites": v,
+                                 **(self._fitted_sites(n, m) if v is not None else {})}
                                 for (n, m), v in found.items()],
             "designs": rows,
             "recommended": recommended,
@@ -713,6 +715,16 @@ class DesignSearch:
             "work": self.ev.total_work(),
             "evaluations": self.log,
         }
+
+    def _fitted_sites(self, n: int, months: float) -> dict[str, Any]:
+        """The fitted P(target) curve's sites for N = n within `months`, with its interval
+        (`fitted_sites.py`), through every number of sites simulated; {} if none fits."""
+        d = self.d
+        reached = {s: self.ev.reached(runs, n, months)
+                   for s, runs in self.ev.recruitment_cached(d.uncertain).items()}
+        fit = fitted_sites(reached, d.sites_grid, self._expected(n, months), d.prob_target,
+                           d.z)
+        return fit.record() if fit is not None else {}
 
     def _recruitment_curves(self, n: int) -> list[dict[str, Any]]:
         """P(target N within each window) against every number of sites simulated."""
@@ -815,6 +827,17 @@ def design_table(result: dict[str, Any]) -> str:
                      + (f" at {fte:g} FTE" if fte != 1.0 else "")
                      + f", {rec['sites']} {result['site_kind']} for {rec['months']:g} months, "
                      f"allocated IPS:TAU {rec.get('allocation_ratio') or '1:1'}")
+        fs = next((e for e in result.get("sites_by_months", ())
+                   if e["target_n"] == rec["target_n"] and e["months"] == rec["months"]
+                   and e.get("fitted_sites") is not None), None)
+        if fs is not None:
+            out = lambda x: "beyond the grid" if x is None else f"{x:.1f}"  # noqa: E731
+            lines.append(f"    {result['site_kind']} needed for P(target) >= "
+                         f"{g['prob_target']:g}: {fs['fitted_sites']:.1f} on the fitted curve "
+                         f"(95% {out(fs['fitted_sites_lower'])} to "
+                         f"{out(fs['fitted_sites_upper'])}, clustered on the replication; "
+                         f"one-sided bound {out(fs['fitted_sites_bound'])}; "
+                         f"{fs['fitted_points']} site counts), {rec['sites']} by the grid rule")
         if rec.get("cost") is not None:
             lines.append(f"    expected cost GBP {rec['cost']:,.0f} (90% {rec['cost_p5']:,.0f} to "
                          f"{rec['cost_p95']:,.0f}; search seed), mean ESW utilisation "

@@ -5,7 +5,11 @@ own Monte Carlo bound clears the goal, so the frontier moves with the noise at o
 two grid points (a lucky 0.94 at N 900 and an unlucky 0.88 at N 950 decide it). The
 probit-in-log-N curve (`trialsim/analysis/power_curve.py`) goes through every N the
 search simulated at that ESW count, screened or in full, all from the same seeds
-(common random numbers), and borrows strength from all of them. The N picked is the
+(common random numbers), and borrows strength from all of them. Sharing seeds, the
+points are not independent binomials: a replication's decisions at two ESW counts agree
+more often than chance, so the curve's covariance is clustered on the replication
+(`power_curve.cluster_cov`), which makes a level's bound wider and the common slope, a
+paired comparison, surer than independent binomials would. The N picked is the
 smallest grid N at or above the N where the curve's one-sided lower bound
 (`design.confidence`) reaches the goal: a bound on the curve, as the grid rule's is on
 one point. The check run (fresh seed) still confirms the design, and steps N up when
@@ -53,16 +57,22 @@ def _finite(x: float) -> float | None:
 
 
 def fitted_ns(points: Sequence[tuple[int, int, int, int]], target: float,
-              n_grid: Sequence[int], z: float) -> dict[int, FittedN]:
+              n_grid: Sequence[int], z: float,
+              outcomes: Sequence[np.ndarray] | None = None) -> dict[int, FittedN]:
     """For each ESW count among `points` ((N, ESWs per locality, rejections,
     replications)), where the fitted curve reaches `target`; {} when no curve can be
-    fitted (fewer than two distinct N, or the fit does not converge)."""
-    pts = [p for p in points if p[3] > 0]
+    fitted (fewer than two distinct N, or the fit does not converge). `outcomes`: each
+    point's decisions by replication, when the points share their seeds (the design
+    search's): the curve's covariance, hence its bound, is clustered on the
+    replication."""
+    keep = [i for i, p in enumerate(points) if p[3] > 0]
+    pts = [points[i] for i in keep]
     if len({p[0] for p in pts}) < 2:
         return {}
     try:
         fit = fit_power_curve([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts],
-                              [p[3] for p in pts], common_slope=True)
+                              [p[3] for p in pts], common_slope=True,
+                              outcomes=None if outcomes is None else [outcomes[i] for i in keep])
     except (ValueError, np.linalg.LinAlgError):
         return {}
     if not fit.converged or not np.all(np.isfinite(fit.params)) or fit.slope(
