@@ -289,3 +289,23 @@ def test_the_sites_found_come_with_the_fitted_curves_interval(small_design):
     shown = any(e["target_n"] == rec["target_n"] and e["months"] == rec["months"]
                 for e in fitted)
     assert ("on the fitted curve" in design_table(small_design)) == shown
+
+
+def test_an_overbooked_ot_is_named_with_the_count_that_would_do():
+    """The default search's recommendation (N 750 at 1:1, about 41 months recruiting) asks
+    one OT at two sessions a week for more than every session: the note says so and
+    names the count that brings the load under OT_BUSY; a light load says nothing, and
+    more IPS participants never ask for less."""
+    from trialsim.experiments.design_check import OT_BUSY, ot_load, ot_note
+
+    params = build_params(make_cfg())
+    assert params.delivery.ot_count == 1
+    load = ot_load(params, 375.0, 41.26)
+    assert load == pytest.approx(375.0 / (41.26 * 365.25 / 12) * 3.5)
+    note = ot_note(load, params)
+    assert note is not None and "delivery.ot.count=2 " in note and f"{load:.2f}" in note
+    assert ot_note(ot_load(params, 88.0, 24.0), params) is None
+    loads = [ot_load(params, n, 30.0) for n in (50, 100, 200, 400)]
+    assert loads == sorted(loads)
+    heavy = ot_note(3.3, params)
+    assert "delivery.ot.count=5 " in heavy and 3.3 / 5 < OT_BUSY <= 3.3 / 4

@@ -42,8 +42,20 @@ def test_a_run_reports_both_side_by_side():
     assert rec["prob_target_at_pilot_rates"] >= rec["prob_target_by_end"]
     table = result_table(summary)
     assert "0.7 x the pilot's rate" in table and "at the pilot's rates" in table
+    # the pain clinics' evidence loses no one at screening (13 of 13 at every stage): said
+    assert rec["unscreened_channels"] == ["pain_clinics"]
+    assert "no one lost at screening in pain_clinics" in table
     words = rates_sentence(lambda name: {"rate_discount": rec["rate_discount"],
                                          "target_n": 120,
                                          "prob_target_at_pilot_rates": 0.5}.get(name))
     assert "not at the pilot's own rates, because" in words and "50%" in words
     assert "Walters et al. 2017" in words
+
+
+def test_a_channel_that_loses_people_at_screening_is_not_named():
+    from trialsim.reporting.summary import unscreened
+
+    # the pilot lost no one screening in clinics (13 of 13), hand searches (6 of 6) or GP
+    # consultations (5 of 5); mailshot repliers were lost (57 of 62 contacted, 26 eligible)
+    got = unscreened(build_params(make_cfg("scenario=mixed")))
+    assert got == ["hand_search", "gp_opportunistic", "pain_clinics"]

@@ -55,7 +55,12 @@ from trialsim.experiments.candidates import (
     share,
     with_changes,
 )
-from trialsim.experiments.design_check import check_extras_lines, delivery_and_review
+from trialsim.experiments.design_check import (
+    check_extras_lines,
+    delivery_and_review,
+    ot_load,
+    ot_note,
+)
 from trialsim.experiments.design_costs import cost_of, idle_note, per_participant, ranking_cost
 from trialsim.experiments.design_costs import frontier as cost_frontier
 from trialsim.experiments.design_settings import (
@@ -553,6 +558,9 @@ class DesignSearch:
             "cost", "cost_mc_se", "cost_p5", "cost_p95", "utilisation", "peak_caseload")}
         rec["localities"] = self.localities
         rec["idle"] = idle_note(row.get("utilisation"), d.min_utilisation)
+        ips = rec["target_n"] * parse_ratio(row.get("allocation_ratio") or "1:1").ips_share
+        rec["ot_load"] = ot_load(self.base, ips, row.get("recruiting_months") or 0.0)
+        rec["ot_note"] = ot_note(rec["ot_load"], self.base)
         return rec
 
     def _attempt(self, row: dict[str, Any], check: dict[str, Any]) -> dict[str, Any]:
@@ -845,6 +853,8 @@ def design_table(result: dict[str, Any]) -> str:
                          f"{_f(rec.get('peak_caseload'), 1)}")
         if rec.get("idle"):
             lines.append(f"    note: {rec['idle']}")
+        if rec.get("ot_note"):
+            lines.append(f"    note: {rec['ot_note']}")
         rule = result.get("smallest_n_design")
         if rule is not None and rule.get("cost") is not None:
             lines.append(f"    the smallest-N rule's design (N {rule['target_n']}, {rule['esws']} "

@@ -54,6 +54,36 @@ def tipping_points(cols: dict[str, np.ndarray]) -> dict[str, dict[str, float | N
     return out
 
 
+OT_BUSY = 0.8  # assumption: an OT booked beyond this share of their sessions has waits that grow
+
+
+def ot_load(params: ModelParams, ips_randomised: float, recruiting_months: float) -> float:
+    """The share of the OTs' joint-appointment sessions the design's IPS participants ask
+    for while recruitment runs: each IPS participant's one joint appointment, at the
+    mean rate over the months recruiting (an upper bound: some never see an ESW)."""
+    d = params.delivery
+    if recruiting_months <= 0:
+        return 0.0
+    per_day = ips_randomised / months_to_days(recruiting_months)
+    return per_day * d.ot_appointment_days / d.ot_count
+
+
+def ot_note(load: float, params: ModelParams) -> str | None:
+    """What the search says of OTs booked beyond OT_BUSY (None: they are not): how many
+    would do. Not a lever of the search: the OT is paid per appointment, so more OTs
+    cost nothing in the model, but the planner must find them."""
+    if load < OT_BUSY:
+        return None
+    d = params.delivery
+    need = d.ot_count
+    while load * d.ot_count / need >= OT_BUSY:
+        need += 1
+    return (f"the joint ESW + OT appointments ask for {load:.2f} of the OT sessions "
+            f"({d.ot_count} OT(s) at {7.0 / d.ot_appointment_days:g} a week) while "
+            f"recruitment runs: above {OT_BUSY:g}, their wait grows through the trial; "
+            f"delivery.ot.count={need} would bring it to {load * d.ot_count / need:.2f}")
+
+
 def check_extras_lines(check: dict[str, Any]) -> list[str]:
     """The terminal's lines for `delivery_and_review`'s figures."""
     out = []

@@ -41,6 +41,14 @@ def share(flags: pd.Series) -> dict[str, float]:
     return {"estimate": p, "mc_se": math.sqrt(p * (1 - p) / len(flags))}
 
 
+def unscreened(params: ModelParams) -> list[str]:
+    """The channels whose every screening stage is certain (contact, eligibility and
+    consent all 1): their evidence records no one lost, so their funnel shows none and
+    their rate counts recruits, not people screened."""
+    return [ch.name for st in params.site_types for ch in st.channels
+            if all(getattr(ch.stages, k).value == 1.0 for k in ("contact", "eligible", "consent"))]
+
+
 def summarise(settings: RunSettings, params: ModelParams, result: RunResult) -> dict[str, Any]:
     reps = result.replications
     channels = params.channel_names()
@@ -56,6 +64,8 @@ def summarise(settings: RunSettings, params: ModelParams, result: RunResult) -> 
         "funnel": {s: float(reps[f"funnel_{s}"].mean()) for s in STAGES},
         "funnel_by_channel": {c: {s: float(reps[f"funnel_{c}_{s}"].mean()) for s in STAGES}
                               for c in channels},
+        "unscreened_channels": [c for c in unscreened(params)
+                                if float(reps[f"randomised_{c}"].mean()) > 0],
         "sites_opened": float(reps["sites_opened"].mean()),
         "curve": {
             "months": result.curve_months.tolist(),

@@ -35,6 +35,10 @@ def result_table(summary: dict[str, Any]) -> str:
         "  funnel (mean)             "
         + " > ".join(f"{s} {v:.0f}" for s, v in r["funnel"].items()),
     ]
+    if r.get("unscreened_channels"):
+        lines.append("    no one lost at screening in " + ", ".join(r["unscreened_channels"])
+                     + ": its evidence records none, so its rate counts recruits, not people "
+                     "screened")
     d, e, ret, o = (summary["delivery"], summary["employment"], summary["retention"],
                     summary["outcome"])
     lines += [
