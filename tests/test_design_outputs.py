@@ -27,6 +27,8 @@ BAD_DESIGN = [
     (["design.curve_esw_per_locality=[0]"], "design.curve_esw_per_locality[0]=0"),
     (["design.curve_esw_per_locality=[]"], "design.curve_esw_per_locality=[]"),
     (["mode=curves"], "mode='curves'"),
+    (["design.check_effect_shares=[1.5]"], "design.check_effect_shares[0]=1.5"),
+    (["design.check_effect_shares=0.5"], "design.check_effect_shares=0.5"),
     (["design.max_esw_per_locality=1001"], "design.max_esw_per_locality=1001"),
     (["scenario=pilot", "mode=design"], "design.site_kind='pain_services'"),  # listed openings
 ]

@@ -309,3 +309,32 @@ def test_an_overbooked_ot_is_named_with_the_count_that_would_do():
     assert loads == sorted(loads)
     heavy = ot_note(3.3, params)
     assert "delivery.ot.count=5 " in heavy and 3.3 / 5 < OT_BUSY <= 3.3 / 4
+
+
+def test_a_recommendation_at_the_edge_of_the_grid_says_so():
+    """The default search's answer (39 of 40 sites, 48 of 48 months) is at the months'
+    edge: the note names it and the key that widens it; one inside says nothing."""
+    from trialsim.experiments.design_check import edge_note
+
+    d = build_design(make_cfg("mode=design"))
+    rec = {"sites": 39, "months": d.months_grid[-1], "target_n": 750, "esw_per_locality": 5}
+    note = edge_note(rec, d, "pain_services")
+    assert note is not None and f"{d.months_grid[-1]:g} of at most" in note
+    assert "design.months" in note and "design.max_sites" not in note
+    rec.update(sites=d.sites_grid[-1])
+    assert "design.max_sites" in edge_note(rec, d, "pain_services")
+    assert edge_note({"sites": 10, "months": d.months_grid[0], "target_n": d.n_grid[0],
+                      "esw_per_locality": 1}, d, "pain_services") is None
+
+
+def test_the_check_gives_power_at_smaller_effects_and_it_falls_with_them(small_design):
+    """design.check_effect_shares (0.75 and 0.5 of the assumed effect), on the check's
+    seeds: power never rises as the effect falls, beyond Monte Carlo error."""
+    check = small_design["check"]
+    effects = check["effects"]
+    assert [e["share"] for e in effects] == [0.75, 0.5]
+    powers = [(check["power_of_n"], check["power_of_n_mc_se"])] + [
+        (e["power"], e["power_mc_se"]) for e in effects]
+    for (hi, se_hi), (lo, se_lo) in zip(powers, powers[1:], strict=False):
+        assert lo <= hi + 3 * math.hypot(se_hi, se_lo)
+    assert "were the as-received effect smaller" in design_table(small_design)

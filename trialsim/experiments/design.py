@@ -58,6 +58,7 @@ from trialsim.experiments.candidates import (
 from trialsim.experiments.design_check import (
     check_extras_lines,
     delivery_and_review,
+    edge_note,
     ot_load,
     ot_note,
 )
@@ -477,11 +478,34 @@ class DesignSearch:
                "confirmed": {d.criterion: q >= d.target_power,
                              "prob_target": pt >= d.prob_target,
                              "wait": wait <= d.max_wait_days}}
+        out["effects"] = self._effects(c, seed, reps // 5)
         self.log.append(_record("check", c, esws=rec["esws"], replications=reps, seed=seed,
                                 prob_target=pt, prob_target_mc_se=pt_se, wait_days=wait,
                                 wait_mc_se=wait_se, goal=None, passes=all(out["meets"].values()),
                                 screened_out=False,
                                 **{d.criterion: p, f"{d.criterion}_mc_se": p_se}))
+        return out
+
+    def _effects(self, c: Candidate, seed: int, reps: int) -> list[dict[str, Any]]:
+        """The check's design were the as-received effect only each of
+        `design.check_effect_shares` of the assumed: its criterion among the trials that
+        reached N, `reps` of them on the check's seeds (common random numbers: the
+        differences are the effect's)."""
+        effect = float(self.cfg.outcome.effect_m12)
+        out = []
+        for share_ in self.d.check_effect_shares:
+            ev = Evaluator(with_changes(self.cfg, {"outcome.effect_m12": share_ * effect}),
+                           self.settings, self.d, seed=seed)
+            cols = ev.trials(c, reps, "check")
+            for step, w in ev.work.items():
+                mine = self.ev.work.setdefault(step, {k: 0 for k in w})
+                for k, v in w.items():
+                    mine[k] += v
+            reached = cols["target_reached"] == 1
+            q, q_se = share(cols["primary_reject"][reached] if reached.any()
+                            else cols["primary_reject"])
+            out.append({"share": share_, "effect_m12": share_ * effect, "replications": reps,
+                        self.d.criterion: q, f"{self.d.criterion}_mc_se": q_se})
         return out
 
     # --- when nothing is feasible ---------------------------------------------------------
@@ -561,6 +585,7 @@ class DesignSearch:
         ips = rec["target_n"] * parse_ratio(row.get("allocation_ratio") or "1:1").ips_share
         rec["ot_load"] = ot_load(self.base, ips, row.get("recruiting_months") or 0.0)
         rec["ot_note"] = ot_note(rec["ot_load"], self.base)
+        rec["edge"] = edge_note(rec, d, d.site_kind)
         return rec
 
     def _attempt(self, row: dict[str, Any], check: dict[str, Any]) -> dict[str, Any]:
@@ -855,6 +880,8 @@ def design_table(result: dict[str, Any]) -> str:
             lines.append(f"    note: {rec['idle']}")
         if rec.get("ot_note"):
             lines.append(f"    note: {rec['ot_note']}")
+        if rec.get("edge"):
+            lines.append(f"    note: {rec['edge']}")
         rule = result.get("smallest_n_design")
         if rule is not None and rule.get("cost") is not None:
             lines.append(f"    the smallest-N rule's design (N {rule['target_n']}, {rule['esws']} "

@@ -84,6 +84,23 @@ def ot_note(load: float, params: ModelParams) -> str | None:
             f"delivery.ot.count={need} would bring it to {load * d.ot_count / need:.2f}")
 
 
+def edge_note(rec: dict[str, Any], d: Any, site_kind: str) -> str | None:
+    """What the search says of a recommendation at the edge of what it searched (None:
+    inside): a design beyond the grid was never looked at, so the answer may be the
+    grid's limit rather than the trial's. `d`: the search's DesignSettings."""
+    edges = [f"{got:g} of at most {top:g} {what} ({key})" for got, top, what, key in (
+        (rec.get("sites"), d.sites_grid[-1], site_kind, "design.max_sites"),
+        (rec.get("months"), d.months_grid[-1], "months", "design.months"),
+        (rec.get("target_n"), d.n_grid[-1], "N", "design.n_stop"),
+        (rec.get("esw_per_locality"), d.esw_grid[-1], "ESWs per locality",
+         "design.max_esw_per_locality")) if got is not None and got >= top]
+    if not edges:
+        return None
+    return ("the recommendation is at the edge of the search, " + "; ".join(edges)
+            + ": nothing beyond it was simulated; widen the grid to see whether a larger "
+            "value would do better")
+
+
 def check_extras_lines(check: dict[str, Any]) -> list[str]:
     """The terminal's lines for `delivery_and_review`'s figures."""
     out = []
@@ -92,6 +109,13 @@ def check_extras_lines(check: dict[str, Any]) -> list[str]:
         out.append(f"    12-month questionnaires returned IPS {r['ips']:.2f}, TAU {r['tau']:.2f}; "
                    "joint ESW + OT appointment wait "
                    + (f"{ot:.1f} days" if ot is not None else "n/a"))
+    effects = check.get("effects") or []
+    if effects:
+        crit = "assurance" if "assurance" in effects[0] else "power"
+        out.append(f"    were the as-received effect smaller ({crit} among trials reaching N, "
+                   f"{effects[0]['replications']} replications each): " + "; ".join(
+                       f"{e['effect_m12']:g} points ({e['share']:g} of assumed) "
+                       f"{e[crit]:.2f} (MC SE {e[crit + '_mc_se']:.2f})" for e in effects))
     tip = check.get("tipping") or {}
     if all(tip.get(a, {}).get("median") is not None for a in ("ips", "tau", "both")):
         out.append("    MNAR tipping point among trials that reject (median SD): IPS arm alone "
@@ -100,10 +124,11 @@ def check_extras_lines(check: dict[str, Any]) -> list[str]:
     pr = check.get("progression")
     if pr:
         o = pr["lights"]["overall"]
-        stop = pr["operating"]["target_and_power"]["p_stop_if_success"]
+        op = pr["operating"]["target_and_power"]
+        stop, go = op["p_stop_if_success"], op.get("p_go_if_failure") or {}
+        est = lambda e: (f"{e['estimate']:.3f} (MC SE {e['mc_se']:.3f})"  # noqa: E731
+                         if e.get("estimate") is not None else "n/a")
         out.append(f"    internal pilot at month {pr['review_month']:.1f}: green {o['green']:.2f}, "
-                   f"amber {o['amber']:.2f}, red {o['red']:.2f}; stops "
-                   + (f"{stop['estimate']:.3f} (MC SE {stop['mc_se']:.3f})"
-                      if stop.get("estimate") is not None else "n/a")
-                   + " of the trials that would reach N and reject")
+                   f"amber {o['amber']:.2f}, red {o['red']:.2f}; stops {est(stop)} of the "
+                   f"trials that would reach N and reject, lets {est(go)} of the others go on")
     return out
