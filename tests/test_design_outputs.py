@@ -212,3 +212,25 @@ def test_the_check_verdict_names_each_goal_by_how_it_was_met():
     far = check_verdict({"meets": {**ok, "prob_target": False},
                          "confirmed": {**ok, "prob_target": False}})
     assert far == "misses, beyond Monte Carlo error: prob_target"
+
+
+def test_the_design_report_gives_the_recommendations_notes_and_checks(tmp_path):
+    """What the terminal adds to the recommendation reaches the report: the fitted sites
+    with their interval, the notes, the smaller effects and the internal pilot's P(go on
+    | would fail)."""
+    d = _design_json()
+    d["recommended"].update(ot_note="the joint ESW + OT appointments ask for 1.04 of the "
+                            "OT sessions", edge="the recommendation is at the edge of the "
+                            "search, 12 of at most 12 months (design.months)")
+    d["sites_by_months"] = [{"target_n": 200, "months": 12.0, "sites": 8, "fitted_sites": 7.3,
+                             "fitted_sites_lower": 6.8, "fitted_sites_upper": None,
+                             "fitted_sites_bound": 7.9, "fitted_points": 3}]
+    d["check"]["effects"] = [{"share": 0.75, "effect_m12": 0.75, "replications": 20,
+                              "power": 0.71, "power_mc_se": 0.1}]
+    (tmp_path / "design.json").write_text(json.dumps(d))
+    text = json.dumps(design_report(RunDir(tmp_path))[1])
+    assert "Pain services needed for P(target) >= 0.8: 7.3" in text
+    assert "6.8 to beyond the grid" in text and "8 by the grid rule" in text
+    assert "Note: The joint ESW + OT appointments ask for 1.04" in text
+    assert "Note: The recommendation is at the edge of the search" in text
+    assert "effect 0.75 points (0.75 of the assumed; 20 trials)" in text and "0.710" in text

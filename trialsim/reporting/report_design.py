@@ -82,6 +82,7 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
               ["months recruiting (mean, first opening to close)",
                _n(rec.get("recruiting_months")), ""]]),
         ]
+        blocks += rec_notes(d)
         blocks += variant_blocks(d)
         blocks += [("h", 3, "Sample-size justification (ready to edit)"),
                    ("quote", _design_paragraph(run, rec, check, crit, kind))]
@@ -213,11 +214,45 @@ def check_rows(check: dict[str, Any] | None) -> list[list[str]]:
     if pr:
         o = pr["lights"]["overall"]
         stop = pr["operating"]["target_and_power"]["p_stop_if_success"]
+        go = pr["operating"]["target_and_power"].get("p_go_if_failure") or {}
         rows += [[f"internal pilot at month {pr['review_month']:.1f}: P(green / amber / red)",
                   "", f"{o['green']:.2f} / {o['amber']:.2f} / {o['red']:.2f}"],
                  ["internal pilot: P(stop | the trial would reach N and reject)", "",
-                  _se(stop.get("estimate"), stop.get("mc_se"))]]
+                  _se(stop.get("estimate"), stop.get("mc_se"))],
+                 ["internal pilot: P(go on | the trial would not)", "",
+                  _se(go.get("estimate"), go.get("mc_se"))]]
+    for e in check.get("effects") or []:
+        crit = "assurance" if "assurance" in e else "power"
+        rows.append([f"{crit} among trials reaching N were the as-received effect "
+                     f"{e['effect_m12']:g} points ({e['share']:g} of the assumed; "
+                     f"{e['replications']} trials)", "", _se(e[crit], e[f"{crit}_mc_se"])])
     return rows
+
+
+def rec_notes(d: dict[str, Any]) -> list[Block]:
+    """The recommendation's notes (idle posts, an overbooked OT, the grid's edge) and how
+    sure its number of sites is (the fitted P(target) curve), as the terminal gives them."""
+    rec = d.get("recommended") or {}
+    out: list[Block] = [("p", "Note: " + rec[k][0].upper() + rec[k][1:] + ".")
+                        for k in ("idle", "ot_note", "edge") if rec.get(k)]
+    fs = next((e for e in d.get("sites_by_months", ())
+               if e["target_n"] == rec.get("target_n") and e["months"] == rec.get("months")
+               and e.get("fitted_sites") is not None), None)
+    if fs is not None:
+        kind = str(d.get("site_kind", "sites")).replace("_", " ")
+        out.insert(0, ("p", f"{kind.capitalize()} needed for P(target) >= "
+                            f"{(d.get('goals') or {}).get('prob_target')}: "
+                            f"{fs['fitted_sites']:.1f} on a probit curve in log expected "
+                            f"recruits through {fs['fitted_points']} numbers of sites simulated "
+                            f"(95% interval {_sites(fs['fitted_sites_lower'])} to "
+                            f"{_sites(fs['fitted_sites_upper'])}, clustered on the replication; "
+                            f"one-sided bound {_sites(fs['fitted_sites_bound'])}); "
+                            f"{rec.get('sites')} by the grid rule."))
+    return out
+
+
+def _sites(x: float | None) -> str:
+    return "beyond the grid" if x is None else f"{x:.1f}"
 
 
 def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | None,
