@@ -27,8 +27,13 @@ BAD_DESIGN = [
     (["design.curve_esw_per_locality=[0]"], "design.curve_esw_per_locality[0]=0"),
     (["design.curve_esw_per_locality=[]"], "design.curve_esw_per_locality=[]"),
     (["mode=curves"], "mode='curves'"),
-    (["design.check_effect_shares=[1.5]"], "design.check_effect_shares[0]=1.5"),
-    (["design.check_effect_shares=0.5"], "design.check_effect_shares=0.5"),
+    (["design.check_sensitivity=0.5"], "design.check_sensitivity=0.5"),
+    (["mode=design", "design.check_sensitivity=[[outcome.esw_icc,1.5]]"],
+     "design.check_sensitivity[0]=['outcome.esw_icc', 1.5]"),
+    (["design.check_sensitivity=[[trial.target_n,500]]"],
+     "design.check_sensitivity[0]=['trial.target_n', 500]"),
+    (["design.check_sensitivity=[[outcome.no_such_key,1]]"],
+     "design.check_sensitivity[0]=['outcome.no_such_key', 1]"),
     (["design.max_esw_per_locality=1001"], "design.max_esw_per_locality=1001"),
     (["scenario=pilot", "mode=design"], "design.site_kind='pain_services'"),  # listed openings
 ]
@@ -216,8 +221,7 @@ def test_the_check_verdict_names_each_goal_by_how_it_was_met():
 
 def test_the_design_report_gives_the_recommendations_notes_and_checks(tmp_path):
     """What the terminal adds to the recommendation reaches the report: the fitted sites
-    with their interval, the notes, the smaller effects and the internal pilot's P(go on
-    | would fail)."""
+    with their interval, the notes and the check again with one input changed."""
     d = _design_json()
     d["recommended"].update(ot_note="the joint ESW + OT appointments ask for 1.04 of the "
                             "OT sessions", edge="the recommendation is at the edge of the "
@@ -225,12 +229,14 @@ def test_the_design_report_gives_the_recommendations_notes_and_checks(tmp_path):
     d["sites_by_months"] = [{"target_n": 200, "months": 12.0, "sites": 8, "fitted_sites": 7.3,
                              "fitted_sites_lower": 6.8, "fitted_sites_upper": None,
                              "fitted_sites_bound": 7.9, "fitted_points": 3}]
-    d["check"]["effects"] = [{"share": 0.75, "effect_m12": 0.75, "replications": 20,
-                              "power": 0.71, "power_mc_se": 0.1}]
+    d["check"]["sensitivity"] = [{"key": "outcome.effect_m12", "value": 0.75,
+                                  "replications": 100, "power": 0.71, "power_mc_se": 0.05,
+                                  "prob_target": 0.8, "prob_target_mc_se": 0.04}]
     (tmp_path / "design.json").write_text(json.dumps(d))
     text = json.dumps(design_report(RunDir(tmp_path))[1])
     assert "Pain services needed for P(target) >= 0.8: 7.3" in text
     assert "6.8 to beyond the grid" in text and "8 by the grid rule" in text
     assert "Note: The joint ESW + OT appointments ask for 1.04" in text
     assert "Note: The recommendation is at the edge of the search" in text
-    assert "effect 0.75 points (0.75 of the assumed; 20 trials)" in text and "0.710" in text
+    assert "with outcome.effect_m12 0.75 (100 trials on the check's seeds)" in text
+    assert "0.710 (MC SE 0.050); 0.800 (MC SE 0.040)" in text

@@ -327,14 +327,27 @@ def test_a_recommendation_at_the_edge_of_the_grid_says_so():
                       "esw_per_locality": 1}, d, "pain_services") is None
 
 
-def test_the_check_gives_power_at_smaller_effects_and_it_falls_with_them(small_design):
-    """design.check_effect_shares (0.75 and 0.5 of the assumed effect), on the check's
-    seeds: power never rises as the effect falls, beyond Monte Carlo error."""
+def test_the_check_again_with_one_input_changed_moves_the_right_way(small_design):
+    """design.check_sensitivity's defaults, on the check's seeds: a smaller effect never
+    gives more power, nor a slower service more P(target), beyond Monte Carlo error;
+    more disengagement never gives more power."""
     check = small_design["check"]
-    effects = check["effects"]
-    assert [e["share"] for e in effects] == [0.75, 0.5]
-    powers = [(check["power_of_n"], check["power_of_n_mc_se"])] + [
-        (e["power"], e["power_mc_se"]) for e in effects]
-    for (hi, se_hi), (lo, se_lo) in zip(powers, powers[1:], strict=False):
-        assert lo <= hi + 3 * math.hypot(se_hi, se_lo)
-    assert "were the as-received effect smaller" in design_table(small_design)
+    rows = {(r["key"], r["value"]): r for r in check["sensitivity"]}
+    assert set(rows) == {("outcome.effect_m12", 0.75), ("outcome.effect_m12", 0.5),
+                         ("delivery.esw.disengage_after_assessment", 0.3),
+                         ("sites.pain_services.rate_discount", 0.5)}
+    assert {r["replications"] for r in rows.values()} == {100}
+
+    def no_higher(lo, hi, what):
+        assert lo[what] <= hi[what] + 3 * math.hypot(lo[f"{what}_mc_se"], hi[f"{what}_mc_se"])
+
+    base = {"power": check["power_of_n"], "power_mc_se": check["power_of_n_mc_se"],
+            "prob_target": check["prob_target"], "prob_target_mc_se": check["prob_target_mc_se"]}
+    e75, e50 = rows["outcome.effect_m12", 0.75], rows["outcome.effect_m12", 0.5]
+    no_higher(e50, e75, "power")
+    no_higher(e75, base, "power")
+    no_higher(rows["delivery.esw.disengage_after_assessment", 0.3], base, "power")
+    no_higher(rows["sites.pain_services.rate_discount", 0.5], base, "prob_target")
+    # the effect changes nothing of recruitment: the same seeds recruit the same trials
+    assert e75["prob_target"] == e50["prob_target"]
+    assert "one input changed" in design_table(small_design)

@@ -45,6 +45,7 @@ from omegaconf import DictConfig
 from scipy.special import ndtri
 
 from trialsim.analysis.costs import cost_summary
+from trialsim.experiments import check_sensitivity
 from trialsim.experiments.allocation_lever import ratio_changes
 from trialsim.experiments.candidates import (
     Z_SCREEN,
@@ -478,7 +479,7 @@ class DesignSearch:
                "confirmed": {d.criterion: q >= d.target_power,
                              "prob_target": pt >= d.prob_target,
                              "wait": wait <= d.max_wait_days}}
-        out["effects"] = self._effects(c, seed, reps // 5)
+        out["sensitivity"] = self._sensitivity(c, seed)
         self.log.append(_record("check", c, esws=rec["esws"], replications=reps, seed=seed,
                                 prob_target=pt, prob_target_mc_se=pt_se, wait_days=wait,
                                 wait_mc_se=wait_se, goal=None, passes=all(out["meets"].values()),
@@ -486,26 +487,27 @@ class DesignSearch:
                                 **{d.criterion: p, f"{d.criterion}_mc_se": p_se}))
         return out
 
-    def _effects(self, c: Candidate, seed: int, reps: int) -> list[dict[str, Any]]:
-        """The check's design were the as-received effect only each of
-        `design.check_effect_shares` of the assumed: its criterion among the trials that
-        reached N, `reps` of them on the check's seeds (common random numbers: the
-        differences are the effect's)."""
-        effect = float(self.cfg.outcome.effect_m12)
+    def _sensitivity(self, c: Candidate, seed: int) -> list[dict[str, Any]]:
+        """The check's design again with one input changed at a time
+        (`design.check_sensitivity`, `check_sensitivity.py`), on the check's seeds: its
+        criterion among the trials that reached N, and P(target)."""
+        d = self.d
+        reps = check_sensitivity.replications(d.check_replications)
         out = []
-        for share_ in self.d.check_effect_shares:
-            ev = Evaluator(with_changes(self.cfg, {"outcome.effect_m12": share_ * effect}),
-                           self.settings, self.d, seed=seed)
+        for key, value in d.check_sensitivity:
+            ev = Evaluator(with_changes(self.cfg, {key: value}), self.settings, d, seed=seed)
             cols = ev.trials(c, reps, "check")
             for step, w in ev.work.items():
-                mine = self.ev.work.setdefault(step, {k: 0 for k in w})
+                mine = self.ev.work.setdefault(step, dict.fromkeys(w, 0))
                 for k, v in w.items():
                     mine[k] += v
             reached = cols["target_reached"] == 1
             q, q_se = share(cols["primary_reject"][reached] if reached.any()
                             else cols["primary_reject"])
-            out.append({"share": share_, "effect_m12": share_ * effect, "replications": reps,
-                        self.d.criterion: q, f"{self.d.criterion}_mc_se": q_se})
+            pt, pt_se = share(cols["target_reached"])
+            out.append({"key": key, "value": value, "replications": reps, d.criterion: q,
+                        f"{d.criterion}_mc_se": q_se, "prob_target": pt,
+                        "prob_target_mc_se": pt_se})
         return out
 
     # --- when nothing is feasible ---------------------------------------------------------
@@ -908,6 +910,7 @@ def design_table(result: dict[str, Any]) -> str:
                          f"{c['cost_p95']:,.0f}), utilisation {_f(c.get('utilisation'))}, "
                          f"peak caseload {_f(c.get('peak_caseload'), 1)}")
         lines += check_extras_lines(c)
+        lines += check_sensitivity.lines(c)
     else:
         lines.append(f"  no design meets every goal: {result['binding']['message']}")
     lines += variant_lines(result)

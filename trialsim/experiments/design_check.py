@@ -109,13 +109,6 @@ def check_extras_lines(check: dict[str, Any]) -> list[str]:
         out.append(f"    12-month questionnaires returned IPS {r['ips']:.2f}, TAU {r['tau']:.2f}; "
                    "joint ESW + OT appointment wait "
                    + (f"{ot:.1f} days" if ot is not None else "n/a"))
-    effects = check.get("effects") or []
-    if effects:
-        crit = "assurance" if "assurance" in effects[0] else "power"
-        out.append(f"    were the as-received effect smaller ({crit} among trials reaching N, "
-                   f"{effects[0]['replications']} replications each): " + "; ".join(
-                       f"{e['effect_m12']:g} points ({e['share']:g} of assumed) "
-                       f"{e[crit]:.2f} (MC SE {e[crit + '_mc_se']:.2f})" for e in effects))
     tip = check.get("tipping") or {}
     if all(tip.get(a, {}).get("median") is not None for a in ("ips", "tau", "both")):
         out.append("    MNAR tipping point among trials that reject (median SD): IPS arm alone "

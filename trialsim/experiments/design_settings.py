@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from omegaconf import DictConfig, ListConfig
 
 from trialsim.errors import ConfigError
+from trialsim.experiments import check_sensitivity
 from trialsim.experiments.allocation_lever import ratio_candidates, ratio_texts
 from trialsim.experiments.design_variants import site_kinds, strategy_sets
 from trialsim.inputs.checks import choice, number, reject
+from trialsim.inputs.params import build_params
 from trialsim.units import DAYS_PER_MONTH
 
 SITE_KINDS = ("gp_practices", "pain_services")
@@ -53,7 +55,7 @@ class DesignSettings:
     esw_fte: tuple[float, ...] = (1.0,)  # FTE of each ESW post, tried at the designs step
     allocation_ratios: tuple[str, ...] = ("1:1",)  # IPS:TAU ratios tried, lowest terms
     pick_n: str = "fitted"  # fitted | grid: how each ESW count's smallest N is read
-    check_effect_shares: tuple[float, ...] = ()  # the check's power at these shares of the effect
+    check_sensitivity: tuple[tuple[str, float], ...] = ()  # the check again, one input changed
 
     @property
     def uncertain(self) -> bool:
@@ -66,15 +68,6 @@ def _int_list(key: str, value, lo: int, hi: int) -> tuple[int, ...]:
         return reject(ConfigError(key, _plain(value), "a non-empty list of integers"), (lo,))
     return tuple(sorted({number(f"{key}[{i}]", v, lo=lo, hi=hi, integer=True)
                          for i, v in enumerate(value)}))
-
-
-def _share_list(key: str, value) -> tuple[float, ...]:
-    """A list (may be empty) of shares in (0, 1), largest first."""
-    if not isinstance(value, (list, tuple, ListConfig)):
-        return reject(ConfigError(key, _plain(value), "a list of shares of the effect, each "
-                                  "above 0 and below 1, e.g. [0.75, 0.5] ([]: none)"), ())
-    return tuple(sorted({number(f"{key}[{i}]", v, lo=0, lo_open=True, hi=1, hi_open=True)
-                         for i, v in enumerate(value)}, reverse=True))
 
 
 def _plain(value):
@@ -134,7 +127,8 @@ def build_design(cfg: DictConfig) -> DesignSettings:
     ratios = tuple(ratio_texts(ratio_candidates(f"{k}.allocation_ratios",
                                                 _plain(d.get("allocation_ratios", ["1:1"])))))
     pick_n = choice(f"{k}.pick_n", d.get("pick_n", "fitted"), PICK_N)
-    shares = _share_list(f"{k}.check_effect_shares", d.get("check_effect_shares", []))
+    sensitivity = check_sensitivity.parse(
+        cfg, build_params if cfg.mode == "design" else None)  # each value checked if searched
     curve_esw = None
     if d.curve_esw_per_locality is not None:
         curve_esw = _int_list(f"{k}.curve_esw_per_locality", d.curve_esw_per_locality, 1,
@@ -147,7 +141,7 @@ def build_design(cfg: DictConfig) -> DesignSettings:
         wait_statistic=wait_statistic,
         screen_replications=screen, check_replications=check_reps, curve_esw=curve_esw,
         objective=objective, min_utilisation=min_util, esw_fte=fte, allocation_ratios=ratios,
-        pick_n=pick_n, check_effect_shares=shares)
+        pick_n=pick_n, check_sensitivity=sensitivity)
 
 
 def _fte_list(key: str, value) -> tuple[float, ...]:
@@ -186,5 +180,6 @@ def participant_replications(cfg: DictConfig, per_rep: float) -> float:
     screen = d.screen_replications if 0 < d.screen_replications < reps else reps
     designs = e * ratios * len(d.months_grid) * mean_n * screen + mean_n * reps  # waits
     designs += mean_n * d.check_replications  # the check run
-    designs += mean_n * len(d.check_effect_shares) * (d.check_replications // 5)  # its effects
+    designs += mean_n * len(d.check_sensitivity) * check_sensitivity.replications(
+        d.check_replications)  # the check again, one input changed
     return frontier + sites + designs

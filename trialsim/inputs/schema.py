@@ -384,7 +384,7 @@ class DesignConfig:
     criterion: str = MISSING  # power | assurance (needs uncertainty.mode=pilot)
     screen_replications: int = MISSING  # 0: every candidate with every replication
     check_replications: Any = MISSING
-    check_effect_shares: Any = field(default_factory=lambda: [0.75, 0.5])  # of effect_m12
+    check_sensitivity: Any = field(default_factory=list)  # [key, value] pairs: the check again
     curve_esw_per_locality: Optional[list[int]] = None  # mode=curve; None: the scenario's
     objective: str = "cost"  # cost | smallest_n
     min_utilisation: float = 0.0  # floor on the ESW caseload utilisation

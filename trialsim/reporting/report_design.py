@@ -221,11 +221,12 @@ def check_rows(check: dict[str, Any] | None) -> list[list[str]]:
                   _se(stop.get("estimate"), stop.get("mc_se"))],
                  ["internal pilot: P(go on | the trial would not)", "",
                   _se(go.get("estimate"), go.get("mc_se"))]]
-    for e in check.get("effects") or []:
+    for e in check.get("sensitivity") or []:
         crit = "assurance" if "assurance" in e else "power"
-        rows.append([f"{crit} among trials reaching N were the as-received effect "
-                     f"{e['effect_m12']:g} points ({e['share']:g} of the assumed; "
-                     f"{e['replications']} trials)", "", _se(e[crit], e[f"{crit}_mc_se"])])
+        rows.append([f"with {e['key']} {e['value']:g} ({e['replications']} trials on the "
+                     f"check's seeds): {crit} among trials reaching N; P(target)", "",
+                     f"{_se(e[crit], e[f'{crit}_mc_se'])}; "
+                     f"{_se(e['prob_target'], e['prob_target_mc_se'])}"])
     return rows
 
 

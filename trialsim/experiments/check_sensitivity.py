@@ -1,0 +1,100 @@
+"""The design search's check run, again with one input changed at a time
+(`design.check_sensitivity`): what the recommendation gives if an assumption a panel
+doubts is wrong.
+
+Each entry is [config key, value]: the recommended design is simulated on the check
+run's seeds (common random numbers: the differences are the input's) with that one value,
+on a tenth of the check's replications (at least 100), and its criterion among the trials
+that reach N and its P(target) are reported beside the check's. The defaults are the
+assumptions the pilot supports least: the as-received effect (the pilot's own estimate
+from 26 complete cases, Table 10), disengagement after the ESW's assessment (inferred,
+2 of 22), and a new pain service's recruitment rate (the median of other trials').
+The design's own levers are refused: they are what the search chose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from trialsim.errors import ConfigError
+from trialsim.inputs.checks import collecting, reject
+
+KEY = "design.check_sensitivity"
+# the search's own levers (and what is not an input of the model): not a sensitivity
+LEVERS = ("design.", "trial.target_n", "trial.recruitment_months", "trial.allocation_ratio",
+          "trial.block_sizes", "delivery.esw.per_locality", "delivery.esw.fte", "seed",
+          "replications", "n_jobs", "mode", "output.", "hydra.")
+ALLOWED = ("a list of [config key, value] pairs, each a number the key takes, e.g. "
+           "[[outcome.effect_m12, 0.75], [delivery.esw.disengage_after_assessment, 0.3]] "
+           "([]: none); not one of the search's own levers")
+MIN_REPLICATIONS = 100
+
+
+def replications(check_replications: int) -> int:
+    """Each changed input's replications: a tenth of the check's, at least 100."""
+    return max(MIN_REPLICATIONS, check_replications // 10)
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) \
+        else value
+
+
+def parse(cfg: DictConfig, build: Any | None = None) -> tuple[tuple[str, float], ...]:
+    """The checked pairs. `build(cfg)`: the model's parameters from a config (given in
+    mode=design), to check each value as the key itself would be checked."""
+    value = cfg.design.get("check_sensitivity", [])
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple, ListConfig)):
+        return reject(ConfigError(KEY, _plain(value), ALLOWED), ())
+    out: list[tuple[str, float]] = []
+    for i, pair in enumerate(value):
+        key = f"{KEY}[{i}]"
+        if (not isinstance(pair, (list, tuple, ListConfig)) or len(pair) != 2
+                or not isinstance(pair[0], str)
+                or isinstance(pair[1], bool) or not isinstance(pair[1], (int, float))):
+            reject(ConfigError(key, _plain(pair), ALLOWED), None)
+            continue
+        name, v = str(pair[0]), float(pair[1])
+        if name.startswith(LEVERS) or OmegaConf.select(cfg, name, default=None) is None:
+            reject(ConfigError(key, _plain(pair), ALLOWED + (
+                f": {name} is one of them" if name.startswith(LEVERS) else
+                f": there is no key {name}")), None)
+            continue
+        if build is not None:
+            problem = _problem(cfg, name, v, build)
+            if problem is not None:
+                reject(ConfigError(key, _plain(pair), f"a value {name} takes: "
+                                   f"{problem.allowed}"), None)
+                continue
+        if (name, v) not in out:
+            out.append((name, v))
+    return tuple(out)
+
+
+def _problem(cfg: DictConfig, name: str, value: float, build: Any) -> ConfigError | None:
+    """The first problem the model finds with `name` set to `value` (None: it runs)."""
+    changed = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    OmegaConf.update(changed, name, value, merge=False)
+    with collecting() as problems:
+        try:
+            build(changed)
+        except ConfigError as ex:
+            problems.append(ex)
+    return problems[0] if problems else None
+
+
+def lines(check: dict[str, Any]) -> list[str]:
+    """The terminal's lines for the check's sensitivity runs."""
+    rows = check.get("sensitivity") or []
+    if not rows:
+        return []
+    crit = "assurance" if "assurance" in rows[0] else "power"
+    return [f"    one input changed (check seeds, {rows[0]['replications']} replications each; "
+            f"{crit} among trials reaching N, P(target)):"] + [
+        f"      {r['key']} {r['value']:g}: {crit} {r[crit]:.2f} (MC SE {r[crit + '_mc_se']:.2f}),"
+        f" P(target) {r['prob_target']:.2f} (MC SE {r['prob_target_mc_se']:.2f})"
+        for r in rows]
