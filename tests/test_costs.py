@@ -160,3 +160,33 @@ def test_summary_gives_the_budget_with_its_interval(tmp_path):
     assert math.isclose(sum(v["mean"] for v in c["lines"].values()), t["mean"], rel_tol=1e-9)
     assert c["per_randomised"]["mean"] > 0
     assert np.isfinite(c["by_channel"]["pain_clinics"]["per_randomised"])
+
+
+def test_placements_are_first_supported_jobs_subsidised_up_to_their_months():
+    """An IPS client's first job that starts while an ESW supports them, counted for its
+    first delivery.esw.placement_subsidy_months or until it ends; none in TAU; longer
+    subsidies never count fewer months; the line is its unit cost times the months, 0 by
+    default (no placement funded)."""
+    from trialsim.model.resources import placements
+
+    params, result, res = _one(*SMALL)
+    c = result.cohort
+    start, end = placements(c, params.delivery.placement_subsidy_days)
+    assert len(start) > 0 and params.delivery.placement_subsidy_days == pytest.approx(
+        6 * DAYS_PER_MONTH)
+    owners = [int(c.job_owner[np.flatnonzero(c.job_start == s)[0]]) for s in start]
+    assert len(set(owners)) == len(owners)  # one placement each
+    for who, s, e in zip(owners, start, end, strict=True):
+        assert c.ips[who] and c.esw[who] >= 0
+        assert c.first_appointment_day[who] <= s <= c.support_end_day[who]
+        spells = c.job_start[c.job_owner == who]
+        assert s == spells[spells >= c.first_appointment_day[who]].min()  # the first such
+        assert s < e <= s + params.delivery.placement_subsidy_days
+    assert res.totals["placement_months"] == pytest.approx((end - start).sum() / DAYS_PER_MONTH)
+    months = [placements(c, d * DAYS_PER_MONTH) for d in (0, 3, 6, 12)]
+    totals = [float((e - s).sum()) for s, e in months]
+    assert totals == sorted(totals) and totals[0] == 0
+    assert _costs(params, res)["cost_placement_subsidies"] == 0.0  # default: none funded
+    paid = dataclasses.replace(params.costs, placement_month=880.0)
+    assert cost_columns(res, paid, params.screening.call_days)["cost_placement_subsidies"] \
+        == pytest.approx(880.0 * res.totals["placement_months"])

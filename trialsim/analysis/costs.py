@@ -51,6 +51,8 @@ LINES = (
          "booklet_hours", "coordinator_hour"),
     Line("ot_joint", INTERVENTION, "OT: joint ESW + OT appointments", "ot_sessions",
          "ot_appointment"),
+    Line("placement_subsidies", INTERVENTION, "Work placements: wage subsidy (months)",
+         "placement_months", "placement_month"),
     Line("research_nurse", RECRUIT, "Research nurse: hand search", "nurse_days", "nurse_day"),
     Line("mailshot_packs", RECRUIT, "Mailshot packs", "packs", "pack"),
     Line("site_setup", SITES, "Site set-up", "sites_set_up", "site_setup"),

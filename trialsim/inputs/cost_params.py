@@ -37,6 +37,7 @@ class UnitCosts:
     interim_contact: float = 0.0  # an interim contact (a wave other than 3/6/12 months)
     site_setup: float = 0.0  # opening one site
     site_month: float = 0.0  # a site open for recruitment for a month
+    placement_month: float = 0.0  # a work placement's wage subsidy for a month
 
 
 KEYS = tuple(f.name for f in fields(UnitCosts))

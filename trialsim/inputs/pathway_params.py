@@ -59,6 +59,7 @@ class Delivery:
     booklet_days: float  # coordinator time one booklet appointment takes
     esw_fte: float = 1.0  # each ESW post's full-time equivalent (whole or fractional)
     esw_hire: str = "day0"  # day0 | as_sites_open: when a locality's posts start (costs only)
+    placement_subsidy_days: float = 0.0  # a first supported job's subsidised days (costs only)
 
     @property
     def places_per_esw(self) -> float:
@@ -336,6 +337,9 @@ def build_delivery(c: DictConfig) -> Delivery:
         / WORKING_HOURS_PER_DAY * CALENDAR_PER_WORKING_DAY,
         esw_fte=number("delivery.esw.fte", e.get("fte", 1.0), lo=0.05, hi=1.0),
         esw_hire=choice("delivery.esw.hire", e.get("hire", "day0"), ESW_HIRE),
+        placement_subsidy_days=months_to_days(number(
+            "delivery.esw.placement_subsidy_months", e.get("placement_subsidy_months", 6.0),
+            lo=0, hi=MAX_SUPPORT_MONTHS)),
     )
 
 

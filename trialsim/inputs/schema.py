@@ -153,6 +153,7 @@ class EswConfig:
     in_work_support_months: float = MISSING
     fte: float = 1.0  # each post's full-time equivalent; places = caseload x fte
     hire: str = "day0"  # day0 | as_sites_open (costs: when the posts start)
+    placement_subsidy_months: float = 6.0  # costs: a first supported job's subsidised months
 
 
 @dataclass
@@ -415,6 +416,7 @@ class CostsConfig:
     interim_contact: float = MISSING
     site_setup: float = MISSING
     site_month: float = MISSING
+    placement_month: float = 0.0  # a placement's wage subsidy for a month (0: none funded)
 
 
 @dataclass

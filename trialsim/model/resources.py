@@ -17,7 +17,7 @@ import numpy as np
 
 from trialsim.inputs.params import ModelParams
 from trialsim.model.followup import TABLE8_MONTHS, in_support_at
-from trialsim.model.records import RESPONDED
+from trialsim.model.records import RESPONDED, Cohort
 from trialsim.model.trial import ReplicationResult
 from trialsim.units import CALENDAR_PER_WORKING_DAY, DAYS_PER_MONTH, months_to_days
 
@@ -44,6 +44,8 @@ RESOURCES = {
     "questionnaires_returned": "questionnaires returned, each with a voucher (returns)",
     "texts": "text / e-mail questionnaires to non-returners (texts)",
     "esw_completions": "questionnaires completed with the ESW while in support (sessions)",
+    "placement_months": "months of IPS clients' first jobs in ESW support with a wage subsidy, "
+                        "at most delivery.esw.placement_subsidy_months each (months)",
     "interim_contacts": "interim contacts, waves other than 3/6/12 months (contacts)",
     "sites_set_up": "sites opened before recruitment closed (sites)",
     "site_months": "months sites are open for recruitment (site-months)",
@@ -98,6 +100,23 @@ def _spans_by_year(start: np.ndarray, end: np.ndarray, n_years: int,
     return (np.clip(hi - lo, 0, None) * w[:, None]).sum(axis=0) / DAYS_PER_MONTH
 
 
+def placements(c: Cohort, subsidy_days: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each subsidised placement's first and last day: an IPS client's first job that
+    starts while an ESW supports them (first appointment to support end), subsidised
+    for its first `subsidy_days` or until it ends, whichever is sooner."""
+    owner = c.job_owner
+    if not len(owner):
+        return np.empty(0), np.empty(0)
+    first_day, end_day = c.first_appointment_day[owner], c.support_end_day[owner]
+    supported = (c.ips[owner] & (c.esw[owner] >= 0) & (c.job_start >= first_day)
+                 & (c.job_start <= end_day))
+    idx = np.flatnonzero(supported)
+    _, first = np.unique(owner[idx], return_index=True)  # spells run in time order
+    idx = idx[first]
+    start = c.job_start[idx]
+    return start, np.minimum(c.job_end[idx], start + subsidy_days)
+
+
 def count(result: ReplicationResult, params: ModelParams) -> Resources:
     """Everything in RESOURCES for one replication; by budget year, year 1 starting with
     set-up (`params.setup_days` before month 0, from which the model's days count)."""
@@ -135,6 +154,8 @@ def count(result: ReplicationResult, params: ModelParams) -> Resources:
     by_year["esw_baselines"] = events(c.first_appointment_day[seen])
     joint = ~np.isnan(c.ot_wait_days)
     by_year["ot_sessions"] = events(c.first_appointment_day[joint])
+    start, end = placements(c, d.placement_subsidy_days)
+    by_year["placement_months"] = spans(start, end)
 
     # ESW posts: each locality's from its hire day to the later of recruitment closing
     # and its last client's support ending
