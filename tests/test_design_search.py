@@ -335,7 +335,8 @@ def test_the_check_again_with_one_input_changed_moves_the_right_way(small_design
     rows = {(r["key"], r["value"]): r for r in check["sensitivity"]}
     assert set(rows) == {("outcome.effect_m12", 0.75), ("outcome.effect_m12", 0.5),
                          ("delivery.esw.disengage_after_assessment", 0.3),
-                         ("sites.pain_services.rate_discount", 0.5)}
+                         ("sites.pain_services.rate_discount", 0.5),
+                         ("outcome.esw_icc", 0.1)}
     assert {r["replications"] for r in rows.values()} == {100}
 
     def no_higher(lo, hi, what):
@@ -348,6 +349,7 @@ def test_the_check_again_with_one_input_changed_moves_the_right_way(small_design
     no_higher(e75, base, "power")
     no_higher(rows["delivery.esw.disengage_after_assessment", 0.3], base, "power")
     no_higher(rows["sites.pain_services.rate_discount", 0.5], base, "prob_target")
+    no_higher(rows["outcome.esw_icc", 0.1], base, "power")
     # the effect changes nothing of recruitment: the same seeds recruit the same trials
     assert e75["prob_target"] == e50["prob_target"]
     assert "one input changed" in design_table(small_design)
