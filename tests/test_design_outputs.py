@@ -235,8 +235,22 @@ def test_the_design_report_gives_the_recommendations_notes_and_checks(tmp_path):
     (tmp_path / "design.json").write_text(json.dumps(d))
     text = json.dumps(design_report(RunDir(tmp_path))[1])
     assert "Pain services needed for P(target) >= 0.8: 7.3" in text
-    assert "6.8 to beyond the grid" in text and "8 by the grid rule" in text
+    assert "6.8 to outside the grid" in text and "8 by the grid rule" in text
     assert "Note: The joint ESW + OT appointments ask for 1.04" in text
     assert "Note: The recommendation is at the edge of the search" in text
     assert "with outcome.effect_m12 0.75 (100 trials on the check's seeds)" in text
     assert "0.710 (MC SE 0.050); 0.800 (MC SE 0.040)" in text
+
+
+def test_a_sensitivity_key_is_refused_for_itself_not_for_a_bad_key_elsewhere():
+    """A bad key elsewhere is named once, by itself, not against every sensitivity pair;
+    the searched kind's count, a unit cost and (searching on power) an assurance draw
+    are refused as sensitivities."""
+    lines = preflight(["mode=design", "outcome.esw_icc=2", "replications=3"], CONF_DIR)
+    assert len(lines) == 1 and lines[0].startswith("outcome.esw_icc=2"), lines
+    for pair, why in (("[sites.pain_services.count,10]", "levers"),
+                      ("[costs.pack,2]", "unit cost"),
+                      ("[uncertainty.effect_prior_sd,1]", "assurance")):
+        lines = preflight(["mode=design", f"design.check_sensitivity=[{pair}]",
+                           "replications=3"], CONF_DIR)
+        assert len(lines) == 1 and why in lines[0], lines

@@ -313,17 +313,21 @@ def test_an_overbooked_ot_is_named_with_the_count_that_would_do():
 
 def test_a_recommendation_at_the_edge_of_the_grid_says_so():
     """The default search's answer (39 of 40 sites, 48 of 48 months) is at the months'
-    edge: the note names it and the key that widens it; one inside says nothing."""
+    edge: the note names it and the key that widens it; so is the smallest N searched;
+    one inside says nothing."""
     from trialsim.experiments.design_check import edge_note
 
     d = build_design(make_cfg("mode=design"))
     rec = {"sites": 39, "months": d.months_grid[-1], "target_n": 750, "esw_per_locality": 5}
     note = edge_note(rec, d, "pain_services")
-    assert note is not None and f"{d.months_grid[-1]:g} of at most" in note
+    assert note is not None and f"{d.months_grid[-1]:g}, the longest months" in note
     assert "design.months" in note and "design.max_sites" not in note
+    rec.update(target_n=d.n_grid[0])  # the smallest N searched: a smaller one never tried
+    assert "design.n_start" in edge_note(rec, d, "pain_services")
+    rec.update(target_n=750)
     rec.update(sites=d.sites_grid[-1])
     assert "design.max_sites" in edge_note(rec, d, "pain_services")
-    assert edge_note({"sites": 10, "months": d.months_grid[0], "target_n": d.n_grid[0],
+    assert edge_note({"sites": 10, "months": d.months_grid[0], "target_n": d.n_grid[1],
                       "esw_per_locality": 1}, d, "pain_services") is None
 
 

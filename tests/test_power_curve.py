@@ -152,3 +152,20 @@ def test_outcomes_must_match_their_points():
     bad[0][0] = 1 - bad[0][0]
     with pytest.raises(ValueError, match="outcomes"):
         fit_power_curve(*zip(*points, strict=True), outcomes=bad)
+
+
+def test_one_replication_a_point_keeps_the_binomial_covariance():
+    """A sandwich over one replication is undefined (G - 1 = 0): the points' own
+    covariance stands, rather than a division by zero."""
+    rng = np.random.default_rng(2)
+    points, outcomes = [], []
+    for n in GRID:
+        y = (rng.random(1) < float(ndtr(-9.0 + 1.45 * math.log(n)))).astype(float)
+        points.append((n, 1, int(y.sum()), 1))
+        outcomes.append(y)
+    if len({k for _, _, k, _ in points}) < 2:  # a slope needs both outcomes
+        points[0], outcomes[0] = (GRID[0], 1, 0, 1), np.zeros(1)
+        points[-1], outcomes[-1] = (GRID[-1], 1, 1, 1), np.ones(1)
+    fit = fit_power_curve(*zip(*points, strict=True), outcomes=outcomes)
+    plain = fit_power_curve(*zip(*points, strict=True))
+    np.testing.assert_array_equal(fit.cov, plain.cov)

@@ -201,7 +201,8 @@ def fit_power_curve(n: Iterable[float], esw: Iterable[int], rejections: Iterable
     beta, cov, ll, ok, it = probit_mle(x, k, m)
     if not common_slope and np.any(beta[len(levels):] <= 0):
         return fit_power_curve(n, esw, k, m, common_slope=True, outcomes=outcomes)
-    if outcomes is not None:
+    if (outcomes is not None and max(len(o) for o in outcomes) >= 2
+            and sum(len(o) for o in outcomes) > x.shape[1]):  # else the sandwich is undefined
         cov = cluster_cov(x, beta, np.linalg.inv(cov), outcomes)
     return PowerFit(tuple(levels), beta, cov, ll, ok, it, common_slope)
 

@@ -29,7 +29,8 @@ LEVERS = ("design.", "trial.target_n", "trial.recruitment_months", "trial.alloca
           "replications", "n_jobs", "mode", "output.", "hydra.")
 ALLOWED = ("a list of [config key, value] pairs, each a number the key takes, e.g. "
            "[[outcome.effect_m12, 0.75], [delivery.esw.disengage_after_assessment, 0.3]] "
-           "([]: none); not one of the search's own levers")
+           "([]: none); not a lever of the search, a unit cost or, searching on power, an "
+           "assurance draw")
 MIN_REPLICATIONS = 100
 
 
@@ -43,9 +44,27 @@ def _plain(value: Any) -> Any:
         else value
 
 
-def parse(cfg: DictConfig, build: Any | None = None) -> tuple[tuple[str, float], ...]:
-    """The checked pairs. `build(cfg)`: the model's parameters from a config (given in
-    mode=design), to check each value as the key itself would be checked."""
+def _refused(cfg: DictConfig, name: str, kinds: tuple[str, ...],
+             assurance: bool) -> str | None:
+    """Why `name` cannot be a sensitivity (None: it can): a lever of the search, a
+    searched kind's count (each candidate sets it), a unit cost (moves neither the
+    criterion nor P(target)) or, searching on power, the assurance draws (not made)."""
+    if name.startswith(LEVERS) or name in {f"sites.{k}.count" for k in kinds}:
+        return f"{name} is one of the search's levers"
+    if name.startswith("costs."):
+        return f"{name} is a unit cost: it moves neither the criterion nor P(target)"
+    if name.startswith("uncertainty.") and not assurance:
+        return f"{name} is drawn only when the search is on assurance"
+    if OmegaConf.select(cfg, name, default=None) is None:
+        return f"there is no key {name}"
+    return None
+
+
+def parse(cfg: DictConfig, kinds: tuple[str, ...], assurance: bool,
+          build: Any | None = None) -> tuple[tuple[str, float], ...]:
+    """The checked pairs. `build(cfg)`: the model's parameters from a config (given when
+    the config is validated in mode=design), to check each value as the key itself would
+    be checked."""
     value = cfg.design.get("check_sensitivity", [])
     if value is None:
         return ()
@@ -60,10 +79,9 @@ def parse(cfg: DictConfig, build: Any | None = None) -> tuple[tuple[str, float],
             reject(ConfigError(key, _plain(pair), ALLOWED), None)
             continue
         name, v = str(pair[0]), float(pair[1])
-        if name.startswith(LEVERS) or OmegaConf.select(cfg, name, default=None) is None:
-            reject(ConfigError(key, _plain(pair), ALLOWED + (
-                f": {name} is one of them" if name.startswith(LEVERS) else
-                f": there is no key {name}")), None)
+        why = _refused(cfg, name, kinds, assurance)
+        if why is not None:
+            reject(ConfigError(key, _plain(pair), f"{ALLOWED}: {why}"), None)
             continue
         if build is not None:
             problem = _problem(cfg, name, v, build)
@@ -76,16 +94,24 @@ def parse(cfg: DictConfig, build: Any | None = None) -> tuple[tuple[str, float],
     return tuple(out)
 
 
-def _problem(cfg: DictConfig, name: str, value: float, build: Any) -> ConfigError | None:
-    """The first problem the model finds with `name` set to `value` (None: it runs)."""
-    changed = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
-    OmegaConf.update(changed, name, value, merge=False)
+def _problems(cfg: DictConfig, build: Any) -> list[ConfigError]:
     with collecting() as problems:
         try:
-            build(changed)
+            build(cfg)
         except ConfigError as ex:
             problems.append(ex)
-    return problems[0] if problems else None
+    return problems
+
+
+def _problem(cfg: DictConfig, name: str, value: float, build: Any) -> ConfigError | None:
+    """The first problem the model finds with `name` set to `value` that it does not find
+    in the config as it is (None: none new): a bad key elsewhere is reported once, by
+    its own name, not against every pair."""
+    changed = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    OmegaConf.update(changed, name, value, merge=False)
+    before = {(p.key, repr(p.value)) for p in _problems(cfg, build)}
+    return next((p for p in _problems(changed, build)
+                 if (p.key, repr(p.value)) not in before), None)
 
 
 def lines(check: dict[str, Any]) -> list[str]:

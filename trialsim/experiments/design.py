@@ -496,7 +496,7 @@ class DesignSearch:
         out = []
         for key, value in d.check_sensitivity:
             ev = Evaluator(with_changes(self.cfg, {key: value}), self.settings, d, seed=seed)
-            cols = ev.trials(c, reps, "check")
+            cols = ev.trials(c, reps, "sensitivity")
             for step, w in ev.work.items():
                 mine = self.ev.work.setdefault(step, dict.fromkeys(w, 0))
                 for k, v in w.items():
@@ -866,7 +866,7 @@ def design_table(result: dict[str, Any]) -> str:
                    if e["target_n"] == rec["target_n"] and e["months"] == rec["months"]
                    and e.get("fitted_sites") is not None), None)
         if fs is not None:
-            out = lambda x: "beyond the grid" if x is None else f"{x:.1f}"  # noqa: E731
+            out = lambda x: "outside the grid" if x is None else f"{x:.1f}"  # noqa: E731
             lines.append(f"    {result['site_kind']} needed for P(target) >= "
                          f"{g['prob_target']:g}: {fs['fitted_sites']:.1f} on the fitted curve "
                          f"(95% {out(fs['fitted_sites_lower'])} to "

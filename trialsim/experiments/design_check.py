@@ -87,18 +87,21 @@ def ot_note(load: float, params: ModelParams) -> str | None:
 def edge_note(rec: dict[str, Any], d: Any, site_kind: str) -> str | None:
     """What the search says of a recommendation at the edge of what it searched (None:
     inside): a design beyond the grid was never looked at, so the answer may be the
-    grid's limit rather than the trial's. `d`: the search's DesignSettings."""
-    edges = [f"{got:g} of at most {top:g} {what} ({key})" for got, top, what, key in (
-        (rec.get("sites"), d.sites_grid[-1], site_kind, "design.max_sites"),
-        (rec.get("months"), d.months_grid[-1], "months", "design.months"),
-        (rec.get("target_n"), d.n_grid[-1], "N", "design.n_stop"),
-        (rec.get("esw_per_locality"), d.esw_grid[-1], "ESWs per locality",
-         "design.max_esw_per_locality")) if got is not None and got >= top]
+    grid's limit rather than the trial's. `d`: the search's DesignSettings. The number
+    of sites starts at 1 and the months at the shortest window: only their tops count."""
+    edges = [f"{got:g}, the {end} {what} searched ({key})" for got, grid, end, what, key in (
+        (rec.get("sites"), d.sites_grid, "most", site_kind, "design.max_sites"),
+        (rec.get("months"), d.months_grid, "longest", "months", "design.months"),
+        (rec.get("target_n"), d.n_grid, "largest", "N", "design.n_stop"),
+        (rec.get("target_n"), d.n_grid[::-1], "smallest", "N", "design.n_start"),
+        (rec.get("esw_per_locality"), d.esw_grid, "most", "ESWs per locality",
+         "design.max_esw_per_locality"))
+        if got is not None and len(grid) > 1 and got == grid[-1]]
     if not edges:
         return None
     return ("the recommendation is at the edge of the search, " + "; ".join(edges)
-            + ": nothing beyond it was simulated; widen the grid to see whether a larger "
-            "value would do better")
+            + ": nothing beyond it was simulated; widen the grid to see whether a design "
+            "beyond it would do better")
 
 
 def check_extras_lines(check: dict[str, Any]) -> list[str]:

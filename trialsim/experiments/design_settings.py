@@ -80,8 +80,11 @@ def _z(confidence: float) -> float:
     return float(ndtri(confidence))
 
 
-def build_design(cfg: DictConfig) -> DesignSettings:
-    """The checked `design:` block; every bad key is a ConfigError naming it."""
+def build_design(cfg: DictConfig, check_values: bool = False) -> DesignSettings:
+    """The checked `design:` block; every bad key is a ConfigError naming it.
+    `check_values`: also check each `design.check_sensitivity` value as the model checks
+    its key (a composition and parameters per pair: done once, when the config is
+    validated, in mode=design)."""
     d, k = cfg.design, "design"
     criterion = choice(f"{k}.criterion", d.criterion, CRITERIA, "power")
     if (criterion == "assurance" and cfg.uncertainty.mode == "none"
@@ -98,7 +101,8 @@ def build_design(cfg: DictConfig) -> DesignSettings:
     n_start = number(f"{k}.n_start", d.n_start, lo=4, hi=1_000_000, integer=True)
     n_step = number(f"{k}.n_step", d.n_step, lo=2, hi=1_000_000, integer=True)
     n_stop = number(f"{k}.n_stop", d.n_stop, lo=n_start, hi=1_000_000, integer=True)
-    site_kind = site_kinds(cfg, SITE_KINDS)[0]  # a list: each searched (design_variants)
+    kinds = tuple(site_kinds(cfg, SITE_KINDS))
+    site_kind = kinds[0]  # a list: each searched (design_variants)
     strategy_sets(cfg)  # checked here, in every mode
     if cfg.mode == "design" and cfg.sites[site_kind].opening.months is not None:
         reject(ConfigError(f"{k}.site_kind", site_kind,
@@ -128,7 +132,8 @@ def build_design(cfg: DictConfig) -> DesignSettings:
                                                 _plain(d.get("allocation_ratios", ["1:1"])))))
     pick_n = choice(f"{k}.pick_n", d.get("pick_n", "fitted"), PICK_N)
     sensitivity = check_sensitivity.parse(
-        cfg, build_params if cfg.mode == "design" else None)  # each value checked if searched
+        cfg, kinds, criterion == "assurance",
+        build_params if check_values and cfg.mode == "design" else None)
     curve_esw = None
     if d.curve_esw_per_locality is not None:
         curve_esw = _int_list(f"{k}.curve_esw_per_locality", d.curve_esw_per_locality, 1,

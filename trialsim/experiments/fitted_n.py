@@ -6,10 +6,12 @@ two grid points (a lucky 0.94 at N 900 and an unlucky 0.88 at N 950 decide it). 
 probit-in-log-N curve (`trialsim/analysis/power_curve.py`) goes through every N the
 search simulated at that ESW count, screened or in full, all from the same seeds
 (common random numbers), and borrows strength from all of them. Sharing seeds, the
-points are not independent binomials: a replication's decisions at two ESW counts agree
-more often than chance, so the curve's covariance is clustered on the replication
-(`power_curve.cluster_cov`), which makes a level's bound wider and the common slope, a
-paired comparison, surer than independent binomials would. The N picked is the
+points are not independent binomials: a replication's decisions at two ESW counts (same
+N) agree more often than chance, though across N they hardly do (the outcome draws
+differ), so the curve's covariance is clustered on the replication
+(`power_curve.cluster_cov`): the bound is then that of the points' actual dependence,
+wider or narrower than independent binomials would say, depending on which points share
+information. The N picked is the
 smallest grid N at or above the N where the curve's one-sided lower bound
 (`design.confidence`) reaches the goal: a bound on the curve, as the grid rule's is on
 one point. The check run (fresh seed) still confirms the design, and steps N up when

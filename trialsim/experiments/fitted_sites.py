@@ -40,7 +40,7 @@ NEAR = 1.5  # counts used: P(target) within this of the goal on the probit scale
 class FittedSites:
     """Where the fitted P(target) curve of one (N, window) reaches the goal, in sites."""
 
-    sites: float | None  # the fitted curve's count for the goal (None: beyond the grid)
+    sites: float | None  # the fitted curve's count for the goal (None: outside the grid)
     lower: float | None  # its 95% interval (delta method on log expected recruits)
     upper: float | None
     bound: float | None  # fewest sites whose one-sided lower bound clears the goal
@@ -54,9 +54,9 @@ class FittedSites:
 
 def _sites_at(expected: float, grid: Sequence[int], recruits: Sequence[float]) -> float | None:
     """The (fractional) number of sites at which `expected` recruits are first expected:
-    linear between the two grid counts around it; None beyond the grid, or for no
+    linear between the two grid counts around it; None outside the grid, or for no
     answer. (Sites opening after the window add none: `recruits` may be flat.)"""
-    if not math.isfinite(expected) or expected > recruits[-1]:
+    if not math.isfinite(expected) or not recruits[0] <= expected <= recruits[-1]:
         return None
     i = next(j for j, e in enumerate(recruits) if e >= expected)
     if i == 0:

@@ -59,7 +59,8 @@ class Delivery:
     booklet_days: float  # coordinator time one booklet appointment takes
     esw_fte: float = 1.0  # each ESW post's full-time equivalent (whole or fractional)
     esw_hire: str = "day0"  # day0 | as_sites_open: when a locality's posts start (costs only)
-    placement_subsidy_days: float = 0.0  # a first supported job's subsidised days (costs only)
+    placement_subsidy_days: float = 6 * 365.25 / 12  # a first supported job's subsidised
+    # days (costs only): the pilot's 6 months, as conf/config.yaml
 
     @property
     def places_per_esw(self) -> float:

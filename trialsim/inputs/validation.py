@@ -121,7 +121,7 @@ def _sections(cfg: DictConfig) -> list[tuple[str, Callable[[], Any]]]:
         ("analysis", lambda: build_analysis(cfg.analysis)),
         ("uncertainty", lambda: build_uncertainty(cfg.uncertainty, cfg.outcome)),
         ("progression", lambda: build_progression(cfg.progression, cfg.follow_up)),
-        ("design", lambda: build_design(cfg)),
+        ("design", lambda: build_design(cfg, check_values=True)),
         ("costs", lambda: build_costs(cfg.costs)),
         ("limits", lambda: _limits(cfg)),
         ("output", lambda: _output(cfg)),

@@ -253,7 +253,7 @@ def rec_notes(d: dict[str, Any]) -> list[Block]:
 
 
 def _sites(x: float | None) -> str:
-    return "beyond the grid" if x is None else f"{x:.1f}"
+    return "outside the grid" if x is None else f"{x:.1f}"
 
 
 def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | None,
