@@ -320,7 +320,7 @@ def test_a_recommendation_at_the_edge_of_the_grid_says_so():
     d = build_design(make_cfg("mode=design"))
     rec = {"sites": 39, "months": d.months_grid[-1], "target_n": 750, "esw_per_locality": 5}
     note = edge_note(rec, d, "pain_services")
-    assert note is not None and f"{d.months_grid[-1]:g}, the longest months" in note
+    assert note is not None and f"{d.months_grid[-1]:g} months, the longest searched" in note
     assert "design.months" in note and "design.max_sites" not in note
     rec.update(target_n=d.n_grid[0])  # the smallest N searched: a smaller one never tried
     assert "design.n_start" in edge_note(rec, d, "pain_services")

@@ -74,7 +74,9 @@ def test_the_workers_of_a_run_are_forked_once_for_all_its_maps():
     with runner.workers(2):
         first = set(runner.map_blocks(_pids, 4 * runner.BLOCK, 2))
         second = set(runner.map_blocks(_pids, 4 * runner.BLOCK, 2))
-    assert os.getpid() not in first and len(first) <= 2 and first == second
+    # the same two workers serve both maps (a fresh pool would bring new ones); a map of
+    # quick tasks may be served by one of them alone, so the sets need not be equal
+    assert os.getpid() not in first | second and len(first | second) <= 2
     third = set(runner.map_blocks(_pids, 4 * runner.BLOCK, 2))
     assert not third & first
     with runner.workers(1):  # in-process

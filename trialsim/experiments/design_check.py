@@ -89,14 +89,16 @@ def edge_note(rec: dict[str, Any], d: Any, site_kind: str) -> str | None:
     inside): a design beyond the grid was never looked at, so the answer may be the
     grid's limit rather than the trial's. `d`: the search's DesignSettings. The number
     of sites starts at 1 and the months at the shortest window: only their tops count."""
-    edges = [f"{got:g}, the {end} {what} searched ({key})" for got, grid, end, what, key in (
-        (rec.get("sites"), d.sites_grid, "most", site_kind, "design.max_sites"),
-        (rec.get("months"), d.months_grid, "longest", "months", "design.months"),
-        (rec.get("target_n"), d.n_grid, "largest", "N", "design.n_stop"),
-        (rec.get("target_n"), d.n_grid[::-1], "smallest", "N", "design.n_start"),
-        (rec.get("esw_per_locality"), d.esw_grid, "most", "ESWs per locality",
-         "design.max_esw_per_locality"))
-        if got is not None and len(grid) > 1 and got == grid[-1]]
+    edges = [words.format(got) + f", the {end} searched ({key})"
+             for got, grid, end, words, key in (
+                 (rec.get("sites"), d.sites_grid, "most", "{:g} " + site_kind,
+                  "design.max_sites"),
+                 (rec.get("months"), d.months_grid, "longest", "{:g} months", "design.months"),
+                 (rec.get("target_n"), d.n_grid, "largest", "N {:g}", "design.n_stop"),
+                 (rec.get("target_n"), d.n_grid[::-1], "smallest", "N {:g}", "design.n_start"),
+                 (rec.get("esw_per_locality"), d.esw_grid, "most", "{:g} ESWs per locality",
+                  "design.max_esw_per_locality"))
+             if got is not None and len(grid) > 1 and got == grid[-1]]
     if not edges:
         return None
     return ("the recommendation is at the edge of the search, " + "; ".join(edges)
