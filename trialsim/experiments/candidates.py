@@ -25,12 +25,13 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from trialsim.experiments.allocation_lever import ratio_changes
 from trialsim.experiments.design_settings import UNCONSTRAINED_MONTHS, DesignSettings
 from trialsim.experiments.runner import map_blocks, map_replications, simulated_rows
 from trialsim.inputs.allocation_ratio import parse_ratio
+from trialsim.inputs.compose import with_changes
 from trialsim.inputs.params import ModelParams, RunSettings, build_params
 from trialsim.model.trial import recruit_only
 from trialsim.units import DAYS_PER_MONTH
@@ -63,13 +64,6 @@ class Decision:
     mc_se: float
     replications: int
     screened_out: bool  # failed at screening, never simulated in full
-
-
-def with_changes(cfg: DictConfig, changes: dict[str, Any]) -> DictConfig:
-    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
-    for key, value in changes.items():
-        OmegaConf.update(out, key, value, merge=False)
-    return out
 
 
 def share(x: np.ndarray) -> tuple[float, float]:

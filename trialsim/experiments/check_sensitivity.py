@@ -21,6 +21,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from trialsim.errors import ConfigError
 from trialsim.inputs.checks import collecting, reject
+from trialsim.inputs.compose import with_changes
 
 KEY = "design.check_sensitivity"
 # the search's own levers (and what is not an input of the model): not a sensitivity
@@ -71,6 +72,7 @@ def parse(cfg: DictConfig, kinds: tuple[str, ...], assurance: bool,
     if not isinstance(value, (list, tuple, ListConfig)):
         return reject(ConfigError(KEY, _plain(value), ALLOWED), ())
     out: list[tuple[str, float]] = []
+    before = None  # the config's own problems, found once: a pair reports only what it adds
     for i, pair in enumerate(value):
         key = f"{KEY}[{i}]"
         if (not isinstance(pair, (list, tuple, ListConfig)) or len(pair) != 2
@@ -84,7 +86,9 @@ def parse(cfg: DictConfig, kinds: tuple[str, ...], assurance: bool,
             reject(ConfigError(key, _plain(pair), f"{ALLOWED}: {why}"), None)
             continue
         if build is not None:
-            problem = _problem(cfg, name, v, build)
+            if before is None:
+                before = {(p.key, repr(p.value)) for p in _problems(cfg, build)}
+            problem = _problem(cfg, name, v, build, before)
             if problem is not None:
                 reject(ConfigError(key, _plain(pair), f"a value {name} takes: "
                                    f"{problem.allowed}"), None)
@@ -103,14 +107,12 @@ def _problems(cfg: DictConfig, build: Any) -> list[ConfigError]:
     return problems
 
 
-def _problem(cfg: DictConfig, name: str, value: float, build: Any) -> ConfigError | None:
-    """The first problem the model finds with `name` set to `value` that it does not find
-    in the config as it is (None: none new): a bad key elsewhere is reported once, by
-    its own name, not against every pair."""
-    changed = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
-    OmegaConf.update(changed, name, value, merge=False)
-    before = {(p.key, repr(p.value)) for p in _problems(cfg, build)}
-    return next((p for p in _problems(changed, build)
+def _problem(cfg: DictConfig, name: str, value: float, build: Any,
+             before: set[tuple[str, str]]) -> ConfigError | None:
+    """The first problem the model finds with `name` set to `value` that is not among
+    the config's own (`before`: (key, repr(value)) of each; None: none new): a bad key
+    elsewhere is reported once, by its own name, not against every pair."""
+    return next((p for p in _problems(with_changes(cfg, {name: value}), build)
                  if (p.key, repr(p.value)) not in before), None)
 
 

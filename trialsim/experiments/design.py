@@ -73,7 +73,7 @@ from trialsim.experiments.design_settings import (
 )
 from trialsim.experiments.design_variants import run_variants, variant_lines
 from trialsim.experiments.fitted_n import FittedN, fitted_ns, pick
-from trialsim.experiments.fitted_sites import NEAR, fitted_sites
+from trialsim.experiments.fitted_sites import NEAR, fitted_sites, probit
 from trialsim.experiments.power_guess import PowerGuess
 from trialsim.experiments.runner import workers
 from trialsim.experiments.search import first_passing, smallest
@@ -335,9 +335,8 @@ class DesignSearch:
         simulated points nearest the level (with none near it: as many expected recruits
         per target as the last window solved needed, at first 15% above N)."""
         reps = self.settings.replications
-        clip = lambda p: min(max(p, 0.5 / reps), 1 - 0.5 / reps)  # noqa: E731
         t = float(ndtri(level))
-        pts = sorted((expected[grid.index(s)], float(ndtri(clip(p)))) for s, p in seen.items())
+        pts = sorted((expected[grid.index(s)], probit(p, reps)) for s, p in seen.items())
         pts = [(x, y) for x, y in pts if abs(y - t) < NEAR]  # near the level: nearly linear
         if len({x for x, _ in pts}) < 2:  # as many expected per target as the last answer
             goal_e = self._expected_ratio * n

@@ -3,6 +3,7 @@ goals: the figures a panel reads next to power and P(target)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -75,9 +76,7 @@ def ot_note(load: float, params: ModelParams) -> str | None:
     if load < OT_BUSY:
         return None
     d = params.delivery
-    need = d.ot_count
-    while load * d.ot_count / need >= OT_BUSY:
-        need += 1
+    need = math.floor(load * d.ot_count / OT_BUSY) + 1  # the fewest below OT_BUSY
     return (f"the joint ESW + OT appointments ask for {load:.2f} of the OT sessions "
             f"({d.ot_count} OT(s) at {7.0 / d.ot_appointment_days:g} a week) while "
             f"recruitment runs: above {OT_BUSY:g}, their wait grows through the trial; "

@@ -95,8 +95,13 @@ def fitted_sites(reached: Mapping[int, np.ndarray], grid: Sequence[int],
                        _sites_at(r.n_bound, ordered, recruits), len(pts))
 
 
+def probit(p: float, replications: int) -> float:
+    """An estimate `p` of `replications` on the probit scale, 0 and 1 taken as half a
+    replication from them (finite)."""
+    return float(ndtri(min(max(p, 0.5 / replications), 1 - 0.5 / replications)))
+
+
 def near(p: float, goal: float, replications: int) -> bool:
     """Whether an estimate `p` (of `replications`) is within NEAR of `goal` on the probit
-    scale (0 and 1 taken as half a replication from them)."""
-    clip = min(max(p, 0.5 / replications), 1 - 0.5 / replications)
-    return abs(float(ndtri(clip)) - float(ndtri(goal))) < NEAR
+    scale."""
+    return abs(probit(p, replications) - float(ndtri(goal))) < NEAR
