@@ -65,8 +65,9 @@ def result_table(summary: dict[str, Any]) -> str:
     pw, es, an, a = (summary["power"], summary["estimate"], summary["analysed"],
                      summary["analysis"])
     lines += [
-        f"  analysed ({a['primary']})     IPS {an['ips']:.1f}, TAU {an['tau']:.1f}; if target "
-        f"reached IPS {_f(an['ips_if_target_reached'])}, TAU {_f(an['tau_if_target_reached'])}",
+        f"  {'analysed (' + a['primary'] + ')':<26}IPS {an['ips']:.1f}, TAU {an['tau']:.1f}; "
+        f"if target reached IPS {_f(an['ips_if_target_reached'])}, "
+        f"TAU {_f(an['tau_if_target_reached'])}",
         f"  power, primary {a['primary']:<10} {_f(pw['primary'], '.3f')} "
         f"(MC SE {_f(pw['primary_mc_se'], '.3f')}); if target reached "
         + (f"{_f(pw['primary_if_target_reached'], '.3f')} "
