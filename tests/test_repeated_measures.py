@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from trialsim.analysis.repeated_measures import MmrmModel, fit_mmrm
+from trialsim.analysis.repeated_measures import STEP_TOL, MmrmModel, fit_mmrm, scoring_matrix
 
 
 def data(seed=1, n=80, n_esw=5, icc=0.1):
@@ -137,3 +137,67 @@ def test_participants_without_any_wave_are_dropped():
     b = fit_mmrm(y2, *more, esw_intercept=True)
     assert (a.estimate, a.se_kr, a.df_kr) == pytest.approx((b.estimate, b.se_kr, b.df_kr),
                                                            rel=1e-12)
+
+
+def test_scoring_matrix_is_fisher_scoring_corrected_to_the_last_step():
+    """Twice the expected information with no step yet (or a step of non-positive
+    curvature); after a step, BFGS's update: symmetric, positive definite, and meeting
+    the secant equation h s = y. A stack gives each item's own matrix."""
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(4, 4))
+    info = a @ a.T + 4 * np.eye(4)
+    zero = np.zeros(4)
+    assert np.array_equal(scoring_matrix(info, zero, zero), 2 * info)
+    s, y = rng.normal(size=4), rng.normal(size=4)
+    y = y if y @ s > 0 else -y
+    h = scoring_matrix(info, s, y)
+    assert np.allclose(h @ s, y, rtol=1e-12, atol=1e-12) and np.allclose(h, h.T)
+    assert np.linalg.eigvalsh(h)[0] > 0
+    assert np.array_equal(scoring_matrix(info, s, -y), 2 * info)
+    stack = scoring_matrix(np.stack([info, info]), np.stack([s, zero]), np.stack([y, y]))
+    assert np.allclose(stack[0], h, rtol=1e-14) and np.array_equal(stack[1], 2 * info)
+
+
+def _plain_scoring(model, tol):
+    """Fisher scoring alone (the fit before its secant correction), to relative step
+    `tol`: (phi, steps)."""
+    phi, tau = model.start(), model.q - 1
+    value, grad, info = model.criterion(phi, True)[:3]
+    for steps in range(1, 2000):
+        free = np.ones(model.q, bool)
+        free[tau] = not (phi[tau] <= 0 and grad[tau] > 0)
+        step = np.zeros(model.q)
+        step[free] = -0.5 * np.linalg.solve(info[np.ix_(free, free)], grad[free])
+        t = 1.0
+        while True:
+            new = phi + t * step
+            new[tau] = max(new[tau], 0.0)
+            new_value, new_grad, new_info = model.criterion(new, True)[:3]
+            if new_value <= value + 1e-10 * abs(value) or t < 1e-6:
+                break
+            t *= 0.5
+        moved = np.max(np.abs(new - phi) / (np.abs(phi) + 1e-8 * np.abs(phi).max()))
+        phi, value, grad, info = new, new_value, new_grad, new_info
+        if moved < tol:
+            break
+    return phi, steps
+
+
+def test_fit_reaches_the_reml_optimum_in_fewer_steps_than_plain_scoring():
+    """Where the ESW variance is small plain Fisher scoring crawls along tau2; the fit's
+    corrected steps reach the same optimum (plain scoring run to 1e-13) within 5e-8 of
+    the largest parameter, never in more steps, and in 92 against 113 over the set."""
+    ours, plain = 0, 0
+    for seed in range(1, 7):
+        for icc in (0.02, 0.1):
+            y, ips, base, cov, esw = data(seed, n=150, n_esw=6, icc=icc)
+            model = MmrmModel(y, ips, base, cov, esw, esw_intercept=True)
+            fit = fit_mmrm(y, ips, base, cov, esw, esw_intercept=True)
+            assert fit is not None and fit.converged
+            phi = np.array([fit.sigma[0][j, k] for j, k in model.pairs] + [fit.tau2])
+            best, _ = _plain_scoring(model, 1e-13)
+            assert np.abs(phi - best).max() <= 5e-8 * np.abs(best).max()
+            steps = _plain_scoring(model, STEP_TOL)[1]
+            assert fit.steps <= steps
+            ours, plain = ours + fit.steps, plain + steps
+    assert ours <= 0.85 * plain

@@ -34,6 +34,7 @@ from trialsim.analysis.repeated_measures import (
     MmrmFit,
     MmrmModel,
     as_arrays,
+    scoring_matrix,
 )
 
 try:  # scipy's CSR kernel itself, without csr_matrix's Python overhead (private API)
@@ -605,20 +606,23 @@ class _Batch:
         return se, se_kr, df, bad
 
 
-def _fisher_steps(terms: dict, phi: np.ndarray, tau: int | None):
-    """fit_mmrm's scoring step per dataset (tau2 held at 0 where the criterion rises
-    into tau2 > 0); the free-parameter mask and which datasets' system is singular."""
-    info, grad = terms["info"].copy(), terms["grad"].copy()
+def _fisher_steps(terms: dict, phi: np.ndarray, tau: int | None, moved_by: np.ndarray,
+                  grad_by: np.ndarray):
+    """fit_mmrm's scoring step per dataset (its scoring_matrix along the last step
+    `moved_by`, `grad_by`; tau2 held at 0 where the criterion rises into tau2 > 0); the
+    free-parameter mask and which datasets' system is singular."""
+    grad = terms["grad"].copy()
+    h = scoring_matrix(terms["info"], moved_by, grad_by)
     free = np.ones(phi.shape, bool)
     if tau is not None:
         held = (phi[:, tau] <= 0) & (grad[:, tau] > 0)
         free[held, tau] = False
-        info[held, tau, :] = info[held, :, tau] = 0.0
-        info[held, tau, tau] = 1.0
+        h[held, tau, :] = h[held, :, tau] = 0.0
+        h[held, tau, tau] = 1.0
         grad[held, tau] = 0.0
     with np.errstate(all="ignore"):
-        sol, bad = _per_item(np.linalg.solve, info, grad[..., None])
-    step = -0.5 * sol[..., 0]
+        sol, bad = _per_item(np.linalg.solve, h, grad[..., None])
+    step = -sol[..., 0]
     step[~free] = 0.0
     return step, free, bad
 
@@ -654,7 +658,8 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
     value, grad, info = terms["value"], terms["grad"], terms["info"]
     steps = np.ones(n, int)
     converged = np.zeros(n, bool)
-    step, free, bad = _fisher_steps(terms, phi, tau)
+    moved_by, grad_by = np.zeros_like(phi), np.zeros_like(phi)  # each one's last step
+    step, free, bad = _fisher_steps(terms, phi, tau, moved_by, grad_by)
     failed |= bad
     t = np.ones(n)
     active = ~failed
@@ -684,6 +689,7 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
             with np.errstate(all="ignore"):
                 moved = np.max(np.abs(nw - old) / (np.abs(old) + 1e-8 * np.abs(old).max(1,
                                keepdims=True)), axis=1)
+            moved_by[a], grad_by[a] = nw - old, nt["grad"][accept] - grad[a]
             phi[a], value[a], grad[a], info[a] = nw, nt["value"][accept], \
                 nt["grad"][accept], nt["info"][accept]
             done = moved < STEP_TOL
@@ -694,7 +700,8 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
             if len(go):
                 steps[go] += 1
                 t[go] = 1.0
-                st, fr, bd = _fisher_steps({"grad": grad[go], "info": info[go]}, phi[go], tau)
+                st, fr, bd = _fisher_steps({"grad": grad[go], "info": info[go]}, phi[go], tau,
+                                           moved_by[go], grad_by[go])
                 step[go], free[go] = st, fr
                 failed[go[bd]], active[go[bd]] = True, False
     return _inference(models, full, phi, ~failed, converged, steps, tau)
