@@ -15,11 +15,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trialsim.reporting.figures.style import OKABE_ITO as C  # noqa: E402
 
 KIND = {  # fill, text colour, legend
-    "bulk": (C["sky"], "black", "drawn in bulk before the clock needs it (numpy)"),
-    "clock": (C["blue"], "white", "in order of time: the coordinator's loop, stepping "
-                                  "the SimPy clock"),
+    "bulk": (C["sky"], "black", "drawn in bulk before the loop needs it (numpy)"),
+    "clock": (C["blue"], "white", "in order of time: the coordinator's loop, serving "
+                                  "the ESW asks due"),
     "python": (C["orange"], "black", "computed in plain Python when the loop reaches it"),
-    "after": (C["purple"], "black", "after the SimPy run (vectorised or a recursion)"),
+    "after": (C["purple"], "black", "after the loop (vectorised or a recursion)"),
     "stats": (C["green"], "white", "analysis and summary"),
     "setup": (C["grey"], "black", "before the replication (parameters)"),
 }

@@ -1,13 +1,15 @@
-"""The coordinator's loop and the SimPy clock (trialsim.model.recruitment.Recruitment.run):
-before a randomisation on day D, every IPS request for a caseload place due by D has
-been served, a request due on D itself included. The order matters: the requests and
-the randomisations draw from shared streams (employment paths, delays), so serving a
-request after a later randomisation would change the numbers, not only the times.
+"""The coordinator's loop and delivery's asks for a caseload place
+(trialsim.model.recruitment.Recruitment.run, trialsim.model.delivery.Delivery): before a
+randomisation on day D, every IPS ask for a caseload place due by D has been served, an
+ask due on D itself included. The order matters: the asks and the randomisations draw
+from shared streams (employment paths, delays), so serving an ask after a later
+randomisation would change the numbers, not only the times.
 
-The hard case is a tie in floating point: with no delay before the first ESW
-appointment a request is due on its randomisation day, and SimPy schedules it at
+The hard case is a tie: with no delay before the first ESW appointment an ask is due on
+its randomisation day. When a SimPy clock served the asks it scheduled them at
 `env.now + delay`, which may round to a day one unit in the last place later than asked
-for. Opening days whose months round that way are searched for below."""
+for; the exact recursion that replaced it compares the days themselves. The opening
+days whose months round that way are still the cases searched for below."""
 
 from __future__ import annotations
 
@@ -58,9 +60,9 @@ def test_every_request_due_by_a_randomisation_is_served_before_it(opening, monke
         events.append(("randomise", day, len(self.participants)))
         return randomise(self, k, day)
 
-    def logged_ask(self, person, patience, due, _event=None):
+    def logged_ask(self, person, patience, due):
         events.append(("ask", due, person.id))
-        return ask(self, person, patience, due, _event)
+        return ask(self, person, patience, due)
 
     monkeypatch.setattr(recruitment.Recruitment, "_randomise", logged_randomise)
     monkeypatch.setattr(delivery.Delivery, "_ask_esw", logged_ask)

@@ -46,22 +46,22 @@ def simulated():
     return trials(20)
 
 
-def assert_same(a: MmrmFit | None, b: MmrmFit | None):
+def assert_same(a: MmrmFit | None, b: MmrmFit | None, rtol: float = RTOL):
     assert (a is None) == (b is None)
     if a is None:
         return
     for f in FIELDS:
-        np.testing.assert_allclose(getattr(b, f), getattr(a, f), rtol=RTOL, atol=0)
+        np.testing.assert_allclose(getattr(b, f), getattr(a, f), rtol=rtol, atol=0)
     assert b.tau2 == pytest.approx(a.tau2, rel=RTOL, abs=1e-10)
     assert (b.converged, b.steps) == (a.converged, a.steps)
 
 
-def assert_all_same(datasets, **kw):
+def assert_all_same(datasets, rtol: float = RTOL, **kw):
     batch = fit_mmrm_batch(datasets, **kw)
     assert len(batch) == len(datasets)
     single = [fit_mmrm(*x, **kw) for x in datasets]
     for a, b in zip(single, batch, strict=True):
-        assert_same(a, b)
+        assert_same(a, b, rtol)
     return single, batch
 
 
@@ -69,6 +69,20 @@ def test_simulated_trials_with_the_esw_term_agree_with_fit_mmrm(simulated):
     _, items = simulated
     single, _ = assert_all_same([x for _, x in items], esw_intercept=True)
     assert all(f is not None for f in single)
+
+
+def test_pilot_sized_trials_agree_with_fit_mmrm():
+    """The pilot scenario's small trials (21 to 80 participants), where the corrected
+    steps meet step halving, the tau2 = 0 boundary and a degenerate fit: the batch
+    takes the same turns as fit_mmrm, step for step (the secant of a halved step is
+    dropped in both: kept, its rounding sent the two apart on the 21-participant
+    trial). Within 1e-9: the 26-participant trial's 21 steps on a poorly conditioned
+    criterion carry the sums' last bits to 1.3e-10 in its KR SE (the others 4e-13)."""
+    _, items = trials(20, "scenario=pilot")
+    single, _ = assert_all_same([x for _, x in items], 1e-9, esw_intercept=True)
+    fits = [f for f in single if f is not None]
+    assert len(fits) < len(single)  # one degenerate
+    assert any(f.tau2 == 0.0 for f in fits) and any(f.tau2 > 0.0 for f in fits)
 
 
 def test_simulated_trials_without_the_esw_term_agree_with_fit_mmrm(simulated):

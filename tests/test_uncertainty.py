@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import simpy
 from conftest import CONF_DIR, make_cfg
 from scipy import stats
 
@@ -382,7 +381,7 @@ def test_the_new_site_factor_and_the_discount_in_assurance():
     from trialsim.model.recruitment import Recruitment
     params = build_params(make_cfg("uncertainty.mode=pilot", "sites.pain_services.count=3"))
     drawn = sample_params(params, Streams(9, 0)[STREAM])
-    rec = Recruitment(simpy.Environment(), drawn, Streams(9, 0))
+    rec = Recruitment(drawn, Streams(9, 0))
     rec.start()
     clinics = drawn.site_types[1].channels[0].rate.value
     for src in rec._poisson:

@@ -486,6 +486,33 @@ class MmrmModel:
         return out
 
 
+def relative_change(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """The largest change of phi relative to each parameter's size (the last axis), the
+    stopping rule's measure (STEP_TOL)."""
+    return np.max(np.abs(new - old) / (np.abs(old) + 1e-8 * np.abs(old).max(-1, keepdims=True)),
+                  axis=-1)
+
+
+def _clipped(phi: np.ndarray, tau: int | None) -> np.ndarray:
+    """phi (one fit's, or a row per fit) with a negative tau2 set to 0 (nonnegative, as
+    nlme), in place."""
+    if tau is not None:
+        phi[..., tau] = np.maximum(phi[..., tau], 0.0)
+    return phi
+
+
+def _scoring_step(phi, grad, info, tau, moved_by, grad_by):
+    """The step solved with scoring_matrix, tau2 held at 0 where the criterion rises into
+    tau2 > 0; and the mask of the parameters it moves."""
+    free = np.ones(len(phi), bool)
+    if tau is not None and phi[tau] <= 0 and grad[tau] > 0:
+        free[tau] = False
+    h = scoring_matrix(info, moved_by, grad_by)
+    step = np.zeros(len(phi))
+    step[free] = -np.linalg.solve(h[np.ix_(free, free)], grad[free])
+    return step, free
+
+
 def fit_mmrm(y: np.ndarray, ips: np.ndarray, baseline: np.ndarray,
              covariates: np.ndarray | None = None, esw: np.ndarray | None = None, *,
              per_arm: bool = False, esw_intercept: bool = False) -> MmrmFit | None:
@@ -499,22 +526,16 @@ def fit_mmrm(y: np.ndarray, ips: np.ndarray, baseline: np.ndarray,
     phi = model.start()
     tau = model.q - 1 if esw_intercept else None
     converged, steps = False, 0
-    moved_by, grad_by = np.zeros(model.q), np.zeros(model.q)  # the last step (none yet)
+    none = np.zeros(model.q)
+    moved_by, grad_by = none, none  # the last step and its change of gradient (none yet)
     try:
         terms = model.criterion(phi, derivatives=True)
         value, grad, info = terms[:3]
         for steps in range(1, MAX_STEPS + 1):  # noqa: B007
-            free = np.ones(model.q, bool)
-            if tau is not None and phi[tau] <= 0 and grad[tau] > 0:
-                free[tau] = False  # tau2 held at 0: the criterion rises into tau2 > 0
-            h = scoring_matrix(info, moved_by, grad_by)
-            step = np.zeros(model.q)
-            step[free] = -np.linalg.solve(h[np.ix_(free, free)], grad[free])
+            step, free = _scoring_step(phi, grad, info, tau, moved_by, grad_by)
             t = 1.0
             while True:
-                new = phi + t * step
-                if tau is not None and new[tau] < 0:
-                    new[tau] = 0.0
+                new = _clipped(phi + t * step, tau)
                 try:
                     new_terms = model.criterion(new, True)
                     new_value, new_grad, new_info = new_terms[:3]
@@ -527,12 +548,17 @@ def fit_mmrm(y: np.ndarray, ips: np.ndarray, baseline: np.ndarray,
             if not ok:  # no descent left: converged if the free gradient is flat
                 converged = bool(np.abs(grad[free]).max() <= 1e-6 * model.n_obs)
                 break
-            moved = float(np.max(np.abs(new - phi) / (np.abs(phi) + 1e-8 * np.abs(phi).max())))
-            moved_by, grad_by = new - phi, new_grad - grad
+            moved = float(relative_change(new, phi))
+            # the secant of a full step only: a halved one's change of gradient is
+            # mostly rounding on a problem that needs halving
+            moved_by, grad_by = (new - phi, new_grad - grad) if t == 1.0 else (none, none)
             phi, value, grad, info, terms = new, new_value, new_grad, new_info, new_terms
-            if moved < STEP_TOL:
-                converged = True
-                break
+            if moved < STEP_TOL:  # converged if a plain scoring step would stop here too;
+                plain = _scoring_step(phi, grad, info, tau, none, none)[0]  # else the
+                if relative_change(_clipped(phi + plain, tau), phi) < STEP_TOL:  # update
+                    converged = True  # stalled on a poor secant: plain scoring next
+                    break
+                moved_by, grad_by = none, none
         beta, se, se_kr, df = model.inference(phi, terms)
     except np.linalg.LinAlgError:
         return None

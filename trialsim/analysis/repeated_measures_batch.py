@@ -33,7 +33,9 @@ from trialsim.analysis.repeated_measures import (
     STEP_TOL,
     MmrmFit,
     MmrmModel,
+    _clipped,
     as_arrays,
+    relative_change,
     scoring_matrix,
 )
 
@@ -670,8 +672,7 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
             batch = _Batch([models[i] for i in ids])
         sel = ids[active[ids]]
         new = phi[ids] + t[ids, None] * step[ids]
-        if tau is not None:
-            new[:, tau] = np.maximum(new[:, tau], 0.0)  # as fit_mmrm: negative -> 0
+        new = _clipped(new, tau)
         nt = batch.criterion(new)
         pos = np.flatnonzero(active[ids])
         new, nt = new[pos], {k: v[pos] for k, v in nt.items()}
@@ -687,13 +688,27 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
         if len(a):
             old, nw = phi[a], new[accept]
             with np.errstate(all="ignore"):
-                moved = np.max(np.abs(nw - old) / (np.abs(old) + 1e-8 * np.abs(old).max(1,
-                               keepdims=True)), axis=1)
-            moved_by[a], grad_by[a] = nw - old, nt["grad"][accept] - grad[a]
+                moved = relative_change(nw, old)
+            whole = (t[a] == 1.0)[:, None]  # as fit_mmrm: the secant of a full step only
+            moved_by[a] = np.where(whole, nw - old, 0.0)
+            grad_by[a] = np.where(whole, nt["grad"][accept] - grad[a], 0.0)
             phi[a], value[a], grad[a], info[a] = nw, nt["value"][accept], \
                 nt["grad"][accept], nt["info"][accept]
             done = moved < STEP_TOL
-            converged[a[done]], active[a[done]] = True, False
+            if done.any():  # as fit_mmrm: converged if a plain scoring step stops here too
+                idx = np.flatnonzero(done)
+                d = a[idx]
+                none = np.zeros_like(phi[d])
+                plain, _, bd = _fisher_steps({"grad": grad[d], "info": info[d]}, phi[d], tau,
+                                             none, none)
+                with np.errstate(all="ignore"):
+                    small = relative_change(_clipped(phi[d] + plain, tau), phi[d]) < STEP_TOL
+                failed[d[bd]], active[d[bd]] = True, False  # fit_mmrm's LinAlgError
+                stalled = ~small & ~bd  # on a poor secant: plain scoring next
+                moved_by[d[stalled]], grad_by[d[stalled]] = 0.0, 0.0
+                done[idx[stalled]] = False
+            converged[a[done]] |= ~failed[a[done]]
+            active[a[done]] = False
             last = ~done & (steps[a] >= MAX_STEPS)
             active[a[last]] = False
             go = a[~done & ~last]

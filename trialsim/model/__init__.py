@@ -1,2 +1,3 @@
-"""One simulated trial: recruitment's queue and the ESW places in order of time (SimPy's
-clock for the places), the pathway drawn after them, and the small records they leave."""
+"""One simulated trial: recruitment's queue and the ESW places in order of time (exact
+event recursions, no clock), the pathway drawn after them, and the small records they
+leave."""

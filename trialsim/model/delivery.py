@@ -2,10 +2,14 @@
 joint ESW + pain OT appointment, and TAU's booklet appointment with the study
 coordinator. Time in days.
 
-An IPS participant asks for a caseload place on the SimPy clock (one event each). The
-places of a locality are a heap of the days they are next free: served in order of
-asking, a participant starts on the day they ask or when the first place frees,
-whichever is later, unless their patience (drawn up front from
+An IPS participant asks for a caseload place on the day their first-appointment delay
+ends. The asks are served in order of that day (in order of randomisation on a tie) by
+an exact event recursion rather than a clock: before each randomisation every ask due
+by its day (that day included) is served, and the rest after recruitment closes
+(`finish`), which is the order a discrete-event clock would give them, since nothing
+else happens between. The places of a locality are a heap of the days they are next
+free: a participant starts on the day they ask or when the first place frees, whichever
+is later, unless their patience (drawn up front from
 `delivery.esw.disengage_wait_per_month`) runs out first. Their employment path is drawn
 then (`trialsim.model.employment`): it fixes when their support ends and the place is
 free again. TAU's booklet appointment joins the coordinator's queue
@@ -24,10 +28,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from functools import partial
 
 import numpy as np
-import simpy
 from scipy.special import expit
 
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
@@ -97,9 +99,9 @@ class Delivery:
     fraction of its cost: nothing else delivery draws shares a stream with the
     booklets' delays."""
 
-    def __init__(self, env: simpy.Environment, params: ModelParams, streams: Streams,
+    def __init__(self, params: ModelParams, streams: Streams,
                  coordinator: Coordinator | None, paths: bool = True) -> None:
-        self.env, self.p, self.paths = env, params, paths
+        self.p, self.paths = params, paths
         d = params.delivery
         self.teams = [EswTeam(d.esw_per_locality, d.places_per_esw, loc * d.esw_per_locality)
                       for loc in range(params.localities)]
@@ -123,10 +125,13 @@ class Delivery:
         self._ready = ((e.ready_primary_care.value, e.ready_pain_service.value)
                        if e.ready_odds_ratio_per_year == 1.0 else None)
         self.joint_requests: list[tuple[float, int, Participant]] = []  # (day, id, person)
+        # asks for a caseload place not yet served, a heap: (day due, id, person, patience)
+        self._asks: list[tuple[float, int, Participant, float]] = []
 
     def start(self, person: Participant) -> None:
-        """At randomisation: IPS asks for a caseload place after the first-appointment
-        delay (and gives up after its patience); TAU books the coordinator."""
+        """At randomisation (every ask due by its day served already, `serve`): IPS asks
+        for a caseload place after the first-appointment delay (and gives up after its
+        patience); TAU books the coordinator."""
         if person.arm != IPS:
             self._tau(person)
             return
@@ -135,16 +140,17 @@ class Delivery:
         patience = math.inf
         if self._patience:
             patience = -math.log1p(-self.u_delays()) / d.disengage_wait_per_day
-        if not self.paths:
-            return
-        # due on its day, which may be ahead of the clock (Recruitment.run randomises
-        # without moving it): SimPy schedules at now + wait, which can round above the
-        # day, and a request due on a randomisation's day would then be served after it
-        due = person.randomised_day + delay
-        wait = due - self.env.now
-        while self.env.now + wait > due:
-            wait = math.nextafter(wait, 0.0)
-        self.env.timeout(wait).callbacks.append(partial(self._ask_esw, person, patience, due))
+        if self.paths:
+            heapq.heappush(self._asks, (person.randomised_day + delay, person.id, person,
+                                        patience))
+
+    def serve(self, day: float) -> None:
+        """Serve the asks due by `day` (inclusive), in order of day, then of
+        randomisation: recruitment calls it before each randomisation."""
+        asks, pop, ask = self._asks, heapq.heappop, self._ask_esw
+        while asks and asks[0][0] <= day:
+            due, _, person, patience = pop(asks)
+            ask(person, patience, due)
 
     def _delay(self, mean: float, u: Uniforms | None = None) -> float:
         """Exponential with this mean, by inversion of `u` (by default the delays at
@@ -162,10 +168,8 @@ class Delivery:
         person.withdrawn_day = path.withdrawn_day
         return path
 
-    def _ask_esw(self, person: Participant, patience: float, asked: float,
-                 _event=None) -> None:
-        """On the day `asked` (the clock may stand a unit in the last place before it):
-        a caseload place, or giving up after `patience` days."""
+    def _ask_esw(self, person: Participant, patience: float, asked: float) -> None:
+        """On the day `asked`: a caseload place, or giving up after `patience` days."""
         d = self.p.delivery
         withdraw = self._withdraw_ips
         team = self.teams[person.locality]
@@ -207,8 +211,10 @@ class Delivery:
             self.coordinator.book(day, person)
 
     def finish(self) -> None:
-        """After the run: the joint appointments in order of request, each starting when
-        it is asked for or when the first OT is free, whichever is later."""
+        """After recruitment: the asks still to serve, then the joint appointments in
+        order of request, each starting when it is asked for or when the first OT is
+        free, whichever is later."""
+        self.serve(math.inf)
         d = self.p.delivery
         free = [0.0] * d.ot_count
         for day, _, person in sorted(self.joint_requests):

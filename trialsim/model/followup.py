@@ -22,7 +22,7 @@ centred within each arm and Table 8 row so that the chain's returns are kept
 questionnaire's RTW-SE items may be incomplete. With ESW completion on, an IPS
 participant in support at a wave who returns it does so with the ESW (`esw_assisted`:
 its score carries the mode effect, trialsim.model.trial). Nothing here feeds back into
-the SimPy model, so it is vectorised over participants.
+recruitment or delivery, so it is vectorised over participants.
 """
 
 from __future__ import annotations

@@ -16,12 +16,10 @@ closes at the target or at the end of the window. One loop serves the coordinato
 queue for every coordinator (Kiefer-Wolfowitz: each request in order of request day
 starts when it is made or when the first coordinator is free, whichever is later); it
 commits a start only once every call ending before it has been dealt with, so a booklet
-requested by a randomisation is never overtaken by a later request. Nothing the
-coordinator does waits on the SimPy clock, but the ESW caseload places do
-(trialsim.model.delivery): before each randomisation the loop steps the SimPy
-environment through every event due by then (`env.peek`, `env.step`), so that the
-requests for a place are served in order of time with the randomisations, and the
-clock moves only for those requests. Time is in days.
+requested by a randomisation is never overtaken by a later request. Before each
+randomisation delivery serves the asks for an ESW caseload place due by its day
+(`before_randomising`, trialsim.model.delivery), so that they are served in order of
+time with the randomisations. Time is in days.
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import simpy
 
 from trialsim.inputs.params import (
     HandSearchChannel,
@@ -151,11 +148,11 @@ class Coordinator:
 class Recruitment:
     """Everything from a site opening to a participant being randomised."""
 
-    def __init__(self, env: simpy.Environment, params: ModelParams, streams: Streams,
+    def __init__(self, params: ModelParams, streams: Streams,
                  extra_sites: Callable[[int], list[Site]] | None = None) -> None:
         """`extra_sites(n)`: sites added after the scenario's n (the internal pilot's
         rescue plan, trialsim.model.rescue), drawn from streams of their own."""
-        self.env, self.p, self.streams = env, params, streams
+        self.p, self.streams = params, streams
         self.close_reason = ""  # "target" or "window", once closed
         self.close_day: float = math.inf  # recruitment is open before this day
         self.participants: list[Participant] = []
@@ -174,6 +171,7 @@ class Recruitment:
         self._years = _years_out_of_work(streams["participants/years_out_of_work"],
                                          params.years_out_of_work).__next__
         self.on_randomised: Callable[[Participant], None] = lambda person: None
+        self.before_randomising: Callable[[float], None] = lambda day: None
         self._sources: list[Source] = []
         self._poisson: list[Source] = []
         self._drawn: list[tuple[int, np.ndarray, np.ndarray]] = []  # to add: source, days, rows
@@ -311,13 +309,9 @@ class Recruitment:
     def run(self) -> None:
         """Screening calls and booklet appointments in order of request, each starting
         when asked for or when the first coordinator is free; a call ending while
-        recruitment is open is counted, and randomises if the person consents. Every
-        SimPy event due by a randomisation's day (a request for a caseload place, made
-        by an earlier randomisation) is processed before it, a tie included: the
-        request was scheduled first. Call after `start()`; events due later are left to
-        the caller's `env.run()`."""
-        env, co, window = self.env, self.coordinator, self.p.window_days
-        peek, step = env.peek, env.step
+        recruitment is open is counted, and randomises if the person consents. Call
+        after `start()`."""
+        co, window, before = self.coordinator, self.p.window_days, self.before_randomising
         free = co.free if co is not None else None
         books = co.booklets if co is not None else []
         calls: list[tuple[float, int]] = []  # calls under way: (end day, responder)
@@ -349,8 +343,7 @@ class Recruitment:
                     reached[channels[k]][reach] += 1
                     if reach == CONSENTED:
                         self._next = nxt
-                        while peek() <= end:
-                            step()
+                        before(end)
                         self._randomise(k, end)
                         req, who, nxt, horizon = self._req, self._who, self._next, self._horizon
                 continue

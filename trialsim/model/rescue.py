@@ -6,7 +6,7 @@ retention strategy for the waves due from then on. The rest of the trial is simu
 with it.
 
 Why a second run of the replication from the same streams, not an action taken inside
-the first SimPy run: the committee's verdict reads the questionnaires returned by the
+the first run: the committee's verdict reads the questionnaires returned by the
 review, and the follow-up is drawn after the run from the recorded pathways (it feeds
 nothing back), so no process at the review day could see them. Nothing the plan does
 acts before the review day (the extra sites open after it, the strategy covers waves

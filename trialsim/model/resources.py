@@ -2,7 +2,7 @@
 
 Nothing here feeds back into the model: every count is read from the replication's
 result (funnel, sites, cohort, waves and the few recruitment records it keeps), so the
-SimPy processes are unchanged. Each resource is a total and a split by trial year
+simulation is unchanged. Each resource is a total and a split by trial year
 (year k holds days [365.25 k, 365.25 (k + 1)); the last year also holds everything
 later), so that the costs module (trialsim.analysis.costs) can give a budget by year.
 Units are the resource's own (packs, nurse-days, hours, post-months, ...).

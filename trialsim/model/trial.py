@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-import simpy
 
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.uncertainty import STREAM, sample_params
@@ -71,9 +70,8 @@ def recruit_only(params: ModelParams, seed: int, rep: int, draw: bool = True) ->
     streams = Streams(seed, rep)
     if draw and params.uncertainty is not None:
         params = sample_params(params, streams[STREAM])
-    env = simpy.Environment()
-    recruitment = Recruitment(env, params, streams)
-    delivery = Delivery(env, params, streams, recruitment.coordinator, paths=False)
+    recruitment = Recruitment(params, streams)
+    delivery = Delivery(params, streams, recruitment.coordinator, paths=False)
     recruitment.on_randomised = delivery.start
     recruitment.start()
     recruitment.run()
@@ -81,21 +79,18 @@ def recruit_only(params: ModelParams, seed: int, rep: int, draw: bool = True) ->
 
 
 def simulate_replication(params: ModelParams, seed: int, rep: int,
-                         env: simpy.Environment | None = None,
                          rescue_day: float | None = None) -> ReplicationResult:
     """Run replication `rep` from its own streams; nothing is shared between runs.
 
     With `params.uncertainty`, the replication first draws its own parameters from
-    their pilot evidence (assurance). The SimPy run goes on after recruitment closes
-    until every request has been served; follow-up and outcomes are then drawn from
-    the recorded pathways. `env`: a fresh environment to run on (the benchmark passes
-    one that counts its events); by default a plain one. `rescue_day`: the internal
+    their pilot evidence (assurance). Delivery serves the asks for a caseload place
+    still due after recruitment closes; follow-up and outcomes are then drawn from
+    the recorded pathways. `rescue_day`: the internal
     pilot's amber plan (params.progression.amber_action) acts from this day on
     (trialsim.model.rescue); None: no plan."""
     streams = Streams(seed, rep)
     if params.uncertainty is not None:
         params = sample_params(params, streams[STREAM])
-    env = simpy.Environment() if env is None else env
     extra, fu_days = None, {}
     if rescue_day is not None:
         action = params.progression.amber_action
@@ -106,13 +101,12 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
             fu_days = {"esw_from": rescue_day}
         elif switched == "text_followup":
             fu_days = {"text_from": rescue_day, "text_rng": streams[TEXT_STREAM]}
-    recruitment = Recruitment(env, params, streams, extra)
-    delivery = Delivery(env, params, streams, recruitment.coordinator)
-    recruitment.on_randomised = delivery.start
+    recruitment = Recruitment(params, streams, extra)
+    delivery = Delivery(params, streams, recruitment.coordinator)
+    recruitment.on_randomised, recruitment.before_randomising = delivery.start, delivery.serve
     recruitment.start()
-    recruitment.run()  # steps the clock through the ESW requests due as it goes
-    env.run()  # the requests still to come
-    delivery.finish()
+    recruitment.run()  # delivery serves the asks due by each randomisation as it goes
+    delivery.finish()  # and the asks still to come
     people = recruitment.participants
     fu = params.follow_up
     male, single = baseline_covariates(len(people), params.baseline, streams[BASELINE_STREAM])
