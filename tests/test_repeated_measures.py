@@ -163,7 +163,7 @@ def _plain_scoring(model, tol):
     `tol`: (phi, steps)."""
     phi, tau = model.start(), model.q - 1
     value, grad, info = model.criterion(phi, True)[:3]
-    for steps in range(1, 2000):
+    for steps in range(1, 2000):  # noqa: B007
         free = np.ones(model.q, bool)
         free[tau] = not (phi[tau] <= 0 and grad[tau] > 0)
         step = np.zeros(model.q)
