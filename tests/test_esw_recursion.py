@@ -13,6 +13,7 @@ import math
 import pytest
 import simpy
 from conftest import make_cfg
+from test_event_order import TIES
 
 from trialsim.inputs.params import build_params
 from trialsim.model import trial
@@ -51,24 +52,29 @@ class Clocked(Delivery):
         super().finish()
 
 
-CASES = {
-    "default": (),
-    "pilot": ("scenario=pilot",),
-    "full caseloads, patience": ("delivery.esw.per_locality=1", "delivery.esw.caseload=4",
-                                 "delivery.esw.disengage_wait_per_month=0.5"),
+FULL = ("delivery.esw.per_locality=1", "delivery.esw.caseload=4",
+        "delivery.esw.disengage_wait_per_month=0.5")
+CASES = {  # overrides, and whether the internal pilot's amber plan acts at its review
+    "default": ((), False),
+    "pilot": (("scenario=pilot",), False),
+    "full caseloads, patience": (FULL, False),
+    "rescue sites, full caseloads": ((*FULL, "progression.amber_action.extra_sites=3"), True),
+    "ties on the day, no delays": ((*TIES, "delivery.esw.caseload=3"), False),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_recursion_serves_the_asks_as_the_simpy_clock_did(case, monkeypatch):
-    params = build_params(make_cfg("replications=4", *CASES[case]))
-    ours = [trial.simulate_replication(params, 7, rep) for rep in range(4)]
+    overrides, rescue = CASES[case]
+    params = build_params(make_cfg("replications=4", *overrides))
+    day = params.progression.review_day(params.window_days) if rescue else None
+    ours = [trial.simulate_replication(params, 7, rep, rescue_day=day) for rep in range(4)]
     monkeypatch.setattr(trial, "Delivery", Clocked)
-    clocked = [trial.simulate_replication(params, 7, rep) for rep in range(4)]
+    clocked = [trial.simulate_replication(params, 7, rep, rescue_day=day) for rep in range(4)]
     waited = 0
     for a, b in zip(ours, clocked, strict=True):
         assert [dataclasses.astuple(p) for p in a.participants] == \
             [dataclasses.astuple(p) for p in b.participants]
         waited += sum(p.esw_wait_days > 0 for p in a.participants)
-    if case.startswith("full"):
+    if "full" in case:
         assert waited > 0  # the caseloads did bind

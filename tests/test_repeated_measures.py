@@ -141,21 +141,27 @@ def test_participants_without_any_wave_are_dropped():
 
 def test_scoring_matrix_is_fisher_scoring_corrected_to_the_last_step():
     """Twice the expected information with no step yet (or a step of non-positive
-    curvature); after a step, BFGS's update: symmetric, positive definite, and meeting
-    the secant equation h s = y. A stack gives each item's own matrix."""
+    curvature, or curvature at rounding's level); after a step, BFGS's update:
+    symmetric, positive definite, and meeting the secant equation h s = y. A stack
+    gives each item's own matrix."""
     rng = np.random.default_rng(5)
     a = rng.normal(size=(4, 4))
     info = a @ a.T + 4 * np.eye(4)
     zero = np.zeros(4)
-    assert np.array_equal(scoring_matrix(info, zero, zero), 2 * info)
+    h, updated = scoring_matrix(info, zero, zero)
+    assert np.array_equal(h, 2 * info) and not updated
     s, y = rng.normal(size=4), rng.normal(size=4)
     y = y if y @ s > 0 else -y
-    h = scoring_matrix(info, s, y)
-    assert np.allclose(h @ s, y, rtol=1e-12, atol=1e-12) and np.allclose(h, h.T)
+    h, updated = scoring_matrix(info, s, y)
+    assert updated and np.allclose(h @ s, y, rtol=1e-12, atol=1e-12) and np.allclose(h, h.T)
     assert np.linalg.eigvalsh(h)[0] > 0
-    assert np.array_equal(scoring_matrix(info, s, -y), 2 * info)
-    stack = scoring_matrix(np.stack([info, info]), np.stack([s, zero]), np.stack([y, y]))
+    assert np.array_equal(scoring_matrix(info, s, -y)[0], 2 * info)
+    flat = y - (y @ s) / (s @ s) * s + 1e-14 * s  # y's at rounding's level: not used
+    assert np.array_equal(scoring_matrix(info, s, flat)[0], 2 * info)
+    stack, updated = scoring_matrix(np.stack([info, info]), np.stack([s, zero]),
+                                    np.stack([y, y]))
     assert np.allclose(stack[0], h, rtol=1e-14) and np.array_equal(stack[1], 2 * info)
+    assert list(updated) == [True, False]
 
 
 def _plain_scoring(model, tol):

@@ -195,3 +195,36 @@ def test_a_trial_whose_ips_arm_no_esw_saw_fits_beside_others():
         want = fit_mmrm(*d, esw_intercept=True)
         assert g.estimate == pytest.approx(want.estimate, rel=1e-10)
         assert g.se_kr == pytest.approx(want.se_kr, rel=1e-10)
+
+
+def test_stalled_corrected_steps_fall_back_alike(simulated, monkeypatch):
+    """Every updated matrix made 1e7 times too stiff: each corrected step stalls, the
+    fit falls back to plain scoring, and the batch takes the same turns as fit_mmrm
+    (steps, convergence, failures) on every trial."""
+    import trialsim.analysis.repeated_measures as rm
+    import trialsim.analysis.repeated_measures_batch as rb
+    original = rm.scoring_matrix
+
+    def stiff(info, s, y):
+        h, updated = original(info, s, y)
+        return np.where(np.asarray(updated)[..., None, None], 1e7 * h, h), updated
+
+    monkeypatch.setattr(rm, "scoring_matrix", stiff)
+    monkeypatch.setattr(rb, "scoring_matrix", stiff)
+    _, items = simulated
+    single, _ = assert_all_same([x for _, x in items], esw_intercept=True)
+    assert all(f is not None and f.converged for f in single)
+
+
+def test_one_esw_leaves_the_esw_term_not_estimable():
+    """With every IPS client at one ESW tau2 is not identified: not estimable, as the
+    partially nested model, before any fit (estimators.rm_estimable)."""
+    from trialsim.analysis.estimators import repeated_measures, rm_estimable
+
+    y, ips, base, cov, esw = data(5)
+    one = np.where(esw >= 0, 0, -1)
+    assert rm_estimable(y, ips, esw) and not rm_estimable(y, ips, one)
+    assert rm_estimable(y, ips, None)  # without the ESW term: fitted
+    r = repeated_measures(y, ips, base, one, 0.05, covariates=cov)
+    assert r.status == "not_estimable"
+    assert repeated_measures(y, ips, base, esw, 0.05, covariates=cov).status == "ok"

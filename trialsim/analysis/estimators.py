@@ -147,12 +147,16 @@ def two_proportions(success: np.ndarray, arm: np.ndarray, alpha: float) -> TestR
 UNFITTED = object()  # repeated_measures: no fit given, fit here
 
 
-def rm_estimable(y: np.ndarray, arm: np.ndarray) -> bool:
+def rm_estimable(y: np.ndarray, arm: np.ndarray, esw: np.ndarray | None = None) -> bool:
     """Whether the repeated-measures model is fitted at all: 3 participants with a
-    wave in each arm."""
+    wave in each arm and, with the ESW term (`esw` given), 2 ESWs with a client seen at
+    a wave, as the partially nested model needs: with one, tau2 is not identified (the
+    information is singular and the fit's end is rounding)."""
     ips = arm.astype(bool)
     seen = ~np.isnan(y).all(1)
-    return bool((ips & seen).sum() >= 3 and (~ips & seen).sum() >= 3)
+    if not ((ips & seen).sum() >= 3 and (~ips & seen).sum() >= 3):
+        return False
+    return esw is None or len(set(esw[ips & seen & (esw >= 0)].tolist())) >= 2
 
 
 def repeated_measures(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: np.ndarray,
@@ -165,7 +169,7 @@ def repeated_measures(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw:
     Kenward-Roger SE and df. Too few participants or a degenerate fit: not estimable; a
     fit that did not converge: not converged. `fit`: this dataset's fit_mmrm, when it
     was fitted with others (trialsim.analysis.trial_batch)."""
-    if not rm_estimable(y, arm):
+    if not rm_estimable(y, arm, esw if esw_intercept else None):
         return NOT_ESTIMABLE
     if fit is UNFITTED:
         with np.errstate(all="ignore"):

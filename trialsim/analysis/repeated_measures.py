@@ -37,23 +37,29 @@ MAX_STEPS = 200
 STEP_TOL = 1e-6  # relative change of phi at convergence: nlme's lmeControl and glsControl tolerance
 
 
-def scoring_matrix(info: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The matrix a step solves with, for one fit (q x q) or a stack of them (r x q x q):
-    twice the expected information (the Fisher scoring matrix of -2 log REML), updated by
-    BFGS along the last step `s` and its change of gradient `y` where that curvature is
-    positive (s = 0: none yet). Fisher scoring alone converges linearly, slowest along
-    tau2 when the ESW variance is small (a default trial took 7 to 62 steps, 12 on
-    average); the update puts the observed curvature on that direction (6 to 11 steps,
-    8 on average, at the same optimum), and it is a quasi-Newton step from the same
-    start, with the same step halving and stopping rule."""
+SECANT_TOL = 1e-12  # a secant's curvature y's below this x |s| |y| is rounding: not used
+
+
+def scoring_matrix(info: np.ndarray, s: np.ndarray, y: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The matrix a step solves with, for one fit (q x q) or a stack of them (r x q x q),
+    and whether it was updated: twice the expected information (the Fisher scoring
+    matrix of -2 log REML), updated by BFGS along the last step `s` and its change of
+    gradient `y` where that curvature is clearly positive (s = 0: none yet). Fisher
+    scoring alone converges linearly, slowest along tau2 when the ESW variance is small
+    (a default trial took 7 to 62 steps, 11 on average); the update puts the observed
+    curvature on that direction (6 to 12 steps, 8 on average, at the same optimum). The
+    fit uses the secant of a full step only, restricted to the parameters it moves, and
+    stops on an updated step only where a plain scoring step would stop too (fit_mmrm)."""
     h = 2.0 * info
     hs = (h @ s[..., None])[..., 0]
     shs, ys = (s * hs).sum(-1), (s * y).sum(-1)
-    ok = (shs > 0) & (ys > 0)
+    size = np.sqrt((s * s).sum(-1) * (y * y).sum(-1))
+    ok = (shs > 0) & (ys > SECANT_TOL * size)
     with np.errstate(all="ignore"):
         upd = h - hs[..., :, None] * hs[..., None, :] / shs[..., None, None] \
             + y[..., :, None] * y[..., None, :] / ys[..., None, None]
-    return np.where(ok[..., None, None], upd, h)
+    return np.where(ok[..., None, None], upd, h), ok
 
 
 @dataclass(frozen=True)
@@ -502,15 +508,16 @@ def _clipped(phi: np.ndarray, tau: int | None) -> np.ndarray:
 
 
 def _scoring_step(phi, grad, info, tau, moved_by, grad_by):
-    """The step solved with scoring_matrix, tau2 held at 0 where the criterion rises into
-    tau2 > 0; and the mask of the parameters it moves."""
+    """The step solved with scoring_matrix (the secant restricted to the parameters that
+    move), tau2 held at 0 where the criterion rises into tau2 > 0; the mask of the
+    parameters it moves and whether the matrix was updated."""
     free = np.ones(len(phi), bool)
     if tau is not None and phi[tau] <= 0 and grad[tau] > 0:
         free[tau] = False
-    h = scoring_matrix(info, moved_by, grad_by)
+    h, updated = scoring_matrix(info, moved_by * free, grad_by * free)
     step = np.zeros(len(phi))
     step[free] = -np.linalg.solve(h[np.ix_(free, free)], grad[free])
-    return step, free
+    return step, free, bool(updated)
 
 
 def fit_mmrm(y: np.ndarray, ips: np.ndarray, baseline: np.ndarray,
@@ -532,7 +539,7 @@ def fit_mmrm(y: np.ndarray, ips: np.ndarray, baseline: np.ndarray,
         terms = model.criterion(phi, derivatives=True)
         value, grad, info = terms[:3]
         for steps in range(1, MAX_STEPS + 1):  # noqa: B007
-            step, free = _scoring_step(phi, grad, info, tau, moved_by, grad_by)
+            step, free, updated = _scoring_step(phi, grad, info, tau, moved_by, grad_by)
             t = 1.0
             while True:
                 new = _clipped(phi + t * step, tau)
@@ -553,10 +560,15 @@ def fit_mmrm(y: np.ndarray, ips: np.ndarray, baseline: np.ndarray,
             # mostly rounding on a problem that needs halving
             moved_by, grad_by = (new - phi, new_grad - grad) if t == 1.0 else (none, none)
             phi, value, grad, info, terms = new, new_value, new_grad, new_info, new_terms
-            if moved < STEP_TOL:  # converged if a plain scoring step would stop here too;
-                plain = _scoring_step(phi, grad, info, tau, none, none)[0]  # else the
-                if relative_change(_clipped(phi + plain, tau), phi) < STEP_TOL:  # update
-                    converged = True  # stalled on a poor secant: plain scoring next
+            if moved < STEP_TOL:
+                # an updated step may be short for want of a good secant, not because
+                # the fit is there: it stops only where a plain scoring step would stop
+                # too, and otherwise plain scoring goes on
+                plain = _scoring_step(phi, grad, info, tau, none, none)[0] if updated \
+                    else None
+                if plain is None or relative_change(_clipped(phi + plain, tau),
+                                                    phi) < STEP_TOL:
+                    converged = True
                     break
                 moved_by, grad_by = none, none
         beta, se, se_kr, df = model.inference(phi, terms)

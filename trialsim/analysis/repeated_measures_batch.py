@@ -611,14 +611,16 @@ class _Batch:
 def _fisher_steps(terms: dict, phi: np.ndarray, tau: int | None, moved_by: np.ndarray,
                   grad_by: np.ndarray):
     """fit_mmrm's scoring step per dataset (its scoring_matrix along the last step
-    `moved_by`, `grad_by`; tau2 held at 0 where the criterion rises into tau2 > 0); the
-    free-parameter mask and which datasets' system is singular."""
+    `moved_by`, `grad_by`, restricted to the parameters that move; tau2 held at 0 where
+    the criterion rises into tau2 > 0); the free-parameter mask, which datasets' matrix
+    was updated and which datasets' system is singular."""
     grad = terms["grad"].copy()
-    h = scoring_matrix(terms["info"], moved_by, grad_by)
     free = np.ones(phi.shape, bool)
     if tau is not None:
         held = (phi[:, tau] <= 0) & (grad[:, tau] > 0)
         free[held, tau] = False
+    h, updated = scoring_matrix(terms["info"], moved_by * free, grad_by * free)
+    if tau is not None:
         h[held, tau, :] = h[held, :, tau] = 0.0
         h[held, tau, tau] = 1.0
         grad[held, tau] = 0.0
@@ -626,7 +628,7 @@ def _fisher_steps(terms: dict, phi: np.ndarray, tau: int | None, moved_by: np.nd
         sol, bad = _per_item(np.linalg.solve, h, grad[..., None])
     step = -sol[..., 0]
     step[~free] = 0.0
-    return step, free, bad
+    return step, free, updated, bad
 
 
 def fit_mmrm_batch(datasets: Sequence[tuple], *, per_arm: bool = False,
@@ -661,7 +663,7 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
     steps = np.ones(n, int)
     converged = np.zeros(n, bool)
     moved_by, grad_by = np.zeros_like(phi), np.zeros_like(phi)  # each one's last step
-    step, free, bad = _fisher_steps(terms, phi, tau, moved_by, grad_by)
+    step, free, updated, bad = _fisher_steps(terms, phi, tau, moved_by, grad_by)
     failed |= bad
     t = np.ones(n)
     active = ~failed
@@ -695,12 +697,12 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
             phi[a], value[a], grad[a], info[a] = nw, nt["value"][accept], \
                 nt["grad"][accept], nt["info"][accept]
             done = moved < STEP_TOL
-            if done.any():  # as fit_mmrm: converged if a plain scoring step stops here too
-                idx = np.flatnonzero(done)
+            if (done & updated[a]).any():  # as fit_mmrm: an updated step stops only where
+                idx = np.flatnonzero(done & updated[a])  # a plain scoring step would too
                 d = a[idx]
                 none = np.zeros_like(phi[d])
-                plain, _, bd = _fisher_steps({"grad": grad[d], "info": info[d]}, phi[d], tau,
-                                             none, none)
+                plain, _, _, bd = _fisher_steps({"grad": grad[d], "info": info[d]}, phi[d],
+                                                tau, none, none)
                 with np.errstate(all="ignore"):
                     small = relative_change(_clipped(phi[d] + plain, tau), phi[d]) < STEP_TOL
                 failed[d[bd]], active[d[bd]] = True, False  # fit_mmrm's LinAlgError
@@ -715,9 +717,9 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
             if len(go):
                 steps[go] += 1
                 t[go] = 1.0
-                st, fr, bd = _fisher_steps({"grad": grad[go], "info": info[go]}, phi[go], tau,
-                                           moved_by[go], grad_by[go])
-                step[go], free[go] = st, fr
+                st, fr, up, bd = _fisher_steps({"grad": grad[go], "info": info[go]}, phi[go],
+                                               tau, moved_by[go], grad_by[go])
+                step[go], free[go], updated[go] = st, fr, up
                 failed[go[bd]], active[go[bd]] = True, False
     return _inference(models, full, phi, ~failed, converged, steps, tau)
 

@@ -37,7 +37,8 @@ def prefit(data: list[TrialData], a: Analysis) -> list[Prefit | None]:
     a trial the model is not fitted to (too few returns: the analysis says so itself)."""
     esw_intercept = a.method == "partially_nested"
     args = {i: (d.rtw_se_waves, d.ips, d.rtw_se_m0, _varying(d.covariates), d.esw)
-            for i, d in enumerate(data) if rm_estimable(d.rtw_se_waves, d.ips)}
+            for i, d in enumerate(data)
+            if rm_estimable(d.rtw_se_waves, d.ips, d.esw if esw_intercept else None)}
     out: list[Prefit | None] = [None] * len(data)
     for todo in _alike(args):  # a batch shares its waves and covariate count
         with np.errstate(all="ignore"):

@@ -129,9 +129,12 @@ class Delivery:
         self._asks: list[tuple[float, int, Participant, float]] = []
 
     def start(self, person: Participant) -> None:
-        """At randomisation (every ask due by its day served already, `serve`): IPS asks
-        for a caseload place after the first-appointment delay (and gives up after its
-        patience); TAU books the coordinator."""
+        """At randomisation, every ask due by its day served (by recruitment's
+        `before_randomising`, else here): IPS asks for a caseload place after the
+        first-appointment delay (and gives up after its patience); TAU books the
+        coordinator."""
+        if self._asks and self._asks[0][0] <= person.randomised_day:
+            self.serve(person.randomised_day)
         if person.arm != IPS:
             self._tau(person)
             return
