@@ -381,7 +381,9 @@ class _Dataset:
     instead of MmrmModel's loops over units; the same groups, patterns and sums."""
 
     def __init__(self, y, ips, baseline, covariates, esw, per_arm: bool,
-                 esw_intercept: bool):
+                 esw_intercept: bool, more: np.ndarray | None = None):
+        """`more`: (n, T, m) further outcome columns, read where y is observed (the
+        delta slopes' second arm: its criterion is never taken)."""
         y, ips, cov = as_arrays(y, ips, covariates)
         n, t = y.shape
         self.t, self.per_arm, self.esw_intercept = t, per_arm, esw_intercept
@@ -392,13 +394,17 @@ class _Dataset:
         self.q = (2 if per_arm else 1) * m + (1 if esw_intercept else 0)
         obs = ~np.isnan(y)
         keep = obs.any(1)
-        z = np.zeros((n, t, p + 1))
+        extra = 0 if more is None else more.shape[2]
+        self.width = p + 1 + extra  # Z's columns: X, y and `more`
+        z = np.zeros((n, t, self.width))
         w = np.arange(t)
         z[:, w, w] = 1.0
         z[:, w, t + w] = ips[:, None]
         z[:, w, 2 * t + w] = np.asarray(baseline, float)[:, None]
         z[:, :, 3 * t:p] = cov[:, None, :]
         z[:, :, p] = np.where(obs, y, 0.0)
+        if extra:
+            z[:, :, p + 1:] = np.where(obs[..., None], more, 0.0)
         ptable = np.zeros((t, t), dtype=int)
         for i, (j, k) in enumerate(self.pairs):
             ptable[j, k] = ptable[k, j] = i
@@ -504,13 +510,13 @@ def _k_layouts(k: np.ndarray) -> dict:
 
 
 def _empty_units(m: _Dataset) -> dict:
-    t, p1 = m.t, m.p + 1
+    t, p1 = m.t, m.width
     return {"gd": np.zeros((0, m.q, t, t)), "eye": np.zeros((0, t, t)),
             "counts": np.zeros(0), **_k_layouts(np.zeros((0, t, t, p1, p1)))}
 
 
 def _empty_clustered(m: _Dataset) -> dict:
-    t, p1, qs = m.t, m.p + 1, m.q - 1
+    t, p1, qs = m.t, m.width, m.q - 1
     return {"e": np.zeros((0, qs, t, t)), "a": np.zeros((0, t)), "eye": np.zeros((0, t, t)),
             "n_pat": np.zeros(0), **_k_layouts(np.zeros((0, t, t, p1, p1))),
             "zc": np.zeros((0, t, p1)), "nc": np.zeros(0), "c_g": np.zeros(0, int),
@@ -524,7 +530,7 @@ class _Batch:
 
     def __init__(self, models: Sequence[_Dataset]):
         m0 = models[0]
-        self.p, self.q, self.effect = m0.p, m0.q, m0.effect
+        self.p, self.q, self.effect, self.width = m0.p, m0.q, m0.effect, m0.width
         parts = [m.parts for m in models]
         self.units = self.clustered = None
         if any(u is not None for u, _ in parts):
@@ -537,7 +543,7 @@ class _Batch:
                                            len(models))
 
     def _factor(self, phi):
-        r, p1 = len(phi), self.p + 1
+        r, p1 = len(phi), self.width
         logdet, zsz, bad = np.zeros(r), np.zeros((r, p1, p1)), np.zeros(r, bool)
         states = []
         for part in (self.units, self.clustered):
@@ -750,14 +756,23 @@ def mmrm_slopes_batch(items: Sequence[tuple], *, waves: int,
                       esw_intercept: bool) -> list[float]:
     """delta.mmrm_slope for each (shift, ips, baseline, covariates, esw, fit) of `items`:
     the GLS weights of the last-wave effect summed over the shifted values, at each
-    fit's Sigma (and tau2); NaN where the covariance or design is singular."""
+    fit's Sigma (and tau2); NaN where the covariance or design is singular. Items that
+    share their data and fit (the same objects: a trial's two arms) share one dataset,
+    their shifts as its outcome columns, and one solve."""
     if not items:
         return []
+    trials: dict[tuple[int, ...], list[int]] = {}
+    for i, (_, *shared) in enumerate(items):
+        trials.setdefault(tuple(map(id, shared)), []).append(i)
+    width = max(len(idx) for idx in trials.values())
     models, phis = [], []
-    for shift, ips, base, cov, esw, fit in items:
-        y = np.zeros((len(shift), waves))
-        y[:, -1] = shift
-        m = _Dataset(y, np.asarray(ips).astype(bool), base, cov, esw, False, esw_intercept)
+    for idx in trials.values():
+        shift, ips, base, cov, esw, fit = items[idx[0]]
+        y = np.zeros((len(shift), waves, width))  # zero columns pad the batch to one width
+        for j, i in enumerate(idx):
+            y[:, -1, j] = items[i][0]
+        m = _Dataset(y[..., 0], np.asarray(ips).astype(bool), base, cov, esw, False,
+                     esw_intercept, more=y[..., 1:])
         phi = [fit.sigma[0][j, k] for j, k in m.pairs]
         models.append(m)
         phis.append(phi + [fit.tau2] if esw_intercept else phi)
@@ -766,4 +781,9 @@ def mmrm_slopes_batch(items: Sequence[tuple], *, waves: int,
     with np.errstate(all="ignore"):
         _, _, zsz, bad = batch._factor(np.array(phis, dtype=float))
         sol, bad_s = _per_item(np.linalg.solve, zsz[:, :p, :p], zsz[:, :p, p:])
-    return [math.nan if bad[i] or bad_s[i] else float(sol[i, e, 0]) for i in range(len(items))]
+    out = [math.nan] * len(items)
+    for g, idx in enumerate(trials.values()):
+        if not (bad[g] or bad_s[g]):
+            for j, i in enumerate(idx):
+                out[i] = float(sol[g, e, j])
+    return out
