@@ -243,16 +243,15 @@ def timing_figures(reps: int) -> list[Figure]:
     # the event loop's time per randomised participant (no SimPy events since issue 25:
     # the ESW asks are served by an exact recursion), with the garbage collector paused
     # as for the bare workload's median
-    randomised = sum(len(simulate_replication(default, SEED, rep).participants)
-                     for rep in range(per))
-    clock = {"loop": 0.0}
+    clock, randomised = {"loop": 0.0}, 0
     with timing(((owner, name, "loop") for owner, name in EVENT_LOOP), clock):
         for rep in range(rounds * per):
-            without_gc(partial(simulate_replication, default, SEED), rep)
+            randomised += len(without_gc(partial(simulate_replication, default, SEED),
+                                         rep).participants)
     out.append(figure("default scenario: event loop per randomised participant",
-                      1e6 * clock["loop"] / (rounds * randomised), "us",
+                      1e6 * clock["loop"] / randomised, "us",
                       note=f"the coordinator's loop with the ESW asks it serves; "
-                           f"{randomised / per:.0f} randomised per replication"))
+                           f"{randomised / (rounds * per):.0f} randomised per replication"))
 
     # scaling with target N, and with mailshot packs
     ns = (400, 800, 1600)

@@ -564,10 +564,9 @@ def fit_mmrm(y: np.ndarray, ips: np.ndarray, baseline: np.ndarray,
                 # an updated step may be short for want of a good secant, not because
                 # the fit is there: it stops only where a plain scoring step would stop
                 # too, and otherwise plain scoring goes on
-                plain = _scoring_step(phi, grad, info, tau, none, none)[0] if updated \
-                    else None
-                if plain is None or relative_change(_clipped(phi + plain, tau),
-                                                    phi) < STEP_TOL:
+                if not updated or relative_change(_clipped(
+                        phi + _scoring_step(phi, grad, info, tau, none, none)[0], tau),
+                        phi) < STEP_TOL:
                     converged = True
                     break
                 moved_by, grad_by = none, none

@@ -614,7 +614,7 @@ class _Batch:
         return se, se_kr, df, bad
 
 
-def _fisher_steps(terms: dict, phi: np.ndarray, tau: int | None, moved_by: np.ndarray,
+def _scoring_steps(terms: dict, phi: np.ndarray, tau: int | None, moved_by: np.ndarray,
                   grad_by: np.ndarray):
     """fit_mmrm's scoring step per dataset (its scoring_matrix along the last step
     `moved_by`, `grad_by`, restricted to the parameters that move; tau2 held at 0 where
@@ -669,7 +669,7 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
     steps = np.ones(n, int)
     converged = np.zeros(n, bool)
     moved_by, grad_by = np.zeros_like(phi), np.zeros_like(phi)  # each one's last step
-    step, free, updated, bad = _fisher_steps(terms, phi, tau, moved_by, grad_by)
+    step, free, updated, bad = _scoring_steps(terms, phi, tau, moved_by, grad_by)
     failed |= bad
     t = np.ones(n)
     active = ~failed
@@ -707,7 +707,7 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
                 idx = np.flatnonzero(done & updated[a])  # a plain scoring step would too
                 d = a[idx]
                 none = np.zeros_like(phi[d])
-                plain, _, _, bd = _fisher_steps({"grad": grad[d], "info": info[d]}, phi[d],
+                plain, _, _, bd = _scoring_steps({"grad": grad[d], "info": info[d]}, phi[d],
                                                 tau, none, none)
                 with np.errstate(all="ignore"):
                     small = relative_change(_clipped(phi[d] + plain, tau), phi[d]) < STEP_TOL
@@ -723,7 +723,7 @@ def _fit(models: list[_Dataset], esw_intercept: bool) -> list[MmrmFit | None]:
             if len(go):
                 steps[go] += 1
                 t[go] = 1.0
-                st, fr, up, bd = _fisher_steps({"grad": grad[go], "info": info[go]}, phi[go],
+                st, fr, up, bd = _scoring_steps({"grad": grad[go], "info": info[go]}, phi[go],
                                                tau, moved_by[go], grad_by[go])
                 step[go], free[go], updated[go] = st, fr, up
                 failed[go[bd]], active[go[bd]] = True, False

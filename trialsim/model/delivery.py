@@ -129,12 +129,9 @@ class Delivery:
         self._asks: list[tuple[float, int, Participant, float]] = []
 
     def start(self, person: Participant) -> None:
-        """At randomisation, every ask due by its day served (by recruitment's
-        `before_randomising`, else here): IPS asks for a caseload place after the
-        first-appointment delay (and gives up after its patience); TAU books the
-        coordinator."""
-        if self._asks and self._asks[0][0] <= person.randomised_day:
-            self.serve(person.randomised_day)
+        """At randomisation, every ask due by its day served already (`serve`): IPS asks
+        for a caseload place after the first-appointment delay (and gives up after its
+        patience); TAU books the coordinator."""
         if person.arm != IPS:
             self._tau(person)
             return
@@ -149,7 +146,9 @@ class Delivery:
 
     def serve(self, day: float) -> None:
         """Serve the asks due by `day` (inclusive), in order of day, then of
-        randomisation: recruitment calls it before each randomisation."""
+        randomisation: recruitment calls it before each randomisation
+        (`Recruitment.before_randomising`, wired with `on_randomised` by
+        trialsim.model.trial), `finish` after the last."""
         asks, pop, ask = self._asks, heapq.heappop, self._ask_esw
         while asks and asks[0][0] <= day:
             due, _, person, patience = pop(asks)
