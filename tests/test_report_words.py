@@ -59,7 +59,7 @@ def figure_texts(default_run) -> dict[str, list[str]]:
 
     Figure.savefig = spy
     try:
-        made = report.build(default_run)
+        made = report.build(default_run, processes=1)  # the spy sees this process only
     finally:
         Figure.savefig = original
     assert {p.name for p in made} >= {"report.md", "report.html", "flow.png"}

@@ -140,6 +140,24 @@ def test_rebuild_reproduces_report_and_figures_byte_for_byte(run_dir, tmp_path):
     assert len(before) == 2 * len(RUN_FIGURES) + 2
 
 
+def test_figures_drawn_side_by_side_are_those_drawn_in_one_process(run_dir, tmp_path):
+    """trialsim.reporting.drawing: forked processes draw the same bytes as this one, and
+    the report (after the figures) is the same."""
+    from trialsim.reporting.report import build
+
+    hashes = []
+    for processes in (2, 1):
+        copy = tmp_path / f"p{processes}"
+        shutil.copytree(run_dir, copy)
+        for p in copy.iterdir():
+            if p.suffix in (".png", ".svg", ".md", ".html"):
+                p.unlink()
+        made = build(copy, processes=processes)
+        hashes.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in made})
+    assert hashes[0] == hashes[1]
+    assert len(hashes[0]) == 2 * len(RUN_FIGURES) + 2
+
+
 def test_charts_and_report_can_be_skipped(cfg_factory, tmp_path):
     from trialsim.app import run
 

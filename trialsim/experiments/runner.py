@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import gc
 import math
-import multiprocessing
-import signal
-import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -29,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from trialsim.analysis.trial_analysis import analysis_columns
 from trialsim.analysis.trial_batch import analysis_columns_batch
+from trialsim.forking import FORKS, fork_pool
 from trialsim.inputs.checks import cores
 from trialsim.inputs.params import ModelParams, Precision
 from trialsim.model.review import AMBER
@@ -49,13 +47,12 @@ if TYPE_CHECKING:  # pandas only where the tables are built: joblib workers star
 T = TypeVar("T")
 AUTO_BATCH = 100  # replications per batch of an auto run (fixed: results do not depend on n_jobs)
 STOPPED_PRECISE, STOPPED_CAP = "power_se", "max_replications"
-# Workers are forked where the platform forks safely (Linux): a fork starts in milliseconds
-# with every module already imported, so any run of two blocks or more gains from them.
-# Elsewhere joblib's loky workers each start a fresh interpreter (~1.8 s wall measured
-# against ~18 ms a default replication; n_jobs=2 was 1.3x slower at 200 and 1.2x at 600
-# replications on a shared 2-core machine): a run of fewer than PARALLEL_FROM
-# replications then runs in-process whatever n_jobs. Results are the same either way.
-FORKS = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+# Workers are forked where the platform forks safely (trialsim.forking.FORKS): any run of
+# two blocks or more gains from them. Elsewhere joblib's loky workers each start a fresh
+# interpreter (~1.8 s wall measured against ~18 ms a default replication; n_jobs=2 was
+# 1.3x slower at 200 and 1.2x at 600 replications on a shared 2-core machine): a run of
+# fewer than PARALLEL_FROM replications then runs in-process whatever n_jobs. Results
+# are the same either way.
 PARALLEL_FROM = 1000
 # the pool of an enclosing `workers` (context-local, like the config checks' problems)
 _POOL: ContextVar[ProcessPoolExecutor | None] = ContextVar("trialsim_pool", default=None)
@@ -205,18 +202,15 @@ def each_block(block: Callable[[range], list[T]], replications: int, n_jobs: int
 
 
 def _worker_start() -> None:
-    """A forked worker: one BLAS thread (for the whole process; see each_replication),
-    Ctrl-C left to the parent, which stops the run (no traceback from every worker), and
+    """A forked worker: one BLAS thread (for the whole process; see each_replication) and
     the parent's objects frozen out of the collector's reach (a collection would touch,
     hence copy, every page of them)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threadpool_limits(limits=1)
     gc.freeze()
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_worker_start)
+    return fork_pool(workers, _worker_start)
 
 
 @contextmanager

@@ -20,13 +20,14 @@ from pathlib import Path
 
 from trialsim.reporting.allocation_section import allocation_blocks
 from trialsim.reporting.budget_section import budget_blocks
+from trialsim.reporting.drawing import draw_all
 from trialsim.reporting.figures.sweep import sweep_figure
 from trialsim.reporting.manifest import damage
 from trialsim.reporting.missing_data_section import missing_data_blocks
 from trialsim.reporting.progression_section import progression_blocks
 from trialsim.reporting.report_blocks import Block, SectionProvider
 from trialsim.reporting.report_design import check_verdict, design_report
-from trialsim.reporting.report_figures import FIGURES, draw_figures
+from trialsim.reporting.report_figures import FIGURES, figure_jobs
 from trialsim.reporting.report_render import to_html, to_markdown
 from trialsim.reporting.report_run import (
     key_facts,
@@ -41,7 +42,7 @@ from trialsim.reporting.sources import write_parameter_sources
 from trialsim.reporting.staging import staged
 
 __all__ = ["Block", "FIGURES", "RUN_SECTIONS", "DESIGN_SECTIONS", "build", "build_sweep",
-           "check_verdict", "design_report", "draw_figures", "key_facts", "loss_to_follow_up",
+           "check_verdict", "design_report", "figure_jobs", "key_facts", "loss_to_follow_up",
            "main", "publish", "rates_sentence", "run_report", "sample_size_paragraph",
            "to_html", "to_markdown", "write_report"]
 
@@ -102,15 +103,18 @@ def build_sweep(sweep_dir: Path) -> list[Path]:
     return sweep_figure(table, sweep_thresholds(sweep_dir), sweep_dir, caption)
 
 
-def build(path: Path, *, charts: bool = True, report: bool = True) -> list[Path]:
-    """Every figure and the report for a run, design-search or sweep directory."""
+def build(path: Path, *, charts: bool = True, report: bool = True,
+          processes: int | None = None) -> list[Path]:
+    """Every figure and the report for a run, design-search or sweep directory; the
+    figures side by side on up to `processes` forked processes (None: one per core this
+    process may use; trialsim.reporting.drawing), the report after them."""
     path = Path(path)
     if (path / SWEEP_SUMMARY).is_file():
         return build_sweep(path) if charts else []
     run = RunDir(path)
     if not run.has("parameter_sources.csv") and run.config:
         write_parameter_sources(path, run.config, run.overrides, run.cfg("scenario_name"))
-    made = draw_figures(run) if charts else []
+    made = draw_all(path, figure_jobs(run), processes) if charts else []
     if report:
         made += write_report(run)
     return made

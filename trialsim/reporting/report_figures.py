@@ -13,8 +13,10 @@ from trialsim.reporting.figures.assurance import assurance_figure
 from trialsim.reporting.figures.capacity import capacity_figure
 from trialsim.reporting.figures.flow import flow_figure, flow_note
 from trialsim.reporting.figures.power import power_figure
+from trialsim.reporting.figures.progression import progression_figures
 from trialsim.reporting.figures.recruitment import recruitment_figure
 from trialsim.reporting.figures.retention import retention_figure
+from trialsim.reporting.figures.tipping_point import tipping_point_figure
 from trialsim.reporting.report_blocks import Block
 from trialsim.reporting.rundir import RunDir
 
@@ -101,13 +103,16 @@ FIGURES: tuple[tuple[str, tuple[str, ...], Callable, Callable[[RunDir], str]], .
 )
 
 
-def draw_figures(run: RunDir) -> list[Path]:
-    """Every figure whose input files are in the run directory."""
-    made: list[Path] = []
-    for _name, needs, draw, _caption in FIGURES:
-        if all(run.has(n) for n in needs):
-            made += draw(run, run.path)
-    return made
+def figure_jobs(run: RunDir) -> list[Callable[[RunDir, Path], list[Path]]]:
+    """Every drawing a directory gets with charts on, each from its files alone: the
+    figures whose inputs are here, between the report sections' own (the internal pilot's,
+    the MNAR tipping point: each draws nothing where its section has nothing to show; the
+    slowest, the internal pilot's two, first, so that side by side they finish together,
+    trialsim.reporting.drawing)."""
+    return [progression_figures,
+            *(draw for _name, needs, draw, _caption in FIGURES
+              if all(run.has(n) for n in needs)),
+            tipping_point_figure]
 
 
 def figure_blocks(run: RunDir) -> list[Block]:
