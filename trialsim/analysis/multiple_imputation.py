@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 RIDGE = 1e-5  # mice's estimice: X'X + ridge * diag(X'X) where X'X is singular
+COND_MAX = 1e8  # X'X better conditioned than this: the normal equations agree with lstsq
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,12 @@ def norm_draw(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
     posterior, as mice's .norm.draw (estimice, ls.meth = "qr"): sigma*^2 = RSS /
     chi2_df, beta* = beta_hat + chol(V) z sigma*, V = (X'X)^-1 (with mice's ridge if X'X
     is singular), df = max(n - p, 1)."""
+    return _norm_draw(x, y, rng.chisquare(max(len(y) - x.shape[1], 1)),
+                      rng.standard_normal(x.shape[1]))
+
+
+def _norm_draw(x: np.ndarray, y: np.ndarray, chi2: float, z: np.ndarray):
+    """norm_draw with its chi-square and normal draws given."""
     xtx = x.T @ x
     try:
         v = np.linalg.inv(xtx)
@@ -75,10 +82,38 @@ def norm_draw(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
         v = np.linalg.inv(xtx + np.diag(RIDGE * np.diag(xtx)))
     beta = np.linalg.lstsq(x, y, rcond=None)[0]
     resid = y - x @ beta
-    df = max(len(y) - x.shape[1], 1)
-    sigma = math.sqrt(float(resid @ resid) / rng.chisquare(df))
+    sigma = math.sqrt(float(resid @ resid) / chi2)
     chol = np.linalg.cholesky((v + v.T) / 2)
-    return beta + chol @ rng.standard_normal(x.shape[1]) * sigma, sigma
+    return beta + chol @ z * sigma, sigma
+
+
+def norm_draws(x: np.ndarray, y: np.ndarray, chi2: np.ndarray, z: np.ndarray):
+    """_norm_draw for each design of the stack x (m x n x p), one y, each with its own
+    draws (chi2: m; z: m x p), in a handful of stacked array operations: the least-squares
+    fit by the normal equations, which agrees with lstsq to rounding where X'X is well
+    conditioned (tests/test_multiple_imputation.py). Where it is not (mice's ridge, or a
+    Cholesky factor fails), that design is drawn by _norm_draw itself."""
+    xt = np.swapaxes(x, 1, 2)
+    xtx = xt @ x
+    out_beta = np.empty((len(x), x.shape[2]))
+    out_sigma = np.empty(len(x))
+    with np.errstate(all="ignore"):
+        good = np.linalg.cond(xtx) < COND_MAX
+    k = np.flatnonzero(good)
+    try:
+        v = np.linalg.inv(xtx[k])
+        chol = np.linalg.cholesky((v + np.swapaxes(v, 1, 2)) / 2)
+        beta = np.linalg.solve(xtx[k], (xt[k] @ y)[..., None])[..., 0]
+    except np.linalg.LinAlgError:  # not positive definite after all: one at a time
+        k, good[:] = k[:0], False
+    else:
+        resid = y - (x[k] @ beta[..., None])[..., 0]
+        sigma = np.sqrt((resid * resid).sum(1) / chi2[k])
+        out_beta[k] = beta + (chol @ z[k][..., None])[..., 0] * sigma[:, None]
+        out_sigma[k] = sigma
+    for j in np.flatnonzero(~good):
+        out_beta[j], out_sigma[j] = _norm_draw(x[j], y, chi2[j], z[j])
+    return out_beta, out_sigma
 
 
 def impute_by_arm(y: np.ndarray, ips: np.ndarray, covariates: np.ndarray, m: int,
@@ -104,9 +139,14 @@ def impute_by_arm(y: np.ndarray, ips: np.ndarray, covariates: np.ndarray, m: int
                 continue
             if obs.sum() <= base.shape[1] + w:
                 raise ValueError(f"wave {w}: too few observed to impute within an arm")
-            for k in range(m):
-                x = np.column_stack([base, out[k][idx][:, :w]])
-                beta, sigma = norm_draw(x[obs], y[idx[obs], w], rng)
-                miss = idx[~obs]
-                out[k, miss, w] = x[~obs] @ beta + rng.standard_normal(len(miss)) * sigma
+            miss = idx[~obs]
+            x = np.concatenate([np.broadcast_to(base, (m, *base.shape)), out[:, idx, :w]],
+                               axis=2)  # each copy's design: its own earlier waves
+            p = x.shape[2]
+            chi2, z, e = np.empty(m), np.empty((m, p)), np.empty((m, len(miss)))
+            for k in range(m):  # the draws in norm_draw's order, copy by copy
+                chi2[k] = rng.chisquare(max(int(obs.sum()) - p, 1))
+                z[k], e[k] = rng.standard_normal(p), rng.standard_normal(len(miss))
+            beta, sigma = norm_draws(x[:, obs], y[idx[obs], w], chi2, z)
+            out[:, miss, w] = (x[:, ~obs] @ beta[..., None])[..., 0] + e * sigma[:, None]
     return out
