@@ -20,7 +20,7 @@ from trialsim.app import run
 from trialsim.cli import write_failure
 from trialsim.experiments.sweep import completed_hash, job_row
 from trialsim.provenance import config_hash, write_provenance
-from trialsim.reporting import report
+from trialsim.reporting import report, sources
 from trialsim.reporting.manifest import MANIFEST
 from trialsim.reporting.staging import PREFIX
 
@@ -104,7 +104,7 @@ def test_a_full_disk_leaves_no_partial_file(tmp_path, monkeypatch):
         path.write_bytes(b"key,value,sou")  # what a full disk leaves
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(report, "write_parameter_sources", full)
+    monkeypatch.setattr(sources, "write_parameter_sources", full)
     with pytest.raises(OSError) as err:
         run(cfg, tmp_path)
     assert snapshot(tmp_path) == before  # no result file, whole or partial; no staging

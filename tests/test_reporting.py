@@ -168,6 +168,21 @@ def test_charts_and_report_can_be_skipped(cfg_factory, tmp_path):
     assert not list(tmp_path.glob("*.png")) and not (tmp_path / "report.html").exists()
 
 
+def test_without_charts_and_report_no_figure_module_is_loaded(tmp_path):
+    """A sweep's jobs (charts and report off) skip matplotlib and the report's modules
+    (about a second a job) and still note each parameter's source."""
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-X", "importtime", "simulate.py", "scenario=pilot",
+                           "replications=2", "output.charts=false", "output.report=false",
+                           "output.print_table=false", f"hydra.run.dir={out}"],
+                          cwd=ROOT, check=True, env=_env(), capture_output=True, text=True,
+                          timeout=300)
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0]
+                for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "numpy" in imported and not imported & {"matplotlib", "jinja2"}
+    assert (out / "parameter_sources.csv").stat().st_size > 1000
+
+
 def _sweep_table() -> pd.DataFrame:
     rows = []
     for i, (sites, months) in enumerate((s, m) for s in (4, 8, 12) for m in (18, 24)):

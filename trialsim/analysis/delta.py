@@ -68,20 +68,30 @@ def ols_slope(shift: np.ndarray, ips: np.ndarray, baseline: np.ndarray) -> float
 def partially_nested_slope(shift: np.ndarray, ips: np.ndarray, baseline: np.ndarray,
                            esw: np.ndarray, fit: Fit) -> float:
     """The partially nested GLS on all randomised at the fit's (s2_ips, s2_tau, tau2)."""
+    return partially_nested_slopes(shift, ips, baseline, esw, [fit])[0]
+
+
+def partially_nested_slopes(shift: np.ndarray, ips: np.ndarray, baseline: np.ndarray,
+                            esw: np.ndarray, fits: list[Fit]) -> list[float]:
+    """partially_nested_slope at each fit's variances (multiple imputation's completed
+    datasets: one model of the shifted values, the GLS at each)."""
     ips = ips.astype(bool)
     cluster = np.where(esw >= 0, esw, -1 - np.arange(len(esw)))
     x = np.column_stack([np.ones(len(shift)), ips.astype(float), baseline])
     model = PartiallyNestedModel(shift, x, ips, cluster)
-    phi = np.array([fit.s2_ips, fit.s2_tau, fit.tau2])
-    if not (model.z @ phi > 0).all():
-        # a negative tau2 (esw_variance=unbounded) that the ESWs' full caseloads make
-        # singular: the weights of the model without the ESW covariance (tau2 = 0), an
-        # approximation of the slope only; est(0) is still the primary estimate
-        phi[2] = 0.0
-    try:
-        return float(model._gls(phi)[4][1])
-    except np.linalg.LinAlgError:
-        return math.nan
+    out = []
+    for fit in fits:
+        phi = np.array([fit.s2_ips, fit.s2_tau, fit.tau2])
+        if not (model.z @ phi > 0).all():
+            # a negative tau2 (esw_variance=unbounded) that the ESWs' full caseloads make
+            # singular: the weights of the model without the ESW covariance (tau2 = 0), an
+            # approximation of the slope only; est(0) is still the primary estimate
+            phi[2] = 0.0
+        try:
+            out.append(float(model._gls(phi)[4][1]))
+        except np.linalg.LinAlgError:
+            out.append(math.nan)
+    return out
 
 
 def mmrm_slope(shift: np.ndarray, ips: np.ndarray, baseline: np.ndarray,

@@ -196,8 +196,8 @@ def _delta_slope(r: TestResult, d: TrialData, a: Analysis, missing_data: str,
         fits = [k.fit for k in r.fit.results if k.status == "ok"]
     else:
         fits = [r.fit]
-    return float(np.mean([delta.partially_nested_slope(shift, d.ips, d.rtw_se_m0, d.esw, f)
-                          for f in fits]))
+    return float(np.mean(delta.partially_nested_slopes(shift, d.ips, d.rtw_se_m0, d.esw,
+                                                       fits)))
 
 
 def _varying(x: np.ndarray | None) -> np.ndarray | None:

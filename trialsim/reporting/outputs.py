@@ -84,6 +84,11 @@ def publish_files(out_dir: Path, files: Callable[[Path], None], *, charts: bool,
         write_manifest(stage)  # what a rebuild checks its inputs against
         if answer is not None:
             answer()
-        from trialsim.reporting.report import publish  # matplotlib, jinja2: drawn last
+        if charts or report:
+            from trialsim.reporting.report import publish  # matplotlib, jinja2: drawn last
 
-        publish(stage, charts=charts, report=report)  # figures and report, from the files
+            publish(stage, charts=charts, report=report)  # figures and report, from the files
+        else:  # neither (a sweep's jobs): none of their modules loaded, a second saved
+            from trialsim.reporting.sources import write_run_sources
+
+            write_run_sources(stage)

@@ -38,7 +38,7 @@ from trialsim.reporting.report_run import (
 )
 from trialsim.reporting.retention_strategies import retention_strategies_blocks
 from trialsim.reporting.rundir import RunDir
-from trialsim.reporting.sources import write_parameter_sources
+from trialsim.reporting.sources import write_parameter_sources, write_run_sources
 from trialsim.reporting.staging import staged
 
 __all__ = ["Block", "FIGURES", "RUN_SECTIONS", "DESIGN_SECTIONS", "build", "build_sweep",
@@ -123,9 +123,8 @@ def build(path: Path, *, charts: bool = True, report: bool = True,
 def publish(out_dir: Path, *, charts: bool, report: bool) -> list[Path]:
     """At the end of a run or design search: note each parameter's source beside the
     results, then draw the figures and write the report from the directory's files."""
-    run = RunDir(Path(out_dir))
-    write_parameter_sources(run.path, run.config, run.overrides, run.cfg("scenario_name"))
-    return build(run.path, charts=charts, report=report)
+    write_run_sources(Path(out_dir))
+    return build(Path(out_dir), charts=charts, report=report)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -154,3 +154,11 @@ def write_parameter_sources(out_dir: Path, config: dict[str, Any], overrides: li
     w.writeheader()
     w.writerows(rows)
     (out_dir / "parameter_sources.csv").write_text(buf.getvalue())
+
+
+def write_run_sources(path: Path) -> None:
+    """parameter_sources.csv for the run directory `path`, from its own config."""
+    from trialsim.reporting.rundir import RunDir
+
+    run = RunDir(Path(path))
+    write_parameter_sources(run.path, run.config, run.overrides, run.cfg("scenario_name"))
