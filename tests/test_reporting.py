@@ -168,6 +168,58 @@ def test_charts_and_report_can_be_skipped(cfg_factory, tmp_path):
     assert not list(tmp_path.glob("*.png")) and not (tmp_path / "report.html").exists()
 
 
+def test_a_run_with_one_job_draws_its_figures_in_one_process(cfg_factory, tmp_path,
+                                                            monkeypatch):
+    """n_jobs=1 (a sweep's jobs share the machine) draws no figure in a forked process."""
+    from trialsim.app import run
+    from trialsim.reporting import drawing
+
+    def forked(*_args):
+        raise AssertionError("figures forked with n_jobs=1")
+
+    monkeypatch.setattr(drawing, "fork_map", forked)
+    run(cfg_factory("scenario=pilot", "replications=2", "n_jobs=1"), tmp_path)
+    assert (tmp_path / "flow.png").is_file() and (tmp_path / "report.html").is_file()
+
+
+def test_ctrl_c_while_figures_are_drawn_leaves_nothing_behind(run_dir, tmp_path):
+    """Ctrl-C twice while forked processes draw the figures of a rebuild: the command ends
+    (it hung for good when the pool waited for the work queued), and leaves no process and
+    no file of its own behind."""
+    import signal
+    import time
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    for p in copy.iterdir():
+        if p.suffix in (".png", ".svg", ".md", ".html"):
+            p.unlink()
+    hidden = {p.name for p in copy.iterdir() if p.name.startswith(".")}
+    code = ("import sys, trialsim.reporting.report as r; print('ready', flush=True); "
+            f"r.build({str(copy)!r}, processes=2)")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    children: list[str] = []
+    for _ in range(200):  # until the drawing processes are forked
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        if children:
+            break
+        time.sleep(0.05)
+    assert children
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    left = [c for c in children if Path(f"/proc/{c}").exists()
+            and "Z" not in Path(f"/proc/{c}/stat").read_text().split()[2]]
+    assert not left
+    assert {p.name for p in copy.iterdir() if p.name.startswith(".")} == hidden
+
+
 def test_without_charts_and_report_no_figure_module_is_loaded(tmp_path):
     """A sweep's jobs (charts and report off) skip matplotlib and the report's modules
     (about a second a job) and still note each parameter's source."""

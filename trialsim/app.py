@@ -58,6 +58,7 @@ def run(cfg: DictConfig, out_dir: Path | None = None, *,
     before the figures and the report are drawn (they take most of a short run's time);
     `charts` overrides `output.charts` (a sweep's jobs draw figures only if asked)."""
     settings = build_run_settings(cfg)
+    asked = settings.n_jobs  # the figures' processes too (a sweep's jobs: 1)
     if settings.precision is None:  # small runs in-process (runner.PARALLEL_FROM)
         settings = dataclasses.replace(
             settings, n_jobs=jobs_for(settings.replications, settings.n_jobs))
@@ -101,7 +102,7 @@ def run(cfg: DictConfig, out_dir: Path | None = None, *,
         write_outputs(Path(out_dir), summary, result,
                       charts=bool(cfg.output.charts) if charts is None else charts,
                       participants=keep, assurance=uncertain, assurance_inputs=inputs,
-                      report=bool(cfg.output.report), answer=told)
+                      report=bool(cfg.output.report), answer=told, processes=asked)
     elif told is not None:
         told()
     return summary

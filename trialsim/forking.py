@@ -11,8 +11,9 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 FORKS = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
 
@@ -35,3 +36,12 @@ def _start(initializer: Callable[[], None] | None) -> None:
     _ignore_interrupt()
     if initializer is not None:
         initializer()
+
+
+def fork_map(fn: Callable[..., Any], items: Iterable[tuple], workers: int) -> list[Any]:
+    """fn(*item) for each item, in order, on `workers` forked processes, which are
+    terminated on the way out: an error in one, or Ctrl-C, ends the call at once and
+    leaves no process behind (an executor's shutdown would wait for the work queued)."""
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_interrupt) \
+            as pool:
+        return pool.starmap(fn, items, chunksize=1)

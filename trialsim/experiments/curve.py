@@ -113,7 +113,8 @@ def run_curve(cfg: DictConfig, out_dir: Path | None, *,
     else:
         publish_files(out_dir, lambda d: write_json_atomic(d / DESIGN, result),
                       charts=bool(cfg.output.charts) if charts is None else charts,
-                      report=bool(cfg.output.report), answer=told)
+                      report=bool(cfg.output.report), answer=told,
+                      processes=build_run_settings(cfg).n_jobs)
     return result
 
 

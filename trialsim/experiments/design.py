@@ -941,5 +941,5 @@ def run_design(cfg: DictConfig, out_dir: Path | None, *,
                 cost_figure(result, d)
 
         publish_files(out_dir, files, charts=charts, report=bool(cfg.output.report),
-                      answer=told)
+                      answer=told, processes=build_run_settings(cfg).n_jobs)
     return result

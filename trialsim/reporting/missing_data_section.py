@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from trialsim.reporting import keys
-from trialsim.reporting.figures.tipping_point import FILE, tipping_point_figure
+from trialsim.reporting.figures.tipping_point import FILE
 from trialsim.reporting.rundir import RunDir
 
 Block = tuple
@@ -112,9 +112,7 @@ def missing_data_blocks(run: RunDir) -> list[Block]:
                  _f(g["mean_estimate"]), _with_se(g["bias"], g["bias_mc_se"])]
                 for g in sens["grid"]]
         blocks += [("table", ["delta (SD)", "power", "mean estimate", "bias"], rows)]
-        if not run.has(FILE):
-            tipping_point_figure(run, run.path)
-        if run.has(FILE):
+        if run.has(FILE):  # drawn with the other figures (charts on)
             blocks.append(("fig", FILE, "MNAR sensitivity: power and bias against delta"))
     comp = keys.get(s, "missing_data_comparison")
     if comp:

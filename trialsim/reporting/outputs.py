@@ -49,9 +49,9 @@ def _csv(path: Path, frame: pd.DataFrame) -> None:
 def write_outputs(out_dir: Path, summary: dict[str, Any], result: RunResult, *,
                   charts: bool, participants: bool, assurance: RunResult | None = None,
                   assurance_inputs: pd.DataFrame | None = None, report: bool = True,
-                  answer: Answer | None = None) -> None:
+                  answer: Answer | None = None, processes: int | None = None) -> None:
     """`assurance_inputs`: each assurance replication's drawn inputs and flags
-    (trialsim.reporting.sensitivity)."""
+    (trialsim.reporting.sensitivity); `processes`: the run's n_jobs, for the figures."""
     import pandas as pd
 
     from trialsim.reporting.figure_data import write_figure_data
@@ -69,14 +69,17 @@ def write_outputs(out_dir: Path, summary: dict[str, Any], result: RunResult, *,
         write_json_atomic(stage / SUMMARY, summary)
 
     (Path(out_dir) / SUMMARY).unlink(missing_ok=True)
-    publish_files(Path(out_dir), files, charts=charts, report=report, answer=answer)
+    publish_files(Path(out_dir), files, charts=charts, report=report, answer=answer,
+                  processes=processes)
 
 
 def publish_files(out_dir: Path, files: Callable[[Path], None], *, charts: bool,
-                  report: bool, answer: Answer | None = None) -> None:
+                  report: bool, answer: Answer | None = None,
+                  processes: int | None = None) -> None:
     """`files(directory)` writes the results; `answer()` is called (the results are
-    complete, none published yet); then the figures and report are drawn from them, and
-    all are published into `out_dir` together (the completion mark last)."""
+    complete, none published yet); then the figures (on up to `processes` forked
+    processes: the run's n_jobs) and report are drawn from them, and all are published
+    into `out_dir` together (the completion mark last)."""
     from trialsim.reporting.manifest import write_manifest
 
     with staged(out_dir) as stage:
@@ -87,7 +90,8 @@ def publish_files(out_dir: Path, files: Callable[[Path], None], *, charts: bool,
         if charts or report:
             from trialsim.reporting.report import publish  # matplotlib, jinja2: drawn last
 
-            publish(stage, charts=charts, report=report)  # figures and report, from the files
+            publish(stage, charts=charts, report=report,  # figures and report, from the files
+                    processes=processes)
         else:  # neither (a sweep's jobs): none of their modules loaded, a second saved
             from trialsim.reporting.sources import write_run_sources
 

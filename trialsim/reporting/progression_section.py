@@ -3,8 +3,9 @@ application gives them (criterion, green / amber / red thresholds, the probabili
 each), how often the rule is right, the proposed red lines and the amber plan.
 
 `progression_blocks(run)` returns report blocks (trialsim.reporting.report's Block
-tuples) so that the section can be placed in any template. Its figures are drawn here,
-beside the run's other figures (only where those were drawn: charts on).
+tuples) so that the section can be placed in any template. Its figures are drawn with
+the run's other figures (trialsim.reporting.report_figures.figure_jobs, charts on); the
+section shows those that were drawn.
 """
 
 from __future__ import annotations
@@ -12,15 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from trialsim.reporting import keys
-from trialsim.reporting.figures.progression import (
-    REVIEW_FILE,
-    TRADE_OFF_FILE,
-    progression_figures,
-)
+from trialsim.reporting.figures.progression import REVIEW_FILE, TRADE_OFF_FILE
 from trialsim.reporting.rundir import RunDir
 
 Block = tuple
-CHARTS_DRAWN = "recruitment.png"  # drawn in every run with charts on
 WHAT = {
     "recruitment": "randomised by the review, as a share of the plan",
     "sites": "sites open by the review, as a share of the plan",
@@ -130,8 +126,6 @@ def progression_blocks(run: RunDir) -> list[Block]:
     pr = keys.get(run.summary, "progression")
     if not pr:
         return []
-    if run.has(CHARTS_DRAWN) and not run.has(REVIEW_FILE):
-        progression_figures(run, run.path)
     planned = pr.get("planned_randomised")
     blocks: list[Block] = [
         ("h", 2, "Internal pilot: progression criteria"),

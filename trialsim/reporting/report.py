@@ -106,8 +106,8 @@ def build_sweep(sweep_dir: Path) -> list[Path]:
 def build(path: Path, *, charts: bool = True, report: bool = True,
           processes: int | None = None) -> list[Path]:
     """Every figure and the report for a run, design-search or sweep directory; the
-    figures side by side on up to `processes` forked processes (None: one per core this
-    process may use; trialsim.reporting.drawing), the report after them."""
+    figures side by side on up to `processes` forked processes (None or -1: one per core
+    this process may use; trialsim.reporting.drawing), the report after them."""
     path = Path(path)
     if (path / SWEEP_SUMMARY).is_file():
         return build_sweep(path) if charts else []
@@ -120,11 +120,12 @@ def build(path: Path, *, charts: bool = True, report: bool = True,
     return made
 
 
-def publish(out_dir: Path, *, charts: bool, report: bool) -> list[Path]:
+def publish(out_dir: Path, *, charts: bool, report: bool,
+            processes: int | None = None) -> list[Path]:
     """At the end of a run or design search: note each parameter's source beside the
     results, then draw the figures and write the report from the directory's files."""
     write_run_sources(Path(out_dir))
-    return build(Path(out_dir), charts=charts, report=report)
+    return build(Path(out_dir), charts=charts, report=report, processes=processes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,10 +104,11 @@ FIGURES: tuple[tuple[str, tuple[str, ...], Callable, Callable[[RunDir], str]], .
 
 
 def figure_jobs(run: RunDir) -> list[Callable[[RunDir, Path], list[Path]]]:
-    """Every drawing a directory gets with charts on, each from its files alone: the
-    figures whose inputs are here, between the report sections' own (the internal pilot's,
-    the MNAR tipping point: each draws nothing where its section has nothing to show; the
-    slowest, the internal pilot's two, first, so that side by side they finish together,
+    """Every drawing a directory gets with charts on (the one place that says so; the
+    report shows what was drawn), each from its files alone: the figures whose inputs are
+    here, between the report sections' own (the internal pilot's, the MNAR tipping point:
+    each draws nothing where its section has nothing to show; the slowest, the internal
+    pilot's two, first, so that side by side they finish together,
     trialsim.reporting.drawing)."""
     return [progression_figures,
             *(draw for _name, needs, draw, _caption in FIGURES
