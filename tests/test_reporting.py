@@ -182,6 +182,13 @@ def test_a_run_with_one_job_draws_its_figures_in_one_process(cfg_factory, tmp_pa
     assert (tmp_path / "flow.png").is_file() and (tmp_path / "report.html").is_file()
 
 
+def _running(pid: str) -> bool:
+    try:  # a zombie (state Z) has finished; a gone process has no /proc entry
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_ctrl_c_while_figures_are_drawn_leaves_nothing_behind(run_dir, tmp_path):
     """Ctrl-C twice while forked processes draw the figures of a rebuild: the command ends
     (it hung for good when the pool waited for the work queued), and leaves no process and
@@ -195,28 +202,27 @@ def test_ctrl_c_while_figures_are_drawn_leaves_nothing_behind(run_dir, tmp_path)
         if p.suffix in (".png", ".svg", ".md", ".html"):
             p.unlink()
     hidden = {p.name for p in copy.iterdir() if p.name.startswith(".")}
-    code = ("import sys, trialsim.reporting.report as r; print('ready', flush=True); "
+    code = ("import os, trialsim.reporting.report as r, trialsim.reporting.drawing as d\n"
+            "draw = d._draw\n"
+            "def told(job, path):\n"
+            "    os.write(1, f'drawing {os.getpid()}\\n'.encode())  # one write: whole\n"
+            "    return draw(job, path)\n"
+            "d._draw = told\n"
             f"r.build({str(copy)!r}, processes=2)")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    children: list[str] = []
-    for _ in range(200):  # until the drawing processes are forked
-        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                                  text=True).stdout.split()
-        if children:
-            break
-        time.sleep(0.05)
-    assert children
+    first = proc.stdout.readline().split()  # a forked process has started drawing
+    assert first[:1] == ["drawing"], proc.communicate(timeout=60)
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                              text=True).stdout.split()
+    assert first[1] in children
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
     assert proc.returncode != 0
-    left = [c for c in children if Path(f"/proc/{c}").exists()
-            and "Z" not in Path(f"/proc/{c}/stat").read_text().split()[2]]
-    assert not left
+    assert not [c for c in children if _running(c)]
     assert {p.name for p in copy.iterdir() if p.name.startswith(".")} == hidden
 
 
