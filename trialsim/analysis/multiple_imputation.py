@@ -68,8 +68,13 @@ def norm_draw(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
     posterior, as mice's .norm.draw (estimice, ls.meth = "qr"): sigma*^2 = RSS /
     chi2_df, beta* = beta_hat + chol(V) z sigma*, V = (X'X)^-1 (with mice's ridge if X'X
     is singular), df = max(n - p, 1)."""
-    return _norm_draw(x, y, rng.chisquare(max(len(y) - x.shape[1], 1)),
-                      rng.standard_normal(x.shape[1]))
+    return _norm_draw(x, y, *_posterior_draws(rng, len(y), x.shape[1]))
+
+
+def _posterior_draws(rng: np.random.Generator, n: int, p: int) -> tuple[float, np.ndarray]:
+    """norm_draw's draws, in its order, for n observations and p coefficients: the
+    chi-square on max(n - p, 1) df, then p standard normals."""
+    return rng.chisquare(max(n - p, 1)), rng.standard_normal(p)
 
 
 def _norm_draw(x: np.ndarray, y: np.ndarray, chi2: float, z: np.ndarray):
@@ -149,8 +154,8 @@ def impute_by_arm(y: np.ndarray, ips: np.ndarray, covariates: np.ndarray, m: int
             p = x.shape[2]
             chi2, z, e = np.empty(m), np.empty((m, p)), np.empty((m, len(miss)))
             for k in range(m):  # the draws in norm_draw's order, copy by copy
-                chi2[k] = rng.chisquare(max(int(obs.sum()) - p, 1))
-                z[k], e[k] = rng.standard_normal(p), rng.standard_normal(len(miss))
+                chi2[k], z[k] = _posterior_draws(rng, int(obs.sum()), p)
+                e[k] = rng.standard_normal(len(miss))
             beta, sigma = norm_draws(x[:, obs], y[idx[obs], w], chi2, z)
             out[:, miss, w] = (x[:, ~obs] @ beta[..., None])[..., 0] + e * sigma[:, None]
     return out

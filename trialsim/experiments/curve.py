@@ -104,7 +104,8 @@ def run_curve(cfg: DictConfig, out_dir: Path | None, *,
               answer: Callable[[dict[str, Any]], None] | None = None,
               charts: bool | None = None) -> dict[str, Any]:
     """The curve; `answer` and `charts` as in trialsim.experiments.design.run_design."""
-    with workers(build_run_settings(cfg).n_jobs):  # forked once for every candidate's map
+    n_jobs = build_run_settings(cfg).n_jobs
+    with workers(n_jobs):  # forked once for every candidate's map
         result = power_curve(cfg)
     told = None if answer is None else (lambda: answer(result))
     if out_dir is None:
@@ -114,7 +115,7 @@ def run_curve(cfg: DictConfig, out_dir: Path | None, *,
         publish_files(out_dir, lambda d: write_json_atomic(d / DESIGN, result),
                       charts=bool(cfg.output.charts) if charts is None else charts,
                       report=bool(cfg.output.report), answer=told,
-                      processes=build_run_settings(cfg).n_jobs)
+                      processes=n_jobs)
     return result
 
 

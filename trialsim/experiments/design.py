@@ -924,7 +924,8 @@ def run_design(cfg: DictConfig, out_dir: Path | None, *,
                charts: bool | None = None) -> dict[str, Any]:
     """The search; `answer(result)` before the figures and report are drawn, `charts`
     (when given) in place of output.charts (trialsim.app.run)."""
-    with workers(build_run_settings(cfg).n_jobs):  # forked once for the search's ~70 maps
+    n_jobs = build_run_settings(cfg).n_jobs
+    with workers(n_jobs):  # forked once for the search's ~70 maps
         result = run_variants(cfg, lambda c: DesignSearch(c).run(), with_changes, SITE_KINDS)
     told = None if answer is None else (lambda: answer(result))
     if out_dir is None:
@@ -941,5 +942,5 @@ def run_design(cfg: DictConfig, out_dir: Path | None, *,
                 cost_figure(result, d)
 
         publish_files(out_dir, files, charts=charts, report=bool(cfg.output.report),
-                      answer=told, processes=build_run_settings(cfg).n_jobs)
+                      answer=told, processes=n_jobs)
     return result

@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from trialsim.analysis.trial_analysis import analysis_columns
 from trialsim.analysis.trial_batch import analysis_columns_batch
 from trialsim.forking import FORKS, fork_pool
-from trialsim.inputs.checks import cores
+from trialsim.inputs.checks import workers_for
 from trialsim.inputs.params import ModelParams, Precision
 from trialsim.model.review import AMBER
 from trialsim.model.trial import ReplicationResult, simulate_replication
@@ -62,16 +62,11 @@ _POOL: ContextVar[ProcessPoolExecutor | None] = ContextVar("trialsim_pool", defa
 BLOCK = 25
 
 
-def _asked(n_jobs: int) -> int:
-    """n_jobs as a number of workers: -1 is one per core this process may use."""
-    return cores() if n_jobs == -1 else n_jobs
-
-
 def jobs_for(replications: int, n_jobs: int) -> int:
     """The workers a run of `replications` uses (n_jobs -1: one per core this process may
     use): with forked workers, no more than its blocks; otherwise 1 (in-process) below
     PARALLEL_FROM."""
-    n_jobs = _asked(n_jobs)
+    n_jobs = workers_for(n_jobs)
     if FORKS:
         return max(1, min(n_jobs, len(block_ranges(0, replications))))
     return 1 if replications < PARALLEL_FROM else n_jobs
@@ -179,7 +174,7 @@ def each_block(block: Callable[[range], list[T]], replications: int, n_jobs: int
     """Like each_replication for a function of a block of replications (block_ranges),
     its outputs yielded one replication at a time, in order."""
     ranges = block_ranges(first, replications)
-    n_jobs = min(_asked(n_jobs), len(ranges))
+    n_jobs = min(workers_for(n_jobs), len(ranges))
 
     def flat(blocks):
         for outputs in blocks:
@@ -219,7 +214,7 @@ def workers(n_jobs: int) -> Iterator[None]:
     a design search makes about 70 maps and a pool costs some 15-20 ms to fork and join
     (a saving within the noise of the search's minute of wall time, measured). Nothing
     where workers are not forked or n_jobs is 1."""
-    n = _asked(n_jobs)
+    n = workers_for(n_jobs)
     if not FORKS or n <= 1 or _POOL.get() is not None:
         yield
         return

@@ -48,6 +48,11 @@ def cores() -> int:
     return max(1, n or 1)
 
 
+def workers_for(n_jobs: int) -> int:
+    """n_jobs as a number of workers: -1 is one per core this process may use."""
+    return cores() if n_jobs == -1 else n_jobs
+
+
 def max_jobs() -> int:
     """The most workers a run may start: four per core this process may use (more only
     queue; a million would never start)."""

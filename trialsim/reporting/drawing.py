@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from trialsim.forking import FORKS, fork_map
-from trialsim.inputs.checks import cores
+from trialsim.inputs.checks import workers_for
 from trialsim.reporting.rundir import RunDir
 
 Draw = Callable[[RunDir, Path], list[Path]]  # draw(run, out): the files it wrote
@@ -19,7 +19,7 @@ def draw_all(path: Path, jobs: Sequence[Draw], processes: int | None = None) -> 
     """Every drawing of `jobs` from the directory `path` into it, on up to `processes`
     forked processes (None or -1: one per core this process may use, as n_jobs; 1: in
     this process), the files in the order of `jobs`."""
-    n = min(len(jobs), cores() if processes in (None, -1) else processes)
+    n = min(len(jobs), workers_for(-1 if processes is None else processes))
     if n < 2 or not FORKS:
         run = RunDir(path)
         return [p for job in jobs for p in job(run, path)]

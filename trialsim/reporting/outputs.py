@@ -93,6 +93,7 @@ def publish_files(out_dir: Path, files: Callable[[Path], None], *, charts: bool,
             publish(stage, charts=charts, report=report,  # figures and report, from the files
                     processes=processes)
         else:  # neither (a sweep's jobs): none of their modules loaded, a second saved
+            from trialsim.reporting.rundir import RunDir
             from trialsim.reporting.sources import write_run_sources
 
-            write_run_sources(stage)
+            write_run_sources(RunDir(stage))

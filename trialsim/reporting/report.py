@@ -38,7 +38,7 @@ from trialsim.reporting.report_run import (
 )
 from trialsim.reporting.retention_strategies import retention_strategies_blocks
 from trialsim.reporting.rundir import RunDir
-from trialsim.reporting.sources import write_parameter_sources, write_run_sources
+from trialsim.reporting.sources import write_run_sources
 from trialsim.reporting.staging import staged
 
 __all__ = ["Block", "FIGURES", "RUN_SECTIONS", "DESIGN_SECTIONS", "build", "build_sweep",
@@ -113,7 +113,7 @@ def build(path: Path, *, charts: bool = True, report: bool = True,
         return build_sweep(path) if charts else []
     run = RunDir(path)
     if not run.has("parameter_sources.csv") and run.config:
-        write_parameter_sources(path, run.config, run.overrides, run.cfg("scenario_name"))
+        write_run_sources(run)
     made = draw_all(path, figure_jobs(run), processes) if charts else []
     if report:
         made += write_report(run)
@@ -124,7 +124,7 @@ def publish(out_dir: Path, *, charts: bool, report: bool,
             processes: int | None = None) -> list[Path]:
     """At the end of a run or design search: note each parameter's source beside the
     results, then draw the figures and write the report from the directory's files."""
-    write_run_sources(Path(out_dir))
+    write_run_sources(RunDir(Path(out_dir)))
     return build(Path(out_dir), charts=charts, report=report, processes=processes)
 
 

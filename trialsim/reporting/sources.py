@@ -10,7 +10,10 @@ import csv
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # its pandas only where a run directory is read
+    from trialsim.reporting.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "conf" / "config.yaml"
@@ -156,9 +159,6 @@ def write_parameter_sources(out_dir: Path, config: dict[str, Any], overrides: li
     (out_dir / "parameter_sources.csv").write_text(buf.getvalue())
 
 
-def write_run_sources(path: Path) -> None:
-    """parameter_sources.csv for the run directory `path`, from its own config."""
-    from trialsim.reporting.rundir import RunDir
-
-    run = RunDir(Path(path))
+def write_run_sources(run: RunDir) -> None:
+    """parameter_sources.csv in the run directory, from its own config."""
     write_parameter_sources(run.path, run.config, run.overrides, run.cfg("scenario_name"))
