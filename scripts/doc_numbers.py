@@ -34,6 +34,7 @@ RUNS = {  # name in numbers.json: simulate.py arguments (the README's commands)
     "auto": ["replications=auto"],
     "assurance": ["uncertainty.mode=pilot", "replications=400", "n_jobs=2"],
     "design": ["mode=design", "n_jobs=2"],
+    "design_grid": ["mode=design", "n_jobs=2", "design.pick_n=grid"],  # the bracketing walk
     "design_strategies": ["mode=design", "n_jobs=2",
                           "design.retention_strategies=[[],[text_followup],"
                           "[text_followup,interim_contact]]"],

@@ -14,6 +14,7 @@ from trialsim.app import run
 from trialsim.experiments.candidates import Candidate, Evaluator
 from trialsim.experiments.design import DesignSearch, check_seed, design_table
 from trialsim.experiments.design_settings import build_design
+from trialsim.experiments.fitted_walk import walk_count
 from trialsim.experiments.search import first_passing
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.model.trial import recruit_only, simulate_replication
@@ -67,6 +68,31 @@ def test_first_passing_trusts_what_is_known_and_follows_a_good_guide():
 
 
 # --- recruitment re-used across ESWs, targets and windows -----------------------------
+
+@pytest.mark.parametrize("answer", [0, 3, 9, 10])
+@pytest.mark.parametrize("lo", [0, 4])
+def test_the_fitted_walk_settles_where_the_curve_places_n_with_the_n_below(answer, lo):
+    """A curve that places the count's N at `answer` (10: beyond a 10-point grid) once
+    the count has a point, the guess at index 7 before: the walk ends there (or at the
+    floor `lo`), having simulated the answer and the grid N below it, and no more."""
+    seen: list[int] = []
+
+    def propose() -> tuple[int, bool]:
+        return (answer, True) if seen else (7, False)
+
+    def passes(i: int) -> bool:
+        if i not in seen:
+            seen.append(i)
+        return i >= answer
+
+    got, by_grid = walk_count(10, lo, propose, lambda i: i in seen, passes, lambda: -1)
+    want = max(answer, lo)
+    if want >= 10:  # the grid's largest N fails: none
+        assert (got, by_grid) == (None, False) and seen == [7, 9]
+        return
+    assert (got, by_grid) == (want, False)
+    assert set(seen) == {7} | {want} | ({want - 1} if want > lo else set())
+
 
 def test_one_recruitment_run_answers_every_target_and_window():
     """P(target N within m months) read off one long run with the largest target equals
@@ -137,20 +163,27 @@ def test_the_frontier_needs_no_more_n_with_more_esws(small_design):
     assert len(front) >= 2
     ns = [f["target_n"] for f in front]  # listed from most ESWs to fewest
     assert ns == sorted(ns)
-    # the grid rule's N (the walk's; design.pick_n=fitted reads N off the fitted curve,
-    # recorded beside it) passed with every replication, its predecessor failed for
-    # that ESW count (or for more ESWs, which bound it)
-    power = [e for e in small_design["evaluations"] if e["step"] == "power"]
+    # design.pick_n=fitted: each count's N is the fitted curve's (or the floor the count
+    # above sets), simulated at that count with every replication; the walk probed the
+    # grid N below it too, unless the count above rules it out
+    power = {(e["target_n"], e["esw_per_locality"]): e for e in small_design["evaluations"]
+             if e["step"] == "power"}
+    floor = None
     for f in front:
-        assert f["pick_n"] in ("fitted", "grid") and f["fitted_points"] >= 2
+        e = f["esw_per_locality"]
+        assert f["pick_n"] == "fitted" and f["fitted_points"] >= 1
         assert f["fitted_n_lower"] <= f["fitted_n"] <= f["fitted_n_upper"]
-        hit = [e for e in power if e["target_n"] == f["grid_n"]
-               and e["esw_per_locality"] == f["esw_per_locality"]]
-        assert hit and hit[0]["passes"] and hit[0]["replications"] == 40
-        lower = f["grid_n"] - 40
-        assert lower < 40 or any(e["target_n"] == lower and not e["passes"]
-                                 and e["esw_per_locality"] >= f["esw_per_locality"]
-                                 for e in power)
+        assert f["fitted_grid_n"] is None or f["target_n"] == max(f["fitted_grid_n"],
+                                                                  floor or 0)
+        assert power[f["target_n"], e]["replications"] == 40
+        below = f["target_n"] - 40
+        assert below < max(40, floor or 0) or (below, e) in power
+        if f["grid_n"] is not None:  # where the curve could not place it: the grid rule's
+            assert power[f["grid_n"], e]["passes"]  # N passed, its predecessor failed
+            assert f["grid_n"] - 40 < 40 or any(  # for this count (or more ESWs)
+                n == f["grid_n"] - 40 and not ev["passes"] and ee >= e
+                for (n, ee), ev in power.items())
+        floor = f["target_n"]
 
 
 def test_the_recommendation_follows_the_rule_and_every_goal(small_design):

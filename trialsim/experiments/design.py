@@ -6,7 +6,10 @@
    trial reaches its N) at the scenario's sites. Power never falls with more ESWs or a
    larger N, so the N found for e + 1 ESWs is a floor for e, and the walk costs about
    |ESW grid| + |N grid| candidates, not their product; a design-effect approximation
-   (`power_guess.py`), refitted to every candidate simulated, says where to start.
+   (`power_guess.py`), refitted to every candidate simulated, says where to start. With
+   `pick_n=fitted` (default) each count's N is read off the fitted power curve, and the
+   walk simulates where that curve places it and the grid N below (`fitted_walk.py`)
+   rather than bracketing the grid rule's boundary.
 2. Recruitment, for the smallest N on the frontier (the rule below puts it first, and a
    larger N comes with fewer ESWs: no faster to recruit, no shorter waits, so a design
    exists with it only if one exists with the smallest): in each window of `months`, the
@@ -74,6 +77,7 @@ from trialsim.experiments.design_settings import (
 from trialsim.experiments.design_variants import run_variants, variant_lines
 from trialsim.experiments.fitted_n import FittedN, fitted_ns, pick
 from trialsim.experiments.fitted_sites import NEAR, fitted_sites, probit
+from trialsim.experiments.fitted_walk import walk_count
 from trialsim.experiments.power_guess import PowerGuess
 from trialsim.experiments.runner import workers
 from trialsim.experiments.search import first_passing, smallest
@@ -196,15 +200,31 @@ class DesignSearch:
             def guide(k: int = k) -> int:
                 return guess.index(grid, k, level, default)
 
-            if pos == 0:  # the most ESWs: start where the guess points, refit as it goes
+            def start(k: int = k, pos: int = pos, lo: int = lo) -> int:
+                """Where the guess starts this count: where it points for the most
+                ESWs; for fewer, the last answer shifted as the guess shifts (its level
+                is less sure than its slope)."""
+                if pos == 0:
+                    return guide()
+                return lo + max(0, guide() - guess.index(grid, k + self.localities, level,
+                                                         default))
+
+            by_grid = d.pick_n == "grid"
+            if not by_grid:  # probe where the curve places the answer
+                idx, by_grid = walk_count(
+                    len(grid), lo, partial(self._curve_index, e, ratio, start),
+                    lambda i, e=e: (grid[i], e) in decided, passes,
+                    lambda passes=passes, start=start, lo=lo: first_passing(
+                        len(grid), passes, min(start(), len(grid) - 1), lo=lo))
+            elif pos == 0:  # the most ESWs: start where the guess points, refit as it goes
                 idx = first_passing(len(grid), passes, guide(), guide=guide, guided=2)
-            else:  # fewer: from the last answer, shifted as the guess shifts (its level
-                k1 = k + self.localities  # is less sure than its slope)
-                shift = max(0, guide() - guess.index(grid, k1, level, default))
-                idx = first_passing(len(grid), passes, lo + shift, lo=lo)
+            else:  # fewer: from the last answer, shifted as the guess shifts
+                idx = first_passing(len(grid), passes, start(), lo=lo)
             if idx is None:
                 tried = [(n, dec) for (n, ee), dec in decided.items() if ee == e]
-                best = max(tried, key=lambda t: t[1].estimate) if tried else (None, None)
+                # the largest N tried (power rises with N: a higher estimate at a
+                # smaller N is noise)
+                best = max(tried, key=lambda t: t[0]) if tried else (None, None)
                 out.append({"esw_per_locality": e, "esws": k, "allocation_ratio": ratio,
                             "target_n": None, "searched": True, "best_n": best[0],
                             "best": best[1].estimate if best[1] else None,
@@ -218,9 +238,24 @@ class DesignSearch:
             dec = decided[(grid[idx], e)]
             out.append({"esw_per_locality": e, "esws": k, "allocation_ratio": ratio,
                         "target_n": grid[idx], "searched": True, d.criterion: dec.estimate,
-                        f"{d.criterion}_mc_se": dec.mc_se})
+                        f"{d.criterion}_mc_se": dec.mc_se,
+                        # the grid rule's N, where the walk searched for it
+                        "grid_n": grid[idx] if by_grid else None})
             lo = idx
         return self._pick_n(out, ratio)
+
+    def _curve_index(self, e: int, ratio: str, guess: Callable[[], int]) -> tuple[int, bool]:
+        """The grid index where the fitted power curve (`fitted_n.py`, through every power
+        point at `ratio` so far) places ESW count e's N (the grid's length: not within
+        it) and True; the guess's and False while the count has no point of its own or
+        no curve fits."""
+        d = self.d
+        points, outcomes = self.ev.power_points(self.scenario_sites, d.uncertain, ratio)
+        if any(p[1] == e for p in points):
+            f = fitted_ns(points, d.target_power, d.n_grid, d.z, outcomes).get(e)
+            if f is not None:
+                return (len(d.n_grid) if f.grid_n is None else d.n_grid.index(f.grid_n)), True
+        return guess(), False
 
     def _pick_n(self, out: list[dict[str, Any]], ratio: str) -> list[dict[str, Any]]:
         """Each ESW count's N from the fitted power curve (design.pick_n=fitted,
@@ -238,7 +273,7 @@ class DesignSearch:
                 f.update(fitted[e].record())
             if not f["searched"] or f["target_n"] is None:
                 continue
-            f["grid_n"], f["pick_n"] = f["target_n"], d.pick_n if e in fitted else "grid"
+            f["pick_n"] = d.pick_n if e in fitted else "grid"
             n = chosen[e]
             if n is not None and n != f["target_n"]:
                 dec = self._power(n, e, ratio)
@@ -809,7 +844,8 @@ def design_table(result: dict[str, Any]) -> str:
             fit = ""
             if f.get("fitted_n") is not None:
                 fit = (f"; fitted N {f['fitted_n']:.0f}, 95% {_f(f.get('fitted_n_lower'), 0)} "
-                       f"to {_f(f.get('fitted_n_upper'), 0)}; grid rule N {f.get('grid_n')}")
+                       f"to {_f(f.get('fitted_n_upper'), 0)}"
+                       + (f"; grid rule N {f['grid_n']}" if f.get("grid_n") else ""))
             lines.append(head + f"N {f['target_n']} ({crit} {_f(f[crit], 3)}, MC SE "
                                 f"{_f(f[crit + '_mc_se'], 3)}{fit})")
         elif f["searched"]:

@@ -28,8 +28,9 @@ OBJECTIVES = ("cost", "smallest_n")  # cost: the cheapest design meeting every g
 # smallest_n: the rule before costs (smallest N, then ESW-months, then service-months)
 FRONTIER_LEVELS = (0.8, 0.85, 0.9, 0.95)  # power levels of the cost-power frontier
 PICK_N = ("fitted", "grid")  # fitted: each ESW count's N from the probit curve through every
-# simulated N (trialsim/analysis/power_curve.py); grid: the first grid N whose own Monte
-# Carlo bound clears the goal (the rule before the fitted curve)
+# simulated N (trialsim/analysis/power_curve.py), the walk probing where it places the N
+# (fitted_walk.py); grid: the first grid N whose own Monte Carlo bound clears the goal
+# (the rule before the fitted curve)
 MAX_ESW_PER_LOCALITY = 1000  # as delivery.esw.per_locality
 UNCONSTRAINED_MONTHS = 1200  # "window unconstrained": every trial reaches its N
 

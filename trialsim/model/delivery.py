@@ -48,7 +48,8 @@ class EswTeam:
     def __init__(self, n_esw: int, per_esw: float, first_id: int):
         self.capacity = n_esw * per_esw  # inf: no limit, no queue
         self.places: list[float] = []  # heap: the day each place taken is free again
-        self.clients: list[list[float]] = [[] for _ in range(n_esw)]  # heaps, per ESW
+        self.held = [0] * n_esw  # clients each ESW holds now
+        self.leaving: list[tuple[float, int]] = []  # heap: (day a client leaves, ESW)
         self.first_id = first_id
 
     def first_free(self, asked: float) -> float:
@@ -69,14 +70,14 @@ class EswTeam:
 
     def assign(self, day: float, until: float) -> int:
         """The least-loaded ESW on `day` takes the client until `until` (a client whose
-        support ends that day has already left)."""
-        best, fewest = 0, math.inf
-        for i, held in enumerate(self.clients):
-            while held and held[0] <= day:
-                heapq.heappop(held)
-            if len(held) < fewest:
-                best, fewest = i, len(held)
-        heapq.heappush(self.clients[best], until)
+        support ends that day has already left); the lowest id on ties. Days come in
+        order, so the clients who left by `day` are those first off one heap."""
+        held, leaving = self.held, self.leaving
+        while leaving and leaving[0][0] <= day:
+            held[heapq.heappop(leaving)[1]] -= 1
+        best = held.index(min(held))
+        held[best] += 1
+        heapq.heappush(leaving, (until, best))
         return self.first_id + best
 
 
