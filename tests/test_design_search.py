@@ -14,7 +14,7 @@ from trialsim.app import run
 from trialsim.experiments.candidates import Candidate, Evaluator
 from trialsim.experiments.design import DesignSearch, check_seed, design_table
 from trialsim.experiments.design_settings import build_design
-from trialsim.experiments.fitted_walk import walk_count
+from trialsim.experiments.fitted_walk import PROBES, walk_count
 from trialsim.experiments.search import first_passing
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.model.trial import recruit_only, simulate_replication
@@ -94,6 +94,36 @@ def test_the_fitted_walk_settles_where_the_curve_places_n_with_the_n_below(answe
     assert set(seen) == {7} | {want} | ({want - 1} if want > lo else set())
 
 
+def test_the_fitted_walk_hands_to_the_grid_rule_where_no_curve_places_n():
+    seen: list[int] = []
+
+    def passes(i: int) -> bool:
+        seen.append(i)
+        return i >= 6
+
+    # beyond the grid, its largest N passing: the grid rule's N
+    got = walk_count(10, 2, lambda: (10, True), lambda i: i in seen, passes, lambda: 6)
+    assert got == (6, True) and seen[0] == 9
+    # no curve when the probes end: the grid rule's N
+    seen.clear()
+    got = walk_count(10, 0, lambda: (7, False), lambda i: i in seen, passes, lambda: 6)
+    assert got == (6, True)
+
+
+def test_the_fitted_walk_stops_after_its_probes():
+    """A curve that moves on every probe: PROBES new candidates, then its N stands."""
+    seen: list[int] = []
+    step = iter(range(100))
+
+    def passes(i: int) -> bool:
+        seen.append(i)
+        return True
+
+    got, by_grid = walk_count(40, 0, lambda: (2 * next(step) + 10, True),
+                              lambda i: i in seen, passes, lambda: -1)
+    assert len(set(seen)) == PROBES + 1 and not by_grid and got == seen[-1]
+
+
 def test_one_recruitment_run_answers_every_target_and_window():
     """P(target N within m months) read off one long run with the largest target equals
     direct runs, replication by replication: the model never looks ahead."""
@@ -163,27 +193,47 @@ def test_the_frontier_needs_no_more_n_with_more_esws(small_design):
     assert len(front) >= 2
     ns = [f["target_n"] for f in front]  # listed from most ESWs to fewest
     assert ns == sorted(ns)
-    # design.pick_n=fitted: each count's N is the fitted curve's (or the floor the count
-    # above sets), simulated at that count with every replication; the walk probed the
-    # grid N below it too, unless the count above rules it out
+    # design.pick_n=fitted: each count's N is the fitted curve's, or the grid rule's where
+    # the curve does not place it (then that N passed on its own bound), or the floor the
+    # count above sets; decided at that count with every replication
     power = {(e["target_n"], e["esw_per_locality"]): e for e in small_design["evaluations"]
              if e["step"] == "power"}
-    floor = None
+    floor = 0
     for f in front:
         e = f["esw_per_locality"]
-        assert f["pick_n"] == "fitted" and f["fitted_points"] >= 1
+        assert f["pick_n"] == "fitted"
         assert f["fitted_n_lower"] <= f["fitted_n"] <= f["fitted_n_upper"]
-        assert f["fitted_grid_n"] is None or f["target_n"] == max(f["fitted_grid_n"],
-                                                                  floor or 0)
+        if f["fitted_grid_n"] is not None:
+            assert f["target_n"] == max(f["fitted_grid_n"], floor)
+        else:
+            assert f["target_n"] == max(f["grid_n"], floor)
+            assert power[f["grid_n"], e]["passes"]
         assert power[f["target_n"], e]["replications"] == 40
-        below = f["target_n"] - 40
-        assert below < max(40, floor or 0) or (below, e) in power
-        if f["grid_n"] is not None:  # where the curve could not place it: the grid rule's
-            assert power[f["grid_n"], e]["passes"]  # N passed, its predecessor failed
-            assert f["grid_n"] - 40 < 40 or any(  # for this count (or more ESWs)
-                n == f["grid_n"] - 40 and not ev["passes"] and ee >= e
-                for (n, ee), ev in power.items())
         floor = f["target_n"]
+
+
+@pytest.fixture(scope="module")
+def small_grid_design():
+    return DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40",
+                                 "design.objective=smallest_n", "design.pick_n=grid")).run()
+
+
+def test_the_grid_rules_walk_finds_the_first_n_passing(small_grid_design):
+    """design.pick_n=grid: each count's N passed with every replication and its
+    predecessor failed for that count (or for more ESWs, which bound it)."""
+    front = [f for f in small_grid_design["frontier"] if f["target_n"] is not None]
+    assert len(front) >= 2 and [f["target_n"] for f in front] == sorted(
+        f["target_n"] for f in front)
+    power = [e for e in small_grid_design["evaluations"] if e["step"] == "power"]
+    for f in front:
+        assert f["pick_n"] == "grid" and f["target_n"] == f["grid_n"]
+        hit = [e for e in power if e["target_n"] == f["grid_n"]
+               and e["esw_per_locality"] == f["esw_per_locality"]]
+        assert hit and hit[0]["passes"] and hit[0]["replications"] == 40
+        lower = f["grid_n"] - 40
+        assert lower < 40 or any(e["target_n"] == lower and not e["passes"]
+                                 and e["esw_per_locality"] >= f["esw_per_locality"]
+                                 for e in power)
 
 
 def test_the_recommendation_follows_the_rule_and_every_goal(small_design):

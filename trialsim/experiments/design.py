@@ -146,20 +146,26 @@ class DesignSearch:
         return build_params(with_changes(self.cfg, ratio_changes(self.cfg, parse_ratio(ratio))))
 
     # --- 1. power frontier --------------------------------------------------------------
-    def _power(self, n: int, e: int, ratio: str) -> Decision:
+    def _power(self, n: int, e: int, ratio: str, full: bool = False) -> Decision:
         """The criterion at N = n, e ESWs per locality and `ratio`, window unconstrained
-        (decided once: a second call returns the first decision, logged once)."""
+        (decided once: a second call returns the first decision, logged once). `full`:
+        a decision screened out is made again with every replication (a frontier N the
+        fitted curve picks rests on every replication, as the grid rule's does)."""
         key = (n, e, ratio)
-        if key in self._decided:
-            return self._decided[key]
+        before = self._decided.get(key)
+        if before is not None and not (full and before.screened_out):
+            return before
         d = self.d
         c = Candidate(n, e, self.scenario_sites, None, d.uncertain, ratio=ratio)
+        if before is not None:
+            self.ev.trials(c, self.settings.replications, "power")
         get = lambda r: self.ev.trials(c, r, "power")["primary_reject"]  # noqa: E731
         dec = self.ev.decide(get, d.target_power, self.ev.available(c))
         cols = self.ev.trials(c, dec.replications, "power")
         hits = int(cols["primary_reject"].sum())
-        self.guesses[ratio].observe(n, e * self.localities, hits, dec.replications,
-                                    cols["primary_se"], cols["primary_true"])
+        if before is None:  # the guess has seen this candidate's screen already
+            self.guesses[ratio].observe(n, e * self.localities, hits, dec.replications,
+                                        cols["primary_se"], cols["primary_true"])
         values = {d.criterion: dec.estimate, f"{d.criterion}_mc_se": dec.mc_se}
         if self.uncertainty_on:  # the other of power / assurance, beside it
             other = "power" if d.uncertain else "assurance"
@@ -220,15 +226,11 @@ class DesignSearch:
                 idx = first_passing(len(grid), passes, guide(), guide=guide, guided=2)
             else:  # fewer: from the last answer, shifted as the guess shifts
                 idx = first_passing(len(grid), passes, start(), lo=lo)
+            if idx is not None and not by_grid:  # the curve's N, on every replication
+                decided[(grid[idx], e)] = self._power(grid[idx], e, ratio, full=True)
             if idx is None:
-                tried = [(n, dec) for (n, ee), dec in decided.items() if ee == e]
-                # the largest N tried (power rises with N: a higher estimate at a
-                # smaller N is noise)
-                best = max(tried, key=lambda t: t[0]) if tried else (None, None)
                 out.append({"esw_per_locality": e, "esws": k, "allocation_ratio": ratio,
-                            "target_n": None, "searched": True, "best_n": best[0],
-                            "best": best[1].estimate if best[1] else None,
-                            "best_mc_se": best[1].mc_se if best[1] else None})
+                            **self._none(e, ratio)})
                 # fewer ESWs cannot do better: not searched
                 out += [{"esw_per_locality": f, "esws": f * self.localities,
                          "allocation_ratio": ratio, "target_n": None,
@@ -243,6 +245,14 @@ class DesignSearch:
                         "grid_n": grid[idx] if by_grid else None})
             lo = idx
         return self._pick_n(out, ratio)
+
+    def _none(self, e: int, ratio: str) -> dict[str, Any]:
+        """A count with no N in the grid: the power at the largest N tried (power rises
+        with N: a higher estimate at a smaller N is noise)."""
+        tried = [(n, dec) for (n, ee, r), dec in self._decided.items() if ee == e and r == ratio]
+        n, dec = max(tried, key=lambda t: t[0]) if tried else (None, None)
+        return {"target_n": None, "searched": True, "grid_n": None, "best_n": n,
+                "best": dec.estimate if dec else None, "best_mc_se": dec.mc_se if dec else None}
 
     def _curve_index(self, e: int, ratio: str, guess: Callable[[], int]) -> tuple[int, bool]:
         """The grid index where the fitted power curve (`fitted_n.py`, through every power
@@ -265,6 +275,8 @@ class DesignSearch:
         points, outcomes = self.ev.power_points(self.scenario_sites, d.uncertain, ratio)
         fitted = fitted_ns(points, d.target_power, d.n_grid, d.z, outcomes)
         self.fitted[ratio] = fitted
+        if d.pick_n == "fitted":
+            self._grid_rule_where_unplaced(out, ratio, fitted)
         grid_pick = {f["esw_per_locality"]: f["target_n"] for f in out if f["searched"]}
         chosen = pick(grid_pick, fitted) if d.pick_n == "fitted" else grid_pick
         for f in out:
@@ -275,10 +287,35 @@ class DesignSearch:
                 continue
             f["pick_n"] = d.pick_n if e in fitted else "grid"
             n = chosen[e]
-            if n is not None and n != f["target_n"]:
-                dec = self._power(n, e, ratio)
+            if n is not None and (n != f["target_n"] or d.pick_n == "fitted"):
+                dec = self._power(n, e, ratio, full=d.pick_n == "fitted")
                 f.update({"target_n": n, crit: dec.estimate, f"{crit}_mc_se": dec.mc_se})
         return out
+
+    def _grid_rule_where_unplaced(self, out: list[dict[str, Any]], ratio: str,
+                                  fitted: dict[int, FittedN]) -> None:
+        """A count whose walk N the curve gave (grid_n null) but which the final curve,
+        refitted to every point, no longer places in the grid: its N is the grid rule's
+        (as `fitted_n.pick` then takes it), from the N of the count above, the decisions
+        made so far reused; none if no N in the grid passes."""
+        grid, floor = self.d.n_grid, 0
+        for f in out:
+            e = f["esw_per_locality"]
+            if not f["searched"] or f["target_n"] is None:
+                continue
+            f_e = fitted.get(e)
+            if f["grid_n"] is None and (f_e is None or f_e.grid_n is None):
+                idx = first_passing(
+                    len(grid), lambda i, e=e: self._power(grid[i], e, ratio).passes,
+                    max(grid.index(f["target_n"]), floor), lo=floor)
+                if idx is None:
+                    f.update(self._none(e, ratio))
+                    continue
+                dec = self._power(grid[idx], e, ratio)
+                f.update({"target_n": grid[idx], "grid_n": grid[idx],
+                          self.d.criterion: dec.estimate,
+                          f"{self.d.criterion}_mc_se": dec.mc_se})
+            floor = grid.index(f["target_n"])
 
     # --- 2. sites per window ------------------------------------------------------------
     def _prob_target(self, n: int, sites: int, months: float) -> Decision:
@@ -845,12 +882,13 @@ def design_table(result: dict[str, Any]) -> str:
             if f.get("fitted_n") is not None:
                 fit = (f"; fitted N {f['fitted_n']:.0f}, 95% {_f(f.get('fitted_n_lower'), 0)} "
                        f"to {_f(f.get('fitted_n_upper'), 0)}"
-                       + (f"; grid rule N {f['grid_n']}" if f.get("grid_n") else ""))
+                       + (f"; grid rule N {f['grid_n']}" if f.get("grid_n") is not None
+                          else ""))
             lines.append(head + f"N {f['target_n']} ({crit} {_f(f[crit], 3)}, MC SE "
                                 f"{_f(f[crit + '_mc_se'], 3)}{fit})")
         elif f["searched"]:
-            lines.append(head + f"none in the grid (best {crit} {_f(f.get('best'))} at N "
-                                f"{f.get('best_n')})")
+            lines.append(head + f"none in the grid ({crit} {_f(f.get('best'))} at N "
+                                f"{f.get('best_n')}, the largest tried)")
         else:
             lines.append(head + "none (fewer ESWs cannot do better)")
     if len({f["target_n"] for f in result["frontier"] if f["target_n"] is not None}) > 1:

@@ -5,18 +5,20 @@ Why: the grid rule's walk (`search.first_passing`) brackets each count's first g
 whose own Monte Carlo bound clears the goal, galloping and bisecting, and some of those
 candidates only find a boundary the fitted curve then overrides. Read off the curve
 (`fitted_n.py`: one slope in log N, an intercept per count, through every N simulated on
-common random numbers), a count's answer needs the curve to be right near that answer.
-So each count is probed where the curve places its N (before the count has a point of
-its own, where the design-effect guess does), the curve is refitted after each probe,
-and the count is settled once the N the curve places it at and the grid N below it
-(which the curve says falls short) have been simulated: the answer rests on points of
-its own on both sides of the goal, each decided with every replication, and on every
-other point through the common slope. One point at the answer alone was tried and
-confirmed itself: with its power well above the goal, the curve's bound through it was
-wide and stayed there. Fewer ESWs never need less N, so no count is probed below the N
-of the count above it. Where the curve cannot place the count within the grid (too
-flat, or beyond it) the grid's largest N is simulated and, if it passes on its own
-bound, the grid rule's search finds the count's N, as `fitted_n.pick` then takes it.
+common random numbers), a count's answer needs the curve to be right near it. So each
+count is probed where the curve places its N (before the count has a point of its own,
+or while no curve fits, where the design-effect guess does), the curve is refitted after
+each probe, and the count is settled once the N the curve places it at and the grid N
+below it (which the curve says falls short) have both been decided: the answer rests on
+points of its own on both sides of the goal, and on every other point through the common
+slope. The N below is not probed where the count above's N is the floor (fewer ESWs
+never need less N), and after PROBES new candidates the curve's N stands as it then is.
+The settled N is then decided with every replication if its screen had dropped it
+(DesignSearch._power, full). One point at the answer alone was tried: with its power
+well above the goal, the curve's bound through it stayed wide and kept the count there.
+Where the curve places a count beyond the grid, the grid's largest N is simulated and
+decides: none if it fails, else the grid rule's search finds the count's N; where no
+curve places it when the probes end, the grid rule's search too.
 """
 
 from __future__ import annotations

@@ -70,8 +70,8 @@ class EswTeam:
 
     def assign(self, day: float, until: float) -> int:
         """The least-loaded ESW on `day` takes the client until `until` (a client whose
-        support ends that day has already left); the lowest id on ties. Days come in
-        order, so the clients who left by `day` are those first off one heap."""
+        support ends that day has already left); the lowest id on ties. Every client
+        who left by `day` comes off one heap of departures, as off a heap per ESW."""
         held, leaving = self.held, self.leaving
         while leaving and leaving[0][0] <= day:
             held[heapq.heappop(leaving)[1]] -= 1
