@@ -236,6 +236,31 @@ def test_the_grid_rules_walk_finds_the_first_n_passing(small_grid_design):
                                  for e in power)
 
 
+def test_where_the_final_curve_places_no_count_the_grid_rule_gives_each_n(monkeypatch):
+    """The walk's N came from the curve as it was then; if the curve refitted to every
+    point places no count (here: it fails to fit at the end), each count's N is the grid
+    rule's, which passed on its own bound with every replication."""
+    import trialsim.experiments.design as design
+
+    pick_n = design.DesignSearch._pick_n
+
+    def without_curve(self, out, ratio):
+        with monkeypatch.context() as m:
+            m.setattr(design, "fitted_ns", lambda *a, **k: {})
+            return pick_n(self, out, ratio)
+
+    monkeypatch.setattr(design.DesignSearch, "_pick_n", without_curve)
+    search = DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40",
+                                   "design.max_esw_per_locality=3"))
+    front = [f for f in search.frontier() if f["target_n"] is not None]
+    assert front
+    for f in front:
+        e = f["esw_per_locality"]
+        assert f["target_n"] == f["grid_n"] and f["pick_n"] == "grid"
+        dec = search._decided[f["grid_n"], e, f["allocation_ratio"]]
+        assert dec.passes and dec.replications == 40
+
+
 def test_the_recommendation_follows_the_rule_and_every_goal(small_design):
     rows, rec = small_design["designs"], small_design["recommended"]
     assert rec is not None
