@@ -201,7 +201,7 @@ def test_the_frontier_needs_no_more_n_with_more_esws(small_design):
     floor = 0
     for f in front:
         e = f["esw_per_locality"]
-        assert f["pick_n"] == "fitted"
+        assert f["pick_n"] == ("fitted" if f["fitted_grid_n"] is not None else "grid")
         assert f["fitted_n_lower"] <= f["fitted_n"] <= f["fitted_n_upper"]
         if f["fitted_grid_n"] is not None:
             assert f["target_n"] == max(f["fitted_grid_n"], floor)
@@ -250,8 +250,8 @@ def test_where_the_final_curve_places_no_count_the_grid_rule_gives_each_n(monkey
             return pick_n(self, out, ratio)
 
     monkeypatch.setattr(design.DesignSearch, "_pick_n", without_curve)
-    search = DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40",
-                                   "design.max_esw_per_locality=3"))
+    cfg = make_cfg(*SMALL, "mode=design", "replications=40", "design.max_esw_per_locality=3")
+    search = DesignSearch(cfg)
     front = [f for f in search.frontier() if f["target_n"] is not None]
     assert front
     for f in front:
@@ -259,6 +259,24 @@ def test_where_the_final_curve_places_no_count_the_grid_rule_gives_each_n(monkey
         assert f["target_n"] == f["grid_n"] and f["pick_n"] == "grid"
         dec = search._decided[f["grid_n"], e, f["allocation_ratio"]]
         assert dec.passes and dec.replications == 40
+    # and where the grid rule finds none for the first count, fewer ESWs are not searched
+    monkeypatch.setattr(design, "first_passing", lambda *a, **k: None)
+    rows = DesignSearch(cfg).frontier()
+    assert rows[0]["target_n"] is None and rows[0]["searched"] and "power" not in rows[0]
+    assert rows[0]["best_replications"] in (20, 40)
+    assert all(not r["searched"] and r["target_n"] is None for r in rows[1:])
+
+
+def test_a_screened_power_decision_made_again_in_full_replaces_its_record():
+    search = DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40"))
+    ratio = search.ratios[0]
+    assert search._power(40, 1, ratio).screened_out  # far below the goal: screened
+    dec = search._power(40, 1, ratio, full=True)
+    assert dec.replications == 40 and not dec.screened_out
+    new = search._power(80, 1, ratio, full=True)  # never decided: every replication
+    assert new.replications == 40 and not new.screened_out
+    records = [(r["target_n"], r["replications"]) for r in search.log if r["step"] == "power"]
+    assert records == [(40, 40), (80, 40)]
 
 
 def test_the_recommendation_follows_the_rule_and_every_goal(small_design):

@@ -137,6 +137,7 @@ class DesignSearch:
         self._decided: dict[tuple[int, int, str], Decision] = {}  # (N, ESW/loc, ratio)
         self.fitted: dict[str, dict[int, FittedN]] = {}  # ratio -> ESW/loc -> fitted N
         self.log: list[dict[str, Any]] = []
+        self._logged: dict[tuple[int, int, str], int] = {}  # power decision -> its record
         self._expected_ratio = 1.15  # sites guide: expected recruits per target N at first
         self.unit = base.costs
         self.by_cost = self.d.objective == "cost"
@@ -149,15 +150,16 @@ class DesignSearch:
     def _power(self, n: int, e: int, ratio: str, full: bool = False) -> Decision:
         """The criterion at N = n, e ESWs per locality and `ratio`, window unconstrained
         (decided once: a second call returns the first decision, logged once). `full`:
-        a decision screened out is made again with every replication (a frontier N the
-        fitted curve picks rests on every replication, as the grid rule's does)."""
+        decided with every replication, never at the screen, a decision screened out
+        before made again and its record replaced (a frontier N the fitted curve picks
+        rests on every replication, as the grid rule's does)."""
         key = (n, e, ratio)
         before = self._decided.get(key)
         if before is not None and not (full and before.screened_out):
             return before
         d = self.d
         c = Candidate(n, e, self.scenario_sites, None, d.uncertain, ratio=ratio)
-        if before is not None:
+        if full:
             self.ev.trials(c, self.settings.replications, "power")
         get = lambda r: self.ev.trials(c, r, "power")["primary_reject"]  # noqa: E731
         dec = self.ev.decide(get, d.target_power, self.ev.available(c))
@@ -172,9 +174,14 @@ class DesignSearch:
             flags = self.ev.trials(dataclasses.replace(c, uncertain=not d.uncertain),
                                    dec.replications, "power")["primary_reject"]
             values[other], values[f"{other}_mc_se"] = share(flags)
-        self.log.append(_record("power", c, esws=e * self.localities,
-                                replications=dec.replications, goal=d.criterion,
-                                passes=dec.passes, screened_out=dec.screened_out, **values))
+        record = _record("power", c, esws=e * self.localities, replications=dec.replications,
+                         goal=d.criterion, passes=dec.passes, screened_out=dec.screened_out,
+                         **values)
+        if before is None:
+            self._logged[key] = len(self.log)
+            self.log.append(record)
+        else:
+            self.log[self._logged[key]] = record
         self._decided[key] = dec
         return dec
 
@@ -248,11 +255,13 @@ class DesignSearch:
 
     def _none(self, e: int, ratio: str) -> dict[str, Any]:
         """A count with no N in the grid: the power at the largest N tried (power rises
-        with N: a higher estimate at a smaller N is noise)."""
+        with N: a higher estimate at a smaller N is noise), with its replications (the
+        screen's, where it failed there)."""
         tried = [(n, dec) for (n, ee, r), dec in self._decided.items() if ee == e and r == ratio]
         n, dec = max(tried, key=lambda t: t[0]) if tried else (None, None)
         return {"target_n": None, "searched": True, "grid_n": None, "best_n": n,
-                "best": dec.estimate if dec else None, "best_mc_se": dec.mc_se if dec else None}
+                "best": dec.estimate if dec else None, "best_mc_se": dec.mc_se if dec else None,
+                "best_replications": dec.replications if dec else None}
 
     def _curve_index(self, e: int, ratio: str, guess: Callable[[], int]) -> tuple[int, bool]:
         """The grid index where the fitted power curve (`fitted_n.py`, through every power
@@ -275,8 +284,10 @@ class DesignSearch:
         points, outcomes = self.ev.power_points(self.scenario_sites, d.uncertain, ratio)
         fitted = fitted_ns(points, d.target_power, d.n_grid, d.z, outcomes)
         self.fitted[ratio] = fitted
-        if d.pick_n == "fitted":
-            self._grid_rule_where_unplaced(out, ratio, fitted)
+        if d.pick_n == "fitted" and self._grid_rule_where_unplaced(out, ratio, fitted):
+            points, outcomes = self.ev.power_points(self.scenario_sites, d.uncertain, ratio)
+            fitted = fitted_ns(points, d.target_power, d.n_grid, d.z, outcomes)
+            self.fitted[ratio] = fitted  # through the grid rule's points too
         grid_pick = {f["esw_per_locality"]: f["target_n"] for f in out if f["searched"]}
         chosen = pick(grid_pick, fitted) if d.pick_n == "fitted" else grid_pick
         for f in out:
@@ -285,7 +296,8 @@ class DesignSearch:
                 f.update(fitted[e].record())
             if not f["searched"] or f["target_n"] is None:
                 continue
-            f["pick_n"] = d.pick_n if e in fitted else "grid"
+            placed = e in fitted and fitted[e].grid_n is not None
+            f["pick_n"] = d.pick_n if placed else "grid"
             n = chosen[e]
             if n is not None and (n != f["target_n"] or d.pick_n == "fitted"):
                 dec = self._power(n, e, ratio, full=d.pick_n == "fitted")
@@ -293,13 +305,14 @@ class DesignSearch:
         return out
 
     def _grid_rule_where_unplaced(self, out: list[dict[str, Any]], ratio: str,
-                                  fitted: dict[int, FittedN]) -> None:
+                                  fitted: dict[int, FittedN]) -> bool:
         """A count whose walk N the curve gave (grid_n null) but which the final curve,
         refitted to every point, no longer places in the grid: its N is the grid rule's
         (as `fitted_n.pick` then takes it), from the N of the count above, the decisions
-        made so far reused; none if no N in the grid passes."""
-        grid, floor = self.d.n_grid, 0
-        for f in out:
+        made so far reused; none if no N in the grid passes, and fewer ESWs are then not
+        searched. True if it changed any count."""
+        grid, floor, crit, changed = self.d.n_grid, 0, self.d.criterion, False
+        for pos, f in enumerate(out):
             e = f["esw_per_locality"]
             if not f["searched"] or f["target_n"] is None:
                 continue
@@ -308,14 +321,22 @@ class DesignSearch:
                 idx = first_passing(
                     len(grid), lambda i, e=e: self._power(grid[i], e, ratio).passes,
                     max(grid.index(f["target_n"]), floor), lo=floor)
+                changed = True
                 if idx is None:
+                    for key in (crit, f"{crit}_mc_se"):
+                        f.pop(key, None)
                     f.update(self._none(e, ratio))
-                    continue
+                    out[pos + 1:] = [{"esw_per_locality": g["esw_per_locality"],
+                                      "esws": g["esws"], "allocation_ratio": ratio,
+                                      "target_n": None, "searched": False}
+                                     for g in out[pos + 1:]]
+                    break
                 dec = self._power(grid[idx], e, ratio)
                 f.update({"target_n": grid[idx], "grid_n": grid[idx],
                           self.d.criterion: dec.estimate,
                           f"{self.d.criterion}_mc_se": dec.mc_se})
             floor = grid.index(f["target_n"])
+        return changed
 
     # --- 2. sites per window ------------------------------------------------------------
     def _prob_target(self, n: int, sites: int, months: float) -> Decision:
@@ -888,7 +909,9 @@ def design_table(result: dict[str, Any]) -> str:
                                 f"{_f(f[crit + '_mc_se'], 3)}{fit})")
         elif f["searched"]:
             lines.append(head + f"none in the grid ({crit} {_f(f.get('best'))} at N "
-                                f"{f.get('best_n')}, the largest tried)")
+                                f"{f.get('best_n')}, the largest tried"
+                                + (f", {f['best_replications']} replications)"
+                                   if f.get("best_replications") else ")"))
         else:
             lines.append(head + "none (fewer ESWs cannot do better)")
     if len({f["target_n"] for f in result["frontier"] if f["target_n"] is not None}) > 1:

@@ -107,8 +107,9 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
            ("none in the grid" if f.get("searched") else "not searched (fewer ESWs cannot "
                                                          "do better)"),
            _se(f.get(crit), f.get(f"{crit}_mc_se")) if f["target_n"] is not None else
-           (f"{_p(f.get('best'))} at N {f.get('best_n')}, the largest tried" if f.get("searched")
-            else ""),
+           (f"{_p(f.get('best'))} at N {f.get('best_n')}, the largest tried"
+            + (f" ({f['best_replications']} replications)" if f.get("best_replications")
+               else "") if f.get("searched") else ""),
            _fitted(f)]
           for f in d.get("frontier", [])]),
         ("p", "Smallest N: " + ("read off the probit-in-log-N curve fitted to every N "
