@@ -332,9 +332,8 @@ class DesignSearch:
                                      for g in out[pos + 1:]]
                     break
                 dec = self._power(grid[idx], e, ratio)
-                f.update({"target_n": grid[idx], "grid_n": grid[idx],
-                          self.d.criterion: dec.estimate,
-                          f"{self.d.criterion}_mc_se": dec.mc_se})
+                f.update({"target_n": grid[idx], "grid_n": grid[idx], crit: dec.estimate,
+                          f"{crit}_mc_se": dec.mc_se})
             floor = grid.index(f["target_n"])
         return changed
 
