@@ -268,26 +268,31 @@ class DesignSearch:
         point at `ratio` so far) places ESW count e's N (the grid's length: not within
         it) and True; the guess's and False while the count has no point of its own or
         no curve fits."""
+        grid = self.d.n_grid
+        f = self._fitted(ratio, e).get(e)
+        if f is not None:
+            return (len(grid) if f.grid_n is None else grid.index(f.grid_n)), True
+        return guess(), False
+
+    def _fitted(self, ratio: str, count: int | None = None) -> dict[int, FittedN]:
+        """The fitted power curve's N for each ESW count (`fitted_n.py`), through every
+        power point at the scenario's sites and `ratio` simulated so far; {} where
+        `count` is given and has no point of its own."""
         d = self.d
         points, outcomes = self.ev.power_points(self.scenario_sites, d.uncertain, ratio)
-        if any(p[1] == e for p in points):
-            f = fitted_ns(points, d.target_power, d.n_grid, d.z, outcomes).get(e)
-            if f is not None:
-                return (len(d.n_grid) if f.grid_n is None else d.n_grid.index(f.grid_n)), True
-        return guess(), False
+        if count is not None and not any(p[1] == count for p in points):
+            return {}
+        return fitted_ns(points, d.target_power, d.n_grid, d.z, outcomes)
 
     def _pick_n(self, out: list[dict[str, Any]], ratio: str) -> list[dict[str, Any]]:
         """Each ESW count's N from the fitted power curve (design.pick_n=fitted,
         `fitted_n.py`) over every N simulated at `ratio`, or the walk's grid pick (grid);
         the fitted N and its interval are recorded either way."""
         d, crit = self.d, self.d.criterion
-        points, outcomes = self.ev.power_points(self.scenario_sites, d.uncertain, ratio)
-        fitted = fitted_ns(points, d.target_power, d.n_grid, d.z, outcomes)
-        self.fitted[ratio] = fitted
+        fitted = self._fitted(ratio)
         if d.pick_n == "fitted" and self._grid_rule_where_unplaced(out, ratio, fitted):
-            points, outcomes = self.ev.power_points(self.scenario_sites, d.uncertain, ratio)
-            fitted = fitted_ns(points, d.target_power, d.n_grid, d.z, outcomes)
-            self.fitted[ratio] = fitted  # through the grid rule's points too
+            fitted = self._fitted(ratio)  # through the grid rule's points too
+        self.fitted[ratio] = fitted
         grid_pick = {f["esw_per_locality"]: f["target_n"] for f in out if f["searched"]}
         chosen = pick(grid_pick, fitted) if d.pick_n == "fitted" else grid_pick
         for f in out:

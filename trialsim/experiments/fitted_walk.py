@@ -43,15 +43,14 @@ def walk_count(n: int, lo: int, propose: Callable[[], tuple[int, bool]],
     it needs). Indices below `lo` (the count above's N) are not proposed. After `probes`
     new candidates the curve's N stands as it then is (simulated)."""
     top = n - 1
-    for _ in range(probes):
-        i = max(propose()[0], lo)
+    for probe in range(probes + 1):  # the curve refitted once after each new candidate
+        i, by_curve = propose()
+        i = max(i, lo)
         todo = [j for j in ((i, i - 1) if i <= top else (top,))
                 if j >= lo and not simulated(j)]
-        if not todo:
+        if not todo or probe == probes:
             break
         passes(todo[0])
-    i, by_curve = propose()
-    i = max(i, lo)
     if not by_curve:  # no curve places the count: the grid rule's N
         return grid_rule(), True
     if i > top:  # not within the grid: its largest N decides whether any does
