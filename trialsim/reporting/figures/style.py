@@ -57,6 +57,9 @@ def save(fig, path_png: Path) -> list[Path]:
     """PNG at 200 dpi and SVG beside it, without timestamps or software versions."""
     path_svg = path_png.with_suffix(".svg")
     fig.savefig(path_png, dpi=DPI, metadata={"Software": None})
+    # the SVG keeps the layout the PNG's drawing found, rather than solving it again
+    # (the constrained layout is about a third of drawing a figure)
+    fig.set_layout_engine("none")
     fig.savefig(path_svg, metadata={"Date": None, "Creator": None})
     plt.close(fig)
     path_svg.write_text(_stable_clip_ids(path_svg.read_text()))
