@@ -51,7 +51,8 @@ RUNS = {  # name in numbers.json: simulate.py arguments (the README's commands)
     "allocation_2_3": ["trial.allocation_ratio=2:3", "trial.block_sizes=auto"],
     "allocation_1_2": ["trial.allocation_ratio=1:2", "trial.block_sizes=auto"],
 }
-DESIGN_KEYS = ("goals", "recommended", "check", "frontier", "work", "binding", "objective",
+DESIGN_KEYS = ("goals", "recommended", "check", "frontier", "recruitable_n", "work", "binding",
+               "objective",
                "rule", "smallest_n_design", "cost_frontier", "allocation_ratios", "esw_fte",
                "variants", "retention_strategies")
 SWEEP = ["-m", "sites.pain_services.count=16,24,32", "trial.recruitment_months=24,36"]

@@ -212,6 +212,28 @@ def test_the_frontier_needs_no_more_n_with_more_esws(small_design):
         floor = f["target_n"]
 
 
+def test_the_frontier_stops_at_the_largest_n_any_design_recruits(small_design):
+    """N 200 is beyond what the most sites recruit in the longest window: the frontier's
+    grid stops below it, no power run goes above it, and a count that needs more is
+    none there (fewer ESWs not searched). The cut rests on the sites step's own rule:
+    the cap passes P(target) with the most sites and the longest window, the next N of
+    the grid fails it."""
+    d, cap = small_design, small_design["recruitable_n"]
+    assert cap is not None and cap < d["n_grid"][-1]
+    assert max(e["target_n"] for e in d["evaluations"] if e["step"] == "power") <= cap
+    top = {e["target_n"]: e["passes"] for e in d["evaluations"]
+           if e["step"] == "sites" and e["sites"] == 16 and e["months"] == 18}
+    assert top[cap] and not top[cap + 40]
+    front = d["frontier"]
+    none = [i for i, f in enumerate(front) if f["target_n"] is None]
+    assert none, "the smallest ESW count needs more N than any design recruits"
+    assert front[none[0]]["searched"] and front[none[0]]["recruitable_n"] == cap
+    assert front[none[0]]["best_n"] <= cap
+    assert all(not f["searched"] for f in front[none[0] + 1:])
+    assert f"none up to N {cap}, the largest any design in the grid recruits" in \
+        design_table(d)
+
+
 @pytest.fixture(scope="module")
 def small_grid_design():
     return DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40",

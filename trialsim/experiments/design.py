@@ -9,7 +9,10 @@
    (`power_guess.py`), refitted to every candidate simulated, says where to start. With
    `pick_n=fitted` (default) each count's N is read off the fitted power curve, and the
    walk simulates where that curve places it and the grid N below (`fitted_walk.py`)
-   rather than bracketing the grid rule's boundary.
+   rather than bracketing the grid rule's boundary. The N grid stops at the largest N
+   the most sites recruit within the longest window (`_recruitable`): no design in the
+   grid has a larger N, so a count needing more is "none" there and fewer ESWs are not
+   searched.
 2. Recruitment, for the smallest N on the frontier (the rule below puts it first, and a
    larger N comes with fewer ESWs: no faster to recruit, no shorter waits, so a design
    exists with it only if one exists with the smallest): in each window of `months`, the
@@ -139,6 +142,10 @@ class DesignSearch:
         self.log: list[dict[str, Any]] = []
         self._logged: dict[tuple[int, int, str], int] = {}  # power decision -> its record
         self._expected_ratio = 1.15  # sites guide: expected recruits per target N at first
+        # the power frontier's N grid: design.n_grid up to the largest N any design in the
+        # grid recruits (`_recruitable`), all of it where none does
+        self.frontier_grid: tuple[int, ...] = self.d.n_grid
+        self.recruitable_n: int | None = None
         self.unit = base.costs
         self.by_cost = self.d.objective == "cost"
 
@@ -186,14 +193,35 @@ class DesignSearch:
         return dec
 
     def frontier(self) -> list[dict[str, Any]]:
-        """Each ratio's frontier, one after the other (every entry names its ratio)."""
+        """Each ratio's frontier, one after the other (every entry names its ratio), over
+        the N that some design in the grid recruits."""
+        self.recruitable_n = self._recruitable()
+        if self.recruitable_n is not None:
+            self.frontier_grid = tuple(n for n in self.d.n_grid if n <= self.recruitable_n)
         out: list[dict[str, Any]] = []
         for r in self.ratios:
             out += self._frontier_at(r)
         return out
 
-    def _frontier_at(self, ratio: str) -> list[dict[str, Any]]:
+    def _recruitable(self) -> int | None:
+        """The largest N of the grid that the most sites of the grid recruit within the
+        longest window (P(target) cleared as in step 2), None if not even the smallest.
+        No design in the grid has a larger N (fewer sites or a shorter window recruit
+        no faster), so the power frontier is not searched beyond it: a count needing
+        more is "none" there, and fewer ESWs are not searched. Read off one recruitment
+        run of the most sites to the grid's largest N, which step 2 then reuses
+        (recruitment before the close does not depend on the target, to the last bit);
+        where nothing is recruitable the frontier keeps the whole grid (the binding
+        goal is then reported)."""
         d, grid = self.d, self.d.n_grid
+        self.ev.recruit_up_to(grid[-1])
+        top = len(grid) - 1  # index i tests grid[top - i]: passing grows as N falls
+        idx = first_passing(len(grid), lambda i: self._prob_target(
+            grid[top - i], d.sites_grid[-1], d.months_grid[-1]).passes, 0)
+        return None if idx is None else grid[top - idx]
+
+    def _frontier_at(self, ratio: str) -> list[dict[str, Any]]:
+        d, grid = self.d, self.frontier_grid
         guess = self.guesses[ratio]
         decided: dict[tuple[int, int], Decision] = {}
         level = d.target_power + d.z * math.sqrt(
@@ -261,14 +289,20 @@ class DesignSearch:
         n, dec = max(tried, key=lambda t: t[0]) if tried else (None, None)
         return {"target_n": None, "searched": True, "grid_n": None, "best_n": n,
                 "best": dec.estimate if dec else None, "best_mc_se": dec.mc_se if dec else None,
-                "best_replications": dec.replications if dec else None}
+                "best_replications": dec.replications if dec else None,
+                "recruitable_n": self._cap()}
+
+    def _cap(self) -> int | None:
+        """The frontier's largest N where it is below the grid's (`_recruitable`)."""
+        grid = self.frontier_grid
+        return grid[-1] if grid and grid[-1] < self.d.n_grid[-1] else None
 
     def _curve_index(self, e: int, ratio: str, guess: Callable[[], int]) -> tuple[int, bool]:
         """The grid index where the fitted power curve (`fitted_n.py`, through every power
         point at `ratio` so far) places ESW count e's N (the grid's length: not within
         it) and True; the guess's and False while the count has no point of its own or
         no curve fits."""
-        grid = self.d.n_grid
+        grid = self.frontier_grid
         f = self._fitted(ratio, e).get(e)
         if f is not None:
             return (len(grid) if f.grid_n is None else grid.index(f.grid_n)), True
@@ -282,7 +316,7 @@ class DesignSearch:
         points, outcomes = self.ev.power_points(self.scenario_sites, d.uncertain, ratio)
         if count is not None and not any(p[1] == count for p in points):
             return {}
-        return fitted_ns(points, d.target_power, d.n_grid, d.z, outcomes)
+        return fitted_ns(points, d.target_power, self.frontier_grid, d.z, outcomes)
 
     def _pick_n(self, out: list[dict[str, Any]], ratio: str) -> list[dict[str, Any]]:
         """Each ESW count's N from the fitted power curve (design.pick_n=fitted,
@@ -316,7 +350,7 @@ class DesignSearch:
         (as `fitted_n.pick` then takes it), from the N of the count above, the decisions
         made so far reused; none if no N in the grid passes, and fewer ESWs are then not
         searched. True if it changed any count."""
-        grid, floor, crit, changed = self.d.n_grid, 0, self.d.criterion, False
+        grid, floor, crit, changed = self.frontier_grid, 0, self.d.criterion, False
         for pos, f in enumerate(out):
             e = f["esw_per_locality"]
             if not f["searched"] or f["target_n"] is None:
@@ -615,31 +649,36 @@ class DesignSearch:
             e, n = top["esw_per_locality"], top.get("best_n")
             guess = self.guesses[top["allocation_ratio"]]
             at = f" at IPS:TAU {top['allocation_ratio']}" if len(self.ratios) > 1 else ""
+            top_n = self.frontier_grid[-1]
+            cap = self._cap()
             msg = (f"{crit} {top['best']:.2f} at N {n} with {e} ESW(s) per locality "
-                   f"({top['esws']} ESWs){at}: no N up to {d.n_grid[-1]} reaches "
-                   f"{d.target_power:g}")
+                   f"({top['esws']} ESWs){at}: no N up to {top_n}"
+                   + (", the largest any design in the grid recruits," if cap else "")
+                   + f" reaches {d.target_power:g}")
             level = d.target_power + d.z * math.sqrt(
                 d.target_power * (1 - d.target_power) / self.settings.replications)
             step = d.n_grid[1] - d.n_grid[0] if len(d.n_grid) > 1 else 20
-            more_n = guess.smallest_n(top["esws"], level, step, d.n_grid[-1] + step)
+            more_n = guess.smallest_n(top["esws"], level, step, top_n + step)
             k = self.localities
             more_e = next((f for f in range(e + 1, 1001)
-                           if guess.power(d.n_grid[-1], f * k) >= level), None)
+                           if guess.power(top_n, f * k) >= level), None)
             hints = []
             if more_e is not None:
-                hints.append(f"{more_e} ESWs per locality at N {d.n_grid[-1]}")
+                hints.append(f"{more_e} ESWs per locality at N {top_n}")
             if more_n is not None:
                 hints.append(f"N {more_n} with {e} ESWs per locality")
             if not hints:  # neither alone: both
                 for f in (2 * e, 4 * e, 8 * e, 16 * e, 32 * e):
-                    n = guess.smallest_n(f * k, level, step, d.n_grid[-1] + step)
+                    n = guess.smallest_n(f * k, level, step, top_n + step)
                     if n is not None and f <= 1000:
                         hints.append(f"N {n} with {f} ESWs per locality")
                         break
             if hints:
                 msg += ("; the design-effect approximation fitted to these runs suggests "
                         + " or ".join(hints) + " (not simulated: raise "
-                        "design.max_esw_per_locality or design.n_stop)")
+                        "design.max_esw_per_locality or design.n_stop"
+                        + (f"; an N above {cap} also needs design.max_sites or "
+                           "design.months raised" if cap else "") + ")")
             return {"goal": crit, "message": msg}
         if not rows:
             best = max((e for e in self.log if e["step"] == "sites"),
@@ -823,6 +862,7 @@ class DesignSearch:
             "objective": d.objective,
             "rule": RULE_COST if self.by_cost else RULE,
             "n_grid": list(d.n_grid), "esw_grid": list(d.esw_grid),
+            "recruitable_n": self.recruitable_n,
             "esw_fte": list(d.esw_fte), "allocation_ratios": list(d.allocation_ratios),
             "pick_n": d.pick_n,
             "unit_costs": dataclasses.asdict(self.unit),
@@ -912,7 +952,9 @@ def design_table(result: dict[str, Any]) -> str:
             lines.append(head + f"N {f['target_n']} ({crit} {_f(f[crit], 3)}, MC SE "
                                 f"{_f(f[crit + '_mc_se'], 3)}{fit})")
         elif f["searched"]:
-            lines.append(head + f"none in the grid ({crit} {_f(f.get('best'))} at N "
+            where = (f"none up to N {f['recruitable_n']}, the largest any design in the grid "
+                     "recruits" if f.get("recruitable_n") else "none in the grid")
+            lines.append(head + f"{where} ({crit} {_f(f.get('best'))} at N "
                                 f"{f.get('best_n')}, the largest tried"
                                 + (f", {f['best_replications']} replications)"
                                    if f.get("best_replications") else ")"))
