@@ -212,26 +212,39 @@ def test_the_frontier_needs_no_more_n_with_more_esws(small_design):
         floor = f["target_n"]
 
 
-def test_the_frontier_stops_at_the_largest_n_any_design_recruits(small_design):
-    """N 200 is beyond what the most sites recruit in the longest window: the frontier's
-    grid stops below it, no power run goes above it, and a count that needs more is
-    none there (fewer ESWs not searched). The cut rests on the sites step's own rule:
-    the cap passes P(target) with the most sites and the longest window, the next N of
-    the grid fails it."""
-    d, cap = small_design, small_design["recruitable_n"]
-    assert cap is not None and cap < d["n_grid"][-1]
-    assert max(e["target_n"] for e in d["evaluations"] if e["step"] == "power") <= cap
-    top = {e["target_n"]: e["passes"] for e in d["evaluations"]
-           if e["step"] == "sites" and e["sites"] == 16 and e["months"] == 18}
-    assert top[cap] and not top[cap + 40]
-    front = d["frontier"]
-    none = [i for i, f in enumerate(front) if f["target_n"] is None]
-    assert none, "the smallest ESW count needs more N than any design recruits"
-    assert front[none[0]]["searched"] and front[none[0]]["recruitable_n"] == cap
-    assert front[none[0]]["best_n"] <= cap
-    assert all(not f["searched"] for f in front[none[0] + 1:])
-    assert f"none up to N {cap}, the largest any design in the grid recruits" in \
-        design_table(d)
+@pytest.mark.parametrize("objective", ["cost", "smallest_n"])
+def test_counts_needing_more_n_than_any_design_recruits_are_not_searched(monkeypatch,
+                                                                         objective):
+    """SMALL's most sites recruit N 160 in the longest window but not 200: once a count
+    needs more than 160, fewer ESWs (which need more still) are not searched. Each count's
+    N rests on its own points and those of counts with more ESWs, so the cut changes
+    nothing else: the frontier down to the cut, the designs and the recommendation are
+    those of the search without it, for fewer power runs."""
+    cfg = make_cfg(*SMALL, "mode=design", "replications=40", "design.max_esw_per_locality=6",
+                   "outcome.esw_icc=0.1", f"design.objective={objective}")
+    cut = DesignSearch(cfg).run()
+    monkeypatch.setattr(DesignSearch, "_recruitable", lambda self: None)
+    whole = DesignSearch(cfg).run()
+    cap = cut["recruitable_n"]
+    assert cap == 160 and whole["recruitable_n"] is None
+    # the cut rests on the sites step's own rule: 160 passes, 200 fails
+    top = {e["target_n"]: e["passes"] for e in cut["evaluations"]
+           if e.get("purpose") == "recruitable_n"}
+    assert top[160] and not top[200]
+    front = cut["frontier"]
+    at = next(i for i, f in enumerate(front) if f["target_n"] is not None
+              and f["target_n"] > cap)
+    assert at < len(front) - 1, "some count is cut"
+    assert front[:at + 1] == whole["frontier"][:at + 1]
+    assert all(not f["searched"] and f["beyond_recruitable"] == cap for f in front[at + 1:])
+    assert whole["frontier"][at + 1]["searched"]  # the search without it went on
+    assert cut["recommended"] == whole["recommended"] and cut["designs"] == whole["designs"]
+    assert cut["check"] == whole["check"]
+    power = [e for e in cut["evaluations"] if e["step"] == "power"]
+    assert len(power) < len([e for e in whole["evaluations"] if e["step"] == "power"])
+    assert all(e["esw_per_locality"] >= front[at]["esw_per_locality"] for e in power)
+    assert f"not searched (needs more N than {cap}, the most any design in the grid " \
+        "recruits)" in design_table(cut)
 
 
 @pytest.fixture(scope="module")
@@ -259,19 +272,20 @@ def test_the_grid_rules_walk_finds_the_first_n_passing(small_grid_design):
 
 
 def test_where_the_final_curve_places_no_count_the_grid_rule_gives_each_n(monkeypatch):
-    """The walk's N came from the curve as it was then; if the curve refitted to every
-    point places no count (here: it fails to fit at the end), each count's N is the grid
-    rule's, which passed on its own bound with every replication."""
+    """The walk's N came from the curve as it was then; if the curve refitted with that
+    N decided in full places no count (here: it fails to fit as each count settles),
+    each count's N is the grid rule's, which passed on its own bound with every
+    replication."""
     import trialsim.experiments.design as design
 
-    pick_n = design.DesignSearch._pick_n
+    settle = design.DesignSearch._settle
 
-    def without_curve(self, out, ratio):
+    def without_curve(self, row, ratio, gfloor, floor_n):
         with monkeypatch.context() as m:
             m.setattr(design, "fitted_ns", lambda *a, **k: {})
-            return pick_n(self, out, ratio)
+            return settle(self, row, ratio, gfloor, floor_n)
 
-    monkeypatch.setattr(design.DesignSearch, "_pick_n", without_curve)
+    monkeypatch.setattr(design.DesignSearch, "_settle", without_curve)
     cfg = make_cfg(*SMALL, "mode=design", "replications=40", "design.max_esw_per_locality=3")
     search = DesignSearch(cfg)
     front = [f for f in search.frontier() if f["target_n"] is not None]
@@ -420,6 +434,37 @@ def test_an_unconfirmed_check_moves_the_search_to_the_next_n(monkeypatch, object
     else:
         assert (second, e2) != (first, e1)
         assert e2 != e1 or second == first + 40
+
+
+@pytest.mark.parametrize("objective", ["smallest_n", "cost"])
+def test_an_unconfirmed_check_never_moves_beyond_what_any_design_recruits(monkeypatch,
+                                                                          objective):
+    """Every check forced unconfirmed: the search moves N up only as far as the most
+    sites recruit (SMALL: 160), with no power run beyond it but those the frontier's walk
+    makes anyway, and the last attempt's designs are what the search reports."""
+    cfg = make_cfg(*SMALL, "mode=design", "replications=40", f"design.objective={objective}")
+
+    def beyond(result):
+        return {(e["target_n"], e["esw_per_locality"]) for e in result["evaluations"]
+                if e["step"] == "power" and e["target_n"] > result["recruitable_n"]}
+
+    walked = beyond(DesignSearch(cfg).run())
+    real = DesignSearch.check
+
+    def check(self, rec):
+        out = real(self, rec)
+        out["confirmed"] = {**out["confirmed"], self.d.criterion: False}
+        return out
+
+    monkeypatch.setattr(DesignSearch, "check", check)
+    result = DesignSearch(cfg).run()
+    cap = result["recruitable_n"]
+    assert cap == 160 and beyond(result) == walked
+    assert len(result["check_attempts"]) > 1
+    assert all(a["target_n"] <= cap for a in result["check_attempts"])
+    assert result["designs"] and result["recommended"]["target_n"] <= cap
+    if objective == "smallest_n":  # its sites step looks at the attempt's N alone
+        assert all(s["target_n"] <= cap for s in result["sites_by_months"])
 
 
 def test_the_sites_found_come_with_the_fitted_curves_interval(small_design):

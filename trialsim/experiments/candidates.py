@@ -106,8 +106,11 @@ class Evaluator:
         screen = design.screen_replications
         self.screen = screen if 0 < screen < run.replications else run.replications
         self._trials: dict[Candidate, list[dict[str, float]]] = {}
-        self._recruits: dict[tuple[int, bool], list[tuple]] = {}
-        self.recruit_n = 0  # target of the recruitment runs (the largest N asked)
+        # (sites, uncertain) -> (the runs' target, the runs): a run to a larger target
+        # answers every smaller N (recruitment before the N-th randomisation does not
+        # depend on the target, to the last bit)
+        self._recruits: dict[tuple[int, bool], tuple[int, list[tuple]]] = {}
+        self.recruit_n = 0  # target of new recruitment runs (the largest N asked)
         self.recruit_months = max(design.months_grid)  # their window
         self.work: dict[str, dict[str, int]] = {}
 
@@ -159,13 +162,18 @@ class Evaluator:
     def available(self, c: Candidate) -> int:
         return len(self._trials.get(c, ()))
 
-    def recruitment(self, sites: int, uncertain: bool, reps: int) -> list[tuple]:
-        """Recruitment runs with `sites` sites up to `recruit_n` and `recruit_months`."""
+    def recruitment(self, sites: int, uncertain: bool, reps: int,
+                    up_to: int = 0) -> list[tuple]:
+        """Recruitment runs with `sites` sites up to `recruit_n` (or `up_to`, if larger)
+        and `recruit_months`; runs made to a smaller target are made again."""
         key = (sites, uncertain)
-        have = self._recruits.setdefault(key, [])
+        target, have = self._recruits.get(key, (0, []))
+        if target < max(self.recruit_n, up_to):
+            target, have = max(self.recruit_n, up_to), []
+        self._recruits[key] = (target, have)
         if len(have) < reps:
             esw = int(self.cfg.delivery.esw.per_locality)  # recruitment ignores the ESWs
-            c = Candidate(self.recruit_n, esw, sites, self.recruit_months, uncertain)
+            c = Candidate(target, esw, sites, self.recruit_months, uncertain)
             one = partial(_recruitment_rep, self.params(c), self.seed)
             new = map_replications(one, reps - len(have), self.n_jobs, first=len(have),
                                    label=f"design recruitment: {sites} sites")
@@ -178,14 +186,16 @@ class Evaluator:
         it, so they are dropped and made again (same seeds) when first asked for."""
         if n > self.recruit_n:
             self.recruit_n = n
-            self._recruits.clear()
+            self._recruits = {k: v for k, v in self._recruits.items() if v[0] >= n}
 
-    def recruitment_available(self, sites: int, uncertain: bool) -> int:
-        return len(self._recruits.get((sites, uncertain), ()))
+    def recruitment_available(self, sites: int, uncertain: bool, up_to: int = 0) -> int:
+        target, runs = self._recruits.get((sites, uncertain), (0, []))
+        return len(runs) if target >= max(self.recruit_n, up_to) else 0
 
     def recruitment_cached(self, uncertain: bool) -> dict[int, list[tuple]]:
         """Every recruitment run simulated so far, by number of sites."""
-        return {s: runs for (s, u), runs in sorted(self._recruits.items()) if u == uncertain}
+        return {s: runs for (s, u), (_, runs) in sorted(self._recruits.items())
+                if u == uncertain}
 
     # --- decisions ----------------------------------------------------------------------
     def decide(self, get: Callable[[int], np.ndarray], goal: float, have: int,

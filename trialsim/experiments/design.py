@@ -9,10 +9,9 @@
    (`power_guess.py`), refitted to every candidate simulated, says where to start. With
    `pick_n=fitted` (default) each count's N is read off the fitted power curve, and the
    walk simulates where that curve places it and the grid N below (`fitted_walk.py`)
-   rather than bracketing the grid rule's boundary. The N grid stops at the largest N
-   the most sites recruit within the longest window (`_recruitable`): no design in the
-   grid has a larger N, so a count needing more is "none" there and fewer ESWs are not
-   searched.
+   rather than bracketing the grid rule's boundary. Once a count needs more N than the
+   most sites recruit within the longest window (`_recruitable`), fewer ESWs are not
+   searched: they would need more still, and no design in the grid has such an N.
 2. Recruitment, for the smallest N on the frontier (the rule below puts it first, and a
    larger N comes with fewer ESWs: no faster to recruit, no shorter waits, so a design
    exists with it only if one exists with the smallest): in each window of `months`, the
@@ -142,10 +141,7 @@ class DesignSearch:
         self.log: list[dict[str, Any]] = []
         self._logged: dict[tuple[int, int, str], int] = {}  # power decision -> its record
         self._expected_ratio = 1.15  # sites guide: expected recruits per target N at first
-        # the power frontier's N grid: design.n_grid up to the largest N any design in the
-        # grid recruits (`_recruitable`), all of it where none does
-        self.frontier_grid: tuple[int, ...] = self.d.n_grid
-        self.recruitable_n: int | None = None
+        self.recruitable_n: int | None = None  # the largest N any design recruits
         self.unit = base.costs
         self.by_cost = self.d.objective == "cost"
 
@@ -193,11 +189,9 @@ class DesignSearch:
         return dec
 
     def frontier(self) -> list[dict[str, Any]]:
-        """Each ratio's frontier, one after the other (every entry names its ratio), over
-        the N that some design in the grid recruits."""
+        """Each ratio's frontier, one after the other (every entry names its ratio),
+        down to the first count that needs more N than any design in the grid recruits."""
         self.recruitable_n = self._recruitable()
-        if self.recruitable_n is not None:
-            self.frontier_grid = tuple(n for n in self.d.n_grid if n <= self.recruitable_n)
         out: list[dict[str, Any]] = []
         for r in self.ratios:
             out += self._frontier_at(r)
@@ -207,21 +201,24 @@ class DesignSearch:
         """The largest N of the grid that the most sites of the grid recruit within the
         longest window (P(target) cleared as in step 2), None if not even the smallest.
         No design in the grid has a larger N (fewer sites or a shorter window recruit
-        no faster), so the power frontier is not searched beyond it: a count needing
-        more is "none" there, and fewer ESWs are not searched. Read off one recruitment
+        no faster), so once a count needs more, fewer ESWs (which need more still) are
+        not searched, and the check's step up stops there. Read off one recruitment
         run of the most sites to the grid's largest N, which step 2 then reuses
         (recruitment before the close does not depend on the target, to the last bit);
-        where nothing is recruitable the frontier keeps the whole grid (the binding
-        goal is then reported)."""
+        its decisions are logged with `purpose` "recruitable_n"."""
         d, grid = self.d, self.d.n_grid
-        self.ev.recruit_up_to(grid[-1])
         top = len(grid) - 1  # index i tests grid[top - i]: passing grows as N falls
         idx = first_passing(len(grid), lambda i: self._prob_target(
-            grid[top - i], d.sites_grid[-1], d.months_grid[-1]).passes, 0)
+            grid[top - i], d.sites_grid[-1], d.months_grid[-1], up_to=grid[-1],
+            purpose="recruitable_n").passes, 0)
         return None if idx is None else grid[top - idx]
 
+    def _recruitable_at(self, n: int) -> bool:
+        """Whether some design in the grid may recruit N = n (`_recruitable`)."""
+        return self.recruitable_n is None or n <= self.recruitable_n
+
     def _frontier_at(self, ratio: str) -> list[dict[str, Any]]:
-        d, grid = self.d, self.frontier_grid
+        d, grid = self.d, self.d.n_grid
         guess = self.guesses[ratio]
         decided: dict[tuple[int, int], Decision] = {}
         level = d.target_power + d.z * math.sqrt(
@@ -229,7 +226,9 @@ class DesignSearch:
         target = int(self.cfg.trial.target_n)
         default = min(range(len(grid)), key=lambda i: abs(grid[i] - target))
         out: list[dict[str, Any]] = []
-        lo = 0
+        lo = gfloor = 0  # the walk's floor; the grid rule's (`_settle`)
+        floor_n: int | None = None  # the final N of the count above
+        self.fitted[ratio] = {}
         for pos, e in enumerate(reversed(d.esw_grid)):
             k = e * self.localities
 
@@ -264,22 +263,81 @@ class DesignSearch:
             if idx is not None and not by_grid:  # the curve's N, on every replication
                 decided[(grid[idx], e)] = self._power(grid[idx], e, ratio, full=True)
             if idx is None:
+                fit = self._fitted(ratio, e)
                 out.append({"esw_per_locality": e, "esws": k, "allocation_ratio": ratio,
-                            **self._none(e, ratio)})
-                # fewer ESWs cannot do better: not searched
-                out += [{"esw_per_locality": f, "esws": f * self.localities,
-                         "allocation_ratio": ratio, "target_n": None,
-                         "searched": False} for f in reversed(d.esw_grid[:len(d.esw_grid)
-                                                                         - pos - 1])]
+                            **self._none(e, ratio), **(fit.record() if fit else {})})
+                out += self._not_searched(pos, ratio)  # fewer ESWs cannot do better
                 break
             dec = decided[(grid[idx], e)]
-            out.append({"esw_per_locality": e, "esws": k, "allocation_ratio": ratio,
-                        "target_n": grid[idx], "searched": True, d.criterion: dec.estimate,
-                        f"{d.criterion}_mc_se": dec.mc_se,
-                        # the grid rule's N, where the walk searched for it
-                        "grid_n": grid[idx] if by_grid else None})
+            row = {"esw_per_locality": e, "esws": k, "allocation_ratio": ratio,
+                   "target_n": grid[idx], "searched": True, d.criterion: dec.estimate,
+                   f"{d.criterion}_mc_se": dec.mc_se,
+                   # the grid rule's N, where the walk searched for it
+                   "grid_n": grid[idx] if by_grid else None}
             lo = idx
-        return self._pick_n(out, ratio)
+            out.append(row)
+            settled = self._settle(row, ratio, gfloor, floor_n)
+            if settled is None:  # none after all: fewer ESWs cannot do better
+                out += self._not_searched(pos, ratio)
+                break
+            gfloor, floor_n = grid.index(settled), row["target_n"]
+            if not self._recruitable_at(floor_n):  # no design recruits it, nor the more
+                out += self._not_searched(pos, ratio, beyond=True)  # fewer ESWs need
+                break
+        return out
+
+    def _not_searched(self, pos: int, ratio: str, beyond: bool = False) -> list[dict]:
+        """The ESW counts below position `pos` of the walk, not searched: fewer ESWs
+        cannot do better than none, nor need less N than a count above them (`beyond`:
+        more than any design in the grid recruits, `_recruitable`)."""
+        grid = self.d.esw_grid
+        return [{"esw_per_locality": f, "esws": f * self.localities, "allocation_ratio": ratio,
+                 "target_n": None, "searched": False,
+                 **({"beyond_recruitable": self.recruitable_n} if beyond else {})}
+                for f in reversed(grid[:len(grid) - pos - 1])]
+
+    def _settle(self, row: dict[str, Any], ratio: str, gfloor: int,
+                floor_n: int | None) -> int | None:
+        """The walked count's final N, in `row`, as soon as it is walked: its curve
+        (`_fitted`) rests on its own points and those of counts with more ESWs, so
+        nothing searched after it can move it. With design.pick_n=fitted: where the walk's
+        N came from the curve but the curve, refitted with that N decided in full, no
+        longer places the count, the grid rule's N from the N of the count above
+        (`gfloor`, the decisions made so far reused; None, and the row is none, if no N
+        in the grid passes); then the curve's N where it places the count, else that N,
+        never below the final N of the count above (`floor_n`: power never falls with
+        more ESWs), decided with every replication. Returns the N before that last step
+        (the next count's grid rule starts from it)."""
+        d, crit, grid = self.d, self.d.criterion, self.d.n_grid
+        e = row["esw_per_locality"]
+        fit = self._fitted(ratio, e)
+        if d.pick_n == "fitted" and row["grid_n"] is None and (fit is None or
+                                                               fit.grid_n is None):
+            idx = first_passing(len(grid), lambda i: self._power(grid[i], e, ratio).passes,
+                                max(grid.index(row["target_n"]), gfloor), lo=gfloor)
+            if idx is None:
+                for key in (crit, f"{crit}_mc_se"):
+                    row.pop(key, None)
+                row.update(self._none(e, ratio))
+                fit = self._fitted(ratio, e)  # through the grid rule's points too
+                if fit is not None:
+                    row.update(fit.record())
+                return None
+            dec = self._power(grid[idx], e, ratio)
+            row.update({"target_n": grid[idx], "grid_n": grid[idx], crit: dec.estimate,
+                        f"{crit}_mc_se": dec.mc_se})
+            fit = self._fitted(ratio, e)  # through the grid rule's points too
+        settled = row["target_n"]
+        if fit is not None:
+            self.fitted.setdefault(ratio, {})[e] = fit
+            row.update(fit.record())
+        placed = fit is not None and fit.grid_n is not None
+        row["pick_n"] = d.pick_n if placed else "grid"
+        if d.pick_n == "fitted":
+            n = pick({e: settled}, {e: fit} if fit is not None else {}, floor_n)[e]
+            dec = self._power(n, e, ratio, full=True)
+            row.update({"target_n": n, crit: dec.estimate, f"{crit}_mc_se": dec.mc_se})
+        return settled
 
     def _none(self, e: int, ratio: str) -> dict[str, Any]:
         """A count with no N in the grid: the power at the largest N tried (power rises
@@ -289,105 +347,50 @@ class DesignSearch:
         n, dec = max(tried, key=lambda t: t[0]) if tried else (None, None)
         return {"target_n": None, "searched": True, "grid_n": None, "best_n": n,
                 "best": dec.estimate if dec else None, "best_mc_se": dec.mc_se if dec else None,
-                "best_replications": dec.replications if dec else None,
-                "recruitable_n": self._cap()}
-
-    def _cap(self) -> int | None:
-        """The frontier's largest N where it is below the grid's (`_recruitable`)."""
-        grid = self.frontier_grid
-        return grid[-1] if grid and grid[-1] < self.d.n_grid[-1] else None
+                "best_replications": dec.replications if dec else None}
 
     def _curve_index(self, e: int, ratio: str, guess: Callable[[], int]) -> tuple[int, bool]:
         """The grid index where the fitted power curve (`fitted_n.py`, through every power
         point at `ratio` so far) places ESW count e's N (the grid's length: not within
         it) and True; the guess's and False while the count has no point of its own or
         no curve fits."""
-        grid = self.frontier_grid
-        f = self._fitted(ratio, e).get(e)
+        grid = self.d.n_grid
+        f = self._fitted(ratio, e)
         if f is not None:
             return (len(grid) if f.grid_n is None else grid.index(f.grid_n)), True
         return guess(), False
 
-    def _fitted(self, ratio: str, count: int | None = None) -> dict[int, FittedN]:
-        """The fitted power curve's N for each ESW count (`fitted_n.py`), through every
-        power point at the scenario's sites and `ratio` simulated so far; {} where
-        `count` is given and has no point of its own."""
+    def _fitted(self, ratio: str, count: int) -> FittedN | None:
+        """ESW count `count`'s N on the fitted power curve (`fitted_n.py`) through every
+        power point at the scenario's sites and `ratio` of the counts with at least
+        `count` ESWs per locality: the points simulated by the time the walk (from the
+        most ESWs down) settles the count, so that its N never depends on the counts
+        searched after it, nor on how far down the walk goes. None where the count has
+        no point of its own or no curve fits."""
         d = self.d
         points, outcomes = self.ev.power_points(self.scenario_sites, d.uncertain, ratio)
-        if count is not None and not any(p[1] == count for p in points):
-            return {}
-        return fitted_ns(points, d.target_power, self.frontier_grid, d.z, outcomes)
-
-    def _pick_n(self, out: list[dict[str, Any]], ratio: str) -> list[dict[str, Any]]:
-        """Each ESW count's N from the fitted power curve (design.pick_n=fitted,
-        `fitted_n.py`) over every N simulated at `ratio`, or the walk's grid pick (grid);
-        the fitted N and its interval are recorded either way."""
-        d, crit = self.d, self.d.criterion
-        fitted = self._fitted(ratio)
-        if d.pick_n == "fitted" and self._grid_rule_where_unplaced(out, ratio, fitted):
-            fitted = self._fitted(ratio)  # through the grid rule's points too
-        self.fitted[ratio] = fitted
-        grid_pick = {f["esw_per_locality"]: f["target_n"] for f in out if f["searched"]}
-        chosen = pick(grid_pick, fitted) if d.pick_n == "fitted" else grid_pick
-        for f in out:
-            e = f["esw_per_locality"]
-            if e in fitted:
-                f.update(fitted[e].record())
-            if not f["searched"] or f["target_n"] is None:
-                continue
-            placed = e in fitted and fitted[e].grid_n is not None
-            f["pick_n"] = d.pick_n if placed else "grid"
-            n = chosen[e]
-            if n is not None and (n != f["target_n"] or d.pick_n == "fitted"):
-                dec = self._power(n, e, ratio, full=d.pick_n == "fitted")
-                f.update({"target_n": n, crit: dec.estimate, f"{crit}_mc_se": dec.mc_se})
-        return out
-
-    def _grid_rule_where_unplaced(self, out: list[dict[str, Any]], ratio: str,
-                                  fitted: dict[int, FittedN]) -> bool:
-        """A count whose walk N the curve gave (grid_n null) but which the final curve,
-        refitted to every point, no longer places in the grid: its N is the grid rule's
-        (as `fitted_n.pick` then takes it), from the N of the count above, the decisions
-        made so far reused; none if no N in the grid passes, and fewer ESWs are then not
-        searched. True if it changed any count."""
-        grid, floor, crit, changed = self.frontier_grid, 0, self.d.criterion, False
-        for pos, f in enumerate(out):
-            e = f["esw_per_locality"]
-            if not f["searched"] or f["target_n"] is None:
-                continue
-            f_e = fitted.get(e)
-            if f["grid_n"] is None and (f_e is None or f_e.grid_n is None):
-                idx = first_passing(
-                    len(grid), lambda i, e=e: self._power(grid[i], e, ratio).passes,
-                    max(grid.index(f["target_n"]), floor), lo=floor)
-                changed = True
-                if idx is None:
-                    for key in (crit, f"{crit}_mc_se"):
-                        f.pop(key, None)
-                    f.update(self._none(e, ratio))
-                    out[pos + 1:] = [{"esw_per_locality": g["esw_per_locality"],
-                                      "esws": g["esws"], "allocation_ratio": ratio,
-                                      "target_n": None, "searched": False}
-                                     for g in out[pos + 1:]]
-                    break
-                dec = self._power(grid[idx], e, ratio)
-                f.update({"target_n": grid[idx], "grid_n": grid[idx], crit: dec.estimate,
-                          f"{crit}_mc_se": dec.mc_se})
-            floor = grid.index(f["target_n"])
-        return changed
+        keep = [i for i, p in enumerate(points) if p[1] >= count]
+        if not any(points[i][1] == count for i in keep):
+            return None
+        return fitted_ns([points[i] for i in keep], d.target_power, d.n_grid, d.z,
+                         [outcomes[i] for i in keep]).get(count)
 
     # --- 2. sites per window ------------------------------------------------------------
-    def _prob_target(self, n: int, sites: int, months: float) -> Decision:
+    def _prob_target(self, n: int, sites: int, months: float, up_to: int = 0,
+                     purpose: str | None = None) -> Decision:
+        """P(target n within `months`) with `sites`, decided; the recruitment runs go to
+        N `up_to` at least, and the record names its `purpose` where given."""
         d = self.d
-        get = lambda r: self.ev.reached(self.ev.recruitment(sites, d.uncertain, r),  # noqa: E731
-                                        n, months)
+        get = lambda r: self.ev.reached(  # noqa: E731
+            self.ev.recruitment(sites, d.uncertain, r, up_to), n, months)
         dec = self.ev.decide(get, d.prob_target,
-                             self.ev.recruitment_available(sites, d.uncertain))
+                             self.ev.recruitment_available(sites, d.uncertain, up_to))
         self.log.append(_record("sites", None, target_n=n, esw_per_locality=None, sites=sites,
                                 months=months, replications=dec.replications,
                                 prob_target=dec.estimate, prob_target_mc_se=dec.mc_se,
                                 goal="prob_target", passes=dec.passes,
-                                screened_out=dec.screened_out))
+                                screened_out=dec.screened_out,
+                                **({"purpose": purpose} if purpose else {})))
         return dec
 
     def sites(self, ns: list[int]) -> dict[tuple[int, float], int | None]:
@@ -649,12 +652,10 @@ class DesignSearch:
             e, n = top["esw_per_locality"], top.get("best_n")
             guess = self.guesses[top["allocation_ratio"]]
             at = f" at IPS:TAU {top['allocation_ratio']}" if len(self.ratios) > 1 else ""
-            top_n = self.frontier_grid[-1]
-            cap = self._cap()
+            top_n = d.n_grid[-1]
             msg = (f"{crit} {top['best']:.2f} at N {n} with {e} ESW(s) per locality "
-                   f"({top['esws']} ESWs){at}: no N up to {top_n}"
-                   + (", the largest any design in the grid recruits," if cap else "")
-                   + f" reaches {d.target_power:g}")
+                   f"({top['esws']} ESWs){at}: no N up to {top_n} reaches "
+                   f"{d.target_power:g}")
             level = d.target_power + d.z * math.sqrt(
                 d.target_power * (1 - d.target_power) / self.settings.replications)
             step = d.n_grid[1] - d.n_grid[0] if len(d.n_grid) > 1 else 20
@@ -676,12 +677,11 @@ class DesignSearch:
             if hints:
                 msg += ("; the design-effect approximation fitted to these runs suggests "
                         + " or ".join(hints) + " (not simulated: raise "
-                        "design.max_esw_per_locality or design.n_stop"
-                        + (f"; an N above {cap} also needs design.max_sites or "
-                           "design.months raised" if cap else "") + ")")
+                        "design.max_esw_per_locality or design.n_stop)")
             return {"goal": crit, "message": msg}
         if not rows:
-            best = max((e for e in self.log if e["step"] == "sites"),
+            best = max((e for e in self.log if e["step"] == "sites"
+                        and e.get("purpose") != "recruitable_n"),  # a frontier N's only
                        key=lambda e: e["prob_target"], default=None)
             msg = "no window in design.months recruits a frontier N with P(target) >= " \
                   f"{d.prob_target:g}"
@@ -758,7 +758,8 @@ class DesignSearch:
             check = self.check(recommended)
             attempts.append(self._attempt(rec_row, check))
             bigger = [m for m in d.n_grid if m > n]
-            if check["confirmed"][d.criterion] or not bigger:
+            if check["confirmed"][d.criterion] or not bigger or not self._recruitable_at(
+                    bigger[0]):  # no design recruits the next N: this attempt stands
                 break
             n = bigger[0]
         return found, rows, recommended, check, attempts
@@ -788,9 +789,12 @@ class DesignSearch:
             bigger = [m for m in d.n_grid if m > rec_row["target_n"]]
             if check["confirmed"][d.criterion] or not bigger:
                 break
-            at = [self._at(f, bigger[0]) if (f["esw_per_locality"], f["allocation_ratio"])
-                  == (rec_row["esw_per_locality"], rec_row["allocation_ratio"]) else f
-                  for f in at]
+            key = (rec_row["esw_per_locality"], rec_row["allocation_ratio"])
+            if self._recruitable_at(bigger[0]):
+                at = [self._at(f, bigger[0]) if (f["esw_per_locality"], f["allocation_ratio"])
+                      == key else f for f in at]
+            else:  # no design recruits the next N: the count's designs end here
+                at = [f for f in at if (f["esw_per_locality"], f["allocation_ratio"]) != key]
         return found, rows, recommended, check, attempts
 
     def _cheapest(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -952,12 +956,14 @@ def design_table(result: dict[str, Any]) -> str:
             lines.append(head + f"N {f['target_n']} ({crit} {_f(f[crit], 3)}, MC SE "
                                 f"{_f(f[crit + '_mc_se'], 3)}{fit})")
         elif f["searched"]:
-            where = (f"none up to N {f['recruitable_n']}, the largest any design in the grid "
-                     "recruits" if f.get("recruitable_n") else "none in the grid")
-            lines.append(head + f"{where} ({crit} {_f(f.get('best'))} at N "
+            lines.append(head + f"none in the grid ({crit} {_f(f.get('best'))} at N "
                                 f"{f.get('best_n')}, the largest tried"
                                 + (f", {f['best_replications']} replications)"
                                    if f.get("best_replications") else ")"))
+        elif f.get("beyond_recruitable") is not None:
+            lines.append(head + "not searched (needs more N than "
+                         f"{f['beyond_recruitable']}, the most any design in the grid "
+                         "recruits)")
         else:
             lines.append(head + "none (fewer ESWs cannot do better)")
     if len({f["target_n"] for f in result["frontier"] if f["target_n"] is not None}) > 1:

@@ -19,7 +19,10 @@ it does not.
 
 One slope in log N for every ESW count, an intercept each: the walk spends each count's
 points close to its answer (two or three N a grid step apart), which fix a level but
-not a slope (a free slope per count gave curves flat to N 0 on the default search). Each
+not a slope (a free slope per count gave curves flat to N 0 on the default search). A
+count's curve goes through its own points and those of the counts with more ESWs (the
+design search's `_fitted`): the points there are when the walk, from the most ESWs down,
+settles it, so that nothing searched after it moves its N. Each
 count's N is read off its own curve, not the envelope over fewer ESWs, and the frontier
 is made monotone the conservative way (`pick`): a count never needs less N than a count
 with more ESWs, rather than borrowing a lower N from a noisy count with fewer.
@@ -91,13 +94,14 @@ def fitted_ns(points: Sequence[tuple[int, int, int, int]], target: float,
     return out
 
 
-def pick(grid_pick: dict[int, int | None], fitted: dict[int, FittedN]) -> dict[int, int | None]:
+def pick(grid_pick: dict[int, int | None], fitted: dict[int, FittedN],
+         floor: int | None = None) -> dict[int, int | None]:
     """Each ESW count's N: the fitted one where the curve places it in the grid, else the
     grid rule's; None stays None (no grid N reached the goal). Then made monotone from the
     most ESWs down: a count needs at least the N of the count above it (power never
-    falls with more ESWs), so more ESWs never need more N."""
+    falls with more ESWs), so more ESWs never need more N; `floor`: the N of a count
+    above those given."""
     out: dict[int, int | None] = {}
-    floor: int | None = None
     for e in sorted(grid_pick, reverse=True):
         n = grid_pick[e]
         if n is not None:

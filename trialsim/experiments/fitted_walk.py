@@ -4,8 +4,9 @@
 Why: the grid rule's walk (`search.first_passing`) brackets each count's first grid N
 whose own Monte Carlo bound clears the goal, galloping and bisecting, and some of those
 candidates only find a boundary the fitted curve then overrides. Read off the curve
-(`fitted_n.py`: one slope in log N, an intercept per count, through every N simulated on
-common random numbers), a count's answer needs the curve to be right near it. So each
+(`fitted_n.py`: one slope in log N, an intercept per count, through every N simulated for
+the count and those with more ESWs, on common random numbers), a count's answer needs
+the curve to be right near it. So each
 count is probed where the curve places its N (before the count has a point of its own,
 or while no curve fits, where the design-effect guess does), the curve is refitted after
 each probe, and the count is settled once the N the curve places it at and the grid N
@@ -18,7 +19,9 @@ The settled N is then decided with every replication if its screen had dropped i
 well above the goal, the curve's bound through it stayed wide and kept the count there.
 Where the curve places a count beyond the grid, the grid's largest N is simulated and
 decides: none if it fails, else the grid rule's search finds the count's N; where no
-curve places it when the probes end, the grid rule's search too.
+curve places it when the probes end, the grid rule's search too. The count's final N
+is then settled at once (DesignSearch._settle): its curve goes through the points of
+counts with at least its ESWs, which the counts walked after it do not change.
 """
 
 from __future__ import annotations

@@ -104,9 +104,10 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
                    "fitted N (95% interval)"],
          [[f.get("allocation_ratio") or "1:1", str(f["esw_per_locality"]), str(f["esws"]),
            str(f["target_n"]) if f["target_n"] is not None else
-           ((f"none up to N {f['recruitable_n']}, the largest any design in the grid "
-             "recruits" if f.get("recruitable_n") else "none in the grid")
-            if f.get("searched") else "not searched (fewer ESWs cannot do better)"),
+           ("none in the grid" if f.get("searched") else
+            f"not searched (needs more N than {f['beyond_recruitable']}, the most any design "
+            "in the grid recruits)" if f.get("beyond_recruitable") is not None else
+            "not searched (fewer ESWs cannot do better)"),
            _se(f.get(crit), f.get(f"{crit}_mc_se")) if f["target_n"] is not None else
            (f"{_p(f.get('best'))} at N {f.get('best_n')}, the largest tried"
             + (f" ({f['best_replications']} replications)" if f.get("best_replications")
