@@ -180,6 +180,32 @@ def test_a_confirmed_candidate_adds_only_the_replications_it_lacks():
     assert np.array_equal(full[:20], first) and ev.work["test"]["replications"] == 30
 
 
+def test_recruitment_runs_to_a_larger_target_answer_every_smaller_n():
+    """The cut's runs (to the grid's largest N) serve step 2's smaller N as they are: the
+    same randomisation days up to that N and the same sites; runs to a smaller target
+    are made again where a larger N is asked, and dropped when every run must reach it."""
+    cfg = make_cfg(*SMALL, "replications=10")
+
+    def evaluator():
+        ev = Evaluator(cfg, build_run_settings(cfg), build_design(cfg))
+        ev.recruit_up_to(80)
+        return ev
+
+    cut, step2 = evaluator(), evaluator()
+    long = cut.recruitment(6, False, 10, up_to=200)
+    short = step2.recruitment(6, False, 10)
+    assert cut.recruitment_available(6, False) == cut.recruitment_available(6, False, 200) == 10
+    assert step2.recruitment_available(6, False) == 10
+    assert step2.recruitment_available(6, False, 200) == 0
+    for (d1, o1, c1), (d2, o2, c2) in zip(long, short, strict=True):
+        assert len(d1) >= len(d2) and np.array_equal(d1[:len(d2)], d2)
+        assert np.array_equal(o1, o2) and np.array_equal(c1, c2)
+    cut.recruit_up_to(120)  # the runs to 200 reach it: kept
+    step2.recruit_up_to(120)  # those to 80 do not: dropped
+    assert cut.recruitment_available(6, False) == 10
+    assert step2.recruitment_available(6, False) == 0
+
+
 # --- the whole search ------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -199,10 +199,12 @@ class DesignSearch:
 
     def _recruitable(self) -> int | None:
         """The largest N of the grid that the most sites of the grid recruit within the
-        longest window (P(target) cleared as in step 2), None if not even the smallest.
-        No design in the grid has a larger N (fewer sites or a shorter window recruit
-        no faster), so once a count needs more, fewer ESWs (which need more still) are
-        not searched, and the check's step up stops there. Read off one recruitment
+        longest window (P(target) cleared as in step 2). No design in the grid has a
+        larger N (fewer sites or a shorter window recruit no faster: step 2's own
+        assumption), so once a count needs more, fewer ESWs (which need more still) are
+        not searched, and the check's step up stops there. None where not even the
+        smallest N is recruitable: then nothing is cut (the whole frontier is searched,
+        as before, and the binding goal reported). Read off one recruitment
         run of the most sites to the grid's largest N, which step 2 then reuses
         (recruitment before the close does not depend on the target, to the last bit);
         its decisions are logged with `purpose` "recruitable_n"."""
@@ -214,7 +216,8 @@ class DesignSearch:
         return None if idx is None else grid[top - idx]
 
     def _recruitable_at(self, n: int) -> bool:
-        """Whether some design in the grid may recruit N = n (`_recruitable`)."""
+        """Whether N = n is within what some design in the grid recruits (always, where
+        `_recruitable` found none: nothing is cut then)."""
         return self.recruitable_n is None or n <= self.recruitable_n
 
     def _frontier_at(self, ratio: str) -> list[dict[str, Any]]:
@@ -350,10 +353,10 @@ class DesignSearch:
                 "best_replications": dec.replications if dec else None}
 
     def _curve_index(self, e: int, ratio: str, guess: Callable[[], int]) -> tuple[int, bool]:
-        """The grid index where the fitted power curve (`fitted_n.py`, through every power
-        point at `ratio` so far) places ESW count e's N (the grid's length: not within
-        it) and True; the guess's and False while the count has no point of its own or
-        no curve fits."""
+        """The grid index where count e's fitted power curve (`_fitted`: through the power
+        points at `ratio` of the counts with at least e ESWs per locality) places its N
+        (the grid's length: not within it) and True; the guess's and False while the
+        count has no point of its own or no curve fits."""
         grid = self.d.n_grid
         f = self._fitted(ratio, e)
         if f is not None:
