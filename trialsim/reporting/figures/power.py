@@ -174,6 +174,26 @@ def _curve_recruitment(ax, table: pd.DataFrame, design: dict) -> None:
     ax.legend(loc="best", frameon=False, fontsize=7)
 
 
+def _beyond(ax, front: list[dict], found: list[dict]) -> None:
+    """The counts not searched because they need at least the N of the count above them,
+    more than any design in the grid recruits: drawn at that N, under a line at the
+    most any design recruits."""
+    beyond = [f for f in front if f.get("beyond_recruitable") is not None]
+    if not beyond:
+        return
+    cap = beyond[0]["beyond_recruitable"]
+    ax.axhline(cap, color=OKABE_ITO["grey"], ls=":", lw=1,
+               label=f"the most any design in the grid recruits: N {cap}")
+    above: dict[str, int] = {}  # each ratio's N of the last count searched
+    for g in found:
+        r = g.get("allocation_ratio") or "1:1"
+        above[r] = max(above.get(r, 0), g["target_n"])
+    ax.plot([f["esw_per_locality"] for f in beyond],
+            [above[f.get("allocation_ratio") or "1:1"] for f in beyond], "^",
+            color=OKABE_ITO["grey"], mfc="none", ms=8, ls="none",
+            label="not searched: need more than any design recruits")
+
+
 def _frontier(ax, design: dict) -> None:
     front = design.get("frontier", [])
     grid = design.get("n_grid") or [e["target_n"] for e in design.get("evaluations", [])
@@ -189,19 +209,25 @@ def _frontier(ax, design: dict) -> None:
                 color=colours[i % len(colours)], ms=5,
                 label=f"smallest N with {crit} >= {design['goals']['target_power']:g}"
                       + (f", IPS:TAU {r}" if len(ratios) > 1 else ""))
+    at_top = False  # whether a marker stands at the grid's top
     for searched, colour, text in ((True, OKABE_ITO["vermillion"], f"none up to N {top}"),
                                    (False, OKABE_ITO["grey"], "not searched")):
         none = [f["esw_per_locality"] for f in front
-                if f["target_n"] is None and bool(f.get("searched")) == searched]
+                if f["target_n"] is None and bool(f.get("searched")) == searched
+                and f.get("beyond_recruitable") is None]
         if none and top is not None:
             ax.plot(none, [top] * len(none), "^", color=colour, ms=8, ls="none", label=text)
+            at_top = True
+    _beyond(ax, front, found)
     rec = design.get("recommended")
     if rec is not None:
         ax.plot([rec["esw_per_locality"]], [rec["target_n"]], "*", ms=13, color="black",
                 ls="none", label="recommended")
     if top is not None:
-        low = min([f["target_n"] for f in found] + [top])
-        ax.set_ylim(low - 0.08 * (top - low + 1), top + 0.3 * (top - low + 1))
+        high = top if at_top or not found else max(f["target_n"] for f in found)
+        low = min([f["target_n"] for f in found] + [high])
+        ax.set_ylim(low - 0.08 * (high - low + 1),  # room for the legend above the points
+                    high + (0.3 if at_top else 0.55) * (high - low + 1))
     ax.set_xlabel(f"ESWs per locality (x {design.get('localities')} localities)")
     ax.set_ylabel("target N (total randomised)")
     esws = [f["esw_per_locality"] for f in front]
