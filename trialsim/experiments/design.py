@@ -284,8 +284,8 @@ class DesignSearch:
                 out += self._not_searched(pos, ratio)
                 break
             gfloor, floor_n = grid.index(settled), row["target_n"]
-            if not self._recruitable_at(floor_n):  # no design recruits it, nor the more
-                out += self._not_searched(pos, ratio, beyond=True)  # fewer ESWs need
+            if not self._recruitable_at(floor_n):  # no design recruits that N: fewer
+                out += self._not_searched(pos, ratio, beyond=True)  # ESWs need more still
                 break
         return out
 
