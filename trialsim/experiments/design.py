@@ -137,7 +137,6 @@ class DesignSearch:
                         for r in self.ratios}
         self.guess = self.guesses[self.ratios[0]]
         self._decided: dict[tuple[int, int, str], Decision] = {}  # (N, ESW/loc, ratio)
-        self.fitted: dict[str, dict[int, FittedN]] = {}  # ratio -> ESW/loc -> fitted N
         self.log: list[dict[str, Any]] = []
         self._logged: dict[tuple[int, int, str], int] = {}  # power decision -> its record
         self._expected_ratio = 1.15  # sites guide: expected recruits per target N at first
@@ -231,7 +230,6 @@ class DesignSearch:
         out: list[dict[str, Any]] = []
         lo = gfloor = 0  # the walk's floor; the grid rule's (`_settle`)
         floor_n: int | None = None  # the final N of the count above
-        self.fitted[ratio] = {}
         for pos, e in enumerate(reversed(d.esw_grid)):
             k = e * self.localities
 
@@ -266,9 +264,8 @@ class DesignSearch:
             if idx is not None and not by_grid:  # the curve's N, on every replication
                 decided[(grid[idx], e)] = self._power(grid[idx], e, ratio, full=True)
             if idx is None:
-                fit = self._fitted(ratio, e)
                 out.append({"esw_per_locality": e, "esws": k, "allocation_ratio": ratio,
-                            **self._none(e, ratio), **(fit.record() if fit else {})})
+                            **self._none(e, ratio)})
                 out += self._not_searched(pos, ratio)  # fewer ESWs cannot do better
                 break
             dec = decided[(grid[idx], e)]
@@ -321,10 +318,7 @@ class DesignSearch:
             if idx is None:
                 for key in (crit, f"{crit}_mc_se"):
                     row.pop(key, None)
-                row.update(self._none(e, ratio))
-                fit = self._fitted(ratio, e)  # through the grid rule's points too
-                if fit is not None:
-                    row.update(fit.record())
+                row.update(self._none(e, ratio))  # through the grid rule's points too
                 return None
             dec = self._power(grid[idx], e, ratio)
             row.update({"target_n": grid[idx], "grid_n": grid[idx], crit: dec.estimate,
@@ -332,7 +326,6 @@ class DesignSearch:
             fit = self._fitted(ratio, e)  # through the grid rule's points too
         settled = row["target_n"]
         if fit is not None:
-            self.fitted.setdefault(ratio, {})[e] = fit
             row.update(fit.record())
         placed = fit is not None and fit.grid_n is not None
         row["pick_n"] = d.pick_n if placed else "grid"
@@ -345,12 +338,14 @@ class DesignSearch:
     def _none(self, e: int, ratio: str) -> dict[str, Any]:
         """A count with no N in the grid: the power at the largest N tried (power rises
         with N: a higher estimate at a smaller N is noise), with its replications (the
-        screen's, where it failed there)."""
+        screen's, where it failed there), and its fitted curve's N where one fits."""
         tried = [(n, dec) for (n, ee, r), dec in self._decided.items() if ee == e and r == ratio]
         n, dec = max(tried, key=lambda t: t[0]) if tried else (None, None)
+        fit = self._fitted(ratio, e)
         return {"target_n": None, "searched": True, "grid_n": None, "best_n": n,
                 "best": dec.estimate if dec else None, "best_mc_se": dec.mc_se if dec else None,
-                "best_replications": dec.replications if dec else None}
+                "best_replications": dec.replications if dec else None,
+                **(fit.record() if fit is not None else {})}
 
     def _curve_index(self, e: int, ratio: str, guess: Callable[[], int]) -> tuple[int, bool]:
         """The grid index where count e's fitted power curve (`_fitted`: through the power
