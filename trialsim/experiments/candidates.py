@@ -167,10 +167,7 @@ class Evaluator:
         """Recruitment runs with `sites` sites up to `recruit_n` (or `up_to`, if larger)
         and `recruit_months`; runs made to a smaller target are made again."""
         key = (sites, uncertain)
-        target, have = self._recruits.get(key, (0, []))
-        if target < max(self.recruit_n, up_to):
-            target, have = max(self.recruit_n, up_to), []
-        self._recruits[key] = (target, have)
+        target, have = self._recruits[key] = self._reaching(key, up_to)
         if len(have) < reps:
             esw = int(self.cfg.delivery.esw.per_locality)  # recruitment ignores the ESWs
             c = Candidate(target, esw, sites, self.recruit_months, uncertain)
@@ -188,9 +185,15 @@ class Evaluator:
             self.recruit_n = n
             self._recruits = {k: v for k, v in self._recruits.items() if v[0] >= n}
 
+    def _reaching(self, key: tuple[int, bool], up_to: int) -> tuple[int, list[tuple]]:
+        """The runs of `key` and their target, where they reach `recruit_n` and `up_to`;
+        else that N and none (runs made to a smaller target stopped short of it)."""
+        need = max(self.recruit_n, up_to)
+        target, runs = self._recruits.get(key, (0, []))
+        return (target, runs) if target >= need else (need, [])
+
     def recruitment_available(self, sites: int, uncertain: bool, up_to: int = 0) -> int:
-        target, runs = self._recruits.get((sites, uncertain), (0, []))
-        return len(runs) if target >= max(self.recruit_n, up_to) else 0
+        return len(self._reaching((sites, uncertain), up_to)[1])
 
     def recruitment_cached(self, uncertain: bool) -> dict[int, list[tuple]]:
         """Every recruitment run simulated so far, by number of sites."""
