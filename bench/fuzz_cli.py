@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from trialsim.app import run  # noqa: E402
 from trialsim.cli import preflight  # noqa: E402
+from trialsim.inputs.compose import register_resolvers  # noqa: E402
 from trialsim.inputs.schema import register_configs  # noqa: E402
-from trialsim.run_dirs import register_resolvers  # noqa: E402
 
 CONF = ROOT / "conf"
 VALUES = ["abc", "-1", "0", "1e12", "nan", "inf", "null", "[1]", "{k:1.5,n:3}", "true"]

@@ -66,7 +66,7 @@ ax.text(0.3, H - 0.35, "One simulated trial in trialsim (trialsim/model/trial.py
 box("params", 3.55, 14.35, 6.5, 0.9,
     "Config -> frozen parameters (inputs/params.py, build_params);\n"
     "ESW-supported job entry rate solved from ips_relative_risk_m12\n"
-    "by the employment law (model/employment_law.py)", "setup")
+    "by the employment law (inputs/employment_law.py)", "setup")
 box("draws", 9.35, 14.35, 4.5, 0.9,
     "uncertainty.mode=pilot only: the replication\n"
     "draws its inputs, then re-solves the rate\n(inputs/uncertainty.py, sample_params)",

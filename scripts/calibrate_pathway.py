@@ -69,10 +69,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from trialsim.inputs.compose import compose_config  # noqa: E402
+from trialsim.inputs.employment_law import p_work  # noqa: E402
 from trialsim.inputs.params import _years_out_of_work, build_params, law_inputs  # noqa: E402
 from trialsim.inputs.pathway_params import MAX_YEARS_EXPONENT, TRANSITIONS  # noqa: E402
 from trialsim.inputs.schema import register_configs  # noqa: E402
-from trialsim.model.employment_law import p_work  # noqa: E402
 from trialsim.model.followup import counted  # noqa: E402
 from trialsim.model.records import IPS  # noqa: E402
 from trialsim.model.trial import simulate_replication  # noqa: E402

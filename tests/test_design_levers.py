@@ -17,8 +17,8 @@ from test_design_search import SMALL
 
 from trialsim.cli import preflight
 from trialsim.experiments.design import DesignSearch, design_table
-from trialsim.experiments.design_settings import build_design
 from trialsim.experiments.fitted_n import fitted_ns, pick
+from trialsim.inputs.design_settings import build_design
 
 GRID = tuple(range(40, 1001, 40))
 

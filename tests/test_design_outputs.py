@@ -14,7 +14,7 @@ from conftest import CONF_DIR, ROOT, make_cfg
 from trialsim.app import run
 from trialsim.cli import preflight
 from trialsim.experiments.curve import run_curve
-from trialsim.experiments.design_settings import participant_replications
+from trialsim.inputs.design_settings import participant_replications
 from trialsim.reporting.figures.power import power_figure
 from trialsim.reporting.report import design_report
 from trialsim.reporting.rundir import RunDir

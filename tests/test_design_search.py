@@ -13,9 +13,9 @@ from conftest import make_cfg
 from trialsim.app import run
 from trialsim.experiments.candidates import Candidate, Evaluator
 from trialsim.experiments.design import DesignSearch, check_seed, design_table
-from trialsim.experiments.design_settings import build_design
 from trialsim.experiments.fitted_walk import PROBES, walk_count
 from trialsim.experiments.search import first_passing
+from trialsim.inputs.design_settings import build_design
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.model.trial import recruit_only, simulate_replication
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from trialsim.errors import ConfigError
 from trialsim.experiments.runner import run_replications
+from trialsim.inputs.employment_law import p_work
 from trialsim.inputs.evidence import Rate
 from trialsim.inputs.params import (
     PAIN_SERVICE,
@@ -25,7 +26,6 @@ from trialsim.inputs.params import (
 )
 from trialsim.model.delivery import p_ready
 from trialsim.model.employment import employment_path
-from trialsim.model.employment_law import p_work
 from trialsim.units import DAYS_PER_MONTH
 
 YEAR = 12 * DAYS_PER_MONTH
@@ -89,8 +89,8 @@ def test_law_matches_monte_carlo_of_the_paths(overrides):
 def test_law_step_and_quadrature_errors_are_small(overrides, monkeypatch):
     """Deterministic: the default step (3 days) against 0.5 days, and the default
     quadrature (4 + 4 + 2 nodes) against 12 + 12 + 6; both differences below 2e-4."""
+    import trialsim.inputs.employment_law as law
     import trialsim.inputs.params as params_module
-    import trialsim.model.employment_law as law
 
     params = build_params(make_cfg(*overrides))
     b = params.employment.supported_entry_per_day

@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 from conftest import make_cfg
 
+from trialsim.inputs import ramp
 from trialsim.inputs.params import build_params
 from trialsim.inputs.workload import expected_randomised
-from trialsim.model import ramp
 from trialsim.model.recruitment import Source
 from trialsim.model.sites import build_sites
-from trialsim.model.streams import Streams
 from trialsim.model.trial import simulate_replication, target_reached
+from trialsim.streams import Streams
 from trialsim.units import DAYS_PER_MONTH
 
 PINNED = json.loads((Path(__file__).parent / "fixtures" /
@@ -63,7 +63,7 @@ def test_a_stronger_discount_never_raises_the_chance_of_the_target(weaker, stron
 
 def test_ramped_arrivals_follow_the_integral_of_the_ramped_rate():
     """One site at 30 a month ramping over 2 months, open from day 0: arrivals by day t
-    are Poisson with mean 30 x G(t) / 30.4375 (G: full-rate days, trialsim.model.ramp);
+    are Poisson with mean 30 x G(t) / 30.4375 (G: full-rate days, trialsim.inputs.ramp);
     checked at days within and after the ramp over 400 seeded streams, and the full-rate
     days without a ramp are today's."""
     params = build_params(make_cfg("sites.pain_services.count=1",

@@ -14,7 +14,7 @@ from trialsim.experiments import runner
 from trialsim.inputs.checks import cores
 from trialsim.inputs.params import build_params
 from trialsim.model.sites import build_sites
-from trialsim.model.streams import Streams
+from trialsim.streams import Streams
 
 SMALL = ("scenario=mixed", "replications=12", "output.charts=false",
          "output.participants_csv=true")

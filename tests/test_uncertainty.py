@@ -17,10 +17,10 @@ from trialsim.inputs import predictive
 from trialsim.inputs.params import build_params
 from trialsim.inputs.uncertainty import STREAM, draw_evidence, draw_inputs, sample_params
 from trialsim.inputs.validation import find_problems
-from trialsim.model.streams import Streams
 from trialsim.reporting import figures
 from trialsim.reporting import sensitivity as sens
 from trialsim.reporting.outputs import ASSURANCE_PARAMETERS
+from trialsim.streams import Streams
 from trialsim.units import DAYS_PER_MONTH
 
 N_DRAWS = 2500

@@ -29,8 +29,9 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 from trialsim.app import validate
 from trialsim.errors import ConfigError, ConfigErrors
+from trialsim.inputs.compose import register_resolvers
 from trialsim.inputs.config_sources import override_problems, parse, source_problems
-from trialsim.run_dirs import holds_results, register_resolvers
+from trialsim.run_dirs import holds_results
 
 RAW_LAUNCHERS = {"submitit_slurm": "slurm", "submitit_local": "local"}
 

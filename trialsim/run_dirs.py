@@ -1,24 +1,23 @@
 """Run directories that never collide and are never written over.
 
-Hydra names the directory (`${trialsim_unique:}` gives runs started in the same second
-different names); before anything is written in it, Hydra's own `.hydra/` included, a
-run claims its directory by creating a claim file exclusively (O_EXCL: atomic, also on
-a shared filesystem's local view), from a Hydra callback at the start of the run
-(`ClaimRunDir`, conf/config.yaml). A directory already claimed, or holding another run's
-results, is refused with one line and exit 2.
+Hydra names the directory (`${trialsim_unique:}`, registered by trialsim.inputs.compose,
+gives runs started in the same second different names); before anything is written in
+it, Hydra's own `.hydra/` included, a run claims its directory by creating a claim file
+exclusively (O_EXCL: atomic, also on a shared filesystem's local view), from a Hydra
+callback at the start of the run (`ClaimRunDir`, conf/config.yaml). A directory already
+claimed, or holding another run's results, is refused with one line and exit 2.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from trialsim.errors import ConfigError, fail
 from trialsim.reporting.staging import discard_stages
@@ -27,18 +26,6 @@ CLAIM = ".trialsim_claim"
 RESULT_FILES = ("summary.json", "design.json", "error.json", "replications.csv",
                 "replications_assurance.csv", "recruitment_curve.csv", "participants.csv",
                 "recruitment.png", "provenance.json", "config_resolved.yaml")
-
-
-def unique_suffix() -> str:
-    """Process id and a random part: distinct for runs started together, even on
-    different nodes."""
-    return f"{os.getpid()}-{secrets.token_hex(3)}"
-
-
-def register_resolvers() -> None:
-    """`${trialsim_unique:}`, cached per config so that every read gives one value."""
-    if not OmegaConf.has_resolver("trialsim_unique"):
-        OmegaConf.register_new_resolver("trialsim_unique", unique_suffix, use_cache=True)
 
 
 def holds_results(path: Path) -> bool:

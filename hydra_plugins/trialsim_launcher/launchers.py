@@ -26,8 +26,8 @@ from omegaconf import OmegaConf, open_dict
 
 from trialsim.experiments.cluster import record_status, scheduler_status
 from trialsim.experiments.sweep import completed_hash
+from trialsim.inputs.compose import register_resolvers
 from trialsim.provenance import COMMAND_LINE_ENV, config_hash
-from trialsim.run_dirs import register_resolvers
 
 log = logging.getLogger(__name__)
 register_resolvers()  # a worker resolves ${trialsim_unique:} in hydra.sweep.dir again

@@ -27,8 +27,8 @@ from trialsim.analysis.estimators import (
     two_proportions,
 )
 from trialsim.inputs.pathway_params import MISSING_DATA, Analysis
-from trialsim.model.streams import Streams
 from trialsim.model.trial import ReplicationResult
+from trialsim.streams import Streams
 
 MI_STREAM = "analysis/multiple_imputation"  # its own stream: no model draw moves
 

@@ -1,8 +1,8 @@
 """The allocation ratio as a design lever: what a design search needs to try IPS:TAU
 ratios beside N, ESWs, sites and months.
 
-- `ratio_candidates(key, values)`: a candidate list ("1:1", "2:3", "1:2") checked as
-  `trial.allocation_ratio` is, one error line per bad entry naming `key[i]`;
+- the candidate list itself ("1:1", "2:3", "1:2") is checked with the config
+  (`trialsim.inputs.allocation_ratio.ratio_candidates`);
 - `ratio_changes(cfg, ratio)`: the config changes that run one candidate ratio
   (`candidates.with_changes(cfg, ratio_changes(cfg, r))`), with block sizes that hold
   it (the configured ones if they do, else 2 and 3 repeats of the ratio);
@@ -18,34 +18,16 @@ ratios beside N, ESWs, sites and months.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig
 
-from trialsim.errors import ConfigError
 from trialsim.inputs.allocation_ratio import (
     BLOCKS_KEY,
     KEY,
     AllocationRatio,
     blocks_for,
-    parse_ratio,
 )
-from trialsim.inputs.checks import reject
-
-
-def ratio_candidates(key: str, values: Any) -> tuple[AllocationRatio, ...]:
-    """The distinct ratios of a non-empty list, in the order given (duplicates in lowest
-    terms dropped: 2:4 is 1:2)."""
-    if not isinstance(values, (list, tuple, ListConfig)) or not len(values):
-        return reject(ConfigError(key, values, 'a non-empty list of IPS:TAU ratios, e.g. '
-                                  '["1:1", "2:3", "1:2"]'), (AllocationRatio(),))
-    out: list[AllocationRatio] = []
-    for i, v in enumerate(values):
-        r = parse_ratio(v, f"{key}[{i}]")
-        if r not in out:
-            out.append(r)
-    return tuple(out)
 
 
 def ratio_changes(cfg: DictConfig, ratio: AllocationRatio) -> dict[str, Any]:
@@ -72,7 +54,3 @@ def rescaled_unclustered(a: float, from_ratio: AllocationRatio, to_ratio: Alloca
     """PowerGuess's `a`, calibrated at `from_ratio`, at `to_ratio`."""
     return a * (unclustered_factor(to_ratio.ips_share, var_ips, var_tau)
                 / unclustered_factor(from_ratio.ips_share, var_ips, var_tau))
-
-
-def ratio_texts(ratios: Sequence[AllocationRatio]) -> list[str]:
-    return [r.text for r in ratios]

@@ -28,10 +28,10 @@ import numpy as np
 from omegaconf import DictConfig
 
 from trialsim.experiments.allocation_lever import ratio_changes
-from trialsim.experiments.design_settings import UNCONSTRAINED_MONTHS, DesignSettings
 from trialsim.experiments.runner import map_blocks, map_replications, simulated_rows
 from trialsim.inputs.allocation_ratio import parse_ratio
 from trialsim.inputs.compose import with_changes
+from trialsim.inputs.design_settings import UNCONSTRAINED_MONTHS, DesignSettings
 from trialsim.inputs.params import ModelParams, RunSettings, build_params
 from trialsim.model.trial import recruit_only
 from trialsim.units import DAYS_PER_MONTH

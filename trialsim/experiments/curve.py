@@ -22,8 +22,8 @@ import numpy as np
 from omegaconf import DictConfig
 
 from trialsim.experiments.candidates import Candidate, Evaluator, share
-from trialsim.experiments.design_settings import build_design
 from trialsim.experiments.runner import workers
+from trialsim.inputs.design_settings import build_design
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.reporting.outputs import DESIGN, publish_files, write_json_atomic
 

@@ -50,7 +50,6 @@ from omegaconf import DictConfig
 from scipy.special import ndtri
 
 from trialsim.analysis.costs import cost_summary
-from trialsim.experiments import check_sensitivity
 from trialsim.experiments.allocation_lever import ratio_changes
 from trialsim.experiments.candidates import (
     Z_SCREEN,
@@ -70,12 +69,6 @@ from trialsim.experiments.design_check import (
 )
 from trialsim.experiments.design_costs import cost_of, idle_note, per_participant, ranking_cost
 from trialsim.experiments.design_costs import frontier as cost_frontier
-from trialsim.experiments.design_settings import (
-    FRONTIER_LEVELS,
-    SITE_KINDS,
-    DesignSettings,
-    build_design,
-)
 from trialsim.experiments.design_variants import run_variants, variant_lines
 from trialsim.experiments.fitted_n import FittedN, fitted_ns, pick
 from trialsim.experiments.fitted_sites import NEAR, fitted_sites, probit
@@ -83,7 +76,14 @@ from trialsim.experiments.fitted_walk import walk_count
 from trialsim.experiments.power_guess import PowerGuess
 from trialsim.experiments.runner import workers
 from trialsim.experiments.search import first_passing, smallest
+from trialsim.inputs import check_sensitivity
 from trialsim.inputs.allocation_ratio import parse_ratio
+from trialsim.inputs.design_settings import (
+    FRONTIER_LEVELS,
+    SITE_KINDS,
+    DesignSettings,
+    build_design,
+)
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.inputs.workload import expected_randomised
 from trialsim.reporting.outputs import DESIGN, publish_files, write_json_atomic

@@ -21,59 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig
 
-from trialsim.errors import ConfigError
-from trialsim.inputs.checks import choice, reject
-from trialsim.inputs.pathway_params import RETENTION_STRATEGIES, TABLE8_WAVES
+from trialsim.inputs.design_settings import site_kinds, strategy_sets
+from trialsim.inputs.pathway_params import TABLE8_WAVES
 
-KEY = "design.retention_strategies"
 INTERIM_MONTH = 9.0  # as trialsim.experiments.retention: the pilot report's suggestion
-
-
-def strategy_sets(cfg: DictConfig) -> tuple[tuple[str, ...], ...] | None:
-    """The checked `design.retention_strategies` (None: the scenario's own follow-up)."""
-    value = cfg.design.get("retention_strategies")
-    if value is None:
-        return None
-    if not isinstance(value, (list, tuple, ListConfig)) or not len(value):
-        return reject(ConfigError(KEY, value, "null or a non-empty list of strategy sets, e.g. "
-                                  "[[], [text_followup], [text_followup, interim_contact]]"),
-                      None)
-    out: list[tuple[str, ...]] = []
-    for i, one in enumerate(value):
-        if not isinstance(one, (list, tuple, ListConfig)):
-            reject(ConfigError(f"{KEY}[{i}]", one, "a list of strategies (may be empty): "
-                               + ", ".join(RETENTION_STRATEGIES)), None)
-            continue
-        names = tuple(sorted({choice(f"{KEY}[{i}][{j}]", s, RETENTION_STRATEGIES, "linkage")
-                              for j, s in enumerate(one)}))
-        mode = float(cfg.follow_up.esw_completion.mode_effect)
-        if "esw_completion" in names and mode != 0:
-            reject(ConfigError(f"{KEY}[{i}]", list(one),
-                               "sets without esw_completion while follow_up.esw_completion."
-                               f"mode_effect is {mode:g}: a questionnaire completed with the "
-                               "ESW biases the primary estimate, so its power is not power "
-                               "(allowed with mode_effect 0)"), None)
-        if names not in out:
-            out.append(names)
-    return tuple(out)
-
-
-def site_kinds(cfg: DictConfig, kinds: tuple[str, ...]) -> tuple[str, ...]:
-    """`design.site_kind` as a tuple of kinds (a single kind stays valid)."""
-    value = cfg.design.site_kind
-    if isinstance(value, (list, tuple, ListConfig)):
-        if not len(value):
-            return reject(ConfigError("design.site_kind", [], "a kind or a non-empty list of "
-                                      + ", ".join(kinds)), (kinds[-1],))
-        out = []
-        for i, k in enumerate(value):
-            k = choice(f"design.site_kind[{i}]", k, kinds, kinds[-1])
-            if k not in out:
-                out.append(k)
-        return tuple(out)
-    return (choice("design.site_kind", value, kinds, kinds[-1]),)
 
 
 def strategy_changes(cfg: DictConfig, on: tuple[str, ...]) -> dict[str, Any]:

@@ -47,9 +47,9 @@ from trialsim.experiments.runner import map_replications
 from trialsim.inputs.params import PAIN_SERVICE, PRIMARY_CARE, FixedCounts, ModelParams
 from trialsim.model.followup import Waves
 from trialsim.model.records import IPS, RANDOMISED, STAGES, TAU, Participant
-from trialsim.model.streams import Streams
 from trialsim.model.trial import ReplicationResult, simulate_replication
 from trialsim.reporting.pilot_observed import RETENTION_TABLE8
+from trialsim.streams import Streams
 from trialsim.units import months_to_days
 
 SETTLED, UNREPRODUCIBLE, MISFIT = "settled", "unreproducible", "misfit"

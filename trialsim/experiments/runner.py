@@ -16,10 +16,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -34,15 +33,13 @@ from trialsim.model.trial import ReplicationResult, simulate_replication
 from trialsim.progress import progress
 from trialsim.reporting import keys
 from trialsim.reporting.figure_data import replication_extras
+from trialsim.reporting.run_result import RunResult
 from trialsim.reporting.tables import (
     curve_months,
     participant_rows,
     recruitment_curve,
     replication_row,
 )
-
-if TYPE_CHECKING:  # pandas only where the tables are built: joblib workers start faster
-    import pandas as pd
 
 T = TypeVar("T")
 AUTO_BATCH = 100  # replications per batch of an auto run (fixed: results do not depend on n_jobs)
@@ -70,16 +67,6 @@ def jobs_for(replications: int, n_jobs: int) -> int:
     if FORKS:
         return max(1, min(n_jobs, len(block_ranges(0, replications))))
     return 1 if replications < PARALLEL_FROM else n_jobs
-
-
-@dataclass(frozen=True)
-class RunResult:
-    replications: pd.DataFrame  # one row per replication
-    curve_months: np.ndarray  # month grid
-    curves: np.ndarray  # (replications, months): cumulative randomised
-    participants: pd.DataFrame | None  # one row per participant and replication
-    extras: tuple[dict, ...] = ()  # per replication: what the figures need (figure_data.py)
-    precision: dict[str, Any] | None = None  # replications=auto: how many ran and why
 
 
 def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool,

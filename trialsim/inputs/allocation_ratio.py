@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from trialsim.errors import ConfigError
 from trialsim.inputs.checks import MAX_BLOCK, number, reject
@@ -127,3 +128,22 @@ def blocks_for(ratio: AllocationRatio, block_sizes: Sequence[int]) -> tuple[int,
     it: the sizes a design search or a sweep over ratios sets with each ratio."""
     sizes = tuple(int(b) for b in block_sizes)
     return sizes if sizes and ratio.fits(sizes) else ratio.suggested_blocks()
+
+
+def ratio_candidates(key: str, values: Any) -> tuple[AllocationRatio, ...]:
+    """The distinct ratios of a non-empty list (a list of candidates to try, e.g.
+    `design.allocation_ratios`), in the order given (duplicates in lowest terms dropped:
+    2:4 is 1:2)."""
+    if isinstance(values, str) or not isinstance(values, Sequence) or not len(values):
+        return reject(ConfigError(key, values, 'a non-empty list of IPS:TAU ratios, e.g. '
+                                  '["1:1", "2:3", "1:2"]'), (AllocationRatio(),))
+    out: list[AllocationRatio] = []
+    for i, v in enumerate(values):
+        r = parse_ratio(v, f"{key}[{i}]")
+        if r not in out:
+            out.append(r)
+    return tuple(out)
+
+
+def ratio_texts(ratios: Sequence[AllocationRatio]) -> list[str]:
+    return [r.text for r in ratios]

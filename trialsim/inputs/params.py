@@ -31,6 +31,7 @@ from trialsim.inputs.checks import (
     reject,
 )
 from trialsim.inputs.cost_params import UnitCosts, build_costs
+from trialsim.inputs.employment_law import LawInputs, solve_supported_entry
 from trialsim.inputs.evidence import Proportion, Rate, parse_proportion, parse_rate
 from trialsim.inputs.pathway_params import (
     Analysis,
@@ -48,8 +49,7 @@ from trialsim.inputs.pathway_params import (
 )
 from trialsim.inputs.priors import Uncertainty, build_uncertainty
 from trialsim.inputs.progression import Progression, build_progression
-from trialsim.model.employment_law import LawInputs, solve_supported_entry
-from trialsim.model.ramp import expected_days
+from trialsim.inputs.ramp import expected_days
 from trialsim.units import (
     CALENDAR_PER_WORKING_DAY,
     DAYS_PER_MONTH,
@@ -131,7 +131,7 @@ class Opening:
     setup_delay_mean_days: float
     setup_delay_shape: float
     active_days: float  # math.inf: until recruitment closes
-    ramp_up_days: float = 0.0  # Poisson rates rise linearly to full over this (trialsim.model.ramp)
+    ramp_up_days: float = 0.0  # Poisson rates rise linearly to full over it (inputs.ramp)
 
 
 @dataclass(frozen=True)
@@ -340,7 +340,7 @@ class YearsOutOfWork:
 
     @cached_property
     def law_nodes(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """The nodes the employment law mixes over (trialsim.model.employment_law)."""
+        """The nodes the employment law mixes over (trialsim.inputs.employment_law)."""
         return self.nodes(*LAW_NODES)
 
 

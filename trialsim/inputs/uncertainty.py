@@ -36,7 +36,7 @@ from trialsim.inputs.evidence import MAX_RATE, Estimate, Proportion, Rate
 from trialsim.inputs.params import ModelParams, SiteType, Stages, with_supported_entry
 from trialsim.inputs.pathway_params import Employment, Outcome, correlation_matrix
 from trialsim.inputs.priors import Uncertainty
-from trialsim.model.streams import Streams, stream_key
+from trialsim.streams import Streams, stream_key
 
 STREAM = "uncertainty"  # the replication's stream the draws are seeded from
 STAGE_NAMES = tuple(f.name for f in dataclasses.fields(Stages))

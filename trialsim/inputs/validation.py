@@ -102,7 +102,7 @@ def _names(cfg: DictConfig) -> None:
 
 
 def _sections(cfg: DictConfig) -> list[tuple[str, Callable[[], Any]]]:
-    from trialsim.experiments.design_settings import build_design
+    from trialsim.inputs.design_settings import build_design
 
     return [
         ("scenario_name", lambda: _names(cfg)),

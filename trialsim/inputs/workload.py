@@ -24,7 +24,7 @@ from trialsim.inputs.params import (
     ModelParams,
     SiteType,
 )
-from trialsim.model.ramp import expected_days
+from trialsim.inputs.ramp import expected_days
 from trialsim.units import DAYS_PER_MONTH
 
 
@@ -106,7 +106,7 @@ def participant_replications(cfg: DictConfig, params: ModelParams) -> float:
     per_rep = max(1.0, min(params.target_n, expected_randomised(params))) + structure(params)
     runs = 2 if params.uncertainty is not None else 1
     if cfg.mode in ("design", "curve"):
-        from trialsim.experiments.design_settings import participant_replications as search
+        from trialsim.inputs.design_settings import participant_replications as search
 
         return search(cfg, per_rep)
     return per_rep * replications(cfg) * runs

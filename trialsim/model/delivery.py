@@ -36,7 +36,7 @@ from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.model.employment import path_at_rates
 from trialsim.model.records import IPS, Participant
 from trialsim.model.recruitment import Coordinator
-from trialsim.model.streams import Streams, Uniforms
+from trialsim.streams import Streams, Uniforms
 from trialsim.units import months_to_days
 
 
@@ -108,7 +108,7 @@ class Delivery:
                       for loc in range(params.localities)]
         self.coordinator = coordinator
         self.horizon_days = months_to_days(max(params.follow_up.months))
-        # one uniform per draw, buffered (trialsim.model.streams.buffered)
+        # one uniform per draw, buffered (trialsim.streams.buffered)
         self.u_delays = streams.uniforms("delivery/delays")  # at randomisation
         self.u_joint = streams.uniforms("delivery/joint_delays")  # at the first appointment
         self.u_assess = streams.uniforms("delivery/assessment")

@@ -10,7 +10,7 @@ The hazards (per day), all constant between the edges of support:
   ESW appointment, after support ends, after disengaging and after moving away.
 - ESW-supported job entry `b`, ADDED to `a` for an IPS participant who is in support
   and ready for work. `b` is not a config value: it is solved from the planner's
-  `employment.ips_relative_risk_m12` (trialsim.model.employment_law); b = 0 makes IPS
+  `employment.ips_relative_risk_m12` (trialsim.inputs.employment_law); b = 0 makes IPS
   and TAU equal in law.
 - readiness `r` (`employment.readiness_per_month`): a not-ready participant in support
   becomes ready (readiness at the assessment itself is drawn by the caller, by setting
@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from trialsim.inputs.pathway_params import Employment
-from trialsim.model.streams import Uniforms
+from trialsim.streams import Uniforms
 
 
 class EmploymentPath(NamedTuple):  # a tuple: built far faster than a frozen dataclass

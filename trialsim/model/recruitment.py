@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trialsim.inputs import ramp
 from trialsim.inputs.params import (
     HandSearchChannel,
     MailshotChannel,
@@ -39,7 +40,6 @@ from trialsim.inputs.params import (
     Stages,
     YearsOutOfWork,
 )
-from trialsim.model import ramp
 from trialsim.model.randomisation import make_allocator
 from trialsim.model.records import (
     APPROACHED,
@@ -51,7 +51,7 @@ from trialsim.model.records import (
     Participant,
 )
 from trialsim.model.sites import Site, build_sites
-from trialsim.model.streams import Streams
+from trialsim.streams import Streams
 from trialsim.units import DAYS_PER_MONTH
 
 CHUNK_MARGIN = 1.5  # a chunk of Poisson arrivals is expected to bring 1.5x the recruits
@@ -83,7 +83,7 @@ class Source:
     rng: np.random.Generator
     rate: float = 0.0  # Poisson channels: per day at full rate, the site's frailty included
     ramp: float = 0.0  # Poisson: days from opening to full rate (0: a step)
-    last: float = 0.0  # Poisson: the last arrival drawn (full-rate days, trialsim.model.ramp)
+    last: float = 0.0  # Poisson: the last arrival drawn (full-rate days, trialsim.inputs.ramp)
     drawn: np.ndarray = field(default_factory=lambda: np.empty(0))  # drawn, not yet given
     rows: np.ndarray = field(default_factory=lambda: np.empty((0, ROW)))
 
@@ -425,7 +425,7 @@ class Recruitment:
 def _years_out_of_work(rng: np.random.Generator, law: YearsOutOfWork, block: int = 256):
     """Each participant's years out of work in order of randomisation: law.draw of the
     stream's k-th uniform for the k-th participant (the uniforms drawn in blocks, as
-    trialsim.model.streams.buffered draws them), turned into years a block at a time."""
+    trialsim.streams.buffered draws them), turned into years a block at a time."""
     while True:
         yield from law.draws(rng.random(block))
 

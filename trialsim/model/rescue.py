@@ -29,7 +29,7 @@ from trialsim.inputs.evidence import Proportion
 from trialsim.inputs.params import ModelParams, SiteType
 from trialsim.inputs.progression import AmberAction
 from trialsim.model.sites import Site, gamma_frailty
-from trialsim.model.streams import Streams
+from trialsim.streams import Streams
 
 STREAM = "progression/extra_sites"
 TEXT_STREAM = "progression/text_followup"

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.special import gammaincinv
 
 from trialsim.inputs.params import Channel, ModelParams, SiteType
-from trialsim.model.streams import Streams
+from trialsim.streams import Streams
 
 
 @dataclass(frozen=True, slots=True)

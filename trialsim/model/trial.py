@@ -22,7 +22,7 @@ from trialsim.model.records import STAGES, Cohort, FunnelCount, Participant
 from trialsim.model.recruitment import Recruitment
 from trialsim.model.rescue import TEXT_STREAM, extra_sites, with_retention
 from trialsim.model.sites import Site
-from trialsim.model.streams import Streams
+from trialsim.streams import Streams
 
 
 @dataclass(frozen=True)

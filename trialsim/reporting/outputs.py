@@ -35,7 +35,7 @@ from trialsim.reporting.staging import staged
 if TYPE_CHECKING:
     import pandas as pd
 
-    from trialsim.experiments.runner import RunResult
+    from trialsim.reporting.run_result import RunResult
 
 Answer = Callable[[], None]  # prints the answer: called before the figures are drawn
 

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from trialsim.analysis.costs import cost_summary
-from trialsim.experiments.runner import RunResult
 from trialsim.inputs.params import ModelParams, RunSettings
 from trialsim.model.records import ARMS, STAGES
 from trialsim.reporting.missing_data_summary import missing_data_summary
 from trialsim.reporting.progression_summary import progression_summary
+from trialsim.reporting.run_result import RunResult
 from trialsim.reporting.sensitivity import SUCCESS, TARGET, ranked
 from trialsim.reporting.tables import wave_label
 from trialsim.units import DAYS_PER_MONTH

@@ -6,8 +6,9 @@ Each entry is [config key, value]: the recommended design is simulated on the ch
 run's seeds (common random numbers: the differences are the input's) with that one value,
 on a tenth of the check's replications (at least 100), and its criterion among the trials
 that reach N and its P(target) are reported beside the check's. The defaults are the
-assumptions the pilot supports least: the as-received effect (the pilot's own estimate
-from 26 complete cases, Table 10), disengagement after the ESW's assessment (inferred,
+assumptions the pilot supports least: the as-received effect (an assumption: the pilot's
+arms differ in change from baseline by about as much, from 26 complete cases, Table 10),
+disengagement after the ESW's assessment (inferred,
 2 of 22), a new pain service's recruitment rate (the median of other trials') and the
 ESWs' ICC (an assumption, which sets how many ESWs the IPS arm needs).
 The design's own levers are refused: they are what the search chose.

@@ -2,7 +2,9 @@
 
 Built in every mode by the one-pass validation (a bad design key is refused even in a
 plain run), and by the design search, the power curve and the work estimate. Light on
-imports on purpose: validation and the work estimate need it before anything runs.
+imports on purpose: validation and the work estimate need it before anything runs. The
+design levers' own keys are checked here too (`design.retention_strategies`,
+`design.site_kind`; trialsim.experiments.design_variants runs them).
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from dataclasses import dataclass
 from omegaconf import DictConfig, ListConfig
 
 from trialsim.errors import ConfigError
-from trialsim.experiments import check_sensitivity
-from trialsim.experiments.allocation_lever import ratio_candidates, ratio_texts
-from trialsim.experiments.design_variants import site_kinds, strategy_sets
+from trialsim.inputs import check_sensitivity
+from trialsim.inputs.allocation_ratio import ratio_candidates, ratio_texts
 from trialsim.inputs.checks import choice, number, reject
 from trialsim.inputs.params import build_params
+from trialsim.inputs.pathway_params import RETENTION_STRATEGIES
 from trialsim.units import DAYS_PER_MONTH
 
 SITE_KINDS = ("gp_practices", "pain_services")
@@ -33,6 +35,54 @@ PICK_N = ("fitted", "grid")  # fitted: each ESW count's N from the probit curve 
 # (the rule before the fitted curve)
 MAX_ESW_PER_LOCALITY = 1000  # as delivery.esw.per_locality
 UNCONSTRAINED_MONTHS = 1200  # "window unconstrained": every trial reaches its N
+
+
+STRATEGIES_KEY = "design.retention_strategies"
+
+
+def strategy_sets(cfg: DictConfig) -> tuple[tuple[str, ...], ...] | None:
+    """The checked `design.retention_strategies` (None: the scenario's own follow-up)."""
+    value = cfg.design.get("retention_strategies")
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple, ListConfig)) or not len(value):
+        return reject(ConfigError(STRATEGIES_KEY, value, "null or a non-empty list of strategy "
+                                  "sets, e.g. [[], [text_followup], [text_followup, "
+                                  "interim_contact]]"), None)
+    out: list[tuple[str, ...]] = []
+    for i, one in enumerate(value):
+        if not isinstance(one, (list, tuple, ListConfig)):
+            reject(ConfigError(f"{STRATEGIES_KEY}[{i}]", one, "a list of strategies (may be "
+                               "empty): " + ", ".join(RETENTION_STRATEGIES)), None)
+            continue
+        names = tuple(sorted({choice(f"{STRATEGIES_KEY}[{i}][{j}]", s, RETENTION_STRATEGIES,
+                                     "linkage") for j, s in enumerate(one)}))
+        mode = float(cfg.follow_up.esw_completion.mode_effect)
+        if "esw_completion" in names and mode != 0:
+            reject(ConfigError(f"{STRATEGIES_KEY}[{i}]", list(one),
+                               "sets without esw_completion while follow_up.esw_completion."
+                               f"mode_effect is {mode:g}: a questionnaire completed with the "
+                               "ESW biases the primary estimate, so its power is not power "
+                               "(allowed with mode_effect 0)"), None)
+        if names not in out:
+            out.append(names)
+    return tuple(out)
+
+
+def site_kinds(cfg: DictConfig, kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """`design.site_kind` as a tuple of kinds (a single kind stays valid)."""
+    value = cfg.design.site_kind
+    if isinstance(value, (list, tuple, ListConfig)):
+        if not len(value):
+            return reject(ConfigError("design.site_kind", [], "a kind or a non-empty list of "
+                                      + ", ".join(kinds)), (kinds[-1],))
+        out = []
+        for i, k in enumerate(value):
+            k = choice(f"design.site_kind[{i}]", k, kinds, kinds[-1])
+            if k not in out:
+                out.append(k)
+        return tuple(out)
+    return (choice("design.site_kind", value, kinds, kinds[-1]),)
 
 
 @dataclass(frozen=True)
