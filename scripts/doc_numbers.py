@@ -39,6 +39,7 @@ RUNS = {  # name in numbers.json: simulate.py arguments (the README's commands)
                           "design.retention_strategies=[[],[text_followup],"
                           "[text_followup,interim_contact]]"],
     "complete_case": ["analysis.missing_data=complete_case"],  # the old primary analysis
+    "pilot_rates": ["sites.pain_services.rate_discount=1"],  # new services at the pilot's rate
     "primary_care": ["scenario=primary_care"],
     "strategies": ["follow_up.compare_strategies=true"],
     "missing_data": ["analysis.compare_missing_data=true", "replications=1000", "n_jobs=2"],

@@ -93,9 +93,9 @@ def test_report_numbers_equal_summary(run_dir):
     assert analysed == f"{summary['analysed']['tau']:.1f}"
     paragraph = md.split("## Sample-size justification", 1)[1].split("\n## ", 1)[0]
     n, power = summary["target_n"], summary["power"]["primary"]
-    assert f"A total of {n} participants ({n / 2:g} per arm)" in paragraph
     reached = summary["power"]["replications_target_reached"]
     if reached >= FEW_TRIALS:  # the power of a trial of n: among those that reached it
+        assert f"A total of {n} participants ({n / 2:g} per arm)" in paragraph
         conditional = summary["power"]["primary_if_target_reached"]
         assert f"gives {100 * conditional:.0f}% power" in paragraph
         assert f"{reached} of {summary['replications']} simulated trials" in paragraph
@@ -106,7 +106,10 @@ def test_report_numbers_equal_summary(run_dir):
         ips_randomised = summary["allocation"]["ips_if_target_reached"]
         assert ips == pytest.approx(
             1 - summary["analysed"]["ips_if_target_reached"] / ips_randomised)
-    else:
+    else:  # too few reached n: the power of the trials as they stopped, said so
+        randomised = summary["recruitment"]["randomised"]["mean"]
+        assert (f"A target of {n} participants ({n / 2:g} per arm), of whom the simulated "
+                f"trials randomise {randomised:,.1f} on average") in " ".join(paragraph.split())
         assert f"gives {100 * power:.0f}% power" in paragraph
 
 

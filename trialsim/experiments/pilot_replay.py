@@ -131,7 +131,8 @@ def _checks() -> list[Check]:
               "Table 4"),
         Check("years_under_2", "out of work under 2 years, of 50", 28, "Table 4 text",
               UNREPRODUCIBLE,
-              "contradicts Table 4 (median 3.0, IQR 1.3-5.5 among 39 known): 28 of 50 needs "
+              "in tension with Table 4 (median 3.0, IQR 1.3-5.5 among 39 known), not "
+              "contradicted: 28 of 50 needs "
               "all 11 missing and 17 of the 39 known under 2 years; the quartiles put about "
               "36% under 2 years"),
         Check("years_over_20", "out of work over 20 years, of 39 known (all 4 allocated TAU)", 4,

@@ -384,7 +384,7 @@ class ModelParams(TrialDesign):
     outcome: Outcome
     analysis: Analysis
     uncertainty: Uncertainty | None = None  # None: parameters fixed at their estimates
-    baseline: BaselineShares = BaselineShares()  # sex and living alone (single)
+    baseline: BaselineShares = BaselineShares()  # sex and being single
     progression: Progression | None = None  # the internal pilot's review (None: none)
     costs: UnitCosts = UnitCosts()  # what each counted resource costs (never the model)
 

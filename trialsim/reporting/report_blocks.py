@@ -35,7 +35,11 @@ def num(x: float | None, digits: int = 1) -> str:
 
 
 def pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.0f}%"
+    """A percentage to the unit; to a tenth within a unit of 0 or 100% (but not at
+    them), so that 0.005 reads 0.5%, not 0%: a rare event is not an impossible one."""
+    if x is None:
+        return "n/a"
+    return f"{100 * x:.1f}%" if 0 < x < 0.01 or 0.99 < x < 1 else f"{100 * x:.0f}%"
 
 
 def with_se(x: float | None, se: float | None) -> str:

@@ -270,7 +270,9 @@ def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | 
     primary = c("analysis.primary", "rtw_se")
     outcome = ("the proportion in work at 12 months" if primary == "employment" else
                f"return-to-work self-efficacy (0-10) at 12 months, a difference of {effect:g} "
-               "point" + ("" if effect == 1 else "s") if effect is not None else
+               "point" + ("" if effect == 1 else "s") + " among those who receive IPS as "
+               "intended (less over the whole IPS arm: the intention-to-treat effect)"
+               if effect is not None else
                "return-to-work self-efficacy at 12 months")
     what = "assurance (probability of success with the pilot's uncertainty)" \
         if crit == "assurance" else "power"
@@ -301,7 +303,7 @@ def _returns_words(check: dict[str, Any] | None, strategies: list[str] | None) -
     if r.get("ips") is None:
         return "allowing for loss to follow-up as in the pilot"
     how = (f" (retention strategies: {_strategy_words(strategies)})" if strategies else
-           " (the pilot's Table 8 returns)")
+           " (simulated from the pilot's Table 8 return patterns)")
     return (f"allowing for {_pct(r['ips'])} of the IPS arm and {_pct(r['tau'])} of the TAU "
             f"arm returning the 12-month questionnaire{how}")
 

@@ -58,7 +58,7 @@ CLEAN = (
     "outcome.work_effect=0.0", "outcome.control.means=[5,5,5,5]",
     "outcome.control.sds=[1.5,1.5,1.5,1.5]", "outcome.ips_sds=null",
     # the closed forms are for one 12-month analysis of complete data: every RTW-SE item
-    # answered, returns independent of sex and living alone, the 12-month analysis alone
+    # answered, returns independent of sex and being single, the 12-month analysis alone
     "follow_up.return_covariates.male=0", "follow_up.return_covariates.single=0",
     "follow_up.rtw_se_items_complete.baseline=1", "follow_up.rtw_se_items_complete.m3=1",
     "follow_up.rtw_se_items_complete.m6=1", "follow_up.rtw_se_items_complete.m12=1",
