@@ -8,9 +8,9 @@ on a tenth of the check's replications (at least 100), and its criterion among t
 that reach N and its P(target) are reported beside the check's. The defaults are the
 assumptions the pilot supports least: the as-received effect (an assumption: the pilot's
 arms differ in change from baseline by about as much, from 26 complete cases, Table 10),
-disengagement after the ESW's assessment (inferred,
-2 of 22), a new pain service's recruitment rate (the median of other trials') and the
-ESWs' ICC (an assumption, which sets how many ESWs the IPS arm needs).
+disengagement after the ESW's assessment (inferred, 2 of 22), a new pain service's
+recruitment rate (the median of other trials') and the ESWs' ICC (an assumption, which
+sets how many ESWs the IPS arm needs).
 The design's own levers are refused: they are what the search chose.
 """
 
