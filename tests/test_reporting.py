@@ -161,6 +161,34 @@ def test_figures_drawn_side_by_side_are_those_drawn_in_one_process(run_dir, tmp_
     assert len(hashes[0]) == 2 * len(RUN_FIGURES) + 2
 
 
+def test_svg_saved_without_a_layout_engine_keeps_the_png_layout(tmp_path):
+    """style.save drops the layout engine before the SVG, so savefig makes no layout
+    pass: the SVG is the one a placeholder engine ("none", which still makes it) gives."""
+    from trialsim.reporting.figures.style import (
+        DPI,
+        _stable_clip_ids,
+        figure_style,
+        new_figure,
+        save,
+    )
+
+    def draw():
+        fig = new_figure(4.0, 3.0, "a caption long enough to wrap " * 4)
+        ax = fig.subplots(1, 2)[0]
+        ax.hist([0.1, 0.4, 0.5, 0.9], bins=4, label="x")
+        ax.set_title("title", loc="left")
+        ax.legend()
+        return fig
+
+    with figure_style():
+        fast = save(draw(), tmp_path / "fast.png")[1]
+        fig = draw()
+        fig.savefig(tmp_path / "slow.png", dpi=DPI)
+        fig.set_layout_engine("none")
+        fig.savefig(tmp_path / "slow.svg", metadata={"Date": None, "Creator": None})
+    assert fast.read_text() == _stable_clip_ids((tmp_path / "slow.svg").read_text())
+
+
 def test_charts_and_report_can_be_skipped(cfg_factory, tmp_path):
     from trialsim.app import run
 

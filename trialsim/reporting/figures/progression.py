@@ -93,12 +93,18 @@ def trade_off_figure(run: RunDir, out: Path) -> list[Path]:
         return save(fig, out / TRADE_OFF_FILE)
 
 
-def progression_figures(run: RunDir, out: Path) -> list[Path]:
-    """Both figures, where their inputs are in the run directory."""
+def _progression(run: RunDir) -> dict | None:
     pr = keys.get(run.summary, "progression")
-    if pr is None or not run.has("replications.csv"):
-        return []
-    made = review_figure(run, out)
-    if pr.get("proposal"):
-        made += trade_off_figure(run, out)
-    return made
+    return pr if pr is not None and run.has("replications.csv") else None
+
+
+def review_job(run: RunDir, out: Path) -> list[Path]:
+    """The review figure, where its inputs are in the run directory."""
+    return review_figure(run, out) if _progression(run) is not None else []
+
+
+def trade_off_job(run: RunDir, out: Path) -> list[Path]:
+    """The trade-off figure, where there is a proposal to draw."""
+    pr = _progression(run)
+    return trade_off_figure(run, out) if pr is not None and pr.get("proposal") else []
+

@@ -58,8 +58,10 @@ def save(fig, path_png: Path) -> list[Path]:
     path_svg = path_png.with_suffix(".svg")
     fig.savefig(path_png, dpi=DPI, metadata={"Software": None})
     # the SVG keeps the layout the PNG's drawing found, rather than solving it again
-    # (the constrained layout is about a third of drawing a figure)
-    fig.set_layout_engine("none")
+    # (the constrained layout is about a third of drawing a figure); with no engine at
+    # all (not "none", a placeholder) savefig also skips the layout pass it would make
+    # before drawing: the same bytes, a sixth less time (tests/test_reporting.py)
+    fig.set_layout_engine(None)
     fig.savefig(path_svg, metadata={"Date": None, "Creator": None})
     plt.close(fig)
     path_svg.write_text(_stable_clip_ids(path_svg.read_text()))
