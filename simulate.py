@@ -40,11 +40,11 @@ def _simulate(cfg: DictConfig, out_dir: Path, charts: bool | None = None) -> Non
         warn(line)
     if cfg.mode in ("design", "curve"):  # the modes: trialsim/inputs/validation.py MODES
         if cfg.mode == "design":
-            from trialsim.experiments.design import design_table as table
             from trialsim.experiments.design import run_design as search
+            from trialsim.reporting.design_terminal import design_table as table
         else:
-            from trialsim.experiments.curve import curve_table as table
             from trialsim.experiments.curve import run_curve as search
+            from trialsim.reporting.design_terminal import curve_table as table
 
         def tell_design(result: dict) -> None:
             print(table(result))

@@ -9,7 +9,8 @@ import pytest
 from conftest import make_cfg
 from test_design_search import SMALL
 
-from trialsim.experiments.design import DesignSearch, design_table
+from trialsim.experiments.design import DesignSearch
+from trialsim.reporting.design_terminal import design_table
 
 TINY = (*SMALL, "mode=design", "replications=30", "design.screen_replications=10",
         "design.check_replications=100", "design.n_start=80", "design.n_stop=160",

@@ -16,9 +16,10 @@ from scipy.special import ndtr
 from test_design_search import SMALL
 
 from trialsim.cli import preflight
-from trialsim.experiments.design import DesignSearch, design_table
+from trialsim.experiments.design import DesignSearch
 from trialsim.experiments.fitted_n import fitted_ns, pick
 from trialsim.inputs.design_settings import build_design
+from trialsim.reporting.design_terminal import design_table
 
 GRID = tuple(range(40, 1001, 40))
 

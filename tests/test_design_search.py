@@ -12,12 +12,13 @@ from conftest import make_cfg
 
 from trialsim.app import run
 from trialsim.experiments.candidates import Candidate, Evaluator
-from trialsim.experiments.design import DesignSearch, check_seed, design_table
+from trialsim.experiments.design import DesignSearch, check_seed
 from trialsim.experiments.fitted_walk import PROBES, walk_count
 from trialsim.experiments.search import first_passing
 from trialsim.inputs.design_settings import build_design
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.model.trial import recruit_only, simulate_replication
+from trialsim.reporting.design_terminal import design_table
 
 # A small trial that runs in milliseconds: 2 localities, services opening every 2 weeks,
 # a 2-point effect; with an ESW ICC of 0.05 more ESWs clearly need a smaller N

@@ -74,32 +74,6 @@ def power_curve(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def curve_table(result: dict[str, Any]) -> str:
-    crit, g = result["criterion"], result["goals"]
-    lines = [f"trialsim power curve: scenario {result['scenario']}, {result['replications']} "
-             f"replications per N, seed {result['seed']} (window unconstrained; P(target) "
-             f"within {result['scenario_months']:g} months with {result['scenario_sites']} "
-             f"{result['site_kind']})",
-             f"    {'N':>5} {'ESW/loc':>7} {'power':>6} {'MC SE':>6}"
-             + (f" {'assur.':>6}" if any("assurance" in e for e in result["evaluations"])
-                else "") + f" {'P(tgt)':>6}"]
-    for e in result["evaluations"]:
-        line = (f"    {e['target_n']:>5} {e['esw_per_locality']:>7} {e['power']:>6.3f} "
-                f"{e['power_mc_se']:>6.3f}")
-        if "assurance" in e:
-            line += f" {e['assurance']:>6.3f}"
-        lines.append(line + f" {e['prob_target']:>6.3f}")
-    for m in result["smallest_n"]:
-        n = m["target_n"]
-        lines.append(f"  {m['esw_per_locality']} ESW(s) per locality: smallest N with {crit} >= "
-                     f"{g['target_power']:g} (one-sided bound): "
-                     + (str(n) if n is not None else "none in the grid"))
-    w = result["work"]
-    lines.append(f"  simulated: {w['replications']} replications in {w['runs']} runs "
-                 f"({w['participants']:,} participants)")
-    return "\n".join(lines)
-
-
 def run_curve(cfg: DictConfig, out_dir: Path | None, *,
               answer: Callable[[dict[str, Any]], None] | None = None,
               charts: bool | None = None) -> dict[str, Any]:
@@ -117,6 +91,3 @@ def run_curve(cfg: DictConfig, out_dir: Path | None, *,
                       report=bool(cfg.output.report), answer=told,
                       processes=n_jobs)
     return result
-
-
-

@@ -61,7 +61,6 @@ from trialsim.experiments.candidates import (
     with_changes,
 )
 from trialsim.experiments.design_check import (
-    check_extras_lines,
     delivery_and_review,
     edge_note,
     ot_load,
@@ -69,7 +68,7 @@ from trialsim.experiments.design_check import (
 )
 from trialsim.experiments.design_costs import cost_of, idle_note, per_participant, ranking_cost
 from trialsim.experiments.design_costs import frontier as cost_frontier
-from trialsim.experiments.design_variants import run_variants, variant_lines
+from trialsim.experiments.design_variants import run_variants
 from trialsim.experiments.fitted_n import FittedN, fitted_ns, pick
 from trialsim.experiments.fitted_sites import NEAR, fitted_sites, probit
 from trialsim.experiments.fitted_walk import walk_count
@@ -89,7 +88,7 @@ from trialsim.inputs.workload import expected_randomised
 from trialsim.reporting.outputs import DESIGN, publish_files, write_json_atomic
 from trialsim.units import DAYS_PER_MONTH, months_to_days
 
-__all__ = ["DesignSearch", "design_table", "run_design", "smallest", "check_seed"]
+__all__ = ["DesignSearch", "run_design", "smallest", "check_seed"]
 
 RULE = "smallest N, then fewest ESW-months, then fewest service-months"
 RULE_COST = ("lowest expected total cost (costs.*) among designs meeting every goal, ranked by "
@@ -911,160 +910,6 @@ class DesignSearch:
 
 
 # --- the terminal's answer ------------------------------------------------------------
-
-MAX_ROWS_SHOWN = 12  # designs listed in the terminal; design.json holds all
-
-
-def _k(x: float | None) -> str:
-    """Pounds in thousands."""
-    return "n/a" if x is None else f"{x / 1000:,.0f}"
-
-
-def _f(x: float | None, digits: int = 2) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
-def design_table(result: dict[str, Any]) -> str:
-    from trialsim.reporting.report_design import check_verdict  # the report's words
-
-    g, crit = result["goals"], result["criterion"]
-    lines = [f"trialsim design: scenario {result['scenario']}, {result['replications']} "
-             f"replications per candidate (screened with {result['screen_replications']}), "
-             f"seed {result['seed']}",
-             f"  goals: {crit} >= {g['target_power']:g}, P(target) >= {g['prob_target']:g}, "
-             f"{g['wait_statistic']} wait <= {g['max_wait_days']:g} days, each cleared by the "
-             f"one-sided Monte Carlo bound (z {g['confidence_z']:.2f})",
-             f"  smallest N with {crit} >= {g['target_power']:g} (window unconstrained, "
-             f"{result['localities']} localities; N "
-             + ("read off the fitted power curve" if result.get("pick_n") == "fitted"
-                else "the first grid point clearing the goal") + "):"]
-    ratios = result.get("allocation_ratios") or ["1:1"]
-    for f in result["frontier"]:
-        r = f.get("allocation_ratio")
-        if len(ratios) > 1 and f["esw_per_locality"] == result["esw_grid"][-1]:
-            lines.append(f"   IPS:TAU {r}:")
-        head = f"    {f['esw_per_locality']:>3} ESW(s) per locality ({f['esws']} ESWs): "
-        if f["target_n"] is not None:
-            fit = ""
-            if f.get("fitted_n") is not None:
-                fit = (f"; fitted N {f['fitted_n']:.0f}, 95% {_f(f.get('fitted_n_lower'), 0)} "
-                       f"to {_f(f.get('fitted_n_upper'), 0)}"
-                       + (f"; grid rule N {f['grid_n']}" if f.get("grid_n") is not None
-                          else ""))
-            lines.append(head + f"N {f['target_n']} ({crit} {_f(f[crit], 3)}, MC SE "
-                                f"{_f(f[crit + '_mc_se'], 3)}{fit})")
-        elif f["searched"]:
-            lines.append(head + f"none in the grid ({crit} {_f(f.get('best'))} at N "
-                                f"{f.get('best_n')}, the largest tried"
-                                + (f", {f['best_replications']} replications)"
-                                   if f.get("best_replications") else ")"))
-        elif f.get("beyond_recruitable") is not None:
-            lines.append(head + "not searched (needs more N than "
-                         f"{f['beyond_recruitable']}, the most any design in the grid "
-                         "recruits)")
-        else:
-            lines.append(head + "none (fewer ESWs cannot do better)")
-    if len({f["target_n"] for f in result["frontier"] if f["target_n"] is not None}) > 1:
-        lines.append("    (sites and months are searched for each ESW count's N, the cheapest "
-                     "design meeting every goal recommended; to cap ESWs, rerun with "
-                     "design.max_esw_per_locality)" if result.get("objective") == "cost" else
-                     "    (sites and months are searched for the smallest N, which the rule puts "
-                     "first; to plan with fewer ESWs, rerun with design.max_esw_per_locality)")
-    rows = result["designs"]
-    if rows:
-        at = ("each ESW count's smallest N" if result.get("objective") == "cost"
-              else "the smallest N")
-        lines.append(f"  designs at {at} meeting the {crit} and P(target) goals "
-                     f"(fewest {result['site_kind']} per window), best first "
-                     f"({result['rule']}; waits simulated down the list until one meets "
-                     "its goal):")
-        lines.append(f"    {'N':>5} {'ESW/loc':>7} {'FTE':>4} {'IPS:TAU':>7} {'sites':>5} "
-                     f"{'months':>6} "
-                     f"{crit[:5]:>6} {'P(tgt)':>6} {'wait d':>7} {'svc-mo':>7} {'ESW-mo':>7} "
-                     f"{'rank k':>7} {'cost k':>7} {'util':>5}  feasible")
-        shown = rows if len(rows) <= MAX_ROWS_SHOWN else [
-            r for r in rows if r["feasible"] is not None] or rows[:MAX_ROWS_SHOWN]
-        for r in shown:
-            ok = {True: "yes", False: "no (" + ", ".join(
-                w for w, bad in (("wait", not r.get("wait_ok", True)),
-                                 ("utilisation", not r.get("utilisation_ok", True)))
-                if bad) + ")" if r["feasible"] is False else "", None: "not simulated"}[
-                    r["feasible"]].replace("no ()", "no (power)")
-            lines.append(f"    {r['target_n']:>5} {r['esw_per_locality']:>7} "
-                         f"{r.get('fte', 1.0):>4g} {r.get('allocation_ratio', '1:1'):>7} "
-                         f"{r['sites']:>5} "
-                         f"{r['months']:>6g} {_f(r[crit]):>6} {_f(r['prob_target']):>6} "
-                         f"{_f(r['wait_days'], 1):>7} {r['service_months']:>7.0f} "
-                         f"{r['esw_months']:>7.0f} {_k(r.get('ranking_cost')):>7} "
-                         f"{_k(r.get('cost')):>7} {_f(r.get('utilisation')):>5}  {ok}")
-        if len(shown) < len(rows):
-            lines.append(f"    ... and {len(rows) - len(shown)} more not simulated "
-                         "(design.json lists them)")
-    rec = result["recommended"]
-    if rec is not None:
-        fte = rec.get("fte") or 1.0
-        lines.append(f"  recommended: N {rec['target_n']}, {rec['esw_per_locality']} ESW(s) in "
-                     f"each of {rec['localities']} localities"
-                     + (f" at {fte:g} FTE" if fte != 1.0 else "")
-                     + f", {rec['sites']} {result['site_kind']} for {rec['months']:g} months, "
-                     f"allocated IPS:TAU {rec.get('allocation_ratio') or '1:1'}")
-        fs = next((e for e in result.get("sites_by_months", ())
-                   if e["target_n"] == rec["target_n"] and e["months"] == rec["months"]
-                   and e.get("fitted_sites") is not None), None)
-        if fs is not None:
-            out = lambda x: "outside the grid" if x is None else f"{x:.1f}"  # noqa: E731
-            lines.append(f"    {result['site_kind']} needed for P(target) >= "
-                         f"{g['prob_target']:g}: {fs['fitted_sites']:.1f} on the fitted curve "
-                         f"(95% {out(fs['fitted_sites_lower'])} to "
-                         f"{out(fs['fitted_sites_upper'])}, clustered on the replication; "
-                         f"one-sided bound {out(fs['fitted_sites_bound'])}; "
-                         f"{fs['fitted_points']} site counts), {rec['sites']} by the grid rule")
-        if rec.get("cost") is not None:
-            lines.append(f"    expected cost GBP {rec['cost']:,.0f} (90% {rec['cost_p5']:,.0f} to "
-                         f"{rec['cost_p95']:,.0f}; search seed), mean ESW utilisation "
-                         f"{_f(rec.get('utilisation'))}, peak caseload "
-                         f"{_f(rec.get('peak_caseload'), 1)}")
-        if rec.get("idle"):
-            lines.append(f"    note: {rec['idle']}")
-        if rec.get("ot_note"):
-            lines.append(f"    note: {rec['ot_note']}")
-        if rec.get("edge"):
-            lines.append(f"    note: {rec['edge']}")
-        rule = result.get("smallest_n_design")
-        if rule is not None and rule.get("cost") is not None:
-            lines.append(f"    the smallest-N rule's design (N {rule['target_n']}, {rule['esws']} "
-                         f"ESWs, {rule['sites']} {result['site_kind']}, {rule['months']:g} "
-                         f"months) costs GBP {rule['cost']:,.0f} (90% {rule['cost_p5']:,.0f} to "
-                         f"{rule['cost_p95']:,.0f}; same seed), utilisation "
-                         f"{_f(rule.get('utilisation'))}")
-        c = result["check"]
-        for a in result.get("check_attempts", [])[:-1]:
-            lines.append(f"  check run at N {a['target_n']} ({a['esw_per_locality']} ESW/loc, "
-                         f"{a.get('allocation_ratio') or '1:1'}): "
-                         f"{crit} {_f(a['check'], 3)} (MC SE "
-                         f"{_f(a['check_mc_se'], 3)}; search {_f(a['search'], 3)}) is below "
-                         f"{g['target_power']:g}: the next N")
-        lines.append(f"  check run (seed {c['seed']}, {c['replications']} replications): "
-                     f"{crit} {_f(c[crit + '_of_n'], 3)} among trials that reached N (MC SE "
-                     f"{_f(c[crit + '_of_n_mc_se'], 3)}; search {_f(rec[crit], 3)}; "
-                     f"{_f(c[crit], 3)} counting trials that stop "
-                     f"short), P(target) {_f(c['prob_target'], 3)} (MC SE "
-                     f"{_f(c['prob_target_mc_se'], 3)}; search {_f(rec['prob_target'], 3)}), "
-                     f"wait {_f(c['wait_days'], 1)} days: " + check_verdict(c))
-        if c.get("cost") is not None:
-            lines.append(f"    check run cost GBP {c['cost']:,.0f} (90% {c['cost_p5']:,.0f} to "
-                         f"{c['cost_p95']:,.0f}), utilisation {_f(c.get('utilisation'))}, "
-                         f"peak caseload {_f(c.get('peak_caseload'), 1)}")
-        lines += check_extras_lines(c)
-        lines += check_sensitivity.lines(c)
-    else:
-        lines.append(f"  no design meets every goal: {result['binding']['message']}")
-    lines += variant_lines(result)
-    w = result["work"]
-    lines.append(f"  simulated: {w['replications']} replications in {w['runs']} runs "
-                 f"({w['participants']:,} participants)")
-    return "\n".join(lines)
-
 
 def run_design(cfg: DictConfig, out_dir: Path | None, *,
                answer: Callable[[dict[str, Any]], None] | None = None,

@@ -103,29 +103,3 @@ def edge_note(rec: dict[str, Any], d: Any, site_kind: str) -> str | None:
     return ("the recommendation is at the edge of the search, " + "; ".join(edges)
             + ": nothing beyond it was simulated; widen the grid to see whether a design "
             "beyond it would do better")
-
-
-def check_extras_lines(check: dict[str, Any]) -> list[str]:
-    """The terminal's lines for `delivery_and_review`'s figures."""
-    out = []
-    r, ot = check.get("returned_m12") or {}, check.get("ot_wait_days")
-    if r.get("ips") is not None:
-        out.append(f"    12-month questionnaires returned IPS {r['ips']:.2f}, TAU {r['tau']:.2f}; "
-                   "joint ESW + OT appointment wait "
-                   + (f"{ot:.1f} days" if ot is not None else "n/a"))
-    tip = check.get("tipping") or {}
-    if all(tip.get(a, {}).get("median") is not None for a in ("ips", "tau", "both")):
-        out.append("    MNAR tipping point among trials that reject (median SD): IPS arm alone "
-                   f"{tip['ips']['median']:.2f}, TAU arm alone {tip['tau']['median']:.2f}, "
-                   f"both arms {tip['both']['median']:.2f}")
-    pr = check.get("progression")
-    if pr:
-        o = pr["lights"]["overall"]
-        op = pr["operating"]["target_and_power"]
-        stop, go = op["p_stop_if_success"], op.get("p_go_if_failure") or {}
-        est = lambda e: (f"{e['estimate']:.3f} (MC SE {e['mc_se']:.3f})"  # noqa: E731
-                         if e.get("estimate") is not None else "n/a")
-        out.append(f"    internal pilot at month {pr['review_month']:.1f}: green {o['green']:.2f}, "
-                   f"amber {o['amber']:.2f}, red {o['red']:.2f}; stops {est(stop)} of the "
-                   f"trials that would reach N and reject, lets {est(go)} of the others go on")
-    return out

@@ -94,26 +94,3 @@ def run_variants(cfg: DictConfig, search: Callable[[DictConfig], dict[str, Any]]
         return search(cfg)
     results = [search(with_changes(cfg, v["changes"])) for v in tried]
     return cheapest(results, tried)
-
-
-def variant_lines(result: dict[str, Any]) -> list[str]:
-    """The terminal's comparison of the variants searched (none: no lines)."""
-    vs = result.get("variants")
-    if not vs:
-        return []
-    lines = ["  levers searched one variant at a time (same seed), the cheapest recommended:"]
-    for v in vs:
-        rec, c = v["recommended"], v["check"] or {}
-        what = f"    {'*' if v['chosen'] else ' '} retention {v['label']}, {v['site_kind']}: "
-        if not rec:
-            lines.append(what + "no design meets every goal")
-            continue
-        r = c.get("returned_m12") or {}
-        lines.append(what + f"N {rec['target_n']}, {rec['esw_per_locality']} ESW/loc at "
-                     f"{rec.get('fte', 1.0):g} FTE, {rec['sites']} sites, {rec['months']:g} "
-                     f"months: GBP {rec['cost']:,.0f}"
-                     + (f"; check power {c['power_of_n']:.3f}" if c.get("power_of_n")
-                        is not None else "")
-                     + (f", IPS 12-month returns {r['ips']:.2f}" if r.get("ips") is not None
-                        else ""))
-    return lines

@@ -115,16 +115,3 @@ def _problem(cfg: DictConfig, name: str, value: float, build: Any,
     elsewhere is reported once, by its own name, not against every pair."""
     return next((p for p in _problems(with_changes(cfg, {name: value}), build)
                  if (p.key, repr(p.value)) not in before), None)
-
-
-def lines(check: dict[str, Any]) -> list[str]:
-    """The terminal's lines for the check's sensitivity runs."""
-    rows = check.get("sensitivity") or []
-    if not rows:
-        return []
-    crit = "assurance" if "assurance" in rows[0] else "power"
-    return [f"    one input changed (check seeds, {rows[0]['replications']} replications each; "
-            f"{crit} among trials reaching N, P(target)):"] + [
-        f"      {r['key']} {r['value']:g}: {crit} {r[crit]:.2f} (MC SE {r[crit + '_mc_se']:.2f}),"
-        f" P(target) {r['prob_target']:.2f} (MC SE {r['prob_target_mc_se']:.2f})"
-        for r in rows]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trialsim.reporting.design_terminal import check_verdict
 from trialsim.reporting.report_appendix import SEARCH_NOTE, appendix_blocks, assumptions_section
 from trialsim.reporting.report_blocks import Block, SectionProvider, description, per_arm
 from trialsim.reporting.report_blocks import num as _n
@@ -306,19 +307,6 @@ def _returns_words(check: dict[str, Any] | None, strategies: list[str] | None) -
            " (simulated from the pilot's Table 8 return patterns)")
     return (f"allowing for {_pct(r['ips'])} of the IPS arm and {_pct(r['tau'])} of the TAU "
             f"arm returning the 12-month questionnaire{how}")
-
-
-def check_verdict(c: dict[str, Any]) -> str:
-    """The check run's verdict in words: confirmed (every point estimate meets its goal),
-    within Monte Carlo error of a goal it misses, or missing it beyond that."""
-    below = [k for k, v in c.get("confirmed", c["meets"]).items() if not v]
-    beyond = [k for k, v in c["meets"].items() if not v]
-    if not below:
-        return "confirmed: every estimate meets its goal"
-    if not beyond:
-        return ("not confirmed: " + ", ".join(below) + " below the goal, within Monte Carlo "
-                "error of it (raise N a step, or design.check_replications to tell)")
-    return "misses, beyond Monte Carlo error: " + ", ".join(beyond)
 
 
 def _work_text(d: dict[str, Any]) -> str:
