@@ -75,11 +75,31 @@ def test_the_cost_frontier_leaves_out_designs_that_miss_another_goal():
     from trialsim.experiments.design_costs import frontier
 
     def row(n, power, cost, feasible):
-        return {"target_n": n, "power": power, "cost": cost, "ranking_cost": cost,
-                "feasible": feasible}
+        return {"target_n": n, "power": power, "power_mc_se": 0.0, "cost": cost,
+                "ranking_cost": cost, "feasible": feasible}
     rows = [row(500, 0.92, 1.0e6, False), row(600, 0.93, 1.2e6, True),
             row(550, 0.81, 0.9e6, None)]
-    front = {p["level"]: p["design"] for p in frontier(rows, "power", (0.8, 0.9, 0.95))}
+    front = {p["level"]: p["design"] for p in frontier(rows, "power", (0.8, 0.9, 0.95), 1.645)}
     assert front[0.9]["target_n"] == 600 and front[0.9]["feasible"] is True
     assert front[0.8]["target_n"] == 550 and front[0.8]["feasible"] is None
+    assert front[0.95] is None
+
+
+def test_a_cost_frontier_point_clears_its_level_by_the_goals_bound():
+    """A design whose point estimate reaches a level but whose one-sided Monte Carlo
+    bound does not is no point at that level (it failed that goal in the search: the
+    frontier must not show it cheaper than the recommendation there); without an MC SE
+    a design clears nothing."""
+    from trialsim.experiments.design_costs import frontier
+
+    cheap = {"target_n": 750, "power": 0.915, "power_mc_se": 0.020, "cost": None,
+             "ranking_cost": 2.1e6, "feasible": None}  # bound 0.882
+    chosen = {"target_n": 750, "power": 0.935, "power_mc_se": 0.0174, "cost": 2.5e6,
+              "ranking_cost": 2.45e6, "feasible": True}  # bound 0.906
+    unknown = {"target_n": 700, "power": 0.99, "cost": 1.0e6, "ranking_cost": 1.0e6,
+               "feasible": None}
+    front = {p["level"]: p["design"]
+             for p in frontier([cheap, chosen, unknown], "power", (0.85, 0.9, 0.95), 1.645)}
+    assert front[0.85]["ranking_cost"] == 2.1e6
+    assert front[0.9]["cost"] == 2.5e6
     assert front[0.95] is None

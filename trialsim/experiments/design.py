@@ -875,7 +875,7 @@ class DesignSearch:
             "designs": rows,
             "recommended": recommended,
             "smallest_n_design": rule,
-            "cost_frontier": cost_frontier(points, d.criterion, FRONTIER_LEVELS),
+            "cost_frontier": cost_frontier(points, d.criterion, FRONTIER_LEVELS, d.z),
             "check": check,
             "check_attempts": attempts,
             "binding": self.binding(front, found, rows) if recommended is None else None,

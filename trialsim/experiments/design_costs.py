@@ -81,17 +81,25 @@ def cost_of(cols: dict[str, np.ndarray]) -> dict[str, float | None]:
             "peak_caseload": float(np.mean(cols["delivery_max_caseload"]))}
 
 
-def frontier(rows: list[dict[str, Any]], crit: str,
-             levels: tuple[float, ...]) -> list[dict[str, Any]]:
+def frontier(rows: list[dict[str, Any]], crit: str, levels: tuple[float, ...],
+             z: float) -> list[dict[str, Any]]:
     """The cost-power frontier: for each level, the design with the lowest cost
-    (simulated where it was, else ranking cost) whose search estimate of the criterion
-    reaches it, leaving out designs simulated in full and found to miss another goal
-    (the wait, the utilisation floor): a panel reads a frontier point as a design it
-    could fund. A point not simulated in full has `feasible` None: its wait unchecked."""
+    (simulated where it was, else ranking cost) whose criterion clears it as the goals
+    are cleared, by the one-sided Monte Carlo bound (estimate - z x MC SE; a design
+    without an MC SE clears nothing), leaving out designs simulated in full and found to
+    miss another goal (the wait, the utilisation floor): a panel reads a frontier point
+    as a design it could fund at that level, and no point may undercut the
+    recommendation at the goal's own level on a point estimate. A point not simulated in
+    full has `feasible` None: its wait unchecked."""
+    def bound(r: dict[str, Any]) -> float:
+        est, se = r.get(crit), r.get(f"{crit}_mc_se")
+        if est is None or se is None or not math.isfinite(se):
+            return -math.inf
+        return est - z * se
+
     out = []
     for level in levels:
-        ok = [r for r in rows if r.get(crit) is not None and r[crit] >= level
-              and r.get("feasible") is not False]
+        ok = [r for r in rows if bound(r) >= level and r.get("feasible") is not False]
         if not ok:
             out.append({"level": level, "design": None})
             continue
@@ -99,8 +107,8 @@ def frontier(rows: list[dict[str, Any]], crit: str,
                    else r["ranking_cost"])
         out.append({"level": level, "design": {
             k: best.get(k) for k in ("target_n", "esw_per_locality", "esws", "fte",
-                                     "allocation_ratio", "sites",
-                                     "months", crit, "ranking_cost", "cost", "cost_p5",
+                                     "allocation_ratio", "sites", "months", crit,
+                                     f"{crit}_mc_se", "ranking_cost", "cost", "cost_p5",
                                      "cost_p95", "utilisation", "feasible")}})
     return out
 
