@@ -207,6 +207,42 @@ def test_the_design_report_has_the_numbers_of_design_json(tmp_path):
     assert "none in the grid" in text and d["rule"] in text
 
 
+def test_the_design_reports_assumptions_give_each_searched_keys_recommended_value():
+    """The assumptions table of a design report shows the recommended design for the
+    keys the search varied (a panel would otherwise read the scenario's 300 participants
+    and 24 months as the design recommended), FTE and ratio only where several were
+    searched; nothing without a recommendation."""
+    from trialsim.reporting.report_design import searched_values
+    from trialsim.reporting.report_parameters import Row, _searched
+
+    d = _design_json()
+    d["recommended"].update(fte=0.5, allocation_ratio="1:1")
+    d.update(esw_fte=[0.5, 1.0], allocation_ratios=["1:1"])
+    values = searched_values(d)
+    assert values == {"trial.target_n": 200, "trial.recruitment_months": 12.0,
+                      "sites.pain_services.count": 8, "delivery.esw.per_locality": 3,
+                      "delivery.esw.fte": 0.5}
+    row = Row("trial.target_n", "Target sample size", "300 participants", "s")
+    assert _searched(row, values) == ("200 participants recommended (searched; configured "
+                                      "300 participants)")
+    assert _searched(Row("trial.localities", "Localities", "2", "s"), values) == "2"
+    assert searched_values({**d, "recommended": None}) == {}
+
+
+def test_the_design_reports_effect_is_the_assumed_one_and_the_itt_the_check_ran():
+    """The sample-size paragraph's effect: the assumed as-received difference, the SDs
+    and, from the check run, the intention-to-treat effect the power is for and the share
+    receiving IPS as intended it rests on."""
+    from trialsim.reporting.report_design import _rtw_se_words
+
+    text = _rtw_se_words(1.0, {"effect_itt": 0.853, "received_share": 0.815},
+                         "SD 2.2 TAU, 2.7 IPS")
+    assert text.startswith("return-to-work self-efficacy (0-10) at 12 months (SD 2.2 TAU, "
+                           "2.7 IPS), an assumed difference of 1 point among those who")
+    assert "0.85 points over the whole IPS arm" in text and "82% of the IPS arm" in text
+    assert "less over the whole IPS arm" in _rtw_se_words(1.0, None, None)
+
+
 def test_the_check_verdict_names_each_goal_by_how_it_was_met():
     from trialsim.reporting.report import check_verdict
 

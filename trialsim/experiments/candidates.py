@@ -40,7 +40,7 @@ Z_SCREEN = 3.0  # screening drops a candidate only when even its 3-SE upper boun
 TRIAL_COLUMNS = ("primary_reject", "primary_se", "primary_true", "primary_n_ips",
                  "primary_n_tau", "target_reached", "months_to_target", "randomised",
                  "delivery_mean_wait_days", "delivery_p90_wait_days", "delivery_max_caseload",
-                 "delivery_ot_wait_days")
+                 "delivery_ot_wait_days", "effect_itt_true", "ips_received_share")
 KEPT_PREFIXES = ("cost_", "resource_", "randomised_",  # every cost and resource column,
                  "retention_", "review_verdict_",  # the returns and the internal pilot's lights
                  "sensitivity_tipping_delta")  # the MNAR tipping points (the check run's)

@@ -30,6 +30,9 @@ def delivery_and_review(cols: dict[str, np.ndarray], params: ModelParams,
                            "ot_wait_days": float(np.nanmean(ot)) if np.isfinite(ot).any()
                            else None}
     out["tipping"] = tipping_points(cols)
+    for key, col in (("effect_itt", "effect_itt_true"), ("received_share", "ips_received_share")):
+        x = np.asarray(cols.get(col, []), dtype=float)  # the effect the trial tests, and why
+        out[key] = float(np.nanmean(x)) if np.isfinite(x).any() else None
     p = params.progression
     if all(f"review_verdict_{c}" in cols for c in (*p.criteria, "overall")):
         window = months_to_days(months)  # the recommendation's window, not the scenario's

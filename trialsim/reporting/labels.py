@@ -82,6 +82,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "sites.<kind>.clinics.rate": ("Pain clinics: recruits", "service-months"),
     "delivery.esw.per_locality": ("Employment support workers (ESWs) per locality", ""),
     "delivery.esw.caseload": ("ESW caseload (active clients per ESW)", ""),
+    "delivery.esw.fte": ("ESW post (full-time equivalent)", ""),
     "delivery.esw.first_appointment_mean_days": ("Wait for the first ESW appointment (mean)",
                                                  "days"),
     "delivery.esw.disengage_wait_per_month": ("Disengagement while waiting for an ESW",

@@ -4,6 +4,7 @@ appendices: provenance, every raw configuration key, the resolved configuration.
 from __future__ import annotations
 
 import subprocess
+from typing import Any
 
 from trialsim import __version__
 from trialsim.reporting.report_blocks import Block
@@ -12,14 +13,19 @@ from trialsim.reporting.report_parameters import assumptions_blocks
 from trialsim.reporting.rundir import RunDir
 from trialsim.reporting.sources import ROOT
 
-SEARCH_NOTE = ("The search varies the target N, the ESWs per locality, the number of sites "
-               "and the months; the other values below are held as configured.")
+SEARCH_NOTE = ("The search varies the target N, the ESWs per locality and their FTE, the "
+               "number of sites and the months (and the allocation ratio, the retention "
+               "strategies and the kind of site where the design block lists several): for "
+               "these the table gives the recommended design's value beside the configured "
+               "one; the other values below are held as configured.")
 
 
-def assumptions_section(run: RunDir, note: str | None = None) -> list[Block]:
+def assumptions_section(run: RunDir, note: str | None = None,
+                        searched: dict[str, Any] | None = None) -> list[Block]:
+    """`searched`: the keys a design search varied, with the recommended design's values."""
     return [("h", 2, "Assumptions and their sources"),
             *([("p", note)] if note else []),
-            *assumptions_blocks(run)]
+            *assumptions_blocks(run, searched)]
 
 
 def provenance_rows(run: RunDir) -> list[list[str]]:

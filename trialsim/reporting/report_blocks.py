@@ -34,6 +34,18 @@ def num(x: float | None, digits: int = 1) -> str:
     return "n/a" if x is None else f"{x:,.{digits}f}"
 
 
+def sd_words(c: Callable) -> str | None:
+    """The 12-month outcome SDs as configured (`c`: RunDir.cfg): TAU's, and the IPS arm's
+    where it has its own; None where the config does not give them."""
+    ctrl_months, sds = c("outcome.control.months", []), c("outcome.control.sds", [])
+    ips_sds = c("outcome.ips_sds", None) or sds
+    if 12 not in ctrl_months or not len(sds) == len(ctrl_months) == len(ips_sds):
+        return None
+    k = ctrl_months.index(12)
+    return (f"SD {sds[k]:g}" if ips_sds[k] == sds[k] else
+            f"SD {sds[k]:g} TAU, {ips_sds[k]:g} IPS")
+
+
 def pct(x: float | None) -> str:
     """A percentage to the unit; to a tenth within a unit of 0 or 100% (but not at
     them), so that 0.005 reads 0.5%, not 0%: a rare event is not an impossible one."""

@@ -10,7 +10,13 @@ from typing import Any
 
 from trialsim.reporting.design_terminal import check_verdict
 from trialsim.reporting.report_appendix import SEARCH_NOTE, appendix_blocks, assumptions_section
-from trialsim.reporting.report_blocks import Block, SectionProvider, description, per_arm
+from trialsim.reporting.report_blocks import (
+    Block,
+    SectionProvider,
+    description,
+    per_arm,
+    sd_words,
+)
 from trialsim.reporting.report_blocks import num as _n
 from trialsim.reporting.report_blocks import p3 as _p
 from trialsim.reporting.report_blocks import pct as _pct
@@ -25,7 +31,24 @@ def _tail(run: RunDir, sections: list[SectionProvider] = ()) -> list[Block]:
     blocks = figure_section(run)
     for section in sections:  # report.DESIGN_SECTIONS
         blocks += section(run)
-    return blocks + assumptions_section(run, SEARCH_NOTE) + appendix_blocks(run)
+    return (blocks + assumptions_section(run, SEARCH_NOTE, searched_values(run.design or {}))
+            + appendix_blocks(run))
+
+
+def searched_values(d: dict[str, Any]) -> dict[str, Any]:
+    """The config keys the search varied, each with the recommended design's value (none
+    without a recommendation)."""
+    rec = d.get("recommended")
+    if not rec:
+        return {}
+    values = {"trial.target_n": rec.get("target_n"),
+              "trial.recruitment_months": rec.get("months"),
+              f"sites.{d.get('site_kind')}.count": rec.get("sites"),
+              "delivery.esw.per_locality": rec.get("esw_per_locality"),
+              "delivery.esw.fte": rec.get("fte") if len(d.get("esw_fte") or []) > 1 else None,
+              "trial.allocation_ratio": rec.get("allocation_ratio")
+              if len(d.get("allocation_ratios") or []) > 1 else None}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def design_report(run: RunDir, sections: list[SectionProvider] = ()
@@ -270,10 +293,7 @@ def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | 
     alpha = c("analysis.alpha", 0.05)
     primary = c("analysis.primary", "rtw_se")
     outcome = ("the proportion in work at 12 months" if primary == "employment" else
-               f"return-to-work self-efficacy (0-10) at 12 months, a difference of {effect:g} "
-               "point" + ("" if effect == 1 else "s") + " among those who receive IPS as "
-               "intended (less over the whole IPS arm: the intention-to-treat effect)"
-               if effect is not None else
+               _rtw_se_words(effect, check, sd_words(c)) if effect is not None else
                "return-to-work self-efficacy at 12 months")
     what = "assurance (probability of success with the pilot's uncertainty)" \
         if crit == "assurance" else "power"
@@ -292,6 +312,21 @@ def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | 
                  check_prob_target=_p(check.get("prob_target")) if check else None,
                  check_value=_pct(check.get(crit)) if check else None,
                  returns=_returns_words(check, d_strategies(run)))
+
+
+def _rtw_se_words(effect: float, check: dict[str, Any] | None, sd: str | None) -> str:
+    """The primary outcome and the effect the power is for: the assumed effect among
+    those who receive IPS as intended and, from the check run, the intention-to-treat
+    effect the trial tests and the share it rests on."""
+    words = ("return-to-work self-efficacy (0-10) at 12 months" + (f" ({sd})" if sd else "")
+             + f", an assumed difference of {effect:g} point" + ("" if effect == 1 else "s")
+             + " among those who receive IPS as intended")
+    itt, share = (check or {}).get("effect_itt"), (check or {}).get("received_share")
+    if itt is None or share is None:
+        return words + " (less over the whole IPS arm: the intention-to-treat effect)"
+    return words + (f": {itt:.2f} points over the whole IPS arm, the intention-to-treat "
+                    f"effect the trial tests, with {_pct(share)} of the IPS arm receiving "
+                    "IPS as intended in the check run")
 
 
 def d_strategies(run: RunDir) -> list[str] | None:

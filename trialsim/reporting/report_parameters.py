@@ -141,8 +141,10 @@ def _notes(rows: list[Row]) -> dict[str, int]:
     return numbers
 
 
-def assumptions_blocks(run: RunDir) -> list[Block]:
-    """The main table (what the run uses) and its numbered sources."""
+def assumptions_blocks(run: RunDir, searched: dict[str, Any] | None = None) -> list[Block]:
+    """The main table (what the run uses) and its numbered sources; a key in `searched`
+    (a design search's levers) shows the recommended design's value first, so that the
+    table never reads as the design the report recommends when it is the scenario's."""
     rows = parameter_rows(run)
     if not rows:
         return [("p", f"{FILE} is missing from the run directory.")]
@@ -157,11 +159,17 @@ def assumptions_blocks(run: RunDir) -> list[Block]:
                           "are listed only in the appendix with every raw key."
                           if hidden else "")),
         ("table", ["assumption", "value", "source"],
-         [[r.label, r.value, f"[{notes[r.source]}]"] for r in shown]),
+         [[r.label, _searched(r, searched or {}), f"[{notes[r.source]}]"] for r in shown]),
         ("h", 3, "Sources"),
         ("ol", [s for s, _ in sorted(notes.items(), key=lambda kv: kv[1])]),
     ]
     return blocks
+
+
+def _searched(r: Row, searched: dict[str, Any]) -> str:
+    if r.key not in searched:
+        return r.value
+    return f"{value_words(r.key, searched[r.key])} recommended (searched; configured {r.value})"
 
 
 def appendix_blocks(run: RunDir) -> list[Block]:

@@ -9,7 +9,13 @@ from typing import Any
 
 from trialsim.reporting import keys
 from trialsim.reporting.report_appendix import appendix_blocks, assumptions_section
-from trialsim.reporting.report_blocks import Block, SectionProvider, description, per_arm
+from trialsim.reporting.report_blocks import (
+    Block,
+    SectionProvider,
+    description,
+    per_arm,
+    sd_words,
+)
 from trialsim.reporting.report_blocks import num as _n
 from trialsim.reporting.report_blocks import p3 as _p
 from trialsim.reporting.report_blocks import pct as _pct
@@ -194,7 +200,8 @@ WHY_DISCOUNT = (
     "of employment support within pain services\") and "
     "UK HTA trials recruit a median 0.92 participants per centre-month (IQR 0.43 to 2.79; "
     "Walters et al. 2017, BMJ Open 7:e015276), against the pilot's 1.3 per pain "
-    "service-month")
+    "service-month (13 recruits, Table 3, over an exposure inferred as 2 services x 5 "
+    "months: the report gives only \"a total of 5 months\")")
 
 
 def _discounted(discount: dict[str, float] | None) -> bool:
@@ -242,13 +249,7 @@ def sample_size_paragraph(run: RunDir) -> str:
     n, power = g("target_n"), g("power_primary")
     ci = g("power_primary_ci95") or [None, None]
     months = g("recruitment_months")
-    sd = None  # the 12-month SDs: TAU's, and the IPS arm's where it has its own
-    ctrl_months, sds = c("outcome.control.months", []), c("outcome.control.sds", [])
-    ips_sds = c("outcome.ips_sds", None) or sds
-    if 12 in ctrl_months and len(sds) == len(ctrl_months) == len(ips_sds):
-        k = ctrl_months.index(12)
-        sd = (f"SD {sds[k]:g}" if ips_sds[k] == sds[k] else
-              f"SD {sds[k]:g} TAU, {ips_sds[k]:g} IPS")
+    sd = sd_words(c)
     alpha = g("alpha") or c("analysis.alpha", 0.05)
     icc, per_loc, loc = c("outcome.esw_icc"), c("delivery.esw.per_locality"), \
         c("trial.localities")
