@@ -11,6 +11,7 @@ differs from the file, or names a path the file does not have).
     nice -n 10 .venv/bin/python scripts/doc_numbers.py            # every run (minutes)
     .venv/bin/python scripts/doc_numbers.py --only validation     # just re-read the grid
     .venv/bin/python scripts/doc_numbers.py --only primary_care   # one run
+    .venv/bin/python scripts/doc_numbers.py --only draws          # the assurance draws
 """
 
 from __future__ import annotations
@@ -106,6 +107,49 @@ def run_numbers(tmp: Path, only: str | None = None) -> dict:
     return numbers
 
 
+def draw_numbers(draws: int = 400, seed: int = 20171101) -> dict:
+    """What the assurance guide quotes of the pilot draws of the employment fit (no
+    simulation): the fit's correlations (pathway_fit.json), and over `draws` draws of
+    `uncertainty.mode=pilot` the spread of the TAU share in work at 12 months, drawn
+    jointly (as assurance does) and independently, and how often the planner's relative
+    risk is beyond what the drawn rates can reach."""
+    import numpy as np
+    from hydra import compose, initialize_config_dir
+
+    from trialsim.inputs.compose import register_resolvers, with_changes
+    from trialsim.inputs.params import build_params
+    from trialsim.inputs.schema import register_configs
+    from trialsim.inputs.uncertainty import STREAM, sample_params
+    from trialsim.streams import Streams
+
+    register_configs()
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["uncertainty.mode=pilot"])
+    fit = json.loads((ROOT / "docs" / "calibration" / "pathway_fit.json").read_text())
+    c = fit["tau_fit"]["correlation"]
+    r = dict(zip(c["names"], c["matrix"], strict=True))
+    out: dict = {"draws": draws, "seed": seed, "correlation": {
+        "entry_loss": r["self_entry"][1], "entry_exponent": r["self_entry"][2],
+        "loss_exponent": r["job_loss"][2],
+        "work_return_max": max(abs(x) for x in r["work_return_ratio"][:3])}}
+    independent = {f"employment.fit_correlation.{k}": 0.0
+                   for k in ("entry_loss", "entry_exponent", "loss_exponent")}
+    for label, changes in (("joint", {}), ("independent", independent)):
+        params = build_params(with_changes(cfg, changes))
+        drawn = [sample_params(params, Streams(seed, rep)[STREAM]).employment
+                 for rep in range(draws)]
+        tau = np.array([e.expected_m12_tau for e in drawn])
+        rr_max = np.array([e.relative_risk_max for e in drawn])
+        out[label] = {"tau_m12_sd": float(tau.std(ddof=1)),
+                      "tau_m12_p5": float(np.quantile(tau, 0.05)),
+                      "tau_m12_p95": float(np.quantile(tau, 0.95)),
+                      "beyond_reach": int((rr_max < params.employment.ips_relative_risk_m12
+                                           ).sum()),
+                      "rr_max_min": float(rr_max.min())}
+    return out
+
+
 def _number(text: str):
     try:
         return int(text)
@@ -196,7 +240,7 @@ def rewrite(numbers: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["validation", *RUNS, "sweep"],
+    parser.add_argument("--only", choices=["validation", "draws", *RUNS, "sweep"],
                         help="re-read the grid, or regenerate one run, only")
     parser.add_argument("--rewrite", action="store_true",
                         help="no run: set every marked number in the pages to numbers.json's")
@@ -206,9 +250,11 @@ def main() -> None:
         return
     numbers = json.loads(OUT.read_text()) if OUT.exists() else {}
     numbers = {k: _trim(v) if k in RUNS else v for k, v in numbers.items()
-               if k in (*RUNS, "sweep")}  # runs renamed away are dropped
+               if k in (*RUNS, "sweep", "draws")}  # runs renamed away are dropped
     numbers["validation"] = grid_numbers(GRID.read_text())
-    if args.only != "validation":
+    if args.only in (None, "draws"):
+        numbers["draws"] = draw_numbers()
+    if args.only not in ("validation", "draws"):
         with tempfile.TemporaryDirectory() as tmp:
             numbers.update(run_numbers(Path(tmp), args.only))
     OUT.write_text(json.dumps(numbers, indent=1, sort_keys=True) + "\n")
