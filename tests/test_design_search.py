@@ -138,6 +138,21 @@ def test_one_recruitment_run_answers_every_target_and_window():
             assert np.array_equal(ev.reached(runs, n, months), direct), (n, months)
 
 
+def test_staffing_the_ots_to_demand_shortens_their_wait_and_changes_nothing_else():
+    """A candidate with more OTs (the search staffs the recommendation to demand,
+    design_check.ots_needed) draws the same trials to the last bit: the joint
+    appointment's queue draws nothing and nothing reads its wait but the wait itself,
+    which never grows with more OTs and shrinks where one OT is overbooked."""
+    cfg = make_cfg(*SMALL, "replications=12", "delivery.ot.sessions_per_week=0.5")
+    ev = Evaluator(cfg, build_run_settings(cfg), build_design(cfg))
+    one, two = (ev.trials(Candidate(80, 2, 5, 12.0, ots=k), 12, "test") for k in (0, 2))
+    for col in one:
+        if col != "delivery_ot_wait_days":
+            assert np.array_equal(one[col], two[col], equal_nan=True), col
+    wait1, wait2 = one["delivery_ot_wait_days"], two["delivery_ot_wait_days"]
+    assert np.all(wait2 <= wait1 + 1e-9) and wait2.mean() < wait1.mean()
+
+
 @pytest.mark.parametrize("uncertainty", ["none", "pilot"])
 def test_recruitment_does_not_depend_on_the_esws(uncertainty):
     """To the last bit: only TAU's booklet appointments share the coordinator with
@@ -515,19 +530,24 @@ def test_an_overbooked_ot_is_named_with_the_count_that_would_do():
     one OT at two sessions a week for more than every session: the note says so and
     names the count that brings the load under OT_BUSY; a light load says nothing, and
     more IPS participants never ask for less."""
-    from trialsim.experiments.design_check import OT_BUSY, ot_load, ot_note
+    from trialsim.experiments.design_check import OT_BUSY, ot_load, ot_note, ots_needed
 
     params = build_params(make_cfg())
     assert params.delivery.ot_count == 1
     load = ot_load(params, 375.0, 41.26)
     assert load == pytest.approx(375.0 / (41.26 * 365.25 / 12) * 3.5)
     note = ot_note(load, params)
-    assert note is not None and "delivery.ot.count=2 " in note and f"{load:.2f}" in note
+    assert note is not None and "delivery.ot.count=2," in note and f"{load:.2f}" in note
+    assert ots_needed(load, params) == 2
     assert ot_note(ot_load(params, 88.0, 24.0), params) is None
+    assert ots_needed(ot_load(params, 88.0, 24.0), params) == 1  # the configured count
     loads = [ot_load(params, n, 30.0) for n in (50, 100, 200, 400)]
     assert loads == sorted(loads)
+    needed = [ots_needed(x, params) for x in loads]  # more demand never staffs fewer
+    assert needed == sorted(needed)
     heavy = ot_note(3.3, params)
-    assert "delivery.ot.count=5 " in heavy and 3.3 / 5 < OT_BUSY <= 3.3 / 4
+    assert "delivery.ot.count=5," in heavy and 3.3 / 5 < OT_BUSY <= 3.3 / 4
+    assert ots_needed(3.3, params) == 5
 
 
 def test_a_recommendation_at_the_edge_of_the_grid_says_so():

@@ -55,6 +55,7 @@ class Candidate:
     uncertain: bool = False  # parameters drawn per replication (assurance)
     fte: float = 1.0  # each ESW post's FTE (delivery.esw.fte)
     ratio: str = ""  # IPS:TAU (trial.allocation_ratio, blocks that hold it); "": the config's
+    ots: int = 0  # OTs for the joint appointments (delivery.ot.count); 0: the config's
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ class Evaluator:
             "trial.target_n": c.target_n, "trial.recruitment_months": months,
             "delivery.esw.per_locality": c.esw, "delivery.esw.fte": c.fte,
             f"sites.{self.design.site_kind}.count": c.sites,
-            **(ratio_changes(self.cfg, parse_ratio(c.ratio)) if c.ratio else {})})
+            **(ratio_changes(self.cfg, parse_ratio(c.ratio)) if c.ratio else {}),
+            **({"delivery.ot.count": c.ots} if c.ots else {})})
         params = build_params(cfg)
         if not c.uncertain:
             return _point(params)

@@ -65,6 +65,7 @@ from trialsim.experiments.design_check import (
     edge_note,
     ot_load,
     ot_note,
+    ots_needed,
 )
 from trialsim.experiments.design_costs import cost_of, idle_note, per_participant, ranking_cost
 from trialsim.experiments.design_costs import frontier as cost_frontier
@@ -577,8 +578,10 @@ class DesignSearch:
         d = self.d
         seed = check_seed(self.settings.seed)
         ev = Evaluator(self.cfg, self.settings, d, seed=seed)
+        ots = rec.get("ot_count") or 0  # staffed to demand (ots_needed): the config's if 0
         c = Candidate(rec["target_n"], rec["esw_per_locality"], rec["sites"], rec["months"],
-                      d.uncertain, rec.get("fte", 1.0), rec.get("allocation_ratio") or "")
+                      d.uncertain, rec.get("fte", 1.0), rec.get("allocation_ratio") or "",
+                      ots if ots != self.base.delivery.ot_count else 0)
         reps = d.check_replications
         cols = ev.trials(c, reps, "check")
         spent = cost_of(cols)
@@ -719,6 +722,7 @@ class DesignSearch:
         ips = rec["target_n"] * parse_ratio(row.get("allocation_ratio") or "1:1").ips_share
         rec["ot_load"] = ot_load(self.base, ips, row.get("recruiting_months") or 0.0)
         rec["ot_note"] = ot_note(rec["ot_load"], self.base)
+        rec["ot_count"] = ots_needed(rec["ot_load"], self.base)
         rec["edge"] = edge_note(rec, d, d.site_kind)
         return rec
 

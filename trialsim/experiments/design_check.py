@@ -72,18 +72,33 @@ def ot_load(params: ModelParams, ips_randomised: float, recruiting_months: float
     return per_day * d.ot_appointment_days / d.ot_count
 
 
+def ots_needed(load: float, params: ModelParams) -> int:
+    """The OTs the design staffs for the joint appointments: the configured count, or
+    the fewest that hold `load` (the share of the configured OTs' sessions asked for)
+    below OT_BUSY. Staffing to demand costs nothing in the model (the OT is paid per
+    appointment, the same appointments whoever holds them) and changes nothing but the
+    wait for the joint appointment (no random draw; received as intended does not read
+    it), so the search staffs the recommendation and its check run this way rather
+    than recommend a wait that grows through the trial."""
+    count = params.delivery.ot_count
+    if load < OT_BUSY:
+        return count
+    return max(count, math.floor(load * count / OT_BUSY) + 1)  # the fewest below OT_BUSY
+
+
 def ot_note(load: float, params: ModelParams) -> str | None:
-    """What the search says of OTs booked beyond OT_BUSY (None: they are not): how many
-    would do. Not a lever of the search: the OT is paid per appointment, so more OTs
-    cost nothing in the model, but the planner must find them."""
+    """What the search says of OTs the configured count would overbook (None: it would
+    not): the count the design staffs instead (ots_needed)."""
     if load < OT_BUSY:
         return None
     d = params.delivery
-    need = math.floor(load * d.ot_count / OT_BUSY) + 1  # the fewest below OT_BUSY
+    need = ots_needed(load, params)
     return (f"the joint ESW + OT appointments ask for {load:.2f} of the OT sessions "
             f"({d.ot_count} OT(s) at {7.0 / d.ot_appointment_days:g} a week) while "
             f"recruitment runs: above {OT_BUSY:g}, their wait grows through the trial; "
-            f"delivery.ot.count={need} would bring it to {load * d.ot_count / need:.2f}")
+            f"the design staffs {need} OTs (delivery.ot.count={need}, its check run too), "
+            f"{load * d.ot_count / need:.2f} of their sessions, at no extra cost in the "
+            "model (paid per appointment): the planner must find them")
 
 
 def edge_note(rec: dict[str, Any], d: Any, site_kind: str) -> str | None:

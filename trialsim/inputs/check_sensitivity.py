@@ -27,8 +27,9 @@ from trialsim.inputs.compose import with_changes
 KEY = "design.check_sensitivity"
 # the search's own levers (and what is not an input of the model): not a sensitivity
 LEVERS = ("design.", "trial.target_n", "trial.recruitment_months", "trial.allocation_ratio",
-          "trial.block_sizes", "delivery.esw.per_locality", "delivery.esw.fte", "seed",
-          "replications", "n_jobs", "mode", "output.", "hydra.")
+          "trial.block_sizes", "delivery.esw.per_locality", "delivery.esw.fte",
+          "delivery.ot.count",  # staffed to demand by the search (design_check.ots_needed)
+          "seed", "replications", "n_jobs", "mode", "output.", "hydra.")
 ALLOWED = ("a list of [config key, value] pairs, each a number the key takes, e.g. "
            "[[outcome.effect_m12, 0.75], [delivery.esw.disengage_after_assessment, 0.3]] "
            "([]: none); not a lever of the search, a unit cost or, searching on power, an "
