@@ -223,8 +223,11 @@ def test_the_design_reports_assumptions_give_each_searched_keys_recommended_valu
                       "sites.pain_services.count": 8, "delivery.esw.per_locality": 3,
                       "delivery.esw.fte": 0.5}
     row = Row("trial.target_n", "Target sample size", "300 participants", "s")
-    assert _searched(row, values) == ("200 participants recommended (searched; configured "
-                                      "300 participants)")
+    assert _searched(row, values) == ("200 participants recommended (set by the search; "
+                                      "configured 300 participants)")
+    staffed = searched_values({**d, "recommended": {**d["recommended"], "ot_count": 2,
+                                                    "ot_note": "overbooked"}})
+    assert staffed["delivery.ot.count"] == 2  # the OTs staffed to demand
     assert _searched(Row("trial.localities", "Localities", "2", "s"), values) == "2"
     assert searched_values({**d, "recommended": None}) == {}
 

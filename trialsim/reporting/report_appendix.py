@@ -15,9 +15,10 @@ from trialsim.reporting.sources import ROOT
 
 SEARCH_NOTE = ("The search varies the target N, the ESWs per locality and their FTE, the "
                "number of sites and the months (and the allocation ratio, the retention "
-               "strategies and the kind of site where the design block lists several): for "
-               "these the table gives the recommended design's value beside the configured "
-               "one; the other values below are held as configured.")
+               "strategies and the kind of site where the design block lists several), and "
+               "staffs the OTs to demand: for these the table gives the recommended design's "
+               "value beside the configured one; the other values below are held as "
+               "configured.")
 
 
 def assumptions_section(run: RunDir, note: str | None = None,

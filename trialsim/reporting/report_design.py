@@ -47,7 +47,9 @@ def searched_values(d: dict[str, Any]) -> dict[str, Any]:
               "delivery.esw.per_locality": rec.get("esw_per_locality"),
               "delivery.esw.fte": rec.get("fte") if len(d.get("esw_fte") or []) > 1 else None,
               "trial.allocation_ratio": rec.get("allocation_ratio")
-              if len(d.get("allocation_ratios") or []) > 1 else None}
+              if len(d.get("allocation_ratios") or []) > 1 else None,
+              # staffed to demand where one OT would be overbooked (design_check.ots_needed)
+              "delivery.ot.count": rec.get("ot_count") if rec.get("ot_note") else None}
     return {k: v for k, v in values.items() if v is not None}
 
 

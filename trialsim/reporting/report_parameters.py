@@ -169,7 +169,8 @@ def assumptions_blocks(run: RunDir, searched: dict[str, Any] | None = None) -> l
 def _searched(r: Row, searched: dict[str, Any]) -> str:
     if r.key not in searched:
         return r.value
-    return f"{value_words(r.key, searched[r.key])} recommended (searched; configured {r.value})"
+    return (f"{value_words(r.key, searched[r.key])} recommended (set by the search; "
+            f"configured {r.value})")
 
 
 def appendix_blocks(run: RunDir) -> list[Block]:
