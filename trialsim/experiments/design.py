@@ -578,10 +578,9 @@ class DesignSearch:
         d = self.d
         seed = check_seed(self.settings.seed)
         ev = Evaluator(self.cfg, self.settings, d, seed=seed)
-        ots = rec.get("ot_count") or 0  # staffed to demand (ots_needed): the config's if 0
         c = Candidate(rec["target_n"], rec["esw_per_locality"], rec["sites"], rec["months"],
                       d.uncertain, rec.get("fte", 1.0), rec.get("allocation_ratio") or "",
-                      ots if ots != self.base.delivery.ot_count else 0)
+                      rec.get("ot_count", 0))  # the OTs staffed to demand (ots_needed)
         reps = d.check_replications
         cols = ev.trials(c, reps, "check")
         spent = cost_of(cols)

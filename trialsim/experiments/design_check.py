@@ -89,10 +89,10 @@ def ots_needed(load: float, params: ModelParams) -> int:
 def ot_note(load: float, params: ModelParams) -> str | None:
     """What the search says of OTs the configured count would overbook (None: it would
     not): the count the design staffs instead (ots_needed)."""
-    if load < OT_BUSY:
-        return None
     d = params.delivery
     need = ots_needed(load, params)
+    if need == d.ot_count:
+        return None
     return (f"the joint ESW + OT appointments ask for {load:.2f} of the OT sessions "
             f"({d.ot_count} OT(s) at {7.0 / d.ot_appointment_days:g} a week) while "
             f"recruitment runs: above {OT_BUSY:g}, their wait grows through the trial; "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from trialsim.reporting import labels
+from trialsim.reporting.report_blocks import with_se
 from trialsim.reporting.rundir import RunDir
 
 
@@ -84,11 +85,12 @@ def _design_blocks(d: dict[str, Any]) -> list[tuple]:
                       "leaving out designs simulated in full that miss the wait goal or the "
                       "utilisation floor (simulated cost where simulated in full, else the "
                       "ranking cost, and then the wait is not checked)."),
-                ("table", [f"{crit} at least", "N", "ESWs", "FTE", "sites", "months",
-                           f"{crit} (MC SE)", "expected cost (GBP)", "wait and utilisation"],
+                ("table", [f"{crit} at least", "N", "ESWs", "FTE", "sites", "months", crit,
+                           "expected cost (GBP)", "wait and utilisation"],
                  [[f"{p['level']:g}", str(p["design"]["target_n"]), str(p["design"]["esws"]),
                    f"{p['design'].get('fte') or 1:g}", str(p["design"]["sites"]),
-                   f"{p['design']['months']:g}", _with_se(p["design"], crit),
+                   f"{p['design']['months']:g}",
+                   with_se(p["design"].get(crit), p["design"].get(f"{crit}_mc_se")),
                    _gbp(p["design"]["cost"] if p["design"].get("cost") is not None
                         else p["design"].get("ranking_cost")),
                    "met" if p["design"].get("feasible") else "not checked"] for p in front])]
@@ -97,11 +99,6 @@ def _design_blocks(d: dict[str, Any]) -> list[tuple]:
                                            f"({check['replications']} trials, seed "
                                            f"{check['seed']})")
     return out
-
-
-def _with_se(design: dict, crit: str) -> str:
-    se = design.get(f"{crit}_mc_se")
-    return f"{design.get(crit) or 0:.3f}" + (f" ({se:.3f})" if se is not None else "")
 
 
 def budget_blocks(run: RunDir) -> list[tuple]:
