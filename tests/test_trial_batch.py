@@ -44,3 +44,21 @@ def test_a_block_gives_each_replication_its_own_columns(overrides):
             else:
                 assert got[k] == pytest.approx(v, rel=1e-8, abs=1e-12), k
         assert got["primary_reject"] == want["primary_reject"]
+
+
+def test_a_wave_nobody_returned_is_left_out_of_the_repeated_measures_model():
+    """No RTW-SE complete at 3 months: the model is fitted to the other waves (the
+    empty wave adds nothing to the likelihood and its covariances are not identified),
+    alone and in a batch alike, rather than failing the run."""
+    from trialsim.analysis.trial_analysis import TrialData
+
+    cfg = compose_config(["follow_up.rtw_se_items_complete.m3=0"])
+    params = build_params(cfg)
+    results = [simulate_replication(params, 5, rep) for rep in range(4)]
+    data = TrialData.from_replication(results[0], every_wave=True)
+    assert data.rtw_se_waves.shape[1] == 2  # 6 and 12 months
+    alone = [analysis_columns(r, params.analysis, 5) for r in results]
+    batch = analysis_columns_batch(results, params.analysis, 5)
+    assert all(a["primary_estimable"] == 1 for a in alone), alone
+    for a, b in zip(alone, batch, strict=True):
+        assert a["primary_estimate"] == pytest.approx(b["primary_estimate"], abs=1e-10)

@@ -80,7 +80,8 @@ class TrialData:
         seen = waves.rtw_se_observed()  # (n, 1 + waves): baseline first
         scores = result.rtw_se if result.rtw_se_measured is None else result.rtw_se_measured
         extra = {} if not every_wave else dict(
-            rtw_se_waves=np.where(seen[:, 1:k12 + 2], scores[:, 1:k12 + 2], np.nan),
+            rtw_se_waves=_seen_waves(np.where(seen[:, 1:k12 + 2], scores[:, 1:k12 + 2],
+                                              np.nan)),
             covariates=np.column_stack([
                 np.log([p.years_out_of_work for p in result.participants]),
                 result.cohort.primary_care.astype(float)]).reshape(-1, 2))
@@ -97,6 +98,16 @@ class TrialData:
                    employment_known_m12=waves.employment_known[:, k12].astype(bool),
                    received_share=_mean(result.received[result.cohort.ips]), **extra,
                    **masks)
+
+
+def _seen_waves(y: np.ndarray) -> np.ndarray:
+    """The waves before 12 months at which anyone's score is known, then the 12-month
+    wave (kept even if empty: the analysis then says it is not estimable). A wave nobody
+    returned adds nothing to the likelihood and its covariance terms are not identified:
+    the model without it is the model with it."""
+    keep = ~np.isnan(y).all(axis=0)
+    keep[-1] = True
+    return y if keep.all() else y[:, keep]
 
 
 def _mean_imputed(x: np.ndarray, seen: np.ndarray) -> np.ndarray:
