@@ -62,6 +62,26 @@ def test_a_higher_caseload_cap_never_raises_the_cheapest_cost(cost_design):
         assert loose["cost"] <= tight["cost"] + 2 * (_mc(loose) + _mc(tight))
 
 
+def test_the_idle_note_suggests_a_smaller_fte_only_where_the_grid_has_one(cost_design):
+    """A recommendation already at design.esw_fte's smallest FTE is told of fewer posts
+    (or a smaller FTE added to the grid), not of the fractional posts it already has."""
+    from trialsim.experiments.design_costs import IDLE, idle_note
+
+    at_smallest = idle_note(0.33, 0.0, 0.5, (1.0, 0.5))
+    assert "33% of the caseload place-months the ESW posts are paid for" in at_smallest
+    assert at_smallest.endswith("they are already at 0.5 FTE, the smallest in "
+                                "design.esw_fte: fewer posts would cost less if the goals "
+                                "allow, as might a smaller FTE added to design.esw_fte")
+    assert "fractional" not in at_smallest and "posts at a smaller FTE" not in at_smallest
+    assert idle_note(0.33, 0.0, 1.0, (0.25, 0.5, 1.0)).endswith(
+        "fewer posts, or posts at a smaller FTE from design.esw_fte (0.25, 0.5), would cost "
+        "less if the goals allow")
+    assert "already at 1 FTE" in idle_note(0.33, 0.0, 1.0, (1.0,))
+    assert idle_note(IDLE, 0.0, 1.0, (1.0,)) is None
+    rec, grid = cost_design["recommended"], cost_design["esw_fte"]
+    assert rec["idle"] == idle_note(rec["utilisation"], 0.0, rec["fte"], grid)
+
+
 def test_a_utilisation_floor_is_met_or_said_to_bind():
     d = DesignSearch(make_cfg(*TINY, "design.min_utilisation=0.99")).run()
     assert d["recommended"] is None or d["recommended"]["utilisation"] >= 0.99

@@ -232,6 +232,80 @@ def test_the_design_reports_assumptions_give_each_searched_keys_recommended_valu
     assert searched_values({**d, "recommended": None}) == {}
 
 
+def _design_dir(tmp_path, d):
+    """A design directory with the scenario's description and two source notes, one
+    stating the scenario's ESW count ("one ESW each")."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "design.json").write_text(json.dumps(d))
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text(
+        "description: 'Pain services: 16 services, 24 months, target 300.'\n"
+        "trial: {target_n: 300, localities: 2}\ndelivery: {esw: {per_locality: 1}}\n")
+    (tmp_path / "parameter_sources.csv").write_text(
+        "key,value,source\n"
+        'trial.localities,2,"scenario: two ESW localities, one ESW each '
+        '(delivery.esw.per_locality)"\n'
+        'trial.target_n,300,"planning assumption"\n')
+    return RunDir(tmp_path)
+
+
+def test_the_design_report_opens_with_the_recommendation_not_the_scenarios_settings(
+        tmp_path):
+    """The scenario's description names its own N, sites and months: the report opens
+    with the recommendation and gives the description as the starting point replaced."""
+    d = _design_json()
+    blocks = design_report(_design_dir(tmp_path, d))[1]
+    assert blocks[0] == ("p", "Recommended: 200 participants (100 per arm) through 8 pain "
+                              "services over 12 months, with 3 ESW(s) in each of 2 "
+                              "localities. The search started from the scenario's settings "
+                              '("Pain services: 16 services, 24 months, target 300") and '
+                              "replaced its target sample size (randomised), recruitment "
+                              "window, pain services taking part and employment support "
+                              "workers (ESWs) per locality with the recommended design's; "
+                              "the other settings are the scenario's.")
+    none = design_report(_design_dir(tmp_path / "none", {**d, "recommended": None}))[1]
+    assert none[0][1] == ("No design in the grid meets every goal. The search started from "
+                          "the scenario's settings (\"Pain services: 16 services, 24 months, "
+                          "target 300\").")
+
+
+def test_the_design_reports_source_notes_give_the_searched_value(tmp_path):
+    """A note cited by a searched key, or naming one, describes the scenario's setting
+    ("one ESW each"): it says so and gives the recommended design's value; others stand."""
+    from trialsim.reporting.report_parameters import searched_note
+
+    text = json.dumps(design_report(_design_dir(tmp_path, _design_json()))[1])
+    assert ("scenario file: two ESW localities, one ESW each (delivery.esw.per_locality) "
+            "(the scenario's setting; the recommended design's, set by the search: "
+            "employment support workers (ESWs) per locality 3)") in text
+    assert ("planning assumption (the scenario's setting; the recommended design's, set by "
+            "the search: target sample size (randomised) 200 participants)") in text
+    assert searched_note("planning assumption", ["trial.localities"],
+                         {"trial.target_n": 200}) == "planning assumption"
+
+
+def test_the_sample_size_paragraph_gives_the_chance_of_a_completed_positive_trial(
+        tmp_path):
+    """From the check run's internal pilot block: P(reach N and the primary rejects),
+    counting the trials that stop short, with its MC SE; nothing without the block."""
+    d = _design_json()
+    plain = json.dumps(design_report(_design_dir(tmp_path / "plain", d))[1])
+    assert "completed, positive trial" not in plain
+    d["check"]["progression"] = {
+        "review_month": 4.0,
+        "lights": {"overall": {"green": 0.3, "amber": 0.6, "red": 0.1}},
+        "operating": {"target_and_power": {
+            "p_success": 0.799, "p_stop_if_success": {"estimate": 0.09, "mc_se": 0.01},
+            "p_go_if_failure": {"estimate": 0.86, "mc_se": 0.02}}}}
+    blocks = design_report(_design_dir(tmp_path / "pilot", d))[1]
+    quote = next(b[1] for b in blocks if b[0] == "quote")
+    se = (0.799 * 0.201 / 100) ** 0.5
+    assert quote.startswith("A total of 200 participants (100 per arm) gives 95% power")
+    assert quote.endswith("The chance of a completed, positive trial, one that reaches 200 "
+                          "within the window and whose primary analysis rejects, is 0.799 "
+                          f"in the check run (MC SE {se:.3f}).")
+
+
 def test_the_design_reports_effect_is_the_assumed_one_and_the_itt_the_check_ran():
     """The sample-size paragraph's effect: the assumed as-received difference, the SDs
     and, from the check run, the intention-to-treat effect the power is for and the share

@@ -5,7 +5,9 @@ new key's bad value is one line naming it (exit 2)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 import math
 import subprocess
 import sys
@@ -31,8 +33,15 @@ from trialsim.model.review import (
 )
 from trialsim.model.trial import simulate_replication
 from trialsim.reporting import keys
-from trialsim.reporting.progression_summary import progression_summary, propose
+from trialsim.reporting.precision import FEW_TRIALS
+from trialsim.reporting.progression_section import proposal_blocks
+from trialsim.reporting.progression_summary import (
+    not_proposed_words,
+    progression_summary,
+    propose,
+)
 from trialsim.reporting.summary import summarise
+from trialsim.reporting.terminal import progression_lines
 from trialsim.units import DAYS_PER_MONTH
 
 SEED = 20261205
@@ -219,11 +228,85 @@ def test_proposed_red_line_stops_at_most_the_allowed_share_of_successes():
     rng = np.random.default_rng(1)
     success = rng.random(400) < 0.4
     stat = np.where(success, rng.normal(1.1, 0.3, 400), rng.normal(0.7, 0.3, 400))
-    q = propose(stat, success, 0.1)
-    assert q["p_stop_if_success"] <= 0.1
+    q = propose(stat, success, 0.1, green=1.0)
+    assert q["not_proposed"] is None and q["p_stop_if_success"] <= 0.1
     above = np.unique(stat[stat > q["red"]])[0]  # the next line up stops too many
     assert (stat[success] < above).mean() > 0.1
     assert q["p_stop_if_failure"] > 0.5
+
+
+def _trials(successes: int, failures: int) -> tuple[np.ndarray, np.ndarray]:
+    """Successes at 1.0, 1.1, ... and failures at 0.0, 0.01, ...: every line between
+    them stops failures only."""
+    stat = np.concatenate([1.0 + 0.1 * np.arange(successes), 0.01 * np.arange(failures)])
+    return stat, np.arange(successes + failures) < successes
+
+
+@pytest.mark.parametrize(("successes", "failures", "why"), [
+    (FEW_TRIALS - 1, 50, "few_successes"), (FEW_TRIALS, 50, None), (FEW_TRIALS + 1, 50, None),
+    (50, FEW_TRIALS - 1, "few_failures"), (50, FEW_TRIALS, None), (1, 199, "few_successes"),
+    (0, 200, "few_successes")])
+def test_no_red_line_is_proposed_from_fewer_trials_than_the_terminal_judges(
+        successes, failures, why):
+    """The count below which the terminal gives no power among the trials reaching N:
+    below it, no line, no discriminates flag (the old code proposed 1.00 from one
+    success and called it discriminating)."""
+    stat, success = _trials(successes, failures)
+    q = propose(stat, success, 0.1, green=5.0)
+    assert q["not_proposed"] == why
+    if why is None:
+        assert q["red"] is not None and q["discriminates"] is True
+        assert q["p_stop_if_success"] <= 0.1
+    else:
+        assert q["red"] is None and q["discriminates"] is None
+        assert q["p_stop_if_success"] is None and q["bound_line"] is None
+
+
+def test_no_red_line_is_proposed_at_or_above_its_green_line():
+    """A red line lies below its green line: the line the bound allows (here 1.2, two
+    of 20 successes below it) is refused at or above green, proposed below it."""
+    stat, success = _trials(20, 50)
+    for green, why in ((1.0, "at_or_above_green"), (1.2, "at_or_above_green"),
+                       (1.2001, None)):
+        q = propose(stat, success, 0.1, green)
+        assert q["not_proposed"] == why and q["bound_line"] == pytest.approx(1.2), green
+        assert (q["red"] is None) == (why is not None)
+    words = not_proposed_words(propose(stat, success, 0.1, 1.0), "target", 0.1)
+    assert words.startswith("the bound, stopping at most 0.1 of the trials that reach N, "
+                            "holds up to 1.20, at or above the green line 1:")
+
+
+def test_one_success_prints_no_red_line_in_the_terminal_or_the_report(default_run):
+    """The default run's case (1 trial of 200 reaches N): the terminal and the report say
+    why no line is proposed and print none, nor a discriminates flag; a summary written
+    before the rule (a line from the one success) reads the same."""
+    params, result = default_run
+    reps = result.replications.copy()
+    reps["target_reached"] = (np.arange(len(reps)) == 0).astype(reps["target_reached"].dtype)
+    pr = progression_summary(reps, params)
+    for outcome in ("target", "target_and_power"):
+        q = pr["proposal"]["recruitment"][outcome]
+        assert q["successes"] <= 1 and q["red"] is None and q["discriminates"] is None
+    legacy = copy.deepcopy(pr)
+    for name in ("recruitment", "retention"):
+        for q in legacy["proposal"][name].values():
+            for k in ("not_proposed", "bound_line", "min_trials", "green"):
+                q.pop(k)
+            q.update(red=1.0, p_stop_if_success=0.0, p_stop_if_failure=0.8,
+                     discriminates=True)
+    for summary in (pr, legacy):
+        lines = [ln for ln in progression_lines({"progression": summary})
+                 if "red line" in ln]
+        assert lines == [f"    proposed red line, {name:<11} none (only 1 simulated trial "
+                         f"reaches N; at least {FEW_TRIALS} needed)"
+                         for name in ("recruitment", "retention")]
+        blocks = proposal_blocks(summary)
+        assert not [b for b in blocks if b[0] == "table"]
+        text = json.dumps(blocks)
+        assert ("recruitment, success: the trial reaches N in the window: no red line "
+                f"proposed: only 1 simulated trial reaches N; at least {FEW_TRIALS} "
+                "needed.") in text
+        assert "1.00" not in text and "yes" not in text
 
 
 NEW_KEYS = [

@@ -113,6 +113,50 @@ def test_report_numbers_equal_summary(run_dir):
         assert f"gives {100 * power:.0f}% power" in paragraph
 
 
+@pytest.mark.parametrize("reached", [1, FEW_TRIALS - 1, FEW_TRIALS])
+def test_power_among_trials_reaching_n_is_null_where_the_terminal_says_n_a(run_dir, reached):
+    """summary.json follows the terminal: below FEW_TRIALS trials reaching N their power
+    (1.0 with MC SE 0 from one trial) is null; from it on, their share of rejections."""
+    from conftest import make_cfg
+
+    from trialsim.reporting.summary import analysis_summary
+    from trialsim.reporting.terminal import result_table
+
+    reps = pd.read_csv(run_dir / "replications.csv")
+    reps["target_reached"] = (np.arange(len(reps)) < reached).astype(int)
+    reps.loc[:reached - 1, "primary_reject"] = 1
+    power = analysis_summary(reps, build_params(make_cfg("scenario=pilot")))["power"]
+    assert power["replications_target_reached"] == reached
+    names = [f"{p}_if_target_reached{t}" for p in ("primary", "secondary")
+             for t in ("", "_mc_se", "_ci95")]
+    if reached < FEW_TRIALS:
+        assert all(power[k] is None for k in names), power
+    else:
+        assert power["primary_if_target_reached"] == 1.0
+        assert power["secondary_if_target_reached"] == pytest.approx(
+            reps["secondary_reject"][:reached].mean())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    text = result_table({**summary, "power": power})
+    assert ("if target reached n/a" in text) == (reached < FEW_TRIALS)
+
+
+def test_the_esw_utilisation_printed_is_the_costs_one_under_one_label(run_dir):
+    """Terminal and report print costs.utilisation (place-months used over those paid
+    from hire) under the same words, never delivery.esw_utilisation's (an occupancy
+    over the delivery span) nor the old "used / held" beside "used / paid"."""
+    from trialsim.reporting import labels
+    from trialsim.reporting.terminal import result_table
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    c = summary["costs"]["utilisation"]
+    said = f"{labels.UTILISATION} {c:.2f} ({labels.UTILISATION_HOW})"
+    md = (run_dir / "report.md").read_text()
+    assert said in result_table(summary) and said in md
+    for text in (result_table(summary), md):
+        assert "used / held" not in text and "utilisation 0" not in text.replace(said, "")
+    assert labels.metric("utilisation") != labels.metric("esw_utilisation")
+
+
 def test_flow_boxes_add_up(run_dir):
     flow = pd.read_csv(run_dir / "flow.csv")
     reps = pd.read_csv(run_dir / "replications.csv")

@@ -717,7 +717,8 @@ class DesignSearch:
             "wait_mc_se", "service_months", "esw_months", "recruiting_months", "ranking_cost",
             "cost", "cost_mc_se", "cost_p5", "cost_p95", "utilisation", "peak_caseload")}
         rec["localities"] = self.localities
-        rec["idle"] = idle_note(row.get("utilisation"), d.min_utilisation)
+        rec["idle"] = idle_note(row.get("utilisation"), d.min_utilisation,
+                                row.get("fte") or 1.0, d.esw_fte)
         ips = rec["target_n"] * parse_ratio(row.get("allocation_ratio") or "1:1").ips_share
         rec["ot_load"] = ot_load(self.base, ips, row.get("recruiting_months") or 0.0)
         rec["ot_note"] = ot_note(rec["ot_load"], self.base)

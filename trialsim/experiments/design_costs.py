@@ -24,6 +24,7 @@ import numpy as np
 from trialsim.analysis.costs import LINES
 from trialsim.inputs.cost_params import UnitCosts, per_trial_month
 from trialsim.inputs.params import ModelParams
+from trialsim.reporting import labels
 from trialsim.units import DAYS_PER_MONTH, months_to_days
 
 # the budget lines the ranking cost takes from elsewhere than per participant
@@ -113,11 +114,21 @@ def frontier(rows: list[dict[str, Any]], crit: str, levels: tuple[float, ...],
     return out
 
 
-def idle_note(utilisation: float | None, floor: float) -> str | None:
-    """What the search says of posts that sit idle (None: they do not)."""
+def idle_note(utilisation: float | None, floor: float, fte: float = 1.0,
+              fte_grid: tuple[float, ...] | list[float] = (1.0,)) -> str | None:
+    """What the search says of posts that sit idle (None: they do not). Its advice
+    follows the grid: a smaller FTE is suggested only if design.esw_fte offered one, so
+    that a recommendation already at the smallest is not told to do what it does."""
     if utilisation is None or utilisation >= IDLE:
         return None
-    return (f"the ESW posts hold their caseload places {utilisation:.0%} of the time "
-            f"(mean utilisation {utilisation:.2f}, floor design.min_utilisation {floor:g}): "
-            "they are paid for while mostly idle; fewer or fractional posts "
-            "(design.esw_fte) would cost less if the goals allow")
+    smaller = sorted(f for f in fte_grid if f < fte)
+    advice = (f"fewer posts, or posts at a smaller FTE from design.esw_fte "
+              f"({', '.join(f'{f:g}' for f in smaller)}), would cost less if the goals allow"
+              if smaller else
+              f"they are already at {fte:g} FTE, the smallest in design.esw_fte: fewer "
+              "posts would cost less if the goals allow, as might a smaller FTE added to "
+              "design.esw_fte")
+    return (f"IPS participants fill {utilisation:.0%} of the caseload place-months the ESW "
+            f"posts are paid for from hire ({labels.UTILISATION} {utilisation:.2f}, floor "
+            f"design.min_utilisation {floor:g}): the posts are paid while mostly idle; "
+            + advice)

@@ -33,8 +33,8 @@ def cost_blocks(c: dict[str, Any], whose: str) -> list[tuple]:
     blocks: list[tuple] = [
         ("p", f"Expected cost of {whose}: GBP {_gbp(t['mean'])} (90% of simulated trials "
               f"from {_interval(t)}), GBP {_gbp(per['mean'])} per randomised participant "
-              f"(90% {_interval(per)}); mean ESW caseload utilisation "
-              f"{c.get('utilisation') or 0:.2f} (caseload place-months used / held). Unit "
+              f"(90% {_interval(per)}); mean {labels.UTILISATION} "
+              f"{c.get('utilisation') or 0:.2f} ({labels.UTILISATION_HOW}). Unit "
               "costs from costs.* (2023/24 prices; sources in conf/config.yaml and "
               "docs/guide/costs.md); means over simulated trials."
            + (f" Of this, GBP {_gbp(c['research']['mean'])} are research costs and GBP "
@@ -66,13 +66,14 @@ def _design_blocks(d: dict[str, Any]) -> list[tuple]:
     if rec is not None and rec.get("cost") is not None:
         text = (f"The recommended design (objective {d.get('objective')}) costs GBP "
                 f"{_gbp(rec['cost'])} in the search (90% {_gbp(rec['cost_p5'])} to "
-                f"{_gbp(rec['cost_p95'])}), mean utilisation {rec.get('utilisation') or 0:.2f}, "
+                f"{_gbp(rec['cost_p95'])}), mean {labels.UTILISATION} "
+                f"{rec.get('utilisation') or 0:.2f}, "
                 f"peak caseload {rec.get('peak_caseload') or 0:.1f}.")
         if rule is not None and rule.get("cost") is not None:
             text += (f" The smallest-N rule's design (N {rule['target_n']}, {rule['esws']} "
                      f"ESWs, {rule['sites']} sites, {rule['months']:g} months) costs GBP "
                      f"{_gbp(rule['cost'])} with the same seed (90% {_gbp(rule['cost_p5'])} "
-                     f"to {_gbp(rule['cost_p95'])}), utilisation "
+                     f"to {_gbp(rule['cost_p95'])}), {labels.UTILISATION} "
                      f"{rule.get('utilisation') or 0:.2f}.")
         if rec.get("idle"):
             text += " Note: " + rec["idle"] + "."
@@ -86,7 +87,7 @@ def _design_blocks(d: dict[str, Any]) -> list[tuple]:
                       "utilisation floor (simulated cost where simulated in full, else the "
                       "ranking cost, and then the wait is not checked)."),
                 ("table", [f"{crit} at least", "N", "ESWs", "FTE", "sites", "months", crit,
-                           "expected cost (GBP)", "wait and utilisation"],
+                           "expected cost (GBP)", "wait and utilisation floor"],
                  [[f"{p['level']:g}", str(p["design"]["target_n"]), str(p["design"]["esws"]),
                    f"{p['design'].get('fte') or 1:g}", str(p["design"]["sites"]),
                    f"{p['design']['months']:g}",

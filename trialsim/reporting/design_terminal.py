@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from trialsim.reporting import labels
+
 
 def check_verdict(c: dict[str, Any]) -> str:
     """The check run's verdict in words: confirmed (every point estimate meets its goal),
@@ -130,7 +132,7 @@ def design_table(result: dict[str, Any]) -> str:
                          f"{fs['fitted_points']} site counts), {rec['sites']} by the grid rule")
         if rec.get("cost") is not None:
             lines.append(f"    expected cost GBP {rec['cost']:,.0f} (90% {rec['cost_p5']:,.0f} to "
-                         f"{rec['cost_p95']:,.0f}; search seed), mean ESW utilisation "
+                         f"{rec['cost_p95']:,.0f}; search seed), mean {labels.UTILISATION} "
                          f"{_f(rec.get('utilisation'))}, peak caseload "
                          f"{_f(rec.get('peak_caseload'), 1)}")
         if rec.get("idle"):
@@ -144,7 +146,7 @@ def design_table(result: dict[str, Any]) -> str:
             lines.append(f"    the smallest-N rule's design (N {rule['target_n']}, {rule['esws']} "
                          f"ESWs, {rule['sites']} {result['site_kind']}, {rule['months']:g} "
                          f"months) costs GBP {rule['cost']:,.0f} (90% {rule['cost_p5']:,.0f} to "
-                         f"{rule['cost_p95']:,.0f}; same seed), utilisation "
+                         f"{rule['cost_p95']:,.0f}; same seed), {labels.UTILISATION} "
                          f"{_f(rule.get('utilisation'))}")
         c = result["check"]
         for a in result.get("check_attempts", [])[:-1]:
@@ -162,8 +164,9 @@ def design_table(result: dict[str, Any]) -> str:
                      f"wait {_f(c['wait_days'], 1)} days: " + check_verdict(c))
         if c.get("cost") is not None:
             lines.append(f"    check run cost GBP {c['cost']:,.0f} (90% {c['cost_p5']:,.0f} to "
-                         f"{c['cost_p95']:,.0f}), utilisation {_f(c.get('utilisation'))}, "
-                         f"peak caseload {_f(c.get('peak_caseload'), 1)}")
+                         f"{c['cost_p95']:,.0f}), {labels.UTILISATION} "
+                         f"{_f(c.get('utilisation'))}, peak caseload "
+                         f"{_f(c.get('peak_caseload'), 1)}")
         lines += check_lines(c)
         lines += sensitivity_lines(c)
     else:

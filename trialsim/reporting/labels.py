@@ -265,8 +265,16 @@ def metric(name: str) -> str:
     return METRICS.get(name, label(name) if "." in name else name.replace("_", " "))
 
 
+# The ESW caseload ratio the costs give (costs.utilisation, the search's `utilisation`):
+# place-months filled over those the posts hold, and are paid for, from hire. Not
+# delivery.esw_utilisation, the occupancy from the first ESW appointment to the last
+# support end, which leaves out the months paid before the first client and so reads higher.
+UTILISATION = "ESW paid-place utilisation"
+UTILISATION_HOW = "caseload place-months used / paid for, from hire"
+
 METRICS = {
     "prob_target_by_end": "P(target reached within the window)",
     "power_primary": "power of the primary analysis",
     "power": "power", "assurance": "assurance (probability of success)",
+    "utilisation": UTILISATION, "esw_utilisation": "ESW caseload occupancy while delivering",
 }

@@ -14,6 +14,8 @@ from typing import Any
 
 from trialsim.reporting import keys
 from trialsim.reporting.figures.progression import REVIEW_FILE, TRADE_OFF_FILE
+from trialsim.reporting.precision import FEW_TRIALS
+from trialsim.reporting.progression_summary import not_proposed_words
 from trialsim.reporting.rundir import RunDir
 
 Block = tuple
@@ -77,23 +79,38 @@ def operating_table(pr: dict[str, Any]) -> Block:
 
 
 def proposal_blocks(pr: dict[str, Any]) -> list[Block]:
+    """The red lines proposed, and for each criterion and success without one, why
+    (trialsim.reporting.progression_summary.propose decides; its words)."""
     prop = pr.get("proposal")
     if not prop:
         return []
-    rows = []
+    rows, why = [], []
     for name in ("recruitment", "retention"):
         for outcome, q in prop[name].items():
-            rows.append([name, OUTCOME_WORDS[outcome],
-                         "n/a" if q["red"] is None else f"{q['red']:.2f}",
+            words = not_proposed_words(q, outcome, prop["max_stop_if_success"],
+                                       pr["thresholds"][name]["green"])
+            if words is not None:
+                why.append(f"{name}, success: the trial {OUTCOME_WORDS[outcome]}: no red line "
+                           f"proposed: {words}.")
+                continue
+            rows.append([name, OUTCOME_WORDS[outcome], f"{q['red']:.2f}",
                          _p(q["p_stop_if_success"]), _p(q["p_stop_if_failure"]),
-                         str(q["successes"]), "yes" if q.get("discriminates") else "no"])
-    return [("p", "Red lines a planner can defend: the highest line that stops at most "
-                  f"{prop['max_stop_if_success']:g} of the trials that would succeed, which "
-                  "then stops as many failing trials as any such line. With few succeeding "
-                  "trials the line is not well determined: see the count."),
-            ("table", ["criterion", "success", "proposed red line", "P(stop given success)",
-                       "P(stop given failure)", "succeeding trials",
-                       "stops more failing than succeeding trials"], rows)]
+                         str(q["successes"]), "yes" if q["discriminates"] else "no"])
+    few = prop.get("min_trials", FEW_TRIALS)
+    blocks: list[Block] = [
+        ("p", "Red lines a planner can defend: the highest line that stops at most "
+              f"{prop['max_stop_if_success']:g} of the trials that would succeed, which then "
+              "stops as many failing trials as any such line. None is proposed from fewer "
+              f"than {few} succeeding or {few} failing simulated trials, nor at or above its "
+              "green line.")]
+    if rows:
+        blocks.append(("table", ["criterion", "success", "proposed red line",
+                                 "P(stop given success)", "P(stop given failure)",
+                                 "succeeding trials",
+                                 "stops more failing than succeeding trials"], rows))
+    if why:
+        blocks.append(("ul", why))
+    return blocks
 
 
 def plan_blocks(pr: dict[str, Any]) -> list[Block]:

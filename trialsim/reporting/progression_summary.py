@@ -18,6 +18,7 @@ import pandas as pd
 from trialsim.inputs.params import ModelParams
 from trialsim.model.review import AMBER, GREEN, NOT_JUDGED, RED, VERDICTS
 from trialsim.reporting import keys
+from trialsim.reporting.precision import FEW_TRIALS
 
 OUTCOMES = ("target", "target_and_power")
 PROPOSED = ("recruitment", "retention")  # the criteria whose red line is proposed
@@ -74,26 +75,87 @@ def trade_off(stat: np.ndarray, success: np.ndarray, grid: np.ndarray) -> dict[s
             "p_stop_if_failure": [float((f < r).mean()) if len(f) else None for r in grid]}
 
 
-def propose(stat: np.ndarray, success: np.ndarray, max_stop: float) -> dict[str, Any]:
+def refusal(successes: int, failures: int, line: float | None, green: float | None,
+            min_trials: int = FEW_TRIALS) -> str | None:
+    """Why a red line is not proposed, or None: fewer than `min_trials` succeeding
+    (`few_successes`) or failing (`few_failures`) trials, whose shares are too coarse to
+    calibrate on (one success allows any line); or the `line` the bound allows is at or
+    above the `green` line (`at_or_above_green`): a red line lies below its green line
+    (trialsim.inputs.progression refuses one above), and a bound met there is met by
+    every line below it, so it sets none."""
+    if successes < min_trials:
+        return "few_successes"
+    if failures < min_trials:
+        return "few_failures"
+    if line is not None and green is not None and line >= green:
+        return "at_or_above_green"
+    return None
+
+
+def propose(stat: np.ndarray, success: np.ndarray, max_stop: float, green: float,
+            min_trials: int = FEW_TRIALS) -> dict[str, Any]:
     """The highest red line r that stops at most `max_stop` of the trials that would
     succeed (stat < r): among lines meeting that bound it stops the most failing trials,
     as both shares only grow with r. Lines between two observed values stop the same
-    trials, so r is an observed value (stop below it). None without a success."""
+    trials, so r is an observed value (stop below it). `red` None where `refusal` gives
+    a reason (`not_proposed`); `bound_line` keeps a line refused at the green line."""
     x = np.where(np.isnan(stat), np.inf, stat)
     s, f = x[success], x[~success]
-    if not len(s):
-        return {"red": None, "p_stop_if_success": None, "p_stop_if_failure": None,
-                "discriminates": False, "successes": 0, "failures": int(len(f))}
+    out: dict[str, Any] = {"red": None, "p_stop_if_success": None, "p_stop_if_failure": None,
+                           "discriminates": None, "successes": int(len(s)),
+                           "failures": int(len(f)), "min_trials": min_trials,
+                           "green": green, "bound_line": None, "not_proposed": None}
+    why = refusal(len(s), len(f), None, green, min_trials)
+    if why is not None:
+        return {**out, "not_proposed": why}
     candidates = np.unique(np.concatenate([[0.0], x[np.isfinite(x)]]))
     best = 0.0
     for r in candidates:
         if (s < r).mean() <= max_stop:
             best = float(r)
-    stop_s = float((s < best).mean())
-    stop_f = float((f < best).mean()) if len(f) else None
-    return {"red": best, "p_stop_if_success": stop_s, "p_stop_if_failure": stop_f,
-            "discriminates": stop_f is not None and stop_f > stop_s,
-            "successes": int(len(s)), "failures": int(len(f))}
+    why = refusal(len(s), len(f), best, green, min_trials)
+    if why is not None:
+        return {**out, "bound_line": best, "not_proposed": why}
+    stop_s, stop_f = float((s < best).mean()), float((f < best).mean())
+    return {**out, "red": best, "bound_line": best, "p_stop_if_success": stop_s,
+            "p_stop_if_failure": stop_f, "discriminates": stop_f > stop_s}
+
+
+SUCCEEDS = {"target": ("reaches N", "reach N", "misses N", "miss N"),
+            "target_and_power": ("reaches N with the primary rejecting",
+                                 "reach N with the primary rejecting",
+                                 "misses N or does not reject",
+                                 "miss N or do not reject")}
+
+
+def not_proposed(q: dict[str, Any], green: float | None = None) -> str | None:
+    """`q`'s reason for no proposal (`refusal`'s), None if it has one. A summary written
+    before `refusal` (no `not_proposed` key) is judged by it here, against `green`."""
+    if "not_proposed" in q:
+        return q["not_proposed"]
+    return refusal(q.get("successes", 0), q.get("failures", 0), q.get("red"), green)
+
+
+def not_proposed_words(q: dict[str, Any], outcome: str, max_stop: float,
+                       green: float | None = None) -> str | None:
+    """Why no red line is proposed (None when one is), in the words the terminal and the
+    report both print after "no red line proposed"."""
+    why = not_proposed(q, green)
+    if why is None:
+        return None
+    line = q.get("bound_line", q.get("red"))
+    few = q.get("min_trials", FEW_TRIALS)
+    one_s, many_s, one_f, many_f = SUCCEEDS[outcome]
+    if why in ("few_successes", "few_failures"):
+        n = q["successes"] if why == "few_successes" else q["failures"]
+        verb = (one_s, many_s) if why == "few_successes" else (one_f, many_f)
+        counted = ("no simulated trial " + verb[0] if n == 0 else
+                   f"only 1 simulated trial {verb[0]}" if n == 1 else
+                   f"only {n} simulated trials {verb[1]}")
+        return f"{counted}; at least {few} needed"
+    return (f"the bound, stopping at most {max_stop:g} of the trials that {many_s}, holds "
+            f"up to {line:.2f}, at or above the green line {q.get('green', green):g}: every "
+            "red line below the green line meets it, so it sets none")
 
 
 def _grid(stat: np.ndarray) -> np.ndarray:
@@ -102,12 +164,13 @@ def _grid(stat: np.ndarray) -> np.ndarray:
     return np.linspace(0.0, top, CURVE_POINTS)
 
 
-def proposals(reps: pd.DataFrame, max_stop: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"max_stop_if_success": max_stop}
+def proposals(reps: pd.DataFrame, max_stop: float,
+              thresholds: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"max_stop_if_success": max_stop, "min_trials": FEW_TRIALS}
     for name in PROPOSED:
         stat = reps[keys.review_statistic(name)].to_numpy(dtype=float)
         grid = _grid(stat)
-        out[name] = {o: {**propose(stat, success, max_stop),
+        out[name] = {o: {**propose(stat, success, max_stop, thresholds[name].green),
                          "curve": trade_off(stat, success, grid)}
                      for o, success in outcomes(reps).items()}
     return out
@@ -173,6 +236,6 @@ def progression_summary(reps: pd.DataFrame, params: ModelParams,
     out["planned_randomised"] = float(reps[keys.REVIEW_PLANNED].iloc[0]) if len(reps) else None
     out["planned_sites"] = float(reps[keys.REVIEW_SITES_PLANNED].iloc[0]) if len(reps) else None
     if p.propose_max_stop_success is not None:
-        out["proposal"] = proposals(reps, p.propose_max_stop_success)
+        out["proposal"] = proposals(reps, p.propose_max_stop_success, p.thresholds)
     return out
 

@@ -6,8 +6,10 @@ reported by `_legacy_design_report`."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from trialsim.reporting import labels
 from trialsim.reporting.design_terminal import check_verdict
 from trialsim.reporting.report_appendix import SEARCH_NOTE, appendix_blocks, assumptions_section
 from trialsim.reporting.report_blocks import (
@@ -23,6 +25,7 @@ from trialsim.reporting.report_blocks import pct as _pct
 from trialsim.reporting.report_blocks import with_se as _se
 from trialsim.reporting.report_curve import curve_report
 from trialsim.reporting.report_figures import figure_section
+from trialsim.reporting.report_parameters import lower_first
 from trialsim.reporting.report_render import prose
 from trialsim.reporting.rundir import RunDir
 
@@ -53,6 +56,22 @@ def searched_values(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _fte(rec: dict[str, Any]) -> str:
+    return f" at {rec['fte']:g} FTE" if rec.get("fte", 1.0) != 1.0 else ""
+
+
+def intro(run: RunDir, rec: dict[str, Any] | None, kind: str) -> str:
+    """The report's opening lines: the recommendation, then the scenario's description
+    as the starting point the search replaced (it names the scenario's N, sites and
+    months, which read as the design's when they stand alone above it)."""
+    replaced = [lower_first(labels.label(k)) for k in searched_values(run.design or {})]
+    return prose("design_intro", rec=rec, kind=kind, scenario=description(run).rstrip("."),
+                 per_arm=_per_arm(run, rec) if rec else "",
+                 months=f"{rec['months']:g}" if rec else "", fte=_fte(rec) if rec else "",
+                 replaced=(", ".join(replaced[:-1]) + " and " + replaced[-1]
+                           if len(replaced) > 1 else "".join(replaced)))
+
+
 def design_report(run: RunDir, sections: list[SectionProvider] = ()
                   ) -> tuple[str, list[Block]]:
     d = run.design
@@ -68,7 +87,7 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
         f"N {rec['target_n']} through {rec['sites']} {kind} over {rec['months']:g} months, "
         f"{rec['esw_per_locality']} ESWs per locality")  # the answer, not only the question
     blocks: list[Block] = [
-        ("p", description(run)),
+        ("p", intro(run, rec, kind)),
         ("h", 2, "The question"),
         ("p", prose("design_question", localities=d.get("localities"), kind=kind, crit=crit,
                     target_power=g.get("target_power"), prob_target=g.get("prob_target"),
@@ -83,8 +102,7 @@ def design_report(run: RunDir, sections: list[SectionProvider] = ()
     else:
         blocks += [
             ("p", prose("design_recommended", rec=rec, per_arm=_per_arm(run, rec), kind=kind,
-                        months=f"{rec['months']:g}", rule=d.get("rule"),
-                        fte=(f" at {rec['fte']:g} FTE" if rec.get("fte", 1.0) != 1.0 else ""),
+                        months=f"{rec['months']:g}", rule=d.get("rule"), fte=_fte(rec),
                         strategies=_strategy_words(d.get("retention_strategies")))),
             ("table", ["quantity", "search (seed " + str(d.get("seed")) + ")",
                        f"check run (seed {check['seed']})" if check else "check run"],
@@ -306,14 +324,29 @@ def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | 
     else:
         value, se = rec.get(crit), rec.get(crit + "_mc_se")
         source = f"{run.design.get('replications')} simulated trials"
-    return prose("design_sample_size", rec=rec, per_arm=_per_arm(run, rec),
-                 value=_pct(value), what=what, se=_p(se), source=source, outcome=outcome,
-                 alpha=_pct(alpha), icc=icc if icc is not None else "n/a", kind=kind,
-                 months=f"{rec['months']:g}", prob_target=_p(rec.get("prob_target")),
-                 check=bool(check), crit=crit,
-                 check_prob_target=_p(check.get("prob_target")) if check else None,
-                 check_value=_pct(check.get(crit)) if check else None,
-                 returns=_returns_words(check, d_strategies(run)))
+    paragraph = prose("design_sample_size", rec=rec, per_arm=_per_arm(run, rec),
+                      value=_pct(value), what=what, se=_p(se), source=source,
+                      outcome=outcome, alpha=_pct(alpha),
+                      icc=icc if icc is not None else "n/a", kind=kind,
+                      months=f"{rec['months']:g}", prob_target=_p(rec.get("prob_target")),
+                      check=bool(check), crit=crit,
+                      check_prob_target=_p(check.get("prob_target")) if check else None,
+                      check_value=_pct(check.get(crit)) if check else None,
+                      returns=_returns_words(check, d_strategies(run)))
+    return " ".join([paragraph, *_joint(rec, check)])
+
+
+def _joint(rec: dict[str, Any], check: dict[str, Any] | None) -> list[str]:
+    """P(the trial reaches N and the primary rejects) over every check trial, those that
+    stop short included: what a funder buys, which power among the trials reaching N
+    leaves out. Nothing where the check has no internal-pilot block to read it from."""
+    op = ((check or {}).get("progression") or {}).get("operating") or {}
+    p = (op.get("target_and_power") or {}).get("p_success")
+    n = (check or {}).get("replications")
+    if p is None or not n:
+        return []
+    return [prose("design_joint", n=rec["target_n"], p=_p(p),
+                  se=_p(math.sqrt(p * (1 - p) / n)))]
 
 
 def _rtw_se_words(effect: float, check: dict[str, Any] | None, sd: str | None) -> str:

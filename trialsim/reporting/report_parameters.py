@@ -161,7 +161,8 @@ def assumptions_blocks(run: RunDir, searched: dict[str, Any] | None = None) -> l
         ("table", ["assumption", "value", "source"],
          [[r.label, _searched(r, searched or {}), f"[{notes[r.source]}]"] for r in shown]),
         ("h", 3, "Sources"),
-        ("ol", [s for s, _ in sorted(notes.items(), key=lambda kv: kv[1])]),
+        ("ol", [searched_note(s, [r.key for r in shown if r.source == s], searched or {})
+                for s, _ in sorted(notes.items(), key=lambda kv: kv[1])]),
     ]
     return blocks
 
@@ -171,6 +172,23 @@ def _searched(r: Row, searched: dict[str, Any]) -> str:
         return r.value
     return (f"{value_words(r.key, searched[r.key])} recommended (set by the search; "
             f"configured {r.value})")
+
+
+def searched_note(source: str, citing: list[str], searched: dict[str, Any]) -> str:
+    """A source note as the design report gives it: a note cited by a searched key, or
+    naming one, describes the scenario's setting ("one ESW each"), so it says so and
+    gives the recommended design's value, lest it read as the design recommended."""
+    keys = [k for k in searched if k in citing or k in source]
+    if not keys:
+        return source
+    return (f"{source} (the scenario's setting; the recommended design's, set by the "
+            "search: " + "; ".join(f"{lower_first(labels.label(k))} {value_words(k, searched[k])}"
+                               for k in keys) + ")")
+
+
+def lower_first(text: str) -> str:
+    """A label inside a sentence: its first letter lower case, unless an acronym."""
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
 def appendix_blocks(run: RunDir) -> list[Block]:

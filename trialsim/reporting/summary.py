@@ -12,6 +12,7 @@ from trialsim.analysis.costs import cost_summary
 from trialsim.inputs.params import ModelParams, RunSettings
 from trialsim.model.records import ARMS, STAGES
 from trialsim.reporting.missing_data_summary import missing_data_summary
+from trialsim.reporting.precision import FEW_TRIALS
 from trialsim.reporting.progression_summary import progression_summary
 from trialsim.reporting.run_result import RunResult
 from trialsim.reporting.sensitivity import SUCCESS, TARGET, ranked
@@ -131,9 +132,10 @@ def assurance_summary(reps: pd.DataFrame, params: ModelParams,
     return out
 
 
-def _power(name: str, flags: pd.Series) -> dict[str, Any]:
-    """`name`, `name_mc_se`, `name_ci95` over the replications given (null if none)."""
-    s = share_with_ci(flags.astype(float)) if len(flags) else \
+def _power(name: str, flags: pd.Series, least: int = 1) -> dict[str, Any]:
+    """`name`, `name_mc_se`, `name_ci95` over the replications given (null if fewer
+    than `least`)."""
+    s = share_with_ci(flags.astype(float)) if len(flags) >= max(least, 1) else \
         {"estimate": None, "mc_se": None, "ci95": None}
     return {name: s["estimate"], f"{name}_mc_se": s["mc_se"], f"{name}_ci95": s["ci95"]}
 
@@ -166,8 +168,9 @@ def _estimate(reps: pd.DataFrame, prefix: str) -> dict[str, Any]:
 def analysis_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
     """Power of the pre-specified primary and secondary analyses, unconditionally (a
     trial that missed its target is analysed as it stands) and among trials that reached
-    the target N, each with its Monte Carlo error; the estimates' behaviour; the
-    numbers analysed per arm."""
+    the target N, each with its Monte Carlo error (null from fewer than FEW_TRIALS such
+    trials, as the terminal and the report print it: one trial's 1.0 is no power); the
+    estimates' behaviour; the numbers analysed per arm."""
     a = params.analysis
     secondary = "employment" if a.primary == "rtw_se" else "rtw_se"
     reached = reps["target_reached"].astype(bool)
@@ -175,7 +178,7 @@ def analysis_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, Any]:
     for prefix in ("primary", "secondary"):
         power.update(_power(prefix, reps[f"{prefix}_reject"]))
         power.update(_power(f"{prefix}_if_target_reached",
-                            reps.loc[reached, f"{prefix}_reject"]))
+                            reps.loc[reached, f"{prefix}_reject"], FEW_TRIALS))
     analysed: dict[str, Any] = {}
     for prefix, label in (("primary", ""), ("secondary", "secondary_")):
         for arm in ARMS:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from trialsim.reporting import labels
+from trialsim.reporting.precision import FEW_TRIALS  # also read from here (report_run)
+from trialsim.reporting.progression_summary import not_proposed_words
 from trialsim.reporting.retention_strategies import retention_lines
-
-FEW_TRIALS = 10  # fewer trials reaching the target: their power is not worth printing
 
 
 def _m(x: float | None) -> str:
@@ -120,15 +121,16 @@ def progression_lines(summary: dict[str, Any]) -> list[str]:
     if prop:
         for name in ("recruitment", "retention"):
             q = prop[name]["target"]
-            if q["red"] is None:
-                lines.append(f"    proposed red line, {name}: n/a (no trial reached N)")
+            why = not_proposed_words(q, "target", prop["max_stop_if_success"],
+                                     pr["thresholds"][name]["green"])
+            if why is not None:
+                lines.append(f"    proposed red line, {name:<11} none ({why})")
                 continue
             lines.append(f"    proposed red line, {name:<11} {q['red']:.2f} (stops "
                          f"{q['p_stop_if_success']:.3f} of trials reaching N, "
-                         f"{_f(q['p_stop_if_failure'], '.3f')} of those missing it"
-                         + ("" if q.get("discriminates") else "; no better than chance")
-                         + (f"; only {q['successes']} reach N" if q["successes"] < FEW_TRIALS
-                            else "") + ")")
+                         f"{q['p_stop_if_failure']:.3f} of those missing it; "
+                         f"{q['successes']} reach N"
+                         + ("" if q["discriminates"] else "; no better than chance") + ")")
     for label, section in (("amber plan", pr), ("  assurance", a or {})):
         plan = section.get("amber_plan")
         if plan:
@@ -143,7 +145,7 @@ def _gbp(x: float | None) -> str:
 
 def cost_lines(summary: dict[str, Any]) -> list[str]:
     """Expected cost with its 90% interval, per randomised participant, the three
-    largest budget lines and the ESW utilisation (summary.json `costs`)."""
+    largest budget lines and the ESW paid-place utilisation (summary.json `costs`)."""
     c = summary.get("costs")
     if not c:
         return []
@@ -151,8 +153,8 @@ def cost_lines(summary: dict[str, Any]) -> list[str]:
     top = sorted(c["lines"].values(), key=lambda v: -(v["mean"] or 0.0))[:3]
     return [
         f"  cost (GBP)                mean {_gbp(t['mean'])} (90% {_gbp(t['p5'])} to "
-        f"{_gbp(t['p95'])}); per randomised {_gbp(per['mean'])}; ESW caseload "
-        f"utilisation {_f(c.get('utilisation'), '.2f')} (place-months used / paid)",
+        f"{_gbp(t['p95'])}); per randomised {_gbp(per['mean'])}; {labels.UTILISATION} "
+        f"{_f(c.get('utilisation'), '.2f')} ({labels.UTILISATION_HOW})",
         "    largest lines           " + "; ".join(f"{v['label']} {_gbp(v['mean'])}"
                                                   for v in top),
         *([f"    research / IPS delivery {_gbp(c['research']['mean'])} / "

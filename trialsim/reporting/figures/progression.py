@@ -14,6 +14,7 @@ import numpy as np
 
 from trialsim.reporting import keys
 from trialsim.reporting.figures.style import OKABE_ITO, figure_style, new_figure, save
+from trialsim.reporting.progression_summary import not_proposed
 from trialsim.reporting.rundir import RunDir
 
 REVIEW_FILE, TRADE_OFF_FILE = "progression.png", "progression_trade_off.png"
@@ -75,11 +76,12 @@ def trade_off_figure(run: RunDir, out: Path) -> list[Path]:
             xs = np.array([np.nan if v is None else v for v in c["p_stop_if_success"]])
             ys = np.array([np.nan if v is None else v for v in c["p_stop_if_failure"]])
             ax.plot(xs, ys, "-", color=OKABE_ITO["blue"], lw=1.5)
-            red = pr["thresholds"][name]["red"]
+            t = pr["thresholds"][name]
+            red = t["red"]
             i = int(np.argmin(np.abs(np.array(c["red"]) - red)))
             ax.plot(xs[i], ys[i], "s", color=OKABE_ITO["vermillion"],
                     label=f"configured red line {red:g}")
-            if q["red"] is not None:
+            if q["red"] is not None and not_proposed(q, t["green"]) is None:
                 ax.plot(q["p_stop_if_success"], q["p_stop_if_failure"] or 0.0, "o",
                         color=OKABE_ITO["green"], label=f"proposed {q['red']:.2f}")
             ax.axvline(prop["max_stop_if_success"], color="#777777", ls="--", lw=1)
