@@ -573,13 +573,13 @@ def test_a_recommendation_at_the_edge_of_the_grid_says_so():
 def test_the_check_again_with_one_input_changed_moves_the_right_way(small_design):
     """design.check_sensitivity's defaults, on the check's seeds: a smaller effect never
     gives more power, nor a slower service more P(target), beyond Monte Carlo error;
-    more disengagement never gives more power."""
+    more disengagement never gives more power, nor larger outcome SDs."""
     check = small_design["check"]
     rows = {(r["key"], r["value"]): r for r in check["sensitivity"]}
     assert set(rows) == {("outcome.effect_m12", 0.75), ("outcome.effect_m12", 0.5),
                          ("delivery.esw.disengage_after_assessment", 0.3),
                          ("sites.pain_services.rate_discount", 0.5),
-                         ("outcome.esw_icc", 0.1)}
+                         ("outcome.esw_icc", 0.1), ("outcome.sd_scale", 1.15)}
     assert {r["replications"] for r in rows.values()} == {100}
 
     def no_higher(lo, hi, what):
@@ -593,6 +593,8 @@ def test_the_check_again_with_one_input_changed_moves_the_right_way(small_design
     no_higher(rows["delivery.esw.disengage_after_assessment", 0.3], base, "power")
     no_higher(rows["sites.pain_services.rate_discount", 0.5], base, "prob_target")
     no_higher(rows["outcome.esw_icc", 0.1], base, "power")
+    no_higher(rows["outcome.sd_scale", 1.15], base, "power")
+    assert rows["outcome.sd_scale", 1.15]["prob_target"] == e75["prob_target"]  # SDs recruit no one
     # the effect changes nothing of recruitment: the same seeds recruit the same trials
     assert e75["prob_target"] == e50["prob_target"]
     assert "one input changed" in design_table(small_design)

@@ -7,10 +7,12 @@ run's seeds (common random numbers: the differences are the input's) with that o
 on a tenth of the check's replications (at least 100), and its criterion among the trials
 that reach N and its P(target) are reported beside the check's. The defaults are the
 assumptions the pilot supports least: the as-received effect (an assumption: the pilot's
-arms differ in change from baseline by about as much, from 26 complete cases, Table 10),
+12-month difference less its baseline one is about as much on Brouwer's scale, 0.6 on
+Black's, from 26 complete cases, Table 10),
 disengagement after the ESW's assessment (inferred, 2 of 22), a new pain service's
-recruitment rate (the median of other trials') and the ESWs' ICC (an assumption, which
-sets how many ESWs the IPS arm needs).
+recruitment rate (the median of other trials'), the ESWs' ICC (an assumption, which
+sets how many ESWs the IPS arm needs) and the outcome SDs at their 80% upper confidence
+limit (26 complete cases behind Table 10's SDs: `outcome.sd_scale`).
 The design's own levers are refused: they are what the search chose.
 """
 

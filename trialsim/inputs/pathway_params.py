@@ -225,6 +225,7 @@ class Outcome:
     effect_if_not_received: float = 0.0  # share of effect_m12 without IPS as intended
     max_wait_days: float = math.inf  # a later first ESW appointment is not IPS as intended
     work_effect_centring: str = "within_arm"  # within_arm | pooled
+    sd_scale: float = 1.0  # outcome.sd_scale, for the record: the SDs above include it
 
     def control_at(self, months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Control-arm mean and SD at each month, linear between the table's waves."""
@@ -492,6 +493,9 @@ def build_outcome(c: DictConfig) -> Outcome:
         raise ConfigError(f"{k}.ips_sds[0]", ips_sds[0],
                           f"the control's baseline SD, {k}.control.sds[0]={sds[0]:g} "
                           "(randomised arms share one)")
+    # a scale that takes an SD beyond the 0-10 scale's MAX_SD is a typo
+    scale = number(f"{k}.sd_scale", c.sd_scale, lo=0, lo_open=True,
+                   hi=MAX_SD / max(*sds, *ips_sds))
     return Outcome(
         effect_m12=number(f"{k}.effect_m12", c.effect_m12, lo=-10, hi=10),
         work_effect=number(f"{k}.work_effect", c.work_effect, lo=-10, hi=10),
@@ -500,12 +504,13 @@ def build_outcome(c: DictConfig) -> Outcome:
         esw_icc=number(f"{k}.esw_icc", c.esw_icc, lo=0, hi=1, hi_open=True),
         control_months=tuple(float(m) for m in months),
         control_means=tuple(float(m) for m in means),
-        control_sds=tuple(float(s) for s in sds),
-        ips_sds=tuple(float(s) for s in ips_sds),
+        control_sds=tuple(scale * float(s) for s in sds),
+        ips_sds=tuple(scale * float(s) for s in ips_sds),
         effect_if_not_received=number(f"{k}.effect_if_not_received", c.effect_if_not_received,
                                       lo=0, hi=1),
         max_wait_days=math.inf if c.max_wait_weeks is None else 7.0 * number(
             f"{k}.max_wait_weeks", c.max_wait_weeks, lo=0, hi=MAX_WAIT_WEEKS),
         work_effect_centring=choice(f"{k}.work_effect_centring", c.work_effect_centring,
                                     WORK_EFFECT_CENTRING),
+        sd_scale=scale,
     )

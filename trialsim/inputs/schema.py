@@ -303,6 +303,7 @@ class OutcomeConfig:
     esw_icc: float = MISSING
     control: ControlTrajectoryConfig = field(default_factory=ControlTrajectoryConfig)
     ips_sds: Optional[list[float]] = None  # IPS arm's SDs at control.months; None: the control's
+    sd_scale: float = 1.0  # every SD above (both arms, every wave) x this
 
 
 @dataclass

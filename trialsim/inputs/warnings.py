@@ -5,6 +5,8 @@ The CLI prints them on stderr and summary.json lists them under `warnings`.
 
 from __future__ import annotations
 
+import math
+
 from trialsim.inputs.params import ModelParams
 from trialsim.inputs.workload import expected_randomised
 from trialsim.units import DAYS_PER_MONTH
@@ -41,6 +43,11 @@ def config_warnings(params: ModelParams, scenario: str) -> list[str]:
     if params.localities > sites:
         found.append(f"trial.localities={params.localities} is more than the {sites} site(s): "
                      "some localities' ESWs will have nobody to support")
+    u, scale = params.uncertainty, params.outcome.sd_scale
+    if u is not None and math.isfinite(u.outcome_sd_df) and scale != 1:
+        found.append(f"outcome.sd_scale={scale:g} with uncertainty.mode=pilot: the assurance "
+                     f"draws every outcome SD from Table 10's {u.outcome_sd_df:g} df around the "
+                     "configured SDs, so a scale other than 1 counts their uncertainty twice")
     expected = expected_randomised(params)
     if first is not None and first < params.window_days and \
             expected < FAR_BELOW * params.target_n:

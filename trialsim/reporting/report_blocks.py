@@ -41,9 +41,10 @@ def sd_words(c: Callable) -> str | None:
     ips_sds = c("outcome.ips_sds", None) or sds
     if 12 not in ctrl_months or not len(sds) == len(ctrl_months) == len(ips_sds):
         return None
-    k = ctrl_months.index(12)
-    return (f"SD {sds[k]:g}" if ips_sds[k] == sds[k] else
-            f"SD {sds[k]:g} TAU, {ips_sds[k]:g} IPS")
+    k, scale = ctrl_months.index(12), c("outcome.sd_scale", 1.0)
+    tau, ips = (f"{scale * s:{'g' if scale == 1 else '.2f'}}" for s in (sds[k], ips_sds[k]))
+    words = f"SD {tau}" if ips_sds[k] == sds[k] else f"SD {tau} TAU, {ips} IPS"
+    return words if scale == 1 else f"{words}: the configured SDs x {scale:g}, outcome.sd_scale"
 
 
 def pct(x: float | None) -> str:

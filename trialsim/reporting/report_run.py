@@ -195,9 +195,10 @@ KIND_WORDS = {"pain_services": "community pain services", "gp_practices": "GP pr
 WHY_DISCOUNT = (
     "the pilot's report calls its circumstances favourable (recruitment through pain "
     "services \"appears effective and efficient, particularly when the pain team are "
-    "integrated within the research\", WP5 Discussion; its ESWs and pain OT \"were "
-    "exceptional individuals who were enthusiastic about the research\", WP6, \"Integration "
-    "of employment support within pain services\") and "
+    "integrated within the research\", WP5 Discussion; \"Our research was carried out in "
+    "the optimal circumstances ... community pain services were integral to the research "
+    "right from the application stage\", Conclusion, \"Establishing the feasibility of the "
+    "delivery of IPS within the NHS\") and "
     "UK HTA trials recruit a median 0.92 participants per centre-month (IQR 0.43 to 2.79; "
     "Walters et al. 2017, BMJ Open 7:e015276), against the pilot's 1.3 per pain "
     "service-month (13 recruits, Table 3, over an exposure inferred as 2 services x 5 "
@@ -309,8 +310,8 @@ def target_difference(run: RunDir) -> str:
     if effect is None or 12 not in months or len(sds) != len(months):
         return ""
     assurance = keys.get(run.summary, "assurance_joint")
-    return prose("target_difference", effect=f"{effect:.1f}",
-                 standardised=f"{effect / sds[months.index(12)]:.2f}",
+    sd = c("outcome.sd_scale", 1.0) * sds[months.index(12)]
+    return prose("target_difference", effect=f"{effect:.1f}", standardised=f"{effect / sd:.2f}",
                  assurance=assurance is not None,
                  prior_sd=f"{c('uncertainty.effect_prior_sd', 0.5):g}")
 
