@@ -12,6 +12,7 @@ differs from the file, or names a path the file does not have).
     .venv/bin/python scripts/doc_numbers.py --only validation     # just re-read the grid
     .venv/bin/python scripts/doc_numbers.py --only primary_care   # one run
     .venv/bin/python scripts/doc_numbers.py --only draws          # the assurance draws
+    .venv/bin/python scripts/doc_numbers.py --only sds            # the simulated outcome SDs
 """
 
 from __future__ import annotations
@@ -150,6 +151,40 @@ def draw_numbers(draws: int = 400, seed: int = 20171101) -> dict:
     return out
 
 
+def sd_numbers(replications: int = 200, seed: int = 20171101) -> dict:
+    """What the guides quote of the simulated 12-month outcome SDs: within each arm, the
+    SD of the true scores (clipped to the scale's 0-10) averaged over `replications`
+    default trials, with outcome.sd_scale 1 and 1.15 on the same seeds: clipping keeps
+    them below the configured SDs and raises them by less than the scale."""
+    import numpy as np
+    from hydra import compose, initialize_config_dir
+
+    from trialsim.inputs.compose import register_resolvers
+    from trialsim.inputs.params import build_params
+    from trialsim.inputs.schema import register_configs
+    from trialsim.model.trial import simulate_replication
+
+    register_configs()
+    register_resolvers()
+    out: dict = {"replications": replications, "seed": seed}
+    for label, scale in (("scale_1", "1.0"), ("scale_1_15", "1.15")):
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            params = build_params(compose("config", overrides=[f"outcome.sd_scale={scale}"]))
+        sds: dict[str, list[float]] = {"ips": [], "tau": []}
+        for rep in range(replications):
+            r = simulate_replication(params, seed, rep)
+            y = r.rtw_se[:, 1 + r.waves.months.index(12.0)]
+            for arm, mask in (("ips", r.cohort.ips), ("tau", ~r.cohort.ips)):
+                sds[arm].append(float(y[mask].std(ddof=1)))
+        o = params.outcome
+        k = o.control_months.index(12.0)
+        out[label] = {"configured": {"ips": o.ips_sds[k], "tau": o.control_sds[k]},
+                      "simulated": {arm: float(np.mean(v)) for arm, v in sds.items()}}
+    out["ratio"] = {arm: out["scale_1_15"]["simulated"][arm] / out["scale_1"]["simulated"][arm]
+                    for arm in ("ips", "tau")}
+    return out
+
+
 def _number(text: str):
     try:
         return int(text)
@@ -240,7 +275,7 @@ def rewrite(numbers: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["validation", "draws", *RUNS, "sweep"],
+    parser.add_argument("--only", choices=["validation", "draws", "sds", *RUNS, "sweep"],
                         help="re-read the grid, or regenerate one run, only")
     parser.add_argument("--rewrite", action="store_true",
                         help="no run: set every marked number in the pages to numbers.json's")
@@ -250,11 +285,13 @@ def main() -> None:
         return
     numbers = json.loads(OUT.read_text()) if OUT.exists() else {}
     numbers = {k: _trim(v) if k in RUNS else v for k, v in numbers.items()
-               if k in (*RUNS, "sweep", "draws")}  # runs renamed away are dropped
+               if k in (*RUNS, "sweep", "draws", "sds")}  # runs renamed away are dropped
     numbers["validation"] = grid_numbers(GRID.read_text())
     if args.only in (None, "draws"):
         numbers["draws"] = draw_numbers()
-    if args.only not in ("validation", "draws"):
+    if args.only in (None, "sds"):
+        numbers["sds"] = sd_numbers()
+    if args.only not in ("validation", "draws", "sds"):
         with tempfile.TemporaryDirectory() as tmp:
             numbers.update(run_numbers(Path(tmp), args.only))
     OUT.write_text(json.dumps(numbers, indent=1, sort_keys=True) + "\n")

@@ -352,7 +352,7 @@ def test_the_design_report_gives_the_recommendations_notes_and_checks(tmp_path):
     assert "Note: The joint ESW + OT appointments ask for 1.04" in text
     assert "Note: The recommendation is at the edge of the search" in text
     assert "with outcome.effect_m12 0.75 (100 trials on the check's seeds)" in text
-    assert "0.710 (MC SE 0.050); 0.800 (MC SE 0.040)" in text
+    assert "power 0.71 (MC SE 0.05); P(target) 0.80 (MC SE 0.04)" in text
 
 
 def test_a_sensitivity_key_is_refused_for_itself_not_for_a_bad_key_elsewhere():

@@ -18,7 +18,7 @@ from trialsim.experiments.search import first_passing
 from trialsim.inputs.design_settings import build_design
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.model.trial import recruit_only, simulate_replication
-from trialsim.reporting.design_terminal import design_table
+from trialsim.reporting.design_terminal import design_table, sensitivity_lines
 
 # A small trial that runs in milliseconds: 2 localities, services opening every 2 weeks,
 # a 2-point effect; with an ESW ICC of 0.05 more ESWs clearly need a smaller N
@@ -595,6 +595,40 @@ def test_the_check_again_with_one_input_changed_moves_the_right_way(small_design
     no_higher(rows["outcome.esw_icc", 0.1], base, "power")
     no_higher(rows["outcome.sd_scale", 1.15], base, "power")
     assert rows["outcome.sd_scale", 1.15]["prob_target"] == e75["prob_target"]  # SDs recruit no one
+    # each row read against the check's own first trials (the same seeds), paired: an
+    # input that moves no recruitment changes no P(target), and none raises power
+    same = check["sensitivity_unchanged"]
+    assert same["replications"] == 100 and same["prob_target"] == e75["prob_target"]
+    for key_value, r in rows.items():
+        if key_value[0] != "sites.pain_services.rate_discount":
+            assert r["prob_target_change"] == 0.0
+        if r["power_change"] is not None:
+            assert r["power_change"] <= 3 * r["power_change_mc_se"] + 1e-12, key_value
+    assert rows["outcome.effect_m12", 0.5]["power_change"] < 0
+    lines = "\n".join(sensitivity_lines(check))
+    assert "nothing changed: power" in lines and "change -" in lines
     # the effect changes nothing of recruitment: the same seeds recruit the same trials
     assert e75["prob_target"] == e50["prob_target"]
     assert "one input changed" in design_table(small_design)
+
+
+def test_a_sensitivity_row_quotes_no_power_from_fewer_than_ten_trials_reaching_n():
+    """The check's one-input-changed rows follow reporting.precision's FEW_TRIALS: power
+    among 9 trials reaching N is not quoted (it was taken over every trial instead, still
+    labelled 'among trials reaching N'); paired changes need as many."""
+    import numpy as np
+
+    from trialsim.experiments.design import _paired_change, _sensitivity_shares
+
+    reached = np.array([1] * 9 + [0] * 91)
+    cols = {"target_reached": reached, "primary_reject": reached.copy()}
+    row = _sensitivity_shares(cols, "power")
+    assert row["power"] is None and row["reached"] == 9 and row["prob_target"] == 0.09
+    assert _paired_change(cols, cols, "power")["power_change"] is None
+    assert _paired_change(cols, cols, "power")["prob_target_change"] == 0.0
+    words = sensitivity_lines({"sensitivity": [{"key": "k", "value": 1.0,
+                                                "replications": 100, **row}]})
+    assert "power n/a (9 trials reach N; at least 10 needed)" in words[-1]
+    cols10 = {"target_reached": np.array([1] * 10 + [0] * 90),
+              "primary_reject": np.array([1] * 10 + [0] * 90)}
+    assert _sensitivity_shares(cols10, "power")["power"] == 1.0

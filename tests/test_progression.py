@@ -34,8 +34,9 @@ from trialsim.model.review import (
 from trialsim.model.trial import simulate_replication
 from trialsim.reporting import keys
 from trialsim.reporting.precision import FEW_TRIALS
-from trialsim.reporting.progression_section import proposal_blocks
+from trialsim.reporting.progression_section import operating_table, proposal_blocks
 from trialsim.reporting.progression_summary import (
+    conditional_words,
     not_proposed_words,
     progression_summary,
     propose,
@@ -307,6 +308,87 @@ def test_one_success_prints_no_red_line_in_the_terminal_or_the_report(default_ru
                 f"proposed: only 1 simulated trial reaches N; at least {FEW_TRIALS} "
                 "needed.") in text
         assert "1.00" not in text and "yes" not in text
+
+
+
+def _fates(params, result, successes: int):
+    """The run's replications, the first `successes` reaching N with the primary
+    rejecting and the rest missing N: both definitions of success count `successes`."""
+    reps = result.replications.copy()
+    hit = np.arange(len(reps)) < successes
+    reps["target_reached"] = hit.astype(reps["target_reached"].dtype)
+    reps["primary_reject"] = hit.astype(reps["primary_reject"].dtype)
+    pr = progression_summary(reps, params)
+    pr["assurance"] = progression_summary(reps, params, full=False)
+    return reps, pr
+
+
+@pytest.mark.parametrize("successes", [0, 1, FEW_TRIALS - 1, FEW_TRIALS, FEW_TRIALS + 1])
+def test_a_share_given_the_trials_fate_needs_few_trials_in_its_condition(
+        default_run, successes):
+    """P(stop | would succeed) and P(go on | would fail), in the plain run and the
+    assurance section: below FEW_TRIALS trials in the condition, estimate and MC SE null
+    (the count kept) and "n/a" in the terminal and the report, which agree word for word;
+    from FEW_TRIALS on, a number (the default run's 0.000 (MC SE 0) from one trial was
+    printed as if known)."""
+    params, result = default_run
+    reps, pr = _fates(params, result, successes)
+    stop = reps[keys.review_verdict(keys.OVERALL)].to_numpy() == RED
+    counted = {"p_stop_if_success": (successes, stop[:successes]),
+               "p_go_if_failure": (len(reps) - successes, ~stop[successes:])}
+    lines = progression_lines({"progression": pr})
+    rows = operating_table(pr)[2]
+    assert [r[0] for r in rows] == ["point estimates"] * 2 + ["assurance"] * 2
+    for section in (pr, pr["assurance"]):
+        for outcome in ("target", "target_and_power"):
+            o = section["operating"][outcome]
+            assert o["p_success"] == pytest.approx(successes / len(reps))  # unconditional
+            for key, (n, flags) in counted.items():
+                s = o[key]
+                assert s["n"] == n
+                if n < FEW_TRIALS:
+                    assert s["estimate"] is None and s["mc_se"] is None
+                    trials = f"{n} trial" + ("" if n == 1 else "s")
+                    assert conditional_words(s) == f"n/a ({trials}; at least {FEW_TRIALS} needed)"
+                else:
+                    assert s["estimate"] == pytest.approx(flags.mean())
+                    assert s["mc_se"] == pytest.approx(
+                        math.sqrt(s["estimate"] * (1 - s["estimate"]) / n))
+                    assert conditional_words(s) == f"{s['estimate']:.3f} ({n} trials)"
+    # the terminal and the report print the same words for every share (the terminal's
+    # assurance line: success with the primary rejecting, the report's last row)
+    said = {}
+    for section, tag in ((pr, "point estimates"), (pr["assurance"], "assurance")):
+        for name, o in section["operating"].items():
+            said[tag, name] = [conditional_words(o["p_stop_if_success"]),
+                               conditional_words(o["p_go_if_failure"])]
+    assert [r[3:] for r in rows] == list(said.values())
+    for key, start in ((("point estimates", "target"), "    if success = reaches N   "),
+                       (("point estimates", "target_and_power"), "    if success = N and p < "),
+                       (("assurance", "target_and_power"), "    assurance, N and p < ")):
+        stop_words, go_words = said[key]
+        ours = [ln for ln in lines if ln.startswith(start)]
+        assert len(ours) == 1 and ours[0].endswith(
+            f" P(stop | would succeed) {stop_words}, P(go on | would fail) {go_words}")
+    quoted = successes >= FEW_TRIALS
+    assert any("P(stop | would succeed) n/a" in ln for ln in lines) == (not quoted)
+    assert ("n/a" in json.dumps(rows)) == (not quoted)
+
+
+def test_a_summary_written_before_the_rule_prints_no_share_from_one_trial(default_run):
+    """summary.json from before the rule stored 0.0 (MC SE 0.0) from one trial: the
+    terminal and the report read it as n/a too."""
+    params, result = default_run
+    _, pr = _fates(params, result, 1)
+    del pr["assurance"]
+    for o in pr["operating"].values():
+        o["p_stop_if_success"].update(estimate=0.0, mc_se=0.0)
+    lines = [ln for ln in progression_lines({"progression": pr}) if "if success" in ln]
+    assert len(lines) == 2
+    assert all(f"P(stop | would succeed) n/a (1 trial; at least {FEW_TRIALS} needed)" in ln
+               and "0.000" not in ln for ln in lines)
+    assert [r[3] for r in operating_table(pr)[2]] == [
+        f"n/a (1 trial; at least {FEW_TRIALS} needed)"] * 2
 
 
 NEW_KEYS = [

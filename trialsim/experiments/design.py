@@ -87,6 +87,7 @@ from trialsim.inputs.design_settings import (
 from trialsim.inputs.params import build_params, build_run_settings
 from trialsim.inputs.workload import expected_randomised
 from trialsim.reporting.outputs import DESIGN, publish_files, write_json_atomic
+from trialsim.reporting.precision import FEW_TRIALS
 from trialsim.units import DAYS_PER_MONTH, months_to_days
 
 __all__ = ["DesignSearch", "run_design", "smallest", "check_seed"]
@@ -611,7 +612,7 @@ class DesignSearch:
                "confirmed": {d.criterion: q >= d.target_power,
                              "prob_target": pt >= d.prob_target,
                              "wait": wait <= d.max_wait_days}}
-        out["sensitivity"] = self._sensitivity(c, seed)
+        out["sensitivity_unchanged"], out["sensitivity"] = self._sensitivity(c, seed, cols)
         self.log.append(_record("check", c, esws=rec["esws"], replications=reps, seed=seed,
                                 prob_target=pt, prob_target_mc_se=pt_se, wait_days=wait,
                                 wait_mc_se=wait_se, goal=None, passes=all(out["meets"].values()),
@@ -619,12 +620,20 @@ class DesignSearch:
                                 **{d.criterion: p, f"{d.criterion}_mc_se": p_se}))
         return out
 
-    def _sensitivity(self, c: Candidate, seed: int) -> list[dict[str, Any]]:
+    def _sensitivity(self, c: Candidate, seed: int, check: dict[str, np.ndarray]
+                     ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         """The check's design again with one input changed at a time
-        (`design.check_sensitivity`, `check_sensitivity.py`), on the check's seeds: its
-        criterion among the trials that reached N, and P(target)."""
-        d = self.d
+        (`design.check_sensitivity`, `check_sensitivity.py`), on the first of the check's
+        seeds: its criterion among the trials that reached N, and P(target); and the same
+        of the check's own trials on those seeds (`check`'s first ones, nothing changed),
+        against which each change is read, paired trial by trial. A criterion among fewer
+        than FEW_TRIALS trials reaching N is not quoted (None)."""
+        d, crit = self.d, self.d.criterion
         reps = check_sensitivity.replications(d.check_replications)
+        if not d.check_sensitivity:
+            return None, []
+        base = {k: v[:reps] for k, v in check.items()}
+        unchanged = {"replications": reps, **_sensitivity_shares(base, crit)}
         out = []
         for key, value in d.check_sensitivity:
             ev = Evaluator(with_changes(self.cfg, {key: value}), self.settings, d, seed=seed)
@@ -633,14 +642,10 @@ class DesignSearch:
                 mine = self.ev.work.setdefault(step, dict.fromkeys(w, 0))
                 for k, v in w.items():
                     mine[k] += v
-            reached = cols["target_reached"] == 1
-            q, q_se = share(cols["primary_reject"][reached] if reached.any()
-                            else cols["primary_reject"])
-            pt, pt_se = share(cols["target_reached"])
-            out.append({"key": key, "value": value, "replications": reps, d.criterion: q,
-                        f"{d.criterion}_mc_se": q_se, "prob_target": pt,
-                        "prob_target_mc_se": pt_se})
-        return out
+            out.append({"key": key, "value": value, "replications": reps,
+                        **_sensitivity_shares(cols, crit),
+                        **_paired_change(cols, base, crit)})
+        return unchanged, out
 
     # --- when nothing is feasible ---------------------------------------------------------
     def binding(self, front, sites, rows) -> dict[str, str] | None:
@@ -914,6 +919,35 @@ class DesignSearch:
 
 
 # --- the terminal's answer ------------------------------------------------------------
+
+def _sensitivity_shares(cols: dict[str, np.ndarray], crit: str) -> dict[str, Any]:
+    """The criterion among the trials that reached N (None below FEW_TRIALS of them) and
+    P(target), each with its MC SE."""
+    reached = cols["target_reached"] == 1
+    q, q_se = share(cols["primary_reject"][reached]) if reached.sum() >= FEW_TRIALS \
+        else (None, None)
+    pt, pt_se = share(cols["target_reached"])
+    return {crit: q, f"{crit}_mc_se": q_se, "reached": int(reached.sum()),
+            "prob_target": pt, "prob_target_mc_se": pt_se}
+
+
+def _paired_change(cols: dict[str, np.ndarray], base: dict[str, np.ndarray],
+                   crit: str) -> dict[str, Any]:
+    """The change from the unchanged trials on the same seeds: in P(target), and in the
+    criterion among the trials that reach N in both (the same trials unless the change
+    moves recruitment), each with the MC SE of the paired differences."""
+    def paired(a: np.ndarray, b: np.ndarray) -> tuple[float | None, float | None]:
+        if len(a) < FEW_TRIALS:
+            return None, None
+        diff = a.astype(float) - b.astype(float)
+        return float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(len(diff)))
+
+    both = (cols["target_reached"] == 1) & (base["target_reached"] == 1)
+    q, q_se = paired(cols["primary_reject"][both], base["primary_reject"][both])
+    pt, pt_se = paired(cols["target_reached"], base["target_reached"])
+    return {f"{crit}_change": q, f"{crit}_change_mc_se": q_se,
+            "prob_target_change": pt, "prob_target_change_mc_se": pt_se}
+
 
 def run_design(cfg: DictConfig, out_dir: Path | None, *,
                answer: Callable[[dict[str, Any]], None] | None = None,

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from trialsim.reporting import labels
+from trialsim.reporting.precision import FEW_TRIALS
 
 
 def check_verdict(c: dict[str, Any]) -> str:
@@ -198,23 +199,50 @@ def check_lines(check: dict[str, Any]) -> list[str]:
         stop, go = op["p_stop_if_success"], op.get("p_go_if_failure") or {}
         est = lambda e: (f"{e['estimate']:.3f} (MC SE {e['mc_se']:.3f})"  # noqa: E731
                          if e.get("estimate") is not None else "n/a")
+        p, n = op.get("p_success"), check.get("replications")
+        if p is not None and n:
+            out.append(f"    a completed positive trial (reaches N and rejects): {p:.3f} "
+                       f"(MC SE {math.sqrt(p * (1 - p) / n):.3f})")
         out.append(f"    internal pilot at month {pr['review_month']:.1f}: green {o['green']:.2f}, "
                    f"amber {o['amber']:.2f}, red {o['red']:.2f}; stops {est(stop)} of the "
                    f"trials that would reach N and reject, lets {est(go)} of the others go on")
     return out
 
 
+def _with_change(row: dict[str, Any], name: str, label: str) -> str:
+    """`label` estimate (MC SE), and its paired change from the unchanged trials where the
+    row has one; n/a where too few trials reach N to quote it (reporting.precision)."""
+    x = row.get(name)
+    if x is None:
+        return (f"{label} n/a ({row.get('reached', 0)} trials reach N; at least "
+                f"{FEW_TRIALS} needed)")
+    words = f"{label} {x:.2f} (MC SE {row[name + '_mc_se']:.2f})"
+    change = row.get(name + "_change")
+    if change is not None:
+        words += f", change {change:+.2f} (MC SE {row[name + '_change_mc_se']:.2f})"
+    return words
+
+
+def sensitivity_words(row: dict[str, Any], crit: str) -> str:
+    """A sensitivity row's criterion among trials reaching N and P(target), each with
+    its change from the same seeds unchanged: the words the terminal and report share."""
+    return (f"{_with_change(row, crit, crit)}; "
+            f"{_with_change(row, 'prob_target', 'P(target)')}")
+
+
 def sensitivity_lines(check: dict[str, Any]) -> list[str]:
-    """The terminal's lines for the check's sensitivity runs."""
+    """The terminal's lines for the check's sensitivity runs: the check's own first
+    trials (nothing changed), then each change read against them, trial by trial."""
     rows = check.get("sensitivity") or []
     if not rows:
         return []
     crit = "assurance" if "assurance" in rows[0] else "power"
-    return [f"    one input changed (check seeds, {rows[0]['replications']} replications each; "
-            f"{crit} among trials reaching N, P(target)):"] + [
-        f"      {r['key']} {r['value']:g}: {crit} {r[crit]:.2f} (MC SE {r[crit + '_mc_se']:.2f}),"
-        f" P(target) {r['prob_target']:.2f} (MC SE {r['prob_target_mc_se']:.2f})"
-        for r in rows]
+    base = check.get("sensitivity_unchanged")
+    return [f"    one input changed (the check's first {rows[0]['replications']} seeds; "
+            f"{crit} among trials reaching N; P(target); change from nothing changed, "
+            "paired):"] + (
+        [f"      nothing changed: {sensitivity_words(base, crit)}"] if base else []) + [
+        f"      {r['key']} {r['value']:g}: {sensitivity_words(r, crit)}" for r in rows]
 
 
 def variant_lines(result: dict[str, Any]) -> list[str]:

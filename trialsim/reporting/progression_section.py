@@ -15,7 +15,7 @@ from typing import Any
 from trialsim.reporting import keys
 from trialsim.reporting.figures.progression import REVIEW_FILE, TRADE_OFF_FILE
 from trialsim.reporting.precision import FEW_TRIALS
-from trialsim.reporting.progression_summary import not_proposed_words
+from trialsim.reporting.progression_summary import conditional_words, not_proposed_words
 from trialsim.reporting.rundir import RunDir
 
 Block = tuple
@@ -70,12 +70,11 @@ def operating_table(pr: dict[str, Any]) -> Block:
         if not section:
             continue
         for name, o in section["operating"].items():
-            s, g = o["p_stop_if_success"], o["p_go_if_failure"]
             rows.append([label, OUTCOME_WORDS[name], _p(o["p_success"]),
-                         f"{_p(s['estimate'])} ({s['n']})", f"{_p(g['estimate'])} ({g['n']})"])
+                         conditional_words(o["p_stop_if_success"]),
+                         conditional_words(o["p_go_if_failure"])])
     return ("table", ["parameters", "success: the trial", "P(success)",
-                      "P(stop given would succeed) (trials)",
-                      "P(go on given would fail) (trials)"], rows)
+                      "P(stop given would succeed)", "P(go on given would fail)"], rows)
 
 
 def proposal_blocks(pr: dict[str, Any]) -> list[Block]:

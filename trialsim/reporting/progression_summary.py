@@ -32,12 +32,27 @@ def outcomes(reps: pd.DataFrame) -> dict[str, np.ndarray]:
             "target_and_power": target & reps["primary_reject"].to_numpy().astype(bool)}
 
 
-def _p(flags: np.ndarray) -> dict[str, float | None]:
+def _p(flags: np.ndarray, least: int = FEW_TRIALS) -> dict[str, float | None]:
+    """A share conditional on the trial's fate with its Monte Carlo SE and the count of
+    trials in the condition; estimate and SE null (the count kept, to say why) from fewer
+    than `least` such trials: one trial's 0 with an SE of 0 is no evidence."""
     n = len(flags)
-    if not n:
-        return {"estimate": None, "mc_se": None, "n": 0}
+    if n < max(least, 1):
+        return {"estimate": None, "mc_se": None, "n": int(n)}
     p = float(flags.mean())
     return {"estimate": p, "mc_se": math.sqrt(p * (1 - p) / n), "n": int(n)}
+
+
+def conditional_words(s: dict[str, Any]) -> str:
+    """A share of `operating` (P(stop | would succeed), P(go on | would fail)) as the
+    terminal and the report both print it: "0.603 (199 trials)", or "n/a (1 trial; at
+    least 10 needed)" from fewer than FEW_TRIALS trials in the condition. A summary
+    written before the rule (a number from fewer trials) reads the same."""
+    n = int(s.get("n") or 0)
+    trials = f"{n} trial" + ("" if n == 1 else "s")
+    if s.get("estimate") is None or n < FEW_TRIALS:
+        return f"n/a ({trials}; at least {FEW_TRIALS} needed)"
+    return f"{s['estimate']:.3f} ({trials})"
 
 
 def light_shares(reps: pd.DataFrame, criteria: tuple[str, ...]) -> dict[str, Any]:
@@ -54,7 +69,9 @@ def light_shares(reps: pd.DataFrame, criteria: tuple[str, ...]) -> dict[str, Any
 
 
 def operating_characteristics(reps: pd.DataFrame) -> dict[str, Any]:
-    """P(stop | would succeed) and P(go on | would fail), per definition of success."""
+    """P(stop | would succeed) and P(go on | would fail), per definition of success;
+    each null from fewer than FEW_TRIALS trials in its condition (`_p`). P(success) and
+    P(stop) are shares of every replication."""
     stop = reps[keys.review_verdict(keys.OVERALL)].to_numpy() == RED
     out = {}
     for name, success in outcomes(reps).items():

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from trialsim.reporting import labels
-from trialsim.reporting.design_terminal import check_verdict
+from trialsim.reporting.design_terminal import check_verdict, sensitivity_words
 from trialsim.reporting.report_appendix import SEARCH_NOTE, appendix_blocks, assumptions_section
 from trialsim.reporting.report_blocks import (
     Block,
@@ -269,12 +269,17 @@ def check_rows(check: dict[str, Any] | None) -> list[list[str]]:
                   _se(stop.get("estimate"), stop.get("mc_se"))],
                  ["internal pilot: P(go on | the trial would not)", "",
                   _se(go.get("estimate"), go.get("mc_se"))]]
-    for e in check.get("sensitivity") or []:
-        crit = "assurance" if "assurance" in e else "power"
+    sens = check.get("sensitivity") or []
+    crit = "assurance" if sens and "assurance" in sens[0] else "power"
+    base = check.get("sensitivity_unchanged")
+    if sens and base:
+        rows.append([f"nothing changed, the check's first {base['replications']} trials "
+                     f"(the seeds of the rows below): {crit} among trials reaching N; "
+                     "P(target)", "", sensitivity_words(base, crit)])
+    for e in sens:
         rows.append([f"with {e['key']} {e['value']:g} ({e['replications']} trials on the "
-                     f"check's seeds): {crit} among trials reaching N; P(target)", "",
-                     f"{_se(e[crit], e[f'{crit}_mc_se'])}; "
-                     f"{_se(e['prob_target'], e['prob_target_mc_se'])}"])
+                     f"check's seeds): {crit} among trials reaching N; P(target); each "
+                     "change from nothing changed, paired", "", sensitivity_words(e, crit)])
     return rows
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from trialsim.reporting import labels
 from trialsim.reporting.precision import FEW_TRIALS  # also read from here (report_run)
-from trialsim.reporting.progression_summary import not_proposed_words
+from trialsim.reporting.progression_summary import conditional_words, not_proposed_words
 from trialsim.reporting.retention_strategies import retention_lines
 
 
@@ -95,9 +95,8 @@ def result_table(summary: dict[str, Any]) -> str:
 
 
 def _oc(o: dict[str, Any]) -> str:
-    s, g = o["p_stop_if_success"], o["p_go_if_failure"]
-    return (f"P(stop | would succeed) {_f(s['estimate'], '.3f')} ({s['n']} trials), "
-            f"P(go on | would fail) {_f(g['estimate'], '.3f')} ({g['n']} trials)")
+    return (f"P(stop | would succeed) {conditional_words(o['p_stop_if_success'])}, "
+            f"P(go on | would fail) {conditional_words(o['p_go_if_failure'])}")
 
 
 def progression_lines(summary: dict[str, Any]) -> list[str]:
