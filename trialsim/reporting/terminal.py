@@ -75,7 +75,9 @@ def result_table(summary: dict[str, Any]) -> str:
            f"(MC SE {_f(pw['primary_if_target_reached_mc_se'], '.3f')}, "
            f"{pw['replications_target_reached']} trials)"
            if pw['replications_target_reached'] >= FEW_TRIALS else
-           f"n/a ({pw['replications_target_reached']} trials)"),
+           f"n/a ({pw['replications_target_reached']} "
+           f"trial{'' if pw['replications_target_reached'] == 1 else 's'}; at least "
+           f"{FEW_TRIALS} needed)"),
         f"    bias {_f(es['bias'], '+.3f')}, CI coverage {_f(es['coverage'], '.3f')}; "
         f"not estimable {es['not_estimable']} (not converged {es['not_converged']})",
         f"  power, secondary {a['secondary']:<8} {_f(pw['secondary'], '.3f')} "
