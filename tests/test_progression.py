@@ -234,6 +234,11 @@ def test_proposed_red_line_stops_at_most_the_allowed_share_of_successes():
     above = np.unique(stat[stat > q["red"]])[0]  # the next line up stops too many
     assert (stat[success] < above).mean() > 0.1
     assert q["p_stop_if_failure"] > 0.5
+    # each stop rate with its binomial Monte Carlo SE over the trials it is a share of
+    n_s, n_f = int(success.sum()), int((~success).sum())
+    p_s, p_f = q["p_stop_if_success"], q["p_stop_if_failure"]
+    assert q["p_stop_if_success_mc_se"] == pytest.approx((p_s * (1 - p_s) / n_s) ** 0.5)
+    assert q["p_stop_if_failure_mc_se"] == pytest.approx((p_f * (1 - p_f) / n_f) ** 0.5)
 
 
 def _trials(successes: int, failures: int) -> tuple[np.ndarray, np.ndarray]:

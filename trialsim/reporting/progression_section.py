@@ -35,6 +35,12 @@ def _p(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
+def _p_se(q: dict[str, Any], name: str) -> str:
+    """A proposed line's stop rate with its MC SE, where the summary stores one."""
+    se = q.get(name + "_mc_se")
+    return _p(q[name]) + ("" if se is None else f" (MC SE {se:.3f})")
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
@@ -93,7 +99,7 @@ def proposal_blocks(pr: dict[str, Any]) -> list[Block]:
                            f"proposed: {words}.")
                 continue
             rows.append([name, OUTCOME_WORDS[outcome], f"{q['red']:.2f}",
-                         _p(q["p_stop_if_success"]), _p(q["p_stop_if_failure"]),
+                         _p_se(q, "p_stop_if_success"), _p_se(q, "p_stop_if_failure"),
                          str(q["successes"]), "yes" if q["discriminates"] else "no"])
     few = prop.get("min_trials", FEW_TRIALS)
     blocks: list[Block] = [

@@ -119,6 +119,7 @@ def propose(stat: np.ndarray, success: np.ndarray, max_stop: float, green: float
     x = np.where(np.isnan(stat), np.inf, stat)
     s, f = x[success], x[~success]
     out: dict[str, Any] = {"red": None, "p_stop_if_success": None, "p_stop_if_failure": None,
+                           "p_stop_if_success_mc_se": None, "p_stop_if_failure_mc_se": None,
                            "discriminates": None, "successes": int(len(s)),
                            "failures": int(len(f)), "min_trials": min_trials,
                            "green": green, "bound_line": None, "not_proposed": None}
@@ -134,8 +135,11 @@ def propose(stat: np.ndarray, success: np.ndarray, max_stop: float, green: float
     if why is not None:
         return {**out, "bound_line": best, "not_proposed": why}
     stop_s, stop_f = float((s < best).mean()), float((f < best).mean())
+    # a line calibrated on tens of trials: its stop rates' Monte Carlo SEs say how firmly
     return {**out, "red": best, "bound_line": best, "p_stop_if_success": stop_s,
-            "p_stop_if_failure": stop_f, "discriminates": stop_f > stop_s}
+            "p_stop_if_failure": stop_f, "discriminates": stop_f > stop_s,
+            "p_stop_if_success_mc_se": math.sqrt(stop_s * (1 - stop_s) / len(s)),
+            "p_stop_if_failure_mc_se": math.sqrt(stop_f * (1 - stop_f) / len(f))}
 
 
 SUCCEEDS = {"target": ("reaches N", "reach N", "misses N", "miss N"),

@@ -101,6 +101,13 @@ def _oc(o: dict[str, Any]) -> str:
             f"P(go on | would fail) {conditional_words(o['p_go_if_failure'])}")
 
 
+def _with_se(q: dict[str, Any], name: str) -> str:
+    """A proposed line's stop rate with its MC SE (absent from a summary written before
+    it was stored)."""
+    se = q.get(name + "_mc_se")
+    return f"{q[name]:.3f}" + ("" if se is None else f" (MC SE {se:.3f})")
+
+
 def progression_lines(summary: dict[str, Any]) -> list[str]:
     """The internal pilot's review: the lights, how often the rule is right, the
     proposed red lines and the amber plan."""
@@ -128,8 +135,8 @@ def progression_lines(summary: dict[str, Any]) -> list[str]:
                 lines.append(f"    proposed red line, {name:<11} none ({why})")
                 continue
             lines.append(f"    proposed red line, {name:<11} {q['red']:.2f} (stops "
-                         f"{q['p_stop_if_success']:.3f} of trials reaching N, "
-                         f"{q['p_stop_if_failure']:.3f} of those missing it; "
+                         f"{_with_se(q, 'p_stop_if_success')} of trials reaching N, "
+                         f"{_with_se(q, 'p_stop_if_failure')} of those missing it; "
                          f"{q['successes']} reach N"
                          + ("" if q["discriminates"] else "; no better than chance") + ")")
     for label, section in (("amber plan", pr), ("  assurance", a or {})):
