@@ -179,6 +179,19 @@ def design_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def joint_success(check: dict[str, Any] | None) -> tuple[float, float] | None:
+    """P(the trial reaches N and the primary rejects) over every check trial, those that
+    stop short included, with its MC SE: what a funder buys, which power among the trials
+    reaching N leaves out. None where the check has no internal-pilot block to read it
+    from."""
+    op = ((check or {}).get("progression") or {}).get("operating") or {}
+    p = (op.get("target_and_power") or {}).get("p_success")
+    n = (check or {}).get("replications")
+    if p is None or not n:
+        return None
+    return p, math.sqrt(p * (1 - p) / n)
+
+
 def check_lines(check: dict[str, Any]) -> list[str]:
     """The terminal's lines for `delivery_and_review`'s figures."""
     out = []
@@ -199,10 +212,10 @@ def check_lines(check: dict[str, Any]) -> list[str]:
         stop, go = op["p_stop_if_success"], op.get("p_go_if_failure") or {}
         est = lambda e: (f"{e['estimate']:.3f} (MC SE {e['mc_se']:.3f})"  # noqa: E731
                          if e.get("estimate") is not None else "n/a")
-        p, n = op.get("p_success"), check.get("replications")
-        if p is not None and n:
-            out.append(f"    a completed positive trial (reaches N and rejects): {p:.3f} "
-                       f"(MC SE {math.sqrt(p * (1 - p) / n):.3f})")
+        joint = joint_success(check)
+        if joint is not None:
+            out.append(f"    a completed positive trial (reaches N and rejects): {joint[0]:.3f} "
+                       f"(MC SE {joint[1]:.3f})")
         out.append(f"    internal pilot at month {pr['review_month']:.1f}: green {o['green']:.2f}, "
                    f"amber {o['amber']:.2f}, red {o['red']:.2f}; stops {est(stop)} of the "
                    f"trials that would reach N and reject, lets {est(go)} of the others go on")

@@ -7,3 +7,8 @@ trials that succeed) rests on too few trials to print.
 """
 
 FEW_TRIALS = 10  # fewer trials in the condition: the share is not quoted
+
+
+def too_few_words(n: int) -> str:
+    """What is printed instead of a share from `n` (< FEW_TRIALS) trials."""
+    return f"n/a ({n} trial{'' if n == 1 else 's'}; at least {FEW_TRIALS} needed)"

@@ -15,7 +15,11 @@ from typing import Any
 from trialsim.reporting import keys
 from trialsim.reporting.figures.progression import REVIEW_FILE, TRADE_OFF_FILE
 from trialsim.reporting.precision import FEW_TRIALS
-from trialsim.reporting.progression_summary import conditional_words, not_proposed_words
+from trialsim.reporting.progression_summary import (
+    conditional_words,
+    not_proposed_words,
+    stop_rate_words,
+)
 from trialsim.reporting.rundir import RunDir
 
 Block = tuple
@@ -33,12 +37,6 @@ OUTCOME_WORDS = {"target": "reaches N in the window",
 
 def _p(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
-
-
-def _p_se(q: dict[str, Any], name: str) -> str:
-    """A proposed line's stop rate with its MC SE, where the summary stores one."""
-    se = q.get(name + "_mc_se")
-    return _p(q[name]) + ("" if se is None else f" (MC SE {se:.3f})")
 
 
 def _pct(x: float) -> str:
@@ -99,7 +97,8 @@ def proposal_blocks(pr: dict[str, Any]) -> list[Block]:
                            f"proposed: {words}.")
                 continue
             rows.append([name, OUTCOME_WORDS[outcome], f"{q['red']:.2f}",
-                         _p_se(q, "p_stop_if_success"), _p_se(q, "p_stop_if_failure"),
+                         stop_rate_words(q, "p_stop_if_success"),
+                         stop_rate_words(q, "p_stop_if_failure"),
                          str(q["successes"]), "yes" if q["discriminates"] else "no"])
     few = prop.get("min_trials", FEW_TRIALS)
     blocks: list[Block] = [

@@ -18,7 +18,7 @@ import pandas as pd
 from trialsim.inputs.params import ModelParams
 from trialsim.model.review import AMBER, GREEN, NOT_JUDGED, RED, VERDICTS
 from trialsim.reporting import keys
-from trialsim.reporting.precision import FEW_TRIALS
+from trialsim.reporting.precision import FEW_TRIALS, too_few_words
 
 OUTCOMES = ("target", "target_and_power")
 PROPOSED = ("recruitment", "retention")  # the criteria whose red line is proposed
@@ -49,10 +49,17 @@ def conditional_words(s: dict[str, Any]) -> str:
     least 10 needed)" from fewer than FEW_TRIALS trials in the condition. A summary
     written before the rule (a number from fewer trials) reads the same."""
     n = int(s.get("n") or 0)
-    trials = f"{n} trial" + ("" if n == 1 else "s")
     if s.get("estimate") is None or n < FEW_TRIALS:
-        return f"n/a ({trials}; at least {FEW_TRIALS} needed)"
-    return f"{s['estimate']:.3f} ({trials})"
+        return too_few_words(n)
+    return f"{s['estimate']:.3f} ({n} trial{'' if n == 1 else 's'})"
+
+
+def stop_rate_words(q: dict[str, Any], name: str) -> str:
+    """A proposed line's stop rate (`name`: p_stop_if_success or p_stop_if_failure) with
+    its MC SE, as the terminal and the report both print it; a summary written before
+    the SE was stored gives the rate alone."""
+    se = q.get(name + "_mc_se")
+    return f"{q[name]:.3f}" + ("" if se is None else f" (MC SE {se:.3f})")
 
 
 def light_shares(reps: pd.DataFrame, criteria: tuple[str, ...]) -> dict[str, Any]:

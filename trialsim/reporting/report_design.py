@@ -6,11 +6,10 @@ reported by `_legacy_design_report`."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from trialsim.reporting import labels
-from trialsim.reporting.design_terminal import check_verdict, sensitivity_words
+from trialsim.reporting.design_terminal import check_verdict, joint_success, sensitivity_words
 from trialsim.reporting.report_appendix import SEARCH_NOTE, appendix_blocks, assumptions_section
 from trialsim.reporting.report_blocks import (
     Block,
@@ -342,16 +341,12 @@ def _design_paragraph(run: RunDir, rec: dict[str, Any], check: dict[str, Any] | 
 
 
 def _joint(rec: dict[str, Any], check: dict[str, Any] | None) -> list[str]:
-    """P(the trial reaches N and the primary rejects) over every check trial, those that
-    stop short included: what a funder buys, which power among the trials reaching N
-    leaves out. Nothing where the check has no internal-pilot block to read it from."""
-    op = ((check or {}).get("progression") or {}).get("operating") or {}
-    p = (op.get("target_and_power") or {}).get("p_success")
-    n = (check or {}).get("replications")
-    if p is None or not n:
+    """The check's chance of a completed positive trial (design_terminal.joint_success),
+    in the sample-size paragraph; nothing where the check cannot give it."""
+    joint = joint_success(check)
+    if joint is None:
         return []
-    return [prose("design_joint", n=rec["target_n"], p=_p(p),
-                  se=_p(math.sqrt(p * (1 - p) / n)))]
+    return [prose("design_joint", n=rec["target_n"], p=_p(joint[0]), se=_p(joint[1]))]
 
 
 def _rtw_se_words(effect: float, check: dict[str, Any] | None, sd: str | None) -> str:

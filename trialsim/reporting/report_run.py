@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trialsim.reporting import keys
+from trialsim.reporting.precision import FEW_TRIALS
 from trialsim.reporting.report_appendix import appendix_blocks, assumptions_section
 from trialsim.reporting.report_blocks import (
     Block,
@@ -22,7 +23,6 @@ from trialsim.reporting.report_blocks import pct as _pct
 from trialsim.reporting.report_figures import figure_section
 from trialsim.reporting.report_render import prose
 from trialsim.reporting.rundir import RunDir
-from trialsim.reporting.terminal import FEW_TRIALS
 
 METHOD_WORDS = {  # analysis.method as the sample-size paragraph names it
     "partially_nested": "a partially nested mixed model (REML)",

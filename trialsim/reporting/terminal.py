@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from trialsim.reporting import labels
-from trialsim.reporting.precision import FEW_TRIALS  # also read from here (report_run)
-from trialsim.reporting.progression_summary import conditional_words, not_proposed_words
+from trialsim.reporting.precision import FEW_TRIALS, too_few_words
+from trialsim.reporting.progression_summary import (
+    conditional_words,
+    not_proposed_words,
+    stop_rate_words,
+)
 from trialsim.reporting.retention_strategies import retention_lines
 
 
@@ -75,9 +79,7 @@ def result_table(summary: dict[str, Any]) -> str:
            f"(MC SE {_f(pw['primary_if_target_reached_mc_se'], '.3f')}, "
            f"{pw['replications_target_reached']} trials)"
            if pw['replications_target_reached'] >= FEW_TRIALS else
-           f"n/a ({pw['replications_target_reached']} "
-           f"trial{'' if pw['replications_target_reached'] == 1 else 's'}; at least "
-           f"{FEW_TRIALS} needed)"),
+           too_few_words(pw['replications_target_reached'])),
         f"    bias {_f(es['bias'], '+.3f')}, CI coverage {_f(es['coverage'], '.3f')}; "
         f"not estimable {es['not_estimable']} (not converged {es['not_converged']})",
         f"  power, secondary {a['secondary']:<8} {_f(pw['secondary'], '.3f')} "
@@ -99,13 +101,6 @@ def result_table(summary: dict[str, Any]) -> str:
 def _oc(o: dict[str, Any]) -> str:
     return (f"P(stop | would succeed) {conditional_words(o['p_stop_if_success'])}, "
             f"P(go on | would fail) {conditional_words(o['p_go_if_failure'])}")
-
-
-def _with_se(q: dict[str, Any], name: str) -> str:
-    """A proposed line's stop rate with its MC SE (absent from a summary written before
-    it was stored)."""
-    se = q.get(name + "_mc_se")
-    return f"{q[name]:.3f}" + ("" if se is None else f" (MC SE {se:.3f})")
 
 
 def progression_lines(summary: dict[str, Any]) -> list[str]:
@@ -135,8 +130,8 @@ def progression_lines(summary: dict[str, Any]) -> list[str]:
                 lines.append(f"    proposed red line, {name:<11} none ({why})")
                 continue
             lines.append(f"    proposed red line, {name:<11} {q['red']:.2f} (stops "
-                         f"{_with_se(q, 'p_stop_if_success')} of trials reaching N, "
-                         f"{_with_se(q, 'p_stop_if_failure')} of those missing it; "
+                         f"{stop_rate_words(q, 'p_stop_if_success')} of trials reaching N, "
+                         f"{stop_rate_words(q, 'p_stop_if_failure')} of those missing it; "
                          f"{q['successes']} reach N"
                          + ("" if q["discriminates"] else "; no better than chance") + ")")
     for label, section in (("amber plan", pr), ("  assurance", a or {})):
