@@ -937,10 +937,7 @@ def _paired_change(cols: dict[str, np.ndarray], base: dict[str, np.ndarray],
     criterion among the trials that reach N in both (the same trials unless the change
     moves recruitment), each with the MC SE of the paired differences."""
     def paired(a: np.ndarray, b: np.ndarray) -> tuple[float | None, float | None]:
-        if len(a) < FEW_TRIALS:
-            return None, None
-        diff = a.astype(float) - b.astype(float)
-        return float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(len(diff)))
+        return (None, None) if len(a) < FEW_TRIALS else mean_se(a.astype(float) - b)
 
     both = (cols["target_reached"] == 1) & (base["target_reached"] == 1)
     q, q_se = paired(cols["primary_reject"][both], base["primary_reject"][both])
