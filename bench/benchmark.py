@@ -570,6 +570,8 @@ def design_floor_figures() -> list[Figure]:
 
     spent = {"trial": 0.0, "recruitment": 0.0, "analysis": 0.0}
     parts = [(runner, "simulate_replication", "trial"),
+             # the check's outcome sensitivities: pathways simulated once, outcomes each
+             (runner, "simulate_pathway", "trial"), (runner, "outcomes_of", "trial"),
              (candidates, "recruit_only", "recruitment"),
              (runner, "analysis_columns_batch", "analysis"),
              (runner, "analysis_columns", "analysis")]

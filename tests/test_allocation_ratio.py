@@ -21,9 +21,9 @@ from trialsim.experiments.allocation_lever import (
     rescaled_unclustered,
     unclustered_factor,
 )
-from trialsim.experiments.candidates import with_changes
 from trialsim.experiments.runner import run_replications
 from trialsim.inputs.allocation_ratio import EQUAL, AllocationRatio, parse_ratio, ratio_candidates
+from trialsim.inputs.compose import with_changes
 from trialsim.inputs.params import build_params
 from trialsim.inputs.validation import find_problems
 from trialsim.inputs.workload import expected_arms, expected_ips_per_esw

@@ -177,8 +177,8 @@ def test_text_follow_up_raises_returns_and_pays_for_its_texts(with_text):
 
 
 def test_the_strategy_costs_appear_in_the_budget():
-    from trialsim.experiments.candidates import with_changes
     from trialsim.experiments.design_variants import strategy_changes
+    from trialsim.inputs.compose import with_changes
     from trialsim.inputs.params import build_params
 
     cfg = make_cfg(*SMALL)

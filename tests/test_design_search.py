@@ -632,3 +632,140 @@ def test_a_sensitivity_row_quotes_no_power_from_fewer_than_ten_trials_reaching_n
     cols10 = {"target_reached": np.array([1] * 10 + [0] * 90),
               "primary_reject": np.array([1] * 10 + [0] * 90)}
     assert _sensitivity_shares(cols10, "power")["power"] == 1.0
+
+
+def test_candidate_parameters_edited_in_place_are_those_of_a_fresh_copy():
+    """Evaluator.params edits one working copy of the config (inputs.compose.Edits)
+    rather than copying the whole config per candidate: in any order, with keys a
+    candidate sets and the next leaves alone (the OTs, the ratio and its block sizes),
+    every candidate's parameters are those a fresh copy builds, to the last bit."""
+    import pickle
+
+    from trialsim.experiments.allocation_lever import ratio_changes
+    from trialsim.experiments.candidates import _point
+    from trialsim.inputs.allocation_ratio import parse_ratio
+    from trialsim.inputs.compose import with_changes
+    from trialsim.inputs.design_settings import UNCONSTRAINED_MONTHS
+
+    cfg = make_cfg(*SMALL, "replications=12")
+    ev = Evaluator(cfg, build_run_settings(cfg), build_design(cfg))
+    kind = ev.design.site_kind
+    order = [Candidate(80, 2, 5, 12.0, ots=3), Candidate(60, 1, 4, None),
+             Candidate(80, 2, 5, 12.0, ratio="2:1"), Candidate(100, 3, 6, 18.0, fte=0.5),
+             Candidate(60, 1, 4, None, uncertain=True), Candidate(80, 2, 5, 12.0)]
+    for c in order:
+        months = UNCONSTRAINED_MONTHS if c.months is None else c.months
+        fresh = build_params(with_changes(cfg, {
+            "trial.target_n": c.target_n, "trial.recruitment_months": months,
+            "delivery.esw.per_locality": c.esw, "delivery.esw.fte": c.fte,
+            f"sites.{kind}.count": c.sites,
+            **(ratio_changes(cfg, parse_ratio(c.ratio)) if c.ratio else {}),
+            **({"delivery.ot.count": c.ots} if c.ots else {})}))
+        fresh = fresh if c.uncertain else _point(fresh)
+        assert pickle.dumps(ev.params(c)) == pickle.dumps(fresh), c
+
+
+def test_outcome_variants_on_shared_pathways_are_the_trials_of_their_own_runs():
+    """runner.outcome_variant_rows simulates each pathway once and draws each outcome
+    model on it: every row, the variants' included, is the row of a run of its own with
+    that outcome model (to the last bit); with drawn parameters it refuses."""
+    from trialsim.experiments.runner import outcome_variant_rows, simulated_rows
+    from trialsim.inputs.compose import with_changes
+
+    cfg = make_cfg(*SMALL)
+    base = build_params(cfg)
+    changes = [("outcome.effect_m12", 0.5), ("outcome.esw_icc", 0.1),
+               ("outcome.sd_scale", 1.15)]
+    variants = [build_params(with_changes(cfg, {k: v})) for k, v in changes]
+    reps = range(3, 9)
+    shared = outcome_variant_rows(base, 5, reps, variants)
+    for k, params in enumerate([base, *variants]):
+        own = [row for _, row in simulated_rows(params, 5, reps)]
+        for i, row in enumerate(own):
+            got = shared[i][k]
+            assert list(got) == list(row)
+            assert all(a == b or (a != a and b != b) for a, b in
+                       zip(got.values(), row.values(), strict=True)), (k, i)
+    assert shared[0][0]["primary_reject"] is not None
+    with pytest.raises(ValueError):
+        outcome_variant_rows(build_params(make_cfg(*SMALL, "uncertainty.mode=pilot")), 5,
+                             reps, variants)
+    moved = build_params(with_changes(cfg, {"delivery.esw.disengage_after_assessment": 0.3}))
+    with pytest.raises(ValueError):  # a change that moves delivery needs runs of its own
+        outcome_variant_rows(base, 5, reps, [moved])
+
+
+def test_only_a_change_of_the_outcome_model_is_drawn_on_the_checks_pathways():
+    """The design check draws a sensitivity on its own pathways only where the changed
+    parameters differ in the outcome model alone, at fixed parameters; a change that
+    moves delivery or recruitment, or drawn parameters, runs on its own."""
+    from trialsim.experiments.runner import outcome_only
+    from trialsim.inputs.compose import with_changes
+
+    cfg = make_cfg(*SMALL)
+    base = build_params(cfg)
+    changes = [("outcome.effect_m12", 0.5), ("delivery.esw.disengage_after_assessment", 0.3),
+               ("outcome.esw_icc", 0.1), ("sites.pain_services.rate_discount", 0.5),
+               ("outcome.sd_scale", 1.15)]
+    changed = [build_params(with_changes(cfg, {k: v})) for k, v in changes]
+    assert outcome_only(base, changed) == [0, 2, 4]
+    drawn = build_params(make_cfg(*SMALL, "uncertainty.mode=pilot"))
+    assert outcome_only(drawn, changed) == []
+
+
+def test_a_candidates_outcome_variants_are_the_columns_of_their_own_evaluators():
+    """Evaluator.trials_with_outcomes: the candidate's own trials as `trials` gives them,
+    and each variant's first `upto` trials (a block cut inside them included) as an
+    Evaluator of its own config gives them, in the variants' order."""
+    from trialsim.inputs.compose import with_changes
+
+    cfg = make_cfg(*SMALL, "replications=12")
+    c = Candidate(80, 2, 5, 12.0)
+    changes = [("outcome.sd_scale", 1.15), ("outcome.effect_m12", 0.5)]
+    own = [Evaluator(with_changes(cfg, {k: v}), build_run_settings(cfg), build_design(cfg))
+           for k, v in changes]
+    ev = Evaluator(cfg, build_run_settings(cfg), build_design(cfg))
+    got = ev.trials_with_outcomes(c, 30, "check", tuple(e.params(c) for e in own), 27,
+                                  "sensitivity")
+    fresh = Evaluator(cfg, build_run_settings(cfg), build_design(cfg)).trials(c, 30, "check")
+    for col, values in ev.trials(c, 30, "check").items():
+        assert np.array_equal(values, fresh[col], equal_nan=True), col
+    for cols, e in zip(got, own, strict=True):
+        alone = e.trials(c, 27, "sensitivity")
+        assert set(cols) == set(alone)
+        for col in cols:
+            assert np.array_equal(cols[col], alone[col], equal_nan=True), col
+    assert ev.work["sensitivity"] == {"runs": 2, "replications": 54,
+                                      "participants": int(sum(e.work["sensitivity"][
+                                          "participants"] for e in own))}
+
+
+def test_config_edits_refuse_what_putting_back_could_not_undo():
+    """inputs.compose.Edits puts every key back to the base's value: a key the base lacks
+    (nothing to put back) or one inside or around a key already edited (putting back
+    the parent would undo the child) is refused."""
+    from trialsim.inputs.compose import Edits
+
+    edits = Edits(make_cfg(*SMALL))
+    assert edits.build({"trial.target_n": 90}, lambda c: int(c.trial.target_n)) == 90
+    assert edits.build({}, lambda c: int(c.trial.target_n)) != 90  # put back
+    for bad in ({"trial.no_such_key": 1}, {"trial.block_sizes.0": 2},
+                {"trial": {"target_n": 5}}):
+        with pytest.raises(ValueError):
+            edits.build(bad, lambda c: None)
+
+
+def test_outcome_variants_are_recognised_after_pickling_to_a_worker():
+    """The parameters a worker gets are pickled copies: a NaN field (an unused plan's
+    value) no longer compares equal to itself, so the check that variants differ in the
+    outcome model alone must not rest on ==."""
+    import pickle
+
+    from trialsim.experiments.runner import outcome_only
+    from trialsim.inputs.compose import with_changes
+
+    cfg = make_cfg(*SMALL)
+    base = build_params(cfg)
+    variant = build_params(with_changes(cfg, {"outcome.effect_m12": 0.5}))
+    assert outcome_only(pickle.loads(pickle.dumps(base)),
+                        [pickle.loads(pickle.dumps(variant))]) == [0]

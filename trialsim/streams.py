@@ -70,5 +70,6 @@ class Streams:
         rng = self._rngs.get(name)
         if rng is None:
             ss = np.random.SeedSequence(entropy_words((self.seed, self.rep, stream_key(name))))
-            rng = self._rngs[name] = np.random.default_rng(ss)
+            # default_rng(ss) is this generator; built directly, in half the time
+            rng = self._rngs[name] = np.random.Generator(np.random.PCG64(ss))
         return rng

@@ -4,7 +4,7 @@ ratios beside N, ESWs, sites and months.
 - the candidate list itself ("1:1", "2:3", "1:2") is checked with the config
   (`trialsim.inputs.allocation_ratio.ratio_candidates`);
 - `ratio_changes(cfg, ratio)`: the config changes that run one candidate ratio
-  (`candidates.with_changes(cfg, ratio_changes(cfg, r))`), with block sizes that hold
+  (`inputs.compose.with_changes(cfg, ratio_changes(cfg, r))`), with block sizes that hold
   it (the configured ones if they do, else 2 and 3 repeats of the ratio);
 - `ips_per_esw(n, ratio, esws)`: the IPS participants each ESW takes on over the trial
   (the caseload side of the lever);

@@ -28,9 +28,14 @@ import numpy as np
 from omegaconf import DictConfig
 
 from trialsim.experiments.allocation_lever import ratio_changes
-from trialsim.experiments.runner import map_blocks, map_replications, simulated_rows
+from trialsim.experiments.runner import (
+    map_blocks,
+    map_replications,
+    outcome_variant_rows,
+    simulated_rows,
+)
 from trialsim.inputs.allocation_ratio import parse_ratio
-from trialsim.inputs.compose import with_changes
+from trialsim.inputs.compose import Edits
 from trialsim.inputs.design_settings import UNCONSTRAINED_MONTHS, DesignSettings
 from trialsim.inputs.params import ModelParams, RunSettings, build_params
 from trialsim.model.trial import recruit_only
@@ -80,11 +85,25 @@ def mean_se(x: np.ndarray) -> tuple[float, float]:
     return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x)))
 
 
+def _kept(row: dict[str, Any]) -> dict[str, float]:
+    return {c: float(v) for c, v in row.items()
+            if c in TRIAL_COLUMNS or c.startswith(KEPT_PREFIXES)}
+
+
 def _trial_block(params: ModelParams, seed: int, reps: range) -> list[dict[str, float]]:
     """The kept columns of replications `reps`, their analyses fitted together."""
-    return [{c: float(v) for c, v in row.items()
-             if c in TRIAL_COLUMNS or c.startswith(KEPT_PREFIXES)}
-            for _, row in simulated_rows(params, seed, reps)]
+    return [_kept(row) for _, row in simulated_rows(params, seed, reps)]
+
+
+def _variant_block(params: ModelParams, variants: tuple[ModelParams, ...], upto: int,
+                   seed: int, reps: range) -> list[list[dict[str, float]]]:
+    """_trial_block's rows of `reps`, each in a list with the rows of `variants` (outcome
+    models on the same pathway, runner.outcome_variant_rows) below replication `upto`."""
+    below = range(reps.start, max(reps.start, min(reps.stop, upto)))
+    out = [[_kept(row) for row in rows]
+           for rows in outcome_variant_rows(params, seed, below, variants)] if below else []
+    rest = range(below.stop, reps.stop)
+    return out + [[row] for row in _trial_block(params, seed, rest)] if rest else out
 
 
 def _recruitment_rep(params: ModelParams, seed: int, rep: int):
@@ -114,19 +133,22 @@ class Evaluator:
         self.recruit_n = 0  # target of new recruitment runs (the largest N asked)
         self.recruit_months = max(design.months_grid)  # their window
         self.work: dict[str, dict[str, int]] = {}
+        self._edits = Edits(cfg)
+        self._params: dict[Candidate, ModelParams] = {}
 
     # --- simulation ---------------------------------------------------------------------
     def params(self, c: Candidate) -> ModelParams:
-        months = UNCONSTRAINED_MONTHS if c.months is None else c.months
-        cfg = with_changes(self.cfg, {
-            "trial.target_n": c.target_n, "trial.recruitment_months": months,
-            "delivery.esw.per_locality": c.esw, "delivery.esw.fte": c.fte,
-            f"sites.{self.design.site_kind}.count": c.sites,
-            **(ratio_changes(self.cfg, parse_ratio(c.ratio)) if c.ratio else {}),
-            **({"delivery.ot.count": c.ots} if c.ots else {})})
-        params = build_params(cfg)
-        if not c.uncertain:
-            return _point(params)
+        """The candidate's parameters (built once: they are frozen)."""
+        params = self._params.get(c)
+        if params is None:
+            months = UNCONSTRAINED_MONTHS if c.months is None else c.months
+            params = self._edits.build({
+                "trial.target_n": c.target_n, "trial.recruitment_months": months,
+                "delivery.esw.per_locality": c.esw, "delivery.esw.fte": c.fte,
+                f"sites.{self.design.site_kind}.count": c.sites,
+                **(ratio_changes(self.cfg, parse_ratio(c.ratio)) if c.ratio else {}),
+                **({"delivery.ot.count": c.ots} if c.ots else {})}, build_params)
+            params = self._params[c] = params if c.uncertain else _point(params)
         return params
 
     def _count(self, step: str, reps: int, participants: float) -> None:
@@ -147,6 +169,29 @@ class Evaluator:
             have.extend(new)
         rows = have[:reps]
         return {col: np.array([r[col] for r in rows]) for col in (rows[0] if rows else ())}
+
+    def trials_with_outcomes(self, c: Candidate, reps: int, step: str,
+                             variants: tuple[ModelParams, ...], upto: int, variant_step: str,
+                             ) -> list[dict[str, np.ndarray]]:
+        """`trials` of a candidate not simulated yet, with the first `upto` replications'
+        trials again under each of `variants` (the candidate's parameters with another
+        outcome model, at fixed parameters) on the same pathways: the columns of each
+        variant (replications 0..upto-1), each pathway simulated once. The candidate's
+        own trials are kept as `trials` keeps them."""
+        if self._trials.get(c) or not 0 < upto <= reps:
+            raise ValueError(f"{c}: trials already, or variants of {upto} of {reps}")
+        block = partial(_variant_block, self.params(c), variants, upto, self.seed)
+        label = f"design {step}: N {c.target_n}, {c.esw} ESW/loc"
+        rows = map_blocks(block, reps, self.n_jobs, label=label)
+        own = [r[0] for r in rows]
+        self._count(step, len(own), sum(r["randomised"] for r in own))
+        self._trials[c] = own
+        out = []
+        for k in range(len(variants)):
+            mine = [r[k + 1] for r in rows[:upto]]
+            self._count(variant_step, len(mine), sum(r["randomised"] for r in mine))
+            out.append({col: np.array([r[col] for r in mine]) for col in mine[0]})
+        return out
 
     def power_points(self, sites: int, uncertain: bool, ratio: str,
                      ) -> tuple[list[tuple[int, int, int, int]], list[np.ndarray]]:

@@ -58,7 +58,6 @@ from trialsim.experiments.candidates import (
     Evaluator,
     mean_se,
     share,
-    with_changes,
 )
 from trialsim.experiments.design_check import (
     delivery_and_review,
@@ -74,10 +73,11 @@ from trialsim.experiments.fitted_n import FittedN, fitted_ns, pick
 from trialsim.experiments.fitted_sites import NEAR, fitted_sites, probit
 from trialsim.experiments.fitted_walk import walk_count
 from trialsim.experiments.power_guess import PowerGuess
-from trialsim.experiments.runner import workers
+from trialsim.experiments.runner import outcome_only, workers
 from trialsim.experiments.search import first_passing, smallest
 from trialsim.inputs import check_sensitivity
 from trialsim.inputs.allocation_ratio import parse_ratio
+from trialsim.inputs.compose import with_changes
 from trialsim.inputs.design_settings import (
     FRONTIER_LEVELS,
     SITE_KINDS,
@@ -583,10 +583,18 @@ class DesignSearch:
                       d.uncertain, rec.get("fte", 1.0), rec.get("allocation_ratio") or "",
                       rec.get("ot_count", 0))  # the OTs staffed to demand (ots_needed)
         reps = d.check_replications
+        sens = [Evaluator(with_changes(self.cfg, {key: value}), self.settings, d, seed=seed)
+                for key, value in d.check_sensitivity]
+        shared = outcome_only(ev.params(c), [e.params(c) for e in sens])
+        reused: dict[int, dict[str, np.ndarray]] = {}
+        if shared:  # check_replications >= 100: the variants' replications are the check's
+            got = ev.trials_with_outcomes(c, reps, "check",
+                                          tuple(sens[i].params(c) for i in shared),
+                                          check_sensitivity.replications(reps), "sensitivity")
+            reused = dict(zip(shared, got, strict=True))
         cols = ev.trials(c, reps, "check")
         spent = cost_of(cols)
-        for step, w in ev.work.items():
-            self.ev.work[step] = w
+        self._add_work(ev)
         p, p_se = share(cols["primary_reject"])
         reached = cols["target_reached"] == 1
         p_r, p_r_se = share(cols["primary_reject"][reached]) if reached.any() else (None, None)
@@ -612,7 +620,8 @@ class DesignSearch:
                "confirmed": {d.criterion: q >= d.target_power,
                              "prob_target": pt >= d.prob_target,
                              "wait": wait <= d.max_wait_days}}
-        out["sensitivity_unchanged"], out["sensitivity"] = self._sensitivity(c, seed, cols)
+        out["sensitivity_unchanged"], out["sensitivity"] = self._sensitivity(c, cols, sens,
+                                                                             reused)
         self.log.append(_record("check", c, esws=rec["esws"], replications=reps, seed=seed,
                                 prob_target=pt, prob_target_mc_se=pt_se, wait_days=wait,
                                 wait_mc_se=wait_se, goal=None, passes=all(out["meets"].values()),
@@ -620,14 +629,18 @@ class DesignSearch:
                                 **{d.criterion: p, f"{d.criterion}_mc_se": p_se}))
         return out
 
-    def _sensitivity(self, c: Candidate, seed: int, check: dict[str, np.ndarray]
+    def _sensitivity(self, c: Candidate, check: dict[str, np.ndarray],
+                     evaluators: list[Evaluator], reused: dict[int, dict[str, np.ndarray]]
                      ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         """The check's design again with one input changed at a time
-        (`design.check_sensitivity`, `check_sensitivity.py`), on the first of the check's
-        seeds: its criterion among the trials that reached N, and P(target); and the same
-        of the check's own trials on those seeds (`check`'s first ones, nothing changed),
-        against which each change is read, paired trial by trial. A criterion among fewer
-        than FEW_TRIALS trials reaching N is not quoted (None)."""
+        (`design.check_sensitivity`, `check_sensitivity.py`; `evaluators`, one a change, on
+        the check's seed), on the first of the check's seeds: its criterion among the
+        trials that reached N, and P(target); and the same of the check's own trials on
+        those seeds (`check`'s first ones, nothing changed), against which each change is
+        read, paired trial by trial. A change of the outcome model alone was drawn on the
+        check's own pathways as the check ran (`reused`, by position: the trials a run of
+        its own gives, to the last bit, each pathway simulated once). A criterion among
+        fewer than FEW_TRIALS trials reaching N is not quoted (None)."""
         d, crit = self.d, self.d.criterion
         reps = check_sensitivity.replications(d.check_replications)
         if not d.check_sensitivity:
@@ -635,17 +648,24 @@ class DesignSearch:
         base = {k: v[:reps] for k, v in check.items()}
         unchanged = {"replications": reps, **_sensitivity_shares(base, crit)}
         out = []
-        for key, value in d.check_sensitivity:
-            ev = Evaluator(with_changes(self.cfg, {key: value}), self.settings, d, seed=seed)
-            cols = ev.trials(c, reps, "sensitivity")
-            for step, w in ev.work.items():
-                mine = self.ev.work.setdefault(step, dict.fromkeys(w, 0))
-                for k, v in w.items():
-                    mine[k] += v
+        for i, ((key, value), ev) in enumerate(zip(d.check_sensitivity, evaluators,
+                                                   strict=True)):
+            cols = reused.get(i)
+            if cols is None:
+                cols = ev.trials(c, reps, "sensitivity")
+                self._add_work(ev)
             out.append({"key": key, "value": value, "replications": reps,
                         **_sensitivity_shares(cols, crit),
                         **_paired_change(cols, base, crit)})
         return unchanged, out
+
+    def _add_work(self, ev: Evaluator) -> None:
+        """The work of an evaluator of the search's own (the check's, a sensitivity's)
+        added to the search's, step by step (a search may check more than once)."""
+        for step, w in ev.work.items():
+            mine = self.ev.work.setdefault(step, dict.fromkeys(w, 0))
+            for k, v in w.items():
+                mine[k] += v
 
     # --- when nothing is feasible ---------------------------------------------------------
     def binding(self, front, sites, rows) -> dict[str, str] | None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import replace
 from functools import partial
 from itertools import repeat
 from typing import Any, TypeVar
@@ -29,7 +30,12 @@ from trialsim.forking import FORKS, fork_pool
 from trialsim.inputs.checks import workers_for
 from trialsim.inputs.params import ModelParams, Precision
 from trialsim.model.review import AMBER
-from trialsim.model.trial import ReplicationResult, simulate_replication
+from trialsim.model.trial import (
+    ReplicationResult,
+    outcomes_of,
+    simulate_pathway,
+    simulate_replication,
+)
 from trialsim.progress import progress
 from trialsim.reporting import keys
 from trialsim.reporting.figure_data import replication_extras
@@ -80,10 +86,44 @@ def simulated_rows(params: ModelParams, seed: int,
                    reps: range) -> list[tuple[ReplicationResult, dict[str, float]]]:
     """Each replication of `reps` with its row, simulated and then analysed together
     (trialsim.analysis.trial_batch): what a run and the design search both tabulate."""
-    results = [simulate_replication(params, seed, rep) for rep in reps]
+    return _rows([simulate_replication(params, seed, rep) for rep in reps], params, seed)
+
+
+def _rows(results: list[ReplicationResult], params: ModelParams,
+          seed: int) -> list[tuple[ReplicationResult, dict[str, float]]]:
     analysed = analysis_columns_batch(results, params.analysis, seed)
     return [(result, replication_row(result, params, seed, columns))
             for result, columns in zip(results, analysed, strict=True)]
+
+
+def outcome_only(params: ModelParams, changed: Sequence[ModelParams]) -> list[int]:
+    """Which of `changed` differ from `params` in their outcome model alone, all at fixed
+    parameters: their trials can be drawn on `params`' pathways (`outcome_variant_rows`;
+    with drawn parameters none can: assurance draws the outcome model too)."""
+    if params.uncertainty is not None:
+        return []
+    # compared by repr: a NaN field (an unused plan's value) is equal to itself there,
+    # as it is not in == once the parameters have been pickled to a worker
+    same = repr(params)
+    return [i for i, p in enumerate(changed)
+            if p.uncertainty is None and repr(replace(p, outcome=params.outcome)) == same]
+
+
+def outcome_variant_rows(params: ModelParams, seed: int, reps: range,
+                         variants: Sequence[ModelParams]) -> list[list[dict[str, float]]]:
+    """The rows `simulated_rows` gives for `params` and for each of `variants`, each
+    pathway simulated once: the variants must differ from `params` in their outcome
+    model alone (`outcome_only`; nothing before the outcomes reads it,
+    trialsim.model.trial.outcomes_of). Rows in order: `params`' then each variant's, a
+    list per replication."""
+    if len(outcome_only(params, variants)) < len(variants):
+        raise ValueError("outcome variants share pathways only if they differ in the "
+                         "outcome model alone, at fixed parameters")
+    pathways = [simulate_pathway(params, seed, rep) for rep in reps]
+    tables = [_rows([outcomes_of(p) for p in pathways], params, seed)]
+    tables += [_rows([outcomes_of(p, v.outcome) for p in pathways], v, seed)
+               for v in variants]
+    return [[row for _, row in rows] for rows in zip(*tables, strict=True)]
 
 
 def _block(params: ModelParams, seed: int, reps: range, keep_participants: bool,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
 
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
+from trialsim.inputs.pathway_params import Outcome
 from trialsim.inputs.uncertainty import STREAM, sample_params
 from trialsim.model.delivery import Delivery
 from trialsim.model.followup import Waves, follow_up, wave_days, working_at
@@ -78,16 +79,32 @@ def recruit_only(params: ModelParams, seed: int, rep: int, draw: bool = True) ->
     return recruitment
 
 
-def simulate_replication(params: ModelParams, seed: int, rep: int,
-                         rescue_day: float | None = None) -> ReplicationResult:
-    """Run replication `rep` from its own streams; nothing is shared between runs.
+@dataclass(frozen=True)
+class Pathway:
+    """A replication up to its outcomes: who was randomised, when, and what delivery and
+    employment did to each (`people`, `cohort`), with what recruitment kept; the draws
+    still to come (scores, questionnaire returns, item completion) are the outcome
+    streams', which nothing before them touches (`outcomes_of`)."""
+
+    params: ModelParams  # as the replication ran (drawn, with `params.uncertainty`)
+    seed: int
+    rep: int
+    recruitment: Recruitment
+    people: tuple[Participant, ...]
+    cohort: Cohort
+    fu_days: dict  # follow_up's strategy days (a rescue plan's retention), without rngs
+
+
+def simulate_pathway(params: ModelParams, seed: int, rep: int,
+                     rescue_day: float | None = None) -> Pathway:
+    """Replication `rep` from its own streams up to its outcomes; nothing is shared
+    between runs.
 
     With `params.uncertainty`, the replication first draws its own parameters from
     their pilot evidence (assurance). Delivery serves the asks for a caseload place
-    still due after recruitment closes; follow-up and outcomes are then drawn from
-    the recorded pathways. `rescue_day`: the internal
-    pilot's amber plan (params.progression.amber_action) acts from this day on
-    (trialsim.model.rescue); None: no plan."""
+    still due after recruitment closes. `rescue_day`: the internal pilot's amber plan
+    (params.progression.amber_action) acts from this day on (trialsim.model.rescue);
+    None: no plan."""
     streams = Streams(seed, rep)
     if params.uncertainty is not None:
         params = sample_params(params, streams[STREAM])
@@ -100,7 +117,7 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
         if switched == "esw_completion":
             fu_days = {"esw_from": rescue_day}
         elif switched == "text_followup":
-            fu_days = {"text_from": rescue_day, "text_rng": streams[TEXT_STREAM]}
+            fu_days = {"text_from": rescue_day}
     recruitment = Recruitment(params, streams, extra)
     delivery = Delivery(params, streams, recruitment.coordinator)
     recruitment.on_randomised, recruitment.before_randomising = delivery.start, delivery.serve
@@ -108,12 +125,28 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
     recruitment.run()  # delivery serves the asks due by each randomisation as it goes
     delivery.finish()  # and the asks still to come
     people = recruitment.participants
-    fu = params.follow_up
     male, single = baseline_covariates(len(people), params.baseline, streams[BASELINE_STREAM])
     for person, m, s in zip(people, male.tolist(), single.tolist(), strict=True):
         person.male, person.single = m, s
-    cohort = Cohort.of(people, PRIMARY_CARE)
-    d = params.delivery
+    return Pathway(params, seed, rep, recruitment, tuple(people),
+                   Cohort.of(people, PRIMARY_CARE), fu_days)
+
+
+def outcomes_of(pathway: Pathway, outcome: Outcome | None = None) -> ReplicationResult:
+    """The replication's outcomes and follow-up drawn on its pathway, from its own
+    outcome streams (fresh each call: the same draws every time). `outcome`: another
+    outcome model on the same pathway (None: the replication's own), as a run with only
+    `params.outcome` changed would draw it, to the last bit: nothing before the outcomes
+    reads it (the design check's outcome sensitivities, trialsim.experiments.design).
+    Not with drawn parameters: a run of its own would draw the outcome model too."""
+    if outcome is not None and pathway.params.uncertainty is not None:
+        raise ValueError("another outcome model on a pathway needs fixed parameters")
+    params = pathway.params if outcome is None else replace(pathway.params, outcome=outcome)
+    streams = Streams(pathway.seed, pathway.rep)
+    fu, d, cohort = params.follow_up, params.delivery, pathway.cohort
+    fu_days = dict(pathway.fu_days)
+    if "text_from" in fu_days:
+        fu_days["text_rng"] = streams[TEXT_STREAM]
     received = received_as_intended(cohort, params.outcome)
     share = effect_share(cohort, params.outcome, received)
     # the scores first (their own stream): a return may depend on the score at the wave
@@ -124,19 +157,20 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
         rng=streams["outcome"], share=share)
     shift = return_shift(cohort.male, cohort.single, cohort.years_out_of_work, scores, fu,
                          params.outcome)
-    waves = follow_up(people, fu, streams["follow_up"], cohort, shift=shift,
+    waves = follow_up(list(pathway.people), fu, streams["follow_up"], cohort, shift=shift,
                       items_rng=streams[ITEMS_STREAM], **fu_days)
     measured = None
     if fu.esw_mode_effect and waves.esw_assisted is not None and waves.esw_assisted.any():
         measured = scores.copy()
         measured[:, 1:] = np.clip(measured[:, 1:] + fu.esw_mode_effect * waves.esw_assisted,
                                   0.0, 10.0)  # the scale's range, as the scores are
+    recruitment = pathway.recruitment
     return ReplicationResult(
-        rep=rep,
+        rep=pathway.rep,
         close_reason=recruitment.close_reason,
         close_day=recruitment.close_day,
         sites=tuple(recruitment.sites),
-        participants=tuple(people),
+        participants=pathway.people,
         channels=recruitment.channels,
         funnel_counts=recruitment.funnel_counts(),
         waves=waves,
@@ -149,3 +183,10 @@ def simulate_replication(params: ModelParams, seed: int, rep: int,
         nurse_visits=tuple(recruitment.nurse_visits),
         call_days=recruitment.call_days(),
     )
+
+
+def simulate_replication(params: ModelParams, seed: int, rep: int,
+                         rescue_day: float | None = None) -> ReplicationResult:
+    """Run replication `rep` from its own streams: its pathway (`simulate_pathway`),
+    then its outcomes and follow-up drawn from the recorded pathways (`outcomes_of`)."""
+    return outcomes_of(simulate_pathway(params, seed, rep, rescue_day))
