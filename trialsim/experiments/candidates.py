@@ -106,6 +106,16 @@ def _variant_block(params: ModelParams, variants: tuple[ModelParams, ...], upto:
     return out + [[row] for row in _trial_block(params, seed, rest)] if rest else out
 
 
+def _columns(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
+    return {col: np.array([r[col] for r in rows]) for col in (rows[0] if rows else ())}
+
+
+def _label(c: Candidate, step: str) -> str:
+    """A candidate's progress-bar label."""
+    return (f"design {step}: N {c.target_n}, {c.esw} ESW/loc"
+            + (f", {c.ratio}" if c.ratio else ""))
+
+
 def _recruitment_rep(params: ModelParams, seed: int, rep: int):
     """Randomisation days (sorted) and each site's opening and closing day."""
     result = recruit_only(params, seed, rep)
@@ -157,18 +167,27 @@ class Evaluator:
         w["replications"] += reps
         w["participants"] += int(participants)
 
+    def _count_trials(self, step: str, rows: list[dict[str, float]]) -> None:
+        self._count(step, len(rows), sum(r["randomised"] for r in rows))
+
+    def add_work(self, other: Evaluator) -> None:
+        """Another evaluator's work (the check's, a sensitivity's) added to this one's,
+        step by step."""
+        for step, w in other.work.items():
+            mine = self.work.setdefault(step, dict.fromkeys(w, 0))
+            for k, v in w.items():
+                mine[k] += v
+
     def trials(self, c: Candidate, reps: int, step: str) -> dict[str, np.ndarray]:
         """Replications 0..reps-1 of candidate `c`, as columns (simulating what is new)."""
         have = self._trials.setdefault(c, [])
         if len(have) < reps:
             block = partial(_trial_block, self.params(c), self.seed)
             new = map_blocks(block, reps - len(have), self.n_jobs, first=len(have),
-                                   label=f"design {step}: N {c.target_n}, {c.esw} ESW/loc"
-                                   + (f", {c.ratio}" if c.ratio else ""))
-            self._count(step, len(new), sum(r["randomised"] for r in new))
+                             label=_label(c, step))
+            self._count_trials(step, new)
             have.extend(new)
-        rows = have[:reps]
-        return {col: np.array([r[col] for r in rows]) for col in (rows[0] if rows else ())}
+        return _columns(have[:reps])
 
     def trials_with_outcomes(self, c: Candidate, reps: int, step: str,
                              variants: tuple[ModelParams, ...], upto: int, variant_step: str,
@@ -181,16 +200,14 @@ class Evaluator:
         if self._trials.get(c) or not 0 < upto <= reps:
             raise ValueError(f"{c}: trials already, or variants of {upto} of {reps}")
         block = partial(_variant_block, self.params(c), variants, upto, self.seed)
-        label = f"design {step}: N {c.target_n}, {c.esw} ESW/loc"
-        rows = map_blocks(block, reps, self.n_jobs, label=label)
-        own = [r[0] for r in rows]
-        self._count(step, len(own), sum(r["randomised"] for r in own))
-        self._trials[c] = own
+        rows = map_blocks(block, reps, self.n_jobs, label=_label(c, step))
+        self._trials[c] = [r[0] for r in rows]
+        self._count_trials(step, self._trials[c])
         out = []
-        for k in range(len(variants)):
-            mine = [r[k + 1] for r in rows[:upto]]
-            self._count(variant_step, len(mine), sum(r["randomised"] for r in mine))
-            out.append({col: np.array([r[col] for r in mine]) for col in mine[0]})
+        for k in range(1, len(variants) + 1):
+            mine = [r[k] for r in rows[:upto]]
+            self._count_trials(variant_step, mine)
+            out.append(_columns(mine))
         return out
 
     def power_points(self, sites: int, uncertain: bool, ratio: str,

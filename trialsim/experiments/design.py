@@ -594,7 +594,7 @@ class DesignSearch:
             reused = dict(zip(shared, got, strict=True))
         cols = ev.trials(c, reps, "check")
         spent = cost_of(cols)
-        self._add_work(ev)
+        self.ev.add_work(ev)
         p, p_se = share(cols["primary_reject"])
         reached = cols["target_reached"] == 1
         p_r, p_r_se = share(cols["primary_reject"][reached]) if reached.any() else (None, None)
@@ -653,19 +653,11 @@ class DesignSearch:
             cols = reused.get(i)
             if cols is None:
                 cols = ev.trials(c, reps, "sensitivity")
-                self._add_work(ev)
+                self.ev.add_work(ev)
             out.append({"key": key, "value": value, "replications": reps,
                         **_sensitivity_shares(cols, crit),
                         **_paired_change(cols, base, crit)})
         return unchanged, out
-
-    def _add_work(self, ev: Evaluator) -> None:
-        """The work of an evaluator of the search's own (the check's, a sensitivity's)
-        added to the search's, step by step (a search may check more than once)."""
-        for step, w in ev.work.items():
-            mine = self.ev.work.setdefault(step, dict.fromkeys(w, 0))
-            for k, v in w.items():
-                mine[k] += v
 
     # --- when nothing is feasible ---------------------------------------------------------
     def binding(self, front, sites, rows) -> dict[str, str] | None:

@@ -27,6 +27,7 @@ recruitment or delivery, so it is vectorised over participants.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,7 +132,7 @@ def wave_days(c: Cohort, fu: FollowUp) -> np.ndarray:
     return c.randomised_day[:, None] + np.array([months_to_days(m) for m in fu.months])[None, :]
 
 
-def follow_up(people: list[Participant], fu: FollowUp, rng: np.random.Generator,
+def follow_up(people: Sequence[Participant], fu: FollowUp, rng: np.random.Generator,
               cohort: Cohort | None = None, shift: np.ndarray | None = None,
               items_rng: np.random.Generator | None = None, esw_from: float = -np.inf,
               text_from: float = -np.inf, text_rng: np.random.Generator | None = None

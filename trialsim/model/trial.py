@@ -157,7 +157,7 @@ def outcomes_of(pathway: Pathway, outcome: Outcome | None = None) -> Replication
         rng=streams["outcome"], share=share)
     shift = return_shift(cohort.male, cohort.single, cohort.years_out_of_work, scores, fu,
                          params.outcome)
-    waves = follow_up(list(pathway.people), fu, streams["follow_up"], cohort, shift=shift,
+    waves = follow_up(pathway.people, fu, streams["follow_up"], cohort, shift=shift,
                       items_rng=streams[ITEMS_STREAM], **fu_days)
     measured = None
     if fu.esw_mode_effect and waves.esw_assisted is not None and waves.esw_assisted.any():
