@@ -160,6 +160,9 @@ def test_summary_gives_the_budget_with_its_interval(tmp_path):
     assert math.isclose(sum(v["mean"] for v in c["lines"].values()), t["mean"], rel_tol=1e-9)
     assert c["per_randomised"]["mean"] > 0
     assert np.isfinite(c["by_channel"]["pain_clinics"]["per_randomised"])
+    # the headline per participant is the ratio of the means (what a reader divides out)
+    randomised = s["recruitment"]["randomised"]["mean"]
+    assert math.isclose(c["per_randomised_of_means"], t["mean"] / randomised, rel_tol=1e-9)
 
 
 def test_placements_are_first_supported_jobs_subsidised_up_to_their_months():

@@ -668,7 +668,8 @@ def test_candidate_parameters_edited_in_place_are_those_of_a_fresh_copy():
 def test_outcome_variants_on_shared_pathways_are_the_trials_of_their_own_runs():
     """runner.outcome_variant_rows simulates each pathway once and draws each outcome
     model on it: every row, the variants' included, is the row of a run of its own with
-    that outcome model (to the last bit); with drawn parameters it refuses."""
+    that outcome model (to the last bit; the variants' without what `full` adds); with
+    drawn parameters it refuses."""
     from trialsim.experiments.runner import outcome_variant_rows, simulated_rows
     from trialsim.inputs.compose import with_changes
 
@@ -680,7 +681,7 @@ def test_outcome_variants_on_shared_pathways_are_the_trials_of_their_own_runs():
     reps = range(3, 9)
     shared = outcome_variant_rows(base, 5, reps, variants)
     for k, params in enumerate([base, *variants]):
-        own = [row for _, row in simulated_rows(params, 5, reps)]
+        own = [row for _, row in simulated_rows(params, 5, reps, full=k == 0)]
         for i, row in enumerate(own):
             got = shared[i][k]
             assert list(got) == list(row)
@@ -693,6 +694,25 @@ def test_outcome_variants_on_shared_pathways_are_the_trials_of_their_own_runs():
     moved = build_params(with_changes(cfg, {"delivery.esw.disengage_after_assessment": 0.3}))
     with pytest.raises(ValueError):  # a change that moves delivery needs runs of its own
         outcome_variant_rows(base, 5, reps, [moved])
+
+
+def test_rows_without_full_lack_only_the_sensitivity_and_the_review():
+    """runner.simulated_rows with `full` False (every design evaluator but the check's):
+    the MNAR delta sensitivity's and the internal pilot's review columns are not made,
+    and every other column is the full row's, to the last bit."""
+    from trialsim.experiments.runner import simulated_rows
+
+    params = build_params(make_cfg(*SMALL))
+    assert params.progression is not None
+    reps = range(2, 8)
+    full = [row for _, row in simulated_rows(params, 3, reps)]
+    lean = [row for _, row in simulated_rows(params, 3, reps, full=False)]
+    for a, b in zip(full, lean, strict=True):
+        dropped = set(a) - set(b)
+        assert set(b) <= set(a)
+        assert {c.split("_")[0] for c in dropped} == {"sensitivity", "review"}, dropped
+        assert not [c for c in b if c.startswith(("sensitivity_", "review_"))]
+        assert all(a[c] == b[c] or (a[c] != a[c] and b[c] != b[c]) for c in b)
 
 
 def test_only_a_change_of_the_outcome_model_is_drawn_on_the_checks_pathways():
@@ -722,8 +742,8 @@ def test_a_candidates_outcome_variants_are_the_columns_of_their_own_evaluators()
     cfg = make_cfg(*SMALL, "replications=12")
     c = Candidate(80, 2, 5, 12.0)
     changes = [("outcome.sd_scale", 1.15), ("outcome.effect_m12", 0.5)]
-    own = [Evaluator(with_changes(cfg, {k: v}), build_run_settings(cfg), build_design(cfg))
-           for k, v in changes]
+    own = [Evaluator(with_changes(cfg, {k: v}), build_run_settings(cfg), build_design(cfg),
+                     full=False) for k, v in changes]  # as the check's sensitivities
     ev = Evaluator(cfg, build_run_settings(cfg), build_design(cfg))
     got = ev.trials_with_outcomes(c, 30, "check", tuple(e.params(c) for e in own), 27,
                                   "sensitivity")

@@ -115,7 +115,11 @@ def _dist(x: np.ndarray) -> dict[str, float | None]:
 def cost_summary(cols: Mapping[str, Any], unit: UnitCosts,
                  channels: tuple[str, ...]) -> dict[str, Any]:
     """summary.json's `costs`: the total, per randomised participant and each line as a
-    mean with its 90% interval over replications; each heading's mean by trial year;
+    mean with its 90% interval over replications, and the cost per randomised
+    participant as the ratio of the means (`per_randomised_of_means`: the mean total
+    over the mean randomised, the figure a budget's reader divides out; each trial's own
+    ratio, `per_randomised`, averages higher, since trials that recruit fewer cost
+    nearly as much); each heading's mean by trial year;
     each channel's recruitment cost per participant it randomised (ratio of means);
     the resources' means; the unit costs used."""
     def col(name: str) -> np.ndarray:
@@ -139,6 +143,8 @@ def cost_summary(cols: Mapping[str, Any], unit: UnitCosts,
         "research": _dist(col("cost_research")),
         "intervention": _dist(col("cost_intervention")),
         "per_randomised": _dist(per),
+        "per_randomised_of_means": (float(total.mean() / randomised.mean())
+                                    if len(total) and randomised.mean() > 0 else None),
         "lines": {line.name: {"heading": line.heading, "label": line.label,
                               "resource": line.resource,
                               "unit_cost": getattr(unit, line.unit),

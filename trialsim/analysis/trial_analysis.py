@@ -265,12 +265,12 @@ def _columns(prefix: str, r: TestResult, analysed: np.ndarray, d: TrialData,
 
 def analyse_trial(d: TrialData, a: Analysis,
                   rng: Callable[[], np.random.Generator] | None = None,
-                  prefit: Prefit | None = None) -> dict[str, float]:
+                  prefit: Prefit | None = None, sensitivity: bool = True) -> dict[str, float]:
     """The pre-specified primary and secondary analyses of one trial, as flat columns,
-    the RTW-SE analysis's delta sensitivity and, with `compare_missing_data`, the RTW-SE
-    analysis under every missing-data analysis. `rng()`: the imputations' generator;
-    `prefit`: the repeated-measures fit made beside other trials' (the primary analysis
-    under analysis.missing_data=repeated_measures)."""
+    the RTW-SE analysis's delta sensitivity (`sensitivity` False: without it) and, with
+    `compare_missing_data`, the RTW-SE analysis under every missing-data analysis.
+    `rng()`: the imputations' generator; `prefit`: the repeated-measures fit made beside
+    other trials' (the primary analysis under analysis.missing_data=repeated_measures)."""
     secondary = "employment" if a.primary == "rtw_se" else "rtw_se"
     gen = rng() if rng is not None and (a.missing_data == "multiple_imputation"
                                         or a.compare_missing_data) else None
@@ -281,7 +281,9 @@ def analyse_trial(d: TrialData, a: Analysis,
             pre = prefit if a.missing_data == "repeated_measures" else None
             result, analysed = analyse_rtw_se(d, a, gen, pre)
             results[a.missing_data] = result
-            row.update(sensitivity_columns("sensitivity", result, d, a, a.missing_data, pre))
+            if sensitivity:
+                row.update(sensitivity_columns("sensitivity", result, d, a, a.missing_data,
+                                               pre))
         else:
             result, analysed = OUTCOMES[outcome](d, a)
         row.update(_columns(prefix, result, analysed, d, outcome, a.alpha))

@@ -24,17 +24,22 @@ from trialsim.model.trial import ReplicationResult
 
 
 def analysis_columns_batch(results: list[ReplicationResult], a: Analysis,
-                           seed: int | None = None) -> list[dict[str, float]]:
-    """analysis_columns of each replication, the repeated-measures fits made together."""
+                           seed: int | None = None,
+                           sensitivity: bool = True) -> list[dict[str, float]]:
+    """analysis_columns of each replication, the repeated-measures fits made together;
+    `sensitivity` False: without the delta sensitivity's columns (analyse_trial), its
+    slopes not fitted."""
     data = [trial_data(r, a) for r in results]
-    prefits = prefit(data, a) if a.missing_data == "repeated_measures" else [None] * len(data)
-    return [analyse_trial(d, a, imputation_rng(r, seed), p)
+    prefits = (prefit(data, a, slopes=sensitivity) if a.missing_data == "repeated_measures"
+               else [None] * len(data))
+    return [analyse_trial(d, a, imputation_rng(r, seed), p, sensitivity)
             for r, d, p in zip(results, data, prefits, strict=True)]
 
 
-def prefit(data: list[TrialData], a: Analysis) -> list[Prefit | None]:
-    """Each trial's repeated-measures fit and delta slope, fitted as one batch; None for
-    a trial the model is not fitted to (too few returns: the analysis says so itself)."""
+def prefit(data: list[TrialData], a: Analysis, slopes: bool = True) -> list[Prefit | None]:
+    """Each trial's repeated-measures fit and (with `slopes`) delta slope, fitted as one
+    batch; None for a trial the model is not fitted to (too few returns: the analysis
+    says so itself)."""
     esw_intercept = a.method == "partially_nested"
     args = {i: (d.rtw_se_waves, d.ips, d.rtw_se_m0, _varying(d.covariates), d.esw)
             for i, d in enumerate(data)
@@ -45,6 +50,8 @@ def prefit(data: list[TrialData], a: Analysis) -> list[Prefit | None]:
             fits = fit_mmrm_batch([args[i] for i in todo], esw_intercept=esw_intercept)
         for i, fit in zip(todo, fits, strict=True):
             out[i] = Prefit(fit)
+    if not slopes:
+        return out
     shifts = {}  # (trial, arm): the missing 12-month values shifted
     for i in args:
         fit = out[i].fit

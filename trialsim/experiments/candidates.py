@@ -48,7 +48,8 @@ TRIAL_COLUMNS = ("primary_reject", "primary_se", "primary_true", "primary_n_ips"
                  "delivery_ot_wait_days", "effect_itt_true", "ips_received_share")
 KEPT_PREFIXES = ("cost_", "resource_", "randomised_",  # every cost and resource column,
                  "retention_", "review_verdict_",  # the returns and the internal pilot's lights
-                 "sensitivity_tipping_delta")  # the MNAR tipping points (the check run's)
+                 "sensitivity_tipping_delta")  # the MNAR tipping points (the last two made
+# only by an Evaluator with `full`: the check's)
 
 
 @dataclass(frozen=True, order=True)
@@ -85,25 +86,32 @@ def mean_se(x: np.ndarray) -> tuple[float, float]:
     return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x)))
 
 
-def _kept(row: dict[str, Any]) -> dict[str, float]:
-    return {c: float(v) for c, v in row.items()
-            if c in TRIAL_COLUMNS or c.startswith(KEPT_PREFIXES)}
+def _kept(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Each row's kept columns (every row of a block has the same columns: the names
+    are picked once)."""
+    names = [c for c in rows[0] if c in TRIAL_COLUMNS or c.startswith(KEPT_PREFIXES)
+             ] if rows else []
+    return [{c: float(row[c]) for c in names} for row in rows]
 
 
-def _trial_block(params: ModelParams, seed: int, reps: range) -> list[dict[str, float]]:
-    """The kept columns of replications `reps`, their analyses fitted together."""
-    return [_kept(row) for _, row in simulated_rows(params, seed, reps)]
+def _trial_block(params: ModelParams, seed: int, full: bool,
+                 reps: range) -> list[dict[str, float]]:
+    """The kept columns of replications `reps`, their analyses fitted together (`full`:
+    runner.simulated_rows')."""
+    return _kept([row for _, row in simulated_rows(params, seed, reps, full)])
 
 
 def _variant_block(params: ModelParams, variants: tuple[ModelParams, ...], upto: int,
-                   seed: int, reps: range) -> list[list[dict[str, float]]]:
+                   seed: int, full: bool, reps: range) -> list[list[dict[str, float]]]:
     """_trial_block's rows of `reps`, each in a list with the rows of `variants` (outcome
     models on the same pathway, runner.outcome_variant_rows) below replication `upto`."""
     below = range(reps.start, max(reps.start, min(reps.stop, upto)))
-    out = [[_kept(row) for row in rows]
-           for rows in outcome_variant_rows(params, seed, below, variants)] if below else []
+    out = []
+    if below:  # kept a table at a time (the variants' rows have fewer columns)
+        tables = zip(*outcome_variant_rows(params, seed, below, variants, full), strict=True)
+        out = [list(rows) for rows in zip(*(_kept(list(t)) for t in tables), strict=True)]
     rest = range(below.stop, reps.stop)
-    return out + [[row] for row in _trial_block(params, seed, rest)] if rest else out
+    return out + [[row] for row in _trial_block(params, seed, full, rest)] if rest else out
 
 
 def _columns(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
@@ -128,8 +136,11 @@ class Evaluator:
     """The simulations of one design search, cached per candidate and replication."""
 
     def __init__(self, cfg: DictConfig, run: RunSettings, design: DesignSettings,
-                 seed: int | None = None) -> None:
-        self.cfg, self.design = cfg, design
+                 seed: int | None = None, full: bool = True) -> None:
+        """`full` False: the candidates' trials without the MNAR delta sensitivity and
+        the internal pilot's review (runner.simulated_rows), for an evaluator whose
+        trials nobody reads them of (all but the design search's check)."""
+        self.cfg, self.design, self.full = cfg, design, full
         self.replications = run.replications
         self.seed = run.seed if seed is None else seed
         self.n_jobs = run.n_jobs
@@ -182,7 +193,7 @@ class Evaluator:
         """Replications 0..reps-1 of candidate `c`, as columns (simulating what is new)."""
         have = self._trials.setdefault(c, [])
         if len(have) < reps:
-            block = partial(_trial_block, self.params(c), self.seed)
+            block = partial(_trial_block, self.params(c), self.seed, self.full)
             new = map_blocks(block, reps - len(have), self.n_jobs, first=len(have),
                              label=_label(c, step))
             self._count_trials(step, new)
@@ -199,7 +210,7 @@ class Evaluator:
         own trials are kept as `trials` keeps them."""
         if self._trials.get(c) or not 0 < upto <= reps:
             raise ValueError(f"{c}: trials already, or variants of {upto} of {reps}")
-        block = partial(_variant_block, self.params(c), variants, upto, self.seed)
+        block = partial(_variant_block, self.params(c), variants, upto, self.seed, self.full)
         rows = map_blocks(block, reps, self.n_jobs, label=_label(c, step))
         self._trials[c] = [r[0] for r in rows]
         self._count_trials(step, self._trials[c])

@@ -132,7 +132,7 @@ class DesignSearch:
         support = dl.support_days + dl.in_work_support_days if math.isfinite(dl.support_days) \
             else months_to_days(max(base.follow_up.months))
         self.support_days = dl.first_appointment_mean_days + support
-        self.ev = Evaluator(cfg, self.settings, self.d)
+        self.ev = Evaluator(cfg, self.settings, self.d, full=False)  # the check's is full
         self.ratios = self.d.allocation_ratios  # each searched like the ESWs: its own frontier
         self.guesses = {r: PowerGuess.from_params(self._params_at(r), self.d.uncertain)
                         for r in self.ratios}
@@ -583,8 +583,8 @@ class DesignSearch:
                       d.uncertain, rec.get("fte", 1.0), rec.get("allocation_ratio") or "",
                       rec.get("ot_count", 0))  # the OTs staffed to demand (ots_needed)
         reps = d.check_replications
-        sens = [Evaluator(with_changes(self.cfg, {key: value}), self.settings, d, seed=seed)
-                for key, value in d.check_sensitivity]
+        sens = [Evaluator(with_changes(self.cfg, {key: value}), self.settings, d, seed=seed,
+                          full=False) for key, value in d.check_sensitivity]
         shared = outcome_only(ev.params(c), [e.params(c) for e in sens])
         reused: dict[int, dict[str, np.ndarray]] = {}
         if shared:  # check_replications >= 100: the variants' replications are the check's

@@ -32,8 +32,11 @@ def cost_blocks(c: dict[str, Any], whose: str) -> list[tuple]:
     t, per = c["total"], c["per_randomised"]
     blocks: list[tuple] = [
         ("p", f"Expected cost of {whose}: GBP {_gbp(t['mean'])} (90% of simulated trials "
-              f"from {_interval(t)}), GBP {_gbp(per['mean'])} per randomised participant "
-              f"(90% {_interval(per)}); mean {labels.UTILISATION} "
+              f"from {_interval(t)}), GBP {_gbp(c.get('per_randomised_of_means'))} per "
+              "randomised participant (the mean cost over the mean number randomised; "
+              f"trial by trial, cost / randomised has mean GBP {_gbp(per['mean'])}, 90% "
+              f"{_interval(per)}: higher, as a trial that recruits fewer costs nearly as "
+              f"much); mean {labels.UTILISATION} "
               f"{c.get('utilisation') or 0:.2f} ({labels.UTILISATION_HOW}). Unit "
               "costs from costs.* (2023/24 prices; sources in conf/config.yaml and "
               "docs/guide/costs.md); means over simulated trials."

@@ -152,11 +152,12 @@ def cost_lines(summary: dict[str, Any]) -> list[str]:
     c = summary.get("costs")
     if not c:
         return []
-    t, per = c["total"], c["per_randomised"]
+    t = c["total"]
     top = sorted(c["lines"].values(), key=lambda v: -(v["mean"] or 0.0))[:3]
     return [
         f"  cost (GBP)                mean {_gbp(t['mean'])} (90% {_gbp(t['p5'])} to "
-        f"{_gbp(t['p95'])}); per randomised {_gbp(per['mean'])}; {labels.UTILISATION} "
+        f"{_gbp(t['p95'])}); per randomised {_gbp(c.get('per_randomised_of_means'))} "
+        f"(mean cost / mean randomised); {labels.UTILISATION} "
         f"{_f(c.get('utilisation'), '.2f')} ({labels.UTILISATION_HOW})",
         "    largest lines           " + "; ".join(f"{v['label']} {_gbp(v['mean'])}"
                                                   for v in top),
