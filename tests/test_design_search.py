@@ -668,8 +668,7 @@ def test_candidate_parameters_edited_in_place_are_those_of_a_fresh_copy():
 def test_outcome_variants_on_shared_pathways_are_the_trials_of_their_own_runs():
     """runner.outcome_variant_rows simulates each pathway once and draws each outcome
     model on it: every row, the variants' included, is the row of a run of its own with
-    that outcome model (to the last bit; the variants' without what `full` adds); with
-    drawn parameters it refuses."""
+    that outcome model (to the last bit); with drawn parameters it refuses."""
     from trialsim.experiments.runner import outcome_variant_rows, simulated_rows
     from trialsim.inputs.compose import with_changes
 
@@ -681,13 +680,16 @@ def test_outcome_variants_on_shared_pathways_are_the_trials_of_their_own_runs():
     reps = range(3, 9)
     shared = outcome_variant_rows(base, 5, reps, variants)
     for k, params in enumerate([base, *variants]):
-        own = [row for _, row in simulated_rows(params, 5, reps, full=k == 0)]
+        own = [row for _, row in simulated_rows(params, 5, reps)]
         for i, row in enumerate(own):
-            got = shared[i][k]
+            got = shared[k][i]
             assert list(got) == list(row)
             assert all(a == b or (a != a and b != b) for a, b in
                        zip(got.values(), row.values(), strict=True)), (k, i)
     assert shared[0][0]["primary_reject"] is not None
+    lean = outcome_variant_rows(base, 5, reps, variants, True, False)
+    assert [list(r) for r in lean[0]] == [list(r) for r in shared[0]]  # the candidate's: full
+    assert not [c for t in lean[1:] for c in t[0] if c.startswith(("sensitivity_", "review_"))]
     with pytest.raises(ValueError):
         outcome_variant_rows(build_params(make_cfg(*SMALL, "uncertainty.mode=pilot")), 5,
                              reps, variants)
@@ -696,8 +698,9 @@ def test_outcome_variants_on_shared_pathways_are_the_trials_of_their_own_runs():
         outcome_variant_rows(base, 5, reps, [moved])
 
 
-def test_rows_without_full_lack_only_the_sensitivity_and_the_review():
-    """runner.simulated_rows with `full` False (every design evaluator but the check's):
+def test_rows_without_tipping_and_review_lack_only_those_columns():
+    """runner.simulated_rows with `tipping_and_review` False (every design evaluator but
+    the check's):
     the MNAR delta sensitivity's and the internal pilot's review columns are not made,
     and every other column is the full row's, to the last bit."""
     from trialsim.experiments.runner import simulated_rows
@@ -706,13 +709,29 @@ def test_rows_without_full_lack_only_the_sensitivity_and_the_review():
     assert params.progression is not None
     reps = range(2, 8)
     full = [row for _, row in simulated_rows(params, 3, reps)]
-    lean = [row for _, row in simulated_rows(params, 3, reps, full=False)]
+    lean = [row for _, row in simulated_rows(params, 3, reps, tipping_and_review=False)]
     for a, b in zip(full, lean, strict=True):
         dropped = set(a) - set(b)
         assert set(b) <= set(a)
         assert {c.split("_")[0] for c in dropped} == {"sensitivity", "review"}, dropped
         assert not [c for c in b if c.startswith(("sensitivity_", "review_"))]
         assert all(a[c] == b[c] or (a[c] != a[c] and b[c] != b[c]) for c in b)
+
+
+def test_the_check_refuses_trials_without_tipping_points_and_lights():
+    """The design check reads the tipping points and the internal pilot's lights of its
+    own trials: given trials made without them it stops, rather than report none."""
+    from trialsim.experiments.design_check import delivery_and_review
+
+    cfg = make_cfg(*SMALL, "replications=4")
+    c = Candidate(60, 2, 5, 12.0)
+    made = {flag: Evaluator(cfg, build_run_settings(cfg), build_design(cfg),
+                            tipping_and_review=flag).trials(c, 4, "check")
+            for flag in (True, False)}
+    params = build_params(cfg)
+    assert delivery_and_review(made[True], params, 12.0)["progression"]["lights"]
+    with pytest.raises(ValueError, match="lack"):
+        delivery_and_review(made[False], params, 12.0)
 
 
 def test_only_a_change_of_the_outcome_model_is_drawn_on_the_checks_pathways():
@@ -743,10 +762,10 @@ def test_a_candidates_outcome_variants_are_the_columns_of_their_own_evaluators()
     c = Candidate(80, 2, 5, 12.0)
     changes = [("outcome.sd_scale", 1.15), ("outcome.effect_m12", 0.5)]
     own = [Evaluator(with_changes(cfg, {k: v}), build_run_settings(cfg), build_design(cfg),
-                     full=False) for k, v in changes]  # as the check's sensitivities
+                     tipping_and_review=False) for k, v in changes]  # as the check's
     ev = Evaluator(cfg, build_run_settings(cfg), build_design(cfg))
     got = ev.trials_with_outcomes(c, 30, "check", tuple(e.params(c) for e in own), 27,
-                                  "sensitivity")
+                                  "sensitivity", variants_tipping_and_review=False)
     fresh = Evaluator(cfg, build_run_settings(cfg), build_design(cfg)).trials(c, 30, "check")
     for col, values in ev.trials(c, 30, "check").items():
         assert np.array_equal(values, fresh[col], equal_nan=True), col

@@ -112,14 +112,28 @@ def _dist(x: np.ndarray) -> dict[str, float | None]:
     return {"mean": float(x.mean()), "mc_se": se, "p5": float(lo), "p95": float(hi)}
 
 
+def ratio_of_means(cost: np.ndarray, n: np.ndarray) -> tuple[float | None, float | None]:
+    """The mean cost over the mean count (None where the count's mean is 0), and its
+    Monte Carlo SE by the delta method, sd(cost - r n) / (sqrt(k) mean n) over the k
+    replications (None for fewer than two): a budget's cost per participant, what a
+    reader divides out of the two means."""
+    cost, n = np.asarray(cost, dtype=float), np.asarray(n, dtype=float)
+    if not len(n) or not n.mean() > 0:
+        return None, None
+    r = float(cost.mean() / n.mean())
+    se = (float(np.std(cost - r * n, ddof=1) / (math.sqrt(len(n)) * n.mean()))
+          if len(n) > 1 else None)
+    return r, se
+
+
 def cost_summary(cols: Mapping[str, Any], unit: UnitCosts,
                  channels: tuple[str, ...]) -> dict[str, Any]:
     """summary.json's `costs`: the total, per randomised participant and each line as a
     mean with its 90% interval over replications, and the cost per randomised
-    participant as the ratio of the means (`per_randomised_of_means`: the mean total
-    over the mean randomised, the figure a budget's reader divides out; each trial's own
-    ratio, `per_randomised`, averages higher, since trials that recruit fewer cost
-    nearly as much); each heading's mean by trial year;
+    participant as the ratio of the means (`per_randomised_of_means`, with its MC SE:
+    the figure a budget's reader divides out; each trial's own ratio, `per_randomised`,
+    is another quantity, higher where trials that recruit fewer cost nearly as much);
+    each heading's mean by trial year;
     each channel's recruitment cost per participant it randomised (ratio of means);
     the resources' means; the unit costs used."""
     def col(name: str) -> np.ndarray:
@@ -132,9 +146,9 @@ def cost_summary(cols: Mapping[str, Any], unit: UnitCosts,
     by_year = {h: [float(col(f"cost_{h}_y{k}").mean()) for k in years] for h in HEADINGS}
     by_channel = {}
     for ch in channels:
-        cost, n = float(col(f"cost_channel_{ch}").mean()), float(col(f"randomised_{ch}").mean())
-        by_channel[ch] = {"cost": cost, "randomised": n,
-                          "per_randomised": cost / n if n > 0 else None}
+        cost, n = col(f"cost_channel_{ch}"), col(f"randomised_{ch}")
+        by_channel[ch] = {"cost": float(cost.mean()), "randomised": float(n.mean()),
+                          "per_randomised": ratio_of_means(cost, n)[0]}
     resources = {k[len("resource_"):]: _mean(col(k)) for k in cols if k.startswith("resource_")}
     return {"costs": {
         "currency": "GBP",
@@ -143,8 +157,8 @@ def cost_summary(cols: Mapping[str, Any], unit: UnitCosts,
         "research": _dist(col("cost_research")),
         "intervention": _dist(col("cost_intervention")),
         "per_randomised": _dist(per),
-        "per_randomised_of_means": (float(total.mean() / randomised.mean())
-                                    if len(total) and randomised.mean() > 0 else None),
+        **dict(zip(("per_randomised_of_means", "per_randomised_of_means_mc_se"),
+                   ratio_of_means(total, randomised), strict=True)),
         "lines": {line.name: {"heading": line.heading, "label": line.label,
                               "resource": line.resource,
                               "unit_cost": getattr(unit, line.unit),

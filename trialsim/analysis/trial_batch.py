@@ -2,7 +2,8 @@
 several replications made in one set of array operations
 (trialsim.analysis.repeated_measures_batch), each then read by the trial's own analysis
 (trial_analysis.analyse_trial), which is otherwise unchanged. A trial's columns equal
-those of analysis_columns to the batch fit's agreement with fit_mmrm (1e-10)."""
+those of analysis_columns to the batch fit's agreement with fit_mmrm (1e-10); with
+`sensitivity` False, all but the delta sensitivity's."""
 
 from __future__ import annotations
 
@@ -30,14 +31,15 @@ def analysis_columns_batch(results: list[ReplicationResult], a: Analysis,
     `sensitivity` False: without the delta sensitivity's columns (analyse_trial), its
     slopes not fitted."""
     data = [trial_data(r, a) for r in results]
-    prefits = (prefit(data, a, slopes=sensitivity) if a.missing_data == "repeated_measures"
-               else [None] * len(data))
+    fitted = a.missing_data == "repeated_measures"
+    prefits = prefit(data, a, with_slopes=sensitivity) if fitted else [None] * len(data)
     return [analyse_trial(d, a, imputation_rng(r, seed), p, sensitivity)
             for r, d, p in zip(results, data, prefits, strict=True)]
 
 
-def prefit(data: list[TrialData], a: Analysis, slopes: bool = True) -> list[Prefit | None]:
-    """Each trial's repeated-measures fit and (with `slopes`) delta slope, fitted as one
+def prefit(data: list[TrialData], a: Analysis,
+           with_slopes: bool = True) -> list[Prefit | None]:
+    """Each trial's repeated-measures fit and (`with_slopes`) delta slope, fitted as one
     batch; None for a trial the model is not fitted to (too few returns: the analysis
     says so itself)."""
     esw_intercept = a.method == "partially_nested"
@@ -50,7 +52,7 @@ def prefit(data: list[TrialData], a: Analysis, slopes: bool = True) -> list[Pref
             fits = fit_mmrm_batch([args[i] for i in todo], esw_intercept=esw_intercept)
         for i, fit in zip(todo, fits, strict=True):
             out[i] = Prefit(fit)
-    if not slopes:
+    if not with_slopes:
         return out
     shifts = {}  # (trial, arm): the missing 12-month values shifted
     for i in args:

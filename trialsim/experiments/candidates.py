@@ -48,8 +48,8 @@ TRIAL_COLUMNS = ("primary_reject", "primary_se", "primary_true", "primary_n_ips"
                  "delivery_ot_wait_days", "effect_itt_true", "ips_received_share")
 KEPT_PREFIXES = ("cost_", "resource_", "randomised_",  # every cost and resource column,
                  "retention_", "review_verdict_",  # the returns and the internal pilot's lights
-                 "sensitivity_tipping_delta")  # the MNAR tipping points (the last two made
-# only by an Evaluator with `full`: the check's)
+                 "sensitivity_tipping_delta")  # the MNAR tipping points
+# (the lights and the tipping points only where the Evaluator has tipping_and_review)
 
 
 @dataclass(frozen=True, order=True)
@@ -94,24 +94,26 @@ def _kept(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
     return [{c: float(row[c]) for c in names} for row in rows]
 
 
-def _trial_block(params: ModelParams, seed: int, full: bool,
+def _trial_block(params: ModelParams, seed: int, tipping_and_review: bool,
                  reps: range) -> list[dict[str, float]]:
-    """The kept columns of replications `reps`, their analyses fitted together (`full`:
-    runner.simulated_rows')."""
-    return _kept([row for _, row in simulated_rows(params, seed, reps, full)])
+    """The kept columns of replications `reps`, their analyses fitted together
+    (`tipping_and_review`: runner.simulated_rows')."""
+    return _kept([row for _, row in simulated_rows(params, seed, reps, tipping_and_review)])
 
 
 def _variant_block(params: ModelParams, variants: tuple[ModelParams, ...], upto: int,
-                   seed: int, full: bool, reps: range) -> list[list[dict[str, float]]]:
+                   seed: int, tipping_and_review: tuple[bool, bool],
+                   reps: range) -> list[list[dict[str, float]]]:
     """_trial_block's rows of `reps`, each in a list with the rows of `variants` (outcome
-    models on the same pathway, runner.outcome_variant_rows) below replication `upto`."""
+    models on the same pathway, runner.outcome_variant_rows) below replication `upto`;
+    `tipping_and_review`: the candidate's, the variants'."""
     below = range(reps.start, max(reps.start, min(reps.stop, upto)))
-    out = []
-    if below:  # kept a table at a time (the variants' rows have fewer columns)
-        tables = zip(*outcome_variant_rows(params, seed, below, variants, full), strict=True)
-        out = [list(rows) for rows in zip(*(_kept(list(t)) for t in tables), strict=True)]
+    tables = outcome_variant_rows(params, seed, below, variants,
+                                  *tipping_and_review) if below else []
+    out = [list(rows) for rows in zip(*map(_kept, tables), strict=True)]
     rest = range(below.stop, reps.stop)
-    return out + [[row] for row in _trial_block(params, seed, full, rest)] if rest else out
+    return out + [[row] for row in _trial_block(params, seed, tipping_and_review[0], rest)
+                  ] if rest else out
 
 
 def _columns(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
@@ -136,11 +138,12 @@ class Evaluator:
     """The simulations of one design search, cached per candidate and replication."""
 
     def __init__(self, cfg: DictConfig, run: RunSettings, design: DesignSettings,
-                 seed: int | None = None, full: bool = True) -> None:
-        """`full` False: the candidates' trials without the MNAR delta sensitivity and
-        the internal pilot's review (runner.simulated_rows), for an evaluator whose
-        trials nobody reads them of (all but the design search's check)."""
-        self.cfg, self.design, self.full = cfg, design, full
+                 seed: int | None = None, tipping_and_review: bool = True) -> None:
+        """`tipping_and_review` False: the candidates' trials without the MNAR delta
+        sensitivity and the internal pilot's review (runner.simulated_rows), for an
+        evaluator whose trials nobody reads them of (all but the design search's check)."""
+        self.cfg, self.design = cfg, design
+        self.tipping_and_review = tipping_and_review
         self.replications = run.replications
         self.seed = run.seed if seed is None else seed
         self.n_jobs = run.n_jobs
@@ -193,7 +196,7 @@ class Evaluator:
         """Replications 0..reps-1 of candidate `c`, as columns (simulating what is new)."""
         have = self._trials.setdefault(c, [])
         if len(have) < reps:
-            block = partial(_trial_block, self.params(c), self.seed, self.full)
+            block = partial(_trial_block, self.params(c), self.seed, self.tipping_and_review)
             new = map_blocks(block, reps - len(have), self.n_jobs, first=len(have),
                              label=_label(c, step))
             self._count_trials(step, new)
@@ -202,15 +205,18 @@ class Evaluator:
 
     def trials_with_outcomes(self, c: Candidate, reps: int, step: str,
                              variants: tuple[ModelParams, ...], upto: int, variant_step: str,
+                             variants_tipping_and_review: bool = True,
                              ) -> list[dict[str, np.ndarray]]:
         """`trials` of a candidate not simulated yet, with the first `upto` replications'
         trials again under each of `variants` (the candidate's parameters with another
         outcome model, at fixed parameters) on the same pathways: the columns of each
-        variant (replications 0..upto-1), each pathway simulated once. The candidate's
-        own trials are kept as `trials` keeps them."""
+        variant (replications 0..upto-1; `variants_tipping_and_review` as an Evaluator's),
+        each pathway simulated once. The candidate's own trials are kept as `trials`
+        keeps them."""
         if self._trials.get(c) or not 0 < upto <= reps:
             raise ValueError(f"{c}: trials already, or variants of {upto} of {reps}")
-        block = partial(_variant_block, self.params(c), variants, upto, self.seed, self.full)
+        block = partial(_variant_block, self.params(c), variants, upto, self.seed,
+                        (self.tipping_and_review, variants_tipping_and_review))
         rows = map_blocks(block, reps, self.n_jobs, label=_label(c, step))
         self._trials[c] = [r[0] for r in rows]
         self._count_trials(step, self._trials[c])

@@ -31,7 +31,8 @@ from trialsim.reporting.outputs import DESIGN, publish_files, write_json_atomic
 def power_curve(cfg: DictConfig) -> dict[str, Any]:
     s, d = build_run_settings(cfg), build_design(cfg)
     base = build_params(cfg)
-    ev = Evaluator(cfg, s, dataclasses.replace(d, screen_replications=0), full=False)
+    ev = Evaluator(cfg, s, dataclasses.replace(d, screen_replications=0),
+                   tipping_and_review=False)
     esws = d.curve_esw or (base.delivery.esw_per_locality,)
     sites = int(cfg.sites[d.site_kind].count)
     window = float(cfg.trial.recruitment_months)

@@ -132,7 +132,8 @@ class DesignSearch:
         support = dl.support_days + dl.in_work_support_days if math.isfinite(dl.support_days) \
             else months_to_days(max(base.follow_up.months))
         self.support_days = dl.first_appointment_mean_days + support
-        self.ev = Evaluator(cfg, self.settings, self.d, full=False)  # the check's is full
+        # the search reads no tipping point or light of its trials: the check's do
+        self.ev = Evaluator(cfg, self.settings, self.d, tipping_and_review=False)
         self.ratios = self.d.allocation_ratios  # each searched like the ESWs: its own frontier
         self.guesses = {r: PowerGuess.from_params(self._params_at(r), self.d.uncertain)
                         for r in self.ratios}
@@ -578,19 +579,20 @@ class DesignSearch:
     def check(self, rec: dict[str, Any]) -> dict[str, Any]:
         d = self.d
         seed = check_seed(self.settings.seed)
-        ev = Evaluator(self.cfg, self.settings, d, seed=seed)
+        ev = Evaluator(self.cfg, self.settings, d, seed=seed, tipping_and_review=True)
         c = Candidate(rec["target_n"], rec["esw_per_locality"], rec["sites"], rec["months"],
                       d.uncertain, rec.get("fte", 1.0), rec.get("allocation_ratio") or "",
                       rec.get("ot_count", 0))  # the OTs staffed to demand (ots_needed)
         reps = d.check_replications
         sens = [Evaluator(with_changes(self.cfg, {key: value}), self.settings, d, seed=seed,
-                          full=False) for key, value in d.check_sensitivity]
+                          tipping_and_review=False) for key, value in d.check_sensitivity]
         shared = outcome_only(ev.params(c), [e.params(c) for e in sens])
         reused: dict[int, dict[str, np.ndarray]] = {}
         if shared:  # check_replications >= 100: the variants' replications are the check's
             got = ev.trials_with_outcomes(c, reps, "check",
                                           tuple(sens[i].params(c) for i in shared),
-                                          check_sensitivity.replications(reps), "sensitivity")
+                                          check_sensitivity.replications(reps), "sensitivity",
+                                          variants_tipping_and_review=False)
             reused = dict(zip(shared, got, strict=True))
         cols = ev.trials(c, reps, "check")
         spent = cost_of(cols)

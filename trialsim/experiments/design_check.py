@@ -34,11 +34,13 @@ def delivery_and_review(cols: dict[str, np.ndarray], params: ModelParams,
         x = np.asarray(cols.get(col, []), dtype=float)  # the effect the trial tests, and why
         out[key] = float(np.nanmean(x)) if np.isfinite(x).any() else None
     p = params.progression
-    if all(f"review_verdict_{c}" in cols for c in (*p.criteria, "overall")):
-        window = months_to_days(months)  # the recommendation's window, not the scenario's
-        out["progression"] = {"review_month": days_to_months(p.review_day(window)),
-                              "lights": light_shares(frame, p.criteria),
-                              "operating": operating_characteristics(frame)}
+    lights = [f"review_verdict_{c}" for c in (*p.criteria, "overall")]
+    if any(c not in cols for c in lights):  # an Evaluator without tipping_and_review's rows
+        raise ValueError(f"the check's trials lack the internal pilot's review ({lights})")
+    window = months_to_days(months)  # the recommendation's window, not the scenario's
+    out["progression"] = {"review_month": days_to_months(p.review_day(window)),
+                          "lights": light_shares(frame, p.criteria),
+                          "operating": operating_characteristics(frame)}
     return out
 
 
@@ -48,6 +50,8 @@ def tipping_points(cols: dict[str, np.ndarray]) -> dict[str, dict[str, float | N
     (trialsim.analysis.trial_analysis.sensitivity_columns), with its Monte Carlo SE."""
     from trialsim.reporting.missing_data_summary import median_with_se
 
+    if "sensitivity_tipping_delta" not in cols:  # made by every full trial row
+        raise ValueError("the check's trials lack the MNAR delta sensitivity")
     sig = np.asarray(cols.get("primary_reject", []), dtype=bool)
     out = {}
     for arm in ("ips", "tau", "both"):

@@ -35,7 +35,10 @@ IDLE = 0.5  # below this mean utilisation the search says the posts sit mostly i
 
 
 def per_participant(cols: dict[str, np.ndarray]) -> float:
-    """Mean cost per randomised participant of the lines that scale with participants."""
+    """Cost per randomised participant of the lines that scale with participants: the
+    ratio of their sums over the replications (of their means, as
+    trialsim.analysis.costs.ratio_of_means, summed rather than averaged: the ranking
+    cost the search has always used, to the last bit)."""
     spent = sum(np.asarray(cols[f"cost_{name}"], dtype=float) for name in PER_PARTICIPANT)
     n = np.asarray(cols["randomised"], dtype=float)
     return float(np.sum(spent) / np.sum(n)) if np.sum(n) > 0 else 0.0

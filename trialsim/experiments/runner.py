@@ -82,21 +82,25 @@ def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool,
     return _block(params, seed, range(rep, rep + 1), keep_participants, figures)[0]
 
 
-def simulated_rows(params: ModelParams, seed: int, reps: range, full: bool = True,
+def simulated_rows(params: ModelParams, seed: int, reps: range,
+                   tipping_and_review: bool = True,
                    ) -> list[tuple[ReplicationResult, dict[str, float]]]:
     """Each replication of `reps` with its row, simulated and then analysed together
     (trialsim.analysis.trial_batch): what a run and the design search both tabulate.
-    `full` False: without the columns that only a run's report and the design search's
-    check read, the MNAR delta sensitivity and the internal pilot's review (about a
-    tenth of a replication's time at N 750); every other column is the same."""
+    `tipping_and_review` False: without the columns that only a run's report and the
+    design search's check read, the MNAR delta sensitivity (its tipping points) and the
+    internal pilot's review (about a tenth of a replication's time at N 750); every
+    other column is the same, to the last bit."""
     return _rows([simulate_replication(params, seed, rep) for rep in reps], params, seed,
-                 full)
+                 tipping_and_review)
 
 
 def _rows(results: list[ReplicationResult], params: ModelParams, seed: int,
-          full: bool = True) -> list[tuple[ReplicationResult, dict[str, float]]]:
-    analysed = analysis_columns_batch(results, params.analysis, seed, sensitivity=full)
-    return [(result, replication_row(result, params, seed, columns, review_pilot=full))
+          tipping_and_review: bool = True) -> list[tuple[ReplicationResult, dict[str, float]]]:
+    analysed = analysis_columns_batch(results, params.analysis, seed,
+                                      sensitivity=tipping_and_review)
+    return [(result, replication_row(result, params, seed, columns,
+                                     with_review=tipping_and_review))
             for result, columns in zip(results, analysed, strict=True)]
 
 
@@ -114,22 +118,22 @@ def outcome_only(params: ModelParams, changed: Sequence[ModelParams]) -> list[in
 
 
 def outcome_variant_rows(params: ModelParams, seed: int, reps: range,
-                         variants: Sequence[ModelParams], full: bool = True,
+                         variants: Sequence[ModelParams], tipping_and_review: bool = True,
+                         variants_tipping_and_review: bool = True,
                          ) -> list[list[dict[str, float]]]:
-    """The rows `simulated_rows` gives for `params` (`full` as there) and for each of
-    `variants` (without what `full` adds: only `params`' trials are read for it), each
-    pathway simulated once: the variants must differ from `params` in their outcome
-    model alone (`outcome_only`; nothing before the outcomes reads it,
-    trialsim.model.trial.outcomes_of). Rows in order: `params`' then each variant's, a
-    list per replication."""
+    """The rows `simulated_rows` gives for `params` and for each of `variants` (each
+    with its `tipping_and_review`), each pathway simulated once: the variants must
+    differ from `params` in their outcome model alone (`outcome_only`; nothing before
+    the outcomes reads it, trialsim.model.trial.outcomes_of). A table of rows each,
+    `params`' first, then the variants' in order."""
     if len(outcome_only(params, variants)) < len(variants):
         raise ValueError("outcome variants share pathways only if they differ in the "
                          "outcome model alone, at fixed parameters")
     pathways = [simulate_pathway(params, seed, rep) for rep in reps]
-    tables = [_rows([outcomes_of(p) for p in pathways], params, seed, full)]
-    tables += [_rows([outcomes_of(p, v.outcome) for p in pathways], v, seed, full=False)
-               for v in variants]
-    return [[row for _, row in rows] for rows in zip(*tables, strict=True)]
+    tables = [_rows([outcomes_of(p) for p in pathways], params, seed, tipping_and_review)]
+    tables += [_rows([outcomes_of(p, v.outcome) for p in pathways], v, seed,
+                     variants_tipping_and_review) for v in variants]
+    return [[row for _, row in table] for table in tables]
 
 
 def _block(params: ModelParams, seed: int, reps: range, keep_participants: bool,

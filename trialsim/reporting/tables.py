@@ -27,10 +27,10 @@ def curve_months(params: ModelParams) -> np.ndarray:
 
 def replication_row(result: ReplicationResult, params: ModelParams,
                     seed: int | None = None, analysed: dict[str, float] | None = None,
-                    review_pilot: bool = True) -> dict[str, float]:
+                    with_review: bool = True) -> dict[str, float]:
     """`seed`: the run's (the analysis's own random stream, for multiple imputation);
     `analysed`: the trial's analysis columns when made beside other trials'
-    (trialsim.analysis.trial_batch); `review_pilot` False: without the internal pilot's
+    (trialsim.analysis.trial_batch); `with_review` False: without the internal pilot's
     review columns."""
     channels = params.channel_names()
     reached = result.close_reason == "target"
@@ -57,7 +57,7 @@ def replication_row(result: ReplicationResult, params: ModelParams,
     row.update(pathway_metrics(result, params))
     row.update(analysis_columns(result, params.analysis, seed) if analysed is None
                else analysed)
-    if review_pilot and params.progression is not None:
+    if with_review and params.progression is not None:
         row.update(review_columns(review(result.cohort, result.waves, result.sites, params)))
     row.update(cost_columns(count_resources(result, params), params.costs,
                             params.screening.call_days))
