@@ -9,51 +9,48 @@ from __future__ import annotations
 from typing import Any
 
 from trialsim.reporting import labels
+from trialsim.reporting.labels import gbp
 from trialsim.reporting.report_blocks import with_se
 from trialsim.reporting.rundir import RunDir
 
 
-def _gbp(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:,.0f}"
-
-
 def _interval(v: dict[str, Any]) -> str:
-    return f"{_gbp(v.get('p5'))} to {_gbp(v.get('p95'))}"
+    return f"{gbp(v.get('p5'))} to {gbp(v.get('p95'))}"
 
 
 def cost_blocks(c: dict[str, Any], whose: str) -> list[tuple]:
     """The budget tables of one `costs` summary (trialsim.analysis.costs.cost_summary)."""
     years = c.get("years", [])
     heads = c.get("headings", {})
-    rows = [[heads.get(h, h), *[_gbp(v) for v in c["by_year"][h]], _gbp(sum(c["by_year"][h]))]
+    rows = [[heads.get(h, h), *[gbp(v) for v in c["by_year"][h]], gbp(sum(c["by_year"][h]))]
             for h in heads if sum(c["by_year"].get(h, [0.0])) > 0]
     totals = [sum(c["by_year"][h][k] for h in heads) for k in range(len(years))]
-    rows.append(["Total", *[_gbp(v) for v in totals], _gbp(sum(totals))])
+    rows.append(["Total", *[gbp(v) for v in totals], gbp(sum(totals))])
     t, per = c["total"], c["per_randomised"]
     blocks: list[tuple] = [
-        ("p", f"Expected cost of {whose}: GBP {_gbp(t['mean'])} (90% of simulated trials "
-              f"from {_interval(t)}), GBP {_gbp(c.get('per_randomised_of_means'))} per "
+        ("p", f"Expected cost of {whose}: GBP {gbp(t['mean'])} (90% of simulated trials "
+              f"from {_interval(t)}), GBP {gbp(c.get('per_randomised_of_means'))} per "
               "randomised participant (the mean cost divided by the mean number "
               "randomised; each trial's own cost divided by its number randomised is "
-              f"another quantity: mean GBP {_gbp(per['mean'])}, 90% of trials "
+              f"another quantity: mean GBP {gbp(per['mean'])}, 90% of trials "
               f"{_interval(per)}, as a trial's fixed costs fall on however many it "
               f"recruits); mean {labels.UTILISATION} "
               f"{c.get('utilisation') or 0:.2f} ({labels.UTILISATION_HOW}). Unit "
               "costs from costs.* (2023/24 prices; sources in conf/config.yaml and "
               "docs/guide/costs.md); means over simulated trials."
-           + (f" Of this, GBP {_gbp(c['research']['mean'])} are research costs and GBP "
-              f"{_gbp(c['intervention']['mean'])} IPS delivery (the ESW posts and the OT's "
+           + (f" Of this, GBP {gbp(c['research']['mean'])} are research costs and GBP "
+              f"{gbp(c['intervention']['mean'])} IPS delivery (the ESW posts and the OT's "
               "joint appointments): an intervention cost, which a funder budgets apart "
               "(in the NHS under AcoRD as treatment or excess treatment costs, agreed "
               "with the commissioners, not paid by the research grant)."
               if c.get("intervention") else "")),
         ("table", ["budget heading (GBP)", *[f"year {k}" for k in years], "total"], rows),
         ("table", ["budget line", "unit cost (GBP)", "mean (GBP)", "90% interval"],
-         [[v["label"], f"{v['unit_cost']:g}", _gbp(v["mean"]), _interval(v)]
+         [[v["label"], f"{v['unit_cost']:g}", gbp(v["mean"]), _interval(v)]
           for v in c["lines"].values() if (v["mean"] or 0) > 0]),
     ]
-    chans = [[labels.channel(ch), _gbp(v["cost"]), f"{v['randomised']:.1f}",
-              _gbp(v["per_randomised"])]
+    chans = [[labels.channel(ch), gbp(v["cost"]), f"{v['randomised']:.1f}",
+              gbp(v["per_randomised"])]
              for ch, v in c.get("by_channel", {}).items() if v["randomised"] > 0]
     if chans:
         blocks += [("p", "Recruitment cost by channel (mailshot packs, research-nurse days "
@@ -69,15 +66,15 @@ def _design_blocks(d: dict[str, Any]) -> list[tuple]:
     out: list[tuple] = []
     if rec is not None and rec.get("cost") is not None:
         text = (f"The recommended design (objective {d.get('objective')}) costs GBP "
-                f"{_gbp(rec['cost'])} in the search (90% {_gbp(rec['cost_p5'])} to "
-                f"{_gbp(rec['cost_p95'])}), mean {labels.UTILISATION} "
+                f"{gbp(rec['cost'])} in the search (90% {gbp(rec['cost_p5'])} to "
+                f"{gbp(rec['cost_p95'])}), mean {labels.UTILISATION} "
                 f"{rec.get('utilisation') or 0:.2f}, "
                 f"peak caseload {rec.get('peak_caseload') or 0:.1f}.")
         if rule is not None and rule.get("cost") is not None:
             text += (f" The smallest-N rule's design (N {rule['target_n']}, {rule['esws']} "
                      f"ESWs, {rule['sites']} sites, {rule['months']:g} months) costs GBP "
-                     f"{_gbp(rule['cost'])} with the same seed (90% {_gbp(rule['cost_p5'])} "
-                     f"to {_gbp(rule['cost_p95'])}), {labels.UTILISATION} "
+                     f"{gbp(rule['cost'])} with the same seed (90% {gbp(rule['cost_p5'])} "
+                     f"to {gbp(rule['cost_p95'])}), {labels.UTILISATION} "
                      f"{rule.get('utilisation') or 0:.2f}.")
         if rec.get("idle"):
             text += " Note: " + rec["idle"] + "."
@@ -96,7 +93,7 @@ def _design_blocks(d: dict[str, Any]) -> list[tuple]:
                    f"{p['design'].get('fte') or 1:g}", str(p["design"]["sites"]),
                    f"{p['design']['months']:g}",
                    with_se(p["design"].get(crit), p["design"].get(f"{crit}_mc_se")),
-                   _gbp(p["design"]["cost"] if p["design"].get("cost") is not None
+                   gbp(p["design"]["cost"] if p["design"].get("cost") is not None
                         else p["design"].get("ranking_cost")),
                    "met" if p["design"].get("feasible") else "not checked"] for p in front])]
     if check and check.get("costs"):

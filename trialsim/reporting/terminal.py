@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trialsim.reporting import labels
+from trialsim.reporting.labels import gbp
 from trialsim.reporting.precision import FEW_TRIALS, too_few_words
 from trialsim.reporting.progression_summary import (
     conditional_words,
@@ -142,9 +143,6 @@ def progression_lines(summary: dict[str, Any]) -> list[str]:
                          f"{t['without_plan']:.3f} -> {t['with_plan']:.3f}, power "
                          f"{w['without_plan']:.3f} -> {w['with_plan']:.3f} (same seeds)")
     return lines
-def _gbp(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:,.0f}"
-
 
 def cost_lines(summary: dict[str, Any]) -> list[str]:
     """Expected cost with its 90% interval, per randomised participant, the three
@@ -155,14 +153,14 @@ def cost_lines(summary: dict[str, Any]) -> list[str]:
     t = c["total"]
     top = sorted(c["lines"].values(), key=lambda v: -(v["mean"] or 0.0))[:3]
     return [
-        f"  cost (GBP)                mean {_gbp(t['mean'])} (90% {_gbp(t['p5'])} to "
-        f"{_gbp(t['p95'])}); per randomised {_gbp(c.get('per_randomised_of_means'))} "
+        f"  cost (GBP)                mean {gbp(t['mean'])} (90% {gbp(t['p5'])} to "
+        f"{gbp(t['p95'])}); per randomised {gbp(c.get('per_randomised_of_means'))} "
         f"(mean cost / mean randomised); {labels.UTILISATION} "
         f"{_f(c.get('utilisation'), '.2f')} ({labels.UTILISATION_HOW})",
-        "    largest lines           " + "; ".join(f"{v['label']} {_gbp(v['mean'])}"
+        "    largest lines           " + "; ".join(f"{v['label']} {gbp(v['mean'])}"
                                                   for v in top),
-        *([f"    research / IPS delivery {_gbp(c['research']['mean'])} / "
-           f"{_gbp(c['intervention']['mean'])} (IPS delivery: the ESW posts and the OT, "
+        *([f"    research / IPS delivery {gbp(c['research']['mean'])} / "
+           f"{gbp(c['intervention']['mean'])} (IPS delivery: the ESW posts and the OT, "
            "an intervention cost apart from the research grant's)"]
           if c.get("intervention") else []),
     ]
