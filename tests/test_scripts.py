@@ -34,3 +34,16 @@ def test_the_table12_likelihood_is_finite_at_the_configured_fit():
     theta = np.array([math.log(0.0352), math.log(0.1933), 2.28, cp.logit(0.8664),
                       *cp.logit(np.array([0.94, 0.92, 0.84, 0.84, 0.42]))])
     assert math.isfinite(model.loglik(theta)) and model.loglik(theta) < 0
+
+
+def test_the_benchmark_counts_frontier_pairs_out_of_order():
+    """make bench's frontier target (monotone in N and ESWs): pairs, within a ratio,
+    where more ESWs per locality need a larger N; a count with no N is left out."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from benchmark import frontier_inversions
+
+    row = lambda e, n, r="1:1": {"esw_per_locality": e, "target_n": n,  # noqa: E731
+                                 "allocation_ratio": r}
+    assert frontier_inversions([row(8, 650), row(7, 650), row(6, 750), row(4, 900)]) == 0
+    assert frontier_inversions([row(8, 700), row(7, 650), row(6, 750)]) == 1
+    assert frontier_inversions([row(8, 700), row(5, 650, "2:3"), row(3, None)]) == 0
