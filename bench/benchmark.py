@@ -374,8 +374,8 @@ def breakdown(reps: int) -> list[Figure]:
           for owner, name in EVENT_LOOP),
         (delivery, "path_at_rates", "  of which employment paths (employment.py)"),
         (delivery.Delivery, "finish", "ESW asks after recruitment, OT appointments (recursions)"),
-        (trial, "follow_up", "follow-up (followup.py)"),
-        (trial, "rtw_self_efficacy", "outcomes (outcomes.py)"),
+        (trial, "follow_up_trials", "follow-up (followup.py, a block at a time)"),
+        (trial, "scores_of_trials", "outcomes (outcomes.py, a block at a time)"),
         (runner, "analysis_columns_batch", "the trial's analysis, a block at a time (analysis/)"),
         (trial_batch, "fit_mmrm_batch", "  of which repeated-measures fits (batched)"),
         (trial_batch, "mmrm_slopes_batch", "  of which delta slopes (batched)"),
@@ -590,7 +590,7 @@ def design_floor_figures() -> list[Figure]:
     spent = {"trial": 0.0, "recruitment": 0.0, "analysis": 0.0}
     parts = [(runner, "simulate_replication", "trial"),
              # the check's outcome sensitivities: pathways simulated once, outcomes each
-             (runner, "simulate_pathway", "trial"), (runner, "outcomes_of", "trial"),
+             (runner, "simulate_pathway", "trial"), (runner, "outcomes_of_trials", "trial"),
              (candidates, "recruit_only", "recruitment"),
              (runner, "analysis_columns_batch", "analysis"),
              (runner, "analysis_columns", "analysis")]

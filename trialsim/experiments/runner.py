@@ -32,7 +32,7 @@ from trialsim.inputs.params import ModelParams, Precision
 from trialsim.model.review import AMBER
 from trialsim.model.trial import (
     ReplicationResult,
-    outcomes_of,
+    outcomes_of_trials,
     simulate_pathway,
     simulate_replication,
 )
@@ -91,8 +91,8 @@ def simulated_rows(params: ModelParams, seed: int, reps: range,
     design search's check read, the MNAR delta sensitivity (its tipping points) and the
     internal pilot's review (about a tenth of a replication's time at N 750); every
     other column is the same, to the last bit."""
-    return _rows([simulate_replication(params, seed, rep) for rep in reps], params, seed,
-                 tipping_and_review)
+    pathways = [simulate_pathway(params, seed, rep) for rep in reps]
+    return _rows(outcomes_of_trials(pathways), params, seed, tipping_and_review)
 
 
 def _rows(results: list[ReplicationResult], params: ModelParams, seed: int,
@@ -130,8 +130,8 @@ def outcome_variant_rows(params: ModelParams, seed: int, reps: range,
         raise ValueError("outcome variants share pathways only if they differ in the "
                          "outcome model alone, at fixed parameters")
     pathways = [simulate_pathway(params, seed, rep) for rep in reps]
-    tables = [_rows([outcomes_of(p) for p in pathways], params, seed, tipping_and_review)]
-    tables += [_rows([outcomes_of(p, v.outcome) for p in pathways], v, seed,
+    tables = [_rows(outcomes_of_trials(pathways), params, seed, tipping_and_review)]
+    tables += [_rows(outcomes_of_trials(pathways, v.outcome), v, seed,
                      variants_tipping_and_review) for v in variants]
     return [[row for _, row in table] for table in tables]
 

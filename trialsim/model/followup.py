@@ -144,7 +144,27 @@ def follow_up(people: Sequence[Participant], fu: FollowUp, rng: np.random.Genera
     rescue plan's, switched on at the review); `text_rng`: the text strategy's draws from
     a stream of their own, so that switching it on moves no other draw."""
     c = Cohort.of(people, PRIMARY_CARE) if cohort is None else cohort
-    n, w = len(people), len(fu.months)
+    return follow_up_trials(c, np.array([0, len(people)]), fu, [rng], shift,
+                            None if items_rng is None else [items_rng], esw_from, text_from,
+                            None if text_rng is None else [text_rng])
+
+
+def follow_up_trials(c: Cohort, bounds: np.ndarray, fu: FollowUp,
+                     rngs: Sequence[np.random.Generator], shift: np.ndarray | None = None,
+                     items_rngs: Sequence[np.random.Generator] | None = None,
+                     esw_from: float = -np.inf, text_from: float = -np.inf,
+                     text_rngs: Sequence[np.random.Generator] | None = None) -> Waves:
+    """follow_up for several trials of the same parameters at once: trial j's
+    participants are rows bounds[j]:bounds[j + 1] of `c` (Cohort.joined), its draws from
+    rngs[j] (items_rngs[j], text_rngs[j]) in the order one trial draws them, and every
+    group the returns are centred in taken within the trial: each trial's waves are the
+    same to the last bit however many are followed up beside it."""
+    n, w = len(c.ips), len(fu.months)
+    sizes = np.diff(bounds).tolist()
+
+    def draws(gens: Sequence[np.random.Generator]) -> np.ndarray:
+        return np.concatenate([g.random(m) for g, m in zip(gens, sizes, strict=True)])
+
     ips = c.ips
     withdrawn_day = c.withdrawn_day[:, None]
     days = wave_days(c, fu)
@@ -178,10 +198,14 @@ def follow_up(people: Sequence[Participant], fu: FollowUp, rng: np.random.Genera
             sent = ~withdrawn[:, k]
             rows = [sent] if prev_returned is None else [sent & prev_returned,
                                                           sent & ~prev_returned]
-            p = centred(p, shift[:, k], [r & a for r in rows for a in (ips, ~ips)])
+            p = centred(p, shift[:, k], [r & a for r in rows for a in (ips, ~ips)], bounds)
         if support is not None:
             p = np.where(ips & support[:, k], np.maximum(p, fu.esw_completion.value), p)
-        u, late, when = rng.random(n), rng.random(n), rng.random(n)
+        # each trial's u, late, when (and the text's, on its stream) in its own order
+        own_text = fu.text_followup is not None and text_rngs is None
+        drawn = [[g.random(m) for _ in range(4 if own_text else 3)]
+                 for g, m in zip(rngs, sizes, strict=True)]
+        u, late, when = (np.concatenate([d[i] for d in drawn]) for i in range(3))
         day = days[:, k] + fu.reminder_days * np.where(late < fu.after_reminder.value,
                                                        1.0 + when, when)
         ok = ~withdrawn[:, k] & (u < p) & (day < withdrawn_day[:, 0])
@@ -190,13 +214,17 @@ def follow_up(people: Sequence[Participant], fu: FollowUp, rng: np.random.Genera
         chain[:, k] = ok
         if fu.text_followup is not None:
             texted[:, k] = ~withdrawn[:, k] & ~ok & (days[:, k] >= text_from)  # sent (costs)
-            u_text = (rng if text_rng is None else text_rng).random(n)
+            u_text = (np.concatenate([d[3] for d in drawn]) if own_text
+                      else draws(text_rngs))
             text = texted[:, k] & (u_text < fu.text_followup.value)
             day = np.where(text & ~ok, days[:, k] + 2 * fu.reminder_days, day)
             ok |= text & (day < withdrawn_day[:, 0])
         returned[:, k] = ok
         return_day[:, k] = np.where(ok, day, np.nan)
     known = returned | fu.linkage
-    complete = None if items_rng is None else items_complete(n, fu, items_rng)
+    complete = None
+    if items_rngs is not None:
+        complete = np.concatenate([items_complete(m, fu, g)
+                                   for g, m in zip(items_rngs, sizes, strict=True)])
     return Waves(fu.months, working, withdrawn, returned, return_day, known, assisted,
                  complete, texted)

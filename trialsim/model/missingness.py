@@ -64,25 +64,34 @@ def return_shift(male: np.ndarray, single: np.ndarray, years: np.ndarray,
     return base[:, None] + fu.mnar_gamma * z[:, 1:]
 
 
-def centred(p: np.ndarray, shift: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+def centred(p: np.ndarray, shift: np.ndarray, groups: list[np.ndarray],
+            bounds: np.ndarray | None = None) -> np.ndarray:
     """`p` with each group's odds multiplied by exp(shift + c), c solved so that the
     group's mean probability is kept; certain (0 or 1) probabilities stay certain.
     `groups` are disjoint masks. Every group's c at once, by safeguarded Newton steps
     (the mean is increasing in c: a step leaving the bracket the signs give bisects it)
     to a change of 1e-13: one set of array operations a step for all groups, where a
-    scalar root-finder per group costs a few hundred microseconds a replication."""
+    scalar root-finder per group costs a few hundred microseconds a replication.
+    `bounds`: several trials' participants (trial j's rows bounds[j]:bounds[j + 1]),
+    each group taken within each trial and each trial's steps stopped where it alone
+    would stop them, so that its result is the same to the last bit."""
     out = np.array(p, dtype=float)
-    gid = np.full(len(out), -1)
+    n_rows = len(out)
+    bounds = np.array([0, n_rows]) if bounds is None else bounds
+    n_trials, k_groups = len(bounds) - 1, len(groups)
+    trial = np.repeat(np.arange(n_trials), np.diff(bounds))
+    gid = np.full(n_rows, -1)
     for k, g in enumerate(groups):
         gid[g & (out > 0.0) & (out < 1.0)] = k
     inner = gid >= 0
     if not inner.any():
         return out
-    ids, n = gid[inner], len(groups)
+    ids, n = trial[inner] * k_groups + gid[inner], n_trials * k_groups
     count = np.maximum(np.bincount(ids, minlength=n), 1)
     lp = logit(out[inner]) + shift[inner]
     target = np.bincount(ids, out[inner], n) / count
     c, lo, hi = np.zeros(n), np.full(n, -BRACKET), np.full(n, BRACKET)
+    going = np.ones(n, dtype=bool)  # the groups of trials still stepping
     for _ in range(MAX_STEPS):
         q = expit(lp + c[ids])
         gap = np.bincount(ids, q, n) / count - target
@@ -93,8 +102,9 @@ def centred(p: np.ndarray, shift: np.ndarray, groups: list[np.ndarray]) -> np.nd
         new = c - step
         new = np.where((new > lo) & (new < hi), new, 0.5 * (lo + hi))
         done = np.abs(new - c) <= STEP_TOL * (1.0 + np.abs(c))
-        c = new
-        if done.all():
+        c = np.where(going, new, c)
+        going &= ~np.repeat(done.reshape(n_trials, k_groups).all(axis=1), k_groups)
+        if not going.any():
             break
     out[inner] = expit(lp + c[ids])
     return out

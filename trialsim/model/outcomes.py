@@ -13,6 +13,8 @@ complete cases. Values are clipped to 0-10."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from trialsim.inputs.pathway_params import Outcome
@@ -38,27 +40,51 @@ def rtw_self_efficacy(ips: np.ndarray, esw: np.ndarray, working: np.ndarray,
                       rng: np.random.Generator, share: np.ndarray | None = None) -> np.ndarray:
     """(n, 1 + waves) scores: column 0 is baseline. `share`: each participant's share of
     the effect (`effect_share`; None: the whole effect for every IPS participant)."""
+    return scores_of_trials(ips, esw, working, months, o, n_esw, [rng],
+                            np.array([0, len(ips)]), share)
+
+
+def scores_of_trials(ips: np.ndarray, esw: np.ndarray, working: np.ndarray,
+                     months: tuple[float, ...], o: Outcome, n_esw: int,
+                     rngs: Sequence[np.random.Generator], bounds: np.ndarray,
+                     share: np.ndarray | None = None) -> np.ndarray:
+    """rtw_self_efficacy for several trials of the same parameters at once: trial j's
+    participants are rows bounds[j]:bounds[j + 1] (its ESW ids its own), drawn from
+    rngs[j] in the order one trial draws them, so that each trial's scores are the same
+    to the last bit however many trials are drawn beside it."""
     n = len(ips)
     t = np.concatenate([[0.0], np.asarray(months, dtype=float)])
     mean, sd = o.control_at(t)
     effect = o.effect_m12 * np.minimum(t / 12.0, 1.0)
     rho, icc = o.within_person_corr, o.esw_icc
-    z = np.sqrt(rho) * rng.standard_normal(n)[:, None] + \
-        np.sqrt(1 - rho) * rng.standard_normal((n, len(t)))
-    u = rng.standard_normal(max(n_esw, 1))
+    sizes = np.diff(bounds).tolist()
+    n_u = max(n_esw, 1)
+    person, wave, u = [], [], []
+    for rng, m in zip(rngs, sizes, strict=True):  # each trial's draws in its own order
+        person.append(rng.standard_normal(m))
+        wave.append(rng.standard_normal((m, len(t))))
+        u.append(rng.standard_normal(n_u))
+    z = np.sqrt(rho) * np.concatenate(person)[:, None] + \
+        np.sqrt(1 - rho) * np.concatenate(wave).reshape(n, len(t))
     seen = ips & (esw >= 0)
     if icc > 0 and seen.any():
-        z[seen, 1:] = np.sqrt(1 - icc) * z[seen, 1:] + np.sqrt(icc) * u[esw[seen]][:, None]
+        trial = np.repeat(np.arange(len(sizes)), sizes)  # each ESW's effect is its trial's
+        effects = np.concatenate(u)[trial[seen] * n_u + esw[seen]]
+        z[seen, 1:] = np.sqrt(1 - icc) * z[seen, 1:] + np.sqrt(icc) * effects[:, None]
     sd_arm = np.where(ips[:, None], o.ips_sd_at(t)[None, :], sd[None, :])
     gain = effect[None, :] if share is None else effect[None, :] * share[:, None]
     y = mean[None, :] + sd_arm * z + np.where(ips[:, None], gain, 0.0)
-    if o.work_effect and n:
+    if o.work_effect:
         w = working.astype(float)
-        if o.work_effect_centring == "pooled":
-            w -= w.mean(axis=0)
-        else:
-            for arm in (ips, ~ips):
-                if arm.any():
-                    w[arm] -= w[arm].mean(axis=0)
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            if b == a:
+                continue
+            wj, ips_j = w[a:b], ips[a:b]  # centred within the trial, as it alone would be
+            if o.work_effect_centring == "pooled":
+                wj -= wj.mean(axis=0)
+            else:
+                for arm in (ips_j, ~ips_j):
+                    if arm.any():
+                        wj[arm] -= wj[arm].mean(axis=0)
         y[:, 1:] += o.work_effect * w
     return np.clip(y, 0.0, 10.0)

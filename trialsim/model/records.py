@@ -9,7 +9,7 @@ responder's path. Participants stay records: the delivery fills their pathway.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -112,6 +112,27 @@ class Cohort:
             single=np.array([p.single for p in people], dtype=bool),
             years_out_of_work=np.array([p.years_out_of_work for p in people], dtype=float),
         )
+
+
+def joined(cohorts: list[Cohort]) -> tuple[Cohort, np.ndarray]:
+    """Several trials' cohorts as one, trial j's participants rows bounds[j]:bounds[j + 1]
+    (their job spells' owners moved with them; ESW ids stay each trial's own), and the
+    bounds: what the outcomes of several trials drawn at once read."""
+    sizes = [len(c.ips) for c in cohorts]
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    out = {}
+    for f in fields(Cohort):
+        values = [getattr(c, f.name) for c in cohorts]
+        if f.name == "channel":
+            out[f.name] = tuple(ch for v in values for ch in v)
+        elif f.name == "job_owner":
+            out[f.name] = np.concatenate([v + b for v, b in zip(values, bounds.tolist(),
+                                                                 strict=False)])
+        elif any(v is None for v in values):
+            out[f.name] = None
+        else:
+            out[f.name] = np.concatenate(values)
+    return Cohort(**out), bounds
 
 
 _NUMBER_FIELDS = ("locality", "randomised_day", "esw", "esw_wait_days", "first_appointment_day",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import partial
 
 import numpy as np
@@ -11,15 +11,15 @@ from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.pathway_params import Outcome
 from trialsim.inputs.uncertainty import STREAM, sample_params
 from trialsim.model.delivery import Delivery
-from trialsim.model.followup import Waves, follow_up, wave_days, working_at
+from trialsim.model.followup import Waves, follow_up_trials, wave_days, working_at
 from trialsim.model.missingness import (
     BASELINE_STREAM,
     ITEMS_STREAM,
     baseline_covariates,
     return_shift,
 )
-from trialsim.model.outcomes import effect_share, received_as_intended, rtw_self_efficacy
-from trialsim.model.records import STAGES, Cohort, FunnelCount, Participant
+from trialsim.model.outcomes import effect_share, received_as_intended, scores_of_trials
+from trialsim.model.records import STAGES, Cohort, FunnelCount, Participant, joined
 from trialsim.model.recruitment import Recruitment
 from trialsim.model.rescue import TEXT_STREAM, extra_sites, with_retention
 from trialsim.model.sites import Site
@@ -139,26 +139,62 @@ def outcomes_of(pathway: Pathway, outcome: Outcome | None = None) -> Replication
     `params.outcome` changed would draw it, to the last bit: nothing before the outcomes
     reads it (the design check's outcome sensitivities, trialsim.experiments.design).
     Not with drawn parameters: a run of its own would draw the outcome model too."""
-    if outcome is not None and pathway.params.uncertainty is not None:
+    return outcomes_of_trials([pathway], outcome)[0]
+
+
+def outcomes_of_trials(pathways: list[Pathway],
+                       outcome: Outcome | None = None) -> list[ReplicationResult]:
+    """outcomes_of for each pathway, to the last bit, those of the same parameters
+    drawn together: their scores, returns and item completion as one set of array
+    operations over all their participants (each trial's draws from its own streams, in
+    its own order; trialsim.model.outcomes.scores_of_trials,
+    trialsim.model.followup.follow_up_trials), since one trial's are mostly numpy's
+    overhead on small arrays. Pathways with their own parameters (drawn, or a rescue
+    plan's) are drawn one at a time."""
+    if outcome is not None and any(p.params.uncertainty is not None for p in pathways):
         raise ValueError("another outcome model on a pathway needs fixed parameters")
-    params = pathway.params if outcome is None else replace(pathway.params, outcome=outcome)
-    streams = Streams(pathway.seed, pathway.rep)
-    fu, d, cohort = params.follow_up, params.delivery, pathway.cohort
-    fu_days = dict(pathway.fu_days)
+    if not pathways:
+        return []
+    first = pathways[0]
+    if len(pathways) > 1 and not all(p.params is first.params and p.fu_days == first.fu_days
+                                     for p in pathways):
+        return [r for p in pathways for r in outcomes_of_trials([p], outcome)]
+    params = first.params if outcome is None else replace(first.params, outcome=outcome)
+    streams = [Streams(p.seed, p.rep) for p in pathways]
+    fu, d = params.follow_up, params.delivery
+    cohort, bounds = (first.cohort, np.array([0, len(first.cohort.ips)])) \
+        if len(pathways) == 1 else joined([p.cohort for p in pathways])
+    fu_days = dict(first.fu_days)
     if "text_from" in fu_days:
-        fu_days["text_rng"] = streams[TEXT_STREAM]
+        fu_days["text_rngs"] = [s[TEXT_STREAM] for s in streams]
     received = received_as_intended(cohort, params.outcome)
     share = effect_share(cohort, params.outcome, received)
     # the scores first (their own stream): a return may depend on the score at the wave
-    scores = rtw_self_efficacy(
+    scores = scores_of_trials(
         ips=cohort.ips, esw=cohort.esw,
         working=working_at(cohort, wave_days(cohort, fu)), months=fu.months,
         o=params.outcome, n_esw=params.localities * d.esw_per_locality,
-        rng=streams["outcome"], share=share)
+        rngs=[s["outcome"] for s in streams], bounds=bounds, share=share)
     shift = return_shift(cohort.male, cohort.single, cohort.years_out_of_work, scores, fu,
                          params.outcome)
-    waves = follow_up(pathway.people, fu, streams["follow_up"], cohort, shift=shift,
-                      items_rng=streams[ITEMS_STREAM], **fu_days)
+    waves = follow_up_trials(cohort, bounds, fu, [s["follow_up"] for s in streams],
+                             shift=shift, items_rngs=[s[ITEMS_STREAM] for s in streams],
+                             **fu_days)
+    return [_result(p, params, _rows(waves, a, b), scores[a:b], received[a:b], share[a:b])
+            for p, a, b in zip(pathways, bounds[:-1].tolist(), bounds[1:].tolist(),
+                               strict=True)]
+
+
+def _rows(waves: Waves, a: int, b: int) -> Waves:
+    """One trial's rows a:b of several trials' waves."""
+    cut = {f.name: (v[a:b] if isinstance(v := getattr(waves, f.name), np.ndarray) else v)
+           for f in fields(Waves)}
+    return Waves(**cut)
+
+
+def _result(pathway: Pathway, params: ModelParams, waves: Waves, scores: np.ndarray,
+            received: np.ndarray, share: np.ndarray) -> ReplicationResult:
+    fu = params.follow_up
     measured = None
     if fu.esw_mode_effect and waves.esw_assisted is not None and waves.esw_assisted.any():
         measured = scores.copy()
@@ -177,7 +213,7 @@ def outcomes_of(pathway: Pathway, outcome: Outcome | None = None) -> Replication
         rtw_se=scores,
         received=received,
         effect_share=share,
-        cohort=cohort,
+        cohort=pathway.cohort,
         rtw_se_measured=measured,
         packs=recruitment.packs(),
         nurse_visits=tuple(recruitment.nurse_visits),
