@@ -72,7 +72,9 @@ def _design_blocks(d: dict[str, Any]) -> list[tuple]:
                 f"peak caseload {rec.get('peak_caseload') or 0:.1f}.")
         if rule is not None and rule.get("cost") is not None:
             text += (f" The smallest-N rule's design (N {rule['target_n']}, {rule['esws']} "
-                     f"ESWs, {rule['sites']} sites, {rule['months']:g} months) costs GBP "
+                     f"ESWs at {rule.get('fte', 1.0):g} FTE against the recommendation's "
+                     f"{rec.get('esws')} at {rec.get('fte', 1.0):g}, {rule['sites']} sites, "
+                     f"{rule['months']:g} months) costs GBP "
                      f"{gbp(rule['cost'])} with the same seed (90% {gbp(rule['cost_p5'])} "
                      f"to {gbp(rule['cost_p95'])}), {labels.UTILISATION} "
                      f"{rule.get('utilisation') or 0:.2f}.")

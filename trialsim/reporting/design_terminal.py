@@ -145,7 +145,8 @@ def design_table(result: dict[str, Any]) -> str:
         rule = result.get("smallest_n_design")
         if rule is not None and rule.get("cost") is not None:
             lines.append(f"    the smallest-N rule's design (N {rule['target_n']}, {rule['esws']} "
-                         f"ESWs, {rule['sites']} {result['site_kind']}, {rule['months']:g} "
+                         f"ESWs at {rule.get('fte', 1.0):g} FTE, {rule['sites']} "
+                         f"{result['site_kind']}, {rule['months']:g} "
                          f"months) costs GBP {rule['cost']:,.0f} (90% {rule['cost_p5']:,.0f} to "
                          f"{rule['cost_p95']:,.0f}; same seed), {labels.UTILISATION} "
                          f"{_f(rule.get('utilisation'))}")

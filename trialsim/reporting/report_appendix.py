@@ -54,11 +54,12 @@ def _config_text(run: RunDir) -> str:
     return path.read_text() if path.is_file() else "(no .hydra/config.yaml in the run directory)"
 
 
-def appendix_blocks(run: RunDir) -> list[Block]:
+def appendix_blocks(run: RunDir, searched: dict[str, Any] | None = None) -> list[Block]:
+    """`searched`: as assumptions_section's."""
     return [
         ("h", 2, "Appendix A: provenance"),
         ("table", ["item", "value"], provenance_rows(run)),
         ("h", 2, "Appendix B: every parameter by its configuration key"),
-        *key_list(run),
+        *key_list(run, searched),
         ("details", "Resolved configuration (.hydra/config.yaml)", [("pre", _config_text(run))]),
     ]

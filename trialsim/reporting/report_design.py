@@ -33,8 +33,9 @@ def _tail(run: RunDir, sections: list[SectionProvider] = ()) -> list[Block]:
     blocks = figure_section(run)
     for section in sections:  # report.DESIGN_SECTIONS
         blocks += section(run)
-    return (blocks + assumptions_section(run, SEARCH_NOTE, searched_values(run.design or {}))
-            + appendix_blocks(run))
+    searched = searched_values(run.design or {})
+    return (blocks + assumptions_section(run, SEARCH_NOTE, searched)
+            + appendix_blocks(run, searched))
 
 
 def searched_values(d: dict[str, Any]) -> dict[str, Any]:
@@ -376,7 +377,8 @@ def _returns_words(check: dict[str, Any] | None, strategies: list[str] | None) -
     how = (f" (retention strategies: {_strategy_words(strategies)})" if strategies else
            " (simulated from the pilot's Table 8 return patterns)")
     return (f"allowing for {_pct(r['ips'])} of the IPS arm and {_pct(r['tau'])} of the TAU "
-            f"arm returning the 12-month questionnaire{how}")
+            f"arm returning the 12-month questionnaire sent to them (a participant who "
+            f"withdrew is sent none){how}")
 
 
 def _work_text(d: dict[str, Any]) -> str:

@@ -191,8 +191,10 @@ def lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
-def appendix_blocks(run: RunDir) -> list[Block]:
-    """Every raw configuration key with its value and source note."""
+def appendix_blocks(run: RunDir, searched: dict[str, Any] | None = None) -> list[Block]:
+    """Every raw configuration key with its value and source note; a key in `searched`
+    (a design search's levers) with the recommended design's value first, as the
+    assumptions table gives it."""
     rows = parameter_rows(run)
     if not rows:
         return []
@@ -200,11 +202,12 @@ def appendix_blocks(run: RunDir) -> list[Block]:
     notes = _notes(shown + [r for r, use in rows if not use])
     extra = [s for s, i in sorted(notes.items(), key=lambda kv: kv[1]) if i > len(_notes(shown))]
     return [("p", "Every model parameter by its configuration key (for a rerun or an "
-                  "override), the value as the run used it, whether the run uses it, and its "
-                  "source (the notes of the assumptions table)."),
+                  "override), the value as the run used it (for the keys a design search "
+                  "sets, the recommended design's beside the configured one), whether the "
+                  "run uses it, and its source (the notes of the assumptions table)."),
             ("table", ["key", "value", "used", "source"],
-             [[r.key, r.value, "yes" if use else "no", f"[{notes[r.source]}]"]
-              for r, use in rows]),
+             [[r.key, _searched(r, searched or {}), "yes" if use else "no",
+               f"[{notes[r.source]}]"] for r, use in rows]),
             *([("p", f"Sources of the settings the run does not use (notes "
                      f"{len(notes) - len(extra) + 1} to {len(notes)}; notes 1 to "
                      f"{len(notes) - len(extra)} are under the assumptions table)."),
