@@ -88,7 +88,10 @@ def _design_blocks(d: dict[str, Any]) -> list[tuple]:
                       "level as the goals are cleared, by the one-sided Monte Carlo bound, "
                       "leaving out designs simulated in full that miss the wait goal or the "
                       "utilisation floor (simulated cost where simulated in full, else the "
-                      "ranking cost, and then the wait is not checked)."),
+                      "ranking cost, and then the wait is not checked). Only among the "
+                      "designs the search simulated: it searched N for the goal, so below "
+                      "it a smaller N it never simulated may be cheaper, and one design can "
+                      "be the cheapest at several levels."),
                 ("table", [f"{crit} at least", "N", "ESWs", "FTE", "sites", "months", crit,
                            "expected cost (GBP)", "wait and utilisation floor"],
                  [[f"{p['level']:g}", str(p["design"]["target_n"]), str(p["design"]["esws"]),

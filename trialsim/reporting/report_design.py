@@ -386,7 +386,13 @@ def _work_text(d: dict[str, Any]) -> str:
     return (f"Simulated: {w.get('replications')} replications in {w.get('runs')} runs "
             f"({_n(w.get('participants'), 0)} participants). Each row below is a candidate "
             "and the goal it was tested for; 'screened out' failed after the screening "
-            "replications.")
+            "replications; 'fail': its own trials do not clear the goal by the one-sided "
+            "Monte Carlo bound."
+            + (" With the smallest N read off the curve fitted across each ESW count's "
+               "candidates (design.pick_n=fitted), a grid N whose own trials fail here can "
+               "still be a count's smallest N above: the curve's bound rests on every N "
+               "simulated at that count, not on one N's trials."
+               if d.get("pick_n") == "fitted" else ""))
 
 
 def _evaluation_row(e: dict[str, Any], crit: str) -> list[str]:
