@@ -606,7 +606,8 @@ def test_the_check_again_with_one_input_changed_moves_the_right_way(small_design
             assert r["power_change"] <= 3 * r["power_change_mc_se"] + 1e-12, key_value
     assert rows["outcome.effect_m12", 0.5]["power_change"] < 0
     lines = "\n".join(sensitivity_lines(check))
-    assert "nothing changed: power" in lines and "change -" in lines
+    assert "nothing changed: power among the " in lines and "change -" in lines
+    assert f"power among the {rows['outcome.effect_m12', 0.5]['reached']} reaching N" in lines
     # the effect changes nothing of recruitment: the same seeds recruit the same trials
     assert e75["prob_target"] == e50["prob_target"]
     assert "one input changed" in design_table(small_design)

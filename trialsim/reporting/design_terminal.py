@@ -238,9 +238,14 @@ def _with_change(row: dict[str, Any], name: str, label: str) -> str:
 
 
 def sensitivity_words(row: dict[str, Any], crit: str) -> str:
-    """A sensitivity row's criterion among trials reaching N and P(target), each with
-    its change from the same seeds unchanged: the words the terminal and report share."""
-    return (f"{_with_change(row, crit, crit)}; "
+    """A sensitivity row's criterion among trials reaching N (how many: a change that
+    slows recruitment leaves few, and a high power among them is no comfort) and
+    P(target), each with its change from the same seeds unchanged: the words the
+    terminal and report share."""
+    reached = row.get("reached")
+    label = (crit if reached is None or row.get(crit) is None  # n/a says how many
+             else f"{crit} among the {reached} reaching N")
+    return (f"{_with_change(row, crit, label)}; "
             f"{_with_change(row, 'prob_target', 'P(target)')}")
 
 
