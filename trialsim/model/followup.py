@@ -161,10 +161,8 @@ def follow_up_trials(c: Cohort, bounds: np.ndarray, fu: FollowUp,
     same to the last bit however many are followed up beside it."""
     n, w = len(c.ips), len(fu.months)
     sizes = np.diff(bounds).tolist()
-
-    def draws(gens: Sequence[np.random.Generator]) -> np.ndarray:
-        return np.concatenate([g.random(m) for g, m in zip(gens, sizes, strict=True)])
-
+    # the text's uniform after each trial's u, late, when, on its stream, unless its own
+    own_text = fu.text_followup is not None and text_rngs is None
     ips = c.ips
     withdrawn_day = c.withdrawn_day[:, None]
     days = wave_days(c, fu)
@@ -201,8 +199,7 @@ def follow_up_trials(c: Cohort, bounds: np.ndarray, fu: FollowUp,
             p = centred(p, shift[:, k], [r & a for r in rows for a in (ips, ~ips)], bounds)
         if support is not None:
             p = np.where(ips & support[:, k], np.maximum(p, fu.esw_completion.value), p)
-        # each trial's u, late, when (and the text's, on its stream) in its own order
-        own_text = fu.text_followup is not None and text_rngs is None
+        # each trial's u, late, when (and the text's) in its own order
         drawn = [[g.random(m) for _ in range(4 if own_text else 3)]
                  for g, m in zip(rngs, sizes, strict=True)]
         u, late, when = (np.concatenate([d[i] for d in drawn]) for i in range(3))
@@ -214,8 +211,8 @@ def follow_up_trials(c: Cohort, bounds: np.ndarray, fu: FollowUp,
         chain[:, k] = ok
         if fu.text_followup is not None:
             texted[:, k] = ~withdrawn[:, k] & ~ok & (days[:, k] >= text_from)  # sent (costs)
-            u_text = (np.concatenate([d[3] for d in drawn]) if own_text
-                      else draws(text_rngs))
+            u_text = np.concatenate([d[3] for d in drawn] if own_text else
+                                    [g.random(m) for g, m in zip(text_rngs, sizes, strict=True)])
             text = texted[:, k] & (u_text < fu.text_followup.value)
             day = np.where(text & ~ok, days[:, k] + 2 * fu.reminder_days, day)
             ok |= text & (day < withdrawn_day[:, 0])

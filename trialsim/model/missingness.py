@@ -28,6 +28,7 @@ import numpy as np
 from scipy.special import expit, logit
 
 from trialsim.inputs.pathway_params import TABLE8_WAVES, BaselineShares, FollowUp, Outcome
+from trialsim.model.records import trial_index
 
 BASELINE_STREAM = "participants/baseline_covariates"  # sex and single, per participant
 ITEMS_STREAM = "follow_up/rtw_se_items"  # item non-response, per participant and wave
@@ -79,7 +80,7 @@ def centred(p: np.ndarray, shift: np.ndarray, groups: list[np.ndarray],
     n_rows = len(out)
     bounds = np.array([0, n_rows]) if bounds is None else bounds
     n_trials, k_groups = len(bounds) - 1, len(groups)
-    trial = np.repeat(np.arange(n_trials), np.diff(bounds))
+    trial = trial_index(bounds)
     gid = np.full(n_rows, -1)
     for k, g in enumerate(groups):
         gid[g & (out > 0.0) & (out < 1.0)] = k

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from trialsim.inputs.pathway_params import Outcome
-from trialsim.model.records import Cohort
+from trialsim.model.records import Cohort, trial_index
 
 
 def received_as_intended(c: Cohort, o: Outcome) -> np.ndarray:
@@ -52,7 +52,6 @@ def scores_of_trials(ips: np.ndarray, esw: np.ndarray, working: np.ndarray,
     participants are rows bounds[j]:bounds[j + 1] (its ESW ids its own), drawn from
     rngs[j] in the order one trial draws them, so that each trial's scores are the same
     to the last bit however many trials are drawn beside it."""
-    n = len(ips)
     t = np.concatenate([[0.0], np.asarray(months, dtype=float)])
     mean, sd = o.control_at(t)
     effect = o.effect_m12 * np.minimum(t / 12.0, 1.0)
@@ -64,11 +63,10 @@ def scores_of_trials(ips: np.ndarray, esw: np.ndarray, working: np.ndarray,
         person.append(rng.standard_normal(m))
         wave.append(rng.standard_normal((m, len(t))))
         u.append(rng.standard_normal(n_u))
-    z = np.sqrt(rho) * np.concatenate(person)[:, None] + \
-        np.sqrt(1 - rho) * np.concatenate(wave).reshape(n, len(t))
+    z = np.sqrt(rho) * np.concatenate(person)[:, None] + np.sqrt(1 - rho) * np.concatenate(wave)
     seen = ips & (esw >= 0)
     if icc > 0 and seen.any():
-        trial = np.repeat(np.arange(len(sizes)), sizes)  # each ESW's effect is its trial's
+        trial = trial_index(bounds)  # each ESW's effect is its trial's
         effects = np.concatenate(u)[trial[seen] * n_u + esw[seen]]
         z[seen, 1:] = np.sqrt(1 - icc) * z[seen, 1:] + np.sqrt(icc) * effects[:, None]
     sd_arm = np.where(ips[:, None], o.ips_sd_at(t)[None, :], sd[None, :])

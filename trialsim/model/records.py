@@ -135,6 +135,12 @@ def joined(cohorts: list[Cohort]) -> tuple[Cohort, np.ndarray]:
     return Cohort(**out), bounds
 
 
+def trial_index(bounds: np.ndarray) -> np.ndarray:
+    """Each row's trial, for several trials' rows (trial j's rows bounds[j]:bounds[j + 1],
+    as `joined` gives them)."""
+    return np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+
+
 _NUMBER_FIELDS = ("locality", "randomised_day", "esw", "esw_wait_days", "first_appointment_day",
                   "support_end_day", "disengaged", "ot_wait_days", "booklet_wait_days",
                   "withdrawn_day")

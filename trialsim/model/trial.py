@@ -180,12 +180,13 @@ def outcomes_of_trials(pathways: list[Pathway],
     waves = follow_up_trials(cohort, bounds, fu, [s["follow_up"] for s in streams],
                              shift=shift, items_rngs=[s[ITEMS_STREAM] for s in streams],
                              **fu_days)
-    return [_result(p, params, _rows(waves, a, b), scores[a:b], received[a:b], share[a:b])
+    return [_result(p, params, _waves_rows(waves, a, b), scores[a:b], received[a:b],
+                    share[a:b])
             for p, a, b in zip(pathways, bounds[:-1].tolist(), bounds[1:].tolist(),
                                strict=True)]
 
 
-def _rows(waves: Waves, a: int, b: int) -> Waves:
+def _waves_rows(waves: Waves, a: int, b: int) -> Waves:
     """One trial's rows a:b of several trials' waves."""
     cut = {f.name: (v[a:b] if isinstance(v := getattr(waves, f.name), np.ndarray) else v)
            for f in fields(Waves)}

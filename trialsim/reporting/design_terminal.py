@@ -132,8 +132,8 @@ def design_table(result: dict[str, Any]) -> str:
                          f"one-sided bound {out(fs['fitted_sites_bound'])}; "
                          f"{fs['fitted_points']} site counts), {rec['sites']} by the grid rule")
         if rec.get("cost") is not None:
-            lines.append(f"    expected cost GBP {rec['cost']:,.0f} (90% {rec['cost_p5']:,.0f} to "
-                         f"{rec['cost_p95']:,.0f}; search seed), mean {labels.UTILISATION} "
+            lines.append(f"    expected cost {_cost_range(rec)}; search seed), mean "
+                         f"{labels.UTILISATION} "
                          f"{_f(rec.get('utilisation'))}, peak caseload "
                          f"{_f(rec.get('peak_caseload'), 1)}")
         if rec.get("idle"):
@@ -147,8 +147,7 @@ def design_table(result: dict[str, Any]) -> str:
             lines.append(f"    the smallest-N rule's design (N {rule['target_n']}, {rule['esws']} "
                          f"ESWs at {rule.get('fte', 1.0):g} FTE, {rule['sites']} "
                          f"{result['site_kind']}, {rule['months']:g} "
-                         f"months) costs GBP {rule['cost']:,.0f} (90% {rule['cost_p5']:,.0f} to "
-                         f"{rule['cost_p95']:,.0f}; same seed), {labels.UTILISATION} "
+                         f"months) costs {_cost_range(rule)}; same seed), {labels.UTILISATION} "
                          f"{_f(rule.get('utilisation'))}")
         c = result["check"]
         for a in result.get("check_attempts", [])[:-1]:
@@ -165,8 +164,7 @@ def design_table(result: dict[str, Any]) -> str:
                      f"{_f(c['prob_target_mc_se'], 3)}; search {_f(rec['prob_target'], 3)}), "
                      f"wait {_f(c['wait_days'], 1)} days: " + check_verdict(c))
         if c.get("cost") is not None:
-            lines.append(f"    check run cost GBP {c['cost']:,.0f} (90% {c['cost_p5']:,.0f} to "
-                         f"{c['cost_p95']:,.0f}), {labels.UTILISATION} "
+            lines.append(f"    check run cost {_cost_range(c)}), {labels.UTILISATION} "
                          f"{_f(c.get('utilisation'))}, peak caseload "
                          f"{_f(c.get('peak_caseload'), 1)}")
         lines += check_lines(c)
@@ -178,6 +176,13 @@ def design_table(result: dict[str, Any]) -> str:
     lines.append(f"  simulated: {w['replications']} replications in {w['runs']} runs "
                  f"({w['participants']:,} participants)")
     return "\n".join(lines)
+
+
+def _cost_range(d: dict[str, Any]) -> str:
+    """A design's cost and the start of its 90% interval, '(90% lo to hi' (the caller
+    adds what it says of the seed and closes it)."""
+    return (f"GBP {labels.gbp(d['cost'])} (90% {labels.gbp(d['cost_p5'])} to "
+            f"{labels.gbp(d['cost_p95'])}")
 
 
 def joint_success(check: dict[str, Any] | None) -> tuple[float, float] | None:
@@ -279,7 +284,7 @@ def variant_lines(result: dict[str, Any]) -> list[str]:
         r = c.get("returned_m12") or {}
         lines.append(what + f"N {rec['target_n']}, {rec['esw_per_locality']} ESW/loc at "
                      f"{rec.get('fte', 1.0):g} FTE, {rec['sites']} sites, {rec['months']:g} "
-                     f"months: GBP {rec['cost']:,.0f}"
+                     f"months: GBP {labels.gbp(rec['cost'])}"
                      + (f"; check power {c['power_of_n']:.3f}" if c.get("power_of_n")
                         is not None else "")
                      + (f", IPS 12-month returns {r['ips']:.2f}" if r.get("ips") is not None

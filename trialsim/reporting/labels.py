@@ -265,16 +265,16 @@ def metric(name: str) -> str:
     return METRICS.get(name, label(name) if "." in name else name.replace("_", " "))
 
 
+def gbp(x: float | None) -> str:
+    """An amount in whole pounds with thousands separated ("n/a" for none), as the
+    terminals and the reports print it."""
+    return "n/a" if x is None else f"{x:,.0f}"
+
+
 # The ESW caseload ratio the costs give (costs.utilisation, the search's `utilisation`):
 # place-months filled over those the posts hold, and are paid for, from hire. Not
 # delivery.esw_utilisation, the occupancy from the first ESW appointment to the last
 # support end, which leaves out the months paid before the first client and so reads higher.
-def gbp(x: float | None) -> str:
-    """An amount in whole pounds with thousands separated ("n/a" for none), as the
-    terminal and the report's budget print it."""
-    return "n/a" if x is None else f"{x:,.0f}"
-
-
 UTILISATION = "ESW paid-place utilisation"
 UTILISATION_HOW = "caseload place-months used / paid for, from hire"
 
