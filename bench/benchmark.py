@@ -373,6 +373,7 @@ def breakdown(reps: int) -> list[Figure]:
         *((owner, name, "event loop: coordinator's queue, randomisation, ESW places")
           for owner, name in EVENT_LOOP),
         (delivery, "path_at_rates", "  of which employment paths (employment.py)"),
+        (delivery, "path_without_support", "  of which employment paths (employment.py)"),
         (delivery.Delivery, "finish", "ESW asks after recruitment, OT appointments (recursions)"),
         (trial, "follow_up_trials", "follow-up (followup.py, a block at a time)"),
         (trial, "scores_of_trials", "outcomes (outcomes.py, a block at a time)"),

@@ -33,10 +33,10 @@ import numpy as np
 from scipy.special import expit
 
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
-from trialsim.model.employment import path_at_rates
+from trialsim.model.employment import EmploymentPath, path_at_rates, path_without_support
 from trialsim.model.records import IPS, Participant
 from trialsim.model.recruitment import Coordinator
-from trialsim.streams import Streams, Uniforms
+from trialsim.streams import Streams
 from trialsim.units import months_to_days
 
 
@@ -115,11 +115,16 @@ class Delivery:
         self.u_work = streams.uniforms("employment")
         e = params.employment
         self._rates = (e.supported_entry_per_day, e.readiness_per_day.value, e.loss_per_day.value)
+        self._loss = e.loss_per_day.value
         # looked up once, not per participant
         self._entry_at, self._in_work_days = e.self_entry_at, d.in_work_support_days
         self._withdraw_ips = e.withdraw_on_job_ips.value
         self._withdraw_tau = e.withdraw_on_job_tau.value
         self._patience = d.disengage_wait_per_day > 0 and math.isfinite(d.caseload)
+        self._patience_rate = d.disengage_wait_per_day
+        self._first_mean, self._booklet_mean = (d.first_appointment_mean_days,
+                                                d.booklet_delay_mean_days)
+        self._joint_mean, self._support_days = d.joint_delay_mean_days, d.support_days
         self._disengage_after = d.disengage_after_assessment.value
         # readiness at assessment (primary care, pain service) when years out of work do
         # not shift it (p_ready then reads the setting alone)
@@ -132,18 +137,30 @@ class Delivery:
     def start(self, person: Participant) -> None:
         """At randomisation, every ask due by its day served already (`serve`): IPS asks
         for a caseload place after the first-appointment delay (and gives up after its
-        patience); TAU books the coordinator."""
+        patience); TAU books the coordinator. Each delay is exponential by inversion of
+        one uniform (none for a mean of 0), written out: this runs once a participant."""
+        u, day = self.u_delays, person.randomised_day
         if person.arm != IPS:
-            self._tau(person)
+            if self.paths:  # no support: path_at_rates would run path_without_support
+                self._set_path(person, path_without_support(
+                    self.u_work, self._entry_at(person.years_out_of_work), self._loss, day,
+                    day + self.horizon_days, self._withdraw_tau, math.inf, 0.0))
+            mean = self._booklet_mean
+            if mean > 0:
+                day -= mean * math.log1p(-u())
+            if self.coordinator is None:
+                person.booklet_wait_days = 0.0
+            else:
+                self.coordinator.book(day, person)
             return
-        d = self.p.delivery
-        delay = self._delay(d.first_appointment_mean_days)
+        mean = self._first_mean
+        if mean > 0:
+            day -= mean * math.log1p(-u())
         patience = math.inf
         if self._patience:
-            patience = -math.log1p(-self.u_delays()) / d.disengage_wait_per_day
+            patience = -math.log1p(-u()) / self._patience_rate
         if self.paths:
-            heapq.heappush(self._asks, (person.randomised_day + delay, person.id, person,
-                                        patience))
+            heapq.heappush(self._asks, (day, person.id, person, patience))
 
     def serve(self, day: float) -> None:
         """Serve the asks due by `day` (inclusive), in order of day, then of
@@ -155,44 +172,38 @@ class Delivery:
             due, _, person, patience = pop(asks)
             ask(person, patience, due)
 
-    def _delay(self, mean: float, u: Uniforms | None = None) -> float:
-        """Exponential with this mean, by inversion of `u` (by default the delays at
-        randomisation; 0 for mean 0: no draw)."""
-        return -mean * math.log1p(-(u or self.u_delays)()) if mean > 0 else 0.0
-
-    def _path(self, person: Participant, support_start: float, support_days: float,
-              ready: bool, withdraw: float):
-        day = person.randomised_day  # trialsim.model.employment.employment_path
-        path = path_at_rates(
-            self.u_work, self._entry_at(person.years_out_of_work), *self._rates, day,
-            day + self.horizon_days, support_start, support_days, self._in_work_days, ready,
-            withdraw)
-        person.jobs, person.ready_day = path.jobs, path.ready_day
-        person.withdrawn_day = path.withdrawn_day
+    @staticmethod
+    def _set_path(person: Participant, path: EmploymentPath) -> EmploymentPath:
+        """The participant's record of their employment path (its support end is
+        delivery's to use)."""
+        person.jobs, person.ready_day, _, person.withdrawn_day = path
         return path
 
     def _ask_esw(self, person: Participant, patience: float, asked: float) -> None:
         """On the day `asked`: a caseload place, or giving up after `patience` days."""
-        d = self.p.delivery
-        withdraw = self._withdraw_ips
         team = self.teams[person.locality]
         start = team.first_free(asked)
+        day = person.randomised_day  # the path's (trialsim.model.employment.employment_path)
+        horizon = day + self.horizon_days
+        entry = self._entry_at(person.years_out_of_work)
         if start - asked > patience:  # gave up first (a place freeing that day wins)
             person.disengaged, person.esw_wait_days = True, patience
-            self._path(person, math.inf, 0.0, False, withdraw)
+            self._set_path(person, path_without_support(
+                self.u_work, entry, self._loss, day, horizon, self._withdraw_ips, math.inf, 0.0))
             return
         person.esw_wait_days = start - asked
         disengaged = self.u_assess() < self._disengage_after
         ready = self.u_assess() < (p_ready(self.p, person) if self._ready is None else
                                    self._ready[person.setting != PRIMARY_CARE])
-        path = self._path(person, start, 0.0 if disengaged else d.support_days, ready,
-                          withdraw)
+        path = self._set_path(person, path_at_rates(
+            self.u_work, entry, *self._rates, day, horizon, start,
+            0.0 if disengaged else self._support_days, self._in_work_days, ready,
+            self._withdraw_ips))
         if path.withdrawn_day < start:  # moved away before the first appointment
             team.hold(start)
             return
         # time-unlimited support with no job runs to the end of follow-up
-        end = path.support_end if math.isfinite(path.support_end) else (
-            person.randomised_day + self.horizon_days)
+        end = path.support_end if math.isfinite(path.support_end) else horizon
         end = max(end, start)
         person.first_appointment_day, person.support_end_day = start, end
         person.esw = team.assign(start, end)
@@ -201,17 +212,10 @@ class Delivery:
         # everyone seen by an ESW has the joint ESW + OT appointment, even if they later
         # disengage: "all 22 IPS participants attended an appointment held jointly with
         # the pain specialist ... and their ESW early after recruitment" (WP4 "IPS Arm")
-        self.joint_requests.append((start + self._delay(d.joint_delay_mean_days, self.u_joint),
-                                    person.id, person))
-
-    def _tau(self, person: Participant) -> None:
-        if self.paths:
-            self._path(person, math.inf, 0.0, False, self._withdraw_tau)
-        day = person.randomised_day + self._delay(self.p.delivery.booklet_delay_mean_days)
-        if self.coordinator is None:
-            person.booklet_wait_days = 0.0
-        else:
-            self.coordinator.book(day, person)
+        mean = self._joint_mean
+        self.joint_requests.append(
+            (start - mean * math.log1p(-self.u_joint()) if mean > 0 else start,
+             person.id, person))
 
     def finish(self) -> None:
         """After recruitment: the asks still to serve, then the joint appointments in

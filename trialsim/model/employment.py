@@ -75,8 +75,8 @@ def path_at_rates(u: Callable[[], float], a: float, b: float, readiness: float, 
     `b`, readiness, loss) and `u` a source of uniforms: what the model calls, once per
     participant, without the keyword and attribute look-ups."""
     if not support_start < horizon:  # never supported before the horizon
-        return _self_directed(u, a, loss, start, horizon, withdraw_on_job, support_start,
-                              support_days)
+        return path_without_support(u, a, loss, start, horizon, withdraw_on_job,
+                                    support_start, support_days)
     log1p, inf = math.log1p, math.inf
     support_end = support_start + support_days
     t, working, ready, ready_day = start, False, False, inf
@@ -127,9 +127,9 @@ def path_at_rates(u: Callable[[], float], a: float, b: float, readiness: float, 
     return _new(EmploymentPath, (tuple(jobs), ready_day, support_end, withdrawn))
 
 
-def _self_directed(u, a: float, loss: float, start: float, horizon: float,
-                   withdraw_on_job: float, support_start: float,
-                   support_days: float) -> EmploymentPath:
+def path_without_support(u, a: float, loss: float, start: float, horizon: float,
+                         withdraw_on_job: float, support_start: float,
+                         support_days: float) -> EmploymentPath:
     """The path with no support before the horizon (what the loop above does then, the
     same draws in the same order, in fewer steps): the two-state chain, entry `a`, loss
     `loss`, withdrawal on the first job start (which ends support before it starts)."""

@@ -170,6 +170,9 @@ class Recruitment:
         self.channels = params.channel_names()
         self._years = _years_out_of_work(streams["participants/years_out_of_work"],
                                          params.years_out_of_work).__next__
+        self._allocate = self.allocator.allocate
+        self._scales = params.years_out_of_work.scales
+        self._in_setting = params.years_out_of_work.in_setting
         self.on_randomised: Callable[[Participant], None] = lambda person: None
         self.before_randomising: Callable[[float], None] = lambda day: None
         self._sources: list[Source] = []
@@ -370,8 +373,10 @@ class Recruitment:
         self._randomised[c] += 1
         # positional, in Participant's order: id, site, site_type, setting, locality,
         # channel, arm, randomised_day, years_out_of_work (the arm drawn before the years)
-        arm = self.allocator.allocate(setting, day)
-        years = self.p.years_out_of_work.in_setting(setting, self._years())
+        arm = self._allocate(setting, day)
+        years = self._years()
+        if self._scales[setting] != 1.0:  # YearsOutOfWork.in_setting, without its frame
+            years = self._in_setting(setting, years)
         person = Participant(len(self.participants), site, kind, setting, locality, channel,
                              arm, day, years)
         self.participants.append(person)
