@@ -76,8 +76,8 @@ def sensitivity_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, An
     return {
         "outcome": "rtw_se", "analysis": prefix, "arm": a.delta_arm,
         "unit": "pooled within-arm SD of the returned 12-month scores",
-        "mean_sd": float(np.nanmean(reps["sensitivity_delta_sd"])),
-        "mean_slope": float(np.nanmean(slope)),
+        "mean_sd": _finite_mean(reps["sensitivity_delta_sd"]),
+        "mean_slope": _finite_mean(slope),
         "se": "held at the MAR analysis's (information-anchored)",
         "grid": grid,
         # power crosses one half here: the delta a typical trial's conclusion turns at
@@ -89,6 +89,13 @@ def sensitivity_summary(reps: pd.DataFrame, params: ModelParams) -> dict[str, An
         # the same median with the IPS arm's, the TAU arm's or both arms' scores shifted
         "by_arm": by_arm,
     }
+
+
+def _finite_mean(x) -> float:
+    """The mean of the values that are not NaN; NaN, without numpy's warning, when none
+    are (a run that randomised nobody has no slope to average)."""
+    x = np.asarray(x, dtype=float)
+    return float(np.nanmean(x)) if (~np.isnan(x)).any() else math.nan
 
 
 def comparison_summary(reps: pd.DataFrame) -> dict[str, Any] | None:
