@@ -18,6 +18,7 @@ from scipy.special import ndtr, ndtri, stdtr, stdtrit
 from trialsim.analysis.cluster_robust import fit_cluster_robust
 from trialsim.analysis.multiple_imputation import impute_by_arm, rubin
 from trialsim.analysis.partially_nested import fit_partially_nested
+from trialsim.analysis.partially_nested_batch import fit_partially_nested_many
 from trialsim.analysis.repeated_measures import MmrmFit, fit_mmrm
 
 
@@ -86,16 +87,34 @@ def partially_nested(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray, esw: 
     fit (too few participants or ESWs, a singular system, a variance at its bound) is
     not estimable; a fit whose optimiser did not converge is reported as such and not
     used (no rejection)."""
+    return partially_nested_many(y[None], arm, baseline, esw, alpha,
+                                 esw_variance=esw_variance, small_sample=small_sample,
+                                 equal_variances=equal_variances)[0]
+
+
+def partially_nested_many(ys: np.ndarray, arm: np.ndarray, baseline: np.ndarray,
+                          esw: np.ndarray, alpha: float, *, esw_variance: str = "unbounded",
+                          small_sample: str = "kenward_roger",
+                          equal_variances: bool = False) -> list[TestResult]:
+    """partially_nested of each outcome y of `ys` (m x n) with the same arms, baseline and
+    ESWs (multiple imputation's completed datasets): one fit alone, several in step
+    (trialsim.analysis.partially_nested_batch: the same fits to rounding)."""
     ips = arm.astype(bool)
     n_tau = int((~ips).sum())
     n_esw = len(set(esw[ips & (esw >= 0)].tolist()))
-    if len(y) < 6 or n_tau < 2 or int(ips.sum()) < 3 or n_esw < 2:
-        return NOT_ESTIMABLE
+    if ys.shape[1] < 6 or n_tau < 2 or int(ips.sum()) < 3 or n_esw < 2:
+        return [NOT_ESTIMABLE] * len(ys)
     cluster = np.where(esw >= 0, esw, -1 - np.arange(len(esw)))
-    x = np.column_stack([np.ones(len(y)), ips.astype(float), baseline])
-    fit = fit_partially_nested(y, x, ips, cluster, equal_variances=equal_variances,
-                               nonnegative=esw_variance == "nonnegative",
-                               observed_df=small_sample == "satterthwaite")
+    x = np.column_stack([np.ones(len(baseline)), ips.astype(float), baseline])
+    options = {"equal_variances": equal_variances,
+               "nonnegative": esw_variance == "nonnegative",
+               "observed_df": small_sample == "satterthwaite"}
+    fits = [fit_partially_nested(ys[0], x, ips, cluster, **options)] if len(ys) == 1 else \
+        fit_partially_nested_many(ys, x, ips, cluster, **options)
+    return [_partially_nested_result(fit, small_sample, alpha) for fit in fits]
+
+
+def _partially_nested_result(fit, small_sample: str, alpha: float) -> TestResult:
     if fit is None:
         return NOT_ESTIMABLE
     if not fit.converged:
@@ -232,8 +251,9 @@ def imputed(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray,
             rng: np.random.Generator, analyse) -> TestResult:
     """Multiple imputation by arm (impute_by_arm: every wave in order from baseline, the
     auxiliaries and the earlier waves), each completed dataset's last wave analysed by
-    `analyse(y_last, arm, baseline) -> TestResult` (the pre-specified method, on every
-    randomised participant), pooled by Rubin's rules with the Barnard-Rubin df. The
+    `analyse(ys, arm, baseline) -> [TestResult]` (the pre-specified method, on every
+    randomised participant; ys: the m datasets' last waves, m x n; one result each),
+    pooled by Rubin's rules with the Barnard-Rubin df. The
     complete-data df is the median of the per-imputation small-sample df (mice's dfcom
     is one number; a mixed model's KR df varies a little across completed datasets).
     Not estimable when an arm has too few returns at some wave to impute it or fewer
@@ -248,7 +268,7 @@ def imputed(y: np.ndarray, arm: np.ndarray, baseline: np.ndarray,
     except (ValueError, np.linalg.LinAlgError):
         return NOT_ESTIMABLE
     last = done[:, :, -1]
-    results = [analyse(last[k], ips, baseline) for k in range(m)]
+    results = analyse(last, ips, baseline)
     ok = [r for r in results if r.status == "ok"]
     if len(ok) < 2:
         return NOT_ESTIMABLE

@@ -42,7 +42,9 @@ counterpart; it agrees wherever its estimate is positive.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -279,41 +281,68 @@ def fit_partially_nested(y: np.ndarray, x: np.ndarray, ips: np.ndarray, cluster:
     information, about a fifth of the fit's time) is not computed (NaN): Kenward-Roger
     does not use it."""
     model = PartiallyNestedModel(y, x, ips, cluster)
+    return drive(fit_steps(model, y, equal_variances, nonnegative, observed_df),
+                 _Objective(model, equal_variances))
+
+
+def drive(steps: Generator, objective: Callable) -> Any:
+    """Run a fit's steps (`fit_steps`) on `objective`, numpy's floating-point warnings
+    off (a degenerate fit is told by its result): each point the steps ask for is
+    evaluated (None where the objective raises LinAlgError) and sent back; the steps'
+    return value is the fit's."""
+    with np.errstate(all="ignore"):
+        try:
+            point = next(steps)
+            while True:
+                try:
+                    got = objective(point)
+                except np.linalg.LinAlgError:
+                    got = None
+                point = steps.send(got)
+        except StopIteration as stop:
+            return stop.value
+
+
+def fit_steps(model: PartiallyNestedModel, y: np.ndarray, equal_variances: bool,
+              nonnegative: bool, observed_df: bool) -> Generator:
+    """fit_partially_nested's REML fit as a generator: it yields each theta at which it
+    needs (value, gradient, Hessian) of -2 log REML (`_Objective`), is sent them (None
+    where the objective raises LinAlgError) and returns the Fit (or None). One
+    procedure whoever evaluates the objective: one fit at a time (`drive`), or many fits
+    of the same structure in step (trialsim.analysis.partially_nested_batch)."""
     singular = -1.0 / model.m.max() if model.n_cl else -math.inf
     pick = [0, 2] if equal_variances else [0, 1, 2]
     lo = np.array([(-LOG_BOUND, -LOG_BOUND, 0.0)[i] for i in pick])
     hi = np.array([(LOG_BOUND, LOG_BOUND, RATIO_MAX)[i] for i in pick])
-    obj = _Objective(model, equal_variances)
     grad_tol = 0.1 * GRAD_TOL * len(y)  # the unchecked last step leaves at most this
-    with np.errstate(all="ignore"):
-        try:
-            moments = model.moment_start()[pick]
-        except np.linalg.LinAlgError:
+    try:
+        moments = model.moment_start()[pick]
+    except np.linalg.LinAlgError:
+        return None
+    start = moments.copy()
+    start[-1] = min(max(moments[-1], 0.0), 1.0)
+    if not nonnegative and model.n_cl:
+        low = lo.copy()
+        low[-1] = (1 - 1e-3) * singular
+        moments[-1] = min(max(moments[-1], 0.5 * singular), 1.0)
+        free = yield from _newton(moments, low, hi, singular, grad_tol)
+        if free is None:
             return None
-        start = moments.copy()
-        start[-1] = min(max(moments[-1], 0.0), 1.0)
-        if not nonnegative and model.n_cl:
-            low = lo.copy()
-            low[-1] = (1 - 1e-3) * singular
-            moments[-1] = min(max(moments[-1], 0.5 * singular), 1.0)
-            free = _newton(obj, moments, low, hi, singular, grad_tol)
-            if free is None:
-                return None
-            if free[0][-1] > low[-1] + 1e-10:
-                return _result(model, y, free, low, hi, equal_variances, keep_tau2=True,
-                               observed_df=observed_df)
-            # No interior REML maximum with tau2 free: the criterion is unbounded as
-            # s2_ips + m_max tau2 -> 0 (V singular, the IPS mean set by the largest
-            # ESW's clients alone). The pre-specified fallback is the fit with tau2 >= 0,
-            # with tau2 kept among the estimated parameters of the degrees of freedom
-            # (dropping it, as for a boundary estimate, made the test liberal: 0.067 at
-            # ICC 0.2).
-            held = _newton(obj, start, lo, hi, singular, grad_tol)
-            return None if held is None else _result(model, y, held, lo, hi, equal_variances,
-                                                     keep_tau2=True, observed_df=observed_df)
-        held = _newton(obj, start, lo, hi, singular, grad_tol)
+        if free[0][-1] > low[-1] + 1e-10:
+            return _result(model, y, free, low, hi, equal_variances, keep_tau2=True,
+                           observed_df=observed_df)
+        # No interior REML maximum with tau2 free: the criterion is unbounded as
+        # s2_ips + m_max tau2 -> 0 (V singular, the IPS mean set by the largest
+        # ESW's clients alone). The pre-specified fallback is the fit with tau2 >= 0,
+        # with tau2 kept among the estimated parameters of the degrees of freedom
+        # (dropping it, as for a boundary estimate, made the test liberal: 0.067 at
+        # ICC 0.2).
+        held = yield from _newton(start, lo, hi, singular, grad_tol)
         return None if held is None else _result(model, y, held, lo, hi, equal_variances,
-                                                 keep_tau2=False, observed_df=observed_df)
+                                                 keep_tau2=True, observed_df=observed_df)
+    held = yield from _newton(start, lo, hi, singular, grad_tol)
+    return None if held is None else _result(model, y, held, lo, hi, equal_variances,
+                                             keep_tau2=False, observed_df=observed_df)
 
 
 class _Objective:
@@ -399,8 +428,8 @@ def _solve_pd(h: list[list[float]], g: list[float]) -> list[float] | None:
     return [g[0] / h[0][0]] if h[0][0] > 0 else None
 
 
-def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-            singular: float, grad_tol: float):
+def _newton(theta: np.ndarray, lo: np.ndarray, hi: np.ndarray, singular: float,
+            grad_tol: float) -> Generator:
     """Projected Newton with backtracking (Armijo) within the box [lo, hi]; a parameter
     at a bound that the gradient pushes outwards is held there. A step changes a
     variance at most e-fold and tau2 / s2_ips by at most 1, and covers at most half the
@@ -409,8 +438,10 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     criterion is not convex, the Hessian's eigenvalues are taken in absolute value.
     Stops when the Newton decrement is below DECREMENT_TOL and the (free) gradient below
     grad_tol, taking that last step unchecked. Returns theta, the gradient (before any
-    unchecked step) and whether the steps settled, as lists. The 2 or 3 parameters are
-    handled as plain floats."""
+    unchecked step) and whether the steps settled, as lists; None if the objective
+    fails at the start. The 2 or 3 parameters are handled as plain floats. A generator
+    (fit_steps): it yields each theta to evaluate and is sent (value, gradient,
+    Hessian), or None where the objective raised LinAlgError."""
     lo_, hi_ = lo.tolist(), hi.tolist()
     n = len(lo_)
 
@@ -421,10 +452,10 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         return th, list(g), settled
 
     th = [float(v) for v in theta]
-    try:
-        value, grad, hess = obj(th)
-    except np.linalg.LinAlgError:
+    got = yield th
+    if got is None:
         return None
+    value, grad, hess = got
     for _ in range(MAX_STEPS):
         held = [(t <= a or t >= b) and ((t <= a) == (g > 0))
                 for t, a, b, g in zip(th, lo_, hi_, grad, strict=True)]
@@ -462,11 +493,12 @@ def _newton(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         while True:
             new = clip([a + t * b for a, b in zip(th, step, strict=True)])
             moved = [a - b for a, b in zip(new, th, strict=True)]
-            try:
-                value_new, grad_new, hess_new = obj(new)
+            got = yield new
+            if got is not None:
+                value_new, grad_new, hess_new = got
                 slope = sum([a * b for a, b in zip(grad, moved, strict=True)])
                 ok = value_new <= value + 1e-4 * slope  # False if nan
-            except np.linalg.LinAlgError:
+            else:
                 ok = False
             if ok or t < 1e-8:
                 break

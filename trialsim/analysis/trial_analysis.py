@@ -22,7 +22,7 @@ from trialsim.analysis.estimators import (
     ancova,
     cluster_robust,
     imputed,
-    partially_nested,
+    partially_nested_many,
     repeated_measures,
     two_proportions,
 )
@@ -139,8 +139,8 @@ def rtw_se_by(d: TrialData, a: Analysis, missing_data: str,
                                  esw_intercept=a.method == "partially_nested",
                                  **({} if prefit is None else {"fit": prefit.fit})), analysed
     if missing_data == "multiple_imputation":
-        def analyse(y, ips, base):
-            return _complete_data(y, ips, base, d.esw, a)
+        def analyse(ys, ips, base):
+            return _complete_data_many(ys, ips, base, d.esw, a)
         r = imputed(_imputation_waves(d), d.ips, d.rtw_se_m0, _varying(d.covariates),
                     a.alpha, a.imputations, rng, analyse)
         return r, analysed
@@ -150,12 +150,18 @@ def rtw_se_by(d: TrialData, a: Analysis, missing_data: str,
 
 def _complete_data(y, ips, base, esw, a: Analysis) -> TestResult:
     """The pre-specified method (`analysis.method`) on data with no missing values."""
+    return _complete_data_many(y[None], ips, base, esw, a)[0]
+
+
+def _complete_data_many(ys, ips, base, esw, a: Analysis) -> list[TestResult]:
+    """_complete_data of each outcome of `ys` (m x n) with the same arms, baseline and
+    ESWs: the partially nested fits in step (estimators.partially_nested_many)."""
     if a.method == "ancova":
-        return ancova(y, ips, base, a.alpha)
+        return [ancova(y, ips, base, a.alpha) for y in ys]
     if a.method == "cluster_robust":
-        return cluster_robust(y, ips, base, esw, a.alpha)
-    return partially_nested(y, ips, base, esw, a.alpha, esw_variance=a.esw_variance,
-                            small_sample=a.small_sample)
+        return [cluster_robust(y, ips, base, esw, a.alpha) for y in ys]
+    return partially_nested_many(ys, ips, base, esw, a.alpha, esw_variance=a.esw_variance,
+                                 small_sample=a.small_sample)
 
 
 def _imputation_waves(d: TrialData) -> np.ndarray:
