@@ -115,6 +115,9 @@ def test_stacked_fits_need_one_structure():
               PartiallyNestedModel(ys[1], x, ips, one_esw)]
     with pytest.raises(ValueError, match="same blocks"):
         _StackedObjective(models, False)
+    wider = np.column_stack([x, x[:, 2] ** 2])
+    with pytest.raises(ValueError, match="3 columns"):
+        _StackedObjective([PartiallyNestedModel(y, wider, ips, cluster) for y in ys], False)
 
 
 def test_multiple_imputation_pools_the_same_analyses():

@@ -64,6 +64,9 @@ class _StackedObjective:
         m0 = models[0]
         if any(m.g.shape != m0.g.shape for m in models):
             raise ValueError("stacked fits need the same blocks and design")
+        if m0.p != 3:  # the 3 x 3 inverse by cofactors, as partially_nested._inverse
+            raise ValueError("stacked fits take a design of 3 columns (intercept, arm, "
+                             "baseline), as estimators.partially_nested builds it")
         self.equal, self.p = equal, m0.p
         z = m0.z
         self.zc = np.column_stack([z[:, 0] + z[:, 1], z[:, 2]]) if equal else z
@@ -88,7 +91,7 @@ class _StackedObjective:
         v = dv[..., 0] if self.equal else dv[..., 0] + dv[..., 1]
         w = 1.0 / v
         a = (w @ self.af).reshape(n, p, p)  # X'V^-1 X
-        ainv, det, ok = _inverse_3x3(a) if p == 3 else _inverse_any(a)
+        ainv, det, ok = _inverse_3x3(a)
         beta = (ainv @ (w[:, None, :] @ self.c[idx])[:, 0, :, None])[..., 0]
         gu = (self.gx[idx] @ beta[..., None]).reshape(self.gy[idx].shape) - self.gy[idx]
         e = gu[..., :-1]  # minus X_b'(y_b - X_b beta)
@@ -128,15 +131,3 @@ def _inverse_3x3(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                     np.stack([c02, c12, c22], -1)], 1) / np.where(ok, det, 1.0)[:, None, None]
     return inv, np.where(ok, det, 1.0), ok
 
-
-def _inverse_any(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """_inverse_3x3 for another size, one matrix at a time (Cholesky for the check)."""
-    inv, det, ok = np.empty_like(a), np.ones(len(a)), np.zeros(len(a), bool)
-    for k, m in enumerate(a):
-        try:
-            chol = np.linalg.cholesky(m)
-        except np.linalg.LinAlgError:
-            inv[k] = np.eye(a.shape[-1])
-            continue
-        inv[k], det[k], ok[k] = np.linalg.inv(m), float(np.prod(np.diag(chol))) ** 2, True
-    return inv, det, ok
