@@ -98,7 +98,8 @@ def partially_nested_many(ys: np.ndarray, arm: np.ndarray, baseline: np.ndarray,
                           equal_variances: bool = False) -> list[TestResult]:
     """partially_nested of each outcome y of `ys` (m x n) with the same arms, baseline and
     ESWs (multiple imputation's completed datasets): one fit alone, several in step
-    (trialsim.analysis.partially_nested_batch: the same fits to rounding)."""
+    (trialsim.analysis.partially_nested_batch: the same fits to rounding, or to the
+    stopping rule's resolution where the ESW variance is negative)."""
     ips = arm.astype(bool)
     n_tau = int((~ips).sum())
     n_esw = len(set(esw[ips & (esw >= 0)].tolist()))
