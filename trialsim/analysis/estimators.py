@@ -17,7 +17,6 @@ from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
 from trialsim.analysis.cluster_robust import fit_cluster_robust
 from trialsim.analysis.multiple_imputation import impute_by_arm, rubin
-from trialsim.analysis.partially_nested import fit_partially_nested
 from trialsim.analysis.partially_nested_batch import fit_partially_nested_many
 from trialsim.analysis.repeated_measures import MmrmFit, fit_mmrm
 
@@ -107,11 +106,9 @@ def partially_nested_many(ys: np.ndarray, arm: np.ndarray, baseline: np.ndarray,
         return [NOT_ESTIMABLE] * len(ys)
     cluster = np.where(esw >= 0, esw, -1 - np.arange(len(esw)))
     x = np.column_stack([np.ones(len(baseline)), ips.astype(float), baseline])
-    options = {"equal_variances": equal_variances,
-               "nonnegative": esw_variance == "nonnegative",
-               "observed_df": small_sample == "satterthwaite"}
-    fits = [fit_partially_nested(ys[0], x, ips, cluster, **options)] if len(ys) == 1 else \
-        fit_partially_nested_many(ys, x, ips, cluster, **options)
+    fits = fit_partially_nested_many(ys, x, ips, cluster, equal_variances=equal_variances,
+                                     nonnegative=esw_variance == "nonnegative",
+                                     observed_df=small_sample == "satterthwaite")
     return [_partially_nested_result(fit, small_sample, alpha) for fit in fits]
 
 

@@ -20,7 +20,12 @@ from collections.abc import Generator, Sequence
 
 import numpy as np
 
-from trialsim.analysis.partially_nested import Fit, PartiallyNestedModel, fit_steps
+from trialsim.analysis.partially_nested import (
+    Fit,
+    PartiallyNestedModel,
+    fit_partially_nested,
+    fit_steps,
+)
 
 
 def fit_partially_nested_many(ys: Sequence[np.ndarray], x: np.ndarray, ips: np.ndarray,
@@ -29,9 +34,12 @@ def fit_partially_nested_many(ys: Sequence[np.ndarray], x: np.ndarray, ips: np.n
                               observed_df: bool = True) -> list[Fit | None]:
     """fit_partially_nested(y, x, ips, cluster, ...) for each y of `ys`, in step: one
     design `x` of 3 columns (intercept, arm, baseline, as estimators.partially_nested
-    builds it; another is refused), one set of arms and ESWs."""
-    if not len(ys):
-        return []
+    builds it; another is refused), one set of arms and ESWs. A single y is
+    fit_partially_nested's own fit, to the last bit."""
+    options = {"equal_variances": equal_variances, "nonnegative": nonnegative,
+               "observed_df": observed_df}
+    if len(ys) < 2:
+        return [fit_partially_nested(y, x, ips, cluster, **options) for y in ys]
     models = [PartiallyNestedModel(y, x, ips, cluster) for y in ys]
     steps = [fit_steps(m, y, equal_variances, nonnegative, observed_df)
              for m, y in zip(models, ys, strict=True)]
@@ -102,7 +110,8 @@ class _StackedObjective:
         a = (w @ self.af).reshape(n, p, p)  # X'V^-1 X
         ainv, det, ok = _inverse_3x3(a)
         beta = (ainv @ (w[:, None, :] @ self.c[idx])[:, 0, :, None])[..., 0]
-        gu = (self.gx[idx] @ beta[..., None]).reshape(self.gy[idx].shape) - self.gy[idx]
+        gy = self.gy[idx]
+        gu = (self.gx[idx] @ beta[..., None]).reshape(gy.shape) - gy
         e = gu[..., :-1]  # minus X_b'(y_b - X_b beta)
         r = (e @ beta[..., None])[..., 0] - gu[..., -1]  # residual sum of squares per block
         value = np.log(v) @ self.nb + np.log(det) + (w * r).sum(1)

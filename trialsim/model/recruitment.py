@@ -171,7 +171,6 @@ class Recruitment:
         self._years = _years_out_of_work(streams["participants/years_out_of_work"],
                                          params.years_out_of_work).__next__
         self._allocate = self.allocator.allocate
-        self._scales = params.years_out_of_work.scales
         self._in_setting = params.years_out_of_work.in_setting
         self.on_randomised: Callable[[Participant], None] = lambda person: None
         self.before_randomising: Callable[[float], None] = lambda day: None
@@ -374,9 +373,7 @@ class Recruitment:
         # positional, in Participant's order: id, site, site_type, setting, locality,
         # channel, arm, randomised_day, years_out_of_work (the arm drawn before the years)
         arm = self._allocate(setting, day)
-        years = self._years()
-        if self._scales[setting] != 1.0:  # YearsOutOfWork.in_setting, without its frame
-            years = self._in_setting(setting, years)
+        years = self._in_setting(setting, self._years())
         person = Participant(len(self.participants), site, kind, setting, locality, channel,
                              arm, day, years)
         self.participants.append(person)
