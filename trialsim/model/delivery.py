@@ -39,6 +39,10 @@ from trialsim.model.recruitment import Coordinator
 from trialsim.streams import Streams
 from trialsim.units import months_to_days
 
+# the streams a participant's pathway draws after randomisation (also
+# trialsim.model.delivery_pass's): one uniform per draw
+WORK, ASSESS, JOINT = "employment", "delivery/assessment", "delivery/joint_delays"
+
 
 class EswTeam:
     """The ESWs of one locality: `per_esw` places each, shared as one FIFO queue; a new
@@ -110,9 +114,9 @@ class Delivery:
         self.horizon_days = months_to_days(max(params.follow_up.months))
         # one uniform per draw, buffered (trialsim.streams.buffered)
         self.u_delays = streams.uniforms("delivery/delays")  # at randomisation
-        self.u_joint = streams.uniforms("delivery/joint_delays")  # at the first appointment
-        self.u_assess = streams.uniforms("delivery/assessment")
-        self.u_work = streams.uniforms("employment")
+        self.u_joint = streams.uniforms(JOINT)  # at the first appointment
+        self.u_assess = streams.uniforms(ASSESS)
+        self.u_work = streams.uniforms(WORK)
         e = params.employment
         self._rates = (e.supported_entry_per_day, e.readiness_per_day.value, e.loss_per_day.value)
         self._loss = e.loss_per_day.value
@@ -133,6 +137,7 @@ class Delivery:
         self.joint_requests: list[tuple[float, int, Participant]] = []  # (day, id, person)
         # asks for a caseload place not yet served, a heap: (day due, id, person, patience)
         self._asks: list[tuple[float, int, Participant, float]] = []
+        self.asked: list[tuple[int, float, float]] = []  # without paths: (id, day, patience)
 
     def start(self, person: Participant) -> None:
         """At randomisation, every ask due by its day served already (`serve`): IPS asks
@@ -161,6 +166,8 @@ class Delivery:
             patience = -math.log1p(-u()) / self._patience_rate
         if self.paths:
             heapq.heappush(self._asks, (day, person.id, person, patience))
+        else:  # recorded for the pass after recruitment (trialsim.model.delivery_pass)
+            self.asked.append((person.id, day, patience))
 
     def serve(self, day: float) -> None:
         """Serve the asks due by `day` (inclusive), in order of day, then of

@@ -11,6 +11,7 @@ from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.pathway_params import Outcome
 from trialsim.inputs.uncertainty import STREAM, sample_params
 from trialsim.model.delivery import Delivery
+from trialsim.model.delivery_pass import AVAILABLE, fill_pathways
 from trialsim.model.followup import Waves, follow_up_trials, wave_days, working_at
 from trialsim.model.missingness import (
     BASELINE_STREAM,
@@ -24,6 +25,9 @@ from trialsim.model.recruitment import Recruitment
 from trialsim.model.rescue import TEXT_STREAM, extra_sites, with_retention
 from trialsim.model.sites import Site
 from trialsim.streams import Streams
+
+ENGINES = ("compiled", "reference")
+ENGINE = "compiled" if AVAILABLE else "reference"  # reference: where numba is missing
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ class Pathway:
 
 
 def simulate_pathway(params: ModelParams, seed: int, rep: int,
-                     rescue_day: float | None = None) -> Pathway:
+                     rescue_day: float | None = None, engine: str | None = None) -> Pathway:
     """Replication `rep` from its own streams up to its outcomes; nothing is shared
     between runs.
 
@@ -104,7 +108,13 @@ def simulate_pathway(params: ModelParams, seed: int, rep: int,
     their pilot evidence (assurance). Delivery serves the asks for a caseload place
     still due after recruitment closes. `rescue_day`: the internal pilot's amber plan
     (params.progression.amber_action) acts from this day on (trialsim.model.rescue);
-    None: no plan."""
+    None: no plan. `engine`: "compiled", recruitment first, then delivery's pathways
+    in one compiled pass (trialsim.model.delivery_pass), or "reference", delivery's
+    event recursion as recruitment runs (trialsim.model.delivery): the same values to
+    the last bit (tests/test_delivery_pass.py); None: ENGINE."""
+    engine = ENGINE if engine is None else engine
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}: expected one of {ENGINES}")
     streams = Streams(seed, rep)
     if params.uncertainty is not None:
         params = sample_params(params, streams[STREAM])
@@ -119,11 +129,18 @@ def simulate_pathway(params: ModelParams, seed: int, rep: int,
         elif switched == "text_followup":
             fu_days = {"text_from": rescue_day}
     recruitment = Recruitment(params, streams, extra)
-    delivery = Delivery(params, streams, recruitment.coordinator)
-    recruitment.on_randomised, recruitment.before_randomising = delivery.start, delivery.serve
-    recruitment.start()
-    recruitment.run()  # delivery serves the asks due by each randomisation as it goes
-    delivery.finish()  # and the asks still to come
+    compiled = engine == "compiled"
+    delivery = Delivery(params, streams, recruitment.coordinator, paths=not compiled)
+    recruitment.on_randomised = delivery.start
+    if compiled:
+        recruitment.start()
+        recruitment.run()  # delivery records each IPS participant's ask
+        fill_pathways(params, streams, recruitment.participants, delivery.asked)
+    else:
+        recruitment.before_randomising = delivery.serve
+        recruitment.start()
+        recruitment.run()  # delivery serves the asks due by each randomisation as it goes
+        delivery.finish()  # and the asks still to come
     people = recruitment.participants
     male, single = baseline_covariates(len(people), params.baseline, streams[BASELINE_STREAM])
     for person, m, s in zip(people, male.tolist(), single.tolist(), strict=True):

@@ -1,0 +1,106 @@
+"""Delivery's compiled pass after recruitment (trialsim.model.delivery_pass) against the
+event recursion it replays (trialsim.model.delivery, the reference engine): the same
+participants to the last bit, in configurations that between them reach every branch
+of the pass (caseloads binding, patience running out, moving away before the first
+appointment, time-unlimited support, readiness shifted by years out of work, no
+delays, ties on the day, two OTs, an amber plan's extra sites and retention), and when
+its first draws of uniforms run short."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from conftest import make_cfg
+from test_event_order import TIES
+
+from trialsim.inputs.params import build_params
+from trialsim.model import delivery_pass, trial
+
+pytestmark = pytest.mark.skipif(not delivery_pass.AVAILABLE, reason="numba not installed")
+
+BIND = ("delivery.esw.per_locality=1", "delivery.esw.caseload=4",
+        "delivery.esw.disengage_wait_per_month=0.5")
+CASES = {  # overrides, and whether the internal pilot's amber plan acts at its review
+    "default": ((), False),
+    "pilot": (("scenario=pilot",), False),
+    "mixed, readiness by years out": (("scenario=mixed",
+                                       "employment.ready.odds_ratio_per_year_out=0.8"), False),
+    "caseloads bind, patience": (BIND, False),
+    "moving away often, two OTs": ((*BIND, "employment.withdraw_on_job.ips={k: 6, n: 8}",
+                                    "employment.withdraw_on_job.tau={k: 6, n: 11}",
+                                    "delivery.ot.count=2"), False),
+    "time-unlimited support, no caseload limit": (("delivery.esw.support_months=null",
+                                                   "delivery.esw.caseload=inf"), False),
+    "half-time posts, N 400": (("delivery.esw.fte=0.5", "trial.target_n=400",
+                                "sites.pain_services.count=30"), False),
+    "ties on the day, no delays": ((*TIES, "delivery.esw.caseload=3",
+                                    "delivery.ot.joint_delay_mean_days=0"), False),
+    "rescue sites, caseloads bind": ((*BIND, "progression.amber_action.extra_sites=3"), True),
+    "rescue retention": (("progression.amber_action.retention=esw_completion",), True),
+}
+REPS = 6
+
+
+def _params(case):
+    overrides, rescue = CASES[case]
+    params = build_params(make_cfg(*overrides))
+    return params, (params.progression.review_day(params.window_days) if rescue else None)
+
+
+def _records(pathway):
+    return [dataclasses.astuple(p) for p in pathway.people]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_compiled_pass_gives_the_recursions_participants(case):
+    params, day = _params(case)
+    seen = {"waited": 0, "gave_up": 0, "away_first": 0, "withdrew": 0, "jobs": 0}
+    for rep in range(REPS):
+        ours = trial.simulate_pathway(params, 7, rep, day, engine="compiled")
+        ref = trial.simulate_pathway(params, 7, rep, day, engine="reference")
+        assert repr(_records(ours)) == repr(_records(ref))  # repr: NaN equal to itself
+        for name in ("esw", "esw_wait_days", "ot_wait_days", "job_start", "job_end"):
+            np.testing.assert_array_equal(getattr(ours.cohort, name),
+                                          getattr(ref.cohort, name))
+        for p in ref.people:
+            seen["waited"] += p.esw_wait_days > 0
+            seen["gave_up"] += p.disengaged and p.esw < 0 and p.esw_wait_days > 0
+            seen["away_first"] += (p.arm == "ips" and p.withdrawn_day < math.inf
+                                   and math.isnan(p.first_appointment_day))
+            seen["withdrew"] += p.withdrawn_day < math.inf
+            seen["jobs"] += len(p.jobs)
+    assert seen["jobs"] > 0
+    if case == "caseloads bind, patience":
+        assert seen["waited"] > 0 and seen["gave_up"] > 0
+    if case == "moving away often, two OTs":
+        assert seen["withdrew"] > 0 and seen["away_first"] > 0
+
+
+def test_short_first_draws_are_drawn_again_from_the_start(monkeypatch):
+    """Uniforms or spell rows running out restart the pass with more, from fresh
+    generators: the same participants as with enough at once."""
+    params, _ = _params("caseloads bind, patience")
+    enough = [_records(trial.simulate_pathway(params, 7, rep, engine="compiled"))
+              for rep in range(3)]
+    calls = []
+    real = delivery_pass._sizes
+
+    def tiny(n, n_ips, scale):
+        calls.append(scale)
+        return tuple(max(1, s // 10_000) for s in real(n, n_ips, scale)) if scale < 4 ** 6 \
+            else real(n, n_ips, scale)
+
+    monkeypatch.setattr(delivery_pass, "_sizes", tiny)
+    short = [_records(trial.simulate_pathway(params, 7, rep, engine="compiled"))
+             for rep in range(3)]
+    assert repr(short) == repr(enough)
+    assert max(calls) > 1  # it did run short and start again
+
+
+def test_an_unknown_engine_is_refused():
+    params, _ = _params("default")
+    with pytest.raises(ValueError, match="engine 'fast'"):
+        trial.simulate_pathway(params, 7, 0, engine="fast")

@@ -1,0 +1,382 @@
+"""Delivery's pathways after recruitment, compiled: the ESW caseload queue, the
+employment paths and the OT's joint appointments of one replication, in one pass over
+its randomised participants (numba), to the last bit what trialsim.model.delivery's
+event recursion gives them as recruitment runs.
+
+Why after recruitment, and why it is exact: recruitment depends on delivery only through
+the booklets and the delays drawn at randomisation (trialsim.model.delivery), so it runs
+first with `Delivery(paths=False)`, which records each IPS participant's ask (the day
+their first-appointment delay ends, their patience). The recursion interleaves two
+things on the employment stream: a TAU participant's path, drawn at their randomisation,
+and an IPS participant's ask, served before the first randomisation on or after its day
+(asks in order of day, then of randomisation), or after the last. This pass replays that
+order over the recorded asks and draws every uniform of the three streams it reads
+(employment, assessment, joint delays) in the order the recursion draws them, from the
+same generators. The arithmetic is the recursion's, operation by operation (inversion
+by log1p, the same comparisons); tests/test_delivery_pass.py holds the two to the last
+bit over the configurations that reach each branch.
+
+Why compiled: the pathway's per-participant Python (caseload heaps, the employment
+path's competing hazards) was about two thirds of a replication's simulation at N 750,
+and none of it vectorises within a replication: the employment stream is consumed in
+sequence across participants. The Python recursion stays as the reference
+(`engine="reference"` in trialsim.model.trial.simulate_pathway), and is what runs where
+numba is not installed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from trialsim.inputs.params import PRIMARY_CARE, ModelParams
+from trialsim.model.delivery import ASSESS, JOINT, WORK, p_ready
+from trialsim.model.records import IPS, Participant
+from trialsim.streams import Streams
+from trialsim.units import months_to_days
+
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover - numba missing: the reference recursion runs
+    njit = None
+
+OK, SHORT = 0, 1  # a pass's status: done, or a stream's drawn uniforms ran out
+
+
+def _jit(fn):
+    return njit(cache=True, nogil=True)(fn) if njit is not None else fn
+
+
+AVAILABLE = njit is not None
+
+
+@_jit
+def _without_support(u, cur, a, loss, start, horizon, withdraw, owner, who, js, je, nj):
+    """trialsim.model.employment.path_without_support from `u[cur:]`: the job spells
+    appended to (owner, js, je) from row nj, who's; returns (cur, nj, withdrawn day),
+    cur -1 where `u` or the spells ran out."""
+    inf = math.inf
+    withdrawn = inf
+    if a <= 0:
+        return cur, nj, withdrawn
+    t = start
+    first = True
+    while True:
+        if cur >= len(u):
+            return -1, nj, withdrawn
+        t += -math.log1p(-u[cur]) / a  # a job starts
+        cur += 1
+        if t >= horizon:
+            break
+        job_start = t
+        if first and withdrawn == inf:
+            if cur >= len(u):
+                return -1, nj, withdrawn
+            x = u[cur]
+            cur += 1
+            if x < withdraw:
+                withdrawn = t
+        if loss > 0:
+            if cur >= len(u):
+                return -1, nj, withdrawn
+            step = -math.log1p(-u[cur]) / loss
+            cur += 1
+        else:
+            step = inf
+        if nj >= len(js):
+            return -1, nj, withdrawn
+        first = False
+        if t + step >= horizon:
+            owner[nj], js[nj], je[nj] = who, job_start, inf
+            nj += 1
+            break
+        t += step
+        owner[nj], js[nj], je[nj] = who, job_start, t
+        nj += 1
+    return cur, nj, withdrawn
+
+
+@_jit
+def _at_rates(u, cur, a, b, readiness, loss, start, horizon, support_start, support_days,
+              in_work_days, ready_at_assessment, withdraw, owner, who, js, je, nj):
+    """trialsim.model.employment.path_at_rates from `u[cur:]`, the spells appended as in
+    _without_support; returns (cur, nj, ready day, support end, withdrawn day)."""
+    inf = math.inf
+    if not support_start < horizon:
+        cur, nj, withdrawn = _without_support(u, cur, a, loss, start, horizon, withdraw,
+                                              owner, who, js, je, nj)
+        end = support_start if withdrawn < inf else support_start + support_days
+        return cur, nj, inf, end, withdrawn
+    support_end = support_start + support_days
+    t = start
+    working, ready, assessed, any_job = False, False, False, False
+    ready_day, withdrawn, job_start = inf, inf, math.nan
+    while True:
+        if not assessed and support_start <= t and t < support_end:
+            assessed = True
+            if ready_at_assessment:
+                ready, ready_day = True, t
+        if t < support_start:
+            in_support, boundary = False, support_start
+        elif t < support_end:
+            in_support, boundary = True, support_end
+        else:
+            in_support, boundary = False, inf
+        if boundary > horizon:
+            boundary = horizon
+        if working:
+            other = 0.0
+            rate = loss
+        else:
+            other = readiness if in_support and not ready else 0.0
+            rate = a + (b if in_support and ready else 0.0) + other
+        if rate > 0:
+            if cur >= len(u):
+                return -1, nj, ready_day, support_end, withdrawn
+            step = -math.log1p(-u[cur]) / rate
+            cur += 1
+        else:
+            step = inf
+        if t + step >= boundary:
+            if boundary >= horizon:
+                break
+            t = boundary
+            continue
+        t += step
+        if working:
+            if nj >= len(js):
+                return -1, nj, ready_day, support_end, withdrawn
+            owner[nj], js[nj], je[nj] = who, job_start, t
+            nj += 1
+            any_job = True
+            working = False
+            continue
+        if other > 0:
+            if cur >= len(u):
+                return -1, nj, ready_day, support_end, withdrawn
+            x = u[cur]
+            cur += 1
+            if x * rate < other:
+                ready, ready_day = True, t
+                continue
+        working, job_start = True, t
+        if in_support:
+            support_end = max(support_end, t + in_work_days)
+        if not any_job and withdrawn == inf:
+            if cur >= len(u):
+                return -1, nj, ready_day, support_end, withdrawn
+            x = u[cur]
+            cur += 1
+            if x < withdraw:
+                withdrawn = t
+                if t < support_end:
+                    support_end = max(t, support_start)
+    if working:
+        if nj >= len(js):
+            return -1, nj, ready_day, support_end, withdrawn
+        owner[nj], js[nj], je[nj] = who, job_start, inf
+        nj += 1
+    return cur, nj, ready_day, support_end, withdrawn
+
+
+@_jit
+def _pass(ips, day, locality, entry, p_ready, ask_order, ask_due, ask_patience,
+          u_work, u_assess, u_joint, b, readiness, loss, horizon_days, support_days,
+          in_work_days, withdraw_ips, withdraw_tau, disengage_after, joint_mean,
+          n_localities, per_locality, capacity, ot_count, ot_days,
+          esw, esw_wait, first_day, end_day, disengaged, ready_at, ready_day, withdrawn,
+          ot_wait, owner, js, je):
+    """The whole pass (module docstring); the participants' outputs written in place,
+    rows in order of randomisation. Returns (status, job spells written)."""
+    inf = math.inf
+    n = len(day)
+    cap_slots = int(math.ceil(capacity)) if capacity < inf else 0
+    places = np.empty((n_localities, max(cap_slots, 1)))  # each locality's places: free day
+    taken = np.zeros(n_localities, dtype=np.int64)
+    held = np.zeros((n_localities, per_locality), dtype=np.int64)
+    leave_day = np.empty((n_localities, n + 1))  # clients not yet off the departures
+    leave_esw = np.empty((n_localities, n + 1), dtype=np.int64)
+    leaving = np.zeros(n_localities, dtype=np.int64)
+    joint_day = np.full(n, np.nan)
+    cw, ca, cj, nj = 0, 0, 0, 0
+    k = 0  # next ask, in order of (day due, randomisation)
+    n_asks = len(ask_order)
+    for j in range(n + 1):
+        # serve the asks due by participant j's randomisation (all, after the last)
+        while k < n_asks:
+            i = ask_order[k]
+            due = ask_due[i]
+            if j < n and not (i < j and due <= day[j]):
+                break
+            k += 1
+            loc = locality[i]
+            start = due
+            if capacity < inf and taken[loc] >= capacity:
+                m = places[loc, 0]
+                for s in range(1, taken[loc]):
+                    if places[loc, s] < m:
+                        m = places[loc, s]
+                if m > start:
+                    start = m
+            horizon = day[i] + horizon_days
+            if start - due > ask_patience[i]:  # gave up first
+                disengaged[i], esw_wait[i] = True, ask_patience[i]
+                cw, nj, w = _without_support(u_work, cw, entry[i], loss, day[i], horizon,
+                                             withdraw_ips, owner, i, js, je, nj)
+                if cw < 0:
+                    return SHORT, nj
+                withdrawn[i] = w
+                continue
+            esw_wait[i] = start - due
+            if ca + 2 > len(u_assess):
+                return SHORT, nj
+            gone = u_assess[ca] < disengage_after
+            ready = u_assess[ca + 1] < p_ready[i]
+            ca += 2
+            cw, nj, rd, s_end, w = _at_rates(
+                u_work, cw, entry[i], b, readiness, loss, day[i], horizon, start,
+                0.0 if gone else support_days, in_work_days, ready, withdraw_ips,
+                owner, i, js, je, nj)
+            if cw < 0:
+                return SHORT, nj
+            ready_day[i], withdrawn[i] = rd, w
+            if w < start:  # moved away before the first appointment: holds the place
+                _hold(places, taken, loc, capacity, start)
+                continue
+            end = s_end if math.isfinite(s_end) else horizon
+            if end < start:
+                end = start
+            first_day[i], end_day[i] = start, end
+            # the least-loaded ESW that day (lowest id on ties); clients gone by then off
+            c = 0
+            while c < leaving[loc]:
+                if leave_day[loc, c] <= start:
+                    held[loc, leave_esw[loc, c]] -= 1
+                    leaving[loc] -= 1
+                    leave_day[loc, c] = leave_day[loc, leaving[loc]]
+                    leave_esw[loc, c] = leave_esw[loc, leaving[loc]]
+                else:
+                    c += 1
+            best = 0
+            for e in range(1, per_locality):
+                if held[loc, e] < held[loc, best]:
+                    best = e
+            held[loc, best] += 1
+            leave_day[loc, leaving[loc]], leave_esw[loc, leaving[loc]] = end, best
+            leaving[loc] += 1
+            esw[i] = loc * per_locality + best
+            _hold(places, taken, loc, capacity, end)
+            disengaged[i], ready_at[i] = gone, ready
+            if joint_mean > 0:
+                if cj >= len(u_joint):
+                    return SHORT, nj
+                joint_day[i] = start - joint_mean * math.log1p(-u_joint[cj])
+                cj += 1
+            else:
+                joint_day[i] = start
+        if j < n and not ips[j]:  # TAU's path, drawn at randomisation
+            cw, nj, w = _without_support(u_work, cw, entry[j], loss, day[j],
+                                         day[j] + horizon_days, withdraw_tau, owner, j,
+                                         js, je, nj)
+            if cw < 0:
+                return SHORT, nj
+            withdrawn[j] = w
+    # the OTs' joint appointments in order of request (day, then randomisation)
+    asked = np.flatnonzero(~np.isnan(joint_day))
+    order = asked[np.argsort(joint_day[asked], kind="mergesort")]
+    free = np.zeros(ot_count)
+    for i in order:
+        m = 0
+        for s in range(1, ot_count):
+            if free[s] < free[m]:
+                m = s
+        start = joint_day[i] if joint_day[i] > free[m] else free[m]
+        free[m] = start + ot_days
+        ot_wait[i] = start - joint_day[i]
+    return OK, nj
+
+
+@_jit
+def _hold(places, taken, loc, capacity, until):
+    """EswTeam.hold: the first place to free is taken until `until` (as a multiset of
+    free days, which is all first_free reads)."""
+    if taken[loc] < capacity:
+        if capacity < math.inf:
+            places[loc, taken[loc]] = until
+            taken[loc] += 1
+        return
+    m = 0
+    for s in range(1, taken[loc]):
+        if places[loc, s] < places[loc, m]:
+            m = s
+    places[loc, m] = until
+
+
+def _sizes(n: int, n_ips: int, scale: int) -> tuple[int, int, int, int]:
+    """Job spell rows, then uniforms of the employment, assessment and joint-delay
+    streams, drawn for a pass of n participants (n_ips asking for a place): about twice
+    what a replication uses (some 3 employment uniforms a participant), times `scale`
+    after a pass ran short."""
+    return (scale * (4 * n + 16), scale * (8 * n + 256), scale * (2 * n_ips + 2),
+            scale * (n_ips + 1))
+
+
+def fill_pathways(params: ModelParams, streams: Streams, people: list[Participant],
+                  asked: list[tuple[int, float, float]]) -> None:
+    """Delivery's fields of every randomised participant (`people`, in order of
+    randomisation), from the asks `Delivery(paths=False)` recorded (`asked`: id, day
+    due, patience), by the compiled pass: what Delivery with paths gives them."""
+    d, e = params.delivery, params.employment
+    n = len(people)
+    ips = np.array([p.arm == IPS for p in people], dtype=np.bool_)
+    day = np.array([p.randomised_day for p in people], dtype=float)
+    locality = np.array([p.locality for p in people], dtype=np.int64)
+    entry = np.array([e.self_entry_at(p.years_out_of_work) for p in people], dtype=float)
+    if e.ready_odds_ratio_per_year == 1.0:
+        table = (e.ready_primary_care.value, e.ready_pain_service.value)
+        ready = np.array([table[p.setting != PRIMARY_CARE] for p in people], dtype=float)
+    else:
+        ready = np.array([p_ready(params, p) for p in people], dtype=float)
+    ids = np.array([a[0] for a in asked], dtype=np.int64)
+    due, patience = np.full(n, np.nan), np.full(n, np.inf)
+    due[ids] = [a[1] for a in asked]
+    patience[ids] = [a[2] for a in asked]
+    order = ids[np.argsort(due[ids], kind="stable")]  # ids ascending: (day, id) order
+    n_ips = len(ids)
+    scale = 1
+    while True:
+        esw = np.full(n, -1, dtype=np.int64)
+        wait, first, end, ot = (np.full(n, np.nan) for _ in range(4))
+        gone, ready_at = np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_)
+        ready_day, withdrawn = np.full(n, np.inf), np.full(n, np.inf)
+        spells, n_work, n_assess, n_joint = _sizes(n, n_ips, scale)
+        owner, js, je = np.empty(spells, dtype=np.int64), np.empty(spells), np.empty(spells)
+        fresh = streams if scale == 1 else Streams(streams.seed, streams.rep)
+        u_work = fresh[WORK].random(n_work)
+        u_assess = fresh[ASSESS].random(n_assess)
+        u_joint = fresh[JOINT].random(n_joint)
+        status, nj = _pass(
+            ips, day, locality, entry, ready, order, due, patience, u_work, u_assess,
+            u_joint, e.supported_entry_per_day, e.readiness_per_day.value,
+            e.loss_per_day.value, months_to_days(max(params.follow_up.months)),
+            d.support_days, d.in_work_support_days, e.withdraw_on_job_ips.value,
+            e.withdraw_on_job_tau.value, d.disengage_after_assessment.value,
+            d.joint_delay_mean_days, params.localities, d.esw_per_locality,
+            float(d.esw_per_locality * d.places_per_esw), d.ot_count, d.ot_appointment_days,
+            esw, wait, first, end, gone, ready_at, ready_day, withdrawn, ot, owner, js, je)
+        if status == OK:
+            break
+        scale *= 4  # a stream's uniforms or the spells ran out: again, from the start
+    spell = np.argsort(owner[:nj], kind="stable")  # each participant's spells together
+    starts, ends = js[:nj][spell].tolist(), je[:nj][spell].tolist()
+    bounds = np.searchsorted(owner[:nj][spell], np.arange(n + 1)).tolist()
+    for i, (p, *values) in enumerate(zip(
+            people, esw.tolist(), wait.tolist(), first.tolist(), end.tolist(), gone.tolist(),
+            ready_at.tolist(), ready_day.tolist(), withdrawn.tolist(), ot.tolist(),
+            strict=True)):
+        (p.esw, p.esw_wait_days, p.first_appointment_day, p.support_end_day, p.disengaged,
+         p.ready_at_assessment, p.ready_day, p.withdrawn_day, p.ot_wait_days) = values
+        a, b = bounds[i], bounds[i + 1]
+        if b > a:
+            p.jobs = tuple(zip(starts[a:b], ends[a:b], strict=True))
