@@ -17,9 +17,9 @@ from conftest import make_cfg
 from test_event_order import TIES
 
 from trialsim.inputs.params import build_params
-from trialsim.model import delivery_pass, trial
+from trialsim.model import compiled, delivery_pass, trial
 
-pytestmark = pytest.mark.skipif(not delivery_pass.AVAILABLE, reason="numba not installed")
+pytestmark = pytest.mark.skipif(not compiled.AVAILABLE, reason="numba not installed")
 
 BIND = ("delivery.esw.per_locality=1", "delivery.esw.caseload=4",
         "delivery.esw.disengage_wait_per_month=0.5")

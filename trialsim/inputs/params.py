@@ -260,6 +260,13 @@ class YearsOutOfWork:
             return years
         return min(max(years * scale, self.minimum), self.maximum)
 
+    def in_setting_many(self, setting: str, years: np.ndarray) -> np.ndarray:
+        """in_setting of each draw in `years` (one setting), to the last bit."""
+        scale = self.scales[setting]
+        if scale == 1.0:
+            return years
+        return np.minimum(np.maximum(years * scale, self.minimum), self.maximum)
+
     @cached_property
     def share(self) -> float:
         return min(self.long_term.value, MAX_LONG_TERM)

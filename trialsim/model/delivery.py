@@ -42,6 +42,7 @@ from trialsim.units import months_to_days
 # the streams a participant's pathway draws after randomisation (also
 # trialsim.model.delivery_pass's): one uniform per draw
 WORK, ASSESS, JOINT = "employment", "delivery/assessment", "delivery/joint_delays"
+DELAYS = "delivery/delays"  # the delays drawn at randomisation (trialsim.model.recruitment's too)
 
 
 class EswTeam:
@@ -113,7 +114,7 @@ class Delivery:
         self.coordinator = coordinator
         self.horizon_days = months_to_days(max(params.follow_up.months))
         # one uniform per draw, buffered (trialsim.streams.buffered)
-        self.u_delays = streams.uniforms("delivery/delays")  # at randomisation
+        self.u_delays = streams.uniforms(DELAYS)  # at randomisation
         self.u_joint = streams.uniforms(JOINT)  # at the first appointment
         self.u_assess = streams.uniforms(ASSESS)
         self.u_work = streams.uniforms(WORK)
@@ -168,6 +169,12 @@ class Delivery:
             heapq.heappush(self._asks, (day, person.id, person, patience))
         else:  # recorded for the pass after recruitment (trialsim.model.delivery_pass)
             self.asked.append((person.id, day, patience))
+
+    def recorded_asks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Without paths: the IPS participants' asks recorded, (ids, day due, patience)."""
+        ids, due, patience = zip(*self.asked, strict=True) if self.asked else ((), (), ())
+        return (np.array(ids, dtype=np.int64), np.array(due, dtype=float),
+                np.array(patience, dtype=float))
 
     def serve(self, day: float) -> None:
         """Serve the asks due by `day` (inclusive), in order of day, then of

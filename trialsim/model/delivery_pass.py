@@ -16,12 +16,8 @@ same generators. The arithmetic is the recursion's, operation by operation (inve
 by log1p, the same comparisons); tests/test_delivery_pass.py holds the two to the last
 bit over the configurations that reach each branch.
 
-Why compiled: the pathway's per-participant Python (caseload heaps, the employment
-path's competing hazards) was about two thirds of a replication's simulation at N 750,
-and none of it vectorises within a replication: the employment stream is consumed in
-sequence across participants. The Python recursion stays as the reference
-(`engine="reference"` in trialsim.model.trial.simulate_pathway), and is what runs where
-numba is not installed.
+Why compiled: trialsim.model.compiled. The Python recursion stays as the reference
+(`engine="reference"` in trialsim.model.trial.simulate_pathway).
 """
 
 from __future__ import annotations
@@ -31,27 +27,17 @@ import math
 import numpy as np
 
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
+from trialsim.inputs.pathway_params import REFERENCE_YEARS
+from trialsim.model.compiled import jit
 from trialsim.model.delivery import ASSESS, JOINT, WORK, p_ready
 from trialsim.model.records import IPS, Participant
 from trialsim.streams import Streams
 from trialsim.units import months_to_days
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - numba missing: the reference recursion runs
-    njit = None
-
 OK, SHORT = 0, 1  # a pass's status: done, or a stream's drawn uniforms ran out
 
 
-def _jit(fn):
-    return njit(cache=True, nogil=True)(fn) if njit is not None else fn
-
-
-AVAILABLE = njit is not None
-
-
-@_jit
+@jit
 def _without_support(u, cur, a, loss, start, horizon, withdraw, owner, who, js, je, nj):
     """trialsim.model.employment.path_without_support from `u[cur:]`: the job spells
     appended to (owner, js, je) from row nj, who's; returns (cur, nj, withdrawn day),
@@ -97,7 +83,7 @@ def _without_support(u, cur, a, loss, start, horizon, withdraw, owner, who, js, 
     return cur, nj, withdrawn
 
 
-@_jit
+@jit
 def _at_rates(u, cur, a, b, readiness, loss, start, horizon, support_start, support_days,
               in_work_days, ready_at_assessment, withdraw, owner, who, js, je, nj):
     """trialsim.model.employment.path_at_rates from `u[cur:]`, the spells appended as in
@@ -180,11 +166,20 @@ def _at_rates(u, cur, a, b, readiness, loss, start, horizon, support_start, supp
     return cur, nj, ready_day, support_end, withdrawn
 
 
-@_jit
-def _pass(ips, day, locality, entry, p_ready, ask_order, ask_due, ask_patience,
-          u_work, u_assess, u_joint, b, readiness, loss, horizon_days, support_days,
-          in_work_days, withdraw_ips, withdraw_tau, disengage_after, joint_mean,
-          n_localities, per_locality, capacity, ot_count, ot_days,
+@jit
+def _entry_at(rate, beta, reference, years):
+    """Employment.self_entry_at (trialsim.inputs.pathway_params), operation by
+    operation: self-directed job entry per day at `years` out of work."""
+    if beta == 0.0 or rate == 0.0:
+        return rate
+    return rate * (max(years, 1e-6) / reference) ** -beta
+
+
+@jit
+def _pass(ips, day, locality, years, entry_rate, entry_beta, entry_reference, p_ready,
+          ask_order, ask_due, ask_patience, u_work, u_assess, u_joint, b, readiness, loss,
+          horizon_days, support_days, in_work_days, withdraw_ips, withdraw_tau,
+          disengage_after, joint_mean, n_localities, per_locality, capacity, ot_count, ot_days,
           esw, esw_wait, first_day, end_day, disengaged, ready_at, ready_day, withdrawn,
           ot_wait, owner, js, je):
     """The whole pass (module docstring); the participants' outputs written in place,
@@ -199,6 +194,9 @@ def _pass(ips, day, locality, entry, p_ready, ask_order, ask_due, ask_patience,
     leave_esw = np.empty((n_localities, n + 1), dtype=np.int64)
     leaving = np.zeros(n_localities, dtype=np.int64)
     joint_day = np.full(n, np.nan)
+    entry = np.empty(n)
+    for i in range(n):
+        entry[i] = _entry_at(entry_rate, entry_beta, entry_reference, years[i])
     cw, ca, cj, nj = 0, 0, 0, 0
     k = 0  # next ask, in order of (day due, randomisation)
     n_asks = len(ask_order)
@@ -297,7 +295,7 @@ def _pass(ips, day, locality, entry, p_ready, ask_order, ask_due, ask_patience,
     return OK, nj
 
 
-@_jit
+@jit
 def _hold(places, taken, loc, capacity, until):
     """EswTeam.hold: the first place to free is taken until `until` (as a multiset of
     free days, which is all first_free reads)."""
@@ -323,25 +321,25 @@ def _sizes(n: int, n_ips: int, scale: int) -> tuple[int, int, int, int]:
 
 
 def fill_pathways(params: ModelParams, streams: Streams, people: list[Participant],
-                  asked: list[tuple[int, float, float]]) -> None:
+                  asks: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     """Delivery's fields of every randomised participant (`people`, in order of
-    randomisation), from the asks `Delivery(paths=False)` recorded (`asked`: id, day
-    due, patience), by the compiled pass: what Delivery with paths gives them."""
+    randomisation), from the IPS participants' asks made at randomisation (`asks`: ids,
+    day due, patience; Delivery.recorded_asks or Recruitment.run_compiled), by the
+    compiled pass: what Delivery with paths gives them."""
     d, e = params.delivery, params.employment
     n = len(people)
     ips = np.array([p.arm == IPS for p in people], dtype=np.bool_)
     day = np.array([p.randomised_day for p in people], dtype=float)
     locality = np.array([p.locality for p in people], dtype=np.int64)
-    entry = np.array([e.self_entry_at(p.years_out_of_work) for p in people], dtype=float)
+    years = np.array([p.years_out_of_work for p in people], dtype=float)
     if e.ready_odds_ratio_per_year == 1.0:
         table = (e.ready_primary_care.value, e.ready_pain_service.value)
         ready = np.array([table[p.setting != PRIMARY_CARE] for p in people], dtype=float)
     else:
         ready = np.array([p_ready(params, p) for p in people], dtype=float)
-    ids = np.array([a[0] for a in asked], dtype=np.int64)
+    ids = asks[0]
     due, patience = np.full(n, np.nan), np.full(n, np.inf)
-    due[ids] = [a[1] for a in asked]
-    patience[ids] = [a[2] for a in asked]
+    due[ids], patience[ids] = asks[1], asks[2]
     order = ids[np.argsort(due[ids], kind="stable")]  # ids ascending: (day, id) order
     n_ips = len(ids)
     scale = 1
@@ -357,8 +355,9 @@ def fill_pathways(params: ModelParams, streams: Streams, people: list[Participan
         u_assess = fresh[ASSESS].random(n_assess)
         u_joint = fresh[JOINT].random(n_joint)
         status, nj = _pass(
-            ips, day, locality, entry, ready, order, due, patience, u_work, u_assess,
-            u_joint, e.supported_entry_per_day, e.readiness_per_day.value,
+            ips, day, locality, years, e.self_entry_per_day.value,
+            e.self_entry_years_exponent.value, REFERENCE_YEARS, ready, order, due, patience,
+            u_work, u_assess, u_joint, e.supported_entry_per_day, e.readiness_per_day.value,
             e.loss_per_day.value, months_to_days(max(params.follow_up.months)),
             d.support_days, d.in_work_support_days, e.withdraw_on_job_ips.value,
             e.withdraw_on_job_tau.value, d.disengage_after_assessment.value,

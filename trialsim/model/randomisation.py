@@ -47,6 +47,22 @@ class StratifiedBlocks:
             self.rng.shuffle(pending)
         return pending.pop()
 
+    def ahead(self, stratum: str, n: int) -> list[str]:
+        """The next `n` arms of `stratum`, as n calls of `allocate` give them (the same
+        draws, blocks drawn as the last is used up), without a call per arm: what the
+        compiled coordinator's loop is handed (trialsim.model.recruitment_pass)."""
+        pending = self._pending.setdefault(stratum, [])
+        arms = pending[::-1]
+        pending.clear()
+        while len(arms) < n:
+            size = self.block_sizes[int(self.rng.integers(len(self.block_sizes)))]
+            ips, tau = self.ratio.block_arms(size)
+            block = [IPS] * ips + [TAU] * tau
+            self.rng.shuffle(block)
+            arms += block[::-1]  # allocate pops from the end
+        pending.extend(arms[n:][::-1])
+        return arms[:n]
+
 
 class PilotCapacity:
     """The pilot's compromise (WP4 "Randomisation"): random blocks at first, then IPS

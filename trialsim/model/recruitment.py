@@ -40,14 +40,17 @@ from trialsim.inputs.params import (
     Stages,
     YearsOutOfWork,
 )
-from trialsim.model.randomisation import make_allocator
+from trialsim.model import recruitment_pass
+from trialsim.model.randomisation import StratifiedBlocks, make_allocator
 from trialsim.model.records import (
     APPROACHED,
     CONSENTED,
     CONTACTED,
+    IPS,
     RANDOMISED,
     RESPONDED,
     STAGES,
+    TAU,
     Participant,
 )
 from trialsim.model.sites import Site, build_sites
@@ -156,6 +159,7 @@ class Recruitment:
         self.close_reason = ""  # "target" or "window", once closed
         self.close_day: float = math.inf  # recruitment is open before this day
         self.participants: list[Participant] = []
+        self.n_randomised = 0  # so far (the compiled loop makes the records at its end)
         self.sites = build_sites(params, streams)
         if extra_sites is not None:
             self.sites += extra_sites(len(self.sites))
@@ -168,8 +172,8 @@ class Recruitment:
             Coordinator(sc.coordinators, sc.call_days, params.delivery.booklet_days)
             if sc.coordinators is not None else None)
         self.channels = params.channel_names()
-        self._years = _years_out_of_work(streams["participants/years_out_of_work"],
-                                         params.years_out_of_work).__next__
+        self._years_rng = streams["participants/years_out_of_work"]
+        self._years = _years_out_of_work(self._years_rng, params.years_out_of_work).__next__
         self._allocate = self.allocator.allocate
         self._in_setting = params.years_out_of_work.in_setting
         self.on_randomised: Callable[[Participant], None] = lambda person: None
@@ -269,7 +273,7 @@ class Recruitment:
         """Draw the Poisson arrivals of the next chunk of time, then add every responder
         drawn: how far screening takes each, and the day they are ready for the call
         (after the screening delay), merged into the queue of requests not yet served."""
-        needed = self.p.target_n - len(self.participants)
+        needed = self.p.target_n - self.n_randomised
         horizon = min(_chunk_end(self._poisson, self._horizon,
                                  CHUNK_MARGIN * needed + CHUNK_EXTRA, consenting=True),
                       _chunk_end(self._poisson, self._horizon, CHUNK_MAX, consenting=False))
@@ -377,6 +381,7 @@ class Recruitment:
         person = Participant(len(self.participants), site, kind, setting, locality, channel,
                              arm, day, years)
         self.participants.append(person)
+        self.n_randomised += 1
         self.on_randomised(person)
         if len(self.participants) >= self.p.target_n:
             self._close(day)
@@ -392,6 +397,80 @@ class Recruitment:
         self._req = [self._req[i] for i in keep]
         self._who = [self._who[i] for i in keep]
         self._next, self._horizon = 0, math.inf
+
+    # --- the coordinator's queue, compiled (trialsim.model.recruitment_pass) -----------
+    def compiles(self) -> bool:
+        """Whether `run_compiled` can run this replication (after `start()`): permuted
+        blocks in a trial whose sites are all of one setting, whose arms can be drawn
+        ahead (trialsim.model.recruitment_pass)."""
+        return (recruitment_pass.AVAILABLE and isinstance(self.allocator, StratifiedBlocks)
+                and len({origin[2] for origin in self._origin}) == 1)
+
+    def run_compiled(self, u_delays: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`run()` with delivery's draws at randomisation (Delivery.start without paths,
+        from the delays stream's uniforms `u_delays`, at least 2 a participant), compiled:
+        the same participants, funnel and close to the last bit. Returns the IPS
+        participants' asks for a caseload place (ids, day due, patience) for delivery's
+        pass (trialsim.model.delivery_pass). Call after `start()`, where `compiles()`."""
+        p, rp = self.p, recruitment_pass
+        d, target = p.delivery, p.target_n
+        setting = self._origin[0][2]
+        arms = np.array(self.allocator.ahead(setting, target), dtype=object) == IPS
+        co = self.coordinator
+        free = np.array(co.free if co is not None else [], dtype=float)
+        call_days, booklet_days = (co.call_days, co.booklet_days) if co else (0.0, 0.0)
+        patience = (d.disengage_wait_per_day
+                    if d.disengage_wait_per_day > 0 and math.isfinite(d.caseload) else 0.0)
+        istate, fstate = np.zeros(rp.ISTATE, dtype=np.int64), np.array([0.0, math.inf])
+        reached = np.zeros((len(self.channels), len(STAGES)), dtype=np.int64)
+        randomised = np.zeros(len(self.channels), dtype=np.int64)
+        who_p, day, ips = (np.zeros(target, dtype=np.int64), np.zeros(target),
+                           np.zeros(target, dtype=np.bool_))
+        booklet, due, waits = np.full(target, np.nan), np.full(target, np.nan), np.full(
+            target, np.inf)
+        books = (np.empty(target + 1), np.zeros(target + 1, dtype=np.int64))
+        calls = (np.empty(0), np.zeros(0, dtype=np.int64))
+        while True:
+            req = np.array(self._req[self._next:], dtype=float)
+            who = np.array(self._who[self._next:], dtype=np.int64)
+            istate[rp.NEXT], istate[rp.N_REQ], fstate[rp.HORIZON] = 0, len(req), self._horizon
+            if len(calls[0]) <= len(self._arrival):  # room for every responder's call
+                grow = len(self._arrival) + 1 - len(calls[0])
+                calls = (np.concatenate([calls[0], np.empty(grow)]),
+                         np.concatenate([calls[1], np.zeros(grow, dtype=np.int64)]))
+            status = rp.run_queue(
+                istate, fstate, req, who, np.array(self._arrival, dtype=float),
+                np.array(self._reach, dtype=np.int64), np.array(self._channel, dtype=np.int64),
+                free, *calls, *books, reached, randomised, who_p, day, ips, booklet, due,
+                waits, arms, u_delays, p.window_days, target, call_days, booklet_days,
+                d.booklet_delay_mean_days, d.first_appointment_mean_days, patience)
+            self.n_randomised = int(istate[rp.N_RAND])
+            if status == rp.DONE:
+                break
+            nxt, n_req = int(istate[rp.NEXT]), int(istate[rp.N_REQ])
+            self._req, self._who, self._next = req[nxt:n_req].tolist(), who[nxt:n_req].tolist(), 0
+            self._next_chunk()
+        n = self.n_randomised
+        self.close_reason, self.close_day = (("target", float(fstate[rp.CLOSE_DAY]))
+                                             if istate[rp.CLOSED] else ("window", p.window_days))
+        self._reached, self._randomised = reached.tolist(), randomised.tolist()
+        # the k-th participant's years from the stream's k-th uniform (_years_out_of_work)
+        years = (p.years_out_of_work.draws(self._years_rng.random(-(-n // YEARS_BLOCK)
+                                                                  * YEARS_BLOCK))[:n]
+                 if n else [])
+        years = p.years_out_of_work.in_setting_many(setting, np.array(years)).tolist()
+        origin, source = self._origin, self._source
+        for i, (k, on, is_ips, y, wait) in enumerate(zip(
+                who_p[:n].tolist(), day[:n].tolist(), ips[:n].tolist(), years,
+                booklet[:n].tolist(), strict=True)):
+            site, kind, where, locality, channel, _ = origin[source[k]]
+            person = Participant(i, site, kind, where, locality, channel, IPS if is_ips else TAU,
+                                 on, y)
+            if not is_ips:
+                person.booklet_wait_days = wait
+            self.participants.append(person)
+        asks = np.flatnonzero(ips[:n])
+        return asks, due[asks], waits[asks]
 
     # --- the funnel --------------------------------------------------------------------
     def packs(self) -> tuple[tuple[float, int, int], ...]:
@@ -424,7 +503,11 @@ class Recruitment:
         return counts
 
 
-def _years_out_of_work(rng: np.random.Generator, law: YearsOutOfWork, block: int = 256):
+YEARS_BLOCK = 256  # uniforms drawn at a time for years out of work (any size: the same years)
+
+
+def _years_out_of_work(rng: np.random.Generator, law: YearsOutOfWork,
+                       block: int = YEARS_BLOCK):
     """Each participant's years out of work in order of randomisation: law.draw of the
     stream's k-th uniform for the k-th participant (the uniforms drawn in blocks, as
     trialsim.streams.buffered draws them), turned into years a block at a time."""

@@ -10,8 +10,9 @@ import numpy as np
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.pathway_params import Outcome
 from trialsim.inputs.uncertainty import STREAM, sample_params
-from trialsim.model.delivery import Delivery
-from trialsim.model.delivery_pass import AVAILABLE, fill_pathways
+from trialsim.model.compiled import AVAILABLE
+from trialsim.model.delivery import DELAYS, Delivery
+from trialsim.model.delivery_pass import fill_pathways
 from trialsim.model.followup import Waves, follow_up_trials, wave_days, working_at
 from trialsim.model.missingness import (
     BASELINE_STREAM,
@@ -79,8 +80,22 @@ def recruit_only(params: ModelParams, seed: int, rep: int, draw: bool = True) ->
     delivery = Delivery(params, streams, recruitment.coordinator, paths=False)
     recruitment.on_randomised = delivery.start
     recruitment.start()
-    recruitment.run()
+    if ENGINE == "compiled":
+        _recruit(recruitment, delivery, streams)
+    else:
+        recruitment.run()
     return recruitment
+
+
+def _recruit(recruitment: Recruitment, delivery: Delivery, streams: Streams):
+    """Recruitment run with delivery's draws at randomisation (`delivery` without paths,
+    after `recruitment.start()`): compiled where it can be (Recruitment.compiles), else
+    the reference loop; the IPS participants' asks for a caseload place, (ids, day due,
+    patience), for delivery's compiled pass."""
+    if recruitment.compiles():
+        return recruitment.run_compiled(streams[DELAYS].random(2 * recruitment.p.target_n + 2))
+    recruitment.run()
+    return delivery.recorded_asks()
 
 
 @dataclass(frozen=True)
@@ -134,8 +149,8 @@ def simulate_pathway(params: ModelParams, seed: int, rep: int,
     recruitment.on_randomised = delivery.start
     if compiled:
         recruitment.start()
-        recruitment.run()  # delivery records each IPS participant's ask
-        fill_pathways(params, streams, recruitment.participants, delivery.asked)
+        asks = _recruit(recruitment, delivery, streams)  # and the IPS participants' asks
+        fill_pathways(params, streams, recruitment.participants, asks)
     else:
         recruitment.before_randomising = delivery.serve
         recruitment.start()
