@@ -31,11 +31,6 @@ from trialsim.units import DAYS_PER_MONTH
 YEAR = 12 * DAYS_PER_MONTH
 
 
-class _Person:  # what delivery.p_ready reads
-    def __init__(self, setting: str, years: float):
-        self.setting, self.years_out_of_work = setting, years
-
-
 def simulate_m12(params, n: int, seed: int) -> int:
     """In work at 12 months over n IPS paths drawn as the law assumes: years out of
     work from the distribution, the setting from the scenario's mix, ready at the
@@ -50,7 +45,7 @@ def simulate_m12(params, n: int, seed: int) -> int:
         years = params.years_out_of_work.in_setting(setting, years)
         start = rng.exponential(d.first_appointment_mean_days)
         gone = rng.random() < d.disengage_after_assessment.value
-        ready = rng.random() < p_ready(params, _Person(setting, years))
+        ready = rng.random() < p_ready(params, setting, years)
         path = employment_path(rng, e, years_out_of_work=years, start=0.0, horizon=YEAR,
                                support_start=start,
                                support_days=0.0 if gone else d.support_days,

@@ -86,14 +86,14 @@ class EswTeam:
         return self.first_id + best
 
 
-def p_ready(params: ModelParams, person: Participant) -> float:
+def p_ready(params: ModelParams, setting: str, years_out_of_work: float) -> float:
     """Readiness at assessment by setting, shifted on the odds scale by years out of
     work around the pilot's median of 3 years."""
     e = params.employment
-    p = (e.ready_primary_care if person.setting == PRIMARY_CARE else e.ready_pain_service).value
+    p = (e.ready_primary_care if setting == PRIMARY_CARE else e.ready_pain_service).value
     if e.ready_odds_ratio_per_year == 1.0 or p in (0.0, 1.0):
         return p
-    shift = (person.years_out_of_work - 3.0) * math.log(e.ready_odds_ratio_per_year)
+    shift = (years_out_of_work - 3.0) * math.log(e.ready_odds_ratio_per_year)
     return float(expit(math.log(p / (1 - p)) + shift))
 
 
@@ -207,7 +207,8 @@ class Delivery:
             return
         person.esw_wait_days = start - asked
         disengaged = self.u_assess() < self._disengage_after
-        ready = self.u_assess() < (p_ready(self.p, person) if self._ready is None else
+        ready = self.u_assess() < (p_ready(self.p, person.setting, person.years_out_of_work)
+                                   if self._ready is None else
                                    self._ready[person.setting != PRIMARY_CARE])
         path = self._set_path(person, path_at_rates(
             self.u_work, entry, *self._rates, day, horizon, start,

@@ -23,6 +23,7 @@ Why compiled: trialsim.model.compiled. The Python recursion stays as the referen
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.pathway_params import REFERENCE_YEARS
 from trialsim.model.compiled import jit
 from trialsim.model.delivery import ASSESS, JOINT, WORK, p_ready
-from trialsim.model.records import IPS, Participant
+from trialsim.model.records import IPS, Delivered, Participant, set_delivered
 from trialsim.streams import Streams
 from trialsim.units import months_to_days
 
@@ -322,21 +323,32 @@ def _sizes(n: int, n_ips: int, scale: int) -> tuple[int, int, int, int]:
 
 def fill_pathways(params: ModelParams, streams: Streams, people: list[Participant],
                   asks: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-    """Delivery's fields of every randomised participant (`people`, in order of
-    randomisation), from the IPS participants' asks made at randomisation (`asks`: ids,
-    day due, patience; Delivery.recorded_asks or Recruitment.run_compiled), by the
-    compiled pass: what Delivery with paths gives them."""
+    """Delivery's fields of every randomised participant's record (`people`, in order of
+    randomisation) by the compiled pass (`deliver`), for a recruitment run by the
+    reference loop."""
+    set_delivered(people, deliver(
+        params, streams, np.array([p.arm == IPS for p in people], dtype=np.bool_),
+        np.array([p.randomised_day for p in people], dtype=float),
+        np.array([p.locality for p in people], dtype=np.int64),
+        np.array([p.years_out_of_work for p in people], dtype=float),
+        [p.setting for p in people], asks))
+
+
+def deliver(params: ModelParams, streams: Streams, ips: np.ndarray, day: np.ndarray,
+            locality: np.ndarray, years: np.ndarray, setting: Sequence[str],
+            asks: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Delivered:
+    """What delivery gives each randomised participant (rows in order of randomisation:
+    arm, day, locality, years out of work, setting), from the IPS participants' asks made
+    at randomisation (`asks`: ids, day due, patience; Delivery.recorded_asks or
+    Recruitment.run_compiled), by the compiled pass: what Delivery with paths gives."""
     d, e = params.delivery, params.employment
-    n = len(people)
-    ips = np.array([p.arm == IPS for p in people], dtype=np.bool_)
-    day = np.array([p.randomised_day for p in people], dtype=float)
-    locality = np.array([p.locality for p in people], dtype=np.int64)
-    years = np.array([p.years_out_of_work for p in people], dtype=float)
+    n = len(ips)
     if e.ready_odds_ratio_per_year == 1.0:
         table = (e.ready_primary_care.value, e.ready_pain_service.value)
-        ready = np.array([table[p.setting != PRIMARY_CARE] for p in people], dtype=float)
+        ready = np.array([table[s != PRIMARY_CARE] for s in setting], dtype=float)
     else:
-        ready = np.array([p_ready(params, p) for p in people], dtype=float)
+        ready = np.array([p_ready(params, s, y) for s, y in zip(setting, years.tolist(),
+                                                                strict=True)], dtype=float)
     ids = asks[0]
     due, patience = np.full(n, np.nan), np.full(n, np.inf)
     due[ids], patience[ids] = asks[1], asks[2]
@@ -368,14 +380,5 @@ def fill_pathways(params: ModelParams, streams: Streams, people: list[Participan
             break
         scale *= 4  # a stream's uniforms or the spells ran out: again, from the start
     spell = np.argsort(owner[:nj], kind="stable")  # each participant's spells together
-    starts, ends = js[:nj][spell].tolist(), je[:nj][spell].tolist()
-    bounds = np.searchsorted(owner[:nj][spell], np.arange(n + 1)).tolist()
-    for i, (p, *values) in enumerate(zip(
-            people, esw.tolist(), wait.tolist(), first.tolist(), end.tolist(), gone.tolist(),
-            ready_at.tolist(), ready_day.tolist(), withdrawn.tolist(), ot.tolist(),
-            strict=True)):
-        (p.esw, p.esw_wait_days, p.first_appointment_day, p.support_end_day, p.disengaged,
-         p.ready_at_assessment, p.ready_day, p.withdrawn_day, p.ot_wait_days) = values
-        a, b = bounds[i], bounds[i + 1]
-        if b > a:
-            p.jobs = tuple(zip(starts[a:b], ends[a:b], strict=True))
+    return Delivered(esw, wait, first, end, gone, ready_at, ready_day, withdrawn, ot,
+                     owner[:nj][spell], js[:nj][spell], je[:nj][spell])

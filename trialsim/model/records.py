@@ -9,7 +9,8 @@ responder's path. Participants stay records: the delivery fills their pathway.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -145,3 +146,121 @@ _NUMBER_FIELDS = ("locality", "randomised_day", "esw", "esw_wait_days", "first_a
                   "support_end_day", "disengaged", "ot_wait_days", "booklet_wait_days",
                   "withdrawn_day")
 _NUMBERS = attrgetter(*_NUMBER_FIELDS)  # one pass over the participants for all of them
+
+
+@dataclass(frozen=True)
+class Recruited:
+    """The randomised participants' recruitment fields as arrays, in order of
+    randomisation: what the compiled coordinator's loop makes
+    (trialsim.model.recruitment.Recruitment.run_compiled), without a record each."""
+
+    site: np.ndarray  # int
+    site_type: tuple[str, ...]
+    setting: tuple[str, ...]
+    locality: np.ndarray  # int
+    channel: tuple[str, ...]
+    ips: np.ndarray  # bool
+    randomised_day: np.ndarray
+    years_out_of_work: np.ndarray
+    booklet_wait_days: np.ndarray  # nan: IPS
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What delivery gives each participant, as arrays in order of randomisation
+    (trialsim.model.delivery_pass): Participant's delivery fields; the job spells
+    flattened, each participant's together in the order they started."""
+
+    esw: np.ndarray  # int
+    esw_wait_days: np.ndarray
+    first_appointment_day: np.ndarray
+    support_end_day: np.ndarray
+    disengaged: np.ndarray  # bool
+    ready_at_assessment: np.ndarray  # bool
+    ready_day: np.ndarray
+    withdrawn_day: np.ndarray
+    ot_wait_days: np.ndarray
+    job_owner: np.ndarray  # int
+    job_start: np.ndarray
+    job_end: np.ndarray
+
+    def first_job_day(self, n: int) -> np.ndarray:
+        first = np.full(n, math.inf)
+        if len(self.job_owner):
+            starts = np.flatnonzero(np.diff(self.job_owner, prepend=-1))
+            first[self.job_owner[starts]] = self.job_start[starts]
+        return first
+
+
+def cohort_of_arrays(r: Recruited, d: Delivered, male: np.ndarray, single: np.ndarray,
+                     primary_care: str) -> Cohort:
+    """Cohort.of for the records `People` would make of these arrays, to the last bit,
+    without making them."""
+    n = len(r.ips)
+    return Cohort(
+        ips=r.ips.astype(bool), primary_care=np.array([s == primary_care for s in r.setting],
+                                                      dtype=bool),
+        channel=r.channel, locality=r.locality.astype(int),
+        randomised_day=r.randomised_day.astype(float), esw=d.esw.astype(int),
+        esw_wait_days=d.esw_wait_days, first_appointment_day=d.first_appointment_day,
+        support_end_day=d.support_end_day, disengaged=d.disengaged.astype(bool),
+        ot_wait_days=d.ot_wait_days, booklet_wait_days=r.booklet_wait_days,
+        first_job_day=d.first_job_day(n), withdrawn_day=d.withdrawn_day,
+        job_owner=d.job_owner.astype(int), job_start=d.job_start, job_end=d.job_end,
+        male=np.asarray(male, dtype=bool), single=np.asarray(single, dtype=bool),
+        years_out_of_work=r.years_out_of_work.astype(float))
+
+
+@dataclass(frozen=True)
+class People(Sequence):
+    """The participants' records made from the arrays on first use (most runs read only
+    the Cohort): `delivered` None, recruitment's fields alone (a run of recruitment)."""
+
+    recruited: Recruited
+    delivered: Delivered | None = None
+    male: np.ndarray | None = None
+    single: np.ndarray | None = None
+    _made: list = field(default_factory=list, compare=False, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.recruited.ips)
+
+    def __getitem__(self, i):
+        return self._records()[i]
+
+    def __iter__(self):
+        return iter(self._records())
+
+    def _records(self) -> list[Participant]:
+        if self._made or not len(self):
+            return self._made
+        r = self.recruited
+        arms = [IPS if x else TAU for x in r.ips.tolist()]
+        people = [Participant(i, *v) for i, v in enumerate(zip(
+            r.site.tolist(), r.site_type, r.setting, r.locality.tolist(), r.channel, arms,
+            r.randomised_day.tolist(), r.years_out_of_work.tolist(), strict=True))]
+        for p, wait in zip(people, r.booklet_wait_days.tolist(), strict=True):
+            p.booklet_wait_days = wait
+        if self.delivered is not None:
+            set_delivered(people, self.delivered)
+        if self.male is not None:
+            for p, m, s in zip(people, self.male.tolist(), self.single.tolist(), strict=True):
+                p.male, p.single = m, s
+        self._made.extend(people)
+        return self._made
+
+
+def set_delivered(people: list[Participant], d: Delivered) -> None:
+    """Each record's delivery fields from the arrays (rows in the records' order)."""
+    values = zip(d.esw.tolist(), d.esw_wait_days.tolist(), d.first_appointment_day.tolist(),
+                 d.support_end_day.tolist(), d.disengaged.tolist(),
+                 d.ready_at_assessment.tolist(), d.ready_day.tolist(), d.withdrawn_day.tolist(),
+                 d.ot_wait_days.tolist(), strict=True)
+    for p, v in zip(people, values, strict=True):
+        (p.esw, p.esw_wait_days, p.first_appointment_day, p.support_end_day, p.disengaged,
+         p.ready_at_assessment, p.ready_day, p.withdrawn_day, p.ot_wait_days) = v
+    bounds = np.searchsorted(d.job_owner, np.arange(len(people) + 1)).tolist()
+    starts, ends = d.job_start.tolist(), d.job_end.tolist()
+    for p, a, b in zip(people, bounds[:-1], bounds[1:], strict=True):
+        if b > a:
+            p.jobs = tuple(zip(starts[a:b], ends[a:b], strict=True))

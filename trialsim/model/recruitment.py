@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,8 +50,9 @@ from trialsim.model.records import (
     RANDOMISED,
     RESPONDED,
     STAGES,
-    TAU,
     Participant,
+    People,
+    Recruited,
 )
 from trialsim.model.sites import Site, build_sites
 from trialsim.streams import Streams
@@ -158,8 +159,9 @@ class Recruitment:
         self.p, self.streams = params, streams
         self.close_reason = ""  # "target" or "window", once closed
         self.close_day: float = math.inf  # recruitment is open before this day
-        self.participants: list[Participant] = []
-        self.n_randomised = 0  # so far (the compiled loop makes the records at its end)
+        self._people: list[Participant] = []  # the reference loop's records
+        self._recruited: People | None = None  # the compiled loop's (run_compiled)
+        self.n_randomised = 0  # so far
         self.sites = build_sites(params, streams)
         if extra_sites is not None:
             self.sites += extra_sites(len(self.sites))
@@ -195,6 +197,12 @@ class Recruitment:
         self._who: list[int] = []
         self._next = 0
         self._horizon = 0.0  # every request made before this day has been added
+
+    @property
+    def participants(self) -> Sequence[Participant]:
+        """The randomised participants' records, in order of randomisation (made on first
+        use where the compiled loop ran)."""
+        return self._people if self._recruited is None else self._recruited
 
     # --- drawing responders ------------------------------------------------------------
     def start(self) -> None:
@@ -378,12 +386,12 @@ class Recruitment:
         # channel, arm, randomised_day, years_out_of_work (the arm drawn before the years)
         arm = self._allocate(setting, day)
         years = self._in_setting(setting, self._years())
-        person = Participant(len(self.participants), site, kind, setting, locality, channel,
+        person = Participant(len(self._people), site, kind, setting, locality, channel,
                              arm, day, years)
-        self.participants.append(person)
+        self._people.append(person)
         self.n_randomised += 1
         self.on_randomised(person)
-        if len(self.participants) >= self.p.target_n:
+        if len(self._people) >= self.p.target_n:
             self._close(day)
 
     def _close(self, day: float) -> None:
@@ -406,12 +414,15 @@ class Recruitment:
         return (recruitment_pass.AVAILABLE and isinstance(self.allocator, StratifiedBlocks)
                 and len({origin[2] for origin in self._origin}) == 1)
 
-    def run_compiled(self, u_delays: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def run_compiled(self, u_delays: np.ndarray,
+                     ) -> tuple[Recruited, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """`run()` with delivery's draws at randomisation (Delivery.start without paths,
         from the delays stream's uniforms `u_delays`, at least 2 a participant), compiled:
-        the same participants, funnel and close to the last bit. Returns the IPS
-        participants' asks for a caseload place (ids, day due, patience) for delivery's
-        pass (trialsim.model.delivery_pass). Call after `start()`, where `compiles()`."""
+        the same participants, funnel and close to the last bit. Returns the
+        participants as arrays (their records made on first use, `participants`) and the
+        IPS participants' asks for a caseload place (ids, day due, patience) for
+        delivery's pass (trialsim.model.delivery_pass). Call after `start()`, where
+        `compiles()`."""
         p, rp = self.p, recruitment_pass
         d, target = p.delivery, p.target_n
         setting = self._origin[0][2]
@@ -455,22 +466,19 @@ class Recruitment:
                                              if istate[rp.CLOSED] else ("window", p.window_days))
         self._reached, self._randomised = reached.tolist(), randomised.tolist()
         # the k-th participant's years from the stream's k-th uniform (_years_out_of_work)
-        years = (p.years_out_of_work.draws(self._years_rng.random(-(-n // YEARS_BLOCK)
-                                                                  * YEARS_BLOCK))[:n]
-                 if n else [])
-        years = p.years_out_of_work.in_setting_many(setting, np.array(years)).tolist()
-        origin, source = self._origin, self._source
-        for i, (k, on, is_ips, y, wait) in enumerate(zip(
-                who_p[:n].tolist(), day[:n].tolist(), ips[:n].tolist(), years,
-                booklet[:n].tolist(), strict=True)):
-            site, kind, where, locality, channel, _ = origin[source[k]]
-            person = Participant(i, site, kind, where, locality, channel, IPS if is_ips else TAU,
-                                 on, y)
-            if not is_ips:
-                person.booklet_wait_days = wait
-            self.participants.append(person)
+        years = np.array(p.years_out_of_work.draws(
+            self._years_rng.random(-(-n // YEARS_BLOCK) * YEARS_BLOCK))[:n] if n else [],
+            dtype=float)
+        origins = [self._origin[k] for k in np.array(self._source)[who_p[:n]].tolist()]
+        site, kind, where, locality, channel, _ = (zip(*origins, strict=True) if n
+                                                   else ((),) * 6)
+        recruited = Recruited(
+            np.array(site, dtype=np.int64), kind, where, np.array(locality, dtype=np.int64),
+            channel, ips[:n], day[:n], p.years_out_of_work.in_setting_many(setting, years),
+            booklet[:n])
+        self._recruited = People(recruited)
         asks = np.flatnonzero(ips[:n])
-        return asks, due[asks], waits[asks]
+        return recruited, (asks, due[asks], waits[asks])
 
     # --- the funnel --------------------------------------------------------------------
     def packs(self) -> tuple[tuple[float, int, int], ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from functools import partial
 
@@ -12,7 +13,7 @@ from trialsim.inputs.pathway_params import Outcome
 from trialsim.inputs.uncertainty import STREAM, sample_params
 from trialsim.model.compiled import AVAILABLE
 from trialsim.model.delivery import DELAYS, Delivery
-from trialsim.model.delivery_pass import fill_pathways
+from trialsim.model.delivery_pass import deliver, fill_pathways
 from trialsim.model.followup import Waves, follow_up_trials, wave_days, working_at
 from trialsim.model.missingness import (
     BASELINE_STREAM,
@@ -21,7 +22,15 @@ from trialsim.model.missingness import (
     return_shift,
 )
 from trialsim.model.outcomes import effect_share, received_as_intended, scores_of_trials
-from trialsim.model.records import STAGES, Cohort, FunnelCount, Participant, joined
+from trialsim.model.records import (
+    STAGES,
+    Cohort,
+    FunnelCount,
+    Participant,
+    People,
+    cohort_of_arrays,
+    joined,
+)
 from trialsim.model.recruitment import Recruitment
 from trialsim.model.rescue import TEXT_STREAM, extra_sites, with_retention
 from trialsim.model.sites import Site
@@ -37,7 +46,7 @@ class ReplicationResult:
     close_reason: str  # "target" or "window"
     close_day: float
     sites: tuple[Site, ...]
-    participants: tuple[Participant, ...]
+    participants: Sequence[Participant]
     channels: tuple[str, ...]  # ModelParams.channel_names(): the rows of funnel_counts
     funnel_counts: np.ndarray  # (channels, stages): people reaching each stage
     waves: Waves
@@ -80,22 +89,17 @@ def recruit_only(params: ModelParams, seed: int, rep: int, draw: bool = True) ->
     delivery = Delivery(params, streams, recruitment.coordinator, paths=False)
     recruitment.on_randomised = delivery.start
     recruitment.start()
-    if ENGINE == "compiled":
-        _recruit(recruitment, delivery, streams)
+    if ENGINE == "compiled" and recruitment.compiles():
+        recruitment.run_compiled(_delays(streams, params))
     else:
         recruitment.run()
     return recruitment
 
 
-def _recruit(recruitment: Recruitment, delivery: Delivery, streams: Streams):
-    """Recruitment run with delivery's draws at randomisation (`delivery` without paths,
-    after `recruitment.start()`): compiled where it can be (Recruitment.compiles), else
-    the reference loop; the IPS participants' asks for a caseload place, (ids, day due,
-    patience), for delivery's compiled pass."""
-    if recruitment.compiles():
-        return recruitment.run_compiled(streams[DELAYS].random(2 * recruitment.p.target_n + 2))
-    recruitment.run()
-    return delivery.recorded_asks()
+def _delays(streams: Streams, params: ModelParams) -> np.ndarray:
+    """The uniforms of delivery's delays at randomisation for the compiled coordinator's
+    loop: at most two a participant (Delivery.start)."""
+    return streams[DELAYS].random(2 * params.target_n + 2)
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ class Pathway:
     seed: int
     rep: int
     recruitment: Recruitment
-    people: tuple[Participant, ...]
+    people: Sequence[Participant]  # People (made on first use) or a tuple
     cohort: Cohort
     fu_days: dict  # follow_up's strategy days (a rescue plan's retention), without rngs
 
@@ -149,8 +153,19 @@ def simulate_pathway(params: ModelParams, seed: int, rep: int,
     recruitment.on_randomised = delivery.start
     if compiled:
         recruitment.start()
-        asks = _recruit(recruitment, delivery, streams)  # and the IPS participants' asks
-        fill_pathways(params, streams, recruitment.participants, asks)
+        if recruitment.compiles():  # arrays throughout, records made on first use
+            recruited, asks = recruitment.run_compiled(_delays(streams, params))
+            delivered = deliver(params, streams, recruited.ips, recruited.randomised_day,
+                                recruited.locality, recruited.years_out_of_work,
+                                recruited.setting, asks)
+            male, single = baseline_covariates(len(recruited.ips), params.baseline,
+                                               streams[BASELINE_STREAM])
+            return Pathway(params, seed, rep, recruitment,
+                           People(recruited, delivered, male, single),
+                           cohort_of_arrays(recruited, delivered, male, single, PRIMARY_CARE),
+                           fu_days)
+        recruitment.run()  # delivery records each IPS participant's ask
+        fill_pathways(params, streams, recruitment.participants, delivery.recorded_asks())
     else:
         recruitment.before_randomising = delivery.serve
         recruitment.start()
