@@ -16,8 +16,9 @@ import pytest
 from conftest import make_cfg
 from test_event_order import TIES
 
+from trialsim import compiled
 from trialsim.inputs.params import build_params
-from trialsim.model import compiled, delivery_pass, trial
+from trialsim.model import delivery_pass, trial
 
 pytestmark = pytest.mark.skipif(not compiled.AVAILABLE, reason="numba not installed")
 

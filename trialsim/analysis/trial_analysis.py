@@ -83,7 +83,7 @@ class TrialData:
             rtw_se_waves=_seen_waves(np.where(seen[:, 1:k12 + 2], scores[:, 1:k12 + 2],
                                               np.nan)),
             covariates=np.column_stack([
-                np.log([p.years_out_of_work for p in result.participants]),
+                np.log(result.cohort.years_out_of_work),
                 result.cohort.primary_care.astype(float)]).reshape(-1, 2))
         masks = {} if waves.rtw_se_complete is None and result.rtw_se_measured is None else \
             dict(rtw_se_observed_m12=seen[:, 1 + k12], rtw_se_observed_m0=seen[:, 0],

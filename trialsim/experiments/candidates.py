@@ -129,7 +129,7 @@ def _label(c: Candidate, step: str) -> str:
 def _recruitment_rep(params: ModelParams, seed: int, rep: int):
     """Randomisation days (sorted) and each site's opening and closing day."""
     result = recruit_only(params, seed, rep)
-    days = np.sort(np.array([p.randomised_day for p in result.participants], dtype=float))
+    days = np.sort(result.randomised_days())
     return (days, np.array([s.open_day for s in result.sites], dtype=float),
             np.array([s.close_day for s in result.sites], dtype=float))
 

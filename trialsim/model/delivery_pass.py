@@ -16,7 +16,7 @@ same generators. The arithmetic is the recursion's, operation by operation (inve
 by log1p, the same comparisons); tests/test_delivery_pass.py holds the two to the last
 bit over the configurations that reach each branch.
 
-Why compiled: trialsim.model.compiled. The Python recursion stays as the reference
+Why compiled: trialsim.compiled. The Python recursion stays as the reference
 (`engine="reference"` in trialsim.model.trial.simulate_pathway).
 """
 
@@ -27,9 +27,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from trialsim.compiled import jit
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.pathway_params import REFERENCE_YEARS
-from trialsim.model.compiled import jit
 from trialsim.model.delivery import ASSESS, JOINT, WORK, p_ready
 from trialsim.model.records import IPS, Delivered, Participant, set_delivered
 from trialsim.streams import Streams

@@ -204,6 +204,12 @@ class Recruitment:
         use where the compiled loop ran)."""
         return self._people if self._recruited is None else self._recruited
 
+    def randomised_days(self) -> np.ndarray:
+        """Each randomised participant's day, in order of randomisation."""
+        if self._recruited is not None:
+            return self._recruited.recruited.randomised_day
+        return np.array([p.randomised_day for p in self._people], dtype=float)
+
     # --- drawing responders ------------------------------------------------------------
     def start(self) -> None:
         index = {name: i for i, name in enumerate(self.channels)}
@@ -466,9 +472,9 @@ class Recruitment:
                                              if istate[rp.CLOSED] else ("window", p.window_days))
         self._reached, self._randomised = reached.tolist(), randomised.tolist()
         # the k-th participant's years from the stream's k-th uniform (_years_out_of_work)
-        years = np.array(p.years_out_of_work.draws(
-            self._years_rng.random(-(-n // YEARS_BLOCK) * YEARS_BLOCK))[:n] if n else [],
-            dtype=float)
+        years = (p.years_out_of_work.draws(
+            self._years_rng.random(-(-n // YEARS_BLOCK) * YEARS_BLOCK))[:n] if n else
+                 np.empty(0))
         origins = [self._origin[k] for k in np.array(self._source)[who_p[:n]].tolist()]
         site, kind, where, locality, channel, _ = (zip(*origins, strict=True) if n
                                                    else ((),) * 6)
@@ -520,7 +526,7 @@ def _years_out_of_work(rng: np.random.Generator, law: YearsOutOfWork,
     stream's k-th uniform for the k-th participant (the uniforms drawn in blocks, as
     trialsim.streams.buffered draws them), turned into years a block at a time."""
     while True:
-        yield from law.draws(rng.random(block))
+        yield from law.draws(rng.random(block)).tolist()
 
 
 def _chunk_end(sources: list[Source], after: float, needed: float, consenting: bool) -> float:

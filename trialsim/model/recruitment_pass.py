@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 
-from trialsim.model.compiled import AVAILABLE, jit
+from trialsim.compiled import AVAILABLE, jit
 from trialsim.model.records import CONSENTED
 
 DONE, MORE = 0, 1  # the loop ended, or it needs the next chunk of arrivals

@@ -8,10 +8,10 @@ from functools import partial
 
 import numpy as np
 
+from trialsim.compiled import AVAILABLE
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.pathway_params import Outcome
 from trialsim.inputs.uncertainty import STREAM, sample_params
-from trialsim.model.compiled import AVAILABLE
 from trialsim.model.delivery import DELAYS, Delivery
 from trialsim.model.delivery_pass import deliver, fill_pathways
 from trialsim.model.followup import Waves, follow_up_trials, wave_days, working_at
