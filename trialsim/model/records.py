@@ -239,7 +239,7 @@ class People(Sequence):
         people = [Participant(i, *v) for i, v in enumerate(zip(
             r.site.tolist(), r.site_type, r.setting, r.locality.tolist(), r.channel, arms,
             r.randomised_day.tolist(), r.years_out_of_work.tolist(), strict=True))]
-        for p, wait in zip(people, r.booklet_wait_days.tolist(), strict=True):
+        for p, wait in zip(people, _values(r.booklet_wait_days), strict=True):
             p.booklet_wait_days = wait
         if self.delivered is not None:
             set_delivered(people, self.delivered)
@@ -252,10 +252,10 @@ class People(Sequence):
 
 def set_delivered(people: list[Participant], d: Delivered) -> None:
     """Each record's delivery fields from the arrays (rows in the records' order)."""
-    values = zip(d.esw.tolist(), d.esw_wait_days.tolist(), d.first_appointment_day.tolist(),
-                 d.support_end_day.tolist(), d.disengaged.tolist(),
+    values = zip(d.esw.tolist(), _values(d.esw_wait_days), _values(d.first_appointment_day),
+                 _values(d.support_end_day), d.disengaged.tolist(),
                  d.ready_at_assessment.tolist(), d.ready_day.tolist(), d.withdrawn_day.tolist(),
-                 d.ot_wait_days.tolist(), strict=True)
+                 _values(d.ot_wait_days), strict=True)
     for p, v in zip(people, values, strict=True):
         (p.esw, p.esw_wait_days, p.first_appointment_day, p.support_end_day, p.disengaged,
          p.ready_at_assessment, p.ready_day, p.withdrawn_day, p.ot_wait_days) = v
@@ -264,3 +264,9 @@ def set_delivered(people: list[Participant], d: Delivered) -> None:
     for p, a, b in zip(people, bounds[:-1], bounds[1:], strict=True):
         if b > a:
             p.jobs = tuple(zip(starts[a:b], ends[a:b], strict=True))
+
+
+def _values(x: np.ndarray) -> list[float]:
+    """The array's floats, NaN as math.nan itself: a record's unset field, as the
+    reference's records hold it (records with equal fields then compare equal)."""
+    return [math.nan if v != v else v for v in x.tolist()]
