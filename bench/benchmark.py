@@ -63,6 +63,7 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import trialsim.model.trial as trial_module  # noqa: E402
 from trialsim.analysis.partially_nested import fit_partially_nested  # noqa: E402
 from trialsim.analysis.partially_nested_batch import fit_partially_nested_many  # noqa: E402
 from trialsim.analysis.trial_analysis import MI_STREAM, TrialData, analyse_trial  # noqa: E402
@@ -78,7 +79,7 @@ from trialsim.experiments.runner import (  # noqa: E402
 from trialsim.inputs.compose import compose_config  # noqa: E402
 from trialsim.inputs.params import ModelParams, build_params  # noqa: E402
 from trialsim.model.recruitment import Recruitment  # noqa: E402
-from trialsim.model.trial import simulate_replication  # noqa: E402
+from trialsim.model.trial import simulate_pathway, simulate_replication  # noqa: E402
 from trialsim.streams import Streams  # noqa: E402
 
 SEED = 20171101
@@ -90,7 +91,9 @@ PACKAGES = ("numpy", "scipy", "simpy", "pandas", "joblib", "hydra-core", "matplo
 # the event loop of a replication: the coordinator's queue, which has delivery serve the
 # ESW asks due before each randomisation as it goes (the asks left after it are served
 # with the OT's appointments, Delivery.finish)
-EVENT_LOOP = ((Recruitment, "run"),)
+# the per-participant loops, compiled (trialsim.compiled): the coordinator's queue with
+# randomisation, then delivery's pass (ESW places, employment paths, the OTs' queue)
+EVENT_LOOP = ((Recruitment, "run_compiled"), (trial_module, "deliver"))
 
 
 def bare_simpy() -> simpy.Environment:
@@ -251,7 +254,7 @@ def timing_figures(reps: int) -> list[Figure]:
                                          rep).participants)
     out.append(figure("default scenario: event loop per randomised participant",
                       1e6 * clock["loop"] / randomised, "us",
-                      note=f"the coordinator's loop with the ESW asks it serves; "
+                      note=f"the coordinator's loop and delivery's pass, compiled; "
                            f"{randomised / (rounds * per):.0f} randomised per replication"))
 
     # scaling with target N, and with mailshot packs
@@ -366,16 +369,14 @@ def breakdown(reps: int) -> list[Figure]:
     replication calls (the wrappers cost a little; nested parts are "of which")."""
     import trialsim.analysis.trial_batch as trial_batch
     import trialsim.experiments.runner as runner
-    import trialsim.model.delivery as delivery
     import trialsim.model.trial as trial
     parts = [
         (Recruitment, "__init__", "set-up: sites, allocation, streams"),
         (Recruitment, "start", "responders drawn in bulk (numpy)"),
-        *((owner, name, "event loop: coordinator's queue, randomisation, ESW places")
-          for owner, name in EVENT_LOOP),
-        (delivery, "path_at_rates", "  of which employment paths (employment.py)"),
-        (delivery, "path_without_support", "  of which employment paths (employment.py)"),
-        (delivery.Delivery, "finish", "ESW asks after recruitment, OT appointments (recursions)"),
+        (Recruitment, "run_compiled", "event loop: coordinator's queue, randomisation "
+                                      "(compiled)"),
+        (trial, "deliver", "event loop: delivery's pass, ESW places, employment, OT "
+                           "(compiled)"),
         (trial, "follow_up_trials", "follow-up (followup.py, a block at a time)"),
         (trial, "scores_of_trials", "outcomes (outcomes.py, a block at a time)"),
         (runner, "analysis_columns_batch", "the trial's analysis, a block at a time (analysis/)"),
@@ -468,6 +469,35 @@ def memory_figure(reps: int) -> Figure:
     peak_mb = int(proc.stdout.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
     return figure(f"peak memory of a {reps}-replication run (default scenario)", peak_mb,
                   "MB", "< 400", f"the whole run and its files, n_jobs=1, {seconds:.0f} s")
+
+
+def engine_figures(reps: int, rounds: int = 5) -> list[Figure]:
+    """A replication's pathway (recruitment, delivery, employment: what the compiled
+    loops replace) at the design search's recommended size, by the compiled engine and by
+    the reference engine (the same values to the last bit), interleaved; best round."""
+    params = params_for("trial.target_n=750", "delivery.esw.per_locality=5",
+                        "delivery.esw.fte=0.5", "sites.pain_services.count=39",
+                        "trial.recruitment_months=48")
+
+    def pathways(engine: str) -> Callable[[], float]:
+        def run(_round: int = 0) -> float:
+            start = time.process_time()
+            for rep in range(reps):
+                simulate_pathway(params, SEED, rep, engine=engine)
+            return (time.process_time() - start) / reps
+        return run
+
+    pathways("compiled")()  # the compiled code loaded (compiled once, then cached)
+    best = {k: min(v) for k, v in per_round(
+        {e: pathways(e) for e in ("compiled", "reference")}, rounds).items()}
+    how = f"N 750, 39 pain services, 48 months; {reps} pathways a round, best of {rounds}"
+    return [figure("pathway at N 750, compiled engine: CPU per replication",
+                   1000 * best["compiled"], "ms", note=how),
+            figure("pathway at N 750, reference engine (plain Python): CPU per replication",
+                   1000 * best["reference"], "ms", note=how),
+            figure("pathway at N 750: compiled / reference engine",
+                   best["compiled"] / best["reference"], "x", note="the same values to "
+                   "the last bit (tests/test_delivery_pass.py)")]
 
 
 def reml_figures(datasets: int) -> list[Figure]:
@@ -882,6 +912,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = timing_figures(40 if args.quick else 200)
     figures += breakdown(20 if args.quick else 100)
     figures += [replication_floor(figures), replication_floor_any(figures)]
+    figures += engine_figures(5 if args.quick else 20)
     figures += reml_figures(10 if args.quick else 40)
     figures += missing_data_figures(5 if args.quick else 50)
     figures += parallel_figures(200 if args.quick else 1000)

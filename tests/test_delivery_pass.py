@@ -17,8 +17,9 @@ from conftest import make_cfg
 from test_event_order import TIES
 
 from trialsim import compiled
+from trialsim.compiled import kernel
 from trialsim.inputs.params import build_params
-from trialsim.model import delivery_pass, trial
+from trialsim.model import delivery_pass, recruitment_pass, trial
 
 pytestmark = pytest.mark.skipif(not compiled.AVAILABLE, reason="numba not installed")
 
@@ -105,3 +106,21 @@ def test_an_unknown_engine_is_refused():
     params, _ = _params("default")
     with pytest.raises(ValueError, match="engine 'fast'"):
         trial.simulate_pathway(params, 7, 0, engine="fast")
+
+
+def test_the_compiled_years_are_draws_years():
+    """recruitment_pass.years_of (what the compiled loop's participants get) against
+    YearsOutOfWork.draws (the reference's), edges of the long-term group included."""
+    law = build_params(make_cfg()).years_out_of_work
+    cut = 1 - law.share
+    u = np.concatenate([np.random.default_rng(5).random(5000),
+                        [0.0, cut, np.nextafter(cut, 0.0), np.nextafter(1.0, 0.0)]])
+    z, consts = law.quantiles(u)
+    assert kernel(recruitment_pass.years_of)(u, z, *consts).tolist() == law.draws(u)
+
+
+def test_a_short_run_uses_the_reference_engine():
+    """Loading the compiled code costs more than a short run saves: below
+    COMPILED_FROM participant-replications a run uses the reference (same values)."""
+    assert trial.engine_for(trial.COMPILED_FROM - 1) == "reference"
+    assert trial.engine_for(trial.COMPILED_FROM) == trial.ENGINE == "compiled"

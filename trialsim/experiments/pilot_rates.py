@@ -16,7 +16,7 @@ from typing import Any
 
 from trialsim.experiments.runner import map_replications
 from trialsim.inputs.params import ModelParams
-from trialsim.model.trial import target_reached
+from trialsim.model.trial import engine_for, target_reached
 
 
 def discounts(params: ModelParams) -> dict[str, float]:
@@ -38,8 +38,10 @@ def pilot_rates_summary(params: ModelParams, replications: int, seed: int, n_job
     if all(d == 1.0 for d in used.values()):
         p = headline
     else:
-        reached = map_replications(partial(target_reached, at_pilot_rates(params), seed),
-                                   replications, n_jobs, label="at the pilot's rates")
+        reached = map_replications(
+            partial(target_reached, at_pilot_rates(params), seed,
+                    engine=engine_for(replications * params.target_n)),
+            replications, n_jobs, label="at the pilot's rates")
         p = sum(reached) / replications
     return {"prob_target_at_pilot_rates": p,
             "prob_target_at_pilot_rates_mc_se": math.sqrt(p * (1 - p) / replications),

@@ -32,6 +32,7 @@ from trialsim.inputs.params import ModelParams, Precision
 from trialsim.model.review import AMBER
 from trialsim.model.trial import (
     ReplicationResult,
+    engine_for,
     outcomes_of_trials,
     simulate_pathway,
     simulate_replication,
@@ -76,22 +77,23 @@ def jobs_for(replications: int, n_jobs: int) -> int:
 
 
 def _one(params: ModelParams, seed: int, rep: int, keep_participants: bool,
-         figures: bool = True):
+         figures: bool = True, engine: str | None = None):
     """One replication's row, curve, participants (if kept) and, with `figures`, the
     figure data (needed only where a run directory is written)."""
-    return _block(params, seed, range(rep, rep + 1), keep_participants, figures)[0]
+    return _block(params, seed, range(rep, rep + 1), keep_participants, figures, engine)[0]
 
 
 def simulated_rows(params: ModelParams, seed: int, reps: range,
-                   tipping_and_review: bool = True,
+                   tipping_and_review: bool = True, engine: str | None = None,
                    ) -> list[tuple[ReplicationResult, dict[str, float]]]:
     """Each replication of `reps` with its row, simulated and then analysed together
     (trialsim.analysis.trial_batch): what a run and the design search both tabulate.
     `tipping_and_review` False: without the columns that only a run's report and the
     design search's check read, the MNAR delta sensitivity (its tipping points) and the
     internal pilot's review (about a tenth of a replication's time at N 750); every
-    other column is the same, to the last bit."""
-    pathways = [simulate_pathway(params, seed, rep) for rep in reps]
+    other column is the same, to the last bit. `engine`: trialsim.model.trial's (None:
+    its default; the same values)."""
+    pathways = [simulate_pathway(params, seed, rep, engine=engine) for rep in reps]
     return _rows(outcomes_of_trials(pathways), params, seed, tipping_and_review)
 
 
@@ -137,18 +139,19 @@ def outcome_variant_rows(params: ModelParams, seed: int, reps: range,
 
 
 def _block(params: ModelParams, seed: int, reps: range, keep_participants: bool,
-           figures: bool = True) -> list[tuple]:
+           figures: bool = True, engine: str | None = None) -> list[tuple]:
     """_one for each replication of `reps`, their analyses fitted together."""
     out = []
-    for result, row in simulated_rows(params, seed, reps):
+    for result, row in simulated_rows(params, seed, reps, engine=engine):
         people = participant_rows(result) if keep_participants else None
         extras = replication_extras(result, params, curve_months(params)) if figures else None
-        row.update(rescue_columns(params, seed, result.rep, row))
+        row.update(rescue_columns(params, seed, result.rep, row, engine))
         out.append((row, recruitment_curve(result, params), people, extras))
     return out
 
 
-def rescue_columns(params: ModelParams, seed: int, rep: int, row: dict) -> dict[str, float]:
+def rescue_columns(params: ModelParams, seed: int, rep: int, row: dict,
+                   engine: str | None = None) -> dict[str, float]:
     """With an amber plan (progression.amber_action): at an amber review the replication
     runs again from the same streams with the plan acting from the review day
     (trialsim.model.rescue); otherwise the trial goes on as it was. Its target and
@@ -161,7 +164,7 @@ def rescue_columns(params: ModelParams, seed: int, rep: int, row: dict) -> dict[
     if row[keys.review_verdict(keys.OVERALL)] != AMBER:
         return out
     rescued = simulate_replication(params, seed, rep,
-                                   rescue_day=p.review_day(params.window_days))
+                                   rescue_day=p.review_day(params.window_days), engine=engine)
     tested = analysis_columns(rescued, params.analysis, seed)
     return {keys.RESCUE_APPLIED: 1, keys.RESCUE_TARGET: int(rescued.close_reason == "target"),
             keys.RESCUE_REJECT: tested["primary_reject"],
@@ -346,8 +349,9 @@ def run_replications(params: ModelParams, replications: int, seed: int, n_jobs: 
     """`figures`: keep what the figures need (RunResult.extras); a caller that writes no
     run directory saves its cost by passing False (the tables are the same)."""
     gathered = Gathered()
-    for output in each_block(partial(_block, params, seed,
-                                     keep_participants=keep_participants, figures=figures),
+    engine = engine_for(replications * params.target_n)
+    for output in each_block(partial(_block, params, seed, keep_participants=keep_participants,
+                                     figures=figures, engine=engine),
                              replications, n_jobs):
         gathered.add(output)
     return gathered.result(params, keep_participants)

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import expit, ndtr, ndtri
 
-from trialsim.compiled import jit
 from trialsim.errors import ConfigError
 from trialsim.inputs.allocation_ratio import AllocationRatio, build_block_sizes, parse_ratio
 from trialsim.inputs.checks import (
@@ -217,20 +216,6 @@ def brent_root(f: Callable[[float], float], a: float, b: float, xtol: float = 1e
     raise ValueError(f"no root to {xtol} in {maxiter} iterations")
 
 
-@jit
-def _years_of(u, z, cut, share, mu, below, above, low, span):
-    """YearsOutOfWork.draws' years from its uniforms `u` and the normal quantiles `z` of
-    their log-normal part."""
-    out = np.empty(len(u))
-    for i in range(len(u)):
-        v, zv = u[i], z[i]
-        if v >= cut:
-            out[i] = low + span * ((v - cut) / share)
-        else:
-            out[i] = math.exp(mu + (below if zv < 0 else above) * zv)
-    return out
-
-
 @dataclass(frozen=True)
 class YearsOutOfWork:
     """Years since last paid work: a long-term group (share `long_term`, uniform from
@@ -331,16 +316,26 @@ class YearsOutOfWork:
             return self.long_term_from + (self.maximum - self.long_term_from) * v
         return self._body_at(u / (1 - self.share))
 
-    def draws(self, u: np.ndarray) -> np.ndarray:
+    def draws(self, u: np.ndarray) -> list[float]:
         """draw() of each uniform in `u`, to the last bit, with one call of ndtri for the
-        block rather than one a participant (the model draws them in blocks), the rest
-        compiled (trialsim.compiled; math.exp, as draw's, not numpy's)."""
+        block rather than one a participant (the model draws them in blocks)."""
+        z, (cut, share, mu, below, above, low, span) = self.quantiles(u)
+        exp = math.exp
+        return [low + span * ((v - cut) / share) if v >= cut
+                else exp(mu + (below if zv < 0 else above) * zv)
+                for v, zv in zip(u.tolist(), z.tolist(), strict=True)]
+
+    def quantiles(self, u: np.ndarray) -> tuple[np.ndarray, tuple[float, ...]]:
+        """What `draws` turns into years: the normal quantiles of the log-normal part of
+        each uniform in `u`, and the law's (cut, share, mu, sigma below, sigma above,
+        long-term from, long-term span); trialsim.model.recruitment_pass.years_of is
+        `draws` compiled on them."""
         cut, share = 1 - self.share, self.share
         mu, below, above, floor, ceiling = self.body
         with np.errstate(invalid="ignore"):  # u >= cut: not the log-normal part
             z = ndtri(floor + (ceiling - floor) * (u / cut))
-        return _years_of(u, z, cut, share, mu, below, above, self.long_term_from,
-                         self.maximum - self.long_term_from)
+        return z, (cut, share, mu, below, above, self.long_term_from,
+                   self.maximum - self.long_term_from)
 
     def nodes(self, per_half: int, long_term: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Gauss-Legendre quadrature: (years, weights), `per_half` nodes on each side of

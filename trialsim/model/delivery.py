@@ -17,7 +17,10 @@ free again. TAU's booklet appointment joins the coordinator's queue
 nothing waits on them, so they are served after the run, in order of request, by the
 same recursion.
 
-Recruitment depends on delivery only through the booklets: the delays drawn at
+This is the reference engine's delivery; the compiled engine records the asks here
+(`paths` False) and serves them after recruitment in the same order
+(trialsim.model.delivery_pass). Recruitment depends on delivery only through the
+booklets: the delays drawn at
 randomisation (IPS's first-appointment delay and patience, TAU's booklet delay) come
 from one stream, and nothing drawn later (the joint appointment's delay, readiness,
 the employment paths) shares it, so recruitment does not depend on the ESWs, their

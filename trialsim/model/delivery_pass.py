@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from trialsim.compiled import jit
+from trialsim.compiled import jit, kernel
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.pathway_params import REFERENCE_YEARS
 from trialsim.model.delivery import ASSESS, JOINT, WORK, p_ready
@@ -366,7 +366,7 @@ def deliver(params: ModelParams, streams: Streams, ips: np.ndarray, day: np.ndar
         u_work = fresh[WORK].random(n_work)
         u_assess = fresh[ASSESS].random(n_assess)
         u_joint = fresh[JOINT].random(n_joint)
-        status, nj = _pass(
+        status, nj = kernel(_pass)(
             ips, day, locality, years, e.self_entry_per_day.value,
             e.self_entry_years_exponent.value, REFERENCE_YEARS, ready, order, due, patience,
             u_work, u_assess, u_joint, e.supported_entry_per_day, e.readiness_per_day.value,

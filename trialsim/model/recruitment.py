@@ -16,10 +16,12 @@ closes at the target or at the end of the window. One loop serves the coordinato
 queue for every coordinator (Kiefer-Wolfowitz: each request in order of request day
 starts when it is made or when the first coordinator is free, whichever is later); it
 commits a start only once every call ending before it has been dealt with, so a booklet
-requested by a randomisation is never overtaken by a later request. Before each
-randomisation delivery serves the asks for an ESW caseload place due by its day
-(`before_randomising`, trialsim.model.delivery), so that they are served in order of
-time with the randomisations. Time is in days.
+requested by a randomisation is never overtaken by a later request. In the reference
+engine, before each randomisation delivery serves the asks for an ESW caseload place due
+by its day (`before_randomising`, trialsim.model.delivery), so that they are served in
+order of time with the randomisations; the compiled engine runs the same loop compiled
+(`run_compiled`, trialsim.model.recruitment_pass) and delivery after it
+(trialsim.model.delivery_pass). Time is in days.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trialsim.compiled import AVAILABLE, kernel
 from trialsim.inputs import ramp
 from trialsim.inputs.params import (
     HandSearchChannel,
@@ -417,7 +420,7 @@ class Recruitment:
         """Whether `run_compiled` can run this replication (after `start()`): permuted
         blocks in a trial whose sites are all of one setting, whose arms can be drawn
         ahead (trialsim.model.recruitment_pass)."""
-        return (recruitment_pass.AVAILABLE and isinstance(self.allocator, StratifiedBlocks)
+        return (AVAILABLE and isinstance(self.allocator, StratifiedBlocks)
                 and len({origin[2] for origin in self._origin}) == 1)
 
     def run_compiled(self, u_delays: np.ndarray,
@@ -455,7 +458,7 @@ class Recruitment:
                 grow = len(self._arrival) + 1 - len(calls[0])
                 calls = (np.concatenate([calls[0], np.empty(grow)]),
                          np.concatenate([calls[1], np.zeros(grow, dtype=np.int64)]))
-            status = rp.run_queue(
+            status = kernel(rp.run_queue)(
                 istate, fstate, req, who, np.array(self._arrival, dtype=float),
                 np.array(self._reach, dtype=np.int64), np.array(self._channel, dtype=np.int64),
                 free, *calls, *books, reached, randomised, who_p, day, ips, booklet, due,
@@ -472,9 +475,11 @@ class Recruitment:
                                              if istate[rp.CLOSED] else ("window", p.window_days))
         self._reached, self._randomised = reached.tolist(), randomised.tolist()
         # the k-th participant's years from the stream's k-th uniform (_years_out_of_work)
-        years = (p.years_out_of_work.draws(
-            self._years_rng.random(-(-n // YEARS_BLOCK) * YEARS_BLOCK))[:n] if n else
-                 np.empty(0))
+        years = np.empty(0)
+        if n:
+            u = self._years_rng.random(-(-n // YEARS_BLOCK) * YEARS_BLOCK)
+            z, consts = p.years_out_of_work.quantiles(u)
+            years = kernel(rp.years_of)(u, z, *consts)[:n]
         origins = [self._origin[k] for k in np.array(self._source)[who_p[:n]].tolist()]
         site, kind, where, locality, channel, _ = (zip(*origins, strict=True) if n
                                                    else ((),) * 6)
@@ -526,7 +531,7 @@ def _years_out_of_work(rng: np.random.Generator, law: YearsOutOfWork,
     stream's k-th uniform for the k-th participant (the uniforms drawn in blocks, as
     trialsim.streams.buffered draws them), turned into years a block at a time."""
     while True:
-        yield from law.draws(rng.random(block)).tolist()
+        yield from law.draws(rng.random(block))
 
 
 def _chunk_end(sources: list[Source], after: float, needed: float, consenting: bool) -> float:

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import math
 
-from trialsim.compiled import AVAILABLE, jit
+import numpy as np
+
+from trialsim.compiled import jit
 from trialsim.model.records import CONSENTED
 
 DONE, MORE = 0, 1  # the loop ended, or it needs the next chunk of arrivals
@@ -173,4 +175,16 @@ def run_queue(istate, fstate, req, who, arrival, reach, channel, free, c_end, c_
     return status
 
 
-__all__ = ["AVAILABLE", "run_queue"]
+
+@jit
+def years_of(u, z, cut, share, mu, below, above, low, span):
+    """YearsOutOfWork.draws (trialsim.inputs.params) compiled, operation by operation
+    (math.exp, as draws': numpy's exp differs in the last bit), on its quantiles."""
+    out = np.empty(len(u))
+    for i in range(len(u)):
+        v, zv = u[i], z[i]
+        if v >= cut:
+            out[i] = low + span * ((v - cut) / share)
+        else:
+            out[i] = math.exp(mu + (below if zv < 0 else above) * zv)
+    return out

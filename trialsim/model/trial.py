@@ -37,7 +37,17 @@ from trialsim.model.sites import Site
 from trialsim.streams import Streams
 
 ENGINES = ("compiled", "reference")
-ENGINE = "compiled" if AVAILABLE else "reference"  # reference: where numba is missing
+ENGINE = "compiled" if AVAILABLE else "reference"  # where a caller names none
+# target participants x replications from which a run uses the compiled engine: loading
+# its code costs about 0.3 s once a process (numba's first call), more than a smaller run
+# saves (about 10 us a participant; measured on the default run, 200 x 300)
+COMPILED_FROM = 100_000
+
+
+def engine_for(participant_replications: int) -> str:
+    """The engine a run of this many target participants x replications uses (the same
+    values either way, to the last bit): the reference below COMPILED_FROM."""
+    return ENGINE if participant_replications >= COMPILED_FROM else "reference"
 
 
 @dataclass(frozen=True)
@@ -70,18 +80,21 @@ class ReplicationResult:
                      for c, ch in enumerate(self.channels) for s in range(len(STAGES)))
 
 
-def target_reached(params: ModelParams, seed: int, rep: int) -> bool:
+def target_reached(params: ModelParams, seed: int, rep: int,
+                   engine: str | None = None) -> bool:
     """Whether replication `rep` (at fixed parameters) randomises the target within the
     window (recruit_only)."""
-    return recruit_only(params, seed, rep, draw=False).close_reason == "target"
+    return recruit_only(params, seed, rep, draw=False, engine=engine).close_reason == "target"
 
 
-def recruit_only(params: ModelParams, seed: int, rep: int, draw: bool = True) -> Recruitment:
+def recruit_only(params: ModelParams, seed: int, rep: int, draw: bool = True,
+                 engine: str | None = None) -> Recruitment:
     """Replication `rep`'s recruitment as `simulate_replication` makes it, from the same
     streams (the same parameter draw with `params.uncertainty`; `draw` False: at fixed
     parameters), to the last bit, with nothing of delivery but the booklets that queue
     with the screening calls (Delivery's `paths` False): what P(target), the sites and
-    the windows need, at a fraction of a replication's cost."""
+    the windows need, at a fraction of a replication's cost. `engine`: as
+    simulate_pathway's."""
     streams = Streams(seed, rep)
     if draw and params.uncertainty is not None:
         params = sample_params(params, streams[STREAM])
@@ -89,7 +102,7 @@ def recruit_only(params: ModelParams, seed: int, rep: int, draw: bool = True) ->
     delivery = Delivery(params, streams, recruitment.coordinator, paths=False)
     recruitment.on_randomised = delivery.start
     recruitment.start()
-    if ENGINE == "compiled" and recruitment.compiles():
+    if (ENGINE if engine is None else engine) == "compiled" and recruitment.compiles():
         recruitment.run_compiled(_delays(streams, params))
     else:
         recruitment.run()
@@ -270,7 +283,8 @@ def _result(pathway: Pathway, params: ModelParams, waves: Waves, scores: np.ndar
 
 
 def simulate_replication(params: ModelParams, seed: int, rep: int,
-                         rescue_day: float | None = None) -> ReplicationResult:
+                         rescue_day: float | None = None,
+                         engine: str | None = None) -> ReplicationResult:
     """Run replication `rep` from its own streams: its pathway (`simulate_pathway`),
     then its outcomes and follow-up drawn from the recorded pathways (`outcomes_of`)."""
-    return outcomes_of(simulate_pathway(params, seed, rep, rescue_day))
+    return outcomes_of(simulate_pathway(params, seed, rep, rescue_day, engine))
