@@ -842,12 +842,14 @@ NOTES = [
     "caches still do. A replication's time is what a run pays for it: simulation, the "
     "trial's analysis, the tables and the figure data (runner._one).",
     "- The model draws who comes forward and how far screening takes them in bulk, "
-    "serves the coordinator's queue in one loop that waits on nothing, the IPS "
-    "participants' asks for a caseload place by an exact recursion as the loop reaches "
-    "their day, and the OT's queue by recursion after the run: it runs no SimPy events "
-    "(a SimPy clock served the asks until issue 25; tests/test_esw_recursion.py keeps it "
-    "as the reference). The bare SimPy workload stays the yardstick the ratios are "
-    "measured against.",
+    "serves the coordinator's queue in one compiled loop that waits on nothing, then the "
+    "IPS participants' asks for a caseload place, the employment paths and the OT's "
+    "queue in one compiled pass, in the order an event recursion would: it runs no "
+    "SimPy events (a SimPy clock served the asks until issue 25). The replications "
+    "timed here use the compiled engine; the plain-Python reference gives the same "
+    "values (tests/test_delivery_pass.py) and runs a short run (fewer than 100,000 "
+    "target participant-replications, as the default command). The bare SimPy workload "
+    "stays the yardstick the ratios are measured against.",
     "- The breakdown wraps the functions a replication calls (a little overhead each); "
     "lines starting 'of which' are part of the line above. The employment paths, "
     "follow-up, outcomes and the trial's analysis (the REML fit above all) are modules "
