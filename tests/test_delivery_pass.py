@@ -20,6 +20,8 @@ from trialsim import compiled
 from trialsim.compiled import kernel
 from trialsim.inputs.params import build_params
 from trialsim.model import delivery_pass, recruitment_pass, trial
+from trialsim.model.records import Cohort
+from trialsim.units import DAYS_PER_MONTH
 
 pytestmark = pytest.mark.skipif(not compiled.AVAILABLE, reason="numba not installed")
 
@@ -42,6 +44,10 @@ CASES = {  # overrides, and whether the internal pilot's amber plan acts at its 
                                     "delivery.ot.joint_delay_mean_days=0"), False),
     "rescue sites, caseloads bind": ((*BIND, "progression.amber_action.extra_sites=3"), True),
     "rescue retention": (("progression.amber_action.retention=esw_completion",), True),
+    # one place a locality and no patience: some wait past the follow-up's horizon
+    "one place, waits past the horizon": (("delivery.esw.per_locality=1",
+                                           "delivery.esw.caseload=1"), False),
+    "the target reached, N 80": (("trial.target_n=80",), False),
 }
 REPS = 6
 
@@ -59,15 +65,28 @@ def _records(pathway):
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_compiled_pass_gives_the_recursions_participants(case):
     params, day = _params(case)
-    seen = {"waited": 0, "gave_up": 0, "away_first": 0, "withdrew": 0, "jobs": 0}
+    seen = {"waited": 0, "gave_up": 0, "away_first": 0, "withdrew": 0, "jobs": 0,
+            "past_horizon": 0, "target": 0}
+    horizon = max(params.follow_up.months) * DAYS_PER_MONTH
     for rep in range(REPS):
         ours = trial.simulate_pathway(params, 7, rep, day, engine="compiled")
         ref = trial.simulate_pathway(params, 7, rep, day, engine="reference")
         assert repr(_records(ours)) == repr(_records(ref))  # repr: NaN equal to itself
-        for name in ("esw", "esw_wait_days", "ot_wait_days", "job_start", "job_end"):
-            np.testing.assert_array_equal(getattr(ours.cohort, name),
-                                          getattr(ref.cohort, name))
+        for f in dataclasses.fields(Cohort):  # every array, and its dtype
+            a, b = getattr(ours.cohort, f.name), getattr(ref.cohort, f.name)
+            if isinstance(b, np.ndarray):
+                assert a.dtype == b.dtype, f.name
+                np.testing.assert_array_equal(a, b, err_msg=f.name)
+            else:
+                assert a == b, f.name
+        r, q = ours.recruitment, ref.recruitment
+        assert (r.close_reason, r.close_day, r.packs(), r.nurse_visits) == \
+            (q.close_reason, q.close_day, q.packs(), q.nurse_visits)
+        np.testing.assert_array_equal(r.funnel_counts(), q.funnel_counts())
+        np.testing.assert_array_equal(r.call_days(), q.call_days())
+        seen["target"] += q.close_reason == "target"
         for p in ref.people:
+            seen["past_horizon"] += p.first_appointment_day >= p.randomised_day + horizon
             seen["waited"] += p.esw_wait_days > 0
             seen["gave_up"] += p.disengaged and p.esw < 0 and p.esw_wait_days > 0
             seen["away_first"] += (p.arm == "ips" and p.withdrawn_day < math.inf
@@ -79,6 +98,10 @@ def test_the_compiled_pass_gives_the_recursions_participants(case):
         assert seen["waited"] > 0 and seen["gave_up"] > 0
     if case == "moving away often, two OTs":
         assert seen["withdrew"] > 0 and seen["away_first"] > 0
+    if case == "one place, waits past the horizon":
+        assert seen["past_horizon"] > 0  # support starting after the horizon
+    if case == "the target reached, N 80":
+        assert seen["target"] > 0  # closed at the target: the queue's requests filtered
 
 
 def test_short_first_draws_are_drawn_again_from_the_start(monkeypatch):

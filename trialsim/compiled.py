@@ -7,41 +7,61 @@ in plain Python they were most of a replication's simulation. Each compiled loop
 held to the last bit against the Python it replaces (tests/test_delivery_pass.py),
 which stays as the reference engine and runs where numba is not installed.
 
-numba is imported, and the loops compiled, only when one is first called (`kernel`):
-numba's import and its first call cost about 0.45 s a process, more than a short run
-saves, and a short run uses the reference engine (trialsim.model.trial.engine_for).
-Compiled code is cached beside its module (numba's cache=True): the first run on a
-machine compiles it (some seconds; `make` does it at install), later runs load it."""
+numba is imported only when a loop is first wanted (`kernel`): its import and first call
+cost about 0.45 s a process, more than a short run saves, and a short run uses the
+reference engine (trialsim.model.trial.engine_for). Compiled code is cached (numba's
+cache=True: beside its module where that is writable, else in the user's cache
+directory, or NUMBA_CACHE_DIR): the first run on a machine compiles it (some seconds;
+`make` does it at install), later runs load it. Intel's SVML is kept out: the loops
+must call the same C library exp, log1p and pow as Python does, to the last bit."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import threading
+import warnings
 from collections.abc import Callable
 
 AVAILABLE = importlib.util.find_spec("numba") is not None
 
-_LOOPS: list[Callable] = []  # every loop `jit` marked, in the order marked
+_LOOPS: list[Callable] = []  # every loop `compiled_loop` marked, in the order marked
+_COMPILED: dict[Callable, Callable] = {}  # each marked loop compiled, once a process
+_LOCK = threading.Lock()
 
 
-def jit(fn: Callable) -> Callable:
+def compiled_loop(fn: Callable) -> Callable:
     """Mark `fn` as a loop to compile (nopython mode, cached); it stays the Python
-    function until `kernel` compiles the marked loops."""
+    function until `kernel` asks for it."""
     _LOOPS.append(fn)
     return fn
 
 
 def kernel(fn: Callable) -> Callable:
-    """The compiled `fn` (a loop `jit` marked, or already its compiled self). The first
-    call compiles every marked loop and puts each in its module in place of its Python
-    function, so that loops calling loops compile against the compiled ones (the same
-    code: calling either gives the same values)."""
-    if not _COMPILED:
-        from numba import njit
-
-        for loop in _LOOPS:
-            _COMPILED[loop] = njit(cache=True, nogil=True)(loop)
-            loop.__globals__[loop.__name__] = _COMPILED[loop]
+    """The compiled `fn` (a marked loop, or already its compiled self). Every marked loop
+    not yet wrapped is wrapped (numba compiles or loads each at its first call) and put
+    in its module in place of its Python function, so that loops calling loops compile
+    against the compiled ones: the same code, so calling either gives the same values.
+    Where numba cannot be imported, a warning and the Python function itself."""
+    if fn in _COMPILED:
+        return _COMPILED[fn]
+    with _LOCK:
+        todo = [loop for loop in _LOOPS if loop not in _COMPILED]
+        if todo:
+            try:
+                os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
+                from numba import njit
+            except Exception as err:  # noqa: BLE001 - any failure: run the Python itself
+                warnings.warn(f"numba could not be imported ({err}): the model's loops run "
+                              "as plain Python, far slower", RuntimeWarning, stacklevel=2)
+                return fn
+            made = {}
+            for loop in todo:
+                try:
+                    made[loop] = njit(cache=True, nogil=True)(loop)
+                except RuntimeError:  # no writable cache directory: compiled each process
+                    made[loop] = njit(nogil=True)(loop)
+            for loop, wrapped in made.items():
+                loop.__globals__[loop.__name__] = wrapped
+            _COMPILED.update(made)
     return _COMPILED.get(fn, fn)
-
-
-_COMPILED: dict[Callable, Callable] = {}  # each marked loop compiled, once a process

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from trialsim.compiled import jit, kernel
+from trialsim.compiled import compiled_loop, kernel
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.pathway_params import REFERENCE_YEARS
 from trialsim.model.delivery import ASSESS, JOINT, WORK, p_ready
@@ -38,7 +38,7 @@ from trialsim.units import months_to_days
 OK, SHORT = 0, 1  # a pass's status: done, or a stream's drawn uniforms ran out
 
 
-@jit
+@compiled_loop
 def _without_support(u, cur, a, loss, start, horizon, withdraw, owner, who, js, je, nj):
     """trialsim.model.employment.path_without_support from `u[cur:]`: the job spells
     appended to (owner, js, je) from row nj, who's; returns (cur, nj, withdrawn day),
@@ -84,7 +84,7 @@ def _without_support(u, cur, a, loss, start, horizon, withdraw, owner, who, js, 
     return cur, nj, withdrawn
 
 
-@jit
+@compiled_loop
 def _at_rates(u, cur, a, b, readiness, loss, start, horizon, support_start, support_days,
               in_work_days, ready_at_assessment, withdraw, owner, who, js, je, nj):
     """trialsim.model.employment.path_at_rates from `u[cur:]`, the spells appended as in
@@ -167,7 +167,7 @@ def _at_rates(u, cur, a, b, readiness, loss, start, horizon, support_start, supp
     return cur, nj, ready_day, support_end, withdrawn
 
 
-@jit
+@compiled_loop
 def _entry_at(rate, beta, reference, years):
     """Employment.self_entry_at (trialsim.inputs.pathway_params), operation by
     operation: self-directed job entry per day at `years` out of work."""
@@ -176,8 +176,8 @@ def _entry_at(rate, beta, reference, years):
     return rate * (max(years, 1e-6) / reference) ** -beta
 
 
-@jit
-def _pass(ips, day, locality, years, entry_rate, entry_beta, entry_reference, p_ready,
+@compiled_loop
+def _pass(ips, day, locality, years, entry_rate, entry_beta, entry_reference, ready_p,
           ask_order, ask_due, ask_patience, u_work, u_assess, u_joint, b, readiness, loss,
           horizon_days, support_days, in_work_days, withdraw_ips, withdraw_tau,
           disengage_after, joint_mean, n_localities, per_locality, capacity, ot_count, ot_days,
@@ -187,8 +187,9 @@ def _pass(ips, day, locality, years, entry_rate, entry_beta, entry_reference, p_
     rows in order of randomisation. Returns (status, job spells written)."""
     inf = math.inf
     n = len(day)
-    cap_slots = int(math.ceil(capacity)) if capacity < inf else 0
-    places = np.empty((n_localities, max(cap_slots, 1)))  # each locality's places: free day
+    # each locality's places taken: the day each is free again (never more than n taken)
+    cap_slots = min(int(math.ceil(capacity)), n) if capacity < inf else 0
+    places = np.empty((n_localities, max(cap_slots, 1)))
     taken = np.zeros(n_localities, dtype=np.int64)
     held = np.zeros((n_localities, per_locality), dtype=np.int64)
     leave_day = np.empty((n_localities, n + 1))  # clients not yet off the departures
@@ -231,7 +232,7 @@ def _pass(ips, day, locality, years, entry_rate, entry_beta, entry_reference, p_
             if ca + 2 > len(u_assess):
                 return SHORT, nj
             gone = u_assess[ca] < disengage_after
-            ready = u_assess[ca + 1] < p_ready[i]
+            ready = u_assess[ca + 1] < ready_p[i]
             ca += 2
             cw, nj, rd, s_end, w = _at_rates(
                 u_work, cw, entry[i], b, readiness, loss, day[i], horizon, start,
@@ -296,7 +297,7 @@ def _pass(ips, day, locality, years, entry_rate, entry_beta, entry_reference, p_
     return OK, nj
 
 
-@jit
+@compiled_loop
 def _hold(places, taken, loc, capacity, until):
     """EswTeam.hold: the first place to free is taken until `until` (as a multiset of
     free days, which is all first_free reads)."""
@@ -343,6 +344,8 @@ def deliver(params: ModelParams, streams: Streams, ips: np.ndarray, day: np.ndar
     Recruitment.run_compiled), by the compiled pass: what Delivery with paths gives."""
     d, e = params.delivery, params.employment
     n = len(ips)
+    if n > 1 and (np.diff(day) < 0).any():  # the replay's order (module docstring) needs it
+        raise ValueError("delivery's pass needs the participants in order of randomisation")
     if e.ready_odds_ratio_per_year == 1.0:
         table = (e.ready_primary_care.value, e.ready_pain_service.value)
         ready = np.array([table[s != PRIMARY_CARE] for s in setting], dtype=float)

@@ -26,7 +26,9 @@ Nobody holds two jobs: entry hazards act only while not in work.
 
 Computed in plain Python when the participant's support starts (or at randomisation for
 TAU): nothing after that depends on other participants, except the caseload place,
-which is held until the support end this path returns. Time in days.
+which is held until the support end this path returns. The compiled engine runs twins
+of these two functions, operation by operation (trialsim.model.delivery_pass:
+`_at_rates`, `_without_support`; the same values to the last bit). Time in days.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The funnel is kept as counts per channel and stage (how many people reached each stage
 through each channel), not as one record per responder: every reader (the tables, the
 figures' flow, the pilot replay) sums the counts, and nothing reads an individual
-responder's path. Participants stay records: the delivery fills their pathway.
+responder's path. Participants stay records where the reference engine runs (delivery
+fills their pathway); the compiled engine keeps them as arrays (`Recruited`,
+`Delivered`) and makes the records only where something reads them (`People`).
 """
 
 from __future__ import annotations
@@ -211,7 +213,7 @@ def cohort_of_arrays(r: Recruited, d: Delivered, male: np.ndarray, single: np.nd
         years_out_of_work=r.years_out_of_work.astype(float))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class People(Sequence):
     """The participants' records made from the arrays on first use (most runs read only
     the Cohort): `delivered` None, recruitment's fields alone (a run of recruitment)."""

@@ -463,7 +463,7 @@ class Recruitment:
                 np.array(self._reach, dtype=np.int64), np.array(self._channel, dtype=np.int64),
                 free, *calls, *books, reached, randomised, who_p, day, ips, booklet, due,
                 waits, arms, u_delays, p.window_days, target, call_days, booklet_days,
-                d.booklet_delay_mean_days, d.first_appointment_mean_days, patience)
+                d.booklet_delay_mean_days, d.first_appointment_mean_days, patience, CONSENTED)
             self.n_randomised = int(istate[rp.N_RAND])
             if status == rp.DONE:
                 break

@@ -25,8 +25,7 @@ import math
 
 import numpy as np
 
-from trialsim.compiled import jit
-from trialsim.model.records import CONSENTED
+from trialsim.compiled import compiled_loop
 
 DONE, MORE = 0, 1  # the loop ended, or it needs the next chunk of arrivals
 # istate: next request, requests, calls under way, booklets waiting, closed (0/1),
@@ -35,12 +34,12 @@ NEXT, N_REQ, N_CALLS, N_BOOKS, CLOSED, N_RAND, N_DELAYS = range(ISTATE := 7)
 HORIZON, CLOSE_DAY = range(2)
 
 
-@jit
+@compiled_loop
 def _before(d1, k1, d2, k2):
     return d1 < d2 or (d1 == d2 and k1 < k2)
 
 
-@jit
+@compiled_loop
 def _push(hd, hk, n, d, k):
     """(d, k) onto the heap of n pairs (hd, hk) ordered as tuples; returns n + 1."""
     i = n
@@ -54,7 +53,7 @@ def _push(hd, hk, n, d, k):
     return n + 1
 
 
-@jit
+@compiled_loop
 def _pop(hd, hk, n):
     """The least pair off the heap of n (hd, hk); the heap keeps n - 1."""
     n -= 1
@@ -74,7 +73,7 @@ def _pop(hd, hk, n):
         hd[i], hk[i] = d, k
 
 
-@jit
+@compiled_loop
 def _least(free):
     m = 0
     for s in range(1, len(free)):
@@ -83,11 +82,11 @@ def _least(free):
     return m
 
 
-@jit
+@compiled_loop
 def run_queue(istate, fstate, req, who, arrival, reach, channel, free, c_end, c_k,
               b_day, b_id, reached, randomised, p_resp, p_day, p_ips, booklet_wait,
               ask_due, ask_patience, arms, u_delays, window, target_n, call_days,
-              booklet_days, booklet_mean, first_mean, patience_rate):
+              booklet_days, booklet_mean, first_mean, patience_rate, consented):
     """Recruitment.run over the state arrays, until it ends (DONE) or needs the next
     chunk of arrivals (MORE: the state is as the reference's would be before it draws)."""
     inf = math.inf
@@ -121,7 +120,8 @@ def run_queue(istate, fstate, req, who, arrival, reach, channel, free, c_end, c_
             if end < window and istate[CLOSED] == 0:
                 r = reach[k]
                 reached[channel[k], r] += 1
-                if r == CONSENTED:  # randomised
+                if r == consented:  # randomised (records.CONSENTED: an argument, so
+                    # that the cached compiled code never keeps an old value of it)
                     randomised[channel[k]] += 1
                     ips = arms[n_rand]
                     p_resp[n_rand], p_day[n_rand], p_ips[n_rand] = k, end, ips
@@ -175,8 +175,7 @@ def run_queue(istate, fstate, req, who, arrival, reach, channel, free, c_end, c_
     return status
 
 
-
-@jit
+@compiled_loop
 def years_of(u, z, cut, share, mu, below, above, low, span):
     """YearsOutOfWork.draws (trialsim.inputs.params) compiled, operation by operation
     (math.exp, as draws': numpy's exp differs in the last bit), on its quantiles."""

@@ -38,9 +38,10 @@ from trialsim.streams import Streams
 
 ENGINES = ("compiled", "reference")
 ENGINE = "compiled" if AVAILABLE else "reference"  # where a caller names none
-# target participants x replications from which a run uses the compiled engine: loading
-# its code costs about 0.3 s once a process (numba's first call), more than a smaller run
-# saves (about 10 us a participant; measured on the default run, 200 x 300)
+# target participants x replications from which a run uses the compiled engine: numba's
+# import and first call cost about 0.45 s a process, more than a smaller run saves (a
+# pathway at N 750 is some 6 ms faster compiled, about 8 us a participant: 0.45 s is
+# about 60,000 participant-replications, doubled for a run's two workers)
 COMPILED_FROM = 100_000
 
 
@@ -102,11 +103,22 @@ def recruit_only(params: ModelParams, seed: int, rep: int, draw: bool = True,
     delivery = Delivery(params, streams, recruitment.coordinator, paths=False)
     recruitment.on_randomised = delivery.start
     recruitment.start()
-    if (ENGINE if engine is None else engine) == "compiled" and recruitment.compiles():
+    if _checked(engine) == "compiled" and recruitment.compiles():
         recruitment.run_compiled(_delays(streams, params))
     else:
         recruitment.run()
     return recruitment
+
+
+def _checked(engine: str | None) -> str:
+    """`engine`, or ENGINE for None; an engine that is not one, or compiled without
+    numba, refused."""
+    engine = ENGINE if engine is None else engine
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}: expected one of {ENGINES}")
+    if engine == "compiled" and not AVAILABLE:
+        raise ValueError("engine 'compiled' needs numba installed (pip install numba)")
+    return engine
 
 
 def _delays(streams: Streams, params: ModelParams) -> np.ndarray:
@@ -144,9 +156,7 @@ def simulate_pathway(params: ModelParams, seed: int, rep: int,
     in one compiled pass (trialsim.model.delivery_pass), or "reference", delivery's
     event recursion as recruitment runs (trialsim.model.delivery): the same values to
     the last bit (tests/test_delivery_pass.py); None: ENGINE."""
-    engine = ENGINE if engine is None else engine
-    if engine not in ENGINES:
-        raise ValueError(f"engine {engine!r}: expected one of {ENGINES}")
+    engine = _checked(engine)
     streams = Streams(seed, rep)
     if params.uncertainty is not None:
         params = sample_params(params, streams[STREAM])
