@@ -147,3 +147,12 @@ def test_a_short_run_uses_the_reference_engine():
     COMPILED_FROM participant-replications a run uses the reference (same values)."""
     assert trial.engine_for(trial.COMPILED_FROM - 1) == "reference"
     assert trial.engine_for(trial.COMPILED_FROM) == trial.ENGINE == "compiled"
+
+
+def test_the_compiled_engine_without_numba_is_refused(monkeypatch):
+    monkeypatch.setattr(trial, "AVAILABLE", False)
+    params, _ = _params("default")
+    with pytest.raises(ValueError, match="needs numba"):
+        trial.simulate_pathway(params, 7, 0, engine="compiled")
+    with pytest.raises(ValueError, match="engine 'fast'"):
+        trial.recruit_only(params, 7, 0, engine="fast")
