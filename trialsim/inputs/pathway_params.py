@@ -63,6 +63,15 @@ class Delivery:
     # days (costs only): the pilot's 6 months, as conf/config.yaml
 
     @property
+    def patience_per_day(self) -> float:
+        """The rate at which an IPS participant waiting for a caseload place gives up
+        (patience drawn at randomisation); 0: nobody does (no rate, or no caseload limit
+        to wait for)."""
+        if self.disengage_wait_per_day > 0 and math.isfinite(self.caseload):
+            return self.disengage_wait_per_day
+        return 0.0
+
+    @property
     def places_per_esw(self) -> float:
         """Caseload places one ESW post holds: the full-time caseload pro rata to its
         FTE, in whole places (at least one)."""

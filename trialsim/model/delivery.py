@@ -128,8 +128,8 @@ class Delivery:
         self._entry_at, self._in_work_days = e.self_entry_at, d.in_work_support_days
         self._withdraw_ips = e.withdraw_on_job_ips.value
         self._withdraw_tau = e.withdraw_on_job_tau.value
-        self._patience = d.disengage_wait_per_day > 0 and math.isfinite(d.caseload)
-        self._patience_rate = d.disengage_wait_per_day
+        self._patience_rate = d.patience_per_day
+        self._patience = self._patience_rate > 0
         self._first_mean, self._booklet_mean = (d.first_appointment_mean_days,
                                                 d.booklet_delay_mean_days)
         self._joint_mean, self._support_days = d.joint_delay_mean_days, d.support_days

@@ -439,8 +439,7 @@ class Recruitment:
         co = self.coordinator
         free = np.array(co.free if co is not None else [], dtype=float)
         call_days, booklet_days = (co.call_days, co.booklet_days) if co else (0.0, 0.0)
-        patience = (d.disengage_wait_per_day
-                    if d.disengage_wait_per_day > 0 and math.isfinite(d.caseload) else 0.0)
+        patience = d.patience_per_day
         istate, fstate = np.zeros(rp.ISTATE, dtype=np.int64), np.array([0.0, math.inf])
         reached = np.zeros((len(self.channels), len(STAGES)), dtype=np.int64)
         randomised = np.zeros(len(self.channels), dtype=np.int64)
