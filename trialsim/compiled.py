@@ -1,4 +1,5 @@
-"""The model's compiled loops (numba): one decorator, and whether they can be compiled.
+"""The model's compiled loops (numba): one decorator, whether they can be compiled, and
+the one small loop they share (`least`).
 
 Why: the parts of a replication that run once a participant in sequence (the
 coordinator's queue, the caseload queue, the employment paths) cannot be vectorised
@@ -20,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+import types
 import warnings
 from collections.abc import Callable
 
@@ -40,9 +42,10 @@ def compiled_loop(fn: Callable) -> Callable:
 def kernel(fn: Callable) -> Callable:
     """The compiled `fn` (a marked loop, or already its compiled self). Every marked loop
     not yet wrapped is wrapped (numba compiles or loads each at its first call) and put
-    in its module in place of its Python function, so that loops calling loops compile
-    against the compiled ones: the same code, so calling either gives the same values.
-    Where numba cannot be imported, a warning and the Python function itself."""
+    in place of its Python function in every module holding a marked loop (its own, and
+    those that imported it), so that loops calling loops compile against the compiled
+    ones: the same code, so calling either gives the same values. Where numba cannot be
+    imported, a warning and the Python function itself."""
     if fn in _COMPILED:
         return _COMPILED[fn]
     with _LOCK:
@@ -61,7 +64,20 @@ def kernel(fn: Callable) -> Callable:
                     made[loop] = njit(cache=True, nogil=True)(loop)
                 except RuntimeError:  # no writable cache directory: compiled each process
                     made[loop] = njit(nogil=True)(loop)
-            for loop, wrapped in made.items():
-                loop.__globals__[loop.__name__] = wrapped
+            for names in {id(loop.__globals__): loop.__globals__ for loop in _LOOPS}.values():
+                for name, value in list(names.items()):
+                    if isinstance(value, types.FunctionType) and value in made:
+                        names[name] = made[value]
             _COMPILED.update(made)
     return _COMPILED.get(fn, fn)
+
+
+@compiled_loop
+def least(x, n):
+    """The index of the least of x[:n] (the first, on ties): the free day a queue's
+    servers or places read, which a heap's root would give (n >= 1)."""
+    m = 0
+    for s in range(1, n):
+        if x[s] < x[m]:
+            m = s
+    return m

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from trialsim.compiled import compiled_loop, kernel
+from trialsim.compiled import compiled_loop, kernel, least
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.pathway_params import REFERENCE_YEARS
 from trialsim.model.delivery import ASSESS, JOINT, WORK, p_ready
@@ -213,10 +213,7 @@ def _pass(ips, day, locality, years, entry_rate, entry_beta, entry_reference, re
             loc = locality[i]
             start = due
             if capacity < inf and taken[loc] >= capacity:
-                m = places[loc, 0]
-                for s in range(1, taken[loc]):
-                    if places[loc, s] < m:
-                        m = places[loc, s]
+                m = places[loc, least(places[loc], taken[loc])]
                 if m > start:
                     start = m
             horizon = day[i] + horizon_days
@@ -287,10 +284,7 @@ def _pass(ips, day, locality, years, entry_rate, entry_beta, entry_reference, re
     order = asked[np.argsort(joint_day[asked], kind="mergesort")]
     free = np.zeros(ot_count)
     for i in order:
-        m = 0
-        for s in range(1, ot_count):
-            if free[s] < free[m]:
-                m = s
+        m = least(free, ot_count)
         start = joint_day[i] if joint_day[i] > free[m] else free[m]
         free[m] = start + ot_days
         ot_wait[i] = start - joint_day[i]
@@ -306,11 +300,7 @@ def _hold(places, taken, loc, capacity, until):
             places[loc, taken[loc]] = until
             taken[loc] += 1
         return
-    m = 0
-    for s in range(1, taken[loc]):
-        if places[loc, s] < places[loc, m]:
-            m = s
-    places[loc, m] = until
+    places[loc, least(places[loc], taken[loc])] = until
 
 
 def _sizes(n: int, n_ips: int, scale: int) -> tuple[int, int, int, int]:

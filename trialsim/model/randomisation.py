@@ -40,12 +40,18 @@ class StratifiedBlocks:
 
     def allocate(self, stratum: str, day: float) -> str:
         pending = self._pending.setdefault(stratum, [])
-        if not pending:  # a size drawn uniformly, then a uniform order of its arms
-            size = self.block_sizes[int(self.rng.integers(len(self.block_sizes)))]
-            ips, tau = self.ratio.block_arms(size)
-            pending.extend([IPS] * ips + [TAU] * tau)
-            self.rng.shuffle(pending)
+        if not pending:
+            pending.extend(self._block())
         return pending.pop()
+
+    def _block(self) -> list[str]:
+        """A new block: a size drawn uniformly, then a uniform order of its arms (its
+        last arm allocated first)."""
+        size = self.block_sizes[int(self.rng.integers(len(self.block_sizes)))]
+        ips, tau = self.ratio.block_arms(size)
+        block = [IPS] * ips + [TAU] * tau
+        self.rng.shuffle(block)
+        return block
 
     def ahead(self, stratum: str, n: int) -> list[str]:
         """The next `n` arms of `stratum`, as n calls of `allocate` give them (the same
@@ -55,11 +61,7 @@ class StratifiedBlocks:
         arms = pending[::-1]
         pending.clear()
         while len(arms) < n:
-            size = self.block_sizes[int(self.rng.integers(len(self.block_sizes)))]
-            ips, tau = self.ratio.block_arms(size)
-            block = [IPS] * ips + [TAU] * tau
-            self.rng.shuffle(block)
-            arms += block[::-1]  # allocate pops from the end
+            arms += self._block()[::-1]  # allocate pops from the end
         pending.extend(arms[n:][::-1])
         return arms[:n]
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trialsim.compiled import AVAILABLE, kernel
+from trialsim.compiled import kernel
 from trialsim.inputs import ramp
 from trialsim.inputs.params import (
     HandSearchChannel,
@@ -420,7 +420,7 @@ class Recruitment:
         """Whether `run_compiled` can run this replication (after `start()`): permuted
         blocks in a trial whose sites are all of one setting, whose arms can be drawn
         ahead (trialsim.model.recruitment_pass)."""
-        return (AVAILABLE and isinstance(self.allocator, StratifiedBlocks)
+        return (isinstance(self.allocator, StratifiedBlocks)
                 and len({origin[2] for origin in self._origin}) == 1)
 
     def run_compiled(self, u_delays: np.ndarray,

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from trialsim.compiled import compiled_loop
+from trialsim.compiled import compiled_loop, least
 
 DONE, MORE = 0, 1  # the loop ended, or it needs the next chunk of arrivals
 # istate: next request, requests, calls under way, booklets waiting, closed (0/1),
@@ -74,15 +74,6 @@ def _pop(hd, hk, n):
 
 
 @compiled_loop
-def _least(free):
-    m = 0
-    for s in range(1, len(free)):
-        if free[s] < free[m]:
-            m = s
-    return m
-
-
-@compiled_loop
 def run_queue(istate, fstate, req, who, arrival, reach, channel, free, c_end, c_k,
               b_day, b_id, reached, randomised, p_resp, p_day, p_ips, booklet_wait,
               ask_due, ask_patience, arms, u_delays, window, target_n, call_days,
@@ -107,7 +98,7 @@ def run_queue(istate, fstate, req, who, arrival, reach, channel, free, c_end, c_
         t = t_call if t_call < t_book else t_book
         start = t
         if queue:
-            m = _least(free)
+            m = least(free, len(free))
             if free[m] > t:
                 start = free[m]
         if n_calls > 0 and c_end[0] <= start:  # a call ends first
@@ -160,14 +151,14 @@ def run_queue(istate, fstate, req, who, arrival, reach, channel, free, c_end, c_
             _pop(b_day, b_id, n_books)
             n_books -= 1
             booklet_wait[person] = start - t
-            free[_least(free)] = start + booklet_days
+            free[least(free, len(free))] = start + booklet_days
             continue
         k = who[nxt]
         nxt += 1
         end = start
         if queue:
             end = start + call_days
-            free[_least(free)] = end
+            free[least(free, len(free))] = end
         n_calls = _push(c_end, c_k, n_calls, end, k)
     istate[NEXT], istate[N_REQ], istate[N_CALLS], istate[N_BOOKS] = nxt, n_req, n_calls, n_books
     istate[N_RAND], istate[N_DELAYS] = n_rand, cu

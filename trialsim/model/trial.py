@@ -100,12 +100,12 @@ def recruit_only(params: ModelParams, seed: int, rep: int, draw: bool = True,
     if draw and params.uncertainty is not None:
         params = sample_params(params, streams[STREAM])
     recruitment = Recruitment(params, streams)
-    delivery = Delivery(params, streams, recruitment.coordinator, paths=False)
-    recruitment.on_randomised = delivery.start
     recruitment.start()
     if _checked(engine) == "compiled" and recruitment.compiles():
         recruitment.run_compiled(_delays(streams, params))
     else:
+        delivery = Delivery(params, streams, recruitment.coordinator, paths=False)
+        recruitment.on_randomised = delivery.start
         recruitment.run()
     return recruitment
 
@@ -171,27 +171,26 @@ def simulate_pathway(params: ModelParams, seed: int, rep: int,
         elif switched == "text_followup":
             fu_days = {"text_from": rescue_day}
     recruitment = Recruitment(params, streams, extra)
+    recruitment.start()  # draws responders only: delivery is wired in before the run
     compiled = engine == "compiled"
+    if compiled and recruitment.compiles():  # arrays throughout, records made on first use
+        recruited, asks = recruitment.run_compiled(_delays(streams, params))
+        delivered = deliver(params, streams, recruited.ips, recruited.randomised_day,
+                            recruited.locality, recruited.years_out_of_work,
+                            recruited.setting, asks)
+        male, single = baseline_covariates(len(recruited.ips), params.baseline,
+                                           streams[BASELINE_STREAM])
+        return Pathway(params, seed, rep, recruitment,
+                       People(recruited, delivered, male, single),
+                       cohort_of_arrays(recruited, delivered, male, single, PRIMARY_CARE),
+                       fu_days)
     delivery = Delivery(params, streams, recruitment.coordinator, paths=not compiled)
     recruitment.on_randomised = delivery.start
-    if compiled:
-        recruitment.start()
-        if recruitment.compiles():  # arrays throughout, records made on first use
-            recruited, asks = recruitment.run_compiled(_delays(streams, params))
-            delivered = deliver(params, streams, recruited.ips, recruited.randomised_day,
-                                recruited.locality, recruited.years_out_of_work,
-                                recruited.setting, asks)
-            male, single = baseline_covariates(len(recruited.ips), params.baseline,
-                                               streams[BASELINE_STREAM])
-            return Pathway(params, seed, rep, recruitment,
-                           People(recruited, delivered, male, single),
-                           cohort_of_arrays(recruited, delivered, male, single, PRIMARY_CARE),
-                           fu_days)
-        recruitment.run()  # delivery records each IPS participant's ask
+    if compiled:  # the reference loop records each IPS participant's ask, then the pass
+        recruitment.run()
         fill_pathways(params, streams, recruitment.participants, delivery.recorded_asks())
     else:
         recruitment.before_randomising = delivery.serve
-        recruitment.start()
         recruitment.run()  # delivery serves the asks due by each randomisation as it goes
         delivery.finish()  # and the asks still to come
     people = recruitment.participants
