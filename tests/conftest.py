@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
+from trialsim.compiled import AVAILABLE, kernel, least
 from trialsim.inputs.schema import register_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
 
 register_configs()
+if AVAILABLE:  # numba loaded once a test process: its short runs use the compiled engine
+    kernel(least)  # too (the same values; the reference has its own tests, and the
+    # command-line tests run fresh processes, where a short run uses the reference)
 
 
 def make_cfg(*overrides: str):
@@ -23,6 +29,22 @@ def make_cfg(*overrides: str):
         overrides = (*overrides, "n_jobs=1")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("config", overrides=list(overrides))
+
+
+def searched(*overrides: str) -> dict:
+    """The design search of `overrides`' config (make_cfg), run once a test process for
+    each config however its overrides are spelt: several tests read the same small
+    search. A deep copy, so a test may edit its own."""
+    from trialsim.experiments.design import DesignSearch
+
+    cfg = make_cfg(*overrides)
+    key = OmegaConf.to_yaml(cfg)
+    if key not in _SEARCHES:
+        _SEARCHES[key] = DesignSearch(cfg).run()
+    return copy.deepcopy(_SEARCHES[key])
+
+
+_SEARCHES: dict[str, dict] = {}  # searched's: one test process's cache
 
 
 def z_share(hits: int, n: int, p: float) -> float:

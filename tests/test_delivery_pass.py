@@ -142,9 +142,13 @@ def test_the_compiled_years_are_draws_years():
     assert kernel(recruitment_pass.years_of)(u, z, *consts).tolist() == law.draws(u)
 
 
-def test_a_short_run_uses_the_reference_engine():
+def test_a_short_run_uses_the_reference_engine_unless_the_loops_are_loaded(monkeypatch):
     """Loading the compiled code costs more than a short run saves: below
-    COMPILED_FROM participant-replications a run uses the reference (same values)."""
+    COMPILED_FROM participant-replications a run uses the reference (same values), unless
+    the process has loaded the compiled loops already (then the cost is paid)."""
+    kernel(recruitment_pass.years_of)
+    assert trial.engine_for(trial.COMPILED_FROM - 1) == "compiled"
+    monkeypatch.setattr(trial, "loaded", lambda: False)
     assert trial.engine_for(trial.COMPILED_FROM - 1) == "reference"
     assert trial.engine_for(trial.COMPILED_FROM) == trial.ENGINE == "compiled"
 

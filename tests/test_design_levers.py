@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import CONF_DIR, ROOT, make_cfg
+from conftest import CONF_DIR, ROOT, make_cfg, searched
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import ndtr
@@ -67,7 +67,7 @@ TINY = (*SMALL, "mode=design", "replications=40")
 
 @pytest.fixture(scope="module")
 def equal_only():
-    return DesignSearch(make_cfg(*TINY)).run()
+    return searched(*TINY)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import make_cfg
+from conftest import make_cfg, searched
 
 from trialsim.app import run
 from trialsim.experiments.candidates import Candidate, Evaluator
@@ -226,8 +226,7 @@ def test_recruitment_runs_to_a_larger_target_answer_every_smaller_n():
 
 @pytest.fixture(scope="module")
 def small_design():
-    return DesignSearch(make_cfg(*SMALL, "mode=design", "replications=40",
-                                 "design.objective=smallest_n")).run()
+    return searched(*SMALL, "mode=design", "replications=40", "design.objective=smallest_n")
 
 
 def test_the_frontier_needs_no_more_n_with_more_esws(small_design):
@@ -483,13 +482,13 @@ def test_an_unconfirmed_check_never_moves_beyond_what_any_design_recruits(monkey
     """Every check forced unconfirmed: the search moves N up only as far as the most
     sites recruit (SMALL: 160), with no power run beyond it but those the frontier's walk
     makes anyway, and the last attempt's designs are what the search reports."""
-    cfg = make_cfg(*SMALL, "mode=design", "replications=40", f"design.objective={objective}")
+    overrides = (*SMALL, "mode=design", "replications=40", f"design.objective={objective}")
 
     def beyond(result):
         return {(e["target_n"], e["esw_per_locality"]) for e in result["evaluations"]
                 if e["step"] == "power" and e["target_n"] > result["recruitable_n"]}
 
-    walked = beyond(DesignSearch(cfg).run())
+    walked = beyond(searched(*overrides))
     real = DesignSearch.check
 
     def check(self, rec):
@@ -498,7 +497,7 @@ def test_an_unconfirmed_check_never_moves_beyond_what_any_design_recruits(monkey
         return out
 
     monkeypatch.setattr(DesignSearch, "check", check)
-    result = DesignSearch(cfg).run()
+    result = DesignSearch(make_cfg(*overrides)).run()
     cap = result["recruitable_n"]
     assert cap == 160 and beyond(result) == walked
     assert len(result["check_attempts"]) > 1

@@ -303,7 +303,8 @@ def test_ctrl_c_while_figures_are_drawn_leaves_nothing_behind(run_dir, tmp_path)
 
 def test_without_charts_and_report_no_figure_module_is_loaded(tmp_path):
     """A sweep's jobs (charts and report off) skip matplotlib and the report's modules
-    (about a second a job) and still note each parameter's source."""
+    (about a second a job) and still note each parameter's source; a short run, numba
+    (trialsim.model.trial.engine_for)."""
     out = tmp_path / "run"
     done = subprocess.run([sys.executable, "-X", "importtime", "simulate.py", "scenario=pilot",
                            "replications=2", "output.charts=false", "output.report=false",
@@ -312,7 +313,7 @@ def test_without_charts_and_report_no_figure_module_is_loaded(tmp_path):
                           timeout=300)
     imported = {line.rsplit("|", 1)[-1].strip().split(".")[0]
                 for line in done.stderr.splitlines() if line.startswith("import time:")}
-    assert "numpy" in imported and not imported & {"matplotlib", "jinja2"}
+    assert "numpy" in imported and not imported & {"matplotlib", "jinja2", "numba"}
     assert (out / "parameter_sources.csv").stat().st_size > 1000
 
 

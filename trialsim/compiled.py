@@ -10,7 +10,8 @@ which stays as the reference engine and runs where numba is not installed.
 
 numba is imported only when a loop is first wanted (`kernel`): its import and first call
 cost about 0.45 s a process, more than a short run saves, and a short run uses the
-reference engine (trialsim.model.trial.engine_for). Compiled code is cached (numba's
+reference engine unless the process has loaded them already (`loaded`;
+trialsim.model.trial.engine_for). Compiled code is cached (numba's
 cache=True: beside its module where that is writable, else in the user's cache
 directory, or NUMBA_CACHE_DIR): the first run on a machine compiles it (some seconds;
 `make` does it at install), later runs load it. Intel's SVML is kept out: the loops
@@ -70,6 +71,12 @@ def kernel(fn: Callable) -> Callable:
                         names[name] = made[value]
             _COMPILED.update(made)
     return _COMPILED.get(fn, fn)
+
+
+def loaded() -> bool:
+    """Whether this process has already imported numba for its loops (`kernel` has run):
+    its cost is then paid, and even a short run gains by the compiled engine."""
+    return bool(_COMPILED)
 
 
 @compiled_loop

@@ -60,10 +60,11 @@ class PowerFit:
 
     def eta(self, n: Sequence[float] | np.ndarray, esw: int) -> tuple[np.ndarray, np.ndarray]:
         """The linear predictor of level `esw` alone at each N, and its standard error
-        (delta method)."""
+        (delta method; a variance rounding below 0, as near a fit's separation, taken as 0,
+        as `_n_for_level` takes it)."""
         x = np.array([self._row(float(v), esw) for v in np.atleast_1d(n)])
         eta = x @ self.params
-        se = np.sqrt(np.einsum("ij,jk,ik->i", x, self.cov, x))
+        se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", x, self.cov, x), 0.0))
         return eta, se
 
     def power(self, n, esw: int, level: float = 0.95):

@@ -8,7 +8,7 @@ from functools import partial
 
 import numpy as np
 
-from trialsim.compiled import AVAILABLE
+from trialsim.compiled import AVAILABLE, loaded
 from trialsim.inputs.params import PRIMARY_CARE, ModelParams
 from trialsim.inputs.pathway_params import Outcome
 from trialsim.inputs.uncertainty import STREAM, sample_params
@@ -47,8 +47,11 @@ COMPILED_FROM = 100_000
 
 def engine_for(participant_replications: int) -> str:
     """The engine a run of this many target participants x replications uses (the same
-    values either way, to the last bit): the reference below COMPILED_FROM."""
-    return ENGINE if participant_replications >= COMPILED_FROM else "reference"
+    values either way, to the last bit): the reference below COMPILED_FROM, unless this
+    process has loaded the compiled loops already (a design search's, a test session's)."""
+    if participant_replications >= COMPILED_FROM or loaded():
+        return ENGINE
+    return "reference"
 
 
 @dataclass(frozen=True)
