@@ -25,7 +25,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q -n auto
+	$(PY) -m pytest -q -n auto --dist worksteal  # idle workers take queued tests: long ones unevenly spread
 
 test-slurm: $(STAMP)  # sweeps on a real SLURM (partition TRIALSIM_SLURM_PARTITION, default debug)
 	$(PY) -m pytest -q -m slurm -n 2 tests/test_slurm.py
