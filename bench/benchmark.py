@@ -848,7 +848,8 @@ NOTES = [
     "SimPy events (a SimPy clock served the asks until issue 25). The replications "
     "timed here use the compiled engine; the plain-Python reference gives the same "
     "values (tests/test_delivery_pass.py) and runs a short run (fewer than 100,000 "
-    "target participant-replications, as the default command). The bare SimPy workload "
+    "target participant-replications, as the default command, unless the process has "
+    "loaded the compiled loops already). The bare SimPy workload "
     "stays the yardstick the ratios are measured against.",
     "- The breakdown wraps the functions a replication calls (a little overhead each); "
     "lines starting 'of which' are part of the line above. The employment paths, "
