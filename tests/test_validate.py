@@ -9,11 +9,14 @@ SE, or the simulated 90% interval for a pilot count) is the tolerance.
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from trialsim import validate
 from trialsim.experiments.validation import CASES
 from trialsim.experiments.validation.core import FAIL, LISTED, PASS, Context
+from trialsim.experiments.validation.engines import differing_cells
 from trialsim.experiments.validation.missingness import selected_share
 from trialsim.experiments.validation.power import size_result
 
@@ -37,6 +40,15 @@ def test_a_halved_12_month_return_makes_validation_fail(capsys):
     assert code == 1
     out = capsys.readouterr().out
     assert "FAIL table8_returns: IPS 12-month return" in out
+
+
+def test_the_engines_case_counts_a_cell_an_ulp_apart():
+    """engines_agree fails on one value moved by its last bit, or a column's dtype."""
+    a = pd.DataFrame({"x": [1.0, np.nan], "y": [1, 2]})
+    b = a.copy()
+    b.loc[0, "x"] = np.nextafter(1.0, 2.0)
+    assert differing_cells(a, a.copy()) == 0 and differing_cells(a, b) == 1
+    assert differing_cells(a, a.astype({"y": float})) == a.size
 
 
 def test_selection_formula():

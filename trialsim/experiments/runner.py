@@ -345,11 +345,15 @@ class Gathered:
 
 
 def run_replications(params: ModelParams, replications: int, seed: int, n_jobs: int = 1,
-                     keep_participants: bool = False, figures: bool = True) -> RunResult:
+                     keep_participants: bool = False, figures: bool = True,
+                     engine: str | None = None) -> RunResult:
     """`figures`: keep what the figures need (RunResult.extras); a caller that writes no
-    run directory saves its cost by passing False (the tables are the same)."""
+    run directory saves its cost by passing False (the tables are the same). `engine`:
+    trialsim.model.trial.ENGINES (the same values either way); None: `engine_for` the
+    run's size."""
     gathered = Gathered()
-    engine = engine_for(replications * params.target_n)
+    if engine is None:
+        engine = engine_for(replications * params.target_n)
     for output in each_block(partial(_block, params, seed, keep_participants=keep_participants,
                                      figures=figures, engine=engine),
                              replications, n_jobs):

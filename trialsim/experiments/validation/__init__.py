@@ -3,6 +3,7 @@ of job-linked non-return, and the pilot replay (`python -m trialsim.validate`)."
 
 from trialsim.experiments.validation import (
     allocation,
+    engines,
     missing_data,
     missingness,
     pilot,
@@ -13,4 +14,5 @@ from trialsim.experiments.validation import (
 from trialsim.experiments.validation.core import Case
 
 CASES: list[Case] = [*recruitment.CASES, *power.CASES, *allocation.CASES, *missingness.CASES,
-                     *missing_data.CASES, *pilot.CASES, *progression.CASES]
+                     *missing_data.CASES, *pilot.CASES, *progression.CASES,
+                     *engines.CASES]
