@@ -34,7 +34,8 @@ def make_cfg(*overrides: str):
 def searched(*overrides: str) -> dict:
     """The design search of `overrides`' config (make_cfg), run once a test process for
     each config however its overrides are spelt: several tests read the same small
-    search. A deep copy, so a test may edit its own."""
+    search. A deep copy, so a test may edit its own. Never under a monkeypatch of the
+    search's code: the cache would keep the patched result for the tests after."""
     from trialsim.experiments.design import DesignSearch
 
     cfg = make_cfg(*overrides)

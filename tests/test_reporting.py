@@ -303,10 +303,10 @@ def test_ctrl_c_while_figures_are_drawn_leaves_nothing_behind(run_dir, tmp_path)
 
 def test_without_charts_and_report_no_figure_module_is_loaded(tmp_path):
     """A sweep's jobs (charts and report off) skip matplotlib and the report's modules
-    (about a second a job) and still note each parameter's source; a short run, numba
-    (trialsim.model.trial.engine_for)."""
+    (about a second a job) and still note each parameter's source; a short run of the
+    default scenario, numba (trialsim.model.trial.engine_for)."""
     out = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-X", "importtime", "simulate.py", "scenario=pilot",
+    done = subprocess.run([sys.executable, "-X", "importtime", "simulate.py",
                            "replications=2", "output.charts=false", "output.report=false",
                            "output.print_table=false", f"hydra.run.dir={out}"],
                           cwd=ROOT, check=True, env=_env(), capture_output=True, text=True,

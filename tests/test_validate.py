@@ -3,8 +3,9 @@ deliberately broken parameter makes it fail, and it writes its document and figu
 
 The fast subset is the cases the rest of the suite does not already check at an equal
 or larger size (staggered-opening recruitment laws, the selection formula of job-linked
-non-return, Table 8's returns, the pilot replay); each case's own rule (4 Monte Carlo
-SE, or the simulated 90% interval for a pilot count) is the tolerance.
+non-return, Table 8's returns, the pilot replay, the engines' rows to the last bit);
+each case's own rule (4 Monte Carlo SE, the simulated 90% interval for a pilot count,
+equality for the engines) is the tolerance.
 """
 
 from __future__ import annotations
@@ -43,12 +44,18 @@ def test_a_halved_12_month_return_makes_validation_fail(capsys):
 
 
 def test_the_engines_case_counts_a_cell_an_ulp_apart():
-    """engines_agree fails on one value moved by its last bit, or a column's dtype."""
-    a = pd.DataFrame({"x": [1.0, np.nan], "y": [1, 2]})
+    """engines_agree fails on one value moved by its last bit, 0.0 against -0.0, integers
+    beyond a double's precision, a column's dtype or order; NaN equals NaN."""
+    a = pd.DataFrame({"x": [1.0, np.nan, 0.0], "y": [1, 2, 2**53], "s": ["a", "b", "c"]})
+    assert differing_cells(a, a.copy()) == 0
     b = a.copy()
     b.loc[0, "x"] = np.nextafter(1.0, 2.0)
-    assert differing_cells(a, a.copy()) == 0 and differing_cells(a, b) == 1
+    b.loc[2, "x"] = -0.0
+    b.loc[2, "y"] = 2**53 + 1
+    b.loc[1, "s"] = "B"
+    assert differing_cells(a, b) == 4
     assert differing_cells(a, a.astype({"y": float})) == a.size
+    assert differing_cells(a, a[["y", "x", "s"]]) == a.size
 
 
 def test_selection_formula():
