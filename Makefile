@@ -39,7 +39,7 @@ bench: $(STAMP)
 figures: $(STAMP)  # the gallery in docs/figures/ (a few minutes)
 	$(PY) docs/gallery.py
 
-validate: $(STAMP)  # every validation case at full size: docs/validation.md (about 15 minutes)
+validate: $(STAMP)  # every validation case at full size: docs/validation.md (about 6 minutes)
 	$(PY) -m trialsim.validate --out docs/validation.md
 
 docs: $(STAMP)  # the user guide as a static site in site/ (mkdocs; offline, no warnings)
