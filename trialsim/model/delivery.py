@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.special import expit
@@ -100,6 +101,24 @@ def p_ready(params: ModelParams, setting: str, years_out_of_work: float) -> floa
     return float(expit(math.log(p / (1 - p)) + shift))
 
 
+def ready_by_setting(params: ModelParams) -> tuple[float, float] | None:
+    """p_ready's (primary care, pain service) values where years out of work do not shift
+    it (it then reads the setting alone); None where they do."""
+    e = params.employment
+    return ((e.ready_primary_care.value, e.ready_pain_service.value)
+            if e.ready_odds_ratio_per_year == 1.0 else None)
+
+
+def p_ready_each(params: ModelParams, setting: Sequence[str],
+                 years_out_of_work: np.ndarray) -> np.ndarray:
+    """p_ready of each participant (settings and years in order), to the last bit."""
+    table = ready_by_setting(params)
+    if table is not None:
+        return np.array([table[s != PRIMARY_CARE] for s in setting], dtype=float)
+    return np.array([p_ready(params, s, y) for s, y in
+                     zip(setting, years_out_of_work.tolist(), strict=True)], dtype=float)
+
+
 class Delivery:
     """`paths` False: what recruitment needs of delivery and nothing more (the booklet
     appointments, which queue with the screening calls, and the delay draws made at
@@ -134,10 +153,7 @@ class Delivery:
                                                 d.booklet_delay_mean_days)
         self._joint_mean, self._support_days = d.joint_delay_mean_days, d.support_days
         self._disengage_after = d.disengage_after_assessment.value
-        # readiness at assessment (primary care, pain service) when years out of work do
-        # not shift it (p_ready then reads the setting alone)
-        self._ready = ((e.ready_primary_care.value, e.ready_pain_service.value)
-                       if e.ready_odds_ratio_per_year == 1.0 else None)
+        self._ready = ready_by_setting(params)  # None: p_ready per participant
         self.joint_requests: list[tuple[float, int, Participant]] = []  # (day, id, person)
         # asks for a caseload place not yet served, a heap: (day due, id, person, patience)
         self._asks: list[tuple[float, int, Participant, float]] = []

@@ -28,9 +28,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from trialsim.compiled import compiled_loop, kernel, least
-from trialsim.inputs.params import PRIMARY_CARE, ModelParams
+from trialsim.inputs.params import ModelParams
 from trialsim.inputs.pathway_params import REFERENCE_YEARS
-from trialsim.model.delivery import ASSESS, JOINT, WORK, p_ready
+from trialsim.model.delivery import ASSESS, JOINT, WORK, p_ready_each
 from trialsim.model.records import IPS, Delivered, Participant, set_delivered
 from trialsim.streams import Streams
 from trialsim.units import months_to_days
@@ -336,12 +336,7 @@ def deliver(params: ModelParams, streams: Streams, ips: np.ndarray, day: np.ndar
     n = len(ips)
     if n > 1 and (np.diff(day) < 0).any():  # the replay's order (module docstring) needs it
         raise ValueError("delivery's pass needs the participants in order of randomisation")
-    if e.ready_odds_ratio_per_year == 1.0:
-        table = (e.ready_primary_care.value, e.ready_pain_service.value)
-        ready = np.array([table[s != PRIMARY_CARE] for s in setting], dtype=float)
-    else:
-        ready = np.array([p_ready(params, s, y) for s, y in zip(setting, years.tolist(),
-                                                                strict=True)], dtype=float)
+    ready = p_ready_each(params, setting, years)
     ids = asks[0]
     due, patience = np.full(n, np.nan), np.full(n, np.inf)
     due[ids], patience[ids] = asks[1], asks[2]
