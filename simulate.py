@@ -18,7 +18,7 @@ from trialsim.errors import EXIT_WRITE_FAILED, ConfigError, ConfigErrors, fail
 from trialsim.experiments.cluster import clear_status, record_status
 from trialsim.experiments.job_stops import JobStopped, stop_status, stopping_on_sigterm
 from trialsim.experiments.sweep import ERROR_FILE, completed_hash
-from trialsim.inputs.compose import register_resolvers
+from trialsim.inputs.compose import prepare_omegaconf
 from trialsim.inputs.schema import register_configs
 from trialsim.provenance import config_hash, remember_command_line, write_provenance
 from trialsim.reporting.outputs import write_text_atomic
@@ -27,7 +27,7 @@ from trialsim.run_dirs import claim, claimed_by_me, clear_results
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 register_configs()
-register_resolvers()
+prepare_omegaconf()
 
 
 def _simulate(cfg: DictConfig, out_dir: Path, charts: bool | None = None) -> None:

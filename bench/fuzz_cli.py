@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from trialsim.app import run  # noqa: E402
 from trialsim.cli import preflight  # noqa: E402
-from trialsim.inputs.compose import register_resolvers  # noqa: E402
+from trialsim.inputs.compose import prepare_omegaconf  # noqa: E402
 from trialsim.inputs.schema import register_configs  # noqa: E402
 
 CONF = ROOT / "conf"
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1)
     args = parser.parse_args()
     register_configs()
-    register_resolvers()
+    prepare_omegaconf()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         base = OmegaConf.to_container(compose("config"), resolve=False)
     keys = sorted(set(leaves(base)))[::args.every]

@@ -117,14 +117,14 @@ def draw_numbers(draws: int = 400, seed: int = 20171101) -> dict:
     import numpy as np
     from hydra import compose, initialize_config_dir
 
-    from trialsim.inputs.compose import register_resolvers, with_changes
+    from trialsim.inputs.compose import prepare_omegaconf, with_changes
     from trialsim.inputs.params import build_params
     from trialsim.inputs.schema import register_configs
     from trialsim.inputs.uncertainty import STREAM, sample_params
     from trialsim.streams import Streams
 
     register_configs()
-    register_resolvers()
+    prepare_omegaconf()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=["uncertainty.mode=pilot"])
     fit = json.loads((ROOT / "docs" / "calibration" / "pathway_fit.json").read_text())
@@ -159,13 +159,13 @@ def sd_numbers(replications: int = 200, seed: int = 20171101) -> dict:
     import numpy as np
     from hydra import compose, initialize_config_dir
 
-    from trialsim.inputs.compose import register_resolvers
+    from trialsim.inputs.compose import prepare_omegaconf
     from trialsim.inputs.params import build_params
     from trialsim.inputs.schema import register_configs
     from trialsim.model.trial import simulate_replication
 
     register_configs()
-    register_resolvers()
+    prepare_omegaconf()
     out: dict = {"replications": replications, "seed": seed}
     for label, scale in (("scale_1", "1.0"), ("scale_1_15", "1.15")):
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):

@@ -29,7 +29,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 from trialsim.app import validate
 from trialsim.errors import ConfigError, ConfigErrors
-from trialsim.inputs.compose import register_resolvers
+from trialsim.inputs.compose import prepare_omegaconf
 from trialsim.inputs.config_sources import override_problems, parse, source_problems
 from trialsim.run_dirs import holds_results
 
@@ -188,7 +188,7 @@ def _dir_override(overrides: list[str], key: str) -> bool:
 
 def preflight(args: list[str], conf_dir: Path) -> list[str]:
     """One line per bad input in `args` (sys.argv[1:]); empty when the run may start."""
-    register_resolvers()
+    prepare_omegaconf()
     line = parse(args)
     if line is None:  # a usage error or --version: Hydra's parser says so itself
         return []

@@ -26,11 +26,11 @@ from omegaconf import OmegaConf, open_dict
 
 from trialsim.experiments.cluster import record_status, scheduler_status
 from trialsim.experiments.sweep import completed_hash
-from trialsim.inputs.compose import register_resolvers
+from trialsim.inputs.compose import prepare_omegaconf
 from trialsim.provenance import COMMAND_LINE_ENV, config_hash
 
 log = logging.getLogger(__name__)
-register_resolvers()  # a worker resolves ${trialsim_unique:} in hydra.sweep.dir again
+prepare_omegaconf()  # a worker resolves ${trialsim_unique:} in hydra.sweep.dir again
 
 
 def listed_return(overrides: Sequence[str]) -> JobReturn:

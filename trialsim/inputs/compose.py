@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
+from trialsim.inputs.yaml_loader import use_libyaml
+
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
@@ -25,8 +27,11 @@ def unique_suffix() -> str:
     return f"{os.getpid()}-{secrets.token_hex(3)}"
 
 
-def register_resolvers() -> None:
-    """`${trialsim_unique:}`, cached per config so that every read gives one value."""
+def prepare_omegaconf() -> None:
+    """What OmegaConf needs before it composes a trialsim config: the resolver
+    `${trialsim_unique:}`, cached per config so that every read gives one value, and
+    YAML read by libyaml (trialsim.inputs.yaml_loader)."""
+    use_libyaml()
     if not OmegaConf.has_resolver("trialsim_unique"):
         OmegaConf.register_new_resolver("trialsim_unique", unique_suffix, use_cache=True)
 
@@ -35,7 +40,7 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
     from trialsim.inputs.schema import register_configs
 
     register_configs()
-    register_resolvers()
+    prepare_omegaconf()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("config", overrides=list(overrides))
 

@@ -17,13 +17,13 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from trialsim.inputs.scenario_files import NAME, check_scenario_file, resolver_call
+from trialsim.inputs.yaml_loader import safe_load
 
 OTHER_SOURCES = {"config_dir": "--config-dir", "config_path": "--config-path",
                  "config_name": "--config-name", "experimental_rerun": "--experimental-rerun"}
@@ -64,7 +64,7 @@ def scenario_names(conf_dir: Path) -> list[str]:
 
 
 def default_scenario(conf_dir: Path) -> str | None:
-    defaults = (yaml.safe_load((conf_dir / "config.yaml").read_text()) or {}).get("defaults", [])
+    defaults = (safe_load(conf_dir / "config.yaml") or {}).get("defaults", [])
     return next((d["scenario"] for d in defaults if isinstance(d, dict) and "scenario" in d),
                 None)
 
