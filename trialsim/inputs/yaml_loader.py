@@ -53,4 +53,4 @@ def use_libyaml() -> None:
 def safe_load(path: Path) -> Any:
     """A plain-data YAML file, by PyYAML's safe rules, with the C parser where there is one."""
     loader = yaml.CSafeLoader if HAS_LIBYAML else yaml.SafeLoader
-    return yaml.load(path.read_text(), Loader=loader)  # noqa: S506 - a safe loader
+    return yaml.load(path.read_text(), Loader=loader)
