@@ -205,6 +205,24 @@ def test_figures_drawn_side_by_side_are_those_drawn_in_one_process(run_dir, tmp_
     assert len(hashes[0]) == 2 * len(RUN_FIGURES) + 2
 
 
+def test_no_figure_sets_its_text_in_mathtext(run_dir, tmp_path, monkeypatch):
+    """Every label is plain text, the log axis of waits included (percentages, not 10^k):
+    matplotlib's mathtext parser, about a seventh of the capacity figure's drawing, is
+    never run."""
+    from matplotlib.mathtext import MathTextParser
+
+    from trialsim.reporting.report import build
+
+    assert (pd.read_csv(run_dir / "esw_waits.csv")["share"] > 0).any()  # the log axis drawn
+    parsed, parse = [], MathTextParser.parse
+    monkeypatch.setattr(MathTextParser, "parse",
+                        lambda self, s, *a, **k: parsed.append(s) or parse(self, s, *a, **k))
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    assert len(build(copy, report=False, processes=1)) == 2 * len(RUN_FIGURES)
+    assert parsed == []
+
+
 def test_svg_saved_without_a_layout_engine_keeps_the_png_layout(tmp_path):
     """style.save drops the layout engine before the SVG, so savefig makes no layout
     pass: the SVG is the one a placeholder engine ("none", which still makes it) gives."""
