@@ -223,9 +223,11 @@ def test_no_figure_sets_its_text_in_mathtext(run_dir, tmp_path, monkeypatch):
     assert parsed == []
 
 
-def test_svg_saved_without_a_layout_engine_keeps_the_png_layout(tmp_path):
-    """style.save drops the layout engine before the SVG, so savefig makes no layout
-    pass: the SVG is the one a placeholder engine ("none", which still makes it) gives."""
+def test_the_layout_solved_once_gives_the_files_savefig_gives(tmp_path):
+    """style.save solves the layout once (solve_layout, at the PNG's resolution) and saves
+    both files without an engine, so neither savefig first draws the whole figure to lay
+    it out: the PNG is the one savefig makes with the constrained engine set, and the SVG
+    the one a placeholder engine ("none", which keeps the PNG's layout) gives."""
     from trialsim.reporting.figures.style import (
         DPI,
         _stable_clip_ids,
@@ -243,12 +245,13 @@ def test_svg_saved_without_a_layout_engine_keeps_the_png_layout(tmp_path):
         return fig
 
     with figure_style():
-        fast = save(draw(), tmp_path / "fast.png")[1]
+        png, svg = save(draw(), tmp_path / "fast.png")
         fig = draw()
-        fig.savefig(tmp_path / "slow.png", dpi=DPI)
+        fig.savefig(tmp_path / "slow.png", dpi=DPI, metadata={"Software": None})
         fig.set_layout_engine("none")
         fig.savefig(tmp_path / "slow.svg", metadata={"Date": None, "Creator": None})
-    assert fast.read_text() == _stable_clip_ids((tmp_path / "slow.svg").read_text())
+    assert png.read_bytes() == (tmp_path / "slow.png").read_bytes()
+    assert svg.read_text() == _stable_clip_ids((tmp_path / "slow.svg").read_text())
 
 
 def test_charts_and_report_can_be_skipped(cfg_factory, tmp_path):

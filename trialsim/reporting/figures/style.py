@@ -56,16 +56,32 @@ def figure_style():
 def save(fig, path_png: Path) -> list[Path]:
     """PNG at 200 dpi and SVG beside it, without timestamps or software versions."""
     path_svg = path_png.with_suffix(".svg")
-    fig.savefig(path_png, dpi=DPI, metadata={"Software": None})
-    # the SVG keeps the layout the PNG's drawing found, rather than solving it again
-    # (the constrained layout is about a third of drawing a figure); with no engine at
-    # all (not "none", a placeholder) savefig also skips the layout pass it would make
-    # before drawing: the same bytes, a sixth less time (tests/test_reporting.py)
+    # the layout is solved once, at the PNG's resolution, as savefig would solve it in
+    # the whole draw it makes first (to a renderer that paints nothing) with a layout
+    # engine set; with no engine at all (not "none", a placeholder) neither file's
+    # savefig makes that draw, and the SVG keeps the PNG's layout: the same bytes
+    # (tests/test_reporting.py)
+    solve_layout(fig)
     fig.set_layout_engine(None)
+    fig.savefig(path_png, dpi=DPI, metadata={"Software": None})
     fig.savefig(path_svg, metadata={"Date": None, "Creator": None})
     plt.close(fig)
     path_svg.write_text(_stable_clip_ids(path_svg.read_text()))
     return [path_png, path_svg]
+
+
+def solve_layout(fig) -> None:
+    """The figure's layout engine run as savefig runs it for a PNG at DPI: the figure at
+    that resolution, the text measured by the Agg renderer the PNG is drawn with."""
+    engine = fig.get_layout_engine()
+    if engine is None:
+        return
+    dpi = fig.dpi
+    fig.dpi = DPI
+    try:
+        engine.execute(fig)
+    finally:
+        fig.dpi = dpi
 
 
 _CLIP_ID = re.compile(r"\bp[0-9a-f]{10}\b")
