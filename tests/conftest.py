@@ -10,12 +10,14 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from trialsim.compiled import AVAILABLE, kernel, least
+from trialsim.inputs.compose import prepare_omegaconf
 from trialsim.inputs.schema import register_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
 
 register_configs()
+prepare_omegaconf()  # as simulate.py does before it composes (the resolver, libyaml)
 if AVAILABLE:  # numba loaded once a test process: its short runs use the compiled engine
     kernel(least)  # too (the same values; the reference has its own tests, and the
     # command-line tests run fresh processes, where a short run uses the reference)

@@ -223,6 +223,44 @@ def test_no_figure_sets_its_text_in_mathtext(run_dir, tmp_path, monkeypatch):
     assert parsed == []
 
 
+def test_every_figure_of_a_run_is_the_one_savefig_lays_out_itself(run_dir, tmp_path,
+                                                                   monkeypatch):
+    """Each figure's layout solved once (style.solve_layout) against savefig laying the
+    figure out itself (the engine left set for the PNG, as style.save did before): every
+    file of a run the same bytes."""
+    import matplotlib.pyplot as plt
+
+    from trialsim.reporting.figures import style
+    from trialsim.reporting.report import build
+
+    laid_out = []
+
+    def own_layout(fig, path_png):
+        laid_out.append(path_png.name)
+        path_svg = path_png.with_suffix(".svg")
+        fig.savefig(path_png, dpi=style.DPI, metadata={"Software": None})
+        fig.set_layout_engine(None)
+        fig.savefig(path_svg, metadata={"Date": None, "Creator": None})
+        plt.close(fig)
+        path_svg.write_text(style._stable_clip_ids(path_svg.read_text()))
+        return [path_png, path_svg]
+
+    hashes = []
+    for own in (False, True):
+        if own:  # every figure module's own name for style.save
+            save = style.save
+            for name, module in list(sys.modules.items()):
+                if name.startswith("trialsim.reporting.figures.") and module is not style \
+                        and getattr(module, "save", None) is save:
+                    monkeypatch.setattr(module, "save", own_layout)
+        copy = tmp_path / f"own{own}"
+        shutil.copytree(run_dir, copy)
+        made = build(copy, report=False, processes=1)
+        hashes.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in made})
+    assert len(laid_out) == len(RUN_FIGURES)
+    assert hashes[0] == hashes[1] and len(hashes[0]) == 2 * len(RUN_FIGURES)
+
+
 def test_the_layout_solved_once_gives_the_files_savefig_gives(tmp_path):
     """style.save solves the layout once (solve_layout, at the PNG's resolution) and saves
     both files without an engine, so neither savefig first draws the whole figure to lay

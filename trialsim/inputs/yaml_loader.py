@@ -4,10 +4,16 @@ OmegaConf 2.4 reads YAML with PyYAML's C parser where PyYAML has it (omry/omegac
 Hydra 1.3 holds OmegaConf below 2.4, and 2.3 reads it in pure Python. conf/config.yaml is
 mostly the comments that give each value its source, which the pure-Python scanner reads
 a character at a time: about 60 ms a composition, and a command composes three times (the
-preflight's, then Hydra's two). `use_libyaml` makes OmegaConf 2.3 do what 2.4 does: its
-loader class as it is (duplicate keys refused, its float forms, no timestamps, its pathlib
-tags) over the C parser instead of the Python one. Every YAML file trialsim reads gives
-the same values, types and errors either way (tests/test_yaml_loader.py)."""
+preflight's, then Hydra's two). `use_libyaml` gives OmegaConf.load and OmegaConf.create
+(from a string) OmegaConf's loader class as it is (duplicate keys refused, its float
+forms, no timestamps, its pathlib tags) over the C parser. A document the C parser or
+its encoding refuses (a lone surrogate escaped by OmegaConf.save, say) is read again by
+OmegaConf's own loader, so nothing it read is refused and every refusal is its own, in
+its words. Where both read a document the values and types are the same, but for two
+forms libyaml reads and PyYAML does not: a tab as spacing (`a: 1<TAB>`, refused by
+PyYAML) and the bare tag `!` (an empty string, not null). No config of trialsim's has
+either, and a user's scenario file is checked by PyYAML's own loader first
+(trialsim.inputs.scenario_files). Tested in tests/test_yaml_loader.py."""
 
 from __future__ import annotations
 
@@ -37,9 +43,23 @@ def omegaconf_loader() -> Any:
 
     class OmegaConfCLoader(CParser, pure):  # the C parser first: it, not the Python
         def __init__(self, stream: Any) -> None:  # reader, scanner and parser, is used
-            CParser.__init__(self, stream)
+            self.text = stream.read() if hasattr(stream, "read") else stream
+            try:
+                CParser.__init__(self, self.text)
+                self.refused = False
+            except (UnicodeError, TypeError):  # not for libyaml: a lone surrogate, say
+                CParser.__init__(self, "")
+                self.refused = True
             SafeConstructor.__init__(self)
             Resolver.__init__(self)
+
+        def get_single_data(self) -> Any:
+            if not self.refused:
+                try:
+                    return super().get_single_data()
+                except (yaml.YAMLError, UnicodeError, TypeError):
+                    pass
+            return yaml.load(self.text, Loader=pure)  # OmegaConf's own verdict
 
     return OmegaConfCLoader
 

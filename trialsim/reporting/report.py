@@ -18,6 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from trialsim.inputs.yaml_loader import use_libyaml
 from trialsim.reporting.allocation_section import allocation_blocks
 from trialsim.reporting.budget_section import budget_blocks
 from trialsim.reporting.drawing import draw_all
@@ -136,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-charts", action="store_true", help="skip the figures")
     ap.add_argument("--no-report", action="store_true", help="skip report.md / report.html")
     args = ap.parse_args(argv)
+    use_libyaml()  # the run's config read back as simulate.py reads it
     if not args.run_dir.is_dir():
         print(f"trialsim: error: {args.run_dir} is not a directory", file=sys.stderr)
         return 2

@@ -44,6 +44,10 @@ RC = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "path.simplify": False,
+    # save() takes the layout engine away before it saves: with either of these set in a
+    # user's matplotlibrc, that would put another engine in its place
+    "figure.autolayout": False,
+    "figure.constrained_layout.use": False,
 }
 
 
